@@ -1,0 +1,404 @@
+//! Emission: an IR [`Function`] to the statements and result expression of
+//! a Rust function body. A node used once in its own region is written
+//! inline; every other node gets one `let`, so the code is linear in the
+//! size of the graph.
+
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{format_ident, quote, ToTokens};
+use syn::Ident;
+
+use crate::ir::{Bin, Cmp, FloatTy, Function, NodeId, Op, RegionId, Un, ROOT};
+
+/// How flat outputs are grouped into the returned value.
+#[derive(Clone, Debug)]
+pub enum Tree {
+    Leaf(usize),
+    Tuple(Vec<Tree>),
+    Array(Vec<Tree>),
+}
+
+/// Emits the body of a function computing `f` and returning `result`
+/// (indices into `f.outputs`).
+pub fn body(f: &Function, result: &Tree) -> TokenStream {
+    let mut roots = Vec::new();
+    collect(result, &f.outputs, &mut roots);
+    let mut e = Emitter::new(f, &roots);
+    let stmts = e.region(ROOT);
+    let value = e.tree(result);
+    quote! { #(#stmts)* #value }
+}
+
+fn collect(t: &Tree, outputs: &[NodeId], into: &mut Vec<NodeId>) {
+    match t {
+        Tree::Leaf(i) => into.push(outputs[*i]),
+        Tree::Tuple(items) | Tree::Array(items) => items.iter().for_each(|t| collect(t, outputs, into)),
+    }
+}
+
+/// Binding strength of an emitted expression, for parentheses.
+#[derive(Clone, Copy, PartialEq, PartialOrd)]
+enum Prec {
+    If,
+    Or,
+    And,
+    Cmp,
+    Add,
+    Mul,
+    Cast,
+    Unary,
+    Atom,
+}
+
+struct Emitter<'a> {
+    f: &'a Function,
+    live: Vec<bool>,
+    inline: Vec<bool>,
+    names: Vec<Option<TokenStream>>,
+    next: usize,
+}
+
+impl<'a> Emitter<'a> {
+    fn new(f: &'a Function, roots: &[NodeId]) -> Self {
+        let g = &f.graph;
+        let live = g.live(roots);
+        let uses = g.use_counts(roots);
+        // A node is written inline when its one use is in its own region.
+        let mut use_region: Vec<Option<RegionId>> = vec![None; g.nodes.len()];
+        for node in &g.nodes {
+            for a in &node.args {
+                use_region[a.0 as usize] = Some(node.region);
+            }
+            if let Op::If { then, els } = node.op {
+                for r in [then, els] {
+                    for o in &g.region(r).outputs {
+                        use_region[o.0 as usize] = Some(r);
+                    }
+                }
+            }
+        }
+        let inline = (0..g.nodes.len())
+            .map(|i| {
+                let node = &g.nodes[i];
+                match node.op {
+                    Op::Param { .. } | Op::Const(_) | Op::Int(_) | Op::Bool(_) | Op::Default => true,
+                    Op::If { .. } | Op::Proj(_) => false,
+                    _ => uses[i] == 1 && use_region[i].is_none_or(|r| r == node.region),
+                }
+            })
+            .collect();
+        Emitter {
+            f,
+            live,
+            inline,
+            names: vec![None; g.nodes.len()],
+            next: 0,
+        }
+    }
+
+    fn fresh(&mut self) -> Ident {
+        self.next += 1;
+        format_ident!("t{}", self.next - 1, span = Span::mixed_site())
+    }
+
+    fn region(&mut self, r: RegionId) -> Vec<TokenStream> {
+        let g = &self.f.graph;
+        let mut stmts = Vec::new();
+        for &id in &g.region(r).nodes {
+            let i = id.0 as usize;
+            if !self.live[i] || self.inline[i] || matches!(g.op(id), Op::Proj(_)) {
+                continue;
+            }
+            if let Op::If { then, els } = *g.op(id) {
+                stmts.push(self.if_stmt(id, then, els));
+                continue;
+            }
+            let (value, _) = self.build(id);
+            let name = self.fresh();
+            stmts.push(quote! { let #name = #value; });
+            self.names[i] = Some(name.into_token_stream());
+        }
+        stmts
+    }
+
+    /// `let (a, b) = if c { ...; (x, y) } else { ...; (z, w) };`
+    fn if_stmt(&mut self, id: NodeId, then: RegionId, els: RegionId) -> TokenStream {
+        let g = &self.f.graph;
+        let n = g.region(then).outputs.len();
+        let mut pats = vec![quote!(_); n];
+        for (j, node) in g.nodes.iter().enumerate() {
+            if let (Op::Proj(k), true) = (&node.op, self.live[j]) {
+                if node.args[0] == id {
+                    let name = self.fresh();
+                    pats[*k as usize] = name.to_token_stream();
+                    self.names[j] = Some(name.into_token_stream());
+                }
+            }
+        }
+        let cond = self.operand(g.args(id)[0], Prec::If);
+        let branches: Vec<TokenStream> = [then, els]
+            .into_iter()
+            .map(|r| {
+                let stmts = self.region(r);
+                let outs: Vec<TokenStream> = self.f.graph.region(r).outputs.clone().iter().map(|o| self.operand(*o, Prec::If)).collect();
+                let value = if outs.len() == 1 { quote!(#(#outs)*) } else { quote!((#(#outs),*)) };
+                quote! { #(#stmts)* #value }
+            })
+            .collect();
+        let pat = if n == 1 { quote!(#(#pats)*) } else { quote!((#(#pats),*)) };
+        let (t, e) = (&branches[0], &branches[1]);
+        quote! { let #pat = if #cond { #t } else { #e }; }
+    }
+
+    fn tree(&mut self, t: &Tree) -> TokenStream {
+        match t {
+            Tree::Leaf(i) => self.operand(self.f.outputs[*i], Prec::If),
+            Tree::Tuple(items) => {
+                let items: Vec<_> = items.iter().map(|t| self.tree(t)).collect();
+                quote!((#(#items,)*))
+            }
+            Tree::Array(items) => {
+                let items: Vec<_> = items.iter().map(|t| self.tree(t)).collect();
+                quote!([#(#items),*])
+            }
+        }
+    }
+
+    /// `id` as an operand needing at least binding strength `min`.
+    fn operand(&mut self, id: NodeId, min: Prec) -> TokenStream {
+        if let Some(name) = &self.names[id.0 as usize] {
+            return name.clone();
+        }
+        let (tokens, prec) = self.build(id);
+        if prec < min {
+            quote!((#tokens))
+        } else {
+            tokens
+        }
+    }
+
+    fn build(&mut self, id: NodeId) -> (TokenStream, Prec) {
+        let g = &self.f.graph;
+        let node = g.node(id).clone();
+        let a = &node.args;
+        let float = node.ty.float().or_else(|| a.first().and_then(|x| g.ty(*x).float())).unwrap_or(FloatTy::F64);
+        let private = quote!(::autodiff::__private);
+        match node.op {
+            Op::Param { index, field } => {
+                let name = &self.f.params[index as usize].name;
+                match field {
+                    Some(k) => {
+                        let k = syn::Index::from(k as usize);
+                        (quote!(#name.#k), Prec::Atom)
+                    }
+                    None => (quote!(#name), Prec::Atom),
+                }
+            }
+            Op::Const(bits) => float_lit(f64::from_bits(bits), float),
+            Op::Int(n) => {
+                let lit = proc_macro2::Literal::i64_unsuffixed(n.abs());
+                if n < 0 {
+                    (quote!(-#lit), Prec::Unary)
+                } else {
+                    (quote!(#lit), Prec::Atom)
+                }
+            }
+            Op::Bool(b) => (quote!(#b), Prec::Atom),
+            Op::Default => (quote!(::core::default::Default::default()), Prec::Atom),
+            Op::Opaque(k) => {
+                let opaque = &g.opaques[k as usize];
+                let subs: Vec<(String, TokenStream)> = opaque.refs.clone().into_iter().zip(a.clone()).map(|(name, n)| (name, self.operand(n, Prec::Atom))).collect();
+                let tokens = substitute(opaque.expr.to_token_stream(), &subs);
+                (quote!((#tokens)), Prec::Atom)
+            }
+            Op::Un(Un::Neg) => {
+                let x = self.operand(a[0], Prec::Unary);
+                (quote!(-#x), Prec::Unary)
+            }
+            Op::Un(u @ (Un::Sign0 | Un::Softplus | Un::Sigmoid)) => {
+                let x = self.operand(a[0], Prec::If);
+                let f = format_ident!("{}", format!("{u:?}").to_lowercase());
+                (quote!(#private::#f(#x)), Prec::Atom)
+            }
+            Op::Un(u) => {
+                let x = self.operand(a[0], Prec::Atom);
+                let m = format_ident!("{}", un_method(u));
+                (quote!(#x.#m()), Prec::Atom)
+            }
+            Op::Bin(b @ (Bin::Add | Bin::Sub | Bin::Mul | Bin::Div)) => {
+                let prec = if matches!(b, Bin::Add | Bin::Sub) { Prec::Add } else { Prec::Mul };
+                let x = self.operand(a[0], prec);
+                let y = self.operand(a[1], next(prec));
+                let op = match b {
+                    Bin::Add => quote!(+),
+                    Bin::Sub => quote!(-),
+                    Bin::Mul => quote!(*),
+                    _ => quote!(/),
+                };
+                (quote!(#x #op #y), prec)
+            }
+            Op::Bin(b) => {
+                let x = self.operand(a[0], Prec::Atom);
+                let y = self.operand(a[1], Prec::If);
+                let m = format_ident!("{}", format!("{b:?}").to_lowercase());
+                (quote!(#x.#m(#y)), Prec::Atom)
+            }
+            Op::PowI | Op::MulAdd | Op::Clamp => {
+                let x = self.operand(a[0], Prec::Atom);
+                let rest: Vec<_> = a[1..].iter().map(|y| self.operand(*y, Prec::If)).collect();
+                let m = match node.op {
+                    Op::PowI => quote!(powi),
+                    Op::MulAdd => quote!(mul_add),
+                    _ => quote!(clamp),
+                };
+                (quote!(#x.#m(#(#rest),*)), Prec::Atom)
+            }
+            Op::IntToFloat => {
+                let n = self.operand(a[0], Prec::Cast);
+                let t = format_ident!("{}", float.name());
+                (quote!(#n as ::core::primitive::#t), Prec::Cast)
+            }
+            Op::IntAdd => {
+                let x = self.operand(a[0], Prec::Add);
+                match g.op(a[1]) {
+                    Op::Int(m) if *m < 0 => {
+                        let m = proc_macro2::Literal::i64_unsuffixed(-m);
+                        (quote!(#x - #m), Prec::Add)
+                    }
+                    _ => {
+                        let y = self.operand(a[1], Prec::Mul);
+                        (quote!(#x + #y), Prec::Add)
+                    }
+                }
+            }
+            Op::Cmp(c @ (Cmp::MaxFirst | Cmp::MinFirst)) => {
+                let x = self.operand(a[0], Prec::If);
+                let y = self.operand(a[1], Prec::If);
+                let f = if c == Cmp::MaxFirst { quote!(max_first) } else { quote!(min_first) };
+                (quote!(#private::#f(#x, #y)), Prec::Atom)
+            }
+            Op::Cmp(c) => {
+                let x = self.operand(a[0], Prec::Add);
+                let y = self.operand(a[1], Prec::Add);
+                let op = match c {
+                    Cmp::Lt => quote!(<),
+                    Cmp::Le => quote!(<=),
+                    Cmp::Gt => quote!(>),
+                    Cmp::Ge => quote!(>=),
+                    Cmp::Eq => quote!(==),
+                    _ => quote!(!=),
+                };
+                (quote!(#x #op #y), Prec::Cmp)
+            }
+            Op::Not => {
+                let x = self.operand(a[0], Prec::Unary);
+                (quote!(!#x), Prec::Unary)
+            }
+            Op::And | Op::Or => {
+                let prec = if node.op == Op::And { Prec::And } else { Prec::Or };
+                let x = self.operand(a[0], prec);
+                let y = self.operand(a[1], next(prec));
+                let op = if node.op == Op::And { quote!(&&) } else { quote!(||) };
+                (quote!(#x #op #y), prec)
+            }
+            Op::Select => {
+                let c = self.operand(a[0], Prec::If);
+                let x = self.operand(a[1], Prec::If);
+                let y = self.operand(a[2], Prec::If);
+                (quote!(if #c { #x } else { #y }), Prec::If)
+            }
+            // Regions are statements; a projection is always named.
+            Op::If { .. } | Op::Proj(_) => (quote!(()), Prec::Atom),
+        }
+    }
+}
+
+fn next(p: Prec) -> Prec {
+    match p {
+        Prec::Or => Prec::And,
+        Prec::And => Prec::Cmp,
+        Prec::Add => Prec::Mul,
+        Prec::Mul => Prec::Cast,
+        other => other,
+    }
+}
+
+fn un_method(u: Un) -> &'static str {
+    match u {
+        Un::ExpM1 => "exp_m1",
+        Un::Ln1p => "ln_1p",
+        Un::Neg | Un::Sign0 | Un::Softplus | Un::Sigmoid => "",
+        Un::Sin => "sin",
+        Un::Cos => "cos",
+        Un::Tan => "tan",
+        Un::Asin => "asin",
+        Un::Acos => "acos",
+        Un::Atan => "atan",
+        Un::Sinh => "sinh",
+        Un::Cosh => "cosh",
+        Un::Tanh => "tanh",
+        Un::Asinh => "asinh",
+        Un::Acosh => "acosh",
+        Un::Atanh => "atanh",
+        Un::Exp => "exp",
+        Un::Exp2 => "exp2",
+        Un::Ln => "ln",
+        Un::Log2 => "log2",
+        Un::Log10 => "log10",
+        Un::Sqrt => "sqrt",
+        Un::Cbrt => "cbrt",
+        Un::Recip => "recip",
+        Un::Abs => "abs",
+        Un::Signum => "signum",
+        Un::Floor => "floor",
+        Un::Ceil => "ceil",
+        Un::Round => "round",
+        Un::Trunc => "trunc",
+        Un::Fract => "fract",
+    }
+}
+
+/// A float literal of type `ty`: `2.0_f64`, `::core::f64::NAN`, ...
+fn float_lit(v: f64, ty: FloatTy) -> (TokenStream, Prec) {
+    let t = format_ident!("{}", ty.name());
+    if v.is_nan() {
+        return (quote!(::core::primitive::#t::NAN), Prec::Atom);
+    }
+    if v.is_infinite() {
+        let c = if v > 0.0 { quote!(INFINITY) } else { quote!(NEG_INFINITY) };
+        return (quote!(::core::primitive::#t::#c), Prec::Atom);
+    }
+    let text = match ty {
+        FloatTy::F32 => format!("{:?}", (v.abs() as f32)),
+        FloatTy::F64 => format!("{:?}", v.abs()),
+    };
+    let lit = syn::LitFloat::new(&format!("{text}_{}", ty.name()), Span::call_site());
+    if v.is_sign_negative() {
+        (quote!(-#lit), Prec::Unary)
+    } else {
+        (quote!(#lit), Prec::Atom)
+    }
+}
+
+/// Replaces each identifier naming a binding with its emitted value.
+fn substitute(tokens: TokenStream, subs: &[(String, TokenStream)]) -> TokenStream {
+    let mut out = Vec::new();
+    let mut after_dot = false;
+    for tt in tokens {
+        let dot = matches!(&tt, TokenTree::Punct(p) if p.as_char() == '.');
+        match tt {
+            TokenTree::Group(g) => {
+                let mut ng = proc_macro2::Group::new(g.delimiter(), substitute(g.stream(), subs));
+                ng.set_span(g.span());
+                out.push(TokenTree::Group(ng));
+            }
+            TokenTree::Ident(i) if !after_dot => match subs.iter().find(|(n, _)| i == n) {
+                Some((_, v)) if v.clone().into_iter().count() == 1 => out.extend(v.clone()),
+                Some((_, v)) => out.extend(quote!((#v))),
+                None => out.push(TokenTree::Ident(i)),
+            },
+            other => out.push(other),
+        }
+        after_dot = dot;
+    }
+    out.into_iter().collect()
+}

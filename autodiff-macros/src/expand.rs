@@ -1,0 +1,316 @@
+//! The attribute's expansion: read the signature, lower the body, build
+//! each companion with the transforms, simplify, emit.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, ToTokens};
+use syn::{Ident, ItemFn, Type};
+
+use crate::args::Args;
+use crate::diff::{forward::jvp, reverse::vjp, Seed};
+use crate::emit::{self, Tree};
+use crate::error::Errors;
+use crate::ir::{Function, OutShape, Param};
+use crate::lower::{self, Lowered};
+use crate::signature::{self, Signature};
+use crate::simplify::simplify;
+use crate::{fallback, pretty};
+
+/// Expands `#[differentiate(args)] item`.
+pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item: ItemFn = match syn::parse2(item.clone()) {
+        Ok(f) => f,
+        Err(_) => {
+            let err = syn::Error::new_spanned(
+                &item,
+                "#[differentiate] applies to a function: put it on a `fn` item",
+            )
+            .to_compile_error();
+            return quote!(#err #item);
+        }
+    };
+    let mut errors = Errors::default();
+    let args = syn::parse2::<Args>(args).unwrap_or_else(|e| {
+        errors.push(e);
+        Args::default()
+    });
+    if let Some(h) = &args.hessian {
+        errors.at(h, "the `hessian` option is not available yet; use the `_jvp` companion of a hand-written gradient");
+    }
+    let sig = signature::read(&item, &args, &mut errors);
+    let lowered = lower::lower(&sig, &item.block, &mut errors);
+    if !errors.is_empty() {
+        return fallback::expand(&item, &sig, &errors);
+    }
+    let companions = Companions::new(&item, &sig, &lowered).all();
+    quote! { #item #companions }
+}
+
+/// Builds every companion of one function.
+pub struct Companions<'a> {
+    item: &'a ItemFn,
+    sig: &'a Signature,
+    lowered: Option<&'a Lowered>,
+}
+
+impl<'a> Companions<'a> {
+    pub fn new(item: &'a ItemFn, sig: &'a Signature, lowered: &'a Lowered) -> Self {
+        Companions {
+            item,
+            sig,
+            lowered: Some(lowered),
+        }
+    }
+
+    /// Companions with the right signatures and no bodies (after errors).
+    pub fn stubs(item: &'a ItemFn, sig: &'a Signature) -> Self {
+        Companions { item, sig, lowered: None }
+    }
+
+    fn func(&self) -> Option<&Function> {
+        self.lowered.map(|l| &l.func)
+    }
+
+    fn scalar_out(&self) -> bool {
+        self.sig.out_shape == OutShape::Leaf
+    }
+
+    pub fn all(&self) -> TokenStream {
+        let mut out = TokenStream::new();
+        if self.scalar_out() {
+            out.extend(self.grad());
+            out.extend(self.value_and_grad());
+        } else {
+            out.extend(self.needs_scalar("grad"));
+            out.extend(self.needs_scalar("value_and_grad"));
+        }
+        out.extend(self.jvp());
+        out.extend(self.vjp());
+        out.extend(self.jacobian());
+        out.extend(self.pp());
+        out
+    }
+
+    fn name(&self, suffix: &str) -> Ident {
+        format_ident!("{}_{}", self.sig.name, suffix, span = self.sig.name.span())
+    }
+
+    /// `x: f64, n: usize`
+    fn params(&self) -> Vec<TokenStream> {
+        self.sig.params.iter().map(|p| {
+            let (id, ty) = (&p.ident, &p.ty);
+            quote!(#id: #ty)
+        }).collect()
+    }
+
+    /// The gradient type: the `wrt` parameter's type, or a tuple of them.
+    fn grad_ty(&self) -> TokenStream {
+        let tys: Vec<&Type> = self.sig.wrt.iter().map(|&i| &self.sig.params[i].ty).collect();
+        if tys.len() == 1 {
+            tys[0].to_token_stream()
+        } else {
+            quote!((#(#tys,)*))
+        }
+    }
+
+    /// One flat output per `wrt` parameter, starting at `first`.
+    fn grad_tree(&self, first: usize) -> Tree {
+        let n = self.sig.wrt.len();
+        if n == 1 {
+            Tree::Leaf(first)
+        } else {
+            Tree::Tuple((first..first + n).map(Tree::Leaf).collect())
+        }
+    }
+
+    /// The function's result shape over flat outputs from `first`.
+    fn out_tree(&self, first: usize) -> Tree {
+        match &self.sig.out_shape {
+            OutShape::Leaf => Tree::Leaf(first),
+            OutShape::Tuple(items) => Tree::Tuple((first..first + items.len()).map(Tree::Leaf).collect()),
+        }
+    }
+
+    fn wrt_seeds(&self) -> Vec<(u32, Option<u32>)> {
+        self.sig.wrt.iter().map(|&i| (i as u32, None)).collect()
+    }
+
+    /// The reverse-mode function with every output seeded by `seed(k)`.
+    fn reverse(&self, extra: Vec<Param>, seed: impl Fn(usize) -> Seed) -> Option<Function> {
+        let f = self.func()?;
+        let seeds: Vec<Seed> = (0..f.outputs.len()).map(seed).collect();
+        Some(simplify(&vjp(f, extra, &seeds, &self.wrt_seeds())))
+    }
+
+    fn body(&self, f: Option<Function>, tree: Tree) -> TokenStream {
+        let items = self.lowered.map(|l| l.items.as_slice()).unwrap_or_default();
+        match f {
+            Some(f) => {
+                let body = emit::body(&f, &tree);
+                quote!(#(#items)* #body)
+            }
+            None => quote!(::core::unreachable!()),
+        }
+    }
+
+    /// One companion function.
+    fn item(&self, suffix: &str, doc: &str, extra: &[TokenStream], ret: TokenStream, body: TokenStream) -> TokenStream {
+        let vis = &self.item.vis;
+        let name = self.name(suffix);
+        let params = self.params();
+        let doc = format!("{doc} of [`{}`], generated by `#[differentiate]`.", self.sig.name);
+        quote! {
+            #[doc = #doc]
+            #[inline]
+            #[allow(unused_variables, unused_parens, clippy::all)]
+            #vis fn #name(#(#params,)* #(#extra,)*) -> #ret {
+                #body
+            }
+        }
+    }
+
+    fn grad(&self) -> TokenStream {
+        let f = self.reverse(vec![], |_| Seed::One);
+        let body = self.body(f, self.grad_tree(1));
+        self.item("grad", "The gradient", &[], self.grad_ty(), body)
+    }
+
+    fn value_and_grad(&self) -> TokenStream {
+        let f = self.reverse(vec![], |_| Seed::One);
+        let body = self.body(f, Tree::Tuple(vec![Tree::Leaf(0), self.grad_tree(1)]));
+        let (out, g) = (&self.sig.out_ty, self.grad_ty());
+        self.item("value_and_grad", "The value and the gradient", &[], quote!((#out, #g)), body)
+    }
+
+    /// For non-scalar outputs: a function that fails to compile where it is
+    /// called, with a message saying what to use instead.
+    fn needs_scalar(&self, suffix: &str) -> TokenStream {
+        let vis = &self.item.vis;
+        let name = self.name(suffix);
+        let Some(first) = self.sig.params.first() else {
+            return TokenStream::new();
+        };
+        let rest: Vec<TokenStream> = self.params().into_iter().skip(1).collect();
+        let id = &first.ident;
+        let doc = format!(
+            "Not available: `{}` returns a tuple, and a gradient needs a scalar output. Use `{}_jacobian`, or `{}_vjp` with a cotangent.",
+            self.sig.name, self.sig.name, self.sig.name
+        );
+        quote! {
+            #[doc = #doc]
+            #[allow(unused_variables, clippy::all)]
+            #vis fn #name<__AutodiffArg: ::autodiff::__private::GradientNeedsScalarOutput>(#id: __AutodiffArg, #(#rest,)*) -> ::core::convert::Infallible {
+                ::core::unreachable!()
+            }
+        }
+    }
+
+    fn jvp(&self) -> TokenStream {
+        let n = self.sig.params.len() as u32;
+        let dots: Vec<(Ident, &Type)> = self.sig.wrt.iter().map(|&i| {
+            let p = &self.sig.params[i];
+            (format_ident!("{}_dot", p.ident), &p.ty)
+        }).collect();
+        let f = self.func().map(|f| {
+            let extra = dots.iter().zip(&self.sig.wrt).map(|((name, _), &i)| Param {
+                name: name.clone(),
+                fields: f.params[i].fields.clone(),
+                tuple: false,
+            }).collect();
+            let wrt = &self.sig.wrt;
+            let seeds = move |_d: usize, index: u32, _field: Option<u32>| match wrt.iter().position(|&w| w == index as usize) {
+                Some(j) => Seed::Param { index: n + j as u32, field: None },
+                None => Seed::Zero,
+            };
+            simplify(&jvp(f, extra, 1, &seeds))
+        });
+        let m = self.sig.out_shape.len();
+        let body = self.body(f, Tree::Tuple(vec![self.out_tree(0), self.out_tree(m)]));
+        let extra: Vec<TokenStream> = dots.iter().map(|(name, ty)| quote!(#name: #ty)).collect();
+        let out = &self.sig.out_ty;
+        self.item("jvp", "The value and the Jacobian-vector product (forward mode, J·v)", &extra, quote!((#out, #out)), body)
+    }
+
+    fn vjp(&self) -> TokenStream {
+        let n = self.sig.params.len() as u32;
+        let out_bar = format_ident!("out_bar");
+        let tuple = !self.scalar_out();
+        let f = self.func().and_then(|_| {
+            let fields = self.sig.out_floats.iter().map(|t| crate::ir::Ty::Float(*t)).collect();
+            let extra = vec![Param { name: out_bar.clone(), fields, tuple }];
+            self.reverse(extra, |k| Seed::Param { index: n, field: tuple.then_some(k as u32) })
+        });
+        let body = self.body(f, Tree::Tuple(vec![self.out_tree(0), self.grad_tree(self.sig.out_shape.len())]));
+        let out = &self.sig.out_ty;
+        let g = self.grad_ty();
+        self.item("vjp", "The value and the vector-Jacobian product (reverse mode, vᵀ·J)", &[quote!(#out_bar: #out)], quote!((#out, #g)), body)
+    }
+
+    /// Forward mode, one basis direction per `wrt` parameter.
+    fn jacobian(&self) -> TokenStream {
+        let p = self.sig.wrt.len();
+        let m = self.sig.out_shape.len();
+        let f = self.func().map(|f| {
+            let wrt = &self.sig.wrt;
+            let seeds = move |d: usize, index: u32, _field: Option<u32>| {
+                if wrt[d] == index as usize {
+                    Seed::One
+                } else {
+                    Seed::Zero
+                }
+            };
+            simplify(&jvp(f, vec![], p, &seeds))
+        });
+        // Tangent of output k in direction d is flat output m + d*m + k.
+        let column = |d: usize| match &self.sig.out_shape {
+            OutShape::Leaf => Tree::Leaf(m + d),
+            OutShape::Tuple(_) => Tree::Array((0..m).map(|k| Tree::Leaf(m + d * m + k)).collect()),
+        };
+        let tree = if p == 1 { column(0) } else { Tree::Tuple((0..p).map(column).collect()) };
+        let body = self.body(f, tree);
+        let col_ty = |i: usize| {
+            let ty = &self.sig.params[i].ty;
+            match &self.sig.out_shape {
+                OutShape::Leaf => quote!(#ty),
+                OutShape::Tuple(_) => quote!([#ty; #m]),
+            }
+        };
+        let tys: Vec<TokenStream> = self.sig.wrt.iter().map(|&i| col_ty(i)).collect();
+        let ret = if p == 1 { tys[0].clone() } else { quote!((#(#tys,)*)) };
+        self.item("jacobian", "The dense Jacobian (one entry per output and `wrt` parameter)", &[], ret, body)
+    }
+
+    /// `f_pp()`: for each output and `wrt` parameter, the derivative raw
+    /// and simplified.
+    fn pp(&self) -> TokenStream {
+        let name = self.sig.name.to_string();
+        let mut entries = Vec::new();
+        if let Some(f) = self.func() {
+            let m = f.outputs.len();
+            for k in 0..m {
+                let seeds: Vec<Seed> = (0..m).map(|j| if j == k { Seed::One } else { Seed::Zero }).collect();
+                let raw = vjp(f, vec![], &seeds, &self.wrt_seeds());
+                let simple = simplify(&raw);
+                for (j, &w) in self.sig.wrt.iter().enumerate() {
+                    let output = if m == 1 { name.clone() } else { format!("{name}.{k}") };
+                    let wrt = self.sig.params[w].ident.to_string();
+                    let text = |g: &Function| pretty::format(emit::body(g, &Tree::Leaf(m + j)));
+                    let (r, s) = (text(&raw), text(&simple));
+                    entries.push(quote!(::autodiff::__private::PrettyEntry { output: #output, wrt: #wrt, raw: #r, simplified: #s }));
+                }
+            }
+        }
+        let body = match self.func() {
+            Some(_) => quote!(::autodiff::__private::Pretty::new(#name, &[#(#entries),*])),
+            None => quote!(::core::unreachable!()),
+        };
+        let vis = &self.item.vis;
+        let fname = self.name("pp");
+        let doc = format!("The symbolic derivatives of [`{name}`], raw and simplified (Theano's `pp`), generated by `#[differentiate]`.");
+        quote! {
+            #[doc = #doc]
+            #vis fn #fname() -> ::autodiff::__private::Pretty {
+                #body
+            }
+        }
+    }
+}

@@ -1,0 +1,459 @@
+//! The intermediate representation: a hash-consed DAG of value nodes with
+//! structured regions (`If`) for control flow.
+//!
+//! Every node lives in one region. Building a node looks for an identical
+//! node in the current region and its ancestors first (hash-consing), so a
+//! common subexpression is one node by construction. Nodes are never hoisted
+//! out of the region they were built in: a branch that is not taken is never
+//! evaluated.
+
+mod display;
+pub mod eval;
+
+use std::collections::HashMap;
+
+/// Index of a node in [`Graph::nodes`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub struct NodeId(pub u32);
+
+/// Index of a region in [`Graph::regions`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub struct RegionId(pub u32);
+
+/// The root region of every graph.
+pub const ROOT: RegionId = RegionId(0);
+
+/// A float element type.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum FloatTy {
+    F32,
+    F64,
+}
+
+impl FloatTy {
+    /// The Rust name of the type.
+    pub fn name(self) -> &'static str {
+        match self {
+            FloatTy::F32 => "f32",
+            FloatTy::F64 => "f64",
+        }
+    }
+
+    /// Parses `f32` / `f64`.
+    pub fn from_name(name: &str) -> Option<FloatTy> {
+        match name {
+            "f32" => Some(FloatTy::F32),
+            "f64" => Some(FloatTy::F64),
+            _ => None,
+        }
+    }
+
+    /// Rounds `v` to this type (the value a literal of this type holds).
+    pub fn round(self, v: f64) -> f64 {
+        match self {
+            FloatTy::F32 => v as f32 as f64,
+            FloatTy::F64 => v,
+        }
+    }
+}
+
+/// The type of a value, as far as differentiation cares.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Ty {
+    /// A differentiable float.
+    Float(FloatTy),
+    /// A boolean (conditions).
+    Bool,
+    /// Anything else (integers, opaque values of unknown type); never
+    /// differentiated.
+    Other,
+}
+
+impl Ty {
+    pub fn float(self) -> Option<FloatTy> {
+        match self {
+            Ty::Float(f) => Some(f),
+            _ => None,
+        }
+    }
+}
+
+/// Unary float operations.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Un {
+    Neg,
+    Sin,
+    Cos,
+    Tan,
+    Asin,
+    Acos,
+    Atan,
+    Sinh,
+    Cosh,
+    Tanh,
+    Asinh,
+    Acosh,
+    Atanh,
+    Exp,
+    Exp2,
+    ExpM1,
+    Ln,
+    Log2,
+    Log10,
+    Ln1p,
+    Sqrt,
+    Cbrt,
+    Recip,
+    Abs,
+    Signum,
+    Floor,
+    Ceil,
+    Round,
+    Trunc,
+    Fract,
+    /// `signum` with 0 at ±0 (the derivative of `abs`).
+    Sign0,
+    /// `ln(1 + exp(x))`, computed stably (a stability rewrite's target).
+    Softplus,
+    /// `1 / (1 + exp(-x))` (the derivative of `softplus`).
+    Sigmoid,
+}
+
+/// Binary float operations.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Bin {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Powf,
+    Atan2,
+    Hypot,
+    Log,
+    Min,
+    Max,
+}
+
+/// Comparisons; `MaxFirst`/`MinFirst` tell whether `a.max(b)` / `a.min(b)`
+/// returns its first argument (ties go to the first).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Cmp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+    MaxFirst,
+    MinFirst,
+}
+
+/// What a node computes. Operands are the node's `args`.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Op {
+    /// A function parameter, or one field of a tuple parameter.
+    Param { index: u32, field: Option<u32> },
+    /// A float literal (the bits of its `f64` value, already rounded to the
+    /// node's type).
+    Const(u64),
+    /// An integer literal.
+    Int(i64),
+    /// A boolean literal.
+    Bool(bool),
+    /// `Default::default()` of the node's type: the filler a branch
+    /// yields for a value only the other branch computes.
+    Default,
+    /// User tokens that depend on no active value, kept as written;
+    /// `args` are the bindings they mention (see [`Opaque`]).
+    Opaque(u32),
+    Un(Un),
+    Bin(Bin),
+    /// `x.powi(n)`: `[x, n]`, `n` an integer node.
+    PowI,
+    /// `a.mul_add(b, c)`: `[a, b, c]`.
+    MulAdd,
+    /// `x.clamp(lo, hi)`: `[x, lo, hi]`.
+    Clamp,
+    /// `n as F`: `[n]`, `n` an integer node.
+    IntToFloat,
+    /// `n + m` on integers.
+    IntAdd,
+    /// A comparison `[a, b]`, giving a `Bool`.
+    Cmp(Cmp),
+    Not,
+    And,
+    Or,
+    /// `if c { a } else { b }` on values already computed: `[c, a, b]`.
+    Select,
+    /// A structured conditional: `[cond]`; yields the outputs of the
+    /// taken region, read with [`Op::Proj`].
+    If { then: RegionId, els: RegionId },
+    /// Output `k` of an `If`: `[if_node]`.
+    Proj(u32),
+}
+
+/// One value.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub op: Op,
+    pub args: Vec<NodeId>,
+    pub ty: Ty,
+    pub region: RegionId,
+}
+
+/// A structured region: its nodes in build (topological) order and the
+/// values it yields to its parent.
+#[derive(Clone, Debug, Default)]
+pub struct Region {
+    pub parent: Option<RegionId>,
+    pub nodes: Vec<NodeId>,
+    pub outputs: Vec<NodeId>,
+}
+
+/// User tokens kept as written. `refs` maps each binding name the tokens
+/// mention to the argument (position in the node's `args`) that holds it.
+#[derive(Clone, Debug)]
+pub struct Opaque {
+    pub expr: syn::Expr,
+    pub refs: Vec<String>,
+}
+
+/// The arena of nodes and regions.
+#[derive(Clone, Debug)]
+pub struct Graph {
+    pub nodes: Vec<Node>,
+    pub regions: Vec<Region>,
+    pub opaques: Vec<Opaque>,
+    interned: HashMap<(Op, Vec<NodeId>, RegionId), NodeId>,
+}
+
+impl Default for Graph {
+    fn default() -> Self {
+        Graph {
+            nodes: Vec::new(),
+            regions: vec![Region::default()],
+            opaques: Vec::new(),
+            interned: HashMap::new(),
+        }
+    }
+}
+
+impl Graph {
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.0 as usize]
+    }
+
+    pub fn op(&self, id: NodeId) -> &Op {
+        &self.node(id).op
+    }
+
+    pub fn args(&self, id: NodeId) -> &[NodeId] {
+        &self.node(id).args
+    }
+
+    pub fn ty(&self, id: NodeId) -> Ty {
+        self.node(id).ty
+    }
+
+    pub fn region(&self, id: RegionId) -> &Region {
+        &self.regions[id.0 as usize]
+    }
+
+    /// A new empty region nested in `parent`.
+    pub fn new_region(&mut self, parent: RegionId) -> RegionId {
+        self.regions.push(Region {
+            parent: Some(parent),
+            ..Region::default()
+        });
+        RegionId(self.regions.len() as u32 - 1)
+    }
+
+    pub fn set_outputs(&mut self, region: RegionId, outputs: Vec<NodeId>) {
+        self.regions[region.0 as usize].outputs = outputs;
+    }
+
+    /// Is `inner` equal to `outer` or nested in it?
+    pub fn within(&self, mut inner: RegionId, outer: RegionId) -> bool {
+        loop {
+            if inner == outer {
+                return true;
+            }
+            match self.region(inner).parent {
+                Some(p) => inner = p,
+                None => return false,
+            }
+        }
+    }
+
+    /// The node computing `op` on `args` in `region`, built if no identical
+    /// node exists there or in an enclosing region.
+    pub fn add(&mut self, region: RegionId, op: Op, args: Vec<NodeId>, ty: Ty) -> NodeId {
+        let mut r = Some(region);
+        while let Some(reg) = r {
+            if let Some(&id) = self.interned.get(&(op.clone(), args.clone(), reg)) {
+                return id;
+            }
+            r = self.region(reg).parent;
+        }
+        let id = NodeId(self.nodes.len() as u32);
+        self.interned.insert((op.clone(), args.clone(), region), id);
+        self.nodes.push(Node {
+            op,
+            args,
+            ty,
+            region,
+        });
+        self.regions[region.0 as usize].nodes.push(id);
+        id
+    }
+
+    pub fn add_opaque(
+        &mut self,
+        region: RegionId,
+        opaque: Opaque,
+        args: Vec<NodeId>,
+        ty: Ty,
+    ) -> NodeId {
+        self.opaques.push(opaque);
+        let index = self.opaques.len() as u32 - 1;
+        self.add(region, Op::Opaque(index), args, ty)
+    }
+
+    /// The float value of a `Const` node.
+    pub fn const_value(&self, id: NodeId) -> Option<f64> {
+        match self.op(id) {
+            Op::Const(bits) => Some(f64::from_bits(*bits)),
+            _ => None,
+        }
+    }
+
+    pub fn is_const(&self, id: NodeId, v: f64) -> bool {
+        self.const_value(id) == Some(v)
+    }
+
+    /// Number of uses of each node (by other nodes and region outputs).
+    pub fn use_counts(&self, outputs: &[NodeId]) -> Vec<u32> {
+        let mut uses = vec![0u32; self.nodes.len()];
+        for &o in outputs {
+            uses[o.0 as usize] += 1;
+        }
+        for node in &self.nodes {
+            for &a in &node.args {
+                uses[a.0 as usize] += 1;
+            }
+            if let Op::If { then, els } = node.op {
+                for r in [then, els] {
+                    for &o in &self.region(r).outputs {
+                        uses[o.0 as usize] += 1;
+                    }
+                }
+            }
+        }
+        uses
+    }
+
+    /// Which nodes the `outputs` depend on (through regions too).
+    pub fn live(&self, outputs: &[NodeId]) -> Vec<bool> {
+        let mut live = vec![false; self.nodes.len()];
+        let mut stack: Vec<NodeId> = outputs.to_vec();
+        while let Some(id) = stack.pop() {
+            if std::mem::replace(&mut live[id.0 as usize], true) {
+                continue;
+            }
+            let node = self.node(id);
+            stack.extend(node.args.iter().copied());
+            if let Op::If { then, els } = node.op {
+                stack.extend(self.region(then).outputs.iter().copied());
+                stack.extend(self.region(els).outputs.iter().copied());
+            }
+        }
+        live
+    }
+}
+
+/// A parameter of a [`Function`].
+#[derive(Clone, Debug)]
+pub struct Param {
+    pub name: syn::Ident,
+    /// Element types: one for a scalar parameter, one per field for a tuple.
+    pub fields: Vec<Ty>,
+    pub tuple: bool,
+}
+
+/// The shape of a function's result, read from its flat output list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OutShape {
+    Leaf,
+    Tuple(Vec<OutShape>),
+}
+
+impl OutShape {
+    /// Number of flat outputs.
+    pub fn len(&self) -> usize {
+        match self {
+            OutShape::Leaf => 1,
+            OutShape::Tuple(items) => items.iter().map(OutShape::len).sum(),
+        }
+    }
+}
+
+/// A function in IR form: parameters, a graph, flat outputs in the root
+/// region and the shape that groups them.
+#[derive(Clone, Debug)]
+pub struct Function {
+    pub params: Vec<Param>,
+    pub graph: Graph,
+    pub outputs: Vec<NodeId>,
+    pub shape: OutShape,
+}
+
+impl Function {
+    /// Number of live nodes (the size measure used against swell).
+    pub fn live_count(&self) -> usize {
+        self.graph.live(&self.outputs).iter().filter(|l| **l).count()
+    }
+}
+
+/// Shorthands for building float nodes; the result type is the first
+/// float operand's.
+impl Graph {
+    pub fn konst(&mut self, r: RegionId, ty: FloatTy, v: f64) -> NodeId {
+        self.add(r, Op::Const(ty.round(v).to_bits()), vec![], Ty::Float(ty))
+    }
+
+    pub fn float_ty(&self, id: NodeId) -> FloatTy {
+        self.ty(id).float().unwrap_or(FloatTy::F64)
+    }
+
+    pub fn un(&mut self, r: RegionId, op: Un, x: NodeId) -> NodeId {
+        let ty = self.ty(x);
+        self.add(r, Op::Un(op), vec![x], ty)
+    }
+
+    pub fn bin(&mut self, r: RegionId, op: Bin, a: NodeId, b: NodeId) -> NodeId {
+        let ty = match self.ty(a) {
+            Ty::Float(f) => Ty::Float(f),
+            _ => self.ty(b),
+        };
+        self.add(r, Op::Bin(op), vec![a, b], ty)
+    }
+
+    pub fn select(&mut self, r: RegionId, c: NodeId, a: NodeId, b: NodeId) -> NodeId {
+        let ty = self.ty(a);
+        self.add(r, Op::Select, vec![c, a, b], ty)
+    }
+
+    pub fn cmp(&mut self, r: RegionId, op: Cmp, a: NodeId, b: NodeId) -> NodeId {
+        self.add(r, Op::Cmp(op), vec![a, b], Ty::Bool)
+    }
+
+    /// The zero a branch yields for a value of type `ty` that it does not
+    /// compute.
+    pub fn filler(&mut self, r: RegionId, ty: Ty) -> NodeId {
+        match ty {
+            Ty::Float(f) => self.konst(r, f, 0.0),
+            Ty::Bool => self.add(r, Op::Bool(false), vec![], Ty::Bool),
+            Ty::Other => self.add(r, Op::Default, vec![], Ty::Other),
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! The `#[differentiate]` attribute of the [`autodiff`] crate. Use it
+//! through the facade: `use autodiff::differentiate;`.
+//!
+//! The entry point only parses and delegates; the pipeline (lower, IR,
+//! transforms, simplifier, emitter) is plain Rust in the modules below.
+//!
+//! [`autodiff`]: https://docs.rs/autodiff
+
+mod args;
+mod diff;
+mod emit;
+mod error;
+mod expand;
+mod fallback;
+mod ir;
+mod lower;
+mod pretty;
+mod signature;
+mod simplify;
+
+use proc_macro::TokenStream;
+
+/// Differentiates a numeric function at compile time; see the `autodiff`
+/// crate's documentation for the companions it emits.
+#[proc_macro_attribute]
+pub fn differentiate(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::expand(args.into(), item.into()).into()
+}

@@ -1,0 +1,892 @@
+//! Lowering: the body of a `syn::ItemFn` to an IR [`Function`].
+//!
+//! Bindings become SSA values (shadowing and `let mut` reassignment just
+//! rebind a name), `if`/`else` becomes an `If` region that yields the value
+//! and every outer binding a branch changes. Any subexpression that depends
+//! on no differentiated value and is not otherwise understood is kept as an
+//! opaque constant and emitted as written. Everything else the pipeline
+//! cannot differentiate is an error at its span; lowering goes on after an
+//! error so that all problems are reported together.
+
+use std::collections::BTreeMap;
+
+use proc_macro2::{TokenStream, TokenTree};
+use quote::ToTokens;
+use syn::{BinOp, Block, Expr, ExprIf, Lit, Pat, Stmt, UnOp};
+
+use crate::error::Errors;
+use crate::ir::{Bin, Cmp, FloatTy, Function, Graph, NodeId, Op, OutShape, Param, RegionId, Ty, Un, ROOT};
+use crate::signature::{float_of, Signature};
+
+/// The lowered function and the items (nested `fn`, `const`, `use`) its
+/// body declares, which every companion repeats.
+pub struct Lowered {
+    pub func: Function,
+    pub items: Vec<syn::Item>,
+}
+
+/// Lowers `block`, the body of the function `sig` describes.
+pub fn lower(sig: &Signature, block: &Block, errors: &mut Errors) -> Lowered {
+    let mut cx = Lower {
+        sig,
+        g: Graph::default(),
+        active: Vec::new(),
+        region: ROOT,
+        scopes: vec![BTreeMap::new()],
+        errors,
+        lit_ty: sig.default_float,
+        items: Vec::new(),
+    };
+    let mut params = Vec::new();
+    for (i, p) in sig.params.iter().enumerate() {
+        let ty = p.float.map_or(Ty::Other, Ty::Float);
+        let node = cx.add(Op::Param { index: i as u32, field: None }, vec![], ty);
+        cx.bind(&p.ident.to_string(), Val::Node(node));
+        params.push(Param {
+            name: p.ident.clone(),
+            fields: vec![ty],
+            tuple: false,
+        });
+    }
+    let result = cx.body(block);
+    let outputs = cx.outputs(result, block);
+    Lowered {
+        func: Function {
+            params,
+            graph: cx.g,
+            outputs,
+            shape: sig.out_shape.clone(),
+        },
+        items: cx.items,
+    }
+}
+
+/// A value in the body: one node, a tuple of values, or `()`.
+#[derive(Clone, Debug, PartialEq)]
+enum Val {
+    Node(NodeId),
+    Tuple(Vec<Val>),
+    Unit,
+}
+
+impl Val {
+    fn leaves(&self, out: &mut Vec<NodeId>) {
+        match self {
+            Val::Node(n) => out.push(*n),
+            Val::Tuple(items) => items.iter().for_each(|v| v.leaves(out)),
+            Val::Unit => {}
+        }
+    }
+
+    /// The same shape as `self`, with leaves taken from `leaves` in order.
+    fn rebuild(&self, leaves: &mut impl Iterator<Item = NodeId>) -> Val {
+        match self {
+            Val::Node(_) => Val::Node(leaves.next().unwrap_or(NodeId(0))),
+            Val::Tuple(items) => Val::Tuple(items.iter().map(|v| v.rebuild(leaves)).collect()),
+            Val::Unit => Val::Unit,
+        }
+    }
+
+    fn same_shape(&self, other: &Val) -> bool {
+        match (self, other) {
+            (Val::Node(_), Val::Node(_)) | (Val::Unit, Val::Unit) => true,
+            (Val::Tuple(a), Val::Tuple(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_shape(y)),
+            _ => false,
+        }
+    }
+}
+
+type Scope = BTreeMap<String, Val>;
+
+struct Lower<'a> {
+    sig: &'a Signature,
+    g: Graph,
+    /// Does each node depend differentiably on a `wrt` parameter?
+    active: Vec<bool>,
+    region: RegionId,
+    scopes: Vec<Scope>,
+    errors: &'a mut Errors,
+    /// The type an unsuffixed float literal takes here.
+    lit_ty: FloatTy,
+    items: Vec<syn::Item>,
+}
+
+/// A float method or `f64::name` function the rule table knows.
+#[derive(Clone, Copy)]
+enum Method {
+    Un(Un),
+    Bin(Bin),
+    PowI,
+    MulAdd,
+    Clamp,
+}
+
+impl Method {
+    fn lookup(name: &str) -> Option<Method> {
+        use Un::*;
+        let un = match name {
+            "sin" => Sin,
+            "cos" => Cos,
+            "tan" => Tan,
+            "asin" => Asin,
+            "acos" => Acos,
+            "atan" => Atan,
+            "sinh" => Sinh,
+            "cosh" => Cosh,
+            "tanh" => Tanh,
+            "asinh" => Asinh,
+            "acosh" => Acosh,
+            "atanh" => Atanh,
+            "exp" => Exp,
+            "exp2" => Exp2,
+            "exp_m1" => ExpM1,
+            "ln" => Ln,
+            "log2" => Log2,
+            "log10" => Log10,
+            "ln_1p" => Ln1p,
+            "sqrt" => Sqrt,
+            "cbrt" => Cbrt,
+            "recip" => Recip,
+            "abs" => Abs,
+            "signum" => Signum,
+            "floor" => Floor,
+            "ceil" => Ceil,
+            "round" => Round,
+            "trunc" => Trunc,
+            "fract" => Fract,
+            _ => {
+                return Some(match name {
+                    "powf" => Method::Bin(Bin::Powf),
+                    "atan2" => Method::Bin(Bin::Atan2),
+                    "hypot" => Method::Bin(Bin::Hypot),
+                    "log" => Method::Bin(Bin::Log),
+                    "min" => Method::Bin(Bin::Min),
+                    "max" => Method::Bin(Bin::Max),
+                    "powi" => Method::PowI,
+                    "mul_add" => Method::MulAdd,
+                    "clamp" => Method::Clamp,
+                    _ => return None,
+                })
+            }
+        };
+        Some(Method::Un(un))
+    }
+
+    /// Number of arguments besides the receiver.
+    fn arity(self) -> usize {
+        match self {
+            Method::Un(_) => 0,
+            Method::Bin(_) | Method::PowI => 1,
+            Method::MulAdd | Method::Clamp => 2,
+        }
+    }
+}
+
+/// The list of supported methods, for error messages.
+const METHODS: &str = "sin cos tan asin acos atan atan2 sinh cosh tanh asinh acosh atanh exp exp2 exp_m1 ln log log2 log10 ln_1p sqrt cbrt powi powf hypot recip abs signum min max clamp mul_add floor ceil round trunc fract";
+
+impl Lower<'_> {
+    // ---- nodes and bindings ----
+
+    fn add(&mut self, op: Op, args: Vec<NodeId>, ty: Ty) -> NodeId {
+        let active = match &op {
+            _ if ty.float().is_none() => false,
+            Op::Param { index, .. } => self.sig.wrt.contains(&(*index as usize)),
+            Op::Proj(k) => {
+                let Op::If { then, els } = *self.g.op(args[0]) else { return NodeId(0) };
+                [then, els].iter().any(|r| self.is_active(self.g.region(*r).outputs[*k as usize]))
+            }
+            _ => args.iter().any(|a| self.is_active(*a)),
+        };
+        let id = self.g.add(self.region, op, args, ty);
+        if id.0 as usize == self.active.len() {
+            self.active.push(active);
+        }
+        id
+    }
+
+    fn is_active(&self, id: NodeId) -> bool {
+        self.active.get(id.0 as usize).copied().unwrap_or(false)
+    }
+
+    fn val_active(&self, v: &Val) -> bool {
+        let mut leaves = Vec::new();
+        v.leaves(&mut leaves);
+        leaves.iter().any(|n| self.is_active(*n))
+    }
+
+    fn konst(&mut self, v: f64, ty: FloatTy) -> NodeId {
+        self.add(Op::Const(ty.round(v).to_bits()), vec![], Ty::Float(ty))
+    }
+
+    fn bind(&mut self, name: &str, v: Val) {
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.insert(name.to_string(), v);
+        }
+    }
+
+    fn lookup(&self, name: &str) -> Option<&Val> {
+        self.scopes.iter().rev().find_map(|s| s.get(name))
+    }
+
+    /// Rebinds an existing name (assignment) in the scope that holds it.
+    fn assign(&mut self, name: &str, v: Val) -> bool {
+        for scope in self.scopes.iter_mut().rev() {
+            if let Some(slot) = scope.get_mut(name) {
+                *slot = v;
+                return true;
+            }
+        }
+        false
+    }
+
+    /// A placeholder after an error, so lowering can go on.
+    fn poison(&mut self) -> Val {
+        Val::Node(self.konst(0.0, self.lit_ty))
+    }
+
+    fn error<T: ToTokens>(&mut self, tokens: T, message: impl std::fmt::Display) -> Val {
+        self.errors.at(tokens, message);
+        self.poison()
+    }
+
+    fn node(&mut self, v: Val, at: &Expr) -> NodeId {
+        match v {
+            Val::Node(n) => n,
+            Val::Tuple(_) | Val::Unit => match self.error(at, "expected a single value here, not a tuple or `()`") {
+                Val::Node(n) => n,
+                _ => NodeId(0),
+            },
+        }
+    }
+
+    // ---- opaque constants ----
+
+    /// Names of bindings the tokens mention (not as a field or method name).
+    fn mentions(&self, tokens: TokenStream) -> Vec<String> {
+        let mut found = Vec::new();
+        self.collect_mentions(tokens, &mut found);
+        found
+    }
+
+    fn collect_mentions(&self, tokens: TokenStream, found: &mut Vec<String>) {
+        let mut after_dot = false;
+        for tt in tokens {
+            match &tt {
+                TokenTree::Group(g) => self.collect_mentions(g.stream(), found),
+                TokenTree::Ident(i) => {
+                    let name = i.to_string();
+                    if !after_dot && self.lookup(&name).is_some() && !found.contains(&name) {
+                        found.push(name);
+                    }
+                }
+                TokenTree::Punct(_) | TokenTree::Literal(_) => {}
+            }
+            after_dot = matches!(&tt, TokenTree::Punct(p) if p.as_char() == '.');
+        }
+    }
+
+    /// Keeps `e` as written: it must depend on no differentiated value.
+    /// `what` names the construct for the error if it does.
+    fn opaque(&mut self, e: &Expr, ty: Ty, what: &str) -> Val {
+        let refs = self.mentions(e.to_token_stream());
+        let mut args = Vec::new();
+        let mut names = Vec::new();
+        let mut active = Vec::new();
+        for name in refs {
+            match self.lookup(&name).cloned() {
+                Some(Val::Node(n)) => {
+                    if self.is_active(n) {
+                        active.push(name.clone());
+                    }
+                    args.push(n);
+                    names.push(name);
+                }
+                Some(Val::Tuple(_)) => {
+                    return self.error(e, format!("the tuple `{name}` is used inside {what}, which #[differentiate] keeps as written; bind its fields to names first"));
+                }
+                _ => {}
+            }
+        }
+        if !active.is_empty() {
+            let list = active.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+            return self.error(e, format!("{what} depends on the differentiated value {list}; {}", hint(what)));
+        }
+        let opaque = crate::ir::Opaque { expr: e.clone(), refs: names };
+        let id = self.g.add_opaque(self.region, opaque, args, ty);
+        if id.0 as usize == self.active.len() {
+            self.active.push(false);
+        }
+        Val::Node(id)
+    }
+
+    // ---- statements ----
+
+    fn body(&mut self, block: &Block) -> Val {
+        let n = block.stmts.len();
+        let mut result = Val::Unit;
+        for (i, stmt) in block.stmts.iter().enumerate() {
+            let last = i + 1 == n;
+            match stmt {
+                Stmt::Expr(Expr::Return(r), _) if last => {
+                    result = match &r.expr {
+                        Some(e) => self.expr(e),
+                        None => Val::Unit,
+                    };
+                }
+                _ => result = self.stmt(stmt, last),
+            }
+        }
+        result
+    }
+
+    fn block(&mut self, block: &Block) -> Val {
+        self.scopes.push(Scope::new());
+        let n = block.stmts.len();
+        let mut result = Val::Unit;
+        for (i, stmt) in block.stmts.iter().enumerate() {
+            result = self.stmt(stmt, i + 1 == n);
+        }
+        self.scopes.pop();
+        result
+    }
+
+    /// Lowers a statement; returns its value if it is a trailing expression.
+    fn stmt(&mut self, stmt: &Stmt, last: bool) -> Val {
+        match stmt {
+            Stmt::Local(local) => {
+                self.local(local);
+                Val::Unit
+            }
+            Stmt::Item(item) => {
+                self.items.push(item.clone());
+                Val::Unit
+            }
+            // Statement macros (`assert!`, `println!`) run in the original
+            // function only: companions compute values, not effects.
+            Stmt::Macro(_) => Val::Unit,
+            Stmt::Expr(e, semi) => {
+                let v = self.expr_stmt(e);
+                if last && semi.is_none() {
+                    v
+                } else {
+                    Val::Unit
+                }
+            }
+        }
+    }
+
+    fn local(&mut self, local: &syn::Local) {
+        let Some(init) = &local.init else {
+            self.errors.at(local, "#[differentiate] needs every `let` to have a value; write `let name = value;`");
+            return;
+        };
+        if let Some((_, diverge)) = &init.diverge {
+            self.errors.at(diverge, "#[differentiate] does not support `let ... else`; use `if`/`else`");
+            return;
+        }
+        let saved = self.lit_ty;
+        if let Pat::Type(pt) = &local.pat {
+            if let Some(f) = float_of(&pt.ty) {
+                self.lit_ty = f;
+            }
+        }
+        let v = self.expr(&init.expr);
+        self.lit_ty = saved;
+        self.bind_pat(&local.pat, v);
+    }
+
+    fn bind_pat(&mut self, pat: &Pat, v: Val) {
+        match pat {
+            Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => self.bind(&pi.ident.to_string(), v),
+            Pat::Type(pt) => self.bind_pat(&pt.pat, v),
+            Pat::Wild(_) => {}
+            Pat::Tuple(t) => match v {
+                Val::Tuple(items) if items.len() == t.elems.len() => {
+                    for (p, item) in t.elems.iter().zip(items) {
+                        self.bind_pat(p, item);
+                    }
+                }
+                _ => self.errors.at(pat, "this tuple pattern does not match the value's shape"),
+            },
+            other => self.errors.at(other, "#[differentiate] supports `let` patterns that are names, `_` or tuples of them"),
+        }
+    }
+
+    fn expr_stmt(&mut self, e: &Expr) -> Val {
+        match e {
+            Expr::Assign(a) => {
+                let v = self.expr(&a.right);
+                self.assign_to(&a.left, v);
+                Val::Unit
+            }
+            Expr::Binary(b) if compound(&b.op).is_some() => {
+                let op = compound(&b.op).unwrap_or(Bin::Add);
+                let cur = self.expr(&b.left);
+                let rhs = self.expr(&b.right);
+                let v = self.arith(e, op, cur, rhs, &b.left, &b.right);
+                self.assign_to(&b.left, v);
+                Val::Unit
+            }
+            Expr::Return(r) => self.error(r, "#[differentiate] supports `return` only as the last statement of the function; use `if`/`else` as an expression instead of an early return"),
+            Expr::If(_) | Expr::Block(_) | Expr::Paren(_) => self.expr(e),
+            Expr::Macro(_) => Val::Unit,
+            _ if self.is_value_expr(e) => self.expr(e),
+            _ => {
+                // A statement of another kind: harmless if it touches no
+                // binding of the body, otherwise not supported.
+                let refs = self.mentions(e.to_token_stream());
+                if refs.is_empty() {
+                    Val::Unit
+                } else {
+                    let what = construct(e);
+                    self.error(e, format!("{what} is not supported in a #[differentiate] function here (it uses `{}`); {}", refs[0], hint(&what)))
+                }
+            }
+        }
+    }
+
+    /// Expression kinds whose value (not effect) is what matters.
+    fn is_value_expr(&self, e: &Expr) -> bool {
+        matches!(
+            e,
+            Expr::Binary(_) | Expr::Unary(_) | Expr::Lit(_) | Expr::Path(_) | Expr::MethodCall(_) | Expr::Call(_) | Expr::Tuple(_) | Expr::Cast(_) | Expr::Field(_) | Expr::Group(_)
+        )
+    }
+
+    fn assign_to(&mut self, target: &Expr, v: Val) {
+        if let Expr::Path(p) = target {
+            if let Some(id) = p.path.get_ident() {
+                if self.assign(&id.to_string(), v) {
+                    return;
+                }
+            }
+        }
+        let what = match target {
+            Expr::Index(_) => "assignment to an element (`x[i] = ...`)",
+            Expr::Field(_) => "assignment to a field",
+            Expr::Unary(_) => "assignment through a reference",
+            _ => "this assignment target",
+        };
+        self.errors.at(target, format!("{what} is not supported by #[differentiate]; assign to a local `let mut` variable"));
+    }
+
+    // ---- expressions ----
+
+    fn expr(&mut self, e: &Expr) -> Val {
+        match e {
+            Expr::Lit(l) => self.lit(e, &l.lit),
+            Expr::Paren(p) => self.expr(&p.expr),
+            Expr::Group(g) => self.expr(&g.expr),
+            Expr::Path(p) => {
+                if let Some(id) = p.path.get_ident() {
+                    if let Some(v) = self.lookup(&id.to_string()) {
+                        return v.clone();
+                    }
+                }
+                // A constant path (`PI`, `std::f64::consts::E`, `LIMIT`).
+                self.opaque(e, Ty::Other, "a path")
+            }
+            Expr::Block(b) if b.label.is_none() && b.attrs.is_empty() => self.block(&b.block),
+            Expr::Tuple(t) => Val::Tuple(t.elems.iter().map(|x| self.expr(x)).collect()),
+            Expr::If(i) => self.if_expr(i),
+            Expr::Binary(b) => self.binary(e, b),
+            Expr::Unary(u) => self.unary(e, u),
+            Expr::MethodCall(m) => {
+                let name = m.method.to_string();
+                let mut args = vec![&*m.receiver];
+                args.extend(m.args.iter());
+                self.method(e, &name, &m.method, &args, m.turbofish.is_some())
+            }
+            Expr::Call(c) => self.call(e, c),
+            Expr::Cast(c) => self.cast(e, c),
+            Expr::Field(f) => self.field(e, f),
+            Expr::Return(r) => self.error(r, "#[differentiate] supports `return` only as the last statement of the function; use `if`/`else` as an expression instead of an early return"),
+            _ => {
+                let what = construct(e);
+                self.opaque(e, Ty::Other, &what)
+            }
+        }
+    }
+
+    fn lit(&mut self, e: &Expr, lit: &Lit) -> Val {
+        match lit {
+            Lit::Float(f) => {
+                let ty = FloatTy::from_name(f.suffix()).unwrap_or(self.lit_ty);
+                match f.base10_parse::<f64>() {
+                    Ok(v) => Val::Node(self.konst(v, ty)),
+                    Err(err) => self.error(e, err),
+                }
+            }
+            Lit::Int(i) => {
+                if let Some(ty) = FloatTy::from_name(i.suffix()) {
+                    return match i.base10_parse::<f64>() {
+                        Ok(v) => Val::Node(self.konst(v, ty)),
+                        Err(err) => self.error(e, err),
+                    };
+                }
+                match i.base10_parse::<i64>() {
+                    Ok(v) if i.suffix().is_empty() => Val::Node(self.add(Op::Int(v), vec![], Ty::Other)),
+                    _ => self.opaque(e, Ty::Other, "a literal"),
+                }
+            }
+            Lit::Bool(b) => Val::Node(self.add(Op::Bool(b.value), vec![], Ty::Bool)),
+            _ => self.opaque(e, Ty::Other, "a literal"),
+        }
+    }
+
+    fn binary(&mut self, e: &Expr, b: &syn::ExprBinary) -> Val {
+        let arith = match b.op {
+            BinOp::Add(_) => Some(Bin::Add),
+            BinOp::Sub(_) => Some(Bin::Sub),
+            BinOp::Mul(_) => Some(Bin::Mul),
+            BinOp::Div(_) => Some(Bin::Div),
+            _ => None,
+        };
+        if let Some(op) = arith {
+            let l = self.expr(&b.left);
+            let r = self.expr(&b.right);
+            return self.arith(e, op, l, r, &b.left, &b.right);
+        }
+        let cmp = match b.op {
+            BinOp::Lt(_) => Some(Cmp::Lt),
+            BinOp::Le(_) => Some(Cmp::Le),
+            BinOp::Gt(_) => Some(Cmp::Gt),
+            BinOp::Ge(_) => Some(Cmp::Ge),
+            BinOp::Eq(_) => Some(Cmp::Eq),
+            BinOp::Ne(_) => Some(Cmp::Ne),
+            _ => None,
+        };
+        let logic = match b.op {
+            BinOp::And(_) => Some(Op::And),
+            BinOp::Or(_) => Some(Op::Or),
+            _ => None,
+        };
+        if cmp.is_none() && logic.is_none() {
+            let what = construct(e);
+            return self.opaque(e, Ty::Other, &what);
+        }
+        // Conditions on constants stay as written (short-circuits included).
+        if self.mentions_active(e) {
+            let l = self.expr(&b.left);
+            let r = self.expr(&b.right);
+            let (l, r) = (self.node(l, &b.left), self.node(r, &b.right));
+            let op = match cmp {
+                Some(c) => Op::Cmp(c),
+                None => logic.unwrap_or(Op::And),
+            };
+            Val::Node(self.add(op, vec![l, r], Ty::Bool))
+        } else {
+            self.opaque(e, Ty::Bool, "a condition")
+        }
+    }
+
+    /// Does `e` mention a binding holding an active value?
+    fn mentions_active(&self, e: &Expr) -> bool {
+        self.mentions(e.to_token_stream()).iter().any(|n| self.lookup(n).is_some_and(|v| self.val_active(v)))
+    }
+
+    /// `l op r` on floats. Operands that are not floats (integers, values of
+    /// unknown type) with no active side keep the whole expression as
+    /// written.
+    fn arith(&mut self, e: &Expr, op: Bin, l: Val, r: Val, le: &Expr, re: &Expr) -> Val {
+        let (l, r) = (self.node(l, le), self.node(r, re));
+        let (tl, tr) = (self.g.ty(l), self.g.ty(r));
+        let any_active = self.is_active(l) || self.is_active(r);
+        let float = tl.float().or(tr.float());
+        match float {
+            Some(f) if any_active || (tl.float().is_some() && tr.float().is_some()) => Val::Node(self.add(Op::Bin(op), vec![l, r], Ty::Float(f))),
+            _ => self.opaque(e, Ty::Other, "an arithmetic expression"),
+        }
+    }
+
+    fn unary(&mut self, e: &Expr, u: &syn::ExprUnary) -> Val {
+        match u.op {
+            UnOp::Neg(_) => {
+                let v = self.expr(&u.expr);
+                let x = self.node(v, &u.expr);
+                if self.g.ty(x).float().is_some() {
+                    Val::Node(self.add(Op::Un(Un::Neg), vec![x], self.g.ty(x)))
+                } else {
+                    self.opaque(e, Ty::Other, "a negation")
+                }
+            }
+            UnOp::Not(_) if self.mentions_active(e) => {
+                let v = self.expr(&u.expr);
+                let x = self.node(v, &u.expr);
+                Val::Node(self.add(Op::Not, vec![x], Ty::Bool))
+            }
+            _ => {
+                let what = construct(e);
+                self.opaque(e, Ty::Other, &what)
+            }
+        }
+    }
+
+    /// `recv.name(args)` or `f64::name(recv, args)`: `args[0]` is the
+    /// receiver.
+    fn method(&mut self, e: &Expr, name: &str, name_tokens: &dyn ToTokens, args: &[&Expr], turbofish: bool) -> Val {
+        let Some(m) = Method::lookup(name).filter(|_| !turbofish) else {
+            if !self.mentions_active(e) {
+                return self.opaque(e, Ty::Other, "a method call");
+            }
+            let receiver_active = self.mentions_active(args[0]);
+            let msg = if receiver_active {
+                format!("method `{name}` has no derivative rule; use one of the supported float methods ({METHODS}), or make its receiver a constant that does not depend on a differentiated parameter")
+            } else {
+                format!("method `{name}` is called on a receiver #[differentiate] cannot differentiate through (it is not a differentiated float), with an argument that depends on a differentiated parameter; compute the value with supported float operations, or make the argument constant")
+            };
+            self.errors.at(name_tokens, msg);
+            return self.poison();
+        };
+        if args.len() != m.arity() + 1 {
+            return self.error(e, format!("`{name}` takes {} argument(s) besides the receiver", m.arity()));
+        }
+        if !self.mentions_active(e) && float_of_expr(self, args[0]).is_none() {
+            // e.g. `n.max(3)` on integers, or `PI.sin()`: a constant.
+            return self.opaque(e, Ty::Other, "a method call");
+        }
+        let vals: Vec<NodeId> = args
+            .iter()
+            .map(|a| {
+                let v = self.expr(a);
+                self.node(v, a)
+            })
+            .collect();
+        let f = vals.iter().find_map(|v| self.g.ty(*v).float()).unwrap_or(self.lit_ty);
+        let ty = Ty::Float(f);
+        let node = match m {
+            Method::Un(u) => self.add(Op::Un(u), vals, ty),
+            Method::Bin(b) => self.add(Op::Bin(b), vals, ty),
+            Method::PowI => self.add(Op::PowI, vals, ty),
+            Method::MulAdd => self.add(Op::MulAdd, vals, ty),
+            Method::Clamp => self.add(Op::Clamp, vals, ty),
+        };
+        Val::Node(node)
+    }
+
+    fn call(&mut self, e: &Expr, c: &syn::ExprCall) -> Val {
+        if let Expr::Path(p) = &*c.func {
+            let segs: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
+            if segs.len() == 2 && FloatTy::from_name(&segs[0]).is_some() && Method::lookup(&segs[1]).is_some() && !c.args.is_empty() {
+                let args: Vec<&Expr> = c.args.iter().collect();
+                let last = &p.path.segments[1].ident;
+                return self.method(e, &segs[1], last, &args, false);
+            }
+            if self.mentions_active(e) {
+                let name = p.path.to_token_stream().to_string().replace(' ', "");
+                self.errors.at(
+                    &c.func,
+                    format!("cannot differentiate through the call to `{name}`: calls to other functions on differentiated values are not supported yet; inline its body, or make its arguments constant"),
+                );
+                return self.poison();
+            }
+        }
+        self.opaque(e, Ty::Other, "a function call")
+    }
+
+    fn cast(&mut self, e: &Expr, c: &syn::ExprCast) -> Val {
+        let to = float_of(&c.ty);
+        if !self.mentions_active(&c.expr) {
+            return self.opaque(e, to.map_or(Ty::Other, Ty::Float), "a cast");
+        }
+        let v = self.expr(&c.expr);
+        let x = self.node(v, &c.expr);
+        match (to, self.g.ty(x).float()) {
+            (Some(t), Some(f)) if t == f => Val::Node(x),
+            _ => self.error(e, "#[differentiate] does not support casting a differentiated value to another type; keep one float type throughout"),
+        }
+    }
+
+    fn field(&mut self, e: &Expr, f: &syn::ExprField) -> Val {
+        if let syn::Member::Unnamed(idx) = &f.member {
+            if let Expr::Path(p) = &*f.base {
+                if let Some(Val::Tuple(items)) = p.path.get_ident().and_then(|i| self.lookup(&i.to_string())) {
+                    if let Some(v) = items.get(idx.index as usize) {
+                        return v.clone();
+                    }
+                }
+            }
+        }
+        self.opaque(e, Ty::Other, "a field access")
+    }
+
+    fn cond(&mut self, e: &Expr) -> NodeId {
+        if let Expr::Let(l) = e {
+            self.errors.at(l, "#[differentiate] does not support `if let`; use a boolean condition");
+            return self.add(Op::Bool(false), vec![], Ty::Bool);
+        }
+        let v = self.expr(e);
+        let c = self.node(v, e);
+        if self.g.ty(c) == Ty::Other {
+            // An opaque condition: it is a `bool`.
+            self.g.nodes[c.0 as usize].ty = Ty::Bool;
+        }
+        c
+    }
+
+    fn if_expr(&mut self, i: &ExprIf) -> Val {
+        let cond = self.cond(&i.cond);
+        let saved_scopes = self.scopes.clone();
+        let outer = self.region;
+
+        let then_r = self.g.new_region(outer);
+        self.region = then_r;
+        let then_val = self.block(&i.then_branch);
+        let then_scopes = std::mem::replace(&mut self.scopes, saved_scopes.clone());
+
+        let els_r = self.g.new_region(outer);
+        self.region = els_r;
+        let els_val = match &i.else_branch {
+            Some((_, e)) => self.expr(e),
+            None => Val::Unit,
+        };
+        let els_scopes = std::mem::replace(&mut self.scopes, saved_scopes);
+        self.region = outer;
+
+        if !then_val.same_shape(&els_val) {
+            return self.error(i, "the branches of this `if` give values of different shapes");
+        }
+        // Outer bindings either branch changed, in a fixed order.
+        let mut changed = Vec::new();
+        for (depth, scope) in self.scopes.iter().enumerate() {
+            for (name, v) in scope {
+                let t = &then_scopes[depth][name];
+                let e = &els_scopes[depth][name];
+                if (t != v || e != v) && t.same_shape(e) {
+                    changed.push((name.clone(), v.clone(), t.clone(), e.clone()));
+                }
+            }
+        }
+        let (mut then_out, mut els_out) = (Vec::new(), Vec::new());
+        then_val.leaves(&mut then_out);
+        els_val.leaves(&mut els_out);
+        for (_, _, t, e) in &changed {
+            t.leaves(&mut then_out);
+            e.leaves(&mut els_out);
+        }
+        if then_out.is_empty() {
+            return Val::Unit;
+        }
+        let tys: Vec<Ty> = then_out
+            .iter()
+            .zip(&els_out)
+            .map(|(a, b)| {
+                let (ta, tb) = (self.g.ty(*a), self.g.ty(*b));
+                if ta.float().is_some() {
+                    ta
+                } else {
+                    tb
+                }
+            })
+            .collect();
+        self.g.set_outputs(then_r, then_out);
+        self.g.set_outputs(els_r, els_out);
+        let if_node = self.add(Op::If { then: then_r, els: els_r }, vec![cond], Ty::Other);
+        let projs: Vec<NodeId> = tys.iter().enumerate().map(|(k, ty)| self.add(Op::Proj(k as u32), vec![if_node], *ty)).collect();
+        let mut projs = projs.into_iter();
+        let result = then_val.rebuild(&mut projs);
+        for (name, _, t, _) in changed {
+            let v = t.rebuild(&mut projs);
+            self.assign(&name, v);
+        }
+        result
+    }
+
+    /// The function's outputs, checked against its declared shape.
+    fn outputs(&mut self, result: Val, block: &Block) -> Vec<NodeId> {
+        let span_at = block.stmts.last().map_or_else(|| block.to_token_stream(), |s| s.to_token_stream());
+        let ok = match (&self.sig.out_shape, &result) {
+            (OutShape::Leaf, Val::Node(_)) => true,
+            (OutShape::Tuple(items), Val::Tuple(vals)) => items.len() == vals.len() && vals.iter().all(|v| matches!(v, Val::Node(_))),
+            _ => false,
+        };
+        if !ok {
+            self.errors.at(span_at, "#[differentiate] could not match this value to the function's return type; end the body with an expression of that type");
+            return (0..self.sig.out_shape.len()).map(|_| self.konst(0.0, self.lit_ty)).collect();
+        }
+        let mut out = Vec::new();
+        result.leaves(&mut out);
+        // A literal output takes the declared output type.
+        for (k, o) in out.iter_mut().enumerate() {
+            if let Some(v) = self.g.const_value(*o) {
+                *o = self.konst(v, self.sig.out_floats[k]);
+            }
+        }
+        out
+    }
+}
+
+/// The float type of `e` if it is plainly a float (literal, float
+/// binding, or a float-typed cast).
+fn float_of_expr(cx: &Lower, e: &Expr) -> Option<FloatTy> {
+    match e {
+        Expr::Lit(l) => match &l.lit {
+            Lit::Float(f) => Some(FloatTy::from_name(f.suffix()).unwrap_or(cx.lit_ty)),
+            _ => None,
+        },
+        Expr::Paren(p) => float_of_expr(cx, &p.expr),
+        Expr::Cast(c) => float_of(&c.ty),
+        Expr::Path(p) => match p.path.get_ident().and_then(|i| cx.lookup(&i.to_string())) {
+            Some(Val::Node(n)) => cx.g.ty(*n).float(),
+            _ => None,
+        },
+        Expr::Unary(u) => float_of_expr(cx, &u.expr),
+        Expr::Binary(b) => float_of_expr(cx, &b.left).or_else(|| float_of_expr(cx, &b.right)),
+        Expr::MethodCall(m) => float_of_expr(cx, &m.receiver),
+        _ => None,
+    }
+}
+
+fn compound(op: &BinOp) -> Option<Bin> {
+    match op {
+        BinOp::AddAssign(_) => Some(Bin::Add),
+        BinOp::SubAssign(_) => Some(Bin::Sub),
+        BinOp::MulAssign(_) => Some(Bin::Mul),
+        BinOp::DivAssign(_) => Some(Bin::Div),
+        _ => None,
+    }
+}
+
+/// A short name of an expression's kind, for messages.
+fn construct(e: &Expr) -> String {
+    let s = match e {
+        Expr::Closure(_) => "a closure",
+        Expr::While(_) => "a `while` loop",
+        Expr::Loop(_) => "a `loop`",
+        Expr::ForLoop(_) => "a `for` loop",
+        Expr::Match(_) => "a `match`",
+        Expr::Macro(m) => return format!("the macro `{}!`", m.mac.path.to_token_stream().to_string().replace(' ', "")),
+        Expr::Index(_) => "indexing",
+        Expr::Reference(_) => "a reference",
+        Expr::Unary(_) => "a dereference or `!`",
+        Expr::Array(_) | Expr::Repeat(_) => "an array",
+        Expr::Struct(_) => "a struct literal",
+        Expr::Range(_) => "a range",
+        Expr::Try(_) => "the `?` operator",
+        Expr::Unsafe(_) => "an `unsafe` block",
+        Expr::Break(_) | Expr::Continue(_) => "`break`/`continue`",
+        Expr::Binary(_) => "this operator",
+        Expr::Call(_) => "a function call",
+        Expr::MethodCall(_) => "a method call",
+        _ => "this expression",
+    };
+    s.to_string()
+}
+
+/// What to do instead of a construct, for messages.
+fn hint(what: &str) -> &'static str {
+    if what.contains("closure") {
+        "write the expression inline instead of in a closure"
+    } else if what.contains("while") || what.contains("loop") {
+        "loops over differentiated values are not supported yet; unroll the computation or use `if`/`else`"
+    } else if what.contains("match") {
+        "use `if`/`else` instead of `match`"
+    } else if what.contains("macro") {
+        "macros are kept as written and cannot be differentiated; compute the value with plain expressions"
+    } else if what.contains("indexing") || what.contains("array") {
+        "arrays are not supported yet; pass the elements as separate `f64` parameters"
+    } else {
+        "rewrite it with the supported operations: arithmetic, float methods, `let`, and `if`/`else`"
+    }
+}

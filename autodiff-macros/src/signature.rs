@@ -1,0 +1,159 @@
+//! The function's signature as the pipeline sees it: which parameters are
+//! floats, which are differentiated (`wrt`), and the output's shape.
+
+use quote::ToTokens;
+use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
+
+use crate::args::Args;
+use crate::error::Errors;
+use crate::ir::{FloatTy, OutShape};
+
+/// One parameter of the user's function.
+#[derive(Clone)]
+pub struct ParamInfo {
+    pub ident: Ident,
+    pub ty: Type,
+    /// `Some` for `f32`/`f64` parameters.
+    pub float: Option<FloatTy>,
+}
+
+/// The user's function's signature.
+pub struct Signature {
+    pub name: Ident,
+    pub params: Vec<ParamInfo>,
+    /// Indices of the differentiated parameters, in parameter order.
+    pub wrt: Vec<usize>,
+    pub out_ty: Type,
+    pub out_shape: OutShape,
+    /// Element type of each flat output.
+    pub out_floats: Vec<FloatTy>,
+    /// The type unsuffixed float literals take.
+    pub default_float: FloatTy,
+}
+
+/// `f32`/`f64` if `ty` names one.
+pub fn float_of(ty: &Type) -> Option<FloatTy> {
+    match ty {
+        Type::Path(p) if p.qself.is_none() => FloatTy::from_name(&p.path.get_ident()?.to_string()),
+        Type::Paren(p) => float_of(&p.elem),
+        Type::Group(g) => float_of(&g.elem),
+        _ => None,
+    }
+}
+
+/// Reads the signature, recording every problem in `errors`.
+/// The signature is always returned (with stand-ins where it is wrong), so
+/// that stub companions can still be emitted.
+pub fn read(item: &ItemFn, args: &Args, errors: &mut Errors) -> Signature {
+    let sig = &item.sig;
+    if let Some(t) = &sig.asyncness {
+        errors.at(t, "#[differentiate] does not support `async fn`; differentiate a plain `fn`");
+    }
+    if let Some(t) = &sig.constness {
+        errors.at(t, "#[differentiate] does not support `const fn`: float methods are not `const`; remove `const`");
+    }
+    if let Some(t) = &sig.unsafety {
+        errors.at(t, "#[differentiate] does not support `unsafe fn`; move the unsafe part into a helper");
+    }
+    if let Some(v) = &sig.variadic {
+        errors.at(v, "#[differentiate] does not support variadic functions");
+    }
+    if !sig.generics.params.is_empty() {
+        errors.at(&sig.generics, "#[differentiate] does not support generic functions yet; write the function for `f64` or `f32`");
+    }
+    let mut params = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(r) => errors.at(r, "#[differentiate] does not support methods with `self` yet; write a free function"),
+            FnArg::Typed(pt) => match &*pt.pat {
+                Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => params.push(ParamInfo {
+                    ident: pi.ident.clone(),
+                    ty: (*pt.ty).clone(),
+                    float: float_of(&pt.ty),
+                }),
+                other => errors.at(other, "#[differentiate] needs each parameter to be a plain name, like `x: f64`; destructure inside the body"),
+            },
+        }
+    }
+    let wrt = wrt_indices(sig.ident.clone(), &params, args, errors);
+    let (out_ty, out_shape, out_floats) = output(sig, errors);
+    let default_float = params
+        .iter()
+        .find_map(|p| p.float)
+        .unwrap_or(out_floats.first().copied().unwrap_or(FloatTy::F64));
+    Signature {
+        name: sig.ident.clone(),
+        params,
+        wrt,
+        out_ty,
+        out_shape,
+        out_floats,
+        default_float,
+    }
+}
+
+fn wrt_indices(name: Ident, params: &[ParamInfo], args: &Args, errors: &mut Errors) -> Vec<usize> {
+    let all: Vec<usize> = (0..params.len()).filter(|&i| params[i].float.is_some()).collect();
+    let Some(names) = &args.wrt else {
+        if all.is_empty() {
+            errors.at(
+                &name,
+                format!("`{name}` has no `f32` or `f64` parameter to differentiate; #[differentiate] needs at least one float parameter"),
+            );
+        }
+        return all;
+    };
+    let mut wrt = Vec::new();
+    let mut ok = true;
+    for n in names {
+        match params.iter().position(|p| p.ident == *n) {
+            None => {
+                errors.at(n, format!("`wrt` names `{n}`, which is not a parameter of `{name}`"));
+                ok = false;
+            }
+            Some(i) if params[i].float.is_none() => {
+                let ty = params[i].ty.to_token_stream().to_string();
+                errors.at(
+                    n,
+                    format!("`wrt` names `{n}`, which has type `{ty}`; only `f32` and `f64` parameters can be differentiated"),
+                );
+                ok = false;
+            }
+            Some(i) if wrt.contains(&i) => {
+                errors.at(n, format!("`wrt` names `{n}` twice"));
+                ok = false;
+            }
+            Some(i) => wrt.push(i),
+        }
+    }
+    wrt.sort();
+    if ok {
+        wrt
+    } else {
+        all
+    }
+}
+
+fn output(sig: &syn::Signature, errors: &mut Errors) -> (Type, OutShape, Vec<FloatTy>) {
+    const HELP: &str = "#[differentiate] needs the function to return `f64`, `f32` or a tuple of them";
+    let ty = match &sig.output {
+        ReturnType::Default => {
+            errors.push(syn::Error::new(sig.paren_token.span.close(), HELP));
+            return (syn::parse_quote!(f64), OutShape::Leaf, vec![FloatTy::F64]);
+        }
+        ReturnType::Type(_, ty) => (**ty).clone(),
+    };
+    if let Some(f) = float_of(&ty) {
+        return (ty, OutShape::Leaf, vec![f]);
+    }
+    if let Type::Tuple(t) = &ty {
+        let floats: Vec<Option<FloatTy>> = t.elems.iter().map(float_of).collect();
+        if !floats.is_empty() && floats.iter().all(Option::is_some) {
+            let n = floats.len();
+            let floats = floats.into_iter().flatten().collect();
+            return (ty, OutShape::Tuple(vec![OutShape::Leaf; n]), floats);
+        }
+    }
+    errors.at(&ty, format!("{HELP}; this returns `{}`", ty.to_token_stream()));
+    (ty, OutShape::Leaf, vec![FloatTy::F64])
+}

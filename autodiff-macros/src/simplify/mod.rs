@@ -1,0 +1,140 @@
+//! The simplifier: rebuilds a function through smart constructors that
+//! apply one-way rewrite rules, repeated to a fixed point (bounded by a
+//! pass counter). Rebuilding also drops dead nodes and dead `If` outputs,
+//! and re-interning merges what the rewrites made equal (CSE).
+//!
+//! Every rule is exact under IEEE arithmetic (up to the sign of a zero)
+//! except the stability rewrites, which trade a value for a more accurate
+//! one: `ln(1 + x) -> ln_1p(x)`, `exp(x) - 1 -> exp_m1(x)`,
+//! `ln(1 + exp(x)) -> softplus(x)`. There is no reassociation and no
+//! `x * 0 -> 0` on a runtime `x`.
+
+mod rules;
+
+use std::collections::HashMap;
+
+use crate::ir::{Function, Graph, NodeId, Op, RegionId, Ty, ROOT};
+
+/// Most rebuild passes before giving up on a fixed point.
+const MAX_PASSES: usize = 12;
+
+/// Simplifies `f` to a fixed point.
+pub fn simplify(f: &Function) -> Function {
+    let mut cur = pass(f);
+    for _ in 1..MAX_PASSES {
+        let next = pass(&cur);
+        let done = next.graph.nodes.len() == cur.graph.nodes.len();
+        cur = next;
+        if done {
+            break;
+        }
+    }
+    cur
+}
+
+/// One rebuild of the live part of `f`.
+fn pass(f: &Function) -> Function {
+    let live = f.graph.live(&f.outputs);
+    let mut b = Rebuild {
+        src: &f.graph,
+        dst: Graph::default(),
+        live,
+        map: vec![None; f.graph.nodes.len()],
+        if_outputs: HashMap::new(),
+    };
+    b.dst.opaques = f.graph.opaques.clone();
+    // Which outputs of each `If` are read.
+    for (i, node) in f.graph.nodes.iter().enumerate() {
+        if let Op::Proj(k) = node.op {
+            if b.live[i] {
+                b.if_outputs.entry(node.args[0]).or_default().push(k);
+            }
+        }
+    }
+    for ks in b.if_outputs.values_mut() {
+        ks.sort();
+        ks.dedup();
+    }
+    b.region(ROOT, ROOT);
+    let outputs = f.outputs.iter().map(|o| b.get(*o)).collect();
+    Function {
+        params: f.params.clone(),
+        graph: b.dst,
+        outputs,
+        shape: f.shape.clone(),
+    }
+}
+
+struct Rebuild<'a> {
+    src: &'a Graph,
+    dst: Graph,
+    live: Vec<bool>,
+    map: Vec<Option<NodeId>>,
+    /// Live output indices of each source `If`, ascending.
+    if_outputs: HashMap<NodeId, Vec<u32>>,
+}
+
+/// How a source `If` was rebuilt.
+enum Built {
+    /// As an `If`; source output `k` is new output `position of k`.
+    If(NodeId),
+    /// Inlined (constant condition): source output `k` is this node.
+    Inline(Vec<NodeId>),
+}
+
+impl Rebuild<'_> {
+    fn get(&self, id: NodeId) -> NodeId {
+        self.map[id.0 as usize].unwrap_or(NodeId(u32::MAX))
+    }
+
+    fn region(&mut self, sr: RegionId, dr: RegionId) {
+        let mut built: HashMap<NodeId, Built> = HashMap::new();
+        for &id in &self.src.region(sr).nodes {
+            if !self.live[id.0 as usize] {
+                continue;
+            }
+            let node = self.src.node(id);
+            let args: Vec<NodeId> = node.args.iter().map(|a| self.get(*a)).collect();
+            let new = match node.op {
+                Op::If { then, els } => {
+                    let b = self.branch(id, then, els, args[0], dr);
+                    let n = match &b {
+                        Built::If(n) => *n,
+                        Built::Inline(_) => args[0],
+                    };
+                    built.insert(id, b);
+                    n
+                }
+                Op::Proj(k) => match built.get(&node.args[0]) {
+                    Some(Built::Inline(outs)) => outs[k as usize],
+                    _ => {
+                        let ks = &self.if_outputs[&node.args[0]];
+                        let pos = ks.iter().position(|&j| j == k).unwrap_or(0);
+                        self.dst.add(dr, Op::Proj(pos as u32), args, node.ty)
+                    }
+                },
+                _ => rules::build(&mut self.dst, dr, &node.op, args, node.ty),
+            };
+            self.map[id.0 as usize] = Some(new);
+        }
+    }
+
+    fn branch(&mut self, id: NodeId, then: RegionId, els: RegionId, cond: NodeId, dr: RegionId) -> Built {
+        let ks = self.if_outputs.get(&id).cloned().unwrap_or_default();
+        if let Op::Bool(c) = *self.dst.op(cond) {
+            let taken = if c { then } else { els };
+            self.region(taken, dr);
+            let outs = self.src.region(taken).outputs.clone();
+            return Built::Inline(outs.iter().map(|o| self.get(*o)).collect());
+        }
+        let mut regions = [RegionId(0); 2];
+        for (side, sr) in [then, els].into_iter().enumerate() {
+            let r = self.dst.new_region(dr);
+            self.region(sr, r);
+            let outs = ks.iter().map(|&k| self.get(self.src.region(sr).outputs[k as usize])).collect();
+            self.dst.set_outputs(r, outs);
+            regions[side] = r;
+        }
+        Built::If(self.dst.add(dr, Op::If { then: regions[0], els: regions[1] }, vec![cond], Ty::Other))
+    }
+}
