@@ -12,9 +12,13 @@ mod emit;
 mod error;
 mod expand;
 mod fallback;
+#[cfg(test)]
+mod interp;
 mod ir;
 mod lower;
 mod pretty;
+#[cfg(test)]
+mod proptests;
 mod signature;
 mod simplify;
 

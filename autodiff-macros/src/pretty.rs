@@ -28,9 +28,8 @@ fn write(tokens: TokenStream, out: &mut String) {
                     Delimiter::Brace => ("{ ", " }"),
                     Delimiter::None => ("", ""),
                 };
-                if g.delimiter() == Delimiter::Brace {
-                    space(out);
-                } else if !(out.ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ')' || c == ']') && g.delimiter() != Delimiter::None) {
+                let call = out.ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ')' || c == ']') && !out.ends_with("let") && !out.ends_with(" if");
+                if g.delimiter() == Delimiter::Brace || !(call && g.delimiter() != Delimiter::None) {
                     space(out);
                 }
                 out.push_str(open);
@@ -134,5 +133,6 @@ mod tests {
         assert_eq!(format(quote!(a - -b)), "a - -b");
         assert_eq!(format(quote!(if x < y { a } else { b })), "if x < y { a } else { b }");
         assert_eq!(format(quote!(a <= b && c)), "a <= b && c");
+        assert_eq!(format(quote!(let (a, _) = if c { (x, 0.0_f64) } else { (y, x) }; a)), "let (a, _) = if c { (x, 0) } else { (y, x) }; a");
     }
 }

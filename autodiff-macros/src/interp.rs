@@ -1,0 +1,1 @@
+//! Test-only IR interpreter (filled in by the property-test work).

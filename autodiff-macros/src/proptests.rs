@@ -1,0 +1,1 @@
+//! Property tests on random programs (filled in by the property-test work).

@@ -1,0 +1,44 @@
+//! The numbers of `examples/tutorial.rs`, checked against TUTORIAL.md and
+//! against num-dual.
+
+#[path = "../examples/tutorial.rs"]
+#[allow(dead_code)]
+mod tutorial;
+
+use num_dual::{Dual64, DualNum};
+use tutorial::*;
+
+#[test]
+fn row1_gradient_of_x_squared() {
+    // TUTORIAL.md row 1: 8.0 at x = 4, 188.4 at x = 94.2.
+    assert!((square_grad(4.0) - 8.0).abs() < 1e-12);
+    assert!((square_grad(94.2) - 188.4).abs() < 1e-12);
+}
+
+#[test]
+fn row1_pp_shows_raw_chain_rule_and_two_times_x() {
+    let pp = square_pp();
+    assert_eq!(pp.simplified("x"), Some("2 * x"));
+    let raw = pp.raw("x").expect("an entry for x");
+    // The raw derivative is the unsimplified chain rule: the seed 1, the
+    // exponent 2 and `x.powi(2 - 1)` all still appear.
+    assert!(raw.contains("powi(2 - 1)"), "{raw}");
+    assert!(raw.starts_with("1 *"), "{raw}");
+}
+
+fn cost_dual(a: Dual64, b: Dual64) -> Dual64 {
+    (a * b).sin() + a.powi(3) - b * 2.0
+}
+
+#[test]
+fn row3_gradients_come_back_in_parameter_order() {
+    for &(a, b) in &[(1.0, 2.0), (-0.5, 0.25), (3.0, -1.5)] {
+        let (ga, gb) = cost_grad(a, b);
+        let da = cost_dual(Dual64::new(a, 1.0), Dual64::from(b)).eps;
+        let db = cost_dual(Dual64::from(a), Dual64::new(b, 1.0)).eps;
+        assert!((ga - da).abs() <= 1e-12 * da.abs().max(1.0), "{ga} vs {da}");
+        assert!((gb - db).abs() <= 1e-12 * db.abs().max(1.0), "{gb} vs {db}");
+        // a and b differ, so a swapped order would fail here.
+        assert!((ga - gb).abs() > 1e-3);
+    }
+}
