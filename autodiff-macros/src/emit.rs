@@ -208,7 +208,12 @@ impl<'a> Emitter<'a> {
                 let opaque = &g.opaques[k as usize];
                 let subs: Vec<(String, TokenStream)> = opaque.refs.clone().into_iter().zip(a.clone()).map(|(name, n)| (name, self.operand(n, Prec::Atom))).collect();
                 let tokens = substitute(opaque.expr.to_token_stream(), &subs);
-                (quote!((#tokens)), Prec::Atom)
+                let atom = matches!(
+                    opaque.expr,
+                    syn::Expr::Lit(_) | syn::Expr::Path(_) | syn::Expr::Call(_) | syn::Expr::MethodCall(_) | syn::Expr::Macro(_) | syn::Expr::Paren(_) | syn::Expr::Field(_) | syn::Expr::Index(_)
+                );
+                // Anything else is parenthesized wherever it is an operand.
+                (tokens, if atom { Prec::Atom } else { Prec::If })
             }
             Op::Un(Un::Neg) => {
                 let x = self.operand(a[0], Prec::Unary);

@@ -21,6 +21,8 @@ mod pretty;
 mod proptests;
 mod signature;
 mod simplify;
+#[cfg(test)]
+mod snapshots;
 
 use proc_macro::TokenStream;
 

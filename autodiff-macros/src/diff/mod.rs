@@ -38,6 +38,7 @@ fn apply(g: &mut Graph, r: RegionId, p: Partial, d: NodeId) -> Option<NodeId> {
     match p {
         Partial::Zero => None,
         Partial::Scale(s) => Some(g.bin(r, Bin::Mul, d, s)),
+        Partial::Div(s) => Some(g.bin(r, Bin::Div, d, s)),
         Partial::Gate(cond, when) => {
             let zero = g.filler(r, g.ty(d));
             Some(if when {

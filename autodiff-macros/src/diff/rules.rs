@@ -15,6 +15,8 @@ pub enum Partial {
     Zero,
     /// Multiply by this node.
     Scale(NodeId),
+    /// Divide by this node (a partial `1 / d`, without computing `1 / d`).
+    Div(NodeId),
     /// Pass the derivative through when the condition node is `when`,
     /// zero otherwise (piecewise choices: `max`, `min`, `clamp`, `Select`).
     Gate(NodeId, bool),
@@ -48,24 +50,22 @@ pub fn partial(g: &mut Graph, r: RegionId, op: &Op, a: &[NodeId], out: NodeId, i
                     g.bin(r, Bin::Add, one, sq)
                 }
                 // ±1 / sqrt(1 - x²)
-                Asin | Acos => {
+                Asin | Acos => return Partial::Div({
                     let one = c(g, 1.0);
                     let sq = g.bin(r, Bin::Mul, x, x);
                     let d = g.bin(r, Bin::Sub, one, sq);
                     let s = g.un(r, Sqrt, d);
-                    let inv = g.un(r, Recip, s);
                     if u == Acos {
-                        g.un(r, Neg, inv)
+                        g.un(r, Neg, s)
                     } else {
-                        inv
+                        s
                     }
-                }
+                }),
                 // 1 / (1 + x²)
                 Atan => {
                     let one = c(g, 1.0);
                     let sq = g.bin(r, Bin::Mul, x, x);
-                    let d = g.bin(r, Bin::Add, one, sq);
-                    g.un(r, Recip, d)
+                    return Partial::Div(g.bin(r, Bin::Add, one, sq));
                 }
                 Sinh => g.un(r, Cosh, x),
                 Cosh => g.un(r, Sinh, x),
@@ -78,8 +78,7 @@ pub fn partial(g: &mut Graph, r: RegionId, op: &Op, a: &[NodeId], out: NodeId, i
                 // 1 / sqrt(x² + 1)
                 Asinh => {
                     let one = c(g, 1.0);
-                    let h = g.bin(r, Bin::Hypot, x, one);
-                    g.un(r, Recip, h)
+                    return Partial::Div(g.bin(r, Bin::Hypot, x, one));
                 }
                 // 1 / (sqrt(x - 1) sqrt(x + 1))
                 Acosh => {
@@ -88,15 +87,13 @@ pub fn partial(g: &mut Graph, r: RegionId, op: &Op, a: &[NodeId], out: NodeId, i
                     let hi = g.bin(r, Bin::Add, x, one);
                     let lo = g.un(r, Sqrt, lo);
                     let hi = g.un(r, Sqrt, hi);
-                    let d = g.bin(r, Bin::Mul, lo, hi);
-                    g.un(r, Recip, d)
+                    return Partial::Div(g.bin(r, Bin::Mul, lo, hi));
                 }
                 // 1 / (1 - x²)
                 Atanh => {
                     let one = c(g, 1.0);
                     let sq = g.bin(r, Bin::Mul, x, x);
-                    let d = g.bin(r, Bin::Sub, one, sq);
-                    g.un(r, Recip, d)
+                    return Partial::Div(g.bin(r, Bin::Sub, one, sq));
                 }
                 Exp => out,
                 Exp2 => {
@@ -107,7 +104,7 @@ pub fn partial(g: &mut Graph, r: RegionId, op: &Op, a: &[NodeId], out: NodeId, i
                     let one = c(g, 1.0);
                     g.bin(r, Bin::Add, out, one)
                 }
-                Ln => g.un(r, Recip, x),
+                Ln => return Partial::Div(x),
                 Log2 | Log10 => {
                     let k = if u == Log2 {
                         std::f64::consts::LN_2
@@ -115,13 +112,11 @@ pub fn partial(g: &mut Graph, r: RegionId, op: &Op, a: &[NodeId], out: NodeId, i
                         std::f64::consts::LN_10
                     };
                     let k = c(g, k);
-                    let d = g.bin(r, Bin::Mul, x, k);
-                    g.un(r, Recip, d)
+                    return Partial::Div(g.bin(r, Bin::Mul, x, k));
                 }
                 Ln1p => {
                     let one = c(g, 1.0);
-                    let d = g.bin(r, Bin::Add, one, x);
-                    g.un(r, Recip, d)
+                    return Partial::Div(g.bin(r, Bin::Add, one, x));
                 }
                 // 0.5 / sqrt(x): +inf at 0, as the calculus gives
                 Sqrt => {
@@ -132,8 +127,7 @@ pub fn partial(g: &mut Graph, r: RegionId, op: &Op, a: &[NodeId], out: NodeId, i
                 Cbrt => {
                     let three = c(g, 3.0);
                     let sq = g.bin(r, Bin::Mul, out, out);
-                    let d = g.bin(r, Bin::Mul, three, sq);
-                    g.un(r, Recip, d)
+                    return Partial::Div(g.bin(r, Bin::Mul, three, sq));
                 }
                 // -1/x² = -(out²)
                 Recip => {
@@ -160,7 +154,7 @@ pub fn partial(g: &mut Graph, r: RegionId, op: &Op, a: &[NodeId], out: NodeId, i
                 (Sub, _) => c(g, -1.0),
                 (Mul, 0) => y,
                 (Mul, _) => x,
-                (Div, 0) => g.un(r, Un::Recip, y),
+                (Div, 0) => return Partial::Div(y),
                 // -(x / y) / y
                 (Div, _) => {
                     let q = g.bin(r, Div, out, y);
@@ -194,8 +188,7 @@ pub fn partial(g: &mut Graph, r: RegionId, op: &Op, a: &[NodeId], out: NodeId, i
                 // log_y(x) = ln x / ln y
                 (Log, 0) => {
                     let ly = g.un(r, Un::Ln, y);
-                    let d = g.bin(r, Mul, x, ly);
-                    g.un(r, Un::Recip, d)
+                    return Partial::Div(g.bin(r, Mul, x, ly));
                 }
                 (Log, _) => {
                     let ly = g.un(r, Un::Ln, y);

@@ -122,13 +122,10 @@ pub fn mul_add(ty: FloatTy, a: f64, b: f64, c: f64) -> f64 {
     }
 }
 
-/// `x.clamp(lo, hi)` without the panic on `lo > hi` or NaN bounds (those
-/// give NaN here; the emitted code panics as the user's code would).
-pub fn clamp(x: f64, lo: f64, hi: f64) -> f64 {
-    if !(lo <= hi) {
-        return f64::NAN;
-    }
-    x.clamp(lo, hi)
+/// `x.clamp(lo, hi)`, or `None` where it would panic (`lo > hi` or a NaN
+/// bound): that is left to the emitted code, as in the user's code.
+pub fn clamp(x: f64, lo: f64, hi: f64) -> Option<f64> {
+    (lo <= hi).then(|| x.clamp(lo, hi))
 }
 
 pub fn cmp(op: Cmp, a: f64, b: f64) -> bool {

@@ -288,12 +288,23 @@ impl Graph {
     /// The node computing `op` on `args` in `region`, built if no identical
     /// node exists there or in an enclosing region.
     pub fn add(&mut self, region: RegionId, op: Op, args: Vec<NodeId>, ty: Ty) -> NodeId {
-        let mut r = Some(region);
+        let mut r = self.region(region).parent;
         while let Some(reg) = r {
             if let Some(&id) = self.interned.get(&(op.clone(), args.clone(), reg)) {
                 return id;
             }
             r = self.region(reg).parent;
+        }
+        self.add_local(region, op, args, ty)
+    }
+
+    /// Like [`Graph::add`], but looks only in `region` itself for an
+    /// identical node. For values added to a region after the `If` holding
+    /// it was built: a node of an enclosing region found by lookup might
+    /// come after that `If`.
+    pub fn add_local(&mut self, region: RegionId, op: Op, args: Vec<NodeId>, ty: Ty) -> NodeId {
+        if let Some(&id) = self.interned.get(&(op.clone(), args.clone(), region)) {
+            return id;
         }
         let id = NodeId(self.nodes.len() as u32);
         self.interned.insert((op.clone(), args.clone(), region), id);
@@ -377,7 +388,6 @@ pub struct Param {
     pub name: syn::Ident,
     /// Element types: one for a scalar parameter, one per field for a tuple.
     pub fields: Vec<Ty>,
-    pub tuple: bool,
 }
 
 /// The shape of a function's result, read from its flat output list.
@@ -409,6 +419,7 @@ pub struct Function {
 
 impl Function {
     /// Number of live nodes (the size measure used against swell).
+    #[cfg(test)]
     pub fn live_count(&self) -> usize {
         self.graph.live(&self.outputs).iter().filter(|l| **l).count()
     }
@@ -448,12 +459,13 @@ impl Graph {
     }
 
     /// The zero a branch yields for a value of type `ty` that it does not
-    /// compute.
+    /// compute, built in `r` itself (see [`Graph::add_local`]).
     pub fn filler(&mut self, r: RegionId, ty: Ty) -> NodeId {
-        match ty {
-            Ty::Float(f) => self.konst(r, f, 0.0),
-            Ty::Bool => self.add(r, Op::Bool(false), vec![], Ty::Bool),
-            Ty::Other => self.add(r, Op::Default, vec![], Ty::Other),
-        }
+        let op = match ty {
+            Ty::Float(_) => Op::Const(0.0_f64.to_bits()),
+            Ty::Bool => Op::Bool(false),
+            Ty::Other => Op::Default,
+        };
+        self.add_local(r, op, vec![], ty)
     }
 }

@@ -138,3 +138,106 @@ impl Rebuild<'_> {
         Built::If(self.dst.add(dr, Op::If { then: regions[0], els: regions[1] }, vec![cond], Ty::Other))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::args::Args;
+    use crate::emit::{self, Tree};
+    use crate::error::Errors;
+    use crate::{lower, pretty, signature};
+
+    /// The body `expr` of `fn f(x: f64, y: f64, n: i32) -> f64`, lowered,
+    /// simplified, emitted and formatted.
+    fn simp(expr: &str) -> String {
+        let src = format!("fn f(x: f64, y: f64, n: i32) -> f64 {{ {expr} }}");
+        let item: syn::ItemFn = syn::parse_str(&src).expect("test source parses");
+        let mut errors = Errors::default();
+        let sig = signature::read(&item, &Args::default(), &mut errors);
+        let lowered = lower::lower(&sig, &item.block, &mut errors);
+        assert!(errors.is_empty(), "{src}");
+        let f = super::simplify(&lowered.func);
+        pretty::format(emit::body(&f, &Tree::Leaf(0)))
+    }
+
+    #[test]
+    fn exact_identities() {
+        assert_eq!(simp("x * 1.0"), "x");
+        assert_eq!(simp("1.0 * x"), "x");
+        assert_eq!(simp("x + 0.0"), "x");
+        assert_eq!(simp("0.0 + x"), "x");
+        assert_eq!(simp("x - 0.0"), "x");
+        assert_eq!(simp("x / 1.0"), "x");
+        assert_eq!(simp("-(-x)"), "x");
+        assert_eq!(simp("x.powi(1)"), "x");
+        assert_eq!(simp("x.powi(0)"), "1");
+        assert_eq!(simp("x * -1.0"), "-x");
+        assert_eq!(simp("0.0 - x"), "-x");
+        assert_eq!(simp("x + -y"), "x - y");
+        assert_eq!(simp("x - -y"), "x + y");
+        assert_eq!(simp("-x * -y"), "x * y");
+        assert_eq!(simp("1.0 / x"), "x.recip()");
+    }
+
+    #[test]
+    fn like_terms_merge_only_when_exact() {
+        assert_eq!(simp("x + x"), "2 * x");
+        assert_eq!(simp("x * 3.0"), "3 * x");
+        // 2x + x would need 3x: not exact in IEEE, so it stays.
+        assert_eq!(simp("(x + x) + x"), "2 * x + x");
+    }
+
+    #[test]
+    fn constants_fold_in_their_own_type() {
+        assert_eq!(simp("2.0 * 3.0 + x"), "6 + x");
+        assert_eq!(simp("(0.5f64).sqrt() * x"), "0.7071067811865476 * x");
+        let src = "fn f(x: f32) -> f32 { x * (1.0 / 3.0) }";
+        let item: syn::ItemFn = syn::parse_str(src).unwrap();
+        let mut errors = Errors::default();
+        let sig = signature::read(&item, &Args::default(), &mut errors);
+        let f = super::simplify(&lower::lower(&sig, &item.block, &mut errors).func);
+        let text = emit::body(&f, &Tree::Leaf(0)).to_string();
+        assert!(text.contains("0.33333334_f32"), "{text}");
+    }
+
+    #[test]
+    fn never_unsafe_on_runtime_values() {
+        // x * 0 is NaN for infinite x, x - x is NaN for infinite x:
+        // neither folds.
+        assert_eq!(simp("x * 0.0"), "0 * x");
+        assert_eq!(simp("x - x"), "x - x");
+        // No reassociation: (x + 1) + 2 is not x + 3.
+        assert_eq!(simp("(x + 1.0) + 2.0"), "x + 1 + 2");
+    }
+
+    #[test]
+    fn stability_rewrites() {
+        assert_eq!(simp("(1.0 + x).ln()"), "x.ln_1p()");
+        assert_eq!(simp("(x + 1.0).ln()"), "x.ln_1p()");
+        assert_eq!(simp("x.exp() - 1.0"), "x.exp_m1()");
+        assert_eq!(simp("(1.0 + x.exp()).ln()"), "softplus(x)");
+    }
+
+    #[test]
+    fn common_subexpressions_are_shared_after_rewrites() {
+        // (x * 1).sin() becomes x.sin(), the same node as the other term.
+        assert_eq!(simp("(x * 1.0).sin() + x.sin()"), "2 * x.sin()");
+        assert_eq!(simp("let a = x.cos(); let b = x.cos(); a * b"), "let t0 = x.cos(); t0 * t0");
+    }
+
+    #[test]
+    fn branches_on_constants_are_inlined_and_dead_outputs_dropped() {
+        assert_eq!(simp("if true { x.sin() } else { x.cos() }"), "x.sin()");
+        assert_eq!(
+            simp("let mut a = x; let mut b = y; if x > y { a = x * 2.0; b = y.exp(); } else { b = y; } a"),
+            "let t0 = if x > y { 2 * x } else { x }; t0"
+        );
+    }
+
+    #[test]
+    fn integer_arithmetic_folds() {
+        // `3 - 1` is constant Rust, kept as written.
+        assert_eq!(simp("x.powi(3 - 1)"), "x.powi(3 - 1)");
+        assert_eq!(simp("x * (n as f64)"), "x * (n as f64)");
+        assert_eq!(simp("x.powi(n)"), "x.powi(n)");
+    }
+}

@@ -39,6 +39,7 @@ fn fold(g: &mut Graph, r: RegionId, op: &Op, args: &[NodeId], ty: Ty) -> Option<
         (Op::Bin(b), Ty::Float(f)) => eval::bin(f, *b, c(0)?, c(1)?),
         (Op::PowI, Ty::Float(f)) => eval::powi(f, c(0)?, int(1)?),
         (Op::MulAdd, Ty::Float(f)) => eval::mul_add(f, c(0)?, c(1)?, c(2)?),
+        (Op::Clamp, Ty::Float(_)) => eval::clamp(c(0)?, c(1)?, c(2)?)?,
         (Op::IntToFloat, Ty::Float(_)) => int(0)? as f64,
         (Op::IntAdd, _) => {
             let n = int(0)?.checked_add(int(1)?)?;
