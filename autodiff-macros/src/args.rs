@@ -19,6 +19,8 @@ pub struct Args {
     pub wrt: Option<Vec<Ident>>,
     /// The `hessian` keyword, if present.
     pub hessian: Option<Ident>,
+    /// Problems with the options that did not stop their parsing.
+    pub errors: Option<syn::Error>,
 }
 
 impl Parse for Args {
@@ -36,7 +38,10 @@ impl Parse for Args {
                 syn::parenthesized!(content in input);
                 let names = Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
                 if args.wrt.is_some() {
-                    push(syn::Error::new(key.span(), "`wrt` is given twice; list every parameter in one `wrt(...)`"));
+                    push(syn::Error::new(
+                        key.span(),
+                        "`wrt` is given twice; list every parameter in one `wrt(...)`",
+                    ));
                 }
                 if names.is_empty() {
                     push(syn::Error::new(key.span(), "`wrt()` names no parameter; list the parameters to differentiate, e.g. `wrt(x)`"));
@@ -50,22 +55,30 @@ impl Parse for Args {
             } else {
                 push(syn::Error::new(
                     key.span(),
-                    format!("unknown option `{key}`; the options are `wrt(param, ...)` and `hessian`"),
+                    format!(
+                        "unknown option `{key}`; the options are `wrt(param, ...)` and `hessian`"
+                    ),
                 ));
-                // Skip a parenthesized argument list of the unknown option.
+                // Skip the unknown option's argument: `(...)` or `= value`.
                 if input.peek(syn::token::Paren) {
                     let _content;
                     syn::parenthesized!(_content in input);
+                } else if input.peek(Token![=]) {
+                    input.parse::<Token![=]>()?;
+                    input.parse::<syn::Expr>()?;
                 }
             }
             if input.is_empty() {
                 break;
             }
-            input.parse::<Token![,]>()?;
+            if let Err(e) = input.parse::<Token![,]>() {
+                push(e);
+                // The rest cannot be read reliably; consume it.
+                input.parse::<proc_macro2::TokenStream>()?;
+                break;
+            }
         }
-        match errors {
-            Some(e) => Err(e),
-            None => Ok(args),
-        }
+        args.errors = errors;
+        Ok(args)
     }
 }

@@ -31,7 +31,9 @@ pub fn body(f: &Function, result: &Tree) -> TokenStream {
 fn collect(t: &Tree, outputs: &[NodeId], into: &mut Vec<NodeId>) {
     match t {
         Tree::Leaf(i) => into.push(outputs[*i]),
-        Tree::Tuple(items) | Tree::Array(items) => items.iter().for_each(|t| collect(t, outputs, into)),
+        Tree::Tuple(items) | Tree::Array(items) => {
+            items.iter().for_each(|t| collect(t, outputs, into))
+        }
     }
 }
 
@@ -80,7 +82,9 @@ impl<'a> Emitter<'a> {
             .map(|i| {
                 let node = &g.nodes[i];
                 match node.op {
-                    Op::Param { .. } | Op::Const(_) | Op::Int(_) | Op::Bool(_) | Op::Default => true,
+                    Op::Param { .. } | Op::Const(_) | Op::Int(_) | Op::Bool(_) | Op::Default => {
+                        true
+                    }
                     Op::If { .. } | Op::Proj(_) => false,
                     _ => uses[i] == 1 && use_region[i].is_none_or(|r| r == node.region),
                 }
@@ -139,12 +143,28 @@ impl<'a> Emitter<'a> {
             .into_iter()
             .map(|r| {
                 let stmts = self.region(r);
-                let outs: Vec<TokenStream> = self.f.graph.region(r).outputs.clone().iter().map(|o| self.operand(*o, Prec::If)).collect();
-                let value = if outs.len() == 1 { quote!(#(#outs)*) } else { quote!((#(#outs),*)) };
+                let outs: Vec<TokenStream> = self
+                    .f
+                    .graph
+                    .region(r)
+                    .outputs
+                    .clone()
+                    .iter()
+                    .map(|o| self.operand(*o, Prec::If))
+                    .collect();
+                let value = if outs.len() == 1 {
+                    quote!(#(#outs)*)
+                } else {
+                    quote!((#(#outs),*))
+                };
                 quote! { #(#stmts)* #value }
             })
             .collect();
-        let pat = if n == 1 { quote!(#(#pats)*) } else { quote!((#(#pats),*)) };
+        let pat = if n == 1 {
+            quote!(#(#pats)*)
+        } else {
+            quote!((#(#pats),*))
+        };
         let (t, e) = (&branches[0], &branches[1]);
         quote! { let #pat = if #cond { #t } else { #e }; }
     }
@@ -180,7 +200,11 @@ impl<'a> Emitter<'a> {
         let g = &self.f.graph;
         let node = g.node(id).clone();
         let a = &node.args;
-        let float = node.ty.float().or_else(|| a.first().and_then(|x| g.ty(*x).float())).unwrap_or(FloatTy::F64);
+        let float = node
+            .ty
+            .float()
+            .or_else(|| a.first().and_then(|x| g.ty(*x).float()))
+            .unwrap_or(FloatTy::F64);
         let private = quote!(::autodiff::__private);
         match node.op {
             Op::Param { index, field } => {
@@ -206,11 +230,24 @@ impl<'a> Emitter<'a> {
             Op::Default => (quote!(::core::default::Default::default()), Prec::Atom),
             Op::Opaque(k) => {
                 let opaque = &g.opaques[k as usize];
-                let subs: Vec<(String, TokenStream)> = opaque.refs.clone().into_iter().zip(a.clone()).map(|(name, n)| (name, self.operand(n, Prec::Atom))).collect();
+                let subs: Vec<(String, TokenStream)> = opaque
+                    .refs
+                    .clone()
+                    .into_iter()
+                    .zip(a.clone())
+                    .map(|(name, n)| (name, self.operand(n, Prec::Atom)))
+                    .collect();
                 let tokens = substitute(opaque.expr.to_token_stream(), &subs);
                 let atom = matches!(
                     opaque.expr,
-                    syn::Expr::Lit(_) | syn::Expr::Path(_) | syn::Expr::Call(_) | syn::Expr::MethodCall(_) | syn::Expr::Macro(_) | syn::Expr::Paren(_) | syn::Expr::Field(_) | syn::Expr::Index(_)
+                    syn::Expr::Lit(_)
+                        | syn::Expr::Path(_)
+                        | syn::Expr::Call(_)
+                        | syn::Expr::MethodCall(_)
+                        | syn::Expr::Macro(_)
+                        | syn::Expr::Paren(_)
+                        | syn::Expr::Field(_)
+                        | syn::Expr::Index(_)
                 );
                 // Anything else is parenthesized wherever it is an operand.
                 (tokens, if atom { Prec::Atom } else { Prec::If })
@@ -230,7 +267,11 @@ impl<'a> Emitter<'a> {
                 (quote!(#x.#m()), Prec::Atom)
             }
             Op::Bin(b @ (Bin::Add | Bin::Sub | Bin::Mul | Bin::Div)) => {
-                let prec = if matches!(b, Bin::Add | Bin::Sub) { Prec::Add } else { Prec::Mul };
+                let prec = if matches!(b, Bin::Add | Bin::Sub) {
+                    Prec::Add
+                } else {
+                    Prec::Mul
+                };
                 let x = self.operand(a[0], prec);
                 let y = self.operand(a[1], next(prec));
                 let op = match b {
@@ -278,7 +319,11 @@ impl<'a> Emitter<'a> {
             Op::Cmp(c @ (Cmp::MaxFirst | Cmp::MinFirst)) => {
                 let x = self.operand(a[0], Prec::If);
                 let y = self.operand(a[1], Prec::If);
-                let f = if c == Cmp::MaxFirst { quote!(max_first) } else { quote!(min_first) };
+                let f = if c == Cmp::MaxFirst {
+                    quote!(max_first)
+                } else {
+                    quote!(min_first)
+                };
                 (quote!(#private::#f(#x, #y)), Prec::Atom)
             }
             Op::Cmp(c) => {
@@ -299,10 +344,18 @@ impl<'a> Emitter<'a> {
                 (quote!(!#x), Prec::Unary)
             }
             Op::And | Op::Or => {
-                let prec = if node.op == Op::And { Prec::And } else { Prec::Or };
+                let prec = if node.op == Op::And {
+                    Prec::And
+                } else {
+                    Prec::Or
+                };
                 let x = self.operand(a[0], prec);
                 let y = self.operand(a[1], next(prec));
-                let op = if node.op == Op::And { quote!(&&) } else { quote!(||) };
+                let op = if node.op == Op::And {
+                    quote!(&&)
+                } else {
+                    quote!(||)
+                };
                 (quote!(#x #op #y), prec)
             }
             Op::Select => {
@@ -369,7 +422,11 @@ fn float_lit(v: f64, ty: FloatTy) -> (TokenStream, Prec) {
         return (quote!(::core::primitive::#t::NAN), Prec::Atom);
     }
     if v.is_infinite() {
-        let c = if v > 0.0 { quote!(INFINITY) } else { quote!(NEG_INFINITY) };
+        let c = if v > 0.0 {
+            quote!(INFINITY)
+        } else {
+            quote!(NEG_INFINITY)
+        };
         return (quote!(::core::primitive::#t::#c), Prec::Atom);
     }
     let text = match ty {

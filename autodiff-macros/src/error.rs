@@ -22,24 +22,19 @@ impl Errors {
         self.errors.push(error);
     }
 
+    pub fn len(&self) -> usize {
+        self.errors.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.errors.is_empty()
     }
 
-    /// All the errors as one `syn::Error`, or `Ok` if there were none.
-    pub fn finish(self) -> syn::Result<()> {
-        let mut iter = self.errors.into_iter();
-        match iter.next() {
-            None => Ok(()),
-            Some(mut first) => {
-                first.extend(iter);
-                Err(first)
-            }
-        }
-    }
-
     /// The errors as `compile_error!` invocations.
     pub fn to_compile_errors(&self) -> TokenStream {
-        self.errors.iter().map(syn::Error::to_compile_error).collect()
+        self.errors
+            .iter()
+            .map(syn::Error::to_compile_error)
+            .collect()
     }
 }

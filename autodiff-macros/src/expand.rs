@@ -21,7 +21,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         Ok(f) => f,
         Err(_) => {
             let err = syn::Error::new_spanned(
-                &item,
+                item_head(&item),
                 "#[differentiate] applies to a function: put it on a `fn` item",
             )
             .to_compile_error();
@@ -29,10 +29,13 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     let mut errors = Errors::default();
-    let args = syn::parse2::<Args>(args).unwrap_or_else(|e| {
+    let mut args = syn::parse2::<Args>(args).unwrap_or_else(|e| {
         errors.push(e);
         Args::default()
     });
+    if let Some(e) = args.errors.take() {
+        errors.push(e);
+    }
     if let Some(h) = &args.hessian {
         errors.at(h, "the `hessian` option is not available yet; use the `_jvp` companion of a hand-written gradient");
     }
@@ -43,6 +46,37 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     }
     let companions = Companions::new(&item, &sig, &lowered).all();
     quote! { #item #companions }
+}
+
+/// The tokens naming an item (`struct Point`), for errors about it.
+fn item_head(item: &TokenStream) -> TokenStream {
+    match syn::parse2::<syn::Item>(item.clone()) {
+        Ok(syn::Item::Struct(s)) => {
+            let (k, i) = (s.struct_token, s.ident);
+            quote!(#k #i)
+        }
+        Ok(syn::Item::Enum(e)) => {
+            let (k, i) = (e.enum_token, e.ident);
+            quote!(#k #i)
+        }
+        Ok(syn::Item::Const(c)) => {
+            let (k, i) = (c.const_token, c.ident);
+            quote!(#k #i)
+        }
+        Ok(syn::Item::Static(s)) => {
+            let (k, i) = (s.static_token, s.ident);
+            quote!(#k #i)
+        }
+        Ok(syn::Item::Trait(t)) => {
+            let (k, i) = (t.trait_token, t.ident);
+            quote!(#k #i)
+        }
+        Ok(syn::Item::Mod(m)) => {
+            let (k, i) = (m.mod_token, m.ident);
+            quote!(#k #i)
+        }
+        _ => item.clone(),
+    }
 }
 
 /// Builds every companion of one function.
@@ -63,7 +97,11 @@ impl<'a> Companions<'a> {
 
     /// Companions with the right signatures and no bodies (after errors).
     pub fn stubs(item: &'a ItemFn, sig: &'a Signature) -> Self {
-        Companions { item, sig, lowered: None }
+        Companions {
+            item,
+            sig,
+            lowered: None,
+        }
     }
 
     fn func(&self) -> Option<&Function> {
@@ -94,17 +132,42 @@ impl<'a> Companions<'a> {
         format_ident!("{}_{}", self.sig.name, suffix, span = self.sig.name.span())
     }
 
-    /// `x: f64, n: usize`
+    /// `x: f64, n: usize`: the original parameters without `mut`; a
+    /// receiver or a pattern the pipeline rejected is kept (as `__argN`)
+    /// so that stubs have the original arity.
     fn params(&self) -> Vec<TokenStream> {
-        self.sig.params.iter().map(|p| {
-            let (id, ty) = (&p.ident, &p.ty);
-            quote!(#id: #ty)
-        }).collect()
+        self.item
+            .sig
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(i, input)| match input {
+                syn::FnArg::Receiver(r) => r.to_token_stream(),
+                syn::FnArg::Typed(pt) => {
+                    let ty = &pt.ty;
+                    match &*pt.pat {
+                        syn::Pat::Ident(pi) => {
+                            let id = &pi.ident;
+                            quote!(#id: #ty)
+                        }
+                        _ => {
+                            let id = format_ident!("__arg{}", i);
+                            quote!(#id: #ty)
+                        }
+                    }
+                }
+            })
+            .collect()
     }
 
     /// The gradient type: the `wrt` parameter's type, or a tuple of them.
     fn grad_ty(&self) -> TokenStream {
-        let tys: Vec<&Type> = self.sig.wrt.iter().map(|&i| &self.sig.params[i].ty).collect();
+        let tys: Vec<&Type> = self
+            .sig
+            .wrt
+            .iter()
+            .map(|&i| &self.sig.params[i].ty)
+            .collect();
         if tys.len() == 1 {
             tys[0].to_token_stream()
         } else {
@@ -126,7 +189,9 @@ impl<'a> Companions<'a> {
     fn out_tree(&self, first: usize) -> Tree {
         match &self.sig.out_shape {
             OutShape::Leaf => Tree::Leaf(first),
-            OutShape::Tuple(items) => Tree::Tuple((first..first + items.len()).map(Tree::Leaf).collect()),
+            OutShape::Tuple(items) => {
+                Tree::Tuple((first..first + items.len()).map(Tree::Leaf).collect())
+            }
         }
     }
 
@@ -153,16 +218,27 @@ impl<'a> Companions<'a> {
     }
 
     /// One companion function.
-    fn item(&self, suffix: &str, doc: &str, extra: &[TokenStream], ret: TokenStream, body: TokenStream) -> TokenStream {
+    fn item(
+        &self,
+        suffix: &str,
+        doc: &str,
+        extra: &[TokenStream],
+        ret: TokenStream,
+        body: TokenStream,
+    ) -> TokenStream {
         let vis = &self.item.vis;
         let name = self.name(suffix);
         let params = self.params();
-        let doc = format!("{doc} of [`{}`], generated by `#[differentiate]`.", self.sig.name);
+        let (generics, _, where_clause) = self.item.sig.generics.split_for_impl();
+        let doc = format!(
+            "{doc} of [`{}`], generated by `#[differentiate]`.",
+            self.sig.name
+        );
         quote! {
             #[doc = #doc]
             #[inline]
             #[allow(unused_variables, unused_parens, clippy::all)]
-            #vis fn #name(#(#params,)* #(#extra,)*) -> #ret {
+            #vis fn #name #generics (#(#params,)* #(#extra,)*) -> #ret #where_clause {
                 #body
             }
         }
@@ -178,7 +254,13 @@ impl<'a> Companions<'a> {
         let f = self.reverse(vec![], |_| Seed::One);
         let body = self.body(f, Tree::Tuple(vec![Tree::Leaf(0), self.grad_tree(1)]));
         let (out, g) = (&self.sig.out_ty, self.grad_ty());
-        self.item("value_and_grad", "The value and the gradient", &[], quote!((#out, #g)), body)
+        self.item(
+            "value_and_grad",
+            "The value and the gradient",
+            &[],
+            quote!((#out, #g)),
+            body,
+        )
     }
 
     /// For non-scalar outputs: a function that fails to compile where it is
@@ -186,11 +268,26 @@ impl<'a> Companions<'a> {
     fn needs_scalar(&self, suffix: &str) -> TokenStream {
         let vis = &self.item.vis;
         let name = self.name(suffix);
-        let Some(first) = self.sig.params.first() else {
+        // The first plain parameter becomes generic over a trait no type
+        // implements, so the call is what fails.
+        let mut params = self.params();
+        let Some(pos) = self
+            .item
+            .sig
+            .inputs
+            .iter()
+            .position(|i| matches!(i, syn::FnArg::Typed(_)))
+        else {
             return TokenStream::new();
         };
-        let rest: Vec<TokenStream> = self.params().into_iter().skip(1).collect();
-        let id = &first.ident;
+        let id = match &self.item.sig.inputs[pos] {
+            syn::FnArg::Typed(pt) => match &*pt.pat {
+                syn::Pat::Ident(pi) => pi.ident.clone(),
+                _ => format_ident!("__arg{}", pos),
+            },
+            syn::FnArg::Receiver(_) => format_ident!("__arg{}", pos),
+        };
+        params[pos] = quote!(#id: __AutodiffArg);
         let doc = format!(
             "Not available: `{}` returns a tuple, and a gradient needs a scalar output. Use `{}_jacobian`, or `{}_vjp` with a cotangent.",
             self.sig.name, self.sig.name, self.sig.name
@@ -198,7 +295,7 @@ impl<'a> Companions<'a> {
         quote! {
             #[doc = #doc]
             #[allow(unused_variables, clippy::all)]
-            #vis fn #name<__AutodiffArg: ::autodiff::__private::GradientNeedsScalarOutput>(#id: __AutodiffArg, #(#rest,)*) -> ::core::convert::Infallible {
+            #vis fn #name<__AutodiffArg: ::autodiff::__private::GradientNeedsScalarOutput>(#(#params,)*) -> ::core::convert::Infallible {
                 ::core::unreachable!()
             }
         }
@@ -206,19 +303,33 @@ impl<'a> Companions<'a> {
 
     fn jvp(&self) -> TokenStream {
         let n = self.sig.params.len() as u32;
-        let dots: Vec<(Ident, &Type)> = self.sig.wrt.iter().map(|&i| {
-            let p = &self.sig.params[i];
-            (format_ident!("{}_dot", p.ident), &p.ty)
-        }).collect();
+        let dots: Vec<(Ident, &Type)> = self
+            .sig
+            .wrt
+            .iter()
+            .map(|&i| {
+                let p = &self.sig.params[i];
+                (format_ident!("{}_dot", p.ident), &p.ty)
+            })
+            .collect();
         let f = self.func().map(|f| {
-            let extra = dots.iter().zip(&self.sig.wrt).map(|((name, _), &i)| Param {
-                name: name.clone(),
-                fields: f.params[i].fields.clone(),
-                tuple: false,
-            }).collect();
+            let extra = dots
+                .iter()
+                .zip(&self.sig.wrt)
+                .map(|((name, _), &i)| Param {
+                    name: name.clone(),
+                    fields: f.params[i].fields.clone(),
+                })
+                .collect();
             let wrt = &self.sig.wrt;
-            let seeds = move |_d: usize, index: u32, _field: Option<u32>| match wrt.iter().position(|&w| w == index as usize) {
-                Some(j) => Seed::Param { index: n + j as u32, field: None },
+            let seeds = move |_d: usize, index: u32, _field: Option<u32>| match wrt
+                .iter()
+                .position(|&w| w == index as usize)
+            {
+                Some(j) => Seed::Param {
+                    index: n + j as u32,
+                    field: None,
+                },
                 None => Seed::Zero,
             };
             simplify(&jvp(f, extra, 1, &seeds))
@@ -227,7 +338,13 @@ impl<'a> Companions<'a> {
         let body = self.body(f, Tree::Tuple(vec![self.out_tree(0), self.out_tree(m)]));
         let extra: Vec<TokenStream> = dots.iter().map(|(name, ty)| quote!(#name: #ty)).collect();
         let out = &self.sig.out_ty;
-        self.item("jvp", "The value and the Jacobian-vector product (forward mode, J·v)", &extra, quote!((#out, #out)), body)
+        self.item(
+            "jvp",
+            "The value and the Jacobian-vector product (forward mode, J·v)",
+            &extra,
+            quote!((#out, #out)),
+            body,
+        )
     }
 
     fn vjp(&self) -> TokenStream {
@@ -235,14 +352,37 @@ impl<'a> Companions<'a> {
         let out_bar = format_ident!("out_bar");
         let tuple = !self.scalar_out();
         let f = self.func().and_then(|_| {
-            let fields = self.sig.out_floats.iter().map(|t| crate::ir::Ty::Float(*t)).collect();
-            let extra = vec![Param { name: out_bar.clone(), fields, tuple }];
-            self.reverse(extra, |k| Seed::Param { index: n, field: tuple.then_some(k as u32) })
+            let fields = self
+                .sig
+                .out_floats
+                .iter()
+                .map(|t| crate::ir::Ty::Float(*t))
+                .collect();
+            let extra = vec![Param {
+                name: out_bar.clone(),
+                fields,
+            }];
+            self.reverse(extra, |k| Seed::Param {
+                index: n,
+                field: tuple.then_some(k as u32),
+            })
         });
-        let body = self.body(f, Tree::Tuple(vec![self.out_tree(0), self.grad_tree(self.sig.out_shape.len())]));
+        let body = self.body(
+            f,
+            Tree::Tuple(vec![
+                self.out_tree(0),
+                self.grad_tree(self.sig.out_shape.len()),
+            ]),
+        );
         let out = &self.sig.out_ty;
         let g = self.grad_ty();
-        self.item("vjp", "The value and the vector-Jacobian product (reverse mode, vᵀ·J)", &[quote!(#out_bar: #out)], quote!((#out, #g)), body)
+        self.item(
+            "vjp",
+            "The value and the vector-Jacobian product (reverse mode, vᵀ·J)",
+            &[quote!(#out_bar: #out)],
+            quote!((#out, #g)),
+            body,
+        )
     }
 
     /// Forward mode, one basis direction per `wrt` parameter.
@@ -265,7 +405,11 @@ impl<'a> Companions<'a> {
             OutShape::Leaf => Tree::Leaf(m + d),
             OutShape::Tuple(_) => Tree::Array((0..m).map(|k| Tree::Leaf(m + d * m + k)).collect()),
         };
-        let tree = if p == 1 { column(0) } else { Tree::Tuple((0..p).map(column).collect()) };
+        let tree = if p == 1 {
+            column(0)
+        } else {
+            Tree::Tuple((0..p).map(column).collect())
+        };
         let body = self.body(f, tree);
         let col_ty = |i: usize| {
             let ty = &self.sig.params[i].ty;
@@ -275,8 +419,18 @@ impl<'a> Companions<'a> {
             }
         };
         let tys: Vec<TokenStream> = self.sig.wrt.iter().map(|&i| col_ty(i)).collect();
-        let ret = if p == 1 { tys[0].clone() } else { quote!((#(#tys,)*)) };
-        self.item("jacobian", "The dense Jacobian (one entry per output and `wrt` parameter)", &[], ret, body)
+        let ret = if p == 1 {
+            tys[0].clone()
+        } else {
+            quote!((#(#tys,)*))
+        };
+        self.item(
+            "jacobian",
+            "The dense Jacobian (one entry per output and `wrt` parameter)",
+            &[],
+            ret,
+            body,
+        )
     }
 
     /// `f_pp()`: for each output and `wrt` parameter, the derivative raw
@@ -287,11 +441,17 @@ impl<'a> Companions<'a> {
         if let Some(f) = self.func() {
             let m = f.outputs.len();
             for k in 0..m {
-                let seeds: Vec<Seed> = (0..m).map(|j| if j == k { Seed::One } else { Seed::Zero }).collect();
+                let seeds: Vec<Seed> = (0..m)
+                    .map(|j| if j == k { Seed::One } else { Seed::Zero })
+                    .collect();
                 let raw = vjp(f, vec![], &seeds, &self.wrt_seeds());
                 let simple = simplify(&raw);
                 for (j, &w) in self.sig.wrt.iter().enumerate() {
-                    let output = if m == 1 { name.clone() } else { format!("{name}.{k}") };
+                    let output = if m == 1 {
+                        name.clone()
+                    } else {
+                        format!("{name}.{k}")
+                    };
                     let wrt = self.sig.params[w].ident.to_string();
                     let text = |g: &Function| pretty::format(emit::body(g, &Tree::Leaf(m + j)));
                     let (r, s) = (text(&raw), text(&simple));

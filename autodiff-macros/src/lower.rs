@@ -15,7 +15,9 @@ use quote::ToTokens;
 use syn::{BinOp, Block, Expr, ExprIf, Lit, Pat, Stmt, UnOp};
 
 use crate::error::Errors;
-use crate::ir::{Bin, Cmp, FloatTy, Function, Graph, NodeId, Op, OutShape, Param, RegionId, Ty, Un, ROOT};
+use crate::ir::{
+    Bin, Cmp, FloatTy, Function, Graph, NodeId, Op, OutShape, Param, RegionId, Ty, Un, ROOT,
+};
 use crate::signature::{float_of, Signature};
 
 /// The lowered function and the items (nested `fn`, `const`, `use`) its
@@ -40,12 +42,18 @@ pub fn lower(sig: &Signature, block: &Block, errors: &mut Errors) -> Lowered {
     let mut params = Vec::new();
     for (i, p) in sig.params.iter().enumerate() {
         let ty = p.float.map_or(Ty::Other, Ty::Float);
-        let node = cx.add(Op::Param { index: i as u32, field: None }, vec![], ty);
+        let node = cx.add(
+            Op::Param {
+                index: i as u32,
+                field: None,
+            },
+            vec![],
+            ty,
+        );
         cx.bind(&p.ident.to_string(), Val::Node(node));
         params.push(Param {
             name: p.ident.clone(),
             fields: vec![ty],
-            tuple: false,
         });
     }
     let result = cx.body(block);
@@ -90,7 +98,9 @@ impl Val {
     fn same_shape(&self, other: &Val) -> bool {
         match (self, other) {
             (Val::Node(_), Val::Node(_)) | (Val::Unit, Val::Unit) => true,
-            (Val::Tuple(a), Val::Tuple(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_shape(y)),
+            (Val::Tuple(a), Val::Tuple(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_shape(y))
+            }
             _ => false,
         }
     }
@@ -182,9 +192,6 @@ impl Method {
     }
 }
 
-/// The list of supported methods, for error messages.
-const METHODS: &str = "sin cos tan asin acos atan atan2 sinh cosh tanh asinh acosh atanh exp exp2 exp_m1 ln log log2 log10 ln_1p sqrt cbrt powi powf hypot recip abs signum min max clamp mul_add floor ceil round trunc fract";
-
 impl Lower<'_> {
     // ---- nodes and bindings ----
 
@@ -193,8 +200,12 @@ impl Lower<'_> {
             _ if ty.float().is_none() => false,
             Op::Param { index, .. } => self.sig.wrt.contains(&(*index as usize)),
             Op::Proj(k) => {
-                let Op::If { then, els } = *self.g.op(args[0]) else { return NodeId(0) };
-                [then, els].iter().any(|r| self.is_active(self.g.region(*r).outputs[*k as usize]))
+                let Op::If { then, els } = *self.g.op(args[0]) else {
+                    return NodeId(0);
+                };
+                [then, els]
+                    .iter()
+                    .any(|r| self.is_active(self.g.region(*r).outputs[*k as usize]))
             }
             _ => args.iter().any(|a| self.is_active(*a)),
         };
@@ -253,10 +264,12 @@ impl Lower<'_> {
     fn node(&mut self, v: Val, at: &Expr) -> NodeId {
         match v {
             Val::Node(n) => n,
-            Val::Tuple(_) | Val::Unit => match self.error(at, "expected a single value here, not a tuple or `()`") {
-                Val::Node(n) => n,
-                _ => NodeId(0),
-            },
+            Val::Tuple(_) | Val::Unit => {
+                match self.error(at, "expected a single value here, not a tuple or `()`") {
+                    Val::Node(n) => n,
+                    _ => NodeId(0),
+                }
+            }
         }
     }
 
@@ -309,10 +322,23 @@ impl Lower<'_> {
             }
         }
         if !active.is_empty() {
-            let list = active.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
-            return self.error(e, format!("{what} depends on the differentiated value {list}; {}", hint(what)));
+            let list = active
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return self.error(
+                head(e),
+                format!(
+                    "{what} depends on the differentiated value {list}; {}",
+                    hint(what)
+                ),
+            );
         }
-        let opaque = crate::ir::Opaque { expr: e.clone(), refs: names };
+        let opaque = crate::ir::Opaque {
+            expr: e.clone(),
+            refs: names,
+        };
         let id = self.g.add_opaque(self.region, opaque, args, ty);
         if id.0 as usize == self.active.len() {
             self.active.push(false);
@@ -378,11 +404,17 @@ impl Lower<'_> {
 
     fn local(&mut self, local: &syn::Local) {
         let Some(init) = &local.init else {
-            self.errors.at(local, "#[differentiate] needs every `let` to have a value; write `let name = value;`");
+            self.errors.at(
+                local,
+                "#[differentiate] needs every `let` to have a value; write `let name = value;`",
+            );
             return;
         };
         if let Some((_, diverge)) = &init.diverge {
-            self.errors.at(diverge, "#[differentiate] does not support `let ... else`; use `if`/`else`");
+            self.errors.at(
+                diverge,
+                "#[differentiate] does not support `let ... else`; use `if`/`else`",
+            );
             return;
         }
         let saved = self.lit_ty;
@@ -398,7 +430,9 @@ impl Lower<'_> {
 
     fn bind_pat(&mut self, pat: &Pat, v: Val) {
         match pat {
-            Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => self.bind(&pi.ident.to_string(), v),
+            Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
+                self.bind(&pi.ident.to_string(), v)
+            }
             Pat::Type(pt) => self.bind_pat(&pt.pat, v),
             Pat::Wild(_) => {}
             Pat::Tuple(t) => match v {
@@ -407,9 +441,14 @@ impl Lower<'_> {
                         self.bind_pat(p, item);
                     }
                 }
-                _ => self.errors.at(pat, "this tuple pattern does not match the value's shape"),
+                _ => self
+                    .errors
+                    .at(pat, "this tuple pattern does not match the value's shape"),
             },
-            other => self.errors.at(other, "#[differentiate] supports `let` patterns that are names, `_` or tuples of them"),
+            other => self.errors.at(
+                other,
+                "#[differentiate] supports `let` patterns that are names, `_` or tuples of them",
+            ),
         }
     }
 
@@ -440,7 +479,7 @@ impl Lower<'_> {
                     Val::Unit
                 } else {
                     let what = construct(e);
-                    self.error(e, format!("{what} is not supported in a #[differentiate] function here (it uses `{}`); {}", refs[0], hint(&what)))
+                    self.error(head(e), format!("{what} that uses `{}` is not supported by #[differentiate]; {}", refs[0], hint(&what)))
                 }
             }
         }
@@ -450,7 +489,16 @@ impl Lower<'_> {
     fn is_value_expr(&self, e: &Expr) -> bool {
         matches!(
             e,
-            Expr::Binary(_) | Expr::Unary(_) | Expr::Lit(_) | Expr::Path(_) | Expr::MethodCall(_) | Expr::Call(_) | Expr::Tuple(_) | Expr::Cast(_) | Expr::Field(_) | Expr::Group(_)
+            Expr::Binary(_)
+                | Expr::Unary(_)
+                | Expr::Lit(_)
+                | Expr::Path(_)
+                | Expr::MethodCall(_)
+                | Expr::Call(_)
+                | Expr::Tuple(_)
+                | Expr::Cast(_)
+                | Expr::Field(_)
+                | Expr::Group(_)
         )
     }
 
@@ -468,7 +516,12 @@ impl Lower<'_> {
             Expr::Unary(_) => "assignment through a reference",
             _ => "this assignment target",
         };
-        self.errors.at(target, format!("{what} is not supported by #[differentiate]; assign to a local `let mut` variable"));
+        self.errors.at(
+            target,
+            format!(
+                "{what} is not supported by #[differentiate]; assign to a local `let mut` variable"
+            ),
+        );
     }
 
     // ---- expressions ----
@@ -526,7 +579,9 @@ impl Lower<'_> {
                     };
                 }
                 match i.base10_parse::<i64>() {
-                    Ok(v) if i.suffix().is_empty() => Val::Node(self.add(Op::Int(v), vec![], Ty::Other)),
+                    Ok(v) if i.suffix().is_empty() => {
+                        Val::Node(self.add(Op::Int(v), vec![], Ty::Other))
+                    }
                     _ => self.opaque(e, Ty::Other, "a literal"),
                 }
             }
@@ -583,7 +638,9 @@ impl Lower<'_> {
 
     /// Does `e` mention a binding holding an active value?
     fn mentions_active(&self, e: &Expr) -> bool {
-        self.mentions(e.to_token_stream()).iter().any(|n| self.lookup(n).is_some_and(|v| self.val_active(v)))
+        self.mentions(e.to_token_stream())
+            .iter()
+            .any(|n| self.lookup(n).is_some_and(|v| self.val_active(v)))
     }
 
     /// `l op r` on floats. Operands that are not floats (integers, values of
@@ -595,7 +652,9 @@ impl Lower<'_> {
         let any_active = self.is_active(l) || self.is_active(r);
         let float = tl.float().or(tr.float());
         match float {
-            Some(f) if any_active || (tl.float().is_some() && tr.float().is_some()) => Val::Node(self.add(Op::Bin(op), vec![l, r], Ty::Float(f))),
+            Some(f) if any_active || (tl.float().is_some() && tr.float().is_some()) => {
+                Val::Node(self.add(Op::Bin(op), vec![l, r], Ty::Float(f)))
+            }
             _ => self.opaque(e, Ty::Other, "an arithmetic expression"),
         }
     }
@@ -625,22 +684,35 @@ impl Lower<'_> {
 
     /// `recv.name(args)` or `f64::name(recv, args)`: `args[0]` is the
     /// receiver.
-    fn method(&mut self, e: &Expr, name: &str, name_tokens: &dyn ToTokens, args: &[&Expr], turbofish: bool) -> Val {
+    fn method(
+        &mut self,
+        e: &Expr,
+        name: &str,
+        name_tokens: &dyn ToTokens,
+        args: &[&Expr],
+        turbofish: bool,
+    ) -> Val {
         let Some(m) = Method::lookup(name).filter(|_| !turbofish) else {
             if !self.mentions_active(e) {
                 return self.opaque(e, Ty::Other, "a method call");
             }
             let receiver_active = self.mentions_active(args[0]);
             let msg = if receiver_active {
-                format!("method `{name}` has no derivative rule; use one of the supported float methods ({METHODS}), or make its receiver a constant that does not depend on a differentiated parameter")
+                format!("method `{name}` has no derivative rule; rewrite it with the supported float methods (`sin`, `exp`, `powi`, ...; the list is in the autodiff docs), or make its receiver a constant")
             } else {
-                format!("method `{name}` is called on a receiver #[differentiate] cannot differentiate through (it is not a differentiated float), with an argument that depends on a differentiated parameter; compute the value with supported float operations, or make the argument constant")
+                format!("method `{name}` of a value that is not a float is called with a differentiated argument, and #[differentiate] cannot see through it; compute the value with float operations, or make the argument constant")
             };
             self.errors.at(name_tokens, msg);
             return self.poison();
         };
         if args.len() != m.arity() + 1 {
-            return self.error(e, format!("`{name}` takes {} argument(s) besides the receiver", m.arity()));
+            return self.error(
+                e,
+                format!(
+                    "`{name}` takes {} argument(s) besides the receiver",
+                    m.arity()
+                ),
+            );
         }
         if !self.mentions_active(e) && float_of_expr(self, args[0]).is_none() {
             // e.g. `n.max(3)` on integers, or `PI.sin()`: a constant.
@@ -653,7 +725,10 @@ impl Lower<'_> {
                 self.node(v, a)
             })
             .collect();
-        let f = vals.iter().find_map(|v| self.g.ty(*v).float()).unwrap_or(self.lit_ty);
+        let f = vals
+            .iter()
+            .find_map(|v| self.g.ty(*v).float())
+            .unwrap_or(self.lit_ty);
         let ty = Ty::Float(f);
         let node = match m {
             Method::Un(u) => self.add(Op::Un(u), vals, ty),
@@ -667,8 +742,17 @@ impl Lower<'_> {
 
     fn call(&mut self, e: &Expr, c: &syn::ExprCall) -> Val {
         if let Expr::Path(p) = &*c.func {
-            let segs: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
-            if segs.len() == 2 && FloatTy::from_name(&segs[0]).is_some() && Method::lookup(&segs[1]).is_some() && !c.args.is_empty() {
+            let segs: Vec<String> = p
+                .path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect();
+            if segs.len() == 2
+                && FloatTy::from_name(&segs[0]).is_some()
+                && Method::lookup(&segs[1]).is_some()
+                && !c.args.is_empty()
+            {
                 let args: Vec<&Expr> = c.args.iter().collect();
                 let last = &p.path.segments[1].ident;
                 return self.method(e, &segs[1], last, &args, false);
@@ -694,14 +778,19 @@ impl Lower<'_> {
         let x = self.node(v, &c.expr);
         match (to, self.g.ty(x).float()) {
             (Some(t), Some(f)) if t == f => Val::Node(x),
-            _ => self.error(e, "#[differentiate] does not support casting a differentiated value to another type; keep one float type throughout"),
+            _ => {
+                let to = c.ty.to_token_stream().to_string();
+                self.error(e, format!("#[differentiate] cannot differentiate through a cast to `{to}`; for an integer use a constant, or `.floor()`/`.round()` (derivative 0) and keep the value a float"))
+            }
         }
     }
 
     fn field(&mut self, e: &Expr, f: &syn::ExprField) -> Val {
         if let syn::Member::Unnamed(idx) = &f.member {
             if let Expr::Path(p) = &*f.base {
-                if let Some(Val::Tuple(items)) = p.path.get_ident().and_then(|i| self.lookup(&i.to_string())) {
+                if let Some(Val::Tuple(items)) =
+                    p.path.get_ident().and_then(|i| self.lookup(&i.to_string()))
+                {
                     if let Some(v) = items.get(idx.index as usize) {
                         return v.clone();
                     }
@@ -713,7 +802,10 @@ impl Lower<'_> {
 
     fn cond(&mut self, e: &Expr) -> NodeId {
         if let Expr::Let(l) = e {
-            self.errors.at(l, "#[differentiate] does not support `if let`; use a boolean condition");
+            self.errors.at(
+                l,
+                "#[differentiate] does not support `if let`; use a boolean condition",
+            );
             return self.add(Op::Bool(false), vec![], Ty::Bool);
         }
         let v = self.expr(e);
@@ -745,7 +837,10 @@ impl Lower<'_> {
         self.region = outer;
 
         if !then_val.same_shape(&els_val) {
-            return self.error(i, "the branches of this `if` give values of different shapes");
+            return self.error(
+                i,
+                "the branches of this `if` give values of different shapes",
+            );
         }
         // Outer bindings either branch changed, in a fixed order.
         let mut changed = Vec::new();
@@ -782,8 +877,19 @@ impl Lower<'_> {
             .collect();
         self.g.set_outputs(then_r, then_out);
         self.g.set_outputs(els_r, els_out);
-        let if_node = self.add(Op::If { then: then_r, els: els_r }, vec![cond], Ty::Other);
-        let projs: Vec<NodeId> = tys.iter().enumerate().map(|(k, ty)| self.add(Op::Proj(k as u32), vec![if_node], *ty)).collect();
+        let if_node = self.add(
+            Op::If {
+                then: then_r,
+                els: els_r,
+            },
+            vec![cond],
+            Ty::Other,
+        );
+        let projs: Vec<NodeId> = tys
+            .iter()
+            .enumerate()
+            .map(|(k, ty)| self.add(Op::Proj(k as u32), vec![if_node], *ty))
+            .collect();
         let mut projs = projs.into_iter();
         let result = then_val.rebuild(&mut projs);
         for (name, _, t, _) in changed {
@@ -795,15 +901,25 @@ impl Lower<'_> {
 
     /// The function's outputs, checked against its declared shape.
     fn outputs(&mut self, result: Val, block: &Block) -> Vec<NodeId> {
-        let span_at = block.stmts.last().map_or_else(|| block.to_token_stream(), |s| s.to_token_stream());
+        let span_at = block
+            .stmts
+            .last()
+            .map_or_else(|| block.to_token_stream(), |s| s.to_token_stream());
         let ok = match (&self.sig.out_shape, &result) {
             (OutShape::Leaf, Val::Node(_)) => true,
-            (OutShape::Tuple(items), Val::Tuple(vals)) => items.len() == vals.len() && vals.iter().all(|v| matches!(v, Val::Node(_))),
+            (OutShape::Tuple(items), Val::Tuple(vals)) => {
+                items.len() == vals.len() && vals.iter().all(|v| matches!(v, Val::Node(_)))
+            }
             _ => false,
         };
         if !ok {
-            self.errors.at(span_at, "#[differentiate] could not match this value to the function's return type; end the body with an expression of that type");
-            return (0..self.sig.out_shape.len()).map(|_| self.konst(0.0, self.lit_ty)).collect();
+            // A wrong return type was already reported by the signature.
+            if self.sig.out_known {
+                self.errors.at(span_at, "#[differentiate] could not match this value to the function's return type; end the body with an expression of that type");
+            }
+            return (0..self.sig.out_shape.len())
+                .map(|_| self.konst(0.0, self.lit_ty))
+                .collect();
         }
         let mut out = Vec::new();
         result.leaves(&mut out);
@@ -856,7 +972,12 @@ fn construct(e: &Expr) -> String {
         Expr::Loop(_) => "a `loop`",
         Expr::ForLoop(_) => "a `for` loop",
         Expr::Match(_) => "a `match`",
-        Expr::Macro(m) => return format!("the macro `{}!`", m.mac.path.to_token_stream().to_string().replace(' ', "")),
+        Expr::Macro(m) => {
+            return format!(
+                "the macro `{}!`",
+                m.mac.path.to_token_stream().to_string().replace(' ', "")
+            )
+        }
         Expr::Index(_) => "indexing",
         Expr::Reference(_) => "a reference",
         Expr::Unary(_) => "a dereference or `!`",
@@ -872,6 +993,30 @@ fn construct(e: &Expr) -> String {
         _ => "this expression",
     };
     s.to_string()
+}
+
+/// The tokens to point an error about `e` at: the keyword of a loop,
+/// `match` or closure, the path of a macro, else the whole expression.
+fn head(e: &Expr) -> TokenStream {
+    match e {
+        Expr::While(w) => w.while_token.to_token_stream(),
+        Expr::Loop(l) => l.loop_token.to_token_stream(),
+        Expr::ForLoop(f) => f.for_token.to_token_stream(),
+        Expr::Match(m) => {
+            let (k, scrutinee) = (&m.match_token, &m.expr);
+            quote::quote!(#k #scrutinee)
+        }
+        Expr::Closure(c) => {
+            let (a, b) = (&c.or1_token, &c.or2_token);
+            let inputs = &c.inputs;
+            quote::quote!(#a #inputs #b)
+        }
+        Expr::Macro(m) => {
+            let (p, bang) = (&m.mac.path, &m.mac.bang_token);
+            quote::quote!(#p #bang)
+        }
+        _ => e.to_token_stream(),
+    }
 }
 
 /// What to do instead of a construct, for messages.

@@ -28,8 +28,12 @@ fn write(tokens: TokenStream, out: &mut String) {
                     Delimiter::Brace => ("{ ", " }"),
                     Delimiter::None => ("", ""),
                 };
-                let call = out.ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ')' || c == ']') && !out.ends_with("let") && !out.ends_with(" if");
-                if g.delimiter() == Delimiter::Brace || !(call && g.delimiter() != Delimiter::None) {
+                let call = out
+                    .ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ')' || c == ']')
+                    && !out.ends_with("let")
+                    && !out.ends_with(" if");
+                if g.delimiter() == Delimiter::Brace || !(call && g.delimiter() != Delimiter::None)
+                {
                     space(out);
                 }
                 out.push_str(open);
@@ -37,7 +41,12 @@ fn write(tokens: TokenStream, out: &mut String) {
                 out.push_str(close);
             }
             TokenTree::Ident(id) => {
-                if !out.ends_with('.') && !out.ends_with("::") && !out.ends_with('!') && !out.ends_with('-') || ends_with_binary_minus(out) {
+                if !out.ends_with('.')
+                    && !out.ends_with("::")
+                    && !out.ends_with('!')
+                    && !out.ends_with('-')
+                    || ends_with_binary_minus(out)
+                {
                     space(out);
                 }
                 out.push_str(&id.to_string());
@@ -50,7 +59,8 @@ fn write(tokens: TokenStream, out: &mut String) {
             }
             TokenTree::Punct(p) => {
                 let c = p.as_char();
-                let prev_joint = out.ends_with(':') || (out.ends_with(|ch: char| "=<>&|!".contains(ch)) && joint_before(&tts, i));
+                let prev_joint = out.ends_with(':')
+                    || (out.ends_with(|ch: char| "=<>&|!".contains(ch)) && joint_before(&tts, i));
                 match c {
                     '.' | ',' | ';' => {
                         out.push(c);
@@ -96,7 +106,10 @@ fn ends_with_binary_minus(out: &str) -> bool {
 /// Is an operator here a prefix (unary) one?
 fn unary_position(out: &str) -> bool {
     let t = out.trim_end();
-    t.is_empty() || t.ends_with(|c: char| "(=,+-*/<>!&|{;".contains(c)) || t.ends_with("if") || t.ends_with("else")
+    t.is_empty()
+        || t.ends_with(|c: char| "(=,+-*/<>!&|{;".contains(c))
+        || t.ends_with("if")
+        || t.ends_with("else")
 }
 
 /// `2.0_f64` -> `2`, `0.5_f32` -> `0.5`.
@@ -127,12 +140,29 @@ mod tests {
     #[test]
     fn formats_arithmetic_and_methods() {
         assert_eq!(format(quote!(2.0_f64 * x)), "2 * x");
-        assert_eq!(format(quote!(1.0_f64 * (2 as ::core::primitive::f64 * x.powi(2 - 1)))), "1 * (2 as f64 * x.powi(2 - 1))");
-        assert_eq!(format(quote!(-x.sin() + ::autodiff::__private::sign0(y))), "-x.sin() + sign0(y)");
-        assert_eq!(format(quote!(let t0 = x.cos(); t0 * t0)), "let t0 = x.cos(); t0 * t0");
+        assert_eq!(
+            format(quote!(
+                1.0_f64 * (2 as ::core::primitive::f64 * x.powi(2 - 1))
+            )),
+            "1 * (2 as f64 * x.powi(2 - 1))"
+        );
+        assert_eq!(
+            format(quote!(-x.sin() + ::autodiff::__private::sign0(y))),
+            "-x.sin() + sign0(y)"
+        );
+        assert_eq!(
+            format(quote!(let t0 = x.cos(); t0 * t0)),
+            "let t0 = x.cos(); t0 * t0"
+        );
         assert_eq!(format(quote!(a - -b)), "a - -b");
-        assert_eq!(format(quote!(if x < y { a } else { b })), "if x < y { a } else { b }");
+        assert_eq!(
+            format(quote!(if x < y { a } else { b })),
+            "if x < y { a } else { b }"
+        );
         assert_eq!(format(quote!(a <= b && c)), "a <= b && c");
-        assert_eq!(format(quote!(let (a, _) = if c { (x, 0.0_f64) } else { (y, x) }; a)), "let (a, _) = if c { (x, 0) } else { (y, x) }; a");
+        assert_eq!(
+            format(quote!(let (a, _) = if c { (x, 0.0_f64) } else { (y, x) }; a)),
+            "let (a, _) = if c { (x, 0) } else { (y, x) }; a"
+        );
     }
 }

@@ -29,6 +29,9 @@ pub struct Signature {
     pub out_floats: Vec<FloatTy>,
     /// The type unsuffixed float literals take.
     pub default_float: FloatTy,
+    /// Was the return type one the pipeline understands? (If not, the body
+    /// is not checked against it.)
+    pub out_known: bool,
 }
 
 /// `f32`/`f64` if `ty` names one.
@@ -47,20 +50,31 @@ pub fn float_of(ty: &Type) -> Option<FloatTy> {
 pub fn read(item: &ItemFn, args: &Args, errors: &mut Errors) -> Signature {
     let sig = &item.sig;
     if let Some(t) = &sig.asyncness {
-        errors.at(t, "#[differentiate] does not support `async fn`; differentiate a plain `fn`");
+        errors.at(
+            t,
+            "#[differentiate] does not support `async fn`; differentiate a plain `fn`",
+        );
     }
     if let Some(t) = &sig.constness {
         errors.at(t, "#[differentiate] does not support `const fn`: float methods are not `const`; remove `const`");
     }
     if let Some(t) = &sig.unsafety {
-        errors.at(t, "#[differentiate] does not support `unsafe fn`; move the unsafe part into a helper");
+        errors.at(
+            t,
+            "#[differentiate] does not support `unsafe fn`; move the unsafe part into a helper",
+        );
     }
     if let Some(v) = &sig.variadic {
         errors.at(v, "#[differentiate] does not support variadic functions");
     }
-    if !sig.generics.params.is_empty() {
+    // For a generic function, that is the one error worth reporting: its
+    // parameters and output follow from it.
+    let generic = !sig.generics.params.is_empty();
+    if generic {
         errors.at(&sig.generics, "#[differentiate] does not support generic functions yet; write the function for `f64` or `f32`");
     }
+    let mut quiet = Errors::default();
+    let errors = if generic { &mut quiet } else { errors };
     let mut params = Vec::new();
     for input in &sig.inputs {
         match input {
@@ -76,7 +90,9 @@ pub fn read(item: &ItemFn, args: &Args, errors: &mut Errors) -> Signature {
         }
     }
     let wrt = wrt_indices(sig.ident.clone(), &params, args, errors);
+    let before = errors.len();
     let (out_ty, out_shape, out_floats) = output(sig, errors);
+    let out_known = errors.len() == before;
     let default_float = params
         .iter()
         .find_map(|p| p.float)
@@ -89,13 +105,21 @@ pub fn read(item: &ItemFn, args: &Args, errors: &mut Errors) -> Signature {
         out_shape,
         out_floats,
         default_float,
+        out_known,
     }
 }
 
 fn wrt_indices(name: Ident, params: &[ParamInfo], args: &Args, errors: &mut Errors) -> Vec<usize> {
-    let all: Vec<usize> = (0..params.len()).filter(|&i| params[i].float.is_some()).collect();
+    let all: Vec<usize> = (0..params.len())
+        .filter(|&i| params[i].float.is_some())
+        .collect();
     let Some(names) = &args.wrt else {
-        if all.is_empty() {
+        if let Some(array) = params.iter().find(|p| is_array(&p.ty)) {
+            errors.at(
+                &array.ty,
+                "array and slice parameters are not supported yet; pass the elements as separate `f64` parameters",
+            );
+        } else if all.is_empty() {
             errors.at(
                 &name,
                 format!("`{name}` has no `f32` or `f64` parameter to differentiate; #[differentiate] needs at least one float parameter"),
@@ -108,7 +132,10 @@ fn wrt_indices(name: Ident, params: &[ParamInfo], args: &Args, errors: &mut Erro
     for n in names {
         match params.iter().position(|p| p.ident == *n) {
             None => {
-                errors.at(n, format!("`wrt` names `{n}`, which is not a parameter of `{name}`"));
+                errors.at(
+                    n,
+                    format!("`wrt` names `{n}`, which is not a parameter of `{name}`"),
+                );
                 ok = false;
             }
             Some(i) if params[i].float.is_none() => {
@@ -134,8 +161,19 @@ fn wrt_indices(name: Ident, params: &[ParamInfo], args: &Args, errors: &mut Erro
     }
 }
 
+/// `[T; N]`, `[T]`, `&[T]`, `&[T; N]`, `Vec<T>`.
+fn is_array(ty: &Type) -> bool {
+    match ty {
+        Type::Array(_) | Type::Slice(_) => true,
+        Type::Reference(r) => is_array(&r.elem),
+        Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "Vec"),
+        _ => false,
+    }
+}
+
 fn output(sig: &syn::Signature, errors: &mut Errors) -> (Type, OutShape, Vec<FloatTy>) {
-    const HELP: &str = "#[differentiate] needs the function to return `f64`, `f32` or a tuple of them";
+    const HELP: &str =
+        "#[differentiate] needs the function to return `f64`, `f32` or a tuple of them";
     let ty = match &sig.output {
         ReturnType::Default => {
             errors.push(syn::Error::new(sig.paren_token.span.close(), HELP));
@@ -154,6 +192,9 @@ fn output(sig: &syn::Signature, errors: &mut Errors) -> (Type, OutShape, Vec<Flo
             return (ty, OutShape::Tuple(vec![OutShape::Leaf; n]), floats);
         }
     }
-    errors.at(&ty, format!("{HELP}; this returns `{}`", ty.to_token_stream()));
+    errors.at(
+        &ty,
+        format!("{HELP}; this returns `{}`", ty.to_token_stream()),
+    );
     (ty, OutShape::Leaf, vec![FloatTy::F64])
 }

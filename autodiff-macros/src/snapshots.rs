@@ -28,7 +28,9 @@ fn check(item: proc_macro2::TokenStream, ir: Expect, grad_ir: Expect, code: Expe
     // Only the gradient companion: the others follow the same emitter.
     let at = text.find(&format!("fn {}_grad(", sig.name)).unwrap_or(0);
     let start = text[..at].rfind("}\n").map_or(0, |s| s + 2);
-    let end = text[start..].find("\n}\n").map_or(text.len(), |e| start + e + 3);
+    let end = text[start..]
+        .find("\n}\n")
+        .map_or(text.len(), |e| start + e + 3);
     code.assert_eq(&text[start..end]);
 }
 

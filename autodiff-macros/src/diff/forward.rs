@@ -115,18 +115,34 @@ impl<'a> Forward<'a> {
 
     /// Copies an `If` with its branches; each branch also yields the
     /// tangents of its outputs that are nonzero in either branch.
-    fn branch(&mut self, id: NodeId, then: RegionId, els: RegionId, cond: NodeId, dr: RegionId) -> NodeId {
+    fn branch(
+        &mut self,
+        id: NodeId,
+        then: RegionId,
+        els: RegionId,
+        cond: NodeId,
+        dr: RegionId,
+    ) -> NodeId {
         let (t, e) = (self.dst.new_region(dr), self.dst.new_region(dr));
         self.region(then, t);
         self.region(els, e);
         let mut outs: [Vec<NodeId>; 2] = [Vec::new(), Vec::new()];
         for (side, sr) in [then, els].into_iter().enumerate() {
-            outs[side] = self.src.region(sr).outputs.iter().map(|o| self.map[o.0 as usize]).collect();
+            outs[side] = self
+                .src
+                .region(sr)
+                .outputs
+                .iter()
+                .map(|o| self.map[o.0 as usize])
+                .collect();
         }
         let n = self.src.region(then).outputs.len();
         for d in 0..self.dirs {
             for k in 0..n {
-                let src_outs = [self.src.region(then).outputs[k], self.src.region(els).outputs[k]];
+                let src_outs = [
+                    self.src.region(then).outputs[k],
+                    self.src.region(els).outputs[k],
+                ];
                 let tans = src_outs.map(|o| self.tan[d][o.0 as usize]);
                 if tans.iter().all(Option::is_none) {
                     continue;
@@ -139,15 +155,34 @@ impl<'a> Forward<'a> {
                     };
                     outs[side].push(v);
                 }
-                self.if_tangents.insert((id, k as u32, d), outs[0].len() as u32 - 1);
+                self.if_tangents
+                    .insert((id, k as u32, d), outs[0].len() as u32 - 1);
             }
         }
         let [to, eo] = outs;
         self.dst.set_outputs(t, to);
         self.dst.set_outputs(e, eo);
-        let if_node = self.dst.add(dr, Op::If { then: t, els: e }, vec![cond], Ty::Other);
-        self.regions.insert(then, CopiedRegion { if_node, this: t, sibling: e, parent: dr });
-        self.regions.insert(els, CopiedRegion { if_node, this: e, sibling: t, parent: dr });
+        let if_node = self
+            .dst
+            .add(dr, Op::If { then: t, els: e }, vec![cond], Ty::Other);
+        self.regions.insert(
+            then,
+            CopiedRegion {
+                if_node,
+                this: t,
+                sibling: e,
+                parent: dr,
+            },
+        );
+        self.regions.insert(
+            els,
+            CopiedRegion {
+                if_node,
+                this: e,
+                sibling: t,
+                parent: dr,
+            },
+        );
         if_node
     }
 }

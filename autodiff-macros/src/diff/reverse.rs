@@ -99,7 +99,15 @@ impl Reverse<'_> {
     /// Reverses an `If`: a new `If` on the same condition whose branches
     /// reverse the source branches and yield the adjoints they send to
     /// values outside the branch.
-    fn branch(&mut self, id: NodeId, then: RegionId, els: RegionId, cond: NodeId, dr: RegionId, bars: &mut Bars) {
+    fn branch(
+        &mut self,
+        id: NodeId,
+        then: RegionId,
+        els: RegionId,
+        cond: NodeId,
+        dr: RegionId,
+        bars: &mut Bars,
+    ) {
         let n = self.src().region(then).outputs.len() as u32;
         let out_bars: Vec<Option<NodeId>> = (0..n)
             .map(|k| self.projs.get(&(id, k)).and_then(|p| bars.remove(p)))
@@ -145,7 +153,15 @@ impl Reverse<'_> {
         }
         let c = self.primal(cond);
         let g = &mut self.fwd.dst;
-        let rev_if = g.add(dr, Op::If { then: regions[0], els: regions[1] }, vec![c], Ty::Other);
+        let rev_if = g.add(
+            dr,
+            Op::If {
+                then: regions[0],
+                els: regions[1],
+            },
+            vec![c],
+            Ty::Other,
+        );
         for (k, t) in targets.into_iter().enumerate() {
             let ty = self.fwd.src.ty(t);
             let g = &mut self.fwd.dst;
@@ -159,7 +175,12 @@ impl Reverse<'_> {
 /// The vjp of `f`: params are `f`'s then `extra`; `out_seeds[k]` seeds the
 /// adjoint of output `k`; outputs are `f`'s outputs followed by the
 /// adjoint of each `wrt` `(param, field)` (zero where none flows).
-pub fn vjp(f: &Function, extra: Vec<Param>, out_seeds: &[Seed], wrt: &[(u32, Option<u32>)]) -> Function {
+pub fn vjp(
+    f: &Function,
+    extra: Vec<Param>,
+    out_seeds: &[Seed],
+    wrt: &[(u32, Option<u32>)],
+) -> Function {
     let fwd = Forward::run(&f.graph, 0, &|_, _, _| Seed::Zero);
     let mut projs = HashMap::new();
     for (i, node) in f.graph.nodes.iter().enumerate() {
@@ -172,7 +193,11 @@ pub fn vjp(f: &Function, extra: Vec<Param>, out_seeds: &[Seed], wrt: &[(u32, Opt
         exported: HashMap::new(),
         projs,
     };
-    let mut outputs: Vec<NodeId> = f.outputs.iter().map(|o| rev.fwd.map[o.0 as usize]).collect();
+    let mut outputs: Vec<NodeId> = f
+        .outputs
+        .iter()
+        .map(|o| rev.fwd.map[o.0 as usize])
+        .collect();
     let mut bars = Bars::new();
     for (&o, seed) in f.outputs.iter().zip(out_seeds) {
         let ty = f.graph.ty(o);

@@ -25,7 +25,14 @@ pub enum Partial {
 /// Partial derivative of a node computing `op` with respect to operand `i`,
 /// built in region `r` of `g`. `a` are the operands and `out` the result, as
 /// nodes of `g` visible from `r`.
-pub fn partial(g: &mut Graph, r: RegionId, op: &Op, a: &[NodeId], out: NodeId, i: usize) -> Partial {
+pub fn partial(
+    g: &mut Graph,
+    r: RegionId,
+    op: &Op,
+    a: &[NodeId],
+    out: NodeId,
+    i: usize,
+) -> Partial {
     let Some(ty) = g.ty(out).float() else {
         return Partial::Zero;
     };
@@ -50,17 +57,19 @@ pub fn partial(g: &mut Graph, r: RegionId, op: &Op, a: &[NodeId], out: NodeId, i
                     g.bin(r, Bin::Add, one, sq)
                 }
                 // ±1 / sqrt(1 - x²)
-                Asin | Acos => return Partial::Div({
-                    let one = c(g, 1.0);
-                    let sq = g.bin(r, Bin::Mul, x, x);
-                    let d = g.bin(r, Bin::Sub, one, sq);
-                    let s = g.un(r, Sqrt, d);
-                    if u == Acos {
-                        g.un(r, Neg, s)
-                    } else {
-                        s
-                    }
-                }),
+                Asin | Acos => {
+                    return Partial::Div({
+                        let one = c(g, 1.0);
+                        let sq = g.bin(r, Bin::Mul, x, x);
+                        let d = g.bin(r, Bin::Sub, one, sq);
+                        let s = g.un(r, Sqrt, d);
+                        if u == Acos {
+                            g.un(r, Neg, s)
+                        } else {
+                            s
+                        }
+                    })
+                }
                 // 1 / (1 + x²)
                 Atan => {
                     let one = c(g, 1.0);
@@ -197,7 +206,11 @@ pub fn partial(g: &mut Graph, r: RegionId, op: &Op, a: &[NodeId], out: NodeId, i
                     g.un(r, Un::Neg, q)
                 }
                 (Max | Min, _) => {
-                    let k = if b == Max { Cmp::MaxFirst } else { Cmp::MinFirst };
+                    let k = if b == Max {
+                        Cmp::MaxFirst
+                    } else {
+                        Cmp::MinFirst
+                    };
                     let first = g.cmp(r, k, x, y);
                     return Partial::Gate(first, i == 0);
                 }

@@ -20,10 +20,20 @@ impl fmt::Display for Function {
 }
 
 fn list(ids: &[NodeId]) -> String {
-    ids.iter().map(|i| format!("%{}", i.0)).collect::<Vec<_>>().join(", ")
+    ids.iter()
+        .map(|i| format!("%{}", i.0))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-fn region(func: &Function, g: &Graph, r: RegionId, depth: usize, live: &[bool], out: &mut String) -> fmt::Result {
+fn region(
+    func: &Function,
+    g: &Graph,
+    r: RegionId,
+    depth: usize,
+    live: &[bool],
+    out: &mut String,
+) -> fmt::Result {
     let pad = "  ".repeat(depth);
     for &id in &g.region(r).nodes {
         if !live[id.0 as usize] {

@@ -152,7 +152,10 @@ pub enum Cmp {
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub enum Op {
     /// A function parameter, or one field of a tuple parameter.
-    Param { index: u32, field: Option<u32> },
+    Param {
+        index: u32,
+        field: Option<u32>,
+    },
     /// A float literal (the bits of its `f64` value, already rounded to the
     /// node's type).
     Const(u64),
@@ -187,7 +190,10 @@ pub enum Op {
     Select,
     /// A structured conditional: `[cond]`; yields the outputs of the
     /// taken region, read with [`Op::Proj`].
-    If { then: RegionId, els: RegionId },
+    If {
+        then: RegionId,
+        els: RegionId,
+    },
     /// Output `k` of an `If`: `[if_node]`.
     Proj(u32),
 }
@@ -421,7 +427,11 @@ impl Function {
     /// Number of live nodes (the size measure used against swell).
     #[cfg(test)]
     pub fn live_count(&self) -> usize {
-        self.graph.live(&self.outputs).iter().filter(|l| **l).count()
+        self.graph
+            .live(&self.outputs)
+            .iter()
+            .filter(|l| **l)
+            .count()
     }
 }
 

@@ -119,7 +119,14 @@ impl Rebuild<'_> {
         }
     }
 
-    fn branch(&mut self, id: NodeId, then: RegionId, els: RegionId, cond: NodeId, dr: RegionId) -> Built {
+    fn branch(
+        &mut self,
+        id: NodeId,
+        then: RegionId,
+        els: RegionId,
+        cond: NodeId,
+        dr: RegionId,
+    ) -> Built {
         let ks = self.if_outputs.get(&id).cloned().unwrap_or_default();
         if let Op::Bool(c) = *self.dst.op(cond) {
             let taken = if c { then } else { els };
@@ -131,11 +138,22 @@ impl Rebuild<'_> {
         for (side, sr) in [then, els].into_iter().enumerate() {
             let r = self.dst.new_region(dr);
             self.region(sr, r);
-            let outs = ks.iter().map(|&k| self.get(self.src.region(sr).outputs[k as usize])).collect();
+            let outs = ks
+                .iter()
+                .map(|&k| self.get(self.src.region(sr).outputs[k as usize]))
+                .collect();
             self.dst.set_outputs(r, outs);
             regions[side] = r;
         }
-        Built::If(self.dst.add(dr, Op::If { then: regions[0], els: regions[1] }, vec![cond], Ty::Other))
+        Built::If(self.dst.add(
+            dr,
+            Op::If {
+                then: regions[0],
+                els: regions[1],
+            },
+            vec![cond],
+            Ty::Other,
+        ))
     }
 }
 
@@ -221,7 +239,10 @@ mod tests {
     fn common_subexpressions_are_shared_after_rewrites() {
         // (x * 1).sin() becomes x.sin(), the same node as the other term.
         assert_eq!(simp("(x * 1.0).sin() + x.sin()"), "2 * x.sin()");
-        assert_eq!(simp("let a = x.cos(); let b = x.cos(); a * b"), "let t0 = x.cos(); t0 * t0");
+        assert_eq!(
+            simp("let a = x.cos(); let b = x.cos(); a * b"),
+            "let t0 = x.cos(); t0 * t0"
+        );
     }
 
     #[test]

@@ -1,0 +1,22 @@
+use autodiff::differentiate;
+
+#[differentiate]
+fn f(x: f64, y: f64) -> f64 {
+    let g = |t: f64| t * x;
+    let m = match y > 0.0 {
+        true => y,
+        false => -y,
+    };
+    g(1.0) + m
+}
+
+fn main() {
+    // Both errors above are reported, and nothing else: the stub
+    // companions have the right signatures, so these calls type-check.
+    let _: (f64, f64) = f_grad(1.0, 2.0);
+    let _: (f64, f64) = f_jvp(1.0, 2.0, 1.0, 0.0);
+    let _: (f64, (f64, f64)) = f_value_and_grad(1.0, 2.0);
+    let _: (f64, (f64, f64)) = f_vjp(1.0, 2.0, 1.0);
+    let _: (f64, f64) = f_jacobian(1.0, 2.0);
+    let _: autodiff::Pretty = f_pp();
+}

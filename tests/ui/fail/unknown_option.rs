@@ -1,0 +1,10 @@
+use autodiff::differentiate;
+
+#[differentiate(foo)]
+fn f(x: f64) -> f64 {
+    x * x
+}
+
+fn main() {
+    let _: f64 = f_grad(1.0);
+}
