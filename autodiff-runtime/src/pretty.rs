@@ -42,12 +42,17 @@ impl Pretty {
 
     /// The entry for `output` (the function name, or `name.k`) and `wrt`.
     pub fn get(&self, output: &str, wrt: &str) -> Option<&'static PrettyEntry> {
-        self.entries.iter().find(|e| e.output == output && e.wrt == wrt)
+        self.entries
+            .iter()
+            .find(|e| e.output == output && e.wrt == wrt)
     }
 
     /// The simplified derivative of the first output with respect to `wrt`.
     pub fn simplified(&self, wrt: &str) -> Option<&'static str> {
-        self.entries.iter().find(|e| e.wrt == wrt).map(|e| e.simplified)
+        self.entries
+            .iter()
+            .find(|e| e.wrt == wrt)
+            .map(|e| e.simplified)
     }
 
     /// The raw derivative of the first output with respect to `wrt`.
