@@ -1035,3 +1035,76 @@ fn hint(what: &str) -> &'static str {
         "rewrite it with the supported operations: arithmetic, float methods, `let`, and `if`/`else`"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::args::Args;
+    use crate::error::Errors;
+    use crate::signature;
+
+    /// The IR of `src`, or the error messages.
+    fn ir(src: &str) -> String {
+        let item: syn::ItemFn = syn::parse_str(src).expect("test source parses");
+        let mut errors = Errors::default();
+        let sig = signature::read(&item, &Args::default(), &mut errors);
+        let lowered = super::lower(&sig, &item.block, &mut errors);
+        if errors.is_empty() {
+            lowered.func.to_string()
+        } else {
+            errors.to_compile_errors().to_string()
+        }
+    }
+
+    #[test]
+    fn shadowing_and_reassignment_rebind_names() {
+        let text =
+            ir("fn f(x: f64) -> f64 { let a = x; let a = a * 2.0; let mut b = a; b += 1.0; b }");
+        assert!(text.contains("mul %0, %1"), "{text}");
+        assert!(text.contains("add %2, %3"), "{text}");
+        assert!(text.trim_end().ends_with("return %4\n}"), "{text}");
+    }
+
+    #[test]
+    fn method_and_path_forms_are_one_node() {
+        let text = ir("fn f(x: f64) -> f64 { x.sin() + f64::sin(x) }");
+        assert_eq!(text.matches("sin %0").count(), 1, "{text}");
+        assert!(text.contains("add %1, %1"), "{text}");
+    }
+
+    #[test]
+    fn a_branch_yields_the_outer_bindings_it_changes() {
+        let text = ir("fn f(x: f64, y: f64) -> f64 { let mut a = x; let b = y; if x > y { a = x * y; } a + b }");
+        // `a` is yielded (changed in one branch), `b` is not.
+        assert!(text.contains("yield %"), "{text}");
+        assert_eq!(text.matches("proj.").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn constants_are_kept_as_written_with_their_bindings() {
+        let text = ir("fn f(x: f64, n: usize) -> f64 { let k = n * 2; x * (k as f64) }");
+        assert!(text.contains("opaque `n * 2` %1"), "{text}");
+        assert!(text.contains("opaque `k as f64` %3"), "{text}");
+    }
+
+    #[test]
+    fn tuples_destructure() {
+        let text = ir("fn f(x: f64, y: f64) -> (f64, f64) { let (a, b) = (y, x); (a * b, a) }");
+        assert!(text.contains("return %2, %1"), "{text}");
+    }
+
+    #[test]
+    fn all_errors_are_collected() {
+        let text =
+            ir("fn f(x: f64) -> f64 { let a = x.to_degrees(); let b = match x { _ => x }; a + b }");
+        assert_eq!(text.matches("compile_error").count(), 2, "{text}");
+    }
+
+    #[test]
+    fn literals_take_the_function_float_type() {
+        let text = ir("fn f(x: f32) -> f32 { x * 0.1 }");
+        assert!(
+            text.contains(&format!("const {:?}", 0.1_f32 as f64)),
+            "{text}"
+        );
+    }
+}
