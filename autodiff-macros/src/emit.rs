@@ -306,9 +306,15 @@ impl<'a> Emitter<'a> {
             Op::IntAdd => {
                 let x = self.operand(a[0], Prec::Add);
                 match g.op(a[1]) {
+                    // `n - 1` for the exponent of a powi derivative: wrapping,
+                    // as `x.powi(i32::MIN)` must not overflow here.
                     Op::Int(m) if *m < 0 => {
+                        let x = self.operand(a[0], Prec::If);
                         let m = proc_macro2::Literal::i64_unsuffixed(-m);
-                        (quote!(#x - #m), Prec::Add)
+                        (
+                            quote!(::core::primitive::i32::wrapping_sub(#x, #m)),
+                            Prec::Atom,
+                        )
                     }
                     _ => {
                         let y = self.operand(a[1], Prec::Mul);

@@ -128,6 +128,16 @@ impl<'a> Companions<'a> {
         out
     }
 
+    /// `base`, or `base_` (`base__`, ...) if a parameter already has that
+    /// name.
+    fn fresh_param(&self, base: String) -> Ident {
+        let mut name = base;
+        while self.sig.params.iter().any(|p| p.ident == name) {
+            name.push('_');
+        }
+        format_ident!("{}", name)
+    }
+
     fn name(&self, suffix: &str) -> Ident {
         format_ident!("{}_{}", self.sig.name, suffix, span = self.sig.name.span())
     }
@@ -309,7 +319,7 @@ impl<'a> Companions<'a> {
             .iter()
             .map(|&i| {
                 let p = &self.sig.params[i];
-                (format_ident!("{}_dot", p.ident), &p.ty)
+                (self.fresh_param(format!("{}_dot", p.ident)), &p.ty)
             })
             .collect();
         let f = self.func().map(|f| {
@@ -349,7 +359,7 @@ impl<'a> Companions<'a> {
 
     fn vjp(&self) -> TokenStream {
         let n = self.sig.params.len() as u32;
-        let out_bar = format_ident!("out_bar");
+        let out_bar = self.fresh_param("out_bar".to_string());
         let tuple = !self.scalar_out();
         let f = self.func().and_then(|_| {
             let fields = self

@@ -7,12 +7,61 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::forward::Forward;
-use super::{accumulate, apply, rules, Seed};
+use super::rules::{self, Partial};
+use super::{accumulate, apply, Seed};
 use crate::ir::{Function, Graph, NodeId, Op, Param, RegionId, Ty, ROOT};
 
-/// Adjoints of source nodes, as new nodes (ordered, so output order is
-/// deterministic).
-type Bars = BTreeMap<NodeId, NodeId>;
+/// An adjoint, possibly valid only when a condition has a given value
+/// (and zero otherwise). Keeping the gate symbolic instead of multiplying
+/// a zero through means a partial that is NaN or infinite where the gate
+/// is closed (`sqrt` at a negative point in a branch not taken) never
+/// reaches the result: the gate is applied last, as a `Select`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Bar {
+    node: NodeId,
+    gate: Option<(NodeId, bool)>,
+}
+
+impl Bar {
+    fn open(node: NodeId) -> Bar {
+        Bar { node, gate: None }
+    }
+
+    /// The adjoint as one node: `if c { bar } else { 0 }` for a gate.
+    fn value(self, g: &mut Graph, r: RegionId) -> NodeId {
+        match self.gate {
+            None => self.node,
+            Some((c, when)) => {
+                let zero = g.filler(r, g.ty(self.node));
+                if when {
+                    g.select(r, c, self.node, zero)
+                } else {
+                    g.select(r, c, zero, self.node)
+                }
+            }
+        }
+    }
+}
+
+/// Adjoints of source nodes (ordered, so output order is deterministic).
+type Bars = BTreeMap<NodeId, Bar>;
+
+/// Adds `bar` to the adjoint of `key`: gates are kept when both sides
+/// share one, applied otherwise.
+fn add_bar(g: &mut Graph, r: RegionId, bars: &mut Bars, key: NodeId, bar: Bar) {
+    let sum = match bars.get(&key) {
+        None => bar,
+        Some(old) if old.gate == bar.gate => Bar {
+            node: accumulate(g, r, Some(old.node), bar.node),
+            gate: bar.gate,
+        },
+        Some(old) => {
+            let (a, b) = (old.value(g, r), bar.value(g, r));
+            Bar::open(accumulate(g, r, Some(a), b))
+        }
+    };
+    bars.insert(key, sum);
+}
 
 struct Reverse<'a> {
     fwd: Forward<'a>,
@@ -87,11 +136,21 @@ impl Reverse<'_> {
                     continue;
                 }
                 let g = &mut self.fwd.dst;
-                let p = rules::partial(g, dr, &node.op, &args, out, k);
-                if let Some(c) = apply(g, dr, p, bar) {
-                    let acc = accumulate(g, dr, bars.get(&a).copied(), c);
-                    bars.insert(a, acc);
-                }
+                let contribution = match rules::partial(g, dr, &node.op, &args, out, k) {
+                    Partial::Zero => continue,
+                    Partial::Gate(c, when) => Bar {
+                        node: bar.value(g, dr),
+                        gate: Some((c, when)),
+                    },
+                    p => match apply(g, dr, p, bar.node) {
+                        Some(n) => Bar {
+                            node: n,
+                            gate: bar.gate,
+                        },
+                        None => continue,
+                    },
+                };
+                add_bar(g, dr, bars, a, contribution);
             }
         }
     }
@@ -110,12 +169,15 @@ impl Reverse<'_> {
     ) {
         let n = self.src().region(then).outputs.len() as u32;
         let out_bars: Vec<Option<NodeId>> = (0..n)
-            .map(|k| self.projs.get(&(id, k)).and_then(|p| bars.remove(p)))
+            .map(|k| {
+                let bar = self.projs.get(&(id, k)).and_then(|p| bars.remove(p))?;
+                Some(bar.value(&mut self.fwd.dst, dr))
+            })
             .collect();
         if out_bars.iter().all(Option::is_none) {
             return;
         }
-        let mut sent: [Bars; 2] = [Bars::new(), Bars::new()];
+        let mut sent: [BTreeMap<NodeId, NodeId>; 2] = [BTreeMap::new(), BTreeMap::new()];
         let mut regions = [RegionId(0); 2];
         for (side, sr) in [then, els].into_iter().enumerate() {
             let r = self.fwd.dst.new_region(dr);
@@ -124,16 +186,17 @@ impl Reverse<'_> {
             for (k, bar) in out_bars.iter().enumerate() {
                 if let Some(bar) = *bar {
                     let o = self.src().region(sr).outputs[k];
-                    let acc = accumulate(&mut self.fwd.dst, r, local.get(&o).copied(), bar);
-                    local.insert(o, acc);
+                    add_bar(&mut self.fwd.dst, r, &mut local, o, Bar::open(bar));
                 }
             }
             self.region(sr, r, &mut local);
             // What is left is sent to values defined outside this branch.
-            sent[side] = local
-                .into_iter()
-                .filter(|(k, _)| !self.src().within(self.src().node(*k).region, sr))
-                .collect();
+            for (k, bar) in local {
+                if !self.src().within(self.src().node(k).region, sr) {
+                    let v = bar.value(&mut self.fwd.dst, r);
+                    sent[side].insert(k, v);
+                }
+            }
         }
         let mut targets: Vec<NodeId> = sent[0].keys().chain(sent[1].keys()).copied().collect();
         targets.sort();
@@ -164,10 +227,15 @@ impl Reverse<'_> {
         );
         for (k, t) in targets.into_iter().enumerate() {
             let ty = self.fwd.src.ty(t);
+            // Sent by one branch only: zero unless that branch is taken.
+            let gate = match (sent[0].contains_key(&t), sent[1].contains_key(&t)) {
+                (true, false) => Some((c, true)),
+                (false, true) => Some((c, false)),
+                _ => None,
+            };
             let g = &mut self.fwd.dst;
             let v = g.add(dr, Op::Proj(k as u32), vec![rev_if], ty);
-            let acc = accumulate(g, dr, bars.get(&t).copied(), v);
-            bars.insert(t, acc);
+            add_bar(g, dr, bars, t, Bar { node: v, gate });
         }
     }
 }
@@ -202,8 +270,7 @@ pub fn vjp(
     for (&o, seed) in f.outputs.iter().zip(out_seeds) {
         let ty = f.graph.ty(o);
         if let Some(s) = seed.node(&mut rev.fwd.dst, ty) {
-            let acc = accumulate(&mut rev.fwd.dst, ROOT, bars.get(&o).copied(), s);
-            bars.insert(o, acc);
+            add_bar(&mut rev.fwd.dst, ROOT, &mut bars, o, Bar::open(s));
         }
     }
     rev.region(ROOT, ROOT, &mut bars);
@@ -216,7 +283,7 @@ pub fn vjp(
             .map(|p| NodeId(p as u32));
         let ty = f.params[index as usize].fields[field.unwrap_or(0) as usize];
         let bar = match param.and_then(|p| bars.get(&p).copied()) {
-            Some(b) => b,
+            Some(b) => b.value(&mut rev.fwd.dst, ROOT),
             None => rev.fwd.dst.filler(ROOT, ty),
         };
         outputs.push(bar);

@@ -127,10 +127,12 @@ pub fn partial(
                     let one = c(g, 1.0);
                     return Partial::Div(g.bin(r, Bin::Add, one, x));
                 }
-                // 0.5 / sqrt(x): +inf at 0, as the calculus gives
+                // 0.5 / sqrt(x): +inf at 0, as the calculus gives (`abs`
+                // makes it +inf at -0.0 too, where sqrt gives -0.0)
                 Sqrt => {
                     let half = c(g, 0.5);
-                    g.bin(r, Bin::Div, half, out)
+                    let root = g.un(r, Abs, out);
+                    g.bin(r, Bin::Div, half, root)
                 }
                 // 1 / (3 cbrt(x)²)
                 Cbrt => {
@@ -217,16 +219,26 @@ pub fn partial(
             }
         }
         Op::PowI => {
-            if i != 0 {
+            // x^0 is 1 everywhere, 0 included (where n x^(n-1) is 0 * inf).
+            if i != 0 || *g.op(a[1]) == Op::Int(0) {
                 return Partial::Zero;
             }
-            // n x^(n - 1)
+            // n x^(n - 1); for an exponent known only at run time, 0 when
+            // it is 0 (where the formula gives 0 * inf at x = 0)
             let n = a[1];
             let nf = g.add(r, Op::IntToFloat, vec![n], Ty::Float(ty));
             let minus_one = g.add(r, Op::Int(-1), vec![], Ty::Other);
             let m = g.add(r, Op::IntAdd, vec![n, minus_one], Ty::Other);
             let p = g.add(r, Op::PowI, vec![x, m], Ty::Float(ty));
-            g.bin(r, Bin::Mul, nf, p)
+            let slope = g.bin(r, Bin::Mul, nf, p);
+            if matches!(g.op(n), Op::Int(_)) {
+                slope
+            } else {
+                let int_zero = g.add(r, Op::Int(0), vec![], Ty::Other);
+                let is_zero = g.cmp(r, Cmp::Eq, n, int_zero);
+                let zero = c(g, 0.0);
+                g.select(r, is_zero, zero, slope)
+            }
         }
         Op::MulAdd => match i {
             0 => a[1],

@@ -1,0 +1,506 @@
+//! Hygiene: the generated code must compile whatever the user has in scope
+//! (it names only `::core::...` and `::autodiff::__private::...`), must not
+//! capture or clash with the user's names, and must not produce warnings.
+//! Most of this file "passes if it compiles"; the tests then check values
+//! against hand-derived derivatives.
+//!
+//! The whole test crate is compiled under `deny(warnings)`.
+#![deny(warnings)]
+
+// ---------------------------------------------------------------------------
+// Shadowed crate names at the crate root: `core`, `std`, `autodiff` as local
+// modules. In the 2018+ editions `::core` and `::autodiff` still name the
+// crates, but any relative `core::`, `std::` or `autodiff::` path in the
+// generated code would fail (or be ambiguous) here.
+// ---------------------------------------------------------------------------
+
+#[allow(dead_code)]
+mod core {}
+#[allow(dead_code)]
+mod std {}
+#[allow(dead_code)]
+mod autodiff {}
+
+#[::autodiff::differentiate]
+fn at_root(x: f64, y: f64, n: usize) -> f64 {
+    let mut s = x * y;
+    if x > y {
+        s += x.max(y).sqrt();
+    } else {
+        s -= (n as f64) * y.abs();
+    }
+    s.sin() + x.clamp(-1.0, 1.0) + x.powi(n as i32) + x.powf(2.5) + x.signum() + y.hypot(x)
+}
+
+#[::autodiff::differentiate]
+fn at_root_tuple(x: f32, y: f32) -> (f32, f32, f32) {
+    (x * y, x.min(y), (x * 0.5).atan2(y))
+}
+
+#[test]
+fn root_with_core_std_autodiff_shadowed() {
+    let (x, y, n) = (0.8_f64, 0.3_f64, 3usize);
+    // x > y: s = x y + sqrt(x); f = sin(s) + x + x^3 + x^2.5 + signum(x) + hypot(y, x)
+    let s = x * y + x.sqrt();
+    let h = y.hypot(x);
+    let want_x = s.cos() * (y + 0.5 / x.sqrt()) + 1.0 + 3.0 * x * x + 2.5 * x.powf(1.5) + x / h;
+    let want_y = s.cos() * x + y / h;
+    let (v, (gx, gy)) = at_root_value_and_grad(x, y, n);
+    assert_eq!(v, at_root(x, y, n));
+    assert!(
+        (gx - want_x).abs() < 1e-12 && (gy - want_y).abs() < 1e-12,
+        "{gx} {gy} vs {want_x} {want_y}"
+    );
+    let (v, t) = at_root_jvp(x, y, n, 1.0, 0.0);
+    assert_eq!(v, at_root(x, y, n));
+    assert!((t - want_x).abs() < 1e-12);
+    assert_eq!(at_root_grad(x, y, n), at_root_jacobian(x, y, n));
+    assert_eq!(
+        at_root_vjp(x, y, n, 2.0).1 .1,
+        2.0 * at_root_grad(x, y, n).1
+    );
+    assert!(!at_root_pp().to_string().is_empty());
+
+    let (x, y) = (0.5_f32, 2.0_f32);
+    let (dx, dy) = at_root_tuple_jacobian(x, y);
+    // atan2(x/2, y): ∂x = (y/2) / (x²/4 + y²), ∂y = -(x/2) / (x²/4 + y²)
+    let d = x * x / 4.0 + y * y;
+    assert_eq!(dx[0], y);
+    assert_eq!(dx[1], 1.0);
+    assert!((dx[2] - (y / 2.0) / d).abs() < 1e-6);
+    assert_eq!(dy[0], x);
+    assert_eq!(dy[1], 0.0);
+    assert!((dy[2] + (x / 2.0) / d).abs() < 1e-6);
+    let (v, _) = at_root_tuple_vjp(x, y, (1.0, 1.0, 1.0));
+    assert_eq!(v, at_root_tuple(x, y));
+    let _ = at_root_tuple_jvp(x, y, 1.0, 1.0);
+    assert!(!at_root_tuple_pp().to_string().is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// A module shadowing prelude items and macros, and `autodiff` as a local
+// module in a sub-module.
+// ---------------------------------------------------------------------------
+
+mod shadows {
+    #![allow(dead_code, non_camel_case_types, unused_macros)]
+
+    // Prelude types / traits / variants.
+    pub struct Option;
+    pub struct Some;
+    pub struct None;
+    pub struct Result;
+    pub struct Ok;
+    pub struct Err;
+    pub struct Vec;
+    pub struct Box;
+    pub struct String;
+    pub trait Default {}
+    pub trait Into {}
+    pub trait From {}
+    pub trait Clone {}
+    pub trait Copy {}
+    pub trait Fn {}
+    pub trait Iterator {}
+    pub trait IntoIterator {}
+    pub struct usize_;
+    pub mod core {}
+    pub mod std {}
+    pub mod __private {}
+
+    // Prelude macros (textual scope wins over the std ones).
+    macro_rules! unreachable {
+        ($($t:tt)*) => {
+            compile_error!("generated code used a relative `unreachable!`")
+        };
+    }
+    macro_rules! panic {
+        ($($t:tt)*) => {
+            compile_error!("generated code used a relative `panic!`")
+        };
+    }
+    macro_rules! assert {
+        ($($t:tt)*) => {
+            compile_error!("generated code used a relative `assert!`")
+        };
+    }
+    macro_rules! debug_assert {
+        ($($t:tt)*) => {
+            compile_error!("generated code used a relative `debug_assert!`")
+        };
+    }
+    macro_rules! vec {
+        ($($t:tt)*) => {
+            compile_error!("generated code used a relative `vec!`")
+        };
+    }
+
+    // Runtime helper names the generated code might use unqualified.
+    pub fn sign0(_: f64) -> f64 {
+        unimplemented!("user sign0 called")
+    }
+    pub fn max_first(_: f64, _: f64) -> bool {
+        unimplemented!("user max_first called")
+    }
+    pub fn min_first(_: f64, _: f64) -> bool {
+        unimplemented!("user min_first called")
+    }
+    pub fn sigmoid(_: f64) -> f64 {
+        unimplemented!("user sigmoid called")
+    }
+
+    use ::autodiff::differentiate;
+
+    #[differentiate]
+    pub fn f(x: f64, y: f64) -> f64 {
+        let m = x.max(y) + x.min(y) + x.abs() + x.clamp(0.0, 1.0);
+        if m > 1.0 {
+            m * x.exp()
+        } else {
+            m.powf(y) + x.powi(2)
+        }
+    }
+
+    /// A tuple output: its `f_grad` is the "needs a scalar output" stub.
+    #[differentiate]
+    pub fn t(x: f64, y: f64) -> (f64, f64) {
+        (x.max(y), x * y)
+    }
+
+    pub mod inner {
+        #![allow(dead_code)]
+        /// A local `autodiff` module: relative `autodiff::` paths break.
+        pub mod autodiff {
+            pub mod __private {}
+            pub fn differentiate() {}
+        }
+
+        #[::autodiff::differentiate(wrt(x))]
+        pub fn g(x: f64, k: f64, n: u32) -> f64 {
+            (x * k).tanh() * (n as f64) + x.abs()
+        }
+    }
+}
+
+#[test]
+fn module_with_shadowed_prelude_and_autodiff() {
+    // x = 0.5, y = 2: m = 2 + 0.5 + 0.5 + 0.5 = 3.5 > 1 -> f = m e^x,
+    // ∂x m = 0 + 1 + 1 + 1 = 3 (min takes x, max takes y), ∂y m = 1.
+    let (x, y) = (0.5_f64, 2.0_f64);
+    let m = 3.5;
+    let (v, (gx, gy)) = shadows::f_value_and_grad(x, y);
+    assert_eq!(v, shadows::f(x, y));
+    assert!((gx - (3.0 * x.exp() + m * x.exp())).abs() < 1e-12);
+    assert!((gy - x.exp()).abs() < 1e-12);
+    assert_eq!(shadows::f_grad(x, y), shadows::f_jacobian(x, y));
+    assert_eq!(shadows::f_jvp(x, y, 0.0, 1.0).1, gy);
+    assert_eq!(shadows::f_vjp(x, y, 1.0).1, (gx, gy));
+    assert!(!shadows::f_pp().to_string().is_empty());
+
+    assert_eq!(shadows::t_jacobian(1.0, 3.0), ([0.0, 3.0], [1.0, 1.0]));
+    assert_eq!(shadows::t_jvp(1.0, 3.0, 1.0, 0.0), ((3.0, 3.0), (0.0, 3.0)));
+    assert_eq!(
+        shadows::t_vjp(1.0, 3.0, (1.0, 1.0)),
+        ((3.0, 3.0), (3.0, 2.0))
+    );
+    assert_eq!(shadows::t(1.0, 3.0), (3.0, 3.0));
+    assert!(!shadows::t_pp().to_string().is_empty());
+
+    // d/dx [tanh(x k) n + |x|] = k n (1 - tanh²) + sign(x)
+    let (x, k, n) = (0.3_f64, 2.0_f64, 4u32);
+    let th = (x * k).tanh();
+    let want = k * 4.0 * (1.0 - th * th) + 1.0;
+    assert!((shadows::inner::g_grad(x, k, n) - want).abs() < 1e-12);
+    assert_eq!(
+        shadows::inner::g_value_and_grad(x, k, n).0,
+        shadows::inner::g(x, k, n)
+    );
+    assert_eq!(
+        shadows::inner::g_jvp(x, k, n, 1.0).1,
+        shadows::inner::g_jacobian(x, k, n)
+    );
+    assert_eq!(
+        shadows::inner::g_vjp(x, k, n, 1.0).1,
+        shadows::inner::g_grad(x, k, n)
+    );
+    assert!(!shadows::inner::g_pp().to_string().is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// No implicit prelude at all.
+// ---------------------------------------------------------------------------
+
+#[no_implicit_prelude]
+mod bare {
+    #[::autodiff::differentiate]
+    pub fn f(x: f64, y: f64, n: usize) -> f64 {
+        let mut s = x.mul_add(y, 1.0);
+        if s > 0.0 {
+            s = s.ln() + x.max(y);
+        }
+        s * (n as f64) + x.abs() + y.clamp(-1.0, 1.0)
+    }
+
+    #[::autodiff::differentiate]
+    pub fn t(x: f32) -> (f32, f32) {
+        (x.sin(), x.min(1.0))
+    }
+}
+
+#[test]
+fn no_implicit_prelude_module() {
+    let (x, y, n) = (0.5_f64, 0.25_f64, 2usize);
+    // s = x y + 1 > 0 -> s = ln(xy + 1) + max(x, y) (= x)
+    // f = 2 s + |x| + y
+    let w = x * y + 1.0;
+    let want = (2.0 * (y / w + 1.0) + 1.0, 2.0 * (x / w) + 1.0);
+    let (v, g) = bare::f_value_and_grad(x, y, n);
+    assert_eq!(v, bare::f(x, y, n));
+    assert!((g.0 - want.0).abs() < 1e-12 && (g.1 - want.1).abs() < 1e-12);
+    assert_eq!(bare::f_grad(x, y, n), g);
+    assert_eq!(bare::f_jacobian(x, y, n), g);
+    assert_eq!(bare::f_vjp(x, y, n, 1.0), (v, g));
+    let _ = bare::f_jvp(x, y, n, 1.0, 1.0);
+    assert!(!bare::f_pp().to_string().is_empty());
+    assert_eq!(bare::t_jacobian(0.5), [0.5_f32.cos(), 1.0]);
+    assert_eq!(bare::t_jvp(0.5, 1.0).0, bare::t(0.5));
+    let _ = bare::t_vjp(0.5, (1.0, 1.0));
+    let _ = bare::t_pp();
+}
+
+// ---------------------------------------------------------------------------
+// User names that look like generated ones.
+// ---------------------------------------------------------------------------
+
+mod names {
+    use ::autodiff::differentiate;
+
+    /// Locals named like the generated tangent / cotangent parameters and
+    /// temporaries must not capture (or be captured by) them.
+    #[differentiate]
+    pub fn locals(x: f64) -> f64 {
+        let out_bar = x * 3.0;
+        let x_dot = out_bar.sin();
+        let t0 = x_dot + out_bar;
+        let t1 = t0 * x;
+        t1 + t0
+    }
+}
+
+#[test]
+fn user_locals_named_like_generated_ones() {
+    // f = (sin 3x + 3x)(x + 1), f' = (3 cos 3x + 3)(x + 1) + sin 3x + 3x
+    let x = 0.7_f64;
+    let want = (3.0 * (3.0 * x).cos() + 3.0) * (x + 1.0) + (3.0 * x).sin() + 3.0 * x;
+    assert!((names::locals_grad(x) - want).abs() < 1e-12);
+    // JVP with x_dot = 2 and VJP with out_bar = 2 scale by 2.
+    let (v, t) = names::locals_jvp(x, 2.0);
+    assert_eq!(v, names::locals(x));
+    assert!((t - 2.0 * want).abs() < 1e-12);
+    let (v, b) = names::locals_vjp(x, 2.0);
+    assert_eq!(v, names::locals(x));
+    assert!((b - 2.0 * want).abs() < 1e-12);
+    assert_eq!(names::locals_value_and_grad(x).0, v);
+    assert!((names::locals_jacobian(x) - want).abs() < 1e-12);
+    assert!(!names::locals_pp().to_string().is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// Other places an annotated function can live.
+// ---------------------------------------------------------------------------
+
+macro_rules! make_square_sine {
+    ($name:ident) => {
+        #[::autodiff::differentiate]
+        fn $name(x: f64) -> f64 {
+            let y = x * x;
+            y.sin()
+        }
+    };
+}
+
+make_square_sine!(from_macro_rules);
+
+#[test]
+fn function_generated_by_macro_rules() {
+    let x = 0.9_f64;
+    let want = (x * x).cos() * 2.0 * x;
+    assert!((from_macro_rules_grad(x) - want).abs() < 1e-12);
+    assert_eq!(from_macro_rules_value_and_grad(x).0, from_macro_rules(x));
+    assert_eq!(
+        from_macro_rules_jvp(x, 1.0).1,
+        from_macro_rules_vjp(x, 1.0).1
+    );
+    assert_eq!(from_macro_rules_jacobian(x), from_macro_rules_grad(x));
+    let _ = from_macro_rules_pp();
+}
+
+#[test]
+fn function_nested_in_a_function_body() {
+    use ::autodiff::differentiate;
+    #[differentiate]
+    fn inner(x: f64, y: f64) -> f64 {
+        x * y + x.exp()
+    }
+    let (x, y) = (0.2_f64, 3.0_f64);
+    assert_eq!(inner_grad(x, y), (y + x.exp(), x));
+    assert_eq!(inner_value_and_grad(x, y).0, inner(x, y));
+    assert_eq!(inner_jvp(x, y, 0.0, 1.0).1, x);
+    assert_eq!(inner_vjp(x, y, 1.0).1, inner_grad(x, y));
+    assert_eq!(inner_jacobian(x, y), inner_grad(x, y));
+    let _ = inner_pp();
+}
+
+mod visibility {
+    use ::autodiff::differentiate as grad_me;
+
+    /// Renamed import of the attribute; `pub(crate)` visibility is copied
+    /// to the companions; other attributes are kept.
+    #[grad_me]
+    #[must_use]
+    #[inline]
+    pub(crate) fn f(x: f64) -> f64 {
+        x.cbrt() * 3.0
+    }
+}
+
+#[test]
+fn renamed_attribute_and_pub_crate() {
+    let x = 8.0_f64;
+    // d/dx 3 cbrt(x) = x^(-2/3) = 1/4
+    assert_eq!(visibility::f_grad(x), 0.25);
+    assert_eq!(visibility::f_value_and_grad(x), (visibility::f(x), 0.25));
+    assert_eq!(visibility::f_jvp(x, 1.0).1, 0.25);
+    assert_eq!(visibility::f_vjp(x, 1.0).1, 0.25);
+    assert_eq!(visibility::f_jacobian(x), 0.25);
+    let _ = visibility::f_pp();
+}
+
+// ---------------------------------------------------------------------------
+// Strictness: functions whose derivatives leave parameters unused, and
+// companions that are never called, under `deny(warnings)` (the crate
+// already denies warnings; this module restates it with the common extra
+// lints people turn on).
+// ---------------------------------------------------------------------------
+
+#[deny(warnings, unused, nonstandard_style, rust_2018_idioms)]
+mod strict {
+    use ::autodiff::differentiate;
+
+    /// Linear: the gradient uses neither `x` nor `y`.
+    #[differentiate]
+    pub fn linear(x: f64, y: f64) -> f64 {
+        2.0 * x + 3.0 * y
+    }
+
+    /// The derivative does not use `n`, the value does.
+    #[differentiate]
+    pub fn with_n(x: f64, n: usize) -> f64 {
+        x + n as f64
+    }
+
+    /// `wrt` excludes `y`, which the derivative does not need.
+    #[differentiate(wrt(x))]
+    pub fn partial(x: f64, y: f64) -> f64 {
+        x * 4.0 - y.exp()
+    }
+
+    /// `let mut`, compound assignment, branches, tuple destructuring.
+    #[differentiate]
+    pub fn busy(x: f64, y: f64, flag: bool) -> f64 {
+        let mut s = x;
+        s *= y;
+        let (a, b) = (s.sin(), s.cos());
+        if flag {
+            s += a;
+        } else {
+            s -= b;
+        }
+        s
+    }
+
+    /// Tuple output: `_grad` / `_value_and_grad` are stubs.
+    #[differentiate]
+    pub fn pair(x: f32, y: f32) -> (f32, f32) {
+        (x + y, x - y)
+    }
+
+    /// Constant output.
+    #[differentiate]
+    #[allow(unused_variables)]
+    pub fn constant(x: f64) -> f64 {
+        1.5
+    }
+}
+
+#[test]
+fn strict_module_values() {
+    assert_eq!(strict::linear_grad(1.0, 1.0), (2.0, 3.0));
+    assert_eq!(strict::linear(1.0, 1.0), 5.0);
+    assert_eq!(strict::with_n_grad(1.0, 3), 1.0);
+    assert_eq!(strict::with_n(1.0, 3), 4.0);
+    assert_eq!(strict::partial_grad(1.0, 0.0), 4.0);
+    assert_eq!(strict::partial(1.0, 0.0), 3.0);
+    let (x, y) = (0.5_f64, 2.0_f64);
+    let s = x * y;
+    assert!((strict::busy_grad(x, y, true).0 - y * (1.0 + s.cos())).abs() < 1e-12);
+    assert!((strict::busy_grad(x, y, false).1 - x * (1.0 + s.sin())).abs() < 1e-12);
+    assert_eq!(strict::busy(x, y, true), s + s.sin());
+    assert_eq!(strict::pair_jacobian(1.0, 2.0), ([1.0, 1.0], [1.0, -1.0]));
+    assert_eq!(strict::pair(1.0, 2.0), (3.0, -1.0));
+    assert_eq!(strict::constant_grad(1.0), 0.0);
+    assert_eq!(strict::constant(1.0), 1.5);
+}
+
+// ---------------------------------------------------------------------------
+// Parameters named like generated ones.
+// ---------------------------------------------------------------------------
+
+mod param_names {
+    /// Parameters named like the emitter's temporaries (`t0`, `t1`, ...).
+    #[::autodiff::differentiate]
+    pub fn temps(x: f64, t0: f64, t1: f64) -> f64 {
+        let t2 = x * t0;
+        t2 * t1 + x.sin()
+    }
+}
+
+#[test]
+fn params_named_like_temporaries() {
+    let (x, t0, t1) = (1.0_f64, 2.0_f64, 3.0_f64);
+    let want = (t0 * t1 + x.cos(), x * t1, x * t0);
+    assert_eq!(param_names::temps_grad(x, t0, t1), want);
+    assert_eq!(
+        param_names::temps_vjp(x, t0, t1, 1.0),
+        (param_names::temps(x, t0, t1), want)
+    );
+    assert_eq!(param_names::temps_jvp(x, t0, t1, 0.0, 1.0, 0.0).1, x * t1);
+    assert_eq!(
+        param_names::temps_value_and_grad(x, t0, t1).1,
+        param_names::temps_jacobian(x, t0, t1)
+    );
+    let _ = param_names::temps_pp();
+}
+
+/// A parameter named `<other>_dot` next to `<other>` (a position and its
+/// velocity, say) or named `out_bar` must not collide with the generated
+/// tangent / cotangent parameters: those take a trailing `_` instead.
+mod clash {
+    #[::autodiff::differentiate]
+    pub fn state(x: f64, x_dot: f64) -> f64 {
+        x * x_dot
+    }
+
+    #[::autodiff::differentiate]
+    pub fn weighted(x: f64, out_bar: f64) -> f64 {
+        x * out_bar
+    }
+}
+
+#[test]
+fn params_named_like_tangents_and_cotangents() {
+    assert_eq!(clash::state_jvp(2.0, 3.0, 1.0, 0.0), (6.0, 3.0));
+    assert_eq!(clash::state_grad(2.0, 3.0), (3.0, 2.0));
+    assert_eq!(clash::weighted_vjp(2.0, 3.0, 1.0), (6.0, (3.0, 2.0)));
+    assert_eq!(clash::state(2.0, 3.0) + clash::weighted(2.0, 3.0), 12.0);
+}
