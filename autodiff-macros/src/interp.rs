@@ -395,7 +395,7 @@ impl<T: Scalar> Interp<'_, T> {
                 let (x, lo, hi) = (farg(0)?, farg(1)?, farg(2)?);
                 // eval::clamp's choice, keeping the chosen operand (and
                 // its derivative part).
-                if !(lo.re() <= hi.re()) {
+                if lo.re().partial_cmp(&hi.re()).is_none_or(|o| o.is_gt()) {
                     Val::F(T::constant(f64::NAN))
                 } else if x.re() < lo.re() {
                     Val::F(lo)

@@ -87,6 +87,13 @@ impl Reverse<'_> {
         if let Some(&e) = self.exported.get(&id) {
             return e;
         }
+        // A literal is rebuilt where it is needed, not exported: rules can
+        // then still see it is a literal (a `powi` exponent, say).
+        let node = self.src().node(id);
+        if matches!(node.op, Op::Const(_) | Op::Int(_) | Op::Bool(_)) {
+            let (op, ty) = (node.op.clone(), node.ty);
+            return self.fwd.dst.add(ROOT, op, vec![], ty);
+        }
         let mut v = v;
         let mut r = region;
         let ty = self.src().ty(id);
