@@ -304,11 +304,10 @@ impl<'a> Emitter<'a> {
                 (quote!(#n as ::core::primitive::#t), Prec::Cast)
             }
             Op::IntAdd => {
-                let x = self.operand(a[0], Prec::Add);
                 match g.op(a[1]) {
                     // `n - 1` for the exponent of a powi derivative: wrapping,
                     // as `x.powi(i32::MIN)` must not overflow here.
-                    Op::Int(m) if *m < 0 => {
+                    Op::Int(m) if *m < 0 && !matches!(g.op(a[0]), Op::Int(_)) => {
                         let x = self.operand(a[0], Prec::If);
                         let m = proc_macro2::Literal::i64_unsuffixed(-m);
                         (
@@ -316,7 +315,13 @@ impl<'a> Emitter<'a> {
                             Prec::Atom,
                         )
                     }
+                    Op::Int(m) if *m < 0 => {
+                        let x = self.operand(a[0], Prec::Add);
+                        let m = proc_macro2::Literal::i64_unsuffixed(-m);
+                        (quote!(#x - #m), Prec::Add)
+                    }
                     _ => {
+                        let x = self.operand(a[0], Prec::Add);
                         let y = self.operand(a[1], Prec::Mul);
                         (quote!(#x + #y), Prec::Add)
                     }

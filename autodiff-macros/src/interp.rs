@@ -24,7 +24,7 @@ use std::fmt::Debug;
 
 use num_dual::{Dual64, DualNum};
 
-use crate::ir::{eval, Bin, FloatTy, Function, NodeId, Op, RegionId, Ty, Un, ROOT};
+use crate::ir::{eval, Bin, Cmp, FloatTy, Function, NodeId, Op, RegionId, Ty, Un, ROOT};
 
 /// A runtime value over the float scalar `T`.
 #[derive(Clone, Debug, PartialEq)]
@@ -410,7 +410,11 @@ impl<T: Scalar> Interp<'_, T> {
                 Val::F(T::constant(float_ty()?.round(n as f64)))
             }
             Op::IntAdd => Val::Int(arg(0)?.int()?.wrapping_add(arg(1)?.int()?)),
-            Op::Cmp(k) => Val::Bool(eval::cmp(*k, farg(0)?.re(), farg(1)?.re())),
+            Op::Cmp(k) => match (arg(0)?, arg(1)?) {
+                // Integer comparisons (a runtime `powi` exponent against 0).
+                (Val::Int(a), Val::Int(b)) => Val::Bool(int_cmp(*k, a, b)),
+                (a, b) => Val::Bool(eval::cmp(*k, a.float()?.re(), b.float()?.re())),
+            },
             Op::Not => Val::Bool(!arg(0)?.boolean()?),
             Op::And => Val::Bool(arg(0)?.boolean()? && arg(1)?.boolean()?),
             Op::Or => Val::Bool(arg(0)?.boolean()? || arg(1)?.boolean()?),
@@ -428,10 +432,24 @@ impl<T: Scalar> Interp<'_, T> {
     }
 }
 
+/// A comparison of integers (`MaxFirst`/`MinFirst` as `a.max(b)` /
+/// `a.min(b)` pick `a`).
+fn int_cmp(k: Cmp, a: i64, b: i64) -> bool {
+    match k {
+        Cmp::Lt => a < b,
+        Cmp::Le => a <= b,
+        Cmp::Gt => a > b,
+        Cmp::Ge | Cmp::MaxFirst => a >= b,
+        Cmp::Eq => a == b,
+        Cmp::Ne => a != b,
+        Cmp::MinFirst => a <= b,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ir::{Cmp, Graph, OutShape, Param};
+    use crate::ir::{Graph, OutShape, Param};
 
     fn param(name: &str) -> Param {
         Param {

@@ -99,6 +99,9 @@ enum Opnd {
 
 #[derive(Clone, Debug)]
 struct Cond {
+    /// Reuse an earlier condition (a comparison, or a `bool` an `If`
+    /// yielded) instead of comparing `a` and `b`.
+    prev: Option<u8>,
     cmp: Cmp,
     a: Ref,
     b: Opnd,
@@ -112,21 +115,37 @@ enum Ins {
     /// A unary op on a guarded operand; `var` picks the guard.
     Un(Un, Ref, u8),
     Bin(Bin, Opnd, Opnd, u8),
-    /// `x.powi(n)` (on a positive guard for negative `n`).
-    PowI(Ref, i8, u8),
+    /// `x.powi(n)` (on a positive guard for negative `n`); with `Some(k)`,
+    /// `n` is an earlier integer (a literal or one an `If` yielded).
+    PowI(Ref, i8, u8, Option<u8>),
+    /// `x * (n as f64)` for an earlier integer `n`.
+    Cast(Ref, u8),
     MulAdd(Ref, Opnd, Opnd),
     /// `x.clamp(lo, lo + width)` from the tables, or (`var` odd) with
     /// runtime bounds `y - 0.5`, `y + 0.75`.
     Clamp(Ref, u8, u8, u8),
     Select(Cond, Opnd, Opnd),
-    /// `if cond { then } else { els }`, yielding one value per pair
-    /// (counted back from the end of each branch).
-    If(Cond, Vec<Ins>, Vec<Ins>, Vec<(Ref, Ref)>),
+    /// `if cond { then } else { els }`.
+    If(Box<IfIns>),
     /// Rebuilds an earlier instruction's node (op and operands) in the
     /// current region: the same node when it is visible (hash-consing),
     /// a duplicate when it was built in a branch that is now closed, a
     /// shared outer node when it is rebuilt inside a branch.
     Repeat(u16),
+}
+
+#[derive(Clone, Debug)]
+struct IfIns {
+    cond: Cond,
+    then: Vec<Ins>,
+    els: Vec<Ins>,
+    /// One float yielded per pair (counted back from the end of each
+    /// branch).
+    outs: Vec<(Ref, Ref)>,
+    /// Also yield an integer literal per side.
+    int: Option<(i8, i8)>,
+    /// Also yield a comparison computed at the end of each side.
+    boolean: Option<(Cmp, Ref, Ref)>,
 }
 
 #[derive(Clone, Debug)]
@@ -213,8 +232,10 @@ fn cond() -> impl Strategy<Value = Cond> {
         opnd(),
         prop::option::weighted(0.25, (any::<bool>(), cmp(), a_ref(), opnd())),
         prop::bool::weighted(0.2),
+        prop::option::weighted(0.25, any::<u8>()),
     )
-        .prop_map(|(cmp, a, b, more, not)| Cond {
+        .prop_map(|(cmp, a, b, more, not, prev)| Cond {
+            prev,
             cmp,
             a,
             b,
@@ -227,7 +248,8 @@ fn leaf() -> impl Strategy<Value = Ins> {
     prop_oneof![
         6 => (prop::sample::select(UNS.to_vec()), a_ref(), any::<u8>()).prop_map(|(u, a, v)| Ins::Un(u, a, v)),
         5 => (prop::sample::select(BINS.to_vec()), opnd(), opnd(), any::<u8>()).prop_map(|(b, x, y, v)| Ins::Bin(b, x, y, v)),
-        1 => (a_ref(), (-3i8..=5).prop_filter("TEMP", |n| *n != 0), any::<u8>()).prop_map(|(a, n, v)| Ins::PowI(a, n, v)),
+        1 => (a_ref(), -3i8..=5, any::<u8>(), prop::option::weighted(0.3, any::<u8>())).prop_map(|(a, n, v, k)| Ins::PowI(a, n, v, k)),
+        1 => (a_ref(), any::<u8>()).prop_map(|(a, k)| Ins::Cast(a, k)),
         1 => (a_ref(), opnd(), opnd()).prop_map(|(a, b, c)| Ins::MulAdd(a, b, c)),
         1 => (a_ref(), any::<u8>(), any::<u8>(), any::<u8>()).prop_map(|(a, l, w, v)| Ins::Clamp(a, l, w, v)),
         1 => (cond(), opnd(), opnd()).prop_map(|(c, a, b)| Ins::Select(c, a, b)),
@@ -241,8 +263,19 @@ fn if_ins(inner: impl Strategy<Value = Ins> + Clone) -> impl Strategy<Value = In
         vec(inner.clone(), 0..=3),
         vec(inner, 0..=3),
         vec((a_ref(), a_ref()), 1..=2),
+        prop::option::weighted(0.3, (-2i8..=3, -2i8..=3)),
+        prop::option::weighted(0.3, (prop::sample::select(CMPS.to_vec()), a_ref(), a_ref())),
     )
-        .prop_map(|(c, t, e, outs)| Ins::If(c, t, e, outs))
+        .prop_map(|(cond, then, els, outs, int, boolean)| {
+            Ins::If(Box::new(IfIns {
+                cond,
+                then,
+                els,
+                outs,
+                int,
+                boolean,
+            }))
+        })
 }
 
 fn ins() -> BoxedStrategy<Ins> {
@@ -309,6 +342,9 @@ struct Builder {
     region: RegionId,
     /// Visible float values, oldest first.
     scope: Vec<NodeId>,
+    /// Visible integers and conditions.
+    ints: Vec<NodeId>,
+    bools: Vec<NodeId>,
     /// The node every instruction built (for `Repeat`).
     built: Vec<NodeId>,
 }
@@ -371,10 +407,23 @@ impl Builder {
         self.bin(Bin::Mul, k, b)
     }
 
+    fn int(&mut self, n: i8) -> NodeId {
+        let n = self
+            .g
+            .add(self.region, Op::Int(n as i64), vec![], Ty::Other);
+        self.ints.push(n);
+        n
+    }
+
     fn cond(&mut self, c: &Cond) -> NodeId {
-        let a = self.r(c.a);
-        let b = self.opnd(c.b);
-        let mut n = self.g.cmp(self.region, c.cmp, a, b);
+        let mut n = match c.prev {
+            Some(k) if !self.bools.is_empty() => self.bools[k as usize % self.bools.len()],
+            _ => {
+                let a = self.r(c.a);
+                let b = self.opnd(c.b);
+                self.g.cmp(self.region, c.cmp, a, b)
+            }
+        };
         if let Some((and, k, x, y)) = c.more {
             let x = self.r(x);
             let y = self.opnd(y);
@@ -385,6 +434,7 @@ impl Builder {
         if c.not {
             n = self.g.add(self.region, Op::Not, vec![n], Ty::Bool);
         }
+        self.bools.push(n);
         n
     }
 
@@ -438,11 +488,30 @@ impl Builder {
                 self.unary(*u, x, *var)
             }
             Ins::Bin(b, x, y, var) => self.binary(*b, *x, *y, *var),
-            Ins::PowI(a, n, var) => {
+            Ins::PowI(a, n, var, from) => {
                 let x = self.r(*a);
-                let x = if *n < 0 { self.pos(x, *var, 0.5) } else { x };
-                let n = self.g.add(r, Op::Int(*n as i64), vec![], Ty::Other);
+                let (x, n) = match from {
+                    Some(k) if !self.ints.is_empty() => {
+                        // Any sign: keep the base positive.
+                        let n = self.ints[*k as usize % self.ints.len()];
+                        (self.pos(x, *var, 0.5), n)
+                    }
+                    _ => {
+                        let x = if *n < 0 { self.pos(x, *var, 0.5) } else { x };
+                        (x, self.int(*n))
+                    }
+                };
                 self.g.add(r, Op::PowI, vec![x, n], F64)
+            }
+            Ins::Cast(a, k) => {
+                let x = self.r(*a);
+                let n = if self.ints.is_empty() {
+                    self.int(3)
+                } else {
+                    self.ints[*k as usize % self.ints.len()]
+                };
+                let nf = self.g.add(r, Op::IntToFloat, vec![n], F64);
+                self.bin(Bin::Mul, x, nf)
             }
             Ins::MulAdd(a, b, c) => {
                 let a = self.r(*a);
@@ -467,9 +536,17 @@ impl Builder {
                 let (a, b) = self.opnds(*a, *b);
                 self.g.select(r, c, a, b)
             }
-            Ins::If(c, then, els, outs) => {
-                let c = self.cond(c);
-                let saved = self.scope.clone();
+            Ins::If(i) => {
+                let IfIns {
+                    cond,
+                    then,
+                    els,
+                    outs,
+                    int,
+                    boolean,
+                } = &**i;
+                let c = self.cond(cond);
+                let saved = (self.scope.clone(), self.ints.clone(), self.bools.clone());
                 let mut yields = [Vec::new(), Vec::new()];
                 let mut regions = [ROOT; 2];
                 for (side, body) in [then, els].into_iter().enumerate() {
@@ -483,8 +560,17 @@ impl Builder {
                         .iter()
                         .map(|p| self.r(if side == 0 { p.0 } else { p.1 }))
                         .collect();
+                    if let Some((a, b)) = int {
+                        let n = self.int(if side == 0 { *a } else { *b });
+                        yields[side].push(n);
+                    }
+                    if let Some((k, a, b)) = boolean {
+                        let (a, b) = (self.r(*a), self.r(*b));
+                        let c = self.g.cmp(br, *k, a, b);
+                        yields[side].push(c);
+                    }
                     self.region = r;
-                    self.scope = saved.clone();
+                    (self.scope, self.ints, self.bools) = saved.clone();
                 }
                 let [t, e] = yields;
                 self.g.set_outputs(regions[0], t);
@@ -501,6 +587,16 @@ impl Builder {
                 for k in 0..outs.len() {
                     let p = self.g.add(r, Op::Proj(k as u32), vec![i], F64);
                     self.scope.push(p);
+                }
+                let mut k = outs.len() as u32;
+                if int.is_some() {
+                    let p = self.g.add(r, Op::Proj(k), vec![i], Ty::Other);
+                    self.ints.push(p);
+                    k += 1;
+                }
+                if boolean.is_some() {
+                    let p = self.g.add(r, Op::Proj(k), vec![i], Ty::Bool);
+                    self.bools.push(p);
                 }
                 return;
             }
@@ -573,6 +669,8 @@ fn build(p: &Prog) -> Function {
         g: Graph::default(),
         region: ROOT,
         scope: Vec::new(),
+        ints: Vec::new(),
+        bools: Vec::new(),
         built: Vec::new(),
     };
     for i in 0..p.params {
