@@ -97,7 +97,7 @@ fn trig_product() {
               %7 = div %5, %6
               %8 = add %3, %7
               %9 = recip %6
-              %10 = div %7, %6
+              %10 = mul %9, %7
               %11 = mul %10, %6
               %12 = const 2.0
               %13 = mul %12, %0
@@ -117,8 +117,9 @@ fn trig_product() {
                 let t0 = x * y;
                 let t1 = y.exp();
                 let t2 = x.powi(2) / t1;
-                let t3 = t0.cos();
-                (t1.recip() * (2.0_f64 * x) + t3 * y, t3 * x - t2 / t1 * t1)
+                let t3 = t1.recip();
+                let t4 = t0.cos();
+                (t3 * (2.0_f64 * x) + t4 * y, t4 * x - t3 * t2 * t1)
             }
         "#]],
     );

@@ -39,6 +39,10 @@ fn apply(g: &mut Graph, r: RegionId, p: Partial, d: NodeId) -> Option<NodeId> {
         Partial::Zero => None,
         Partial::Scale(s) => Some(g.bin(r, Bin::Mul, d, s)),
         Partial::Div(s) => Some(g.bin(r, Bin::Div, d, s)),
+        Partial::DivScale(q, s) => {
+            let t = g.bin(r, Bin::Div, d, q);
+            Some(g.bin(r, Bin::Mul, t, s))
+        }
         Partial::Gate(cond, when) => {
             let zero = g.filler(r, g.ty(d));
             Some(if when {

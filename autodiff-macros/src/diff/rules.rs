@@ -17,6 +17,9 @@ pub enum Partial {
     Scale(NodeId),
     /// Divide by this node (a partial `1 / d`, without computing `1 / d`).
     Div(NodeId),
+    /// Divide by the first node, then multiply by the second (a partial
+    /// `s / d`): the quotient rule's two halves then share one division.
+    DivScale(NodeId, NodeId),
     /// Pass the derivative through when the condition node is `when`,
     /// zero otherwise (piecewise choices: `max`, `min`, `clamp`, `Select`).
     Gate(NodeId, bool),
@@ -166,11 +169,8 @@ pub fn partial(
                 (Mul, 0) => y,
                 (Mul, _) => x,
                 (Div, 0) => return Partial::Div(y),
-                // -(x / y) / y
-                (Div, _) => {
-                    let q = g.bin(r, Div, out, y);
-                    g.un(r, Un::Neg, q)
-                }
+                // -(x / y) / y, as (d / y) * -(x / y)
+                (Div, _) => return Partial::DivScale(y, g.un(r, Un::Neg, out)),
                 // y x^(y - 1)
                 (Powf, 0) => {
                     let one = c(g, 1.0);

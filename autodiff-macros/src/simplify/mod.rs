@@ -35,10 +35,13 @@ pub fn simplify(f: &Function) -> Function {
 /// One rebuild of the live part of `f`.
 fn pass(f: &Function) -> Function {
     let live = f.graph.live(&f.outputs);
+    let uses = f.graph.use_counts(&f.outputs);
     let mut b = Rebuild {
         src: &f.graph,
         dst: Graph::default(),
         live,
+        uses,
+        shared: Vec::new(),
         map: vec![None; f.graph.nodes.len()],
         if_outputs: HashMap::new(),
     };
@@ -69,6 +72,10 @@ struct Rebuild<'a> {
     src: &'a Graph,
     dst: Graph,
     live: Vec<bool>,
+    /// Uses of each source node, and whether each new node stands for a
+    /// source node used more than once.
+    uses: Vec<u32>,
+    shared: Vec<bool>,
     map: Vec<Option<NodeId>>,
     /// Live output indices of each source `If`, ascending.
     if_outputs: HashMap<NodeId, Vec<u32>>,
@@ -113,9 +120,17 @@ impl Rebuild<'_> {
                         self.dst.add(dr, Op::Proj(pos as u32), args, node.ty)
                     }
                 },
-                _ => rules::build(&mut self.dst, dr, &node.op, args, node.ty),
+                _ => {
+                    let shared = &self.shared;
+                    let is_shared = |n: NodeId| shared.get(n.0 as usize).copied().unwrap_or(false);
+                    rules::build(&mut self.dst, dr, &node.op, args, node.ty, &is_shared)
+                }
             };
             self.map[id.0 as usize] = Some(new);
+            if self.shared.len() <= new.0 as usize {
+                self.shared.resize(new.0 as usize + 1, false);
+            }
+            self.shared[new.0 as usize] |= self.uses[id.0 as usize] > 1;
         }
     }
 

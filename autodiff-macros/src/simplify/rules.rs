@@ -5,12 +5,21 @@ use crate::ir::eval;
 use crate::ir::{Bin, Graph, NodeId, Op, RegionId, Ty, Un};
 
 /// Builds `op(args)` in `r`, rewritten by the first rule that applies.
-pub fn build(g: &mut Graph, r: RegionId, op: &Op, args: Vec<NodeId>, ty: Ty) -> NodeId {
+/// `shared(n)` tells whether node `n` has other uses, so that a rewrite
+/// never recomputes a value the code keeps anyway.
+pub fn build(
+    g: &mut Graph,
+    r: RegionId,
+    op: &Op,
+    args: Vec<NodeId>,
+    ty: Ty,
+    shared: &dyn Fn(NodeId) -> bool,
+) -> NodeId {
     if let Some(n) = fold(g, r, op, &args, ty) {
         return n;
     }
     let rewritten = match (op, ty.float()) {
-        (Op::Un(u), Some(_)) => unary(g, r, *u, args[0]),
+        (Op::Un(u), Some(_)) => unary(g, r, *u, args[0], shared),
         (Op::Bin(b), Some(_)) => binary(g, r, *b, args[0], args[1]),
         (Op::PowI, Some(f)) => match g.op(args[1]) {
             Op::Int(1) => Some(args[0]),
@@ -73,7 +82,13 @@ fn neg_of(g: &Graph, x: NodeId) -> Option<NodeId> {
     }
 }
 
-fn unary(g: &mut Graph, r: RegionId, u: Un, x: NodeId) -> Option<NodeId> {
+fn unary(
+    g: &mut Graph,
+    r: RegionId,
+    u: Un,
+    x: NodeId,
+    shared: &dyn Fn(NodeId) -> bool,
+) -> Option<NodeId> {
     match u {
         // --x = x
         Un::Neg => neg_of(g, x),
@@ -88,12 +103,12 @@ fn unary(g: &mut Graph, r: RegionId, u: Un, x: NodeId) -> Option<NodeId> {
                 } else {
                     return None;
                 };
-                Some(ln_1p(g, r, y))
+                Some(ln_1p(g, r, y, shared))
             }
             _ => None,
         },
         Un::Ln1p => match *g.op(x) {
-            Op::Un(Un::Exp) => {
+            Op::Un(Un::Exp) if !shared(x) => {
                 let y = g.args(x)[0];
                 Some(g.un(r, Un::Softplus, y))
             }
@@ -103,9 +118,11 @@ fn unary(g: &mut Graph, r: RegionId, u: Un, x: NodeId) -> Option<NodeId> {
     }
 }
 
-fn ln_1p(g: &mut Graph, r: RegionId, y: NodeId) -> NodeId {
+/// `ln(1 + y)`: `softplus` when `y` is an `exp` used nowhere else (else
+/// `softplus` would compute the `exp` again), `ln_1p` otherwise.
+fn ln_1p(g: &mut Graph, r: RegionId, y: NodeId, shared: &dyn Fn(NodeId) -> bool) -> NodeId {
     match *g.op(y) {
-        Op::Un(Un::Exp) => {
+        Op::Un(Un::Exp) if !shared(y) => {
             let z = g.args(y)[0];
             g.un(r, Un::Softplus, z)
         }
