@@ -85,7 +85,11 @@ impl<'a> Emitter<'a> {
                     Op::Param { .. } | Op::Const(_) | Op::Int(_) | Op::Bool(_) | Op::Default => {
                         true
                     }
-                    Op::If { .. } | Op::Proj(_) => false,
+                    Op::If { .. }
+                    | Op::Loop { .. }
+                    | Op::Proj(_)
+                    | Op::AddAt
+                    | Op::RegionArg(..) => false,
                     _ => uses[i] == 1 && use_region[i].is_none_or(|r| r == node.region),
                 }
             })
@@ -109,64 +113,189 @@ impl<'a> Emitter<'a> {
         let mut stmts = Vec::new();
         for &id in &g.region(r).nodes {
             let i = id.0 as usize;
-            if !self.live[i] || self.inline[i] || matches!(g.op(id), Op::Proj(_)) {
+            if !self.live[i] || self.inline[i] {
                 continue;
             }
-            if let Op::If { then, els } = *g.op(id) {
-                stmts.push(self.if_stmt(id, then, els));
-                continue;
+            match *g.op(id) {
+                Op::Proj(_) | Op::RegionArg(..) => {}
+                Op::If { then, els } => stmts.push(self.if_stmt(id, then, els)),
+                Op::Loop { body, carried, rev } => {
+                    stmts.push(self.loop_stmt(id, body, carried as usize, rev))
+                }
+                Op::AddAt => stmts.push(self.add_at(id)),
+                _ => {
+                    let (value, _) = self.build(id);
+                    let name = self.fresh();
+                    // Arrays are adjoint accumulators, updated in place.
+                    let mutable = g.ty(id).is_array().then(|| quote!(mut));
+                    stmts.push(quote! { let #mutable #name = #value; });
+                    self.names[i] = Some(name.into_token_stream());
+                }
             }
-            let (value, _) = self.build(id);
-            let name = self.fresh();
-            stmts.push(quote! { let #name = #value; });
-            self.names[i] = Some(name.into_token_stream());
         }
         stmts
     }
 
-    /// `let (a, b) = if c { ...; (x, y) } else { ...; (z, w) };`
-    fn if_stmt(&mut self, id: NodeId, then: RegionId, els: RegionId) -> TokenStream {
+    /// `acc[i] += v;`: the new version of the array takes the old one's
+    /// name (each version is used once).
+    fn add_at(&mut self, id: NodeId) -> TokenStream {
+        let args = self.f.graph.args(id).to_vec();
+        let (arr, rest) = args.split_first().unwrap_or((&id, &[]));
+        let Some((v, idx)) = rest.split_last() else {
+            return TokenStream::new();
+        };
+        let name = self.operand(*arr, Prec::Atom);
+        let idx: Vec<TokenStream> = idx.iter().map(|i| self.operand(*i, Prec::If)).collect();
+        let v = self.operand(*v, Prec::If);
+        self.names[id.0 as usize] = Some(name.clone());
+        quote! { #name #([#idx])* += #v; }
+    }
+
+    /// The projections of a region node: (output index, node).
+    fn projections(&self, id: NodeId) -> Vec<(usize, NodeId)> {
         let g = &self.f.graph;
-        let n = g.region(then).outputs.len();
+        g.nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(j, node)| match node.op {
+                Op::Proj(k) if self.live[j] && node.args[0] == id => {
+                    Some((k as usize, NodeId(j as u32)))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// `let (a, b) = if c { ...; (x, y) } else { ...; (z, w) };` An array
+    /// both branches update in place is not yielded: it keeps its name.
+    fn if_stmt(&mut self, id: NodeId, then: RegionId, els: RegionId) -> TokenStream {
+        let cond = self.operand(self.f.graph.args(id)[0], Prec::If);
+        let mut bodies = Vec::new();
+        let mut outs: Vec<Vec<TokenStream>> = Vec::new();
+        for r in [then, els] {
+            bodies.push(self.region(r));
+            let o = self.f.graph.region(r).outputs.clone();
+            outs.push(o.iter().map(|o| self.operand(*o, Prec::If)).collect());
+        }
+        let n = outs[0].len();
+        let in_place: Vec<bool> = (0..n)
+            .map(|k| {
+                let o = self.f.graph.region(then).outputs[k];
+                self.f.graph.ty(o).is_array() && outs[0][k].to_string() == outs[1][k].to_string()
+            })
+            .collect();
         let mut pats = vec![quote!(_); n];
+        for (k, proj) in self.projections(id) {
+            if in_place[k] {
+                self.names[proj.0 as usize] = Some(outs[0][k].clone());
+            } else {
+                let name = self.fresh();
+                pats[k] = name.to_token_stream();
+                self.names[proj.0 as usize] = Some(name.into_token_stream());
+            }
+        }
+        let keep: Vec<usize> = (0..n).filter(|&k| !in_place[k]).collect();
+        let pats: Vec<&TokenStream> = keep.iter().map(|&k| &pats[k]).collect();
+        let values: Vec<TokenStream> = outs
+            .iter()
+            .map(|o| {
+                let v: Vec<&TokenStream> = keep.iter().map(|&k| &o[k]).collect();
+                if v.len() == 1 {
+                    quote!(#(#v)*)
+                } else {
+                    quote!((#(#v),*))
+                }
+            })
+            .collect();
+        let (t, e) = (&bodies[0], &bodies[1]);
+        let (tv, ev) = (&values[0], &values[1]);
+        let branches = quote!(if #cond { #(#t)* #tv } else { #(#e)* #ev });
+        match pats.len() {
+            0 => quote! { #branches },
+            1 => quote! { let #(#pats)* = #branches; },
+            _ => quote! { let (#(#pats),*) = #branches; },
+        }
+    }
+
+    /// A loop: carried values are `let mut` variables (an array accumulator
+    /// keeps its variable), stacked values are pushed on a tape.
+    fn loop_stmt(&mut self, id: NodeId, body: RegionId, carried: usize, rev: bool) -> TokenStream {
+        let g = &self.f.graph;
+        let args = g.args(id).to_vec();
+        let outputs = g.region(body).outputs.clone();
+        let start = self.operand(args[0], Prec::Add);
+        let end = self.operand(args[1], Prec::Add);
+        let mut pre = Vec::new();
+        let mut vars = Vec::new();
+        for (k, &init) in args[2..].iter().enumerate() {
+            let value = self.operand(init, Prec::If);
+            let reuse = g.ty(init).is_array() && !self.inline[init.0 as usize];
+            let var = if reuse {
+                value
+            } else {
+                let v = self.fresh().into_token_stream();
+                pre.push(quote! { let mut #v = #value; });
+                v
+            };
+            let _ = k;
+            vars.push(var);
+        }
+        let mut tapes = Vec::new();
+        for _ in carried..outputs.len() {
+            let t = self.fresh().into_token_stream();
+            pre.push(quote! { let mut #t = ::autodiff::__private::tape(#start, #end); });
+            tapes.push(t);
+        }
+        let index = self.fresh();
         for (j, node) in g.nodes.iter().enumerate() {
-            if let (Op::Proj(k), true) = (&node.op, self.live[j]) {
-                if node.args[0] == id {
-                    let name = self.fresh();
-                    pats[*k as usize] = name.to_token_stream();
-                    self.names[j] = Some(name.into_token_stream());
+            if let Op::RegionArg(r, k) = node.op {
+                if r == body {
+                    self.names[j] = Some(if k == 0 {
+                        index.to_token_stream()
+                    } else {
+                        vars[k as usize - 1].clone()
+                    });
                 }
             }
         }
-        let cond = self.operand(g.args(id)[0], Prec::If);
-        let branches: Vec<TokenStream> = [then, els]
-            .into_iter()
-            .map(|r| {
-                let stmts = self.region(r);
-                let outs: Vec<TokenStream> = self
-                    .f
-                    .graph
-                    .region(r)
-                    .outputs
-                    .clone()
-                    .iter()
-                    .map(|o| self.operand(*o, Prec::If))
-                    .collect();
-                let value = if outs.len() == 1 {
-                    quote!(#(#outs)*)
-                } else {
-                    quote!((#(#outs),*))
-                };
-                quote! { #(#stmts)* #value }
-            })
-            .collect();
-        let pat = if n == 1 {
-            quote!(#(#pats)*)
-        } else {
-            quote!((#(#pats),*))
+        let stmts = self.region(body);
+        let outs: Vec<TokenStream> = outputs.iter().map(|o| self.operand(*o, Prec::If)).collect();
+        let pushes = tapes
+            .iter()
+            .zip(&outs[carried..])
+            .map(|(t, v)| quote! { #t.push(#v); });
+        let (mut lhs, mut rhs) = (Vec::new(), Vec::new());
+        for (var, out) in vars.iter().zip(&outs[..carried]) {
+            if var.to_string() != out.to_string() {
+                lhs.push(var.clone());
+                rhs.push(out.clone());
+            }
+        }
+        let update = match lhs.len() {
+            0 => quote!(),
+            1 => quote! { #(#lhs)* = #(#rhs)*; },
+            _ => quote! { (#(#lhs),*) = (#(#rhs),*); },
         };
-        let (t, e) = (&branches[0], &branches[1]);
-        quote! { let #pat = if #cond { #t } else { #e }; }
+        for (k, proj) in self.projections(id) {
+            self.names[proj.0 as usize] = Some(if k < carried {
+                vars[k].clone()
+            } else {
+                tapes[k - carried].clone()
+            });
+        }
+        let range = if rev {
+            quote!((#start..#end).rev())
+        } else {
+            quote!(#start..#end)
+        };
+        quote! {
+            #(#pre)*
+            for #index in #range {
+                #(#stmts)*
+                #(#pushes)*
+                #update
+            }
+        }
     }
 
     fn tree(&mut self, t: &Tree) -> TokenStream {
@@ -375,8 +504,30 @@ impl<'a> Emitter<'a> {
                 let y = self.operand(a[2], Prec::If);
                 (quote!(if #c { #x } else { #y }), Prec::If)
             }
-            // Regions are statements; a projection is always named.
-            Op::If { .. } | Op::Proj(_) => (quote!(()), Prec::Atom),
+            Op::Index => {
+                let arr = self.operand(a[0], Prec::Atom);
+                let idx: Vec<TokenStream> =
+                    a[1..].iter().map(|i| self.operand(*i, Prec::If)).collect();
+                (quote!(#arr #([#idx])*), Prec::Atom)
+            }
+            Op::Len => {
+                let arr = self.operand(a[0], Prec::Atom);
+                (quote!(#arr.len()), Prec::Atom)
+            }
+            Op::ZerosLike => {
+                let arr = self.operand(a[0], Prec::If);
+                (quote!(#private::ZerosLike::zeros_like(&#arr)), Prec::Atom)
+            }
+            Op::IntSub => {
+                let x = self.operand(a[0], Prec::Add);
+                let y = self.operand(a[1], Prec::Mul);
+                (quote!(#x - #y), Prec::Add)
+            }
+            // Regions and in-place updates are statements; projections and
+            // region arguments are always named.
+            Op::If { .. } | Op::Loop { .. } | Op::Proj(_) | Op::AddAt | Op::RegionArg(..) => {
+                (quote!(()), Prec::Atom)
+            }
         }
     }
 }

@@ -26,6 +26,11 @@ impl Errors {
         self.errors.len()
     }
 
+    /// Forgets the errors recorded after the first `len`.
+    pub fn truncate(&mut self, len: usize) {
+        self.errors.truncate(len);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.errors.is_empty()
     }

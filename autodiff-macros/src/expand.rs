@@ -79,6 +79,22 @@ fn item_head(item: &TokenStream) -> TokenStream {
     }
 }
 
+/// The gradient type of a parameter: its own type, but `Vec<T>` for a
+/// slice `&[T]` and `[T; N]` for `&[T; N]`.
+fn param_grad_ty(ty: &Type) -> TokenStream {
+    match ty {
+        Type::Reference(r) => match &*r.elem {
+            Type::Slice(s) => {
+                let elem = &s.elem;
+                quote!(::std::vec::Vec<#elem>)
+            }
+            Type::Array(a) => a.to_token_stream(),
+            _ => ty.to_token_stream(),
+        },
+        _ => ty.to_token_stream(),
+    }
+}
+
 /// Builds every companion of one function.
 pub struct Companions<'a> {
     item: &'a ItemFn,
@@ -172,11 +188,11 @@ impl<'a> Companions<'a> {
 
     /// The gradient type: the `wrt` parameter's type, or a tuple of them.
     fn grad_ty(&self) -> TokenStream {
-        let tys: Vec<&Type> = self
+        let tys: Vec<TokenStream> = self
             .sig
             .wrt
             .iter()
-            .map(|&i| &self.sig.params[i].ty)
+            .map(|&i| param_grad_ty(&self.sig.params[i].ty))
             .collect();
         if tys.len() == 1 {
             tys[0].to_token_stream()
@@ -247,7 +263,7 @@ impl<'a> Companions<'a> {
         quote! {
             #[doc = #doc]
             #[inline]
-            #[allow(unused_variables, unused_parens, clippy::all)]
+            #[allow(unused_variables, unused_mut, unused_assignments, unused_parens, clippy::all)]
             #vis fn #name #generics (#(#params,)* #(#extra,)*) -> #ret #where_clause {
                 #body
             }
@@ -397,6 +413,14 @@ impl<'a> Companions<'a> {
 
     /// Forward mode, one basis direction per `wrt` parameter.
     fn jacobian(&self) -> TokenStream {
+        if self
+            .sig
+            .wrt
+            .iter()
+            .any(|&i| self.sig.params[i].ir_ty.is_array())
+        {
+            return self.jacobian_by_rows();
+        }
         let p = self.sig.wrt.len();
         let m = self.sig.out_shape.len();
         let f = self.func().map(|f| {
@@ -433,6 +457,80 @@ impl<'a> Companions<'a> {
             tys[0].clone()
         } else {
             quote!((#(#tys,)*))
+        };
+        self.item(
+            "jacobian",
+            "The dense Jacobian (one entry per output and `wrt` parameter)",
+            &[],
+            ret,
+            body,
+        )
+    }
+
+    /// The Jacobian of a function of arrays, row by row: the gradient for
+    /// a scalar output; for a tuple output, one `_vjp` per output with a
+    /// basis cotangent (row `i` of each parameter's block is
+    /// ∂out_i/∂param).
+    fn jacobian_by_rows(&self) -> TokenStream {
+        let args: Vec<&Ident> = self.sig.params.iter().map(|p| &p.ident).collect();
+        let p = self.sig.wrt.len();
+        let m = self.sig.out_shape.len();
+        let (body, ret) = match &self.sig.out_shape {
+            OutShape::Leaf => {
+                let grad = self.name("grad");
+                (quote!(#grad(#(#args),*)), self.grad_ty())
+            }
+            OutShape::Tuple(_) => {
+                let vjp = self.name("vjp");
+                let rows: Vec<TokenStream> = (0..m)
+                    .map(|k| {
+                        let basis = self.sig.out_floats.iter().enumerate().map(|(j, f)| {
+                            let lit = syn::LitFloat::new(
+                                &format!("{}_{}", if j == k { "1.0" } else { "0.0" }, f.name()),
+                                proc_macro2::Span::call_site(),
+                            );
+                            quote!(#lit)
+                        });
+                        quote!(#vjp(#(#args,)* (#(#basis,)*)).1)
+                    })
+                    .collect();
+                let names: Vec<Ident> = (0..m)
+                    .map(|k| format_ident!("row{}", k, span = proc_macro2::Span::mixed_site()))
+                    .collect();
+                let blocks: Vec<TokenStream> = (0..p)
+                    .map(|j| {
+                        let field = syn::Index::from(j);
+                        let items = names.iter().map(|r| {
+                            if p == 1 {
+                                quote!(#r)
+                            } else {
+                                quote!(#r.#field)
+                            }
+                        });
+                        quote!([#(#items),*])
+                    })
+                    .collect();
+                let tys: Vec<TokenStream> = self
+                    .sig
+                    .wrt
+                    .iter()
+                    .map(|&i| {
+                        let g = param_grad_ty(&self.sig.params[i].ty);
+                        quote!([#g; #m])
+                    })
+                    .collect();
+                let value = if p == 1 {
+                    quote!(#(#blocks)*)
+                } else {
+                    quote!((#(#blocks,)*))
+                };
+                let ret = if p == 1 {
+                    quote!(#(#tys)*)
+                } else {
+                    quote!((#(#tys,)*))
+                };
+                (quote! { #(let #names = #rows;)* #value }, ret)
+            }
         };
         self.item(
             "jacobian",

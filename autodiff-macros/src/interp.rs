@@ -380,7 +380,22 @@ impl<T: Scalar> Interp<'_, T> {
                 Ty::Float(_) => Val::F(T::constant(0.0)),
                 Ty::Bool => Val::Bool(false),
                 Ty::Other => Val::Int(0),
+                Ty::Array(..) => return Err(Error("arrays are not interpreted yet".to_string())),
             },
+            // Arrays and loops: not interpreted yet (the random programs
+            // do not generate them).
+            Op::Index
+            | Op::Len
+            | Op::AddAt
+            | Op::ZerosLike
+            | Op::IntSub
+            | Op::RegionArg(..)
+            | Op::Loop { .. } => {
+                return Err(Error(format!(
+                    "%{}: arrays and loops are not interpreted yet",
+                    id.0
+                )));
+            }
             Op::Opaque(i) => {
                 return Err(Error(format!(
                     "%{}: opaque expression #{i} cannot be interpreted",

@@ -41,7 +41,7 @@ pub fn lower(sig: &Signature, block: &Block, errors: &mut Errors) -> Lowered {
     };
     let mut params = Vec::new();
     for (i, p) in sig.params.iter().enumerate() {
-        let ty = p.float.map_or(Ty::Other, Ty::Float);
+        let ty = p.ir_ty;
         let node = cx.add(
             Op::Param {
                 index: i as u32,
@@ -197,18 +197,21 @@ impl Lower<'_> {
 
     fn add(&mut self, op: Op, args: Vec<NodeId>, ty: Ty) -> NodeId {
         let active = match &op {
-            _ if ty.float().is_none() => false,
+            _ if ty.elem().is_none() => false,
             Op::Param { index, .. } => self.sig.wrt.contains(&(*index as usize)),
-            Op::Proj(k) => {
-                let Op::If { then, els } = *self.g.op(args[0]) else {
-                    return NodeId(0);
-                };
-                [then, els]
-                    .iter()
-                    .any(|r| self.is_active(self.g.region(*r).outputs[*k as usize]))
-            }
+            Op::Proj(k) => self
+                .g
+                .op(args[0])
+                .regions()
+                .iter()
+                .any(|r| self.is_active(self.g.region(*r).outputs[*k as usize])),
             _ => args.iter().any(|a| self.is_active(*a)),
         };
+        self.add_with(op, args, ty, active)
+    }
+
+    /// Adds a node whose activity the caller decides.
+    fn add_with(&mut self, op: Op, args: Vec<NodeId>, ty: Ty, active: bool) -> NodeId {
         let id = self.g.add(self.region, op, args, ty);
         if id.0 as usize == self.active.len() {
             self.active.push(active);
@@ -283,35 +286,61 @@ impl Lower<'_> {
     }
 
     fn collect_mentions(&self, tokens: TokenStream, found: &mut Vec<String>) {
-        let mut after_dot = false;
-        for tt in tokens {
-            match &tt {
-                TokenTree::Group(g) => self.collect_mentions(g.stream(), found),
+        self.walk_mentions(tokens, &mut |name, _| {
+            if !found.contains(&name) {
+                found.push(name);
+            }
+        });
+    }
+
+    /// Calls `f(name, value_use)` for each binding the tokens mention;
+    /// `value_use` is false for `name.len()`, which reads no element.
+    fn walk_mentions(&self, tokens: TokenStream, f: &mut dyn FnMut(String, bool)) {
+        let tts: Vec<TokenTree> = tokens.into_iter().collect();
+        let dot =
+            |t: Option<&TokenTree>| matches!(t, Some(TokenTree::Punct(p)) if p.as_char() == '.');
+        for (k, tt) in tts.iter().enumerate() {
+            match tt {
+                TokenTree::Group(g) => self.walk_mentions(g.stream(), f),
                 TokenTree::Ident(i) => {
                     let name = i.to_string();
-                    if !after_dot && self.lookup(&name).is_some() && !found.contains(&name) {
-                        found.push(name);
+                    if (k == 0 || !dot(tts.get(k - 1))) && self.lookup(&name).is_some() {
+                        let len = dot(tts.get(k + 1))
+                            && matches!(tts.get(k + 2), Some(TokenTree::Ident(m)) if m == "len")
+                            && matches!(tts.get(k + 3), Some(TokenTree::Group(g)) if g.stream().is_empty());
+                        f(name, !len);
                     }
                 }
                 TokenTree::Punct(_) | TokenTree::Literal(_) => {}
             }
-            after_dot = matches!(&tt, TokenTree::Punct(p) if p.as_char() == '.');
         }
+    }
+
+    /// Bindings holding active values that the tokens read (not just the
+    /// length of).
+    fn active_mentions(&self, tokens: TokenStream) -> Vec<String> {
+        let mut found = Vec::new();
+        self.walk_mentions(tokens, &mut |name, value_use| {
+            if value_use
+                && !found.contains(&name)
+                && self.lookup(&name).is_some_and(|v| self.val_active(v))
+            {
+                found.push(name);
+            }
+        });
+        found
     }
 
     /// Keeps `e` as written: it must depend on no differentiated value.
     /// `what` names the construct for the error if it does.
     fn opaque(&mut self, e: &Expr, ty: Ty, what: &str) -> Val {
         let refs = self.mentions(e.to_token_stream());
+        let active = self.active_mentions(e.to_token_stream());
         let mut args = Vec::new();
         let mut names = Vec::new();
-        let mut active = Vec::new();
         for name in refs {
             match self.lookup(&name).cloned() {
                 Some(Val::Node(n)) => {
-                    if self.is_active(n) {
-                        active.push(name.clone());
-                    }
                     args.push(n);
                     names.push(name);
                 }
@@ -469,6 +498,7 @@ impl Lower<'_> {
             }
             Expr::Return(r) => self.error(r, "#[differentiate] supports `return` only as the last statement of the function; use `if`/`else` as an expression instead of an early return"),
             Expr::If(_) | Expr::Block(_) | Expr::Paren(_) => self.expr(e),
+            Expr::ForLoop(f) => self.for_loop(f),
             Expr::Macro(_) => Val::Unit,
             _ if self.is_value_expr(e) => self.expr(e),
             _ => {
@@ -499,6 +529,7 @@ impl Lower<'_> {
                 | Expr::Cast(_)
                 | Expr::Field(_)
                 | Expr::Group(_)
+                | Expr::Index(_)
         )
     }
 
@@ -511,7 +542,7 @@ impl Lower<'_> {
             }
         }
         let what = match target {
-            Expr::Index(_) => "assignment to an element (`x[i] = ...`)",
+            Expr::Index(_) => "writing an array element (`x[i] = ...`)",
             Expr::Field(_) => "assignment to a field",
             Expr::Unary(_) => "assignment through a reference",
             _ => "this assignment target",
@@ -519,7 +550,7 @@ impl Lower<'_> {
         self.errors.at(
             target,
             format!(
-                "{what} is not supported by #[differentiate]; assign to a local `let mut` variable"
+                "{what} is not supported by #[differentiate] yet; accumulate into a scalar `let mut` variable"
             ),
         );
     }
@@ -554,6 +585,7 @@ impl Lower<'_> {
             Expr::Call(c) => self.call(e, c),
             Expr::Cast(c) => self.cast(e, c),
             Expr::Field(f) => self.field(e, f),
+            Expr::Index(_) => self.index(e),
             Expr::Return(r) => self.error(r, "#[differentiate] supports `return` only as the last statement of the function; use `if`/`else` as an expression instead of an early return"),
             _ => {
                 let what = construct(e);
@@ -638,9 +670,7 @@ impl Lower<'_> {
 
     /// Does `e` mention a binding holding an active value?
     fn mentions_active(&self, e: &Expr) -> bool {
-        self.mentions(e.to_token_stream())
-            .iter()
-            .any(|n| self.lookup(n).is_some_and(|v| self.val_active(v)))
+        !self.active_mentions(e.to_token_stream()).is_empty()
     }
 
     /// `l op r` on floats. Operands that are not floats (integers, values of
@@ -692,6 +722,11 @@ impl Lower<'_> {
         args: &[&Expr],
         turbofish: bool,
     ) -> Val {
+        if name == "len" && args.len() == 1 {
+            if let Some(arr) = self.array_binding(args[0]) {
+                return Val::Node(self.add(Op::Len, vec![arr], Ty::Other));
+            }
+        }
         let Some(m) = Method::lookup(name).filter(|_| !turbofish) else {
             if !self.mentions_active(e) {
                 return self.opaque(e, Ty::Other, "a method call");
@@ -798,6 +833,159 @@ impl Lower<'_> {
             }
         }
         self.opaque(e, Ty::Other, "a field access")
+    }
+
+    /// The array node a plain path names, if it names one.
+    fn array_binding(&self, e: &Expr) -> Option<NodeId> {
+        let Expr::Path(p) = e else { return None };
+        match self.lookup(&p.path.get_ident()?.to_string())? {
+            Val::Node(n) if self.g.ty(*n).is_array() => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// `x[i]` or `m[i][j]` on an array parameter; any other indexing is a
+    /// constant kept as written.
+    fn index(&mut self, e: &Expr) -> Val {
+        let mut indices = Vec::new();
+        let mut base = e;
+        while let Expr::Index(ix) = base {
+            indices.push(&*ix.index);
+            base = &ix.expr;
+        }
+        indices.reverse();
+        let Some(arr) = self.array_binding(base) else {
+            return self.opaque(e, Ty::Other, "indexing");
+        };
+        let Ty::Array(f, rank) = self.g.ty(arr) else {
+            return self.poison();
+        };
+        if indices.len() != rank as usize {
+            return self.error(
+                e,
+                format!(
+                    "index every dimension of this array: it has {rank}, so write {}",
+                    if rank == 2 { "`m[i][j]`" } else { "`x[i]`" }
+                ),
+            );
+        }
+        let mut args = vec![arr];
+        for ix in indices {
+            if self.mentions_active(ix) {
+                return self.error(ix, "an index cannot depend on a differentiated value; compute indices from integers and loop variables");
+            }
+            let v = self.expr(ix);
+            args.push(self.node(v, ix));
+        }
+        Val::Node(self.add(Op::Index, args, Ty::Float(f)))
+    }
+
+    /// `for i in a..b { ... }` or `for i in (a..b).rev() { ... }`: a loop
+    /// region carrying every outer binding its body assigns.
+    fn for_loop(&mut self, f: &syn::ExprForLoop) -> Val {
+        let Some((start, end, rev)) = loop_range(&f.expr) else {
+            return self.error(&f.expr, "#[differentiate] supports `for` loops over `a..b` or `(a..b).rev()`; write the loop over an index range");
+        };
+        let index_name = match &*f.pat {
+            Pat::Ident(pi) => Some(pi.ident.to_string()),
+            Pat::Wild(_) => None,
+            other => return self.error(other, "the loop variable must be a name or `_`"),
+        };
+        for bound in [start, end] {
+            if self.mentions_active(bound) {
+                return self.error(bound, "loop bounds cannot depend on a differentiated value");
+            }
+        }
+        let (s, e) = (self.expr(start), self.expr(end));
+        let (s, e) = (self.node(s, start), self.node(e, end));
+        let mut names: Vec<String> = assigned_names(&f.body)
+            .into_iter()
+            .filter(|n| self.lookup(n).is_some())
+            .collect();
+        names.sort();
+        names.dedup();
+        let mut inits = Vec::new();
+        for n in &names {
+            match self.lookup(n) {
+                Some(Val::Node(v)) => inits.push(*v),
+                _ => {
+                    return self.error(
+                        &f.body,
+                        format!("`{n}` is a tuple; a loop can carry only single values"),
+                    )
+                }
+            }
+        }
+        // A carried value is active if its initial value is, or if the body
+        // makes it so: lower the body again until that is stable.
+        let mut active: Vec<bool> = inits.iter().map(|v| self.is_active(*v)).collect();
+        let errors_before = self.errors.len();
+        let (body, outs) = loop {
+            let (body, outs) = self.loop_body(f, &index_name, &names, &inits, &active);
+            let grown: Vec<usize> = (0..outs.len())
+                .filter(|&k| !active[k] && self.is_active(outs[k]))
+                .collect();
+            if grown.is_empty() {
+                break (body, outs);
+            }
+            grown.into_iter().for_each(|k| active[k] = true);
+            self.errors.truncate(errors_before);
+        };
+        self.g.set_outputs(body, outs.clone());
+        let mut args = vec![s, e];
+        args.extend(&inits);
+        let op = Op::Loop {
+            body,
+            carried: names.len() as u32,
+            rev,
+        };
+        let node = self.add(op, args, Ty::Other);
+        for (k, name) in names.iter().enumerate() {
+            let ty = carried_ty(self.g.ty(inits[k]), self.g.ty(outs[k]));
+            let proj = self.add(Op::Proj(k as u32), vec![node], ty);
+            self.assign(name, Val::Node(proj));
+        }
+        Val::Unit
+    }
+
+    /// Lowers a loop body once, with carried values as region arguments
+    /// of the given activity; returns the region and the carried values
+    /// at the end of the body.
+    fn loop_body(
+        &mut self,
+        f: &syn::ExprForLoop,
+        index: &Option<String>,
+        names: &[String],
+        inits: &[NodeId],
+        active: &[bool],
+    ) -> (RegionId, Vec<NodeId>) {
+        let saved_scopes = self.scopes.clone();
+        let outer = self.region;
+        let body = self.g.new_region(outer);
+        self.region = body;
+        for (k, name) in names.iter().enumerate() {
+            let ty = self.g.ty(inits[k]);
+            let arg = self.add_with(Op::RegionArg(body, k as u32 + 1), vec![], ty, active[k]);
+            self.assign(name, Val::Node(arg));
+        }
+        self.scopes.push(Scope::new());
+        let i = self.add(Op::RegionArg(body, 0), vec![], Ty::Other);
+        if let Some(name) = index {
+            self.bind(name, Val::Node(i));
+        }
+        self.block(&f.body);
+        self.scopes.pop();
+        let outs = names
+            .iter()
+            .zip(inits)
+            .map(|(n, init)| match self.lookup(n) {
+                Some(Val::Node(v)) => *v,
+                _ => *init,
+            })
+            .collect();
+        self.scopes = saved_scopes;
+        self.region = outer;
+        (body, outs)
     }
 
     fn cond(&mut self, e: &Expr) -> NodeId {
@@ -954,6 +1142,59 @@ fn float_of_expr(cx: &Lower, e: &Expr) -> Option<FloatTy> {
     }
 }
 
+/// `a..b` -> `(a, b, false)`; `(a..b).rev()` -> `(a, b, true)`.
+fn loop_range(e: &Expr) -> Option<(&Expr, &Expr, bool)> {
+    match e {
+        Expr::Range(r) if matches!(r.limits, syn::RangeLimits::HalfOpen(_)) => {
+            Some((r.start.as_deref()?, r.end.as_deref()?, false))
+        }
+        Expr::Paren(p) => loop_range(&p.expr),
+        Expr::MethodCall(m) if m.method == "rev" && m.args.is_empty() => {
+            let (a, b, rev) = loop_range(&m.receiver)?;
+            Some((a, b, !rev))
+        }
+        _ => None,
+    }
+}
+
+/// The type of a carried value: a float if it starts or ends as one.
+fn carried_ty(init: Ty, out: Ty) -> Ty {
+    if init.elem().is_some() {
+        init
+    } else {
+        out
+    }
+}
+
+/// Names a block assigns (`name = ...`, `name += ...`), nested blocks
+/// included.
+fn assigned_names(block: &Block) -> Vec<String> {
+    struct Assigned(Vec<String>);
+    impl<'ast> syn::visit::Visit<'ast> for Assigned {
+        fn visit_expr_assign(&mut self, a: &'ast syn::ExprAssign) {
+            if let Expr::Path(p) = &*a.left {
+                if let Some(i) = p.path.get_ident() {
+                    self.0.push(i.to_string());
+                }
+            }
+            syn::visit::visit_expr_assign(self, a);
+        }
+        fn visit_expr_binary(&mut self, b: &'ast syn::ExprBinary) {
+            if compound(&b.op).is_some() {
+                if let Expr::Path(p) = &*b.left {
+                    if let Some(i) = p.path.get_ident() {
+                        self.0.push(i.to_string());
+                    }
+                }
+            }
+            syn::visit::visit_expr_binary(self, b);
+        }
+    }
+    let mut v = Assigned(Vec::new());
+    syn::visit::Visit::visit_block(&mut v, block);
+    v.0
+}
+
 fn compound(op: &BinOp) -> Option<Bin> {
     match op {
         BinOp::AddAssign(_) => Some(Bin::Add),
@@ -1030,7 +1271,7 @@ fn hint(what: &str) -> &'static str {
     } else if what.contains("macro") {
         "macros are kept as written and cannot be differentiated; compute the value with plain expressions"
     } else if what.contains("indexing") || what.contains("array") {
-        "arrays are not supported yet; pass the elements as separate `f64` parameters"
+        "index array parameters in every dimension (`x[i]`, `m[i][j]`); local arrays and array literals are not supported yet"
     } else {
         "rewrite it with the supported operations: arithmetic, float methods, `let`, and `if`/`else`"
     }

@@ -30,21 +30,26 @@ fn write(tokens: TokenStream, out: &mut String) {
                 };
                 let call = out
                     .ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ')' || c == ']')
-                    && !out.ends_with("let")
-                    && !out.ends_with(" if");
-                if g.delimiter() == Delimiter::Brace || !(call && g.delimiter() != Delimiter::None)
+                    && !["let", " if", " in", " for", " while", " match", "return"]
+                        .iter()
+                        .any(|k| out.ends_with(k));
+                let after_unary = out.ends_with(['-', '!', '&', '*']);
+                if g.delimiter() == Delimiter::Brace
+                    || !(call || after_unary || g.delimiter() == Delimiter::None)
                 {
                     space(out);
                 }
                 out.push_str(open);
                 write(g.stream(), out);
-                out.push_str(close);
+                out.push_str(if close == " }" && out.ends_with(' ') {
+                    "}"
+                } else {
+                    close
+                });
             }
             TokenTree::Ident(id) => {
-                if !out.ends_with('.')
-                    && !out.ends_with("::")
-                    && !out.ends_with('!')
-                    && !out.ends_with('-')
+                // A prefix operator was written without a trailing space.
+                if !out.ends_with(['.', '!', '-', '&', '*']) && !out.ends_with("::")
                     || ends_with_binary_minus(out)
                 {
                     space(out);
@@ -60,7 +65,8 @@ fn write(tokens: TokenStream, out: &mut String) {
             TokenTree::Punct(p) => {
                 let c = p.as_char();
                 let prev_joint = out.ends_with(':')
-                    || (out.ends_with(|ch: char| "=<>&|!".contains(ch)) && joint_before(&tts, i));
+                    || (out.ends_with(|ch: char| "=<>&|!+-*/".contains(ch))
+                        && joint_before(&tts, i));
                 match c {
                     '.' | ',' | ';' => {
                         out.push(c);
@@ -69,8 +75,13 @@ fn write(tokens: TokenStream, out: &mut String) {
                         }
                     }
                     ':' if prev_joint || p.spacing() == Spacing::Joint => out.push(c),
-                    _ if prev_joint => out.push(c),
-                    '-' | '!' if unary_position(out) => {
+                    _ if prev_joint => {
+                        out.push(c);
+                        if p.spacing() == Spacing::Alone {
+                            out.push(' ');
+                        }
+                    }
+                    '-' | '!' | '&' | '*' if unary_position(out) => {
                         space(out);
                         out.push(c);
                     }
@@ -160,6 +171,13 @@ mod tests {
             "if x < y { a } else { b }"
         );
         assert_eq!(format(quote!(a <= b && c)), "a <= b && c");
+        assert_eq!(
+            format(quote!(for i in (0..n).rev() {
+                s[i] += -(a * b);
+                f(&x);
+            })),
+            "for i in (0..n).rev() { s[i] += -(a * b); f(&x); }"
+        );
         assert_eq!(
             format(quote!(let (a, _) = if c { (x, 0.0_f64) } else { (y, x) }; a)),
             "let (a, _) = if c { (x, 0) } else { (y, x) }; a"

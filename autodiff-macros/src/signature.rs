@@ -6,15 +6,59 @@ use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
 
 use crate::args::Args;
 use crate::error::Errors;
-use crate::ir::{FloatTy, OutShape};
+use crate::ir::{FloatTy, OutShape, Ty};
 
 /// One parameter of the user's function.
 #[derive(Clone)]
 pub struct ParamInfo {
     pub ident: Ident,
     pub ty: Type,
-    /// `Some` for `f32`/`f64` parameters.
-    pub float: Option<FloatTy>,
+    /// The parameter as the IR sees it: a float, an array of floats, or
+    /// anything else (passed through, never differentiated).
+    pub ir_ty: Ty,
+}
+
+impl ParamInfo {
+    /// Floats and arrays of floats can be differentiated.
+    pub fn differentiable(&self) -> bool {
+        self.ir_ty.elem().is_some()
+    }
+}
+
+/// `[T; N]`, `[[T; C]; R]`, `&[T]`, `&[T; N]`, `&[[T; C]]` of a float `T`:
+/// the element type and rank.
+pub fn array_of(ty: &Type) -> Option<(FloatTy, u8)> {
+    match ty {
+        Type::Array(a) => match float_of(&a.elem) {
+            Some(f) => Some((f, 1)),
+            None => array_of(&a.elem)
+                .filter(|(_, r)| *r == 1)
+                .map(|(f, _)| (f, 2)),
+        },
+        Type::Slice(s) => match float_of(&s.elem) {
+            Some(f) => Some((f, 1)),
+            None => array_of(&s.elem)
+                .filter(|(_, r)| *r == 1)
+                .map(|(f, _)| (f, 2)),
+        },
+        Type::Reference(r)
+            if r.mutability.is_none() && matches!(*r.elem, Type::Array(_) | Type::Slice(_)) =>
+        {
+            array_of(&r.elem)
+        }
+        Type::Paren(p) => array_of(&p.elem),
+        _ => None,
+    }
+}
+
+fn ir_ty(ty: &Type) -> Ty {
+    if let Some(f) = float_of(ty) {
+        Ty::Float(f)
+    } else if let Some((f, rank)) = array_of(ty) {
+        Ty::Array(f, rank)
+    } else {
+        Ty::Other
+    }
 }
 
 /// The user's function's signature.
@@ -83,7 +127,7 @@ pub fn read(item: &ItemFn, args: &Args, errors: &mut Errors) -> Signature {
                 Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => params.push(ParamInfo {
                     ident: pi.ident.clone(),
                     ty: (*pt.ty).clone(),
-                    float: float_of(&pt.ty),
+                    ir_ty: ir_ty(&pt.ty),
                 }),
                 other => errors.at(other, "#[differentiate] needs each parameter to be a plain name, like `x: f64`; destructure inside the body"),
             },
@@ -95,7 +139,7 @@ pub fn read(item: &ItemFn, args: &Args, errors: &mut Errors) -> Signature {
     let out_known = errors.len() == before;
     let default_float = params
         .iter()
-        .find_map(|p| p.float)
+        .find_map(|p| p.ir_ty.elem())
         .unwrap_or(out_floats.first().copied().unwrap_or(FloatTy::F64));
     Signature {
         name: sig.ident.clone(),
@@ -111,13 +155,16 @@ pub fn read(item: &ItemFn, args: &Args, errors: &mut Errors) -> Signature {
 
 fn wrt_indices(name: Ident, params: &[ParamInfo], args: &Args, errors: &mut Errors) -> Vec<usize> {
     let all: Vec<usize> = (0..params.len())
-        .filter(|&i| params[i].float.is_some())
+        .filter(|&i| params[i].differentiable())
         .collect();
     let Some(names) = &args.wrt else {
-        if let Some(array) = params.iter().find(|p| is_array(&p.ty)) {
+        if let Some(p) = params
+            .iter()
+            .find(|p| p.ir_ty == Ty::Other && is_array(&p.ty))
+        {
             errors.at(
-                &array.ty,
-                "array and slice parameters are not supported yet; pass the elements as separate `f64` parameters",
+                &p.ty,
+                "#[differentiate] supports arrays `[T; N]`, `[[T; C]; R]` and slices `&[T]` of `f32`/`f64`; this parameter's type is not one of them",
             );
         } else if all.is_empty() {
             errors.at(
@@ -138,11 +185,11 @@ fn wrt_indices(name: Ident, params: &[ParamInfo], args: &Args, errors: &mut Erro
                 );
                 ok = false;
             }
-            Some(i) if params[i].float.is_none() => {
+            Some(i) if !params[i].differentiable() => {
                 let ty = params[i].ty.to_token_stream().to_string();
                 errors.at(
                     n,
-                    format!("`wrt` names `{n}`, which has type `{ty}`; only `f32` and `f64` parameters can be differentiated"),
+                    format!("`wrt` names `{n}`, which has type `{ty}`; only `f32`/`f64` parameters and arrays or slices of them can be differentiated"),
                 );
                 ok = false;
             }

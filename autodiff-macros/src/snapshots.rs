@@ -217,23 +217,23 @@ fn branch_with_constant() {
             fn g_grad(x: f64, n: usize) -> f64 {
                 let t0 = x.abs();
                 let t1 = x > 1.0_f64;
-                let (t2, t3, t4, t5) = if t1 {
-                    let t6 = x.ln();
-                    (t0 * t6, t6, 0.0_f64, 0.0_f64)
+                let (t5, t6, t7, t8) = if t1 {
+                    let t2 = x.ln();
+                    (t0 * t2, t2, 0.0_f64, 0.0_f64)
                 } else {
-                    let t7 = n as f64;
-                    let t8 = x.tanh();
-                    (t0 + t7 * t8, 0.0_f64, t7, t8)
+                    let t3 = n as f64;
+                    let t4 = x.tanh();
+                    (t0 + t3 * t4, 0.0_f64, t3, t4)
                 };
-                let t9 = if ::autodiff::__private::max_first(t2, 0.5_f64) {
+                let t9 = if ::autodiff::__private::max_first(t5, 0.5_f64) {
                     1.0_f64
                 } else {
                     0.0_f64
                 };
                 let (t10, t11) = if t1 {
-                    (t9 * t0 / x, t9 * t3)
+                    (t9 * t0 / x, t9 * t6)
                 } else {
-                    (t9 * t4 * (1.0_f64 - t5 * t5), t9)
+                    (t9 * t7 * (1.0_f64 - t8 * t8), t9)
                 };
                 t10 + t11 * ::autodiff::__private::sign0(x)
             }

@@ -5,10 +5,12 @@
 //! Everything here is usable from plain code too. Depend on the `autodiff`
 //! facade rather than on this crate directly.
 
+mod array;
 mod check;
 mod pretty;
 mod scalar;
 
+pub use array::{tape, Zero, ZerosLike};
 pub use check::{check_grad, GradCheck};
 pub use pretty::{Pretty, PrettyEntry};
 pub use scalar::{max_first, min_first, sigmoid, sign0, softplus};

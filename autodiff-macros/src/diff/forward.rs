@@ -29,9 +29,12 @@ pub struct Forward<'a> {
     pub map: Vec<NodeId>,
     /// Tangent of each source node, per direction (`None` = zero).
     tan: Vec<Vec<Option<NodeId>>>,
-    /// For each source `If` and output `k`, per direction, the output index
-    /// of its tangent in the new `If`.
+    /// For each source `If`/`Loop` and output `k`, per direction, the
+    /// output index of its tangent in the new node.
     if_tangents: HashMap<(NodeId, u32, usize), u32>,
+    /// For each source `Loop` and output `k`, the output index of its
+    /// primal value in the new loop (stacked outputs move back).
+    primal_outputs: HashMap<(NodeId, u32), u32>,
     /// Source branch regions and where they were copied.
     pub regions: HashMap<RegionId, CopiedRegion>,
     seeds: Seeds<'a>,
@@ -43,18 +46,31 @@ impl<'a> Forward<'a> {
     pub fn run(src: &'a Graph, dirs: usize, seeds: Seeds<'a>) -> Forward<'a> {
         let mut dst = Graph::default();
         dst.opaques = src.opaques.clone();
-        let mut fwd = Forward {
+        let mut fwd = Forward::with_graph(src, dst, dirs, seeds);
+        fwd.region(ROOT, ROOT);
+        fwd
+    }
+
+    /// A pass that builds into `dst`, with nothing copied yet: set
+    /// [`Forward::map`] for the outer values a region reads, then call
+    /// [`Forward::copy`].
+    pub fn with_graph(src: &'a Graph, dst: Graph, dirs: usize, seeds: Seeds<'a>) -> Forward<'a> {
+        Forward {
             src,
             dst,
             map: vec![NodeId(u32::MAX); src.nodes.len()],
             tan: vec![vec![None; src.nodes.len()]; dirs],
             if_tangents: HashMap::new(),
+            primal_outputs: HashMap::new(),
             regions: HashMap::new(),
             seeds,
             dirs,
-        };
-        fwd.region(ROOT, ROOT);
-        fwd
+        }
+    }
+
+    /// Copies source region `sr` into region `dr` of the new graph.
+    pub fn copy(&mut self, sr: RegionId, dr: RegionId) {
+        self.region(sr, dr);
     }
 
     /// Tangent of source node `id` in direction `d`.
@@ -77,7 +93,29 @@ impl<'a> Forward<'a> {
                 self.map[i] = self.branch(id, then, els, args[0], dr);
                 return;
             }
+            Op::Loop { body, carried, rev } => {
+                self.map[i] = self.loop_(id, body, carried as usize, rev, &args, dr);
+                return;
+            }
+            // Region arguments are made with their loop.
+            Op::RegionArg(..) => return,
+            Op::Index => {
+                self.map[i] = self.dst.add(dr, Op::Index, args.clone(), node.ty);
+                for d in 0..self.dirs {
+                    self.tan[d][i] = self.tan[d][node.args[0].0 as usize].map(|t| {
+                        let mut targs = args.clone();
+                        targs[0] = t;
+                        self.dst.add(dr, Op::Index, targs, node.ty)
+                    });
+                }
+                return;
+            }
             Op::Proj(k) => {
+                let k = self
+                    .primal_outputs
+                    .get(&(node.args[0], k))
+                    .copied()
+                    .unwrap_or(k);
                 self.map[i] = self.dst.add(dr, Op::Proj(k), args.clone(), node.ty);
                 for d in 0..self.dirs {
                     self.tan[d][i] = self
@@ -111,6 +149,105 @@ impl<'a> Forward<'a> {
             }
             self.tan[d][i] = sum;
         }
+    }
+
+    /// Copies a loop. Its carried values are followed by the tangents of
+    /// those that have one (an initial tangent, or one the body gives:
+    /// found by copying the body again until stable); its stacked values
+    /// by their tangents.
+    fn loop_(
+        &mut self,
+        id: NodeId,
+        body: RegionId,
+        carried: usize,
+        rev: bool,
+        args: &[NodeId],
+        dr: RegionId,
+    ) -> NodeId {
+        let src_inits = &self.src.args(id)[2..];
+        let outputs = self.src.region(body).outputs.clone();
+        let region_args: Vec<(NodeId, u32)> = self
+            .src
+            .region(body)
+            .nodes
+            .iter()
+            .filter_map(|&n| match *self.src.op(n) {
+                Op::RegionArg(_, k) => Some((n, k)),
+                _ => None,
+            })
+            .collect();
+        // Which (direction, carried) pairs have a tangent.
+        let mut slots: Vec<(usize, usize)> = (0..self.dirs)
+            .flat_map(|d| (0..carried).map(move |k| (d, k)))
+            .filter(|&(d, k)| self.tan[d][src_inits[k].0 as usize].is_some())
+            .collect();
+        let new_body = loop {
+            let nb = self.dst.new_region(dr);
+            for &(n, k) in &region_args {
+                let ty = self.src.ty(n);
+                self.map[n.0 as usize] = self.dst.add_local(nb, Op::RegionArg(nb, k), vec![], ty);
+                for d in 0..self.dirs {
+                    let slot = (k > 0)
+                        .then(|| slots.iter().position(|&s| s == (d, k as usize - 1)))
+                        .flatten();
+                    self.tan[d][n.0 as usize] = slot.map(|j| {
+                        let arg = Op::RegionArg(nb, (1 + carried + j) as u32);
+                        self.dst.add_local(nb, arg, vec![], ty)
+                    });
+                }
+            }
+            self.region(body, nb);
+            let grown: Vec<(usize, usize)> = (0..self.dirs)
+                .flat_map(|d| (0..carried).map(move |k| (d, k)))
+                .filter(|s| !slots.contains(s) && self.tan[s.0][outputs[s.1].0 as usize].is_some())
+                .collect();
+            if grown.is_empty() {
+                break nb;
+            }
+            slots.extend(grown);
+        };
+        let m = |this: &Self, o: NodeId| this.map[o.0 as usize];
+        let mut outs: Vec<NodeId> = outputs[..carried].iter().map(|&o| m(self, o)).collect();
+        let mut inits: Vec<NodeId> = args[2..].to_vec();
+        for (j, &(d, k)) in slots.iter().enumerate() {
+            let ty = self.src.ty(outputs[k]);
+            let t = match self.tan[d][outputs[k].0 as usize] {
+                Some(t) => t,
+                None => self.dst.filler(new_body, ty),
+            };
+            outs.push(t);
+            let init = match self.tan[d][src_inits[k].0 as usize] {
+                Some(t) => t,
+                None => self.dst.filler(dr, ty),
+            };
+            inits.push(init);
+            self.if_tangents
+                .insert((id, k as u32, d), (carried + j) as u32);
+        }
+        let new_carried = outs.len();
+        for (j, &o) in outputs[carried..].iter().enumerate() {
+            self.primal_outputs
+                .insert((id, (carried + j) as u32), outs.len() as u32);
+            outs.push(m(self, o));
+        }
+        for d in 0..self.dirs {
+            for (j, &o) in outputs[carried..].iter().enumerate() {
+                if let Some(t) = self.tan[d][o.0 as usize] {
+                    self.if_tangents
+                        .insert((id, (carried + j) as u32, d), outs.len() as u32);
+                    outs.push(t);
+                }
+            }
+        }
+        self.dst.set_outputs(new_body, outs);
+        let mut new_args = args[..2].to_vec();
+        new_args.extend(inits);
+        let op = Op::Loop {
+            body: new_body,
+            carried: new_carried as u32,
+            rev,
+        };
+        self.dst.add(dr, op, new_args, Ty::Other)
     }
 
     /// Copies an `If` with its branches; each branch also yields the

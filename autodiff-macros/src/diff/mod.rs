@@ -22,9 +22,10 @@ pub enum Seed {
 impl Seed {
     /// The node for this seed in the root region of `g`, `None` for zero.
     pub fn node(self, g: &mut Graph, ty: Ty) -> Option<NodeId> {
-        let f = ty.float()?;
+        let f = ty.elem()?;
         match self {
             Seed::Zero => None,
+            Seed::One if ty.is_array() => None,
             Seed::One => Some(g.konst(crate::ir::ROOT, f, 1.0)),
             Seed::Param { index, field } => {
                 Some(g.add(crate::ir::ROOT, Op::Param { index, field }, vec![], ty))

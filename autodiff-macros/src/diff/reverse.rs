@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::forward::Forward;
+use super::forward::{CopiedRegion, Forward};
 use super::rules::{self, Partial};
 use super::{accumulate, apply, Seed};
 use crate::ir::{Function, Graph, NodeId, Op, Param, RegionId, Ty, ROOT};
@@ -63,44 +63,80 @@ fn add_bar(g: &mut Graph, r: RegionId, bars: &mut Bars, key: NodeId, bar: Bar) {
     bars.insert(key, sum);
 }
 
-struct Reverse<'a> {
-    fwd: Forward<'a>,
-    /// Source node -> its value exported to the root of the new graph.
+/// A forward copy of a source region that reverse code reads primal
+/// values from: the whole function (the forward sweep), or a loop body
+/// recomputed in one iteration of the reverse loop.
+struct Ctx {
+    /// The source region copied.
+    base: RegionId,
+    /// New node of each source node copied (`u32::MAX` if none).
+    map: Vec<NodeId>,
+    /// Source branch regions and where this copy put them.
+    regions: HashMap<RegionId, CopiedRegion>,
+    /// Source node -> its value exported to the copy's base region.
     exported: HashMap<NodeId, NodeId>,
-    /// Source `(If, k)` -> the `Proj` node reading output `k`.
-    projs: HashMap<(NodeId, u32), NodeId>,
 }
 
-impl Reverse<'_> {
-    fn src(&self) -> &Graph {
-        self.fwd.src
+struct Reverse<'a> {
+    src: &'a Graph,
+    g: Graph,
+    /// Innermost last.
+    ctxs: Vec<Ctx>,
+    /// Source `(If or Loop, k)` -> the `Proj` node reading output `k`.
+    projs: HashMap<(NodeId, u32), NodeId>,
+    /// `(new loop, carried k)` -> the tape of carried value `k` (a
+    /// `Proj` of the loop).
+    tapes: HashMap<(NodeId, u32), NodeId>,
+}
+
+impl<'a> Reverse<'a> {
+    fn src(&self) -> &'a Graph {
+        self.src
     }
 
-    /// The forward value of source node `id`, usable anywhere in the new
-    /// graph: root values directly, branch values through `If` outputs.
+    /// The context whose copy holds source node `id`.
+    fn ctx_of(&self, id: NodeId) -> usize {
+        let region = self.src.node(id).region;
+        (0..self.ctxs.len())
+            .rev()
+            .find(|&c| self.src.within(region, self.ctxs[c].base))
+            .unwrap_or(0)
+    }
+
+    /// The forward value of source node `id`, usable anywhere in the
+    /// reverse code of its context: values of the context's base region
+    /// directly, branch values through `If` outputs.
     fn primal(&mut self, id: NodeId) -> NodeId {
-        let region = self.src().node(id).region;
-        let v = self.fwd.map[id.0 as usize];
-        if region == ROOT {
+        let c = self.ctx_of(id);
+        let region = self.src.node(id).region;
+        let base = self.ctxs[c].base;
+        let v = self.ctxs[c].map[id.0 as usize];
+        if region == base {
             return v;
         }
-        if let Some(&e) = self.exported.get(&id) {
+        if let Some(&e) = self.ctxs[c].exported.get(&id) {
             return e;
         }
         // A literal is rebuilt where it is needed, not exported: rules can
         // then still see it is a literal (a `powi` exponent, say).
-        let node = self.src().node(id);
+        let node = self.src.node(id);
         if matches!(node.op, Op::Const(_) | Op::Int(_) | Op::Bool(_)) {
             let (op, ty) = (node.op.clone(), node.ty);
-            return self.fwd.dst.add(ROOT, op, vec![], ty);
+            return self.g.add(ROOT, op, vec![], ty);
         }
-        let mut v = v;
-        let mut r = region;
-        let ty = self.src().ty(id);
-        // Yield it from each enclosing forward `If` up to the root.
-        while r != ROOT {
-            let copied = self.fwd.regions[&r];
-            let g = &mut self.fwd.dst;
+        let e = self.export(c, v, region, node.ty);
+        self.ctxs[c].exported.insert(id, e);
+        e
+    }
+
+    /// Yields `v`, computed in (the copy of) source region `region`, from
+    /// each enclosing `If` up to the base of context `c`.
+    fn export(&mut self, c: usize, mut v: NodeId, mut region: RegionId, ty: Ty) -> NodeId {
+        while region != self.ctxs[c].base {
+            let Some(&copied) = self.ctxs[c].regions.get(&region) else {
+                break;
+            };
+            let g = &mut self.g;
             let filler = g.filler(copied.sibling, ty);
             let mut this = g.region(copied.this).outputs.clone();
             let mut sib = g.region(copied.sibling).outputs.clone();
@@ -111,9 +147,8 @@ impl Reverse<'_> {
             g.set_outputs(copied.sibling, sib);
             v = g.add(copied.parent, Op::Proj(k), vec![copied.if_node], ty);
             // A branch region's parent is the region holding its `If`.
-            r = self.src().region(r).parent.unwrap_or(ROOT);
+            region = self.src.region(region).parent.unwrap_or(ROOT);
         }
-        self.exported.insert(id, v);
         v
     }
 
@@ -123,9 +158,13 @@ impl Reverse<'_> {
         for &id in nodes.iter().rev() {
             let node = self.src().node(id).clone();
             match node.op {
-                Op::Param { .. } | Op::Proj(_) => continue,
+                Op::Param { .. } | Op::Proj(_) | Op::RegionArg(..) => continue,
                 Op::If { then, els } => {
                     self.branch(id, then, els, node.args[0], dr, bars);
+                    continue;
+                }
+                Op::Loop { body, carried, rev } => {
+                    self.loop_(id, body, carried as usize, rev, dr, bars);
                     continue;
                 }
                 _ => {}
@@ -133,6 +172,25 @@ impl Reverse<'_> {
             let Some(bar) = bars.remove(&id) else {
                 continue;
             };
+            if node.op == Op::Index {
+                // The adjoint goes to one element of the array's adjoint.
+                let v = bar.value(&mut self.g, dr);
+                let mut args: Vec<NodeId> =
+                    node.args[1..].iter().map(|&a| self.primal(a)).collect();
+                let arr = node.args[0];
+                let acc = match bars.get(&arr) {
+                    Some(b) => b.node,
+                    None => {
+                        let p = self.primal(arr);
+                        self.g.add(dr, Op::ZerosLike, vec![p], self.src.ty(arr))
+                    }
+                };
+                args.insert(0, acc);
+                args.push(v);
+                let updated = self.g.add(dr, Op::AddAt, args, self.src.ty(arr));
+                bars.insert(arr, Bar::open(updated));
+                continue;
+            }
             if node.ty.float().is_none() {
                 continue;
             }
@@ -142,7 +200,7 @@ impl Reverse<'_> {
                 if self.src().ty(a).float().is_none() {
                     continue;
                 }
-                let g = &mut self.fwd.dst;
+                let g = &mut self.g;
                 let contribution = match rules::partial(g, dr, &node.op, &args, out, k) {
                     Partial::Zero => continue,
                     Partial::Gate(c, when) => Bar {
@@ -178,7 +236,7 @@ impl Reverse<'_> {
         let out_bars: Vec<Option<NodeId>> = (0..n)
             .map(|k| {
                 let bar = self.projs.get(&(id, k)).and_then(|p| bars.remove(p))?;
-                Some(bar.value(&mut self.fwd.dst, dr))
+                Some(bar.value(&mut self.g, dr))
             })
             .collect();
         if out_bars.iter().all(Option::is_none) {
@@ -186,21 +244,23 @@ impl Reverse<'_> {
         }
         let mut sent: [BTreeMap<NodeId, NodeId>; 2] = [BTreeMap::new(), BTreeMap::new()];
         let mut regions = [RegionId(0); 2];
+        // Adjoint arrays are threaded through both branches.
+        let arrays = self.array_bars(bars);
         for (side, sr) in [then, els].into_iter().enumerate() {
-            let r = self.fwd.dst.new_region(dr);
+            let r = self.g.new_region(dr);
             regions[side] = r;
-            let mut local = Bars::new();
+            let mut local: Bars = arrays.iter().map(|&(a, b)| (a, Bar::open(b))).collect();
             for (k, bar) in out_bars.iter().enumerate() {
                 if let Some(bar) = *bar {
                     let o = self.src().region(sr).outputs[k];
-                    add_bar(&mut self.fwd.dst, r, &mut local, o, Bar::open(bar));
+                    add_bar(&mut self.g, r, &mut local, o, Bar::open(bar));
                 }
             }
             self.region(sr, r, &mut local);
             // What is left is sent to values defined outside this branch.
             for (k, bar) in local {
                 if !self.src().within(self.src().node(k).region, sr) {
-                    let v = bar.value(&mut self.fwd.dst, r);
+                    let v = bar.value(&mut self.g, r);
                     sent[side].insert(k, v);
                 }
             }
@@ -215,14 +275,14 @@ impl Reverse<'_> {
                     Some(&v) => v,
                     None => {
                         let ty = self.src().ty(*t);
-                        self.fwd.dst.filler(r, ty)
+                        self.g.filler(r, ty)
                     }
                 })
                 .collect();
-            self.fwd.dst.set_outputs(r, outs);
+            self.g.set_outputs(r, outs);
         }
         let c = self.primal(cond);
-        let g = &mut self.fwd.dst;
+        let g = &mut self.g;
         let rev_if = g.add(
             dr,
             Op::If {
@@ -233,17 +293,275 @@ impl Reverse<'_> {
             Ty::Other,
         );
         for (k, t) in targets.into_iter().enumerate() {
-            let ty = self.fwd.src.ty(t);
+            let ty = self.src.ty(t);
             // Sent by one branch only: zero unless that branch is taken.
             let gate = match (sent[0].contains_key(&t), sent[1].contains_key(&t)) {
                 (true, false) => Some((c, true)),
                 (false, true) => Some((c, false)),
                 _ => None,
             };
-            let g = &mut self.fwd.dst;
+            let g = &mut self.g;
             let v = g.add(dr, Op::Proj(k as u32), vec![rev_if], ty);
-            add_bar(g, dr, bars, t, Bar { node: v, gate });
+            if ty.is_array() {
+                bars.insert(t, Bar::open(v));
+            } else {
+                add_bar(g, dr, bars, t, Bar { node: v, gate });
+            }
         }
+    }
+
+    /// The adjoint arrays in `bars` (accumulators, threaded through
+    /// regions rather than summed).
+    fn array_bars(&self, bars: &Bars) -> Vec<(NodeId, NodeId)> {
+        bars.iter()
+            .filter(|(k, _)| self.src.ty(**k).is_array())
+            .map(|(k, b)| (*k, b.node))
+            .collect()
+    }
+
+    /// Reverses a loop: a loop over the same range in the other direction
+    /// whose body recomputes the forward body from the carried values
+    /// taped at the start of each iteration, then reverses it. It carries
+    /// the adjoints of the carried values, the adjoint arrays, and the
+    /// adjoints the body sends to scalars outside the loop.
+    fn loop_(
+        &mut self,
+        id: NodeId,
+        body: RegionId,
+        carried: usize,
+        rev: bool,
+        dr: RegionId,
+        bars: &mut Bars,
+    ) {
+        let src = self.src;
+        let outputs = src.region(body).outputs.clone();
+        let inits = src.args(id)[2..].to_vec();
+        let out_bars: Vec<Option<NodeId>> = (0..carried)
+            .map(|k| {
+                let bar = self
+                    .projs
+                    .get(&(id, k as u32))
+                    .and_then(|p| bars.remove(p))?;
+                Some(bar.value(&mut self.g, dr))
+            })
+            .collect();
+        if out_bars.iter().all(Option::is_none) {
+            return;
+        }
+        let arg_node: Vec<Option<NodeId>> = (0..=carried)
+            .map(|k| {
+                src.region(body)
+                    .nodes
+                    .iter()
+                    .copied()
+                    .find(|&n| *src.op(n) == Op::RegionArg(body, k as u32))
+            })
+            .collect();
+        let float = |k: usize| src.ty(outputs[k]).float().is_some();
+        let mut slots: Vec<usize> = (0..carried)
+            .filter(|&k| out_bars[k].is_some() && float(k))
+            .collect();
+        let arrays = self.array_bars(bars);
+        let start = self.primal(src.args(id)[0]);
+        let end = self.primal(src.args(id)[1]);
+        loop {
+            let rb = self.g.new_region(dr);
+            let idx = self
+                .g
+                .add_local(rb, Op::RegionArg(rb, 0), vec![], Ty::Other);
+            let mut local = Bars::new();
+            let mut next_arg = 1u32;
+            let mut arg = |g: &mut Graph, ty: Ty| {
+                next_arg += 1;
+                g.add_local(rb, Op::RegionArg(rb, next_arg - 1), vec![], ty)
+            };
+            for &k in &slots {
+                let a = arg(&mut self.g, src.ty(outputs[k]));
+                add_bar(&mut self.g, rb, &mut local, outputs[k], Bar::open(a));
+            }
+            for &(a, _) in &arrays {
+                let v = arg(&mut self.g, src.ty(a));
+                local.insert(a, Bar::open(v));
+            }
+            self.push_body_ctx(id, body, rev, rb, idx, start, end);
+            self.region(body, rb, &mut local);
+            self.ctxs.pop();
+            let start_bar =
+                |local: &Bars, k: usize| arg_node[k + 1].and_then(|n| local.get(&n).copied());
+            let grown: Vec<usize> = (0..carried)
+                .filter(|&k| !slots.contains(&k) && float(k) && start_bar(&local, k).is_some())
+                .collect();
+            if !grown.is_empty() {
+                slots.extend(grown);
+                continue;
+            }
+            // Outputs: the adjoints of the carried values at the start of
+            // the iteration, the arrays, then outer scalar accumulators.
+            let mut outs = Vec::new();
+            let mut loop_inits = Vec::new();
+            for &k in &slots {
+                let ty = src.ty(outputs[k]);
+                outs.push(match start_bar(&local, k) {
+                    Some(b) => b.value(&mut self.g, rb),
+                    None => self.g.filler(rb, ty),
+                });
+                loop_inits.push(match out_bars[k] {
+                    Some(b) => b,
+                    None => self.g.filler(dr, ty),
+                });
+            }
+            for &(a, init) in &arrays {
+                outs.push(local.get(&a).map_or(init, |b| b.node));
+                loop_inits.push(init);
+            }
+            let outer: Vec<(NodeId, Bar)> = local
+                .iter()
+                .filter(|(k, _)| !src.within(src.node(**k).region, body) && !src.ty(**k).is_array())
+                .map(|(k, b)| (*k, *b))
+                .collect();
+            for &(t, contribution) in &outer {
+                let ty = src.ty(t);
+                let acc = arg(&mut self.g, ty);
+                let c = contribution.value(&mut self.g, rb);
+                outs.push(self.g.bin(rb, crate::ir::Bin::Add, acc, c));
+                loop_inits.push(match bars.remove(&t) {
+                    Some(b) => b.value(&mut self.g, dr),
+                    None => self.g.filler(dr, ty),
+                });
+            }
+            self.g.set_outputs(rb, outs);
+            let mut args = vec![start, end];
+            args.extend(&loop_inits);
+            let op = Op::Loop {
+                body: rb,
+                carried: loop_inits.len() as u32,
+                rev: !rev,
+            };
+            let node = self.g.add(dr, op, args, Ty::Other);
+            let mut k = 0u32;
+            let mut proj = |g: &mut Graph, ty: Ty| {
+                k += 1;
+                g.add(dr, Op::Proj(k - 1), vec![node], ty)
+            };
+            for &c in &slots {
+                let v = proj(&mut self.g, src.ty(outputs[c]));
+                add_bar(&mut self.g, dr, bars, inits[c], Bar::open(v));
+            }
+            for &(a, _) in &arrays {
+                let v = proj(&mut self.g, src.ty(a));
+                bars.insert(a, Bar::open(v));
+            }
+            for &(t, _) in &outer {
+                let v = proj(&mut self.g, src.ty(t));
+                bars.insert(t, Bar::open(v));
+            }
+            return;
+        }
+    }
+
+    /// Pushes the context of one reverse iteration of loop `id`: the body
+    /// copied into `rb`, reading the index from `idx` and the carried
+    /// values from tapes of the forward loop.
+    #[allow(clippy::too_many_arguments)]
+    fn push_body_ctx(
+        &mut self,
+        id: NodeId,
+        body: RegionId,
+        rev: bool,
+        rb: RegionId,
+        idx: NodeId,
+        start: NodeId,
+        end: NodeId,
+    ) {
+        let src = self.src;
+        let c = self.ctx_of(id);
+        let dst_loop = self.ctxs[c].map[id.0 as usize];
+        let loop_region = src.node(id).region;
+        // Position of iteration `idx` on the tape (tapes are in execution
+        // order).
+        let pos = if rev {
+            let one = self.g.add(rb, Op::Int(1), vec![], Ty::Other);
+            let last = self.g.add(rb, Op::IntSub, vec![end, one], Ty::Other);
+            self.g.add(rb, Op::IntSub, vec![last, idx], Ty::Other)
+        } else {
+            self.g.add(rb, Op::IntSub, vec![idx, start], Ty::Other)
+        };
+        let mut presets = vec![];
+        for (n, node) in src.nodes.iter().enumerate() {
+            if !src.within(node.region, body) {
+                continue;
+            }
+            if let Op::RegionArg(r, k) = node.op {
+                if r == body {
+                    let v = if k == 0 {
+                        idx
+                    } else {
+                        self.tape_read(c, dst_loop, loop_region, k - 1, node.ty, rb, pos)
+                    };
+                    presets.push((NodeId(n as u32), v));
+                }
+            }
+            for &a in &node.args {
+                if !src.within(src.node(a).region, body) {
+                    let v = self.primal(a);
+                    presets.push((a, v));
+                }
+            }
+        }
+        let g = std::mem::take(&mut self.g);
+        let seeds = |_: usize, _: u32, _: Option<u32>| Seed::Zero;
+        let mut fwd = Forward::with_graph(src, g, 0, &seeds);
+        for (n, v) in presets {
+            fwd.map[n.0 as usize] = v;
+        }
+        fwd.copy(body, rb);
+        self.ctxs.push(Ctx {
+            base: body,
+            map: fwd.map,
+            regions: fwd.regions,
+            exported: HashMap::new(),
+        });
+        self.g = fwd.dst;
+    }
+
+    /// `tape[pos]`: carried value `k` of the forward loop `dst_loop` at the
+    /// start of an iteration; the tape is added to the loop on first use.
+    #[allow(clippy::too_many_arguments)]
+    fn tape_read(
+        &mut self,
+        c: usize,
+        dst_loop: NodeId,
+        loop_region: RegionId,
+        k: u32,
+        ty: Ty,
+        rb: RegionId,
+        pos: NodeId,
+    ) -> NodeId {
+        let tape = match self.tapes.get(&(dst_loop, k)) {
+            Some(&t) => t,
+            None => {
+                let Op::Loop { body, .. } = *self.g.op(dst_loop) else {
+                    return pos;
+                };
+                let value = self
+                    .g
+                    .add_local(body, Op::RegionArg(body, k + 1), vec![], ty);
+                let mut outs = self.g.region(body).outputs.clone();
+                outs.push(value);
+                let index = outs.len() as u32 - 1;
+                self.g.set_outputs(body, outs);
+                let tape_ty = match ty {
+                    Ty::Float(f) => Ty::Array(f, 1),
+                    other => other,
+                };
+                let at = self.g.node(dst_loop).region;
+                let proj = self.g.add(at, Op::Proj(index), vec![dst_loop], tape_ty);
+                let t = self.export(c, proj, loop_region, tape_ty);
+                self.tapes.insert((dst_loop, k), t);
+                t
+            }
+        };
+        self.g.add(rb, Op::Index, vec![tape, pos], ty)
     }
 }
 
@@ -263,21 +581,37 @@ pub fn vjp(
             projs.insert((node.args[0], k), NodeId(i as u32));
         }
     }
-    let mut rev = Reverse {
-        fwd,
+    let root = Ctx {
+        base: ROOT,
+        map: fwd.map,
+        regions: fwd.regions,
         exported: HashMap::new(),
+    };
+    let mut rev = Reverse {
+        src: &f.graph,
+        g: fwd.dst,
+        ctxs: vec![root],
         projs,
+        tapes: HashMap::new(),
     };
     let mut outputs: Vec<NodeId> = f
         .outputs
         .iter()
-        .map(|o| rev.fwd.map[o.0 as usize])
+        .map(|o| rev.ctxs[0].map[o.0 as usize])
         .collect();
     let mut bars = Bars::new();
+    // Adjoint arrays start as zeros and are threaded through everything.
+    for (i, node) in f.graph.nodes.iter().enumerate() {
+        if matches!(node.op, Op::Param { .. }) && node.ty.is_array() {
+            let p = rev.ctxs[0].map[i];
+            let zeros = rev.g.add(ROOT, Op::ZerosLike, vec![p], node.ty);
+            bars.insert(NodeId(i as u32), Bar::open(zeros));
+        }
+    }
     for (&o, seed) in f.outputs.iter().zip(out_seeds) {
         let ty = f.graph.ty(o);
-        if let Some(s) = seed.node(&mut rev.fwd.dst, ty) {
-            add_bar(&mut rev.fwd.dst, ROOT, &mut bars, o, Bar::open(s));
+        if let Some(s) = seed.node(&mut rev.g, ty) {
+            add_bar(&mut rev.g, ROOT, &mut bars, o, Bar::open(s));
         }
     }
     rev.region(ROOT, ROOT, &mut bars);
@@ -290,8 +624,12 @@ pub fn vjp(
             .map(|p| NodeId(p as u32));
         let ty = f.params[index as usize].fields[field.unwrap_or(0) as usize];
         let bar = match param.and_then(|p| bars.get(&p).copied()) {
-            Some(b) => b.value(&mut rev.fwd.dst, ROOT),
-            None => rev.fwd.dst.filler(ROOT, ty),
+            Some(b) => b.value(&mut rev.g, ROOT),
+            None if ty.is_array() => {
+                let p = rev.g.add(ROOT, Op::Param { index, field }, vec![], ty);
+                rev.g.add(ROOT, Op::ZerosLike, vec![p], ty)
+            }
+            None => rev.g.filler(ROOT, ty),
         };
         outputs.push(bar);
     }
@@ -299,7 +637,7 @@ pub fn vjp(
     params.extend(extra);
     Function {
         params,
-        graph: rev.fwd.dst,
+        graph: rev.g,
         outputs,
         shape: f.shape.clone(),
     }

@@ -62,6 +62,10 @@ impl FloatTy {
 pub enum Ty {
     /// A differentiable float.
     Float(FloatTy),
+    /// An array of floats of the given rank (1: `[T; N]`, `&[T]`, a
+    /// tape; 2: `[[T; C]; R]`). Arrays are read by `Index`; adjoint
+    /// arrays are written by `AddAt`, in place.
+    Array(FloatTy, u8),
     /// A boolean (conditions).
     Bool,
     /// Anything else (integers, opaque values of unknown type); never
@@ -70,11 +74,25 @@ pub enum Ty {
 }
 
 impl Ty {
+    /// The type of a scalar float.
     pub fn float(self) -> Option<FloatTy> {
         match self {
             Ty::Float(f) => Some(f),
             _ => None,
         }
+    }
+
+    /// The element type of a float or an array of floats: anything that
+    /// has a derivative.
+    pub fn elem(self) -> Option<FloatTy> {
+        match self {
+            Ty::Float(f) | Ty::Array(f, _) => Some(f),
+            _ => None,
+        }
+    }
+
+    pub fn is_array(self) -> bool {
+        matches!(self, Ty::Array(..))
     }
 }
 
@@ -194,8 +212,43 @@ pub enum Op {
         then: RegionId,
         els: RegionId,
     },
-    /// Output `k` of an `If`: `[if_node]`.
+    /// Output `k` of an `If` or a `Loop`: `[node]`.
     Proj(u32),
+    /// Element `arr[i]` (or `arr[i][j]`): `[arr, i, (j)]`, integer indices.
+    Index,
+    /// `arr.len()`: `[arr]`.
+    Len,
+    /// `arr` with `v` added at an index: `[arr, i, (j), v]`. The transforms
+    /// use each array version once (an adjoint accumulator), so it is
+    /// emitted as `arr[i] += v` in place.
+    AddAt,
+    /// An array of zeros shaped like parameter array `[param]`.
+    ZerosLike,
+    /// `a - b` on integers.
+    IntSub,
+    /// Input `k` of a loop body region: 0 is the index, `1 + j` carried
+    /// value `j` at the start of the iteration.
+    RegionArg(RegionId, u32),
+    /// `for i in start..end` (reversed if `rev`): `[start, end, init...]`.
+    /// The body's outputs are the `carried` next values, then values
+    /// stacked across iterations (a tape: output `carried + k` is an array
+    /// of one element per iteration, in execution order).
+    Loop {
+        body: RegionId,
+        carried: u32,
+        rev: bool,
+    },
+}
+
+impl Op {
+    /// The regions an op holds.
+    pub fn regions(&self) -> Vec<RegionId> {
+        match *self {
+            Op::If { then, els } => vec![then, els],
+            Op::Loop { body, .. } => vec![body],
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// One value.
@@ -358,11 +411,9 @@ impl Graph {
             for &a in &node.args {
                 uses[a.0 as usize] += 1;
             }
-            if let Op::If { then, els } = node.op {
-                for r in [then, els] {
-                    for &o in &self.region(r).outputs {
-                        uses[o.0 as usize] += 1;
-                    }
+            for r in node.op.regions() {
+                for &o in &self.region(r).outputs {
+                    uses[o.0 as usize] += 1;
                 }
             }
         }
@@ -379,9 +430,8 @@ impl Graph {
             }
             let node = self.node(id);
             stack.extend(node.args.iter().copied());
-            if let Op::If { then, els } = node.op {
-                stack.extend(self.region(then).outputs.iter().copied());
-                stack.extend(self.region(els).outputs.iter().copied());
+            for r in node.op.regions() {
+                stack.extend(self.region(r).outputs.iter().copied());
             }
         }
         live
@@ -469,12 +519,14 @@ impl Graph {
     }
 
     /// The zero a branch yields for a value of type `ty` that it does not
-    /// compute, built in `r` itself (see [`Graph::add_local`]).
+    /// compute, built in `r` itself (see [`Graph::add_local`]). (Array
+    /// values are never yielded by one branch only: adjoint arrays are
+    /// threaded through both.)
     pub fn filler(&mut self, r: RegionId, ty: Ty) -> NodeId {
         let op = match ty {
             Ty::Float(_) => Op::Const(0.0_f64.to_bits()),
             Ty::Bool => Op::Bool(false),
-            Ty::Other => Op::Default,
+            Ty::Other | Ty::Array(..) => Op::Default,
         };
         self.add_local(r, op, vec![], ty)
     }

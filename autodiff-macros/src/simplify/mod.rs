@@ -44,6 +44,8 @@ fn pass(f: &Function) -> Function {
         shared: Vec::new(),
         map: vec![None; f.graph.nodes.len()],
         if_outputs: HashMap::new(),
+        loops: HashMap::new(),
+        loop_outputs: HashMap::new(),
     };
     b.dst.opaques = f.graph.opaques.clone();
     // Which outputs of each `If` are read.
@@ -77,8 +79,12 @@ struct Rebuild<'a> {
     uses: Vec<u32>,
     shared: Vec<bool>,
     map: Vec<Option<NodeId>>,
-    /// Live output indices of each source `If`, ascending.
+    /// Live output indices of each source `If` (and `Loop`), ascending.
     if_outputs: HashMap<NodeId, Vec<u32>>,
+    /// Source loop body -> its rebuilt body.
+    loops: HashMap<RegionId, RegionId>,
+    /// `(source loop, output)` -> output index in the rebuilt loop.
+    loop_outputs: HashMap<(NodeId, u32), u32>,
 }
 
 /// How a source `If` was rebuilt.
@@ -101,6 +107,9 @@ impl Rebuild<'_> {
                 continue;
             }
             let node = self.src.node(id);
+            if matches!(node.op, Op::RegionArg(..)) && self.map[id.0 as usize].is_some() {
+                continue;
+            }
             let args: Vec<NodeId> = node.args.iter().map(|a| self.get(*a)).collect();
             let new = match node.op {
                 Op::If { then, els } => {
@@ -112,8 +121,22 @@ impl Rebuild<'_> {
                     built.insert(id, b);
                     n
                 }
+                Op::Loop { body, carried, rev } => self.loop_(id, body, carried, rev, args, dr),
+                Op::RegionArg(r, k) => {
+                    let nr = self.loops.get(&r).copied().unwrap_or(r);
+                    self.dst
+                        .add_local(nr, Op::RegionArg(nr, k), vec![], node.ty)
+                }
                 Op::Proj(k) => match built.get(&node.args[0]) {
                     Some(Built::Inline(outs)) => outs[k as usize],
+                    _ if matches!(self.src.op(node.args[0]), Op::Loop { .. }) => {
+                        let k = self
+                            .loop_outputs
+                            .get(&(node.args[0], k))
+                            .copied()
+                            .unwrap_or(k);
+                        self.dst.add(dr, Op::Proj(k), args, node.ty)
+                    }
                     _ => {
                         let ks = &self.if_outputs[&node.args[0]];
                         let pos = ks.iter().position(|&j| j == k).unwrap_or(0);
@@ -132,6 +155,64 @@ impl Rebuild<'_> {
             }
             self.shared[new.0 as usize] |= self.uses[id.0 as usize] > 1;
         }
+    }
+
+    /// Rebuilds a loop; stacked outputs (tapes) nobody reads are dropped.
+    fn loop_(
+        &mut self,
+        id: NodeId,
+        body: RegionId,
+        carried: u32,
+        rev: bool,
+        args: Vec<NodeId>,
+        dr: RegionId,
+    ) -> NodeId {
+        let nb = self.dst.new_region(dr);
+        self.loops.insert(body, nb);
+        let outputs = self.src.region(body).outputs.clone();
+        // A carried value the body passes on unchanged is its initial value
+        // throughout: read that instead (the seed of a gradient, say).
+        let mut invariant = Vec::new();
+        for &n in &self.src.region(body).nodes {
+            if let Op::RegionArg(_, k) = *self.src.op(n) {
+                if k >= 1 && k <= carried && outputs[k as usize - 1] == n {
+                    self.map[n.0 as usize] = Some(args[1 + k as usize]);
+                    invariant.push(k);
+                }
+            }
+        }
+        self.region(body, nb);
+        for k in invariant {
+            let arg = self.dst.add_local(
+                nb,
+                Op::RegionArg(nb, k),
+                vec![],
+                self.src.ty(outputs[k as usize - 1]),
+            );
+            self.map[outputs[k as usize - 1].0 as usize] = Some(arg);
+        }
+        let read = self.if_outputs.get(&id).cloned().unwrap_or_default();
+        let mut outs: Vec<NodeId> = outputs[..carried as usize]
+            .iter()
+            .map(|o| self.get(*o))
+            .collect();
+        for (k, o) in outputs.iter().enumerate().skip(carried as usize) {
+            if read.contains(&(k as u32)) {
+                self.loop_outputs.insert((id, k as u32), outs.len() as u32);
+                outs.push(self.get(*o));
+            }
+        }
+        self.dst.set_outputs(nb, outs);
+        self.dst.add(
+            dr,
+            Op::Loop {
+                body: nb,
+                carried,
+                rev,
+            },
+            args,
+            Ty::Other,
+        )
     }
 
     fn branch(

@@ -1,0 +1,14 @@
+use autodiff::differentiate;
+
+#[differentiate]
+fn f(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for v in x.iter() {
+        s += v;
+    }
+    s
+}
+
+fn main() {
+    let _: Vec<f64> = f_grad(&[1.0, 2.0]);
+}
