@@ -19,6 +19,21 @@ pub fn cost(a: f64, b: f64) -> f64 {
     (a * b).sin() + a.powi(3) - 2.0 * b
 }
 
+/// Row 2: the logistic function summed over a matrix, `T.grad(s, x)`,
+/// written with loops (index loops are the form `#[differentiate]` reads,
+/// hence the clippy allowance).
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+pub fn logistic_sum(x: [[f64; 2]; 2]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..2 {
+        for j in 0..2 {
+            s += 1.0 / (1.0 + (-x[i][j]).exp());
+        }
+    }
+    s
+}
+
 fn main() {
     println!("Row 1: gy = grad(x ** 2, x)");
     println!("  gy(4)    = {:?}", square_grad(4.0));
@@ -27,6 +42,11 @@ fn main() {
     let pp = square_pp();
     println!("    raw:       {}", pp.raw("x").unwrap_or("?"));
     println!("    optimized: {}", pp.simplified("x").unwrap_or("?"));
+
+    println!();
+    println!("Row 2: gs = grad(sum(1 / (1 + exp(-x))), x) on a matrix");
+    let gs = logistic_sum_grad([[0.0, 1.0], [-1.0, -2.0]]);
+    println!("  gs([[0, 1], [-1, -2]]) = {gs:.8?}");
 
     println!();
     println!("Row 3: grad(cost, [a, b]) is a tuple in parameter order");

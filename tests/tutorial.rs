@@ -42,3 +42,15 @@ fn row3_gradients_come_back_in_parameter_order() {
         assert!((ga - gb).abs() > 1e-3);
     }
 }
+
+#[test]
+fn row2_logistic_on_a_matrix() {
+    let g = logistic_sum_grad([[0.0, 1.0], [-1.0, -2.0]]);
+    // TUTORIAL.md row 2, to the 8 digits it prints.
+    let want = [[0.25, 0.19661193], [0.19661193, 0.10499359]];
+    for i in 0..2 {
+        for j in 0..2 {
+            assert!((g[i][j] - want[i][j]).abs() < 5e-9, "{g:?}");
+        }
+    }
+}
