@@ -280,3 +280,232 @@ fn gradients_agree_with_finite_differences() {
     let r = autodiff::check_grad(running_product, running_product_grad, &x);
     assert!(r.passed(1e-6), "{r:?}");
 }
+
+// ---- local arrays, element writes, array outputs ----
+
+/// The Jacobian of `f` at `x` by num-dual: `j[i][k]` = ∂out_i/∂x_k.
+fn dual_jacobian(f: impl Fn(&[Dual64]) -> Vec<Dual64>, x: &[f64]) -> Vec<Vec<f64>> {
+    let cols: Vec<Vec<f64>> = (0..x.len())
+        .map(|k| {
+            let xd: Vec<Dual64> = x
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| Dual64::new(v, if i == k { 1.0 } else { 0.0 }))
+                .collect();
+            f(&xd).iter().map(|d| d.eps).collect()
+        })
+        .collect();
+    (0..cols[0].len())
+        .map(|i| cols.iter().map(|c| c[i]).collect())
+        .collect()
+}
+
+#[differentiate]
+fn cumsum(x: &[f64]) -> Vec<f64> {
+    let mut y = vec![0.0; x.len()];
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i].sin();
+        y[i] = s;
+    }
+    y
+}
+
+fn cumsum_ref<D: DualNum<f64> + Copy>(x: &[D]) -> Vec<D> {
+    let mut s = D::from(0.0);
+    x.iter()
+        .map(|v| {
+            s += v.sin();
+            s
+        })
+        .collect()
+}
+
+#[test]
+fn vec_output_jacobian_is_a_matrix() {
+    let x = point(5, 1);
+    let j = cumsum_jacobian(&x);
+    let want = dual_jacobian(cumsum_ref, &x);
+    assert_eq!((j.rows(), j.cols()), (5, 5));
+    for i in 0..5 {
+        for k in 0..5 {
+            close(j[(i, k)], want[i][k], "cumsum J");
+        }
+    }
+    let w = point(5, 2);
+    let (y, g) = cumsum_vjp(&x, &w);
+    assert_eq!(y, cumsum(&x));
+    for k in 0..5 {
+        let col: f64 = (0..5).map(|i| w[i] * want[i][k]).sum();
+        close(g[k], col, "cumsum vjp");
+    }
+    let (_, t) = cumsum_jvp(&x, &w);
+    for i in 0..5 {
+        close(t[i], (0..5).map(|k| want[i][k] * w[k]).sum(), "cumsum jvp");
+    }
+}
+
+#[differentiate]
+fn softmax(x: [f64; 4]) -> [f64; 4] {
+    let mut m = x[0];
+    for i in 1..4 {
+        m = m.max(x[i]);
+    }
+    let mut e = [0.0; 4];
+    let mut s = 0.0;
+    for i in 0..4 {
+        e[i] = (x[i] - m).exp();
+        s += e[i];
+    }
+    let mut y = [0.0; 4];
+    for i in 0..4 {
+        y[i] = e[i] / s;
+    }
+    y
+}
+
+fn softmax_ref<D: DualNum<f64> + Copy>(x: &[D]) -> Vec<D> {
+    let m = x
+        .iter()
+        .fold(x[0], |a, &b| if b.re() > a.re() { b } else { a });
+    let e: Vec<D> = x.iter().map(|&v| (v - m).exp()).collect();
+    let s = e.iter().fold(D::from(0.0), |a, &b| a + b);
+    e.iter().map(|&v| v / s).collect()
+}
+
+#[test]
+fn softmax_with_max_subtraction() {
+    for seed in 0..4 {
+        let p = point(4, seed);
+        let x = [p[0] * 300.0, p[1], p[2], p[3]];
+        let j = softmax_jacobian(x);
+        let want = dual_jacobian(softmax_ref, &x);
+        for i in 0..4 {
+            for k in 0..4 {
+                close(j[i][k], want[i][k], "softmax J");
+            }
+        }
+        let (y, _) = softmax_jvp(x, [1.0, 0.0, 0.0, 0.0]);
+        assert_eq!(y, softmax(x));
+        assert!(y.iter().all(|v| v.is_finite()));
+    }
+}
+
+#[differentiate]
+fn tanh_net(x: [f64; 2], w: [[f64; 2]; 3], v: [f64; 3]) -> f64 {
+    let mut h = [0.0; 3];
+    for j in 0..3 {
+        let mut a = 0.0;
+        for k in 0..2 {
+            a += w[j][k] * x[k];
+        }
+        h[j] = a.tanh();
+    }
+    let mut out = 0.0;
+    for j in 0..3 {
+        out += v[j] * h[j];
+    }
+    out
+}
+
+fn tanh_net_ref<D: DualNum<f64> + Copy>(p: &[D]) -> D {
+    let (x, w, v) = (&p[0..2], &p[2..8], &p[8..11]);
+    let mut out = D::from(0.0);
+    for j in 0..3 {
+        let a = w[2 * j] * x[0] + w[2 * j + 1] * x[1];
+        out += v[j] * a.tanh();
+    }
+    out
+}
+
+#[test]
+fn two_layer_tanh_network() {
+    for seed in 0..4 {
+        let p = point(11, seed);
+        let x = [p[0], p[1]];
+        let w = [[p[2], p[3]], [p[4], p[5]], [p[6], p[7]]];
+        let v = [p[8], p[9], p[10]];
+        let (value, (gx, gw, gv)) = tanh_net_value_and_grad(x, w, v);
+        assert_eq!(value, tanh_net(x, w, v));
+        let got: Vec<f64> = gx
+            .iter()
+            .chain(gw.iter().flatten())
+            .chain(&gv)
+            .copied()
+            .collect();
+        let want = dual_grad(tanh_net_ref, &p);
+        for k in 0..11 {
+            close(got[k], want[k], &format!("tanh net d/dp{k}"));
+        }
+    }
+}
+
+#[differentiate(wrt(p))]
+fn residuals(p: [f64; 2], t: &[f64], y: &[f64]) -> Vec<f64> {
+    let mut r = vec![0.0; t.len()];
+    for i in 0..t.len() {
+        r[i] = p[0] * (p[1] * t[i]).exp() - y[i];
+    }
+    r
+}
+
+#[test]
+fn least_squares_residual_jacobian() {
+    let t = [0.0, 0.5, 1.0, 1.5];
+    let y = [1.0, 1.6, 2.7, 4.4];
+    let p = [1.1, 0.9];
+    let j = residuals_jacobian(p, &t, &y);
+    assert_eq!((j.rows(), j.cols()), (4, 2));
+    let want = dual_jacobian(
+        |q| {
+            t.iter()
+                .zip(&y)
+                .map(|(&ti, &yi)| q[0] * (q[1] * ti).exp() - yi)
+                .collect()
+        },
+        &p,
+    );
+    for i in 0..4 {
+        for k in 0..2 {
+            close(j[(i, k)], want[i][k], "residual J");
+        }
+    }
+}
+
+#[differentiate]
+fn write_into_a_copy(x: [f64; 3]) -> f64 {
+    let mut y = x;
+    y[0] = 2.0 * y[1];
+    y[2] *= x[0];
+    y[0] + y[1] * y[2] + x[0]
+}
+
+#[test]
+fn writing_into_a_copy_of_a_parameter() {
+    let x = [0.5, -1.5, 2.0];
+    let g = write_into_a_copy_grad(x);
+    // f = 2 x1 + x1 x2 x0 + x0
+    let want = [x[1] * x[2] + 1.0, 2.0 + x[2] * x[0], x[1] * x[0]];
+    for k in 0..3 {
+        close(g[k], want[k], "copy");
+    }
+    assert_eq!(write_into_a_copy_value_and_grad(x).0, write_into_a_copy(x));
+}
+
+#[differentiate]
+fn squares(x: [f64; 2]) -> [f64; 2] {
+    [x[0] * x[0], x[1] * x[1]]
+}
+
+#[test]
+fn tutorial_row4_jacobian_of_squares() {
+    // TUTORIAL.md row 4: [[8, 0], [0, 8]] at x = [4, 4].
+    let j = squares_jacobian([4.0, 4.0]);
+    let want = dual_jacobian(|x| x.iter().map(|&v| v * v).collect(), &[4.0, 4.0]);
+    for i in 0..2 {
+        for k in 0..2 {
+            close(j[i][k], want[i][k], "row 4");
+        }
+    }
+    assert_eq!(squares([3.0, 2.0]), [9.0, 4.0]);
+}

@@ -89,7 +89,14 @@ impl<'a> Emitter<'a> {
                     | Op::Loop { .. }
                     | Op::Proj(_)
                     | Op::AddAt
+                    | Op::Store
+                    | Op::AddArray
                     | Op::RegionArg(..) => false,
+                    // An element of an array that may be written later is
+                    // read where it stands.
+                    Op::Index if !matches!(g.op(node.args[0]), Op::Param { .. }) => false,
+                    // Arrays are variables, updated in place.
+                    _ if node.ty.is_array() => false,
                     _ => uses[i] == 1 && use_region[i].is_none_or(|r| r == node.region),
                 }
             })
@@ -122,7 +129,16 @@ impl<'a> Emitter<'a> {
                 Op::Loop { body, carried, rev } => {
                     stmts.push(self.loop_stmt(id, body, carried as usize, rev))
                 }
-                Op::AddAt => stmts.push(self.add_at(id)),
+                Op::AddAt | Op::Store => stmts.push(self.add_at(id)),
+                Op::AddArray => {
+                    let a = self.f.graph.args(id).to_vec();
+                    let acc = self.operand(a[0], Prec::Atom);
+                    let b = self.operand(a[1], Prec::If);
+                    self.names[i] = Some(acc.clone());
+                    stmts.push(
+                        quote! { ::autodiff::__private::AddAssign::add_assign(&mut #acc, &#b); },
+                    );
+                }
                 _ => {
                     let (value, _) = self.build(id);
                     let name = self.fresh();
@@ -136,9 +152,14 @@ impl<'a> Emitter<'a> {
         stmts
     }
 
-    /// `acc[i] += v;`: the new version of the array takes the old one's
-    /// name (each version is used once).
+    /// `acc[i] += v;` or `y[i] = v;`: the new version of the array takes
+    /// the old one's name (each version is used once).
     fn add_at(&mut self, id: NodeId) -> TokenStream {
+        let op = if *self.f.graph.op(id) == Op::Store {
+            quote!(=)
+        } else {
+            quote!(+=)
+        };
         let args = self.f.graph.args(id).to_vec();
         let (arr, rest) = args.split_first().unwrap_or((&id, &[]));
         let Some((v, idx)) = rest.split_last() else {
@@ -148,7 +169,7 @@ impl<'a> Emitter<'a> {
         let idx: Vec<TokenStream> = idx.iter().map(|i| self.operand(*i, Prec::If)).collect();
         let v = self.operand(*v, Prec::If);
         self.names[id.0 as usize] = Some(name.clone());
-        quote! { #name #([#idx])* += #v; }
+        quote! { #name #([#idx])* #op #v; }
     }
 
     /// The projections of a region node: (output index, node).
@@ -518,6 +539,29 @@ impl<'a> Emitter<'a> {
                 let arr = self.operand(a[0], Prec::If);
                 (quote!(#private::ZerosLike::zeros_like(&#arr)), Prec::Atom)
             }
+            Op::FillFixed(k) => {
+                let v = self.operand(a[0], Prec::If);
+                let len = &g.opaques[k as usize].expr;
+                (quote!([#v; #len]), Prec::Atom)
+            }
+            Op::FillVec => {
+                let v = self.operand(a[0], Prec::If);
+                let n = self.operand(a[1], Prec::If);
+                (quote!(#private::filled(#v, #n)), Prec::Atom)
+            }
+            Op::ArrayLit => {
+                let items: Vec<TokenStream> =
+                    a.iter().map(|x| self.operand(*x, Prec::If)).collect();
+                (quote!([#(#items),*]), Prec::Atom)
+            }
+            Op::Owned => {
+                let arr = self.operand(a[0], Prec::If);
+                (quote!(#private::Owned::owned(&#arr)), Prec::Atom)
+            }
+            Op::SumAll => {
+                let arr = self.operand(a[0], Prec::If);
+                (quote!(#private::SumAll::sum_all(&#arr)), Prec::Atom)
+            }
             Op::IntSub => {
                 let x = self.operand(a[0], Prec::Add);
                 let y = self.operand(a[1], Prec::Mul);
@@ -525,9 +569,13 @@ impl<'a> Emitter<'a> {
             }
             // Regions and in-place updates are statements; projections and
             // region arguments are always named.
-            Op::If { .. } | Op::Loop { .. } | Op::Proj(_) | Op::AddAt | Op::RegionArg(..) => {
-                (quote!(()), Prec::Atom)
-            }
+            Op::If { .. }
+            | Op::Loop { .. }
+            | Op::Proj(_)
+            | Op::AddAt
+            | Op::Store
+            | Op::AddArray
+            | Op::RegionArg(..) => (quote!(()), Prec::Atom),
         }
     }
 }

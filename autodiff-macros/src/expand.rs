@@ -95,6 +95,22 @@ fn param_grad_ty(ty: &Type) -> TokenStream {
     }
 }
 
+/// `T` of `Vec<T>`.
+fn vec_elem(ty: &Type) -> Option<&Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != "Vec" {
+        return None;
+    }
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(a) => match a.args.first()? {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Builds every companion of one function.
 pub struct Companions<'a> {
     item: &'a ItemFn,
@@ -125,7 +141,23 @@ impl<'a> Companions<'a> {
     }
 
     fn scalar_out(&self) -> bool {
-        self.sig.out_shape == OutShape::Leaf
+        self.sig.out_shape == OutShape::Leaf && self.sig.outs[0].1.float().is_some()
+    }
+
+    /// The cotangent type of the output: the output's type, but `&[T]`
+    /// for `Vec<T>`.
+    fn cotangent_ty(&self) -> TokenStream {
+        let one = |ty: &Type, ir: crate::ir::Ty| match (ir, vec_elem(ty)) {
+            (crate::ir::Ty::Array(..), Some(elem)) => quote!(&[#elem]),
+            _ => ty.to_token_stream(),
+        };
+        match &self.sig.out_shape {
+            OutShape::Leaf => one(&self.sig.outs[0].0, self.sig.outs[0].1),
+            OutShape::Tuple(_) => {
+                let items = self.sig.outs.iter().map(|(t, i)| one(t, *i));
+                quote!((#(#items,)*))
+            }
+        }
     }
 
     pub fn all(&self) -> TokenStream {
@@ -376,14 +408,9 @@ impl<'a> Companions<'a> {
     fn vjp(&self) -> TokenStream {
         let n = self.sig.params.len() as u32;
         let out_bar = self.fresh_param("out_bar".to_string());
-        let tuple = !self.scalar_out();
+        let tuple = self.sig.out_shape != OutShape::Leaf;
         let f = self.func().and_then(|_| {
-            let fields = self
-                .sig
-                .out_floats
-                .iter()
-                .map(|t| crate::ir::Ty::Float(*t))
-                .collect();
+            let fields = self.sig.outs.iter().map(|(_, t)| *t).collect();
             let extra = vec![Param {
                 name: out_bar.clone(),
                 fields,
@@ -402,10 +429,11 @@ impl<'a> Companions<'a> {
         );
         let out = &self.sig.out_ty;
         let g = self.grad_ty();
+        let cot = self.cotangent_ty();
         self.item(
             "vjp",
             "The value and the vector-Jacobian product (reverse mode, vᵀ·J)",
-            &[quote!(#out_bar: #out)],
+            &[quote!(#out_bar: #cot)],
             quote!((#out, #g)),
             body,
         )
@@ -413,6 +441,13 @@ impl<'a> Companions<'a> {
 
     /// Forward mode, one basis direction per `wrt` parameter.
     fn jacobian(&self) -> TokenStream {
+        if self.sig.out_shape == OutShape::Leaf && self.sig.outs[0].1.is_array() {
+            return self.jacobian_of_array_output();
+        }
+        if self.sig.outs.iter().any(|(_, t)| t.is_array()) {
+            // Tuples holding arrays: no Jacobian yet (documented).
+            return TokenStream::new();
+        }
         if self
             .sig
             .wrt
@@ -541,6 +576,122 @@ impl<'a> Companions<'a> {
         )
     }
 
+    /// The Jacobian of an array output `[T; M]` or `Vec<T>`: row `i` is
+    /// `_vjp` with the basis cotangent `e_i`; for one parameter `[T; N]`
+    /// with `N < M`, columns from `_jvp` with basis tangents instead.
+    /// `Vec` outputs give a [`Matrix`](autodiff_runtime::Matrix) per array
+    /// parameter and a `Vec<T>` per scalar one.
+    fn jacobian_of_array_output(&self) -> TokenStream {
+        let private = quote!(::autodiff::__private);
+        let args: Vec<&Ident> = self.sig.params.iter().map(|p| &p.ident).collect();
+        let (out_ty, _) = &self.sig.outs[0];
+        let elem = format_ident!("{}", self.sig.out_floats[0].name());
+        let one = syn::LitFloat::new(&format!("1.0_{elem}"), proc_macro2::Span::call_site());
+        let (vjp, jvp, f) = (self.name("vjp"), self.name("jvp"), &self.sig.name);
+        let p = self.sig.wrt.len();
+        let grads: Vec<TokenStream> = self
+            .sig
+            .wrt
+            .iter()
+            .map(|&i| param_grad_ty(&self.sig.params[i].ty))
+            .collect();
+        let field = |j: usize, r: TokenStream| {
+            if p == 1 {
+                r
+            } else {
+                let k = syn::Index::from(j);
+                quote!(#r.#k)
+            }
+        };
+        let (body, ret) = if let Type::Array(a) = out_ty {
+            let m = &a.len;
+            let rows = quote! {
+                let rows: [_; #m] = ::core::array::from_fn(|i| {
+                    let mut e: #out_ty = #private::Zero::ZERO;
+                    e[i] = #one;
+                    #vjp(#(#args,)* e).1
+                });
+            };
+            let blocks: Vec<TokenStream> = (0..p)
+                .map(|j| {
+                    let r = field(j, quote!(rows[i]));
+                    quote!(::core::array::from_fn(|i| #r))
+                })
+                .collect();
+            let by_rows = if p == 1 {
+                quote!({ #rows rows })
+            } else {
+                quote!({ #rows (#(#blocks,)*) })
+            };
+            let tys: Vec<TokenStream> = grads.iter().map(|g| quote!([#g; #m])).collect();
+            let ret = if p == 1 {
+                quote!(#(#tys)*)
+            } else {
+                quote!((#(#tys,)*))
+            };
+            // One array parameter by value: forward mode when it is shorter.
+            let param = &self.sig.params[self.sig.wrt[0]];
+            let body = match (&param.ty, p) {
+                (Type::Array(pa), 1)
+                    if param.ir_ty == crate::ir::Ty::Array(self.sig.out_floats[0], 1) =>
+                {
+                    let (n, pty) = (&pa.len, &param.ty);
+                    let dots: Vec<TokenStream> = self.sig.wrt.iter().map(|_| quote!(e)).collect();
+                    quote! {
+                        if #n < #m {
+                            let cols: [#out_ty; #n] = ::core::array::from_fn(|j| {
+                                let mut e: #pty = #private::Zero::ZERO;
+                                e[j] = #one;
+                                #jvp(#(#args,)* #(#dots),*).1
+                            });
+                            ::core::array::from_fn(|i| ::core::array::from_fn(|j| cols[j][i]))
+                        } else #by_rows
+                    }
+                }
+                _ => by_rows,
+            };
+            (body, ret)
+        } else {
+            let rows = quote! {
+                let m = #f(#(#args),*).len();
+                let rows: ::std::vec::Vec<_> = (0..m).map(|i| {
+                    let mut e = #private::filled(0.0 as #elem, m);
+                    e[i] = #one;
+                    #vjp(#(#args,)* &e).1
+                }).collect();
+            };
+            let mut tys = Vec::new();
+            let blocks: Vec<TokenStream> = self.sig.wrt.iter().enumerate().map(|(j, &i)| {
+                let r = field(j, quote!(r));
+                if self.sig.params[i].ir_ty.is_array() {
+                    tys.push(quote!(#private::Matrix<#elem>));
+                    quote!(#private::Matrix::from_rows(&rows.iter().map(|r| #r.clone()).collect::<::std::vec::Vec<_>>()))
+                } else {
+                    tys.push(quote!(::std::vec::Vec<#elem>));
+                    quote!(rows.iter().map(|r| #r).collect::<::std::vec::Vec<_>>())
+                }
+            }).collect();
+            let value = if p == 1 {
+                quote!(#(#blocks)*)
+            } else {
+                quote!((#(#blocks,)*))
+            };
+            let ret = if p == 1 {
+                quote!(#(#tys)*)
+            } else {
+                quote!((#(#tys,)*))
+            };
+            (quote!({ #rows #value }), ret)
+        };
+        self.item(
+            "jacobian",
+            "The dense Jacobian (row `i`: the derivative of output element `i`)",
+            &[],
+            ret,
+            body,
+        )
+    }
+
     /// `f_pp()`: for each output and `wrt` parameter, the derivative raw
     /// and simplified.
     fn pp(&self) -> TokenStream {
@@ -548,7 +699,7 @@ impl<'a> Companions<'a> {
         let mut entries = Vec::new();
         if let Some(f) = self.func() {
             let m = f.outputs.len();
-            for k in 0..m {
+            for k in (0..m).filter(|&k| !self.sig.outs[k].1.is_array()) {
                 let seeds: Vec<Seed> = (0..m)
                     .map(|j| if j == k { Seed::One } else { Seed::Zero })
                     .collect();

@@ -387,10 +387,17 @@ impl<T: Scalar> Interp<'_, T> {
             Op::Index
             | Op::Len
             | Op::AddAt
+            | Op::AddArray
             | Op::ZerosLike
             | Op::IntSub
             | Op::RegionArg(..)
-            | Op::Loop { .. } => {
+            | Op::Loop { .. }
+            | Op::FillFixed(_)
+            | Op::FillVec
+            | Op::ArrayLit
+            | Op::Store
+            | Op::Owned
+            | Op::SumAll => {
                 return Err(Error(format!(
                     "%{}: arrays and loops are not interpreted yet",
                     id.0

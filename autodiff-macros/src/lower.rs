@@ -488,6 +488,11 @@ impl Lower<'_> {
                 self.assign_to(&a.left, v);
                 Val::Unit
             }
+            Expr::Binary(b) if compound(&b.op).is_some() && matches!(*b.left, Expr::Index(_)) => {
+                let op = compound(&b.op).unwrap_or(Bin::Add);
+                self.element_update(&b.left, op, &b.right);
+                Val::Unit
+            }
             Expr::Binary(b) if compound(&b.op).is_some() => {
                 let op = compound(&b.op).unwrap_or(Bin::Add);
                 let cur = self.expr(&b.left);
@@ -499,6 +504,7 @@ impl Lower<'_> {
             Expr::Return(r) => self.error(r, "#[differentiate] supports `return` only as the last statement of the function; use `if`/`else` as an expression instead of an early return"),
             Expr::If(_) | Expr::Block(_) | Expr::Paren(_) => self.expr(e),
             Expr::ForLoop(f) => self.for_loop(f),
+            Expr::Macro(m) if m.mac.path.is_ident("vec") => self.expr(e),
             Expr::Macro(_) => Val::Unit,
             _ if self.is_value_expr(e) => self.expr(e),
             _ => {
@@ -530,10 +536,118 @@ impl Lower<'_> {
                 | Expr::Field(_)
                 | Expr::Group(_)
                 | Expr::Index(_)
+                | Expr::Array(_)
+                | Expr::Repeat(_)
         )
     }
 
+    /// `y[i] op= v`: `+=` and `-=` accumulate in place; `*=` and `/=`
+    /// read the element and store the result.
+    fn element_update(&mut self, target: &Expr, op: Bin, rhs: &Expr) {
+        let Some((name, arr, idx)) = self.element_target(target) else {
+            return;
+        };
+        let r = self.expr(rhs);
+        let r = self.node(r, rhs);
+        let ty = self.g.ty(arr);
+        let new = match op {
+            Bin::Add | Bin::Sub => {
+                let v = if op == Bin::Sub {
+                    self.add(Op::Un(Un::Neg), vec![r], self.g.ty(r))
+                } else {
+                    r
+                };
+                let mut args = vec![arr];
+                args.extend(&idx);
+                args.push(v);
+                self.add(Op::AddAt, args, ty)
+            }
+            _ => {
+                let mut args = vec![arr];
+                args.extend(&idx);
+                let cur = self.add(
+                    Op::Index,
+                    args.clone(),
+                    Ty::Float(ty.elem().unwrap_or(self.lit_ty)),
+                );
+                let v = self.add(Op::Bin(op), vec![cur, r], self.g.ty(cur));
+                args.push(v);
+                self.add(Op::Store, args, ty)
+            }
+        };
+        self.assign(&name, Val::Node(new));
+    }
+
+    /// The array binding, its node and the lowered indices of an element
+    /// target `y[i]` / `m[i][j]`, or `None` after reporting why not.
+    fn element_target(&mut self, target: &Expr) -> Option<(String, NodeId, Vec<NodeId>)> {
+        let mut indices = Vec::new();
+        let mut base = target;
+        while let Expr::Index(ix) = base {
+            indices.push(&*ix.index);
+            base = &ix.expr;
+        }
+        indices.reverse();
+        let name = match base {
+            Expr::Path(p) => p.path.get_ident().map(|i| i.to_string()),
+            _ => None,
+        };
+        let arr = self.array_binding(base);
+        let (Some(name), Some(arr)) = (name, arr) else {
+            self.errors.at(target, "#[differentiate] can write elements only of a local float array (`let mut y = [0.0; N];` or `vec![0.0; n]`)");
+            return None;
+        };
+        let Ty::Array(_, rank) = self.g.ty(arr) else {
+            return None;
+        };
+        if indices.len() != rank as usize {
+            self.errors.at(
+                target,
+                format!("write one element: this array has {rank} dimension(s)"),
+            );
+            return None;
+        }
+        let mut idx = Vec::new();
+        for ix in indices {
+            if self.mentions_active(ix) {
+                self.errors.at(ix, "an index cannot depend on a differentiated value; compute indices from integers and loop variables");
+                return None;
+            }
+            let v = self.expr(ix);
+            idx.push(self.node(v, ix));
+        }
+        // Arrays are updated in place: a parameter, or an array another
+        // name still holds (`let z = y;` copies a fixed array), is copied
+        // before the write.
+        let aliased = self
+            .scopes
+            .iter()
+            .flat_map(|s| s.iter())
+            .any(|(n, v)| *n != name && *v == Val::Node(arr));
+        let arr = if aliased || matches!(self.g.op(arr), Op::Param { .. }) {
+            let ty = self.g.ty(arr);
+            self.add(Op::Owned, vec![arr], ty)
+        } else {
+            arr
+        };
+        Some((name, arr, idx))
+    }
+
     fn assign_to(&mut self, target: &Expr, v: Val) {
+        if let Expr::Index(_) = target {
+            if let Some((name, arr, mut args)) = self.element_target(target) {
+                let value = match v {
+                    Val::Node(n) => n,
+                    _ => return,
+                };
+                args.insert(0, arr);
+                args.push(value);
+                let ty = self.g.ty(arr);
+                let new = self.add(Op::Store, args, ty);
+                self.assign(&name, Val::Node(new));
+            }
+            return;
+        }
         if let Expr::Path(p) = target {
             if let Some(id) = p.path.get_ident() {
                 if self.assign(&id.to_string(), v) {
@@ -586,6 +700,9 @@ impl Lower<'_> {
             Expr::Cast(c) => self.cast(e, c),
             Expr::Field(f) => self.field(e, f),
             Expr::Index(_) => self.index(e),
+            Expr::Repeat(r) => self.repeat(e, r),
+            Expr::Array(a) => self.array_lit(e, a),
+            Expr::Macro(m) if m.mac.path.is_ident("vec") => self.vec_macro(e, &m.mac),
             Expr::Return(r) => self.error(r, "#[differentiate] supports `return` only as the last statement of the function; use `if`/`else` as an expression instead of an early return"),
             _ => {
                 let what = construct(e);
@@ -833,6 +950,89 @@ impl Lower<'_> {
             }
         }
         self.opaque(e, Ty::Other, "a field access")
+    }
+
+    /// `[v; N]` of a float `v` (or of a row `[v; C]`): a local array.
+    fn repeat(&mut self, e: &Expr, r: &syn::ExprRepeat) -> Val {
+        if float_of_expr(self, &r.expr).is_none()
+            && !matches!(*r.expr, Expr::Repeat(_))
+            && !self.mentions_active(&r.expr)
+        {
+            return self.opaque(e, Ty::Other, "an array");
+        }
+        if !self.mentions(r.len.to_token_stream()).is_empty() {
+            return self.error(&r.len, "the length of `[v; N]` must be a constant; use `vec![v; n]` for a length known at run time");
+        }
+        let v = self.expr(&r.expr);
+        let v = self.node(v, &r.expr);
+        let ty = match self.g.ty(v) {
+            Ty::Float(f) => Ty::Array(f, 1),
+            Ty::Array(f, 1) => Ty::Array(f, 2),
+            _ => {
+                return self.error(
+                    &r.expr,
+                    "the element of a differentiated array must be a float or a row `[v; C]`",
+                )
+            }
+        };
+        self.g.opaques.push(crate::ir::Opaque {
+            expr: (*r.len).clone(),
+            refs: vec![],
+        });
+        let len = self.g.opaques.len() as u32 - 1;
+        Val::Node(self.add(Op::FillFixed(len), vec![v], ty))
+    }
+
+    /// `[a, b, c]` of floats.
+    fn array_lit(&mut self, e: &Expr, a: &syn::ExprArray) -> Val {
+        let floats = a
+            .elems
+            .iter()
+            .any(|x| float_of_expr(self, x).is_some() || self.mentions_active(x));
+        if !floats || a.elems.is_empty() {
+            return self.opaque(e, Ty::Other, "an array");
+        }
+        let mut items = Vec::new();
+        for x in &a.elems {
+            let v = self.expr(x);
+            items.push(self.node(v, x));
+        }
+        let f = items
+            .iter()
+            .find_map(|n| self.g.ty(*n).float())
+            .unwrap_or(self.lit_ty);
+        if items.iter().any(|n| self.g.ty(*n).is_array()) {
+            return self.error(e, "#[differentiate] supports array literals of floats; build a matrix with `[[0.0; C]; R]` and element writes");
+        }
+        Val::Node(self.add(Op::ArrayLit, items, Ty::Array(f, 1)))
+    }
+
+    /// `vec![v; n]` of a float `v`: a local array of run-time length.
+    fn vec_macro(&mut self, e: &Expr, mac: &syn::Macro) -> Val {
+        let parsed = mac.parse_body_with(|input: syn::parse::ParseStream| {
+            let v: Expr = input.parse()?;
+            input.parse::<syn::Token![;]>()?;
+            let n: Expr = input.parse()?;
+            Ok((v, n))
+        });
+        let Ok((v, n)) = parsed else {
+            return self.opaque(e, Ty::Other, "the macro `vec!`");
+        };
+        if float_of_expr(self, &v).is_none() && !self.mentions_active(&v) {
+            return self.opaque(e, Ty::Other, "the macro `vec!`");
+        }
+        if self.mentions_active(&n) {
+            return self.error(
+                &n,
+                "the length of `vec![v; n]` cannot depend on a differentiated value",
+            );
+        }
+        let (vv, nn) = (self.expr(&v), self.expr(&n));
+        let (vv, nn) = (self.node(vv, &v), self.node(nn, &n));
+        let Some(f) = self.g.ty(vv).float() else {
+            return self.error(&v, "the element of a differentiated `vec!` must be a float");
+        };
+        Val::Node(self.add(Op::FillVec, vec![vv, nn], Ty::Array(f, 1)))
     }
 
     /// The array node a plain path names, if it names one.
@@ -1172,20 +1372,12 @@ fn assigned_names(block: &Block) -> Vec<String> {
     struct Assigned(Vec<String>);
     impl<'ast> syn::visit::Visit<'ast> for Assigned {
         fn visit_expr_assign(&mut self, a: &'ast syn::ExprAssign) {
-            if let Expr::Path(p) = &*a.left {
-                if let Some(i) = p.path.get_ident() {
-                    self.0.push(i.to_string());
-                }
-            }
+            self.0.extend(target_name(&a.left));
             syn::visit::visit_expr_assign(self, a);
         }
         fn visit_expr_binary(&mut self, b: &'ast syn::ExprBinary) {
             if compound(&b.op).is_some() {
-                if let Expr::Path(p) = &*b.left {
-                    if let Some(i) = p.path.get_ident() {
-                        self.0.push(i.to_string());
-                    }
-                }
+                self.0.extend(target_name(&b.left));
             }
             syn::visit::visit_expr_binary(self, b);
         }
@@ -1193,6 +1385,15 @@ fn assigned_names(block: &Block) -> Vec<String> {
     let mut v = Assigned(Vec::new());
     syn::visit::Visit::visit_block(&mut v, block);
     v.0
+}
+
+/// The variable an assignment target writes: `a`, or `y` of `y[i][j]`.
+fn target_name(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Path(p) => p.path.get_ident().map(|i| i.to_string()),
+        Expr::Index(ix) => target_name(&ix.expr),
+        _ => None,
+    }
 }
 
 fn compound(op: &BinOp) -> Option<Bin> {

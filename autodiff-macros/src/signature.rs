@@ -71,6 +71,8 @@ pub struct Signature {
     pub out_shape: OutShape,
     /// Element type of each flat output.
     pub out_floats: Vec<FloatTy>,
+    /// Each flat output's Rust type and IR type.
+    pub outs: Vec<(Type, Ty)>,
     /// The type unsuffixed float literals take.
     pub default_float: FloatTy,
     /// Was the return type one the pipeline understands? (If not, the body
@@ -135,12 +137,17 @@ pub fn read(item: &ItemFn, args: &Args, errors: &mut Errors) -> Signature {
     }
     let wrt = wrt_indices(sig.ident.clone(), &params, args, errors);
     let before = errors.len();
-    let (out_ty, out_shape, out_floats) = output(sig, errors);
-    let out_known = errors.len() == before;
-    let default_float = params
+    let (out_ty, out_shape, outs) = output(sig, errors);
+    let out_floats = outs
         .iter()
-        .find_map(|p| p.ir_ty.elem())
-        .unwrap_or(out_floats.first().copied().unwrap_or(FloatTy::F64));
+        .map(|(_, t)| t.elem().unwrap_or(FloatTy::F64))
+        .collect();
+    let out_known = errors.len() == before;
+    let default_float = params.iter().find_map(|p| p.ir_ty.elem()).unwrap_or(
+        outs.first()
+            .and_then(|(_, t)| t.elem())
+            .unwrap_or(FloatTy::F64),
+    );
     Signature {
         name: sig.ident.clone(),
         params,
@@ -148,6 +155,7 @@ pub fn read(item: &ItemFn, args: &Args, errors: &mut Errors) -> Signature {
         out_ty,
         out_shape,
         out_floats,
+        outs,
         default_float,
         out_known,
     }
@@ -218,30 +226,61 @@ fn is_array(ty: &Type) -> bool {
     }
 }
 
-fn output(sig: &syn::Signature, errors: &mut Errors) -> (Type, OutShape, Vec<FloatTy>) {
-    const HELP: &str =
-        "#[differentiate] needs the function to return `f64`, `f32` or a tuple of them";
+fn output(sig: &syn::Signature, errors: &mut Errors) -> (Type, OutShape, Vec<(Type, Ty)>) {
+    const HELP: &str = "#[differentiate] needs the function to return a float (`f64`, `f32`), an array (`[T; N]`, `[[T; C]; R]`, `Vec<T>`) or a tuple of them";
+    let f64_ty: Type = syn::parse_quote!(f64);
     let ty = match &sig.output {
         ReturnType::Default => {
             errors.push(syn::Error::new(sig.paren_token.span.close(), HELP));
-            return (syn::parse_quote!(f64), OutShape::Leaf, vec![FloatTy::F64]);
+            return (
+                f64_ty.clone(),
+                OutShape::Leaf,
+                vec![(f64_ty, Ty::Float(FloatTy::F64))],
+            );
         }
         ReturnType::Type(_, ty) => (**ty).clone(),
     };
-    if let Some(f) = float_of(&ty) {
-        return (ty, OutShape::Leaf, vec![f]);
+    if let Some(t) = out_ir_ty(&ty) {
+        return (ty.clone(), OutShape::Leaf, vec![(ty, t)]);
     }
     if let Type::Tuple(t) = &ty {
-        let floats: Vec<Option<FloatTy>> = t.elems.iter().map(float_of).collect();
-        if !floats.is_empty() && floats.iter().all(Option::is_some) {
-            let n = floats.len();
-            let floats = floats.into_iter().flatten().collect();
-            return (ty, OutShape::Tuple(vec![OutShape::Leaf; n]), floats);
+        let items: Vec<Option<Ty>> = t.elems.iter().map(out_ir_ty).collect();
+        if !items.is_empty() && items.iter().all(Option::is_some) {
+            let n = items.len();
+            let outs = t
+                .elems
+                .iter()
+                .cloned()
+                .zip(items.into_iter().flatten())
+                .collect();
+            return (ty, OutShape::Tuple(vec![OutShape::Leaf; n]), outs);
         }
     }
     errors.at(
         &ty,
         format!("{HELP}; this returns `{}`", ty.to_token_stream()),
     );
-    (ty, OutShape::Leaf, vec![FloatTy::F64])
+    (ty, OutShape::Leaf, vec![(f64_ty, Ty::Float(FloatTy::F64))])
+}
+
+/// The IR type of an output: a float, a fixed array, or `Vec<T>`.
+fn out_ir_ty(ty: &Type) -> Option<Ty> {
+    if let Some(f) = float_of(ty) {
+        return Some(Ty::Float(f));
+    }
+    if let (Type::Array(_), Some((f, rank))) = (ty, array_of(ty)) {
+        return Some(Ty::Array(f, rank));
+    }
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != "Vec" {
+        return None;
+    }
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(a) if a.args.len() == 1 => match a.args.first()? {
+            syn::GenericArgument::Type(t) => float_of(t).map(|f| Ty::Array(f, 1)),
+            _ => None,
+        },
+        _ => None,
+    }
 }

@@ -273,17 +273,17 @@ fn rosenbrock_vjp_is_a_loop() {
                 let t3 = x[t2];
                 t1 = t1 + (100.0_f64 * (x[t2 + 1] - t3 * t3).powi(2) + (1.0_f64 - t3).powi(2));
             }
-            let mut t4 = out_bar;
-            let mut t5 = ::autodiff::__private::ZerosLike::zeros_like(&x);
+            let mut t4 = ::autodiff::__private::ZerosLike::zeros_like(&x);
+            let mut t5 = out_bar;
             for t6 in (0..t0).rev() {
                 let t7 = t6 + 1;
                 let t8 = x[t6];
                 let t9 = 100.0_f64 * out_bar * (2.0_f64 * (x[t7] - t8 * t8));
                 let t10 = t9 * t8;
-                t5[t6] += -(out_bar * (2.0_f64 * (1.0_f64 - t8))) - t10 - t10;
-                t5[t7] += t9;
+                t4[t6] += -(out_bar * (2.0_f64 * (1.0_f64 - t8))) - t10 - t10;
+                t4[t7] += t9;
             }
-            (t1, t5)
+            (t1, t4)
         }
     "#]].assert_eq(&text[start..end]);
 }

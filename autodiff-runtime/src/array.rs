@@ -52,6 +52,145 @@ impl<A: ZerosLike + ?Sized> ZerosLike for &A {
     }
 }
 
+impl<T: Zero> ZerosLike for Vec<T> {
+    type Out = Vec<T>;
+    #[inline]
+    fn zeros_like(&self) -> Vec<T> {
+        vec![T::ZERO; self.len()]
+    }
+}
+
+/// An owned copy of an array or slice, to update in place: `[T; N]` gives
+/// itself, `[T]` and `Vec<T>` give a `Vec<T>`.
+pub trait Owned {
+    /// The owned type.
+    type Out;
+    /// The copy.
+    fn owned(&self) -> Self::Out;
+}
+
+impl<T: Copy, const N: usize> Owned for [T; N] {
+    type Out = [T; N];
+    #[inline]
+    fn owned(&self) -> [T; N] {
+        *self
+    }
+}
+
+impl<T: Copy> Owned for [T] {
+    type Out = Vec<T>;
+    #[inline]
+    fn owned(&self) -> Vec<T> {
+        self.to_vec()
+    }
+}
+
+impl<T: Copy> Owned for Vec<T> {
+    type Out = Vec<T>;
+    #[inline]
+    fn owned(&self) -> Vec<T> {
+        self.clone()
+    }
+}
+
+impl<A: Owned + ?Sized> Owned for &A {
+    type Out = A::Out;
+    #[inline]
+    fn owned(&self) -> A::Out {
+        (**self).owned()
+    }
+}
+
+/// The sum of every element of a float array of rank 1 or 2.
+pub trait SumAll<T> {
+    /// The sum.
+    fn sum_all(&self) -> T;
+}
+
+impl<T: num_traits::Float> SumAll<T> for [T] {
+    #[inline]
+    fn sum_all(&self) -> T {
+        self.iter().fold(T::zero(), |a, &b| a + b)
+    }
+}
+
+impl<T: num_traits::Float, const N: usize> SumAll<T> for [T; N] {
+    #[inline]
+    fn sum_all(&self) -> T {
+        self[..].sum_all()
+    }
+}
+
+impl<T: num_traits::Float, const C: usize> SumAll<T> for [[T; C]] {
+    #[inline]
+    fn sum_all(&self) -> T {
+        self.iter().fold(T::zero(), |a, row| a + row.sum_all())
+    }
+}
+
+impl<T: num_traits::Float, const C: usize, const R: usize> SumAll<T> for [[T; C]; R] {
+    #[inline]
+    fn sum_all(&self) -> T {
+        self[..].sum_all()
+    }
+}
+
+impl<T: num_traits::Float> SumAll<T> for Vec<T> {
+    #[inline]
+    fn sum_all(&self) -> T {
+        self[..].sum_all()
+    }
+}
+
+/// `self += other`, elementwise (adjoints of copies of arrays join).
+pub trait AddAssign<Rhs: ?Sized = Self> {
+    /// Adds `other` elementwise.
+    fn add_assign(&mut self, other: &Rhs);
+}
+
+impl AddAssign for f64 {
+    #[inline]
+    fn add_assign(&mut self, other: &f64) {
+        *self += *other;
+    }
+}
+
+impl AddAssign for f32 {
+    #[inline]
+    fn add_assign(&mut self, other: &f32) {
+        *self += *other;
+    }
+}
+
+impl<T: AddAssign> AddAssign for [T] {
+    #[inline]
+    fn add_assign(&mut self, other: &[T]) {
+        for (a, b) in self.iter_mut().zip(other) {
+            a.add_assign(b);
+        }
+    }
+}
+
+impl<T: AddAssign, const N: usize> AddAssign for [T; N] {
+    #[inline]
+    fn add_assign(&mut self, other: &[T; N]) {
+        self[..].add_assign(&other[..]);
+    }
+}
+
+impl<T: AddAssign> AddAssign for Vec<T> {
+    #[inline]
+    fn add_assign(&mut self, other: &Vec<T>) {
+        self[..].add_assign(&other[..]);
+    }
+}
+
+/// `vec![v; n]`.
+#[inline]
+pub fn filled<T: Clone>(v: T, n: usize) -> Vec<T> {
+    vec![v; n]
+}
+
 /// An empty tape for a loop over `start..end`: one allocation per call,
 /// sized to the trip count.
 #[inline]
@@ -73,6 +212,19 @@ mod tests {
         assert_eq!(ZerosLike::zeros_like(&s), vec![0.0, 0.0]);
         let r: &[f64; 2] = &[1.0, 2.0];
         assert_eq!(ZerosLike::zeros_like(&r), [0.0, 0.0]);
+    }
+
+    #[test]
+    fn owned_copies_and_sums() {
+        let s: &[f64] = &[1.0, 2.0];
+        assert_eq!(Owned::owned(&s), vec![1.0, 2.0]);
+        assert_eq!(Owned::owned(&[1.0_f32; 2]), [1.0, 1.0]);
+        assert_eq!(SumAll::sum_all(&[[1.0, 2.0], [3.0, 4.0_f64]]), 10.0);
+        assert_eq!(SumAll::sum_all(&vec![0.5_f64; 4]), 2.0);
+        assert_eq!(filled(0.0_f64, 3), vec![0.0; 3]);
+        let mut m = [[1.0_f64, 2.0], [3.0, 4.0]];
+        AddAssign::add_assign(&mut m, &[[1.0, 1.0], [1.0, 1.0]]);
+        assert_eq!(m, [[2.0, 3.0], [4.0, 5.0]]);
     }
 
     #[test]

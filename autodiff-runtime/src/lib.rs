@@ -7,11 +7,13 @@
 
 mod array;
 mod check;
+mod matrix;
 mod pretty;
 mod scalar;
 
-pub use array::{tape, Zero, ZerosLike};
+pub use array::{filled, tape, AddAssign, Owned, SumAll, Zero, ZerosLike};
 pub use check::{check_grad, GradCheck};
+pub use matrix::Matrix;
 pub use pretty::{Pretty, PrettyEntry};
 pub use scalar::{max_first, min_first, sigmoid, sign0, softplus};
 

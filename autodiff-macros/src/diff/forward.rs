@@ -110,6 +110,19 @@ impl<'a> Forward<'a> {
                 }
                 return;
             }
+            Op::FillFixed(_)
+            | Op::FillVec
+            | Op::Owned
+            | Op::SumAll
+            | Op::ArrayLit
+            | Op::Store
+            | Op::AddAt => {
+                self.map[i] = self.dst.add(dr, node.op.clone(), args.clone(), node.ty);
+                for d in 0..self.dirs {
+                    self.tan[d][i] = self.array_tangent(d, id, &args, dr);
+                }
+                return;
+            }
             Op::Proj(k) => {
                 let k = self
                     .primal_outputs
@@ -148,6 +161,67 @@ impl<'a> Forward<'a> {
                 }
             }
             self.tan[d][i] = sum;
+        }
+    }
+
+    /// The tangent of an op building or updating an array: the same op on
+    /// the tangents (zeros where an operand has none).
+    fn array_tangent(
+        &mut self,
+        d: usize,
+        id: NodeId,
+        args: &[NodeId],
+        dr: RegionId,
+    ) -> Option<NodeId> {
+        let node = self.src.node(id);
+        let t = |this: &Self, k: usize| this.tan[d][node.args[k].0 as usize];
+        let ty = node.ty;
+        match node.op {
+            Op::FillFixed(_) | Op::FillVec | Op::Owned | Op::SumAll => {
+                let mut targs = args.to_vec();
+                targs[0] = t(self, 0)?;
+                Some(self.dst.add(dr, node.op.clone(), targs, ty))
+            }
+            Op::ArrayLit => {
+                let tans: Vec<Option<NodeId>> = (0..args.len()).map(|k| t(self, k)).collect();
+                tans.iter().any(Option::is_some).then(|| {
+                    let items = tans
+                        .iter()
+                        .map(|x| match x {
+                            Some(x) => *x,
+                            None => self.dst.konst(
+                                dr,
+                                ty.elem().unwrap_or(crate::ir::FloatTy::F64),
+                                0.0,
+                            ),
+                        })
+                        .collect();
+                    self.dst.add(dr, Op::ArrayLit, items, ty)
+                })
+            }
+            // arr with element i set to (or increased by) v
+            _ => {
+                let last = args.len() - 1;
+                let (ta, tv) = (t(self, 0), t(self, last));
+                if ta.is_none() && tv.is_none() {
+                    return None;
+                }
+                if tv.is_none() && node.op == Op::AddAt {
+                    return ta;
+                }
+                let mut targs = args.to_vec();
+                targs[0] = match ta {
+                    Some(ta) => ta,
+                    None => self.dst.add(dr, Op::ZerosLike, vec![args[0]], ty),
+                };
+                targs[last] = match tv {
+                    Some(tv) => tv,
+                    None => self
+                        .dst
+                        .konst(dr, ty.elem().unwrap_or(crate::ir::FloatTy::F64), 0.0),
+                };
+                Some(self.dst.add(dr, node.op.clone(), targs, ty))
+            }
         }
     }
 
@@ -213,12 +287,12 @@ impl<'a> Forward<'a> {
             let ty = self.src.ty(outputs[k]);
             let t = match self.tan[d][outputs[k].0 as usize] {
                 Some(t) => t,
-                None => self.dst.filler(new_body, ty),
+                None => self.dst.zero_like(new_body, ty, m(self, outputs[k])),
             };
             outs.push(t);
             let init = match self.tan[d][src_inits[k].0 as usize] {
                 Some(t) => t,
-                None => self.dst.filler(dr, ty),
+                None => self.dst.zero_like(dr, ty, args[2 + k]),
             };
             inits.push(init);
             self.if_tangents
@@ -334,6 +408,10 @@ pub fn jvp(f: &Function, extra: Vec<Param>, dirs: usize, seeds: Seeds) -> Functi
         for &o in &f.outputs {
             let t = match fwd.tangent(d, o) {
                 Some(t) => t,
+                None if f.graph.ty(o).is_array() => {
+                    let p = fwd.map[o.0 as usize];
+                    fwd.dst.add(ROOT, Op::ZerosLike, vec![p], f.graph.ty(o))
+                }
                 None => {
                     let ty = f.graph.ty(o);
                     fwd.dst.filler(ROOT, ty)

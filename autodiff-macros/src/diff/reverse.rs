@@ -63,6 +63,16 @@ fn add_bar(g: &mut Graph, r: RegionId, bars: &mut Bars, key: NodeId, bar: Bar) {
     bars.insert(key, sum);
 }
 
+/// Adds `v` to the adjoint of `key`; an array adjoint is taken as it is
+/// (array adjoints are threaded, never summed).
+fn seed_bar(g: &mut Graph, r: RegionId, bars: &mut Bars, key: NodeId, v: NodeId) {
+    if g.ty(v).is_array() {
+        bars.insert(key, Bar::open(v));
+    } else {
+        add_bar(g, r, bars, key, Bar::open(v));
+    }
+}
+
 /// A forward copy of a source region that reverse code reads primal
 /// values from: the whole function (the forward sweep), or a loop body
 /// recomputed in one iteration of the reverse loop.
@@ -84,9 +94,9 @@ struct Reverse<'a> {
     ctxs: Vec<Ctx>,
     /// Source `(If or Loop, k)` -> the `Proj` node reading output `k`.
     projs: HashMap<(NodeId, u32), NodeId>,
-    /// `(new loop, carried k)` -> the tape of carried value `k` (a
-    /// `Proj` of the loop).
-    tapes: HashMap<(NodeId, u32), NodeId>,
+    /// `(new loop, value in its body)` -> the tape of that value (a `Proj`
+    /// of the loop).
+    tapes: HashMap<(NodeId, NodeId), NodeId>,
 }
 
 impl<'a> Reverse<'a> {
@@ -124,15 +134,23 @@ impl<'a> Reverse<'a> {
             let (op, ty) = (node.op.clone(), node.ty);
             return self.g.add(ROOT, op, vec![], ty);
         }
-        let e = self.export(c, v, region, node.ty);
+        let base = self.ctxs[c].base;
+        let e = self.export(c, v, region, node.ty, base);
         self.ctxs[c].exported.insert(id, e);
         e
     }
 
     /// Yields `v`, computed in (the copy of) source region `region`, from
-    /// each enclosing `If` up to the base of context `c`.
-    fn export(&mut self, c: usize, mut v: NodeId, mut region: RegionId, ty: Ty) -> NodeId {
-        while region != self.ctxs[c].base {
+    /// each enclosing `If` of context `c` up to source region `stop`.
+    fn export(
+        &mut self,
+        c: usize,
+        mut v: NodeId,
+        mut region: RegionId,
+        ty: Ty,
+        stop: RegionId,
+    ) -> NodeId {
+        while region != stop {
             let Some(&copied) = self.ctxs[c].regions.get(&region) else {
                 break;
             };
@@ -191,6 +209,10 @@ impl<'a> Reverse<'a> {
                 bars.insert(arr, Bar::open(updated));
                 continue;
             }
+            if node.ty.is_array() {
+                self.array_op(id, bar.node, dr, bars);
+                continue;
+            }
             if node.ty.float().is_none() {
                 continue;
             }
@@ -245,6 +267,8 @@ impl<'a> Reverse<'a> {
         let mut sent: [BTreeMap<NodeId, NodeId>; 2] = [BTreeMap::new(), BTreeMap::new()];
         let mut regions = [RegionId(0); 2];
         // Adjoint arrays are threaded through both branches.
+        self.seed_arrays(then, dr, bars, &[]);
+        self.seed_arrays(els, dr, bars, &[]);
         let arrays = self.array_bars(bars);
         for (side, sr) in [then, els].into_iter().enumerate() {
             let r = self.g.new_region(dr);
@@ -310,6 +334,94 @@ impl<'a> Reverse<'a> {
         }
     }
 
+    /// The adjoint of an op building or updating an array, whose own
+    /// adjoint is the array `b`.
+    fn array_op(&mut self, id: NodeId, b: NodeId, dr: RegionId, bars: &mut Bars) {
+        let node = self.src.node(id).clone();
+        let elem = |g: &mut Graph, idx: Vec<NodeId>| {
+            let mut args = vec![b];
+            args.extend(idx);
+            let ty = Ty::Float(g.ty(b).elem().unwrap_or(crate::ir::FloatTy::F64));
+            g.add(dr, Op::Index, args, ty)
+        };
+        match node.op {
+            // y = arr with y[i] = v: v gets b[i], arr gets b with b[i] = 0.
+            // y = arr with y[i] += v: v gets b[i], arr gets b.
+            Op::Store | Op::AddAt => {
+                let last = node.args.len() - 1;
+                let idx: Vec<NodeId> = node.args[1..last].iter().map(|&a| self.primal(a)).collect();
+                let v = node.args[last];
+                if self.src.ty(v).float().is_some() {
+                    let bv = elem(&mut self.g, idx.clone());
+                    add_bar(&mut self.g, dr, bars, v, Bar::open(bv));
+                }
+                let rest = if node.op == Op::Store {
+                    let zero = self.g.konst(
+                        dr,
+                        self.g.ty(b).elem().unwrap_or(crate::ir::FloatTy::F64),
+                        0.0,
+                    );
+                    let mut args = vec![b];
+                    args.extend(idx);
+                    args.push(zero);
+                    self.g.add(dr, Op::Store, args, self.g.ty(b))
+                } else {
+                    b
+                };
+                bars.insert(node.args[0], Bar::open(rest));
+            }
+            // [a, b, c]: element k gets b[k].
+            Op::ArrayLit => {
+                for (k, &item) in node.args.iter().enumerate() {
+                    let i = self.g.add(dr, Op::Int(k as i64), vec![], Ty::Other);
+                    let bv = elem(&mut self.g, vec![i]);
+                    add_bar(&mut self.g, dr, bars, item, Bar::open(bv));
+                }
+            }
+            // [v; n]: v gets the sum of b.
+            Op::FillFixed(_) | Op::FillVec if self.src.ty(node.args[0]).float().is_some() => {
+                let ty = self.src.ty(node.args[0]);
+                let sum = self.g.add(dr, Op::SumAll, vec![b], ty);
+                add_bar(&mut self.g, dr, bars, node.args[0], Bar::open(sum));
+            }
+            // A copy: its adjoint joins the original's.
+            Op::Owned => {
+                let arr = node.args[0];
+                let joined = match bars.get(&arr) {
+                    Some(acc) => self
+                        .g
+                        .add(dr, Op::AddArray, vec![acc.node, b], self.src.ty(arr)),
+                    None => b,
+                };
+                bars.insert(arr, Bar::open(joined));
+            }
+            _ => {}
+        }
+    }
+
+    /// Gives every array that nodes of `region` read from outside it an
+    /// adjoint (zeros) before the region is reversed, so the adjoint can
+    /// be threaded through it. `skip` are handled by the caller.
+    fn seed_arrays(&mut self, region: RegionId, dr: RegionId, bars: &mut Bars, skip: &[NodeId]) {
+        let src = self.src;
+        for node in &src.nodes {
+            if !src.within(node.region, region) {
+                continue;
+            }
+            for &a in &node.args {
+                if src.ty(a).is_array()
+                    && !src.within(src.node(a).region, region)
+                    && !bars.contains_key(&a)
+                    && !skip.contains(&a)
+                {
+                    let p = self.primal(a);
+                    let z = self.g.add(dr, Op::ZerosLike, vec![p], src.ty(a));
+                    bars.insert(a, Bar::open(z));
+                }
+            }
+        }
+    }
+
     /// The adjoint arrays in `bars` (accumulators, threaded through
     /// regions rather than summed).
     fn array_bars(&self, bars: &Bars) -> Vec<(NodeId, NodeId)> {
@@ -357,10 +469,11 @@ impl<'a> Reverse<'a> {
                     .find(|&n| *src.op(n) == Op::RegionArg(body, k as u32))
             })
             .collect();
-        let float = |k: usize| src.ty(outputs[k]).float().is_some();
+        let float = |k: usize| src.ty(outputs[k]).elem().is_some();
         let mut slots: Vec<usize> = (0..carried)
             .filter(|&k| out_bars[k].is_some() && float(k))
             .collect();
+        self.seed_arrays(body, dr, bars, &inits);
         let arrays = self.array_bars(bars);
         let start = self.primal(src.args(id)[0]);
         let end = self.primal(src.args(id)[1]);
@@ -377,7 +490,7 @@ impl<'a> Reverse<'a> {
             };
             for &k in &slots {
                 let a = arg(&mut self.g, src.ty(outputs[k]));
-                add_bar(&mut self.g, rb, &mut local, outputs[k], Bar::open(a));
+                seed_bar(&mut self.g, rb, &mut local, outputs[k], a);
             }
             for &(a, _) in &arrays {
                 let v = arg(&mut self.g, src.ty(a));
@@ -401,13 +514,14 @@ impl<'a> Reverse<'a> {
             let mut loop_inits = Vec::new();
             for &k in &slots {
                 let ty = src.ty(outputs[k]);
+                let like = self.primal(inits[k]);
                 outs.push(match start_bar(&local, k) {
                     Some(b) => b.value(&mut self.g, rb),
-                    None => self.g.filler(rb, ty),
+                    None => self.g.zero_like(rb, ty, like),
                 });
                 loop_inits.push(match out_bars[k] {
                     Some(b) => b,
-                    None => self.g.filler(dr, ty),
+                    None => self.g.zero_like(dr, ty, like),
                 });
             }
             for &(a, init) in &arrays {
@@ -445,7 +559,7 @@ impl<'a> Reverse<'a> {
             };
             for &c in &slots {
                 let v = proj(&mut self.g, src.ty(outputs[c]));
-                add_bar(&mut self.g, dr, bars, inits[c], Bar::open(v));
+                seed_bar(&mut self.g, dr, bars, inits[c], v);
             }
             for &(a, _) in &arrays {
                 let v = proj(&mut self.g, src.ty(a));
@@ -491,15 +605,34 @@ impl<'a> Reverse<'a> {
             if !src.within(node.region, body) {
                 continue;
             }
+            let n = NodeId(n as u32);
             if let Op::RegionArg(r, k) = node.op {
                 if r == body {
                     let v = if k == 0 {
                         idx
                     } else {
-                        self.tape_read(c, dst_loop, loop_region, k - 1, node.ty, rb, pos)
+                        let Op::Loop { body: dst_body, .. } = *self.g.op(dst_loop) else {
+                            continue;
+                        };
+                        let value =
+                            self.g
+                                .add_local(dst_body, Op::RegionArg(dst_body, k), vec![], node.ty);
+                        self.tape_read(c, dst_loop, loop_region, value, rb, pos)
                     };
-                    presets.push((NodeId(n as u32), v));
+                    presets.push((n, v));
                 }
+            }
+            // An element of an array the loop may write is read back from a
+            // tape of the values read, not from the array (which holds
+            // later values by the time the reverse loop runs).
+            if node.op == Op::Index
+                && !matches!(src.op(node.args[0]), Op::Param { .. })
+                && !in_inner_loop(src, node.region, body)
+            {
+                let forward = self.ctxs[c].map[n.0 as usize];
+                let value = self.export(c, forward, node.region, node.ty, body);
+                let v = self.tape_read(c, dst_loop, loop_region, value, rb, pos);
+                presets.push((n, v));
             }
             for &a in &node.args {
                 if !src.within(src.node(a).region, body) {
@@ -524,28 +657,25 @@ impl<'a> Reverse<'a> {
         self.g = fwd.dst;
     }
 
-    /// `tape[pos]`: carried value `k` of the forward loop `dst_loop` at the
-    /// start of an iteration; the tape is added to the loop on first use.
-    #[allow(clippy::too_many_arguments)]
+    /// `tape[pos]`: the value `value` (a node of the forward loop
+    /// `dst_loop`'s body) at one iteration; the tape is added to the loop
+    /// as a stacked output on first use.
     fn tape_read(
         &mut self,
         c: usize,
         dst_loop: NodeId,
         loop_region: RegionId,
-        k: u32,
-        ty: Ty,
+        value: NodeId,
         rb: RegionId,
         pos: NodeId,
     ) -> NodeId {
-        let tape = match self.tapes.get(&(dst_loop, k)) {
+        let ty = self.g.ty(value);
+        let tape = match self.tapes.get(&(dst_loop, value)) {
             Some(&t) => t,
             None => {
                 let Op::Loop { body, .. } = *self.g.op(dst_loop) else {
                     return pos;
                 };
-                let value = self
-                    .g
-                    .add_local(body, Op::RegionArg(body, k + 1), vec![], ty);
                 let mut outs = self.g.region(body).outputs.clone();
                 outs.push(value);
                 let index = outs.len() as u32 - 1;
@@ -556,13 +686,33 @@ impl<'a> Reverse<'a> {
                 };
                 let at = self.g.node(dst_loop).region;
                 let proj = self.g.add(at, Op::Proj(index), vec![dst_loop], tape_ty);
-                let t = self.export(c, proj, loop_region, tape_ty);
-                self.tapes.insert((dst_loop, k), t);
+                let base = self.ctxs[c].base;
+                let t = self.export(c, proj, loop_region, tape_ty, base);
+                self.tapes.insert((dst_loop, value), t);
                 t
             }
         };
         self.g.add(rb, Op::Index, vec![tape, pos], ty)
     }
+}
+
+/// Is `region` inside a loop body nested in `body` (whose reversal
+/// tapes its own reads)?
+fn in_inner_loop(src: &Graph, mut region: RegionId, body: RegionId) -> bool {
+    while region != body {
+        let is_loop_body = src
+            .nodes
+            .iter()
+            .any(|n| matches!(n.op, Op::Loop { body: b, .. } if b == region));
+        if is_loop_body {
+            return true;
+        }
+        match src.region(region).parent {
+            Some(p) => region = p,
+            None => return false,
+        }
+    }
+    false
 }
 
 /// The vjp of `f`: params are `f`'s then `extra`; `out_seeds[k]` seeds the
@@ -611,7 +761,13 @@ pub fn vjp(
     for (&o, seed) in f.outputs.iter().zip(out_seeds) {
         let ty = f.graph.ty(o);
         if let Some(s) = seed.node(&mut rev.g, ty) {
-            add_bar(&mut rev.g, ROOT, &mut bars, o, Bar::open(s));
+            // An array cotangent is copied: its adjoint is updated in place.
+            let s = if ty.is_array() {
+                rev.g.add(ROOT, Op::Owned, vec![s], ty)
+            } else {
+                s
+            };
+            seed_bar(&mut rev.g, ROOT, &mut bars, o, s);
         }
     }
     rev.region(ROOT, ROOT, &mut bars);

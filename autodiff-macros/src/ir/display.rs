@@ -70,6 +70,19 @@ fn region(
                 writeln!(out, "{pad}}}")?;
                 continue;
             }
+            Op::Loop { body, carried, rev } => {
+                let dir = if *rev { "rev " } else { "" };
+                writeln!(
+                    out,
+                    "{pad}%{} = loop {dir}{args} (carried {carried}) {{",
+                    id.0
+                )?;
+                region(func, g, *body, depth + 1, live, out)?;
+                writeln!(out, "{pad}  yield {}", list(&g.region(*body).outputs))?;
+                writeln!(out, "{pad}}}")?;
+                continue;
+            }
+            Op::RegionArg(_, k) => format!("arg {k}"),
             Op::Proj(k) => format!("proj.{k} {args}"),
             other => format!("{other:?} {args}").to_lowercase(),
         };

@@ -222,8 +222,26 @@ pub enum Op {
     /// use each array version once (an adjoint accumulator), so it is
     /// emitted as `arr[i] += v` in place.
     AddAt,
-    /// An array of zeros shaped like parameter array `[param]`.
+    /// An array of zeros shaped like array `[arr]`.
     ZerosLike,
+    /// `[v; LEN]`: `[v]`, `LEN` the user's tokens (opaque expression `k`),
+    /// emitted as written since an array length must be a constant.
+    FillFixed(u32),
+    /// `vec![v; n]`: `[v, n]`.
+    FillVec,
+    /// `[a, b, ...]`: the elements.
+    ArrayLit,
+    /// `arr` with the element at an index replaced: `[arr, i, (j), v]`;
+    /// like `AddAt`, emitted in place (`arr[i] = v`).
+    Store,
+    /// An owned copy of an array `[arr]` (`[T; N]` or `Vec<T>`), to be
+    /// updated in place.
+    Owned,
+    /// `acc` with the array `b` added elementwise: `[acc, b]`, emitted in
+    /// place like `AddAt`.
+    AddArray,
+    /// The sum of every element of `[arr]`.
+    SumAll,
     /// `a - b` on integers.
     IntSub,
     /// Input `k` of a loop body region: 0 is the index, `1 + j` carried
@@ -516,6 +534,16 @@ impl Graph {
 
     pub fn cmp(&mut self, r: RegionId, op: Cmp, a: NodeId, b: NodeId) -> NodeId {
         self.add(r, Op::Cmp(op), vec![a, b], Ty::Bool)
+    }
+
+    /// A zero of type `ty` in `r`: zeros shaped like `like` for an array,
+    /// else [`Graph::filler`].
+    pub fn zero_like(&mut self, r: RegionId, ty: Ty, like: NodeId) -> NodeId {
+        if ty.is_array() {
+            self.add(r, Op::ZerosLike, vec![like], ty)
+        } else {
+            self.filler(r, ty)
+        }
     }
 
     /// The zero a branch yields for a value of type `ty` that it does not
