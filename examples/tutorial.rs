@@ -34,6 +34,13 @@ pub fn logistic_sum(x: [[f64; 2]; 2]) -> f64 {
     s
 }
 
+/// Row 4: the Jacobian of `y = x ** 2` on a vector (Theano builds it with
+/// `scan` over `T.grad(y[i], x)`; here `f_jacobian`).
+#[differentiate]
+pub fn squares(x: [f64; 2]) -> [f64; 2] {
+    [x[0] * x[0], x[1] * x[1]]
+}
+
 fn main() {
     println!("Row 1: gy = grad(x ** 2, x)");
     println!("  gy(4)    = {:?}", square_grad(4.0));
@@ -53,4 +60,8 @@ fn main() {
     let (ga, gb) = cost_grad(1.0, 2.0);
     println!("  (d cost/da, d cost/db) at (1, 2) = ({ga:.6}, {gb:.6})");
     println!("{}", cost_pp());
+
+    println!();
+    println!("Row 4: jacobian(x ** 2, x) on a vector");
+    println!("  J([4, 4]) = {:?}", squares_jacobian([4.0, 4.0]));
 }

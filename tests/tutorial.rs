@@ -54,3 +54,19 @@ fn row2_logistic_on_a_matrix() {
         }
     }
 }
+
+#[test]
+fn row4_jacobian_of_squares() {
+    // TUTORIAL.md row 4: [[8, 0], [0, 8]] at x = [4, 4]; checked against
+    // num-dual, one direction at a time.
+    let j = squares_jacobian([4.0, 4.0]);
+    for k in 0..2 {
+        let x: Vec<Dual64> = (0..2)
+            .map(|i| Dual64::new(4.0, if i == k { 1.0 } else { 0.0 }))
+            .collect();
+        for i in 0..2 {
+            assert_eq!(j[i][k], (x[i] * x[i]).eps);
+        }
+    }
+    assert_eq!(j, [[8.0, 0.0], [0.0, 8.0]]);
+}

@@ -504,6 +504,8 @@ impl Lower<'_> {
             Expr::Return(r) => self.error(r, "#[differentiate] supports `return` only as the last statement of the function; use `if`/`else` as an expression instead of an early return"),
             Expr::If(_) | Expr::Block(_) | Expr::Paren(_) => self.expr(e),
             Expr::ForLoop(f) => self.for_loop(f),
+            // Dropping these would change what the loop computes.
+            Expr::Break(_) | Expr::Continue(_) => self.error(e, "#[differentiate] does not support `break` or `continue`; put the rest of the loop body under an `if`, or narrow the loop's range"),
             Expr::Macro(m) if m.mac.path.is_ident("vec") => self.expr(e),
             Expr::Macro(_) => Val::Unit,
             _ if self.is_value_expr(e) => self.expr(e),
@@ -1466,7 +1468,7 @@ fn hint(what: &str) -> &'static str {
     if what.contains("closure") {
         "write the expression inline instead of in a closure"
     } else if what.contains("while") || what.contains("loop") {
-        "loops over differentiated values are not supported yet; unroll the computation or use `if`/`else`"
+        "#[differentiate] reads `for i in a..b` loops only: write the loop over an index range, with an `if` in the body instead of an early exit"
     } else if what.contains("match") {
         "use `if`/`else` instead of `match`"
     } else if what.contains("macro") {
