@@ -44,6 +44,7 @@ fn row3_gradients_come_back_in_parameter_order() {
 }
 
 #[test]
+#[allow(clippy::needless_range_loop)]
 fn row2_logistic_on_a_matrix() {
     let g = logistic_sum_grad([[0.0, 1.0], [-1.0, -2.0]]);
     // TUTORIAL.md row 2, to the 8 digits it prints.
@@ -56,6 +57,7 @@ fn row2_logistic_on_a_matrix() {
 }
 
 #[test]
+#[allow(clippy::needless_range_loop)]
 fn row4_jacobian_of_squares() {
     // TUTORIAL.md row 4: [[8, 0], [0, 8]] at x = [4, 4]; checked against
     // num-dual, one direction at a time.
