@@ -509,3 +509,96 @@ fn tutorial_row4_jacobian_of_squares() {
     }
     assert_eq!(squares([3.0, 2.0]), [9.0, 4.0]);
 }
+
+// ---- more shapes: f32, &[T; N], matrix-vector in nested loops, branches
+// writing arrays, cumulative product ----
+
+#[differentiate]
+fn matvec_norm(w: [[f64; 3]; 2], x: &[f64; 3]) -> f64 {
+    let mut y = [0.0; 2];
+    for i in 0..2 {
+        for j in 0..3 {
+            y[i] += w[i][j] * x[j];
+        }
+    }
+    let mut s = 0.0;
+    for i in 0..2 {
+        if y[i] > 0.0 {
+            y[i] *= 2.0;
+        } else {
+            y[i] = y[i].sin();
+        }
+        s += y[i] * y[i];
+    }
+    s
+}
+
+fn matvec_norm_ref<D: DualNum<f64> + Copy>(p: &[D]) -> D {
+    let (w, x) = (&p[0..6], &p[6..9]);
+    let mut s = D::from(0.0);
+    for i in 0..2 {
+        let mut y = D::from(0.0);
+        for j in 0..3 {
+            y += w[3 * i + j] * x[j];
+        }
+        let y = if y.re() > 0.0 { y * 2.0 } else { y.sin() };
+        s += y * y;
+    }
+    s
+}
+
+#[test]
+fn nested_loops_accumulating_into_a_local_array() {
+    for seed in 0..6 {
+        let p = point(9, seed);
+        let w = [[p[0], p[1], p[2]], [p[3], p[4], p[5]]];
+        let x = [p[6], p[7], p[8]];
+        let (gw, gx) = matvec_norm_grad(w, &x);
+        let got: Vec<f64> = gw.iter().flatten().chain(&gx).copied().collect();
+        let want = dual_grad(matvec_norm_ref, &p);
+        for k in 0..9 {
+            close(got[k], want[k], &format!("seed {seed} d/dp{k}"));
+        }
+        let (v, t) = matvec_norm_jvp(w, &x, [[1.0; 3], [0.5; 3]], &[0.0, 1.0, -1.0]);
+        assert_eq!(v, matvec_norm(w, &x));
+        let dir = [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.0, 1.0, -1.0];
+        close(t, dual_dir(matvec_norm_ref, &p, &dir), "jvp");
+    }
+}
+
+#[differentiate]
+fn cumprod(x: &[f32]) -> Vec<f32> {
+    let mut y = vec![0.0; x.len()];
+    let mut p = 1.0;
+    for i in 0..x.len() {
+        p *= x[i];
+        y[i] = p;
+    }
+    y
+}
+
+#[test]
+fn cumulative_product_in_f32() {
+    let x = [1.5_f32, -0.5, 2.0, 0.75];
+    let j = cumprod_jacobian(&x);
+    // ∂y_i/∂x_k = prod_{m <= i, m != k} x_m for k <= i, else 0.
+    for i in 0..4 {
+        for k in 0..4 {
+            let want: f32 = if k <= i {
+                (0..=i).filter(|&m| m != k).map(|m| x[m]).product()
+            } else {
+                0.0
+            };
+            assert!(
+                (j[(i, k)] - want).abs() <= 1e-6 * want.abs().max(1.0),
+                "J[{i}][{k}] = {} vs {want}",
+                j[(i, k)]
+            );
+        }
+    }
+    let (y, g) = cumprod_vjp(&x, &[0.0, 0.0, 0.0, 1.0]);
+    assert_eq!(y, cumprod(&x));
+    for k in 0..4 {
+        assert!((g[k] - j[(3, k)]).abs() <= 1e-6);
+    }
+}

@@ -27,6 +27,9 @@ pub struct Forward<'a> {
     pub dst: Graph,
     /// New node of each source node.
     pub map: Vec<NodeId>,
+    /// Source nodes whose new node the caller set (see
+    /// [`Forward::with_graph`]): they are not copied.
+    pub fixed: std::collections::HashSet<NodeId>,
     /// Tangent of each source node, per direction (`None` = zero).
     tan: Vec<Vec<Option<NodeId>>>,
     /// For each source `If`/`Loop` and output `k`, per direction, the
@@ -59,6 +62,7 @@ impl<'a> Forward<'a> {
             src,
             dst,
             map: vec![NodeId(u32::MAX); src.nodes.len()],
+            fixed: std::collections::HashSet::new(),
             tan: vec![vec![None; src.nodes.len()]; dirs],
             if_tangents: HashMap::new(),
             primal_outputs: HashMap::new(),
@@ -85,6 +89,9 @@ impl<'a> Forward<'a> {
     }
 
     fn node(&mut self, id: NodeId, dr: RegionId) {
+        if self.fixed.contains(&id) {
+            return;
+        }
         let node = self.src.node(id);
         let args: Vec<NodeId> = node.args.iter().map(|a| self.map[a.0 as usize]).collect();
         let i = id.0 as usize;

@@ -610,6 +610,14 @@ impl<'a> Reverse<'a> {
                 if r == body {
                     let v = if k == 0 {
                         idx
+                    } else if node.ty.is_array() {
+                        // A carried array is updated in place, so it cannot
+                        // be taped; its reads are (below). Its final value
+                        // stands in for its shape.
+                        let at = self.g.node(dst_loop).region;
+                        let proj = self.g.add(at, Op::Proj(k - 1), vec![dst_loop], node.ty);
+                        let base = self.ctxs[c].base;
+                        self.export(c, proj, loop_region, node.ty, base)
                     } else {
                         let Op::Loop { body: dst_body, .. } = *self.g.op(dst_loop) else {
                             continue;
@@ -646,6 +654,7 @@ impl<'a> Reverse<'a> {
         let mut fwd = Forward::with_graph(src, g, 0, &seeds);
         for (n, v) in presets {
             fwd.map[n.0 as usize] = v;
+            fwd.fixed.insert(n);
         }
         fwd.copy(body, rb);
         self.ctxs.push(Ctx {
