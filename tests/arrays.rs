@@ -602,3 +602,31 @@ fn cumulative_product_in_f32() {
         assert!((g[k] - j[(3, k)]).abs() <= 1e-6);
     }
 }
+
+#[differentiate]
+fn sum_of_squares<const N: usize>(x: [f64; N]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..N {
+        s += x[i] * x[i];
+    }
+    s
+}
+
+#[test]
+fn const_generic_lengths() {
+    // TUTORIAL.md row 5's function: the gradient of sum(x ** 2) is 2x.
+    let g = sum_of_squares_grad([4.0, 4.0, -1.0]);
+    let want = dual_grad(
+        |x| x.iter().fold(Dual64::from(0.0), |a, &v| a + v * v),
+        &[4.0, 4.0, -1.0],
+    );
+    for k in 0..3 {
+        close(g[k], want[k], "sum of squares");
+    }
+    assert_eq!(
+        sum_of_squares_value_and_grad([1.0; 5]).0,
+        sum_of_squares([1.0; 5])
+    );
+    let (_, t) = sum_of_squares_jvp([1.0, 2.0], [1.0, 1.0]);
+    assert_eq!(t, 6.0);
+}

@@ -113,11 +113,17 @@ pub fn read(item: &ItemFn, args: &Args, errors: &mut Errors) -> Signature {
     if let Some(v) = &sig.variadic {
         errors.at(v, "#[differentiate] does not support variadic functions");
     }
-    // For a generic function, that is the one error worth reporting: its
-    // parameters and output follow from it.
-    let generic = !sig.generics.params.is_empty();
-    if generic {
-        errors.at(&sig.generics, "#[differentiate] does not support generic functions yet; write the function for `f64` or `f32`");
+    // Const generics (array lengths) and lifetimes pass through to the
+    // companions. For a type parameter, that is the one error worth
+    // reporting: the parameters and output follow from it.
+    let type_param = sig
+        .generics
+        .params
+        .iter()
+        .find(|p| matches!(p, syn::GenericParam::Type(_)));
+    let generic = type_param.is_some();
+    if let Some(t) = type_param {
+        errors.at(t, "#[differentiate] does not support type parameters yet; write the function for `f64` or `f32` (const generics like `const N: usize` are fine)");
     }
     let mut quiet = Errors::default();
     let errors = if generic { &mut quiet } else { errors };
