@@ -630,3 +630,34 @@ fn const_generic_lengths() {
     let (_, t) = sum_of_squares_jvp([1.0, 2.0], [1.0, 1.0]);
     assert_eq!(t, 6.0);
 }
+
+#[differentiate]
+fn reversed_product(x: [f64; 4]) -> f64 {
+    let mut p = 1.0;
+    for i in (0..4).rev() {
+        p = p * x[i] + x[i].cos();
+    }
+    p
+}
+
+fn reversed_product_ref<D: DualNum<f64> + Copy>(x: &[D]) -> D {
+    let mut p = D::from(1.0);
+    for i in (0..4).rev() {
+        p = p * x[i] + x[i].cos();
+    }
+    p
+}
+
+#[test]
+fn fixed_trip_counts_tape_into_fixed_arrays() {
+    // The tape of `p` is a fixed array here (a literal trip count), filled
+    // in the order of a reversed loop.
+    for seed in 0..4 {
+        let x = point(4, seed);
+        let g = reversed_product_grad([x[0], x[1], x[2], x[3]]);
+        let want = dual_grad(reversed_product_ref, &x);
+        for k in 0..4 {
+            close(g[k], want[k], "reversed product");
+        }
+    }
+}

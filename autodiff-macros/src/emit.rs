@@ -9,6 +9,9 @@ use syn::Ident;
 
 use crate::ir::{Bin, Cmp, FloatTy, Function, NodeId, Op, RegionId, Un, ROOT};
 
+/// The longest loop whose tapes are fixed arrays (on the stack).
+const MAX_FIXED_TAPE: i64 = 4096;
+
 /// How flat outputs are grouped into the returned value.
 #[derive(Clone, Debug)]
 pub enum Tree {
@@ -262,9 +265,20 @@ impl<'a> Emitter<'a> {
             vars.push(var);
         }
         let mut tapes = Vec::new();
+        // A tape is a fixed array when the trip count is a literal (up to
+        // a size that is reasonable on the stack), else one `Vec`.
+        let fixed = match (g.op(args[0]), g.op(args[1])) {
+            (Op::Int(a), Op::Int(b)) if (0..=MAX_FIXED_TAPE).contains(&(b - a)) => {
+                Some(proc_macro2::Literal::usize_unsuffixed((b - a) as usize))
+            }
+            _ => None,
+        };
         for _ in carried..outputs.len() {
             let t = self.fresh().into_token_stream();
-            pre.push(quote! { let mut #t = ::autodiff::__private::tape(#start, #end); });
+            pre.push(match &fixed {
+                Some(n) => quote! { let mut #t = [::core::default::Default::default(); #n]; },
+                None => quote! { let mut #t = ::autodiff::__private::tape(#start, #end); },
+            });
             tapes.push(t);
         }
         let index = self.fresh();
@@ -281,10 +295,18 @@ impl<'a> Emitter<'a> {
         }
         let stmts = self.region(body);
         let outs: Vec<TokenStream> = outputs.iter().map(|o| self.operand(*o, Prec::If)).collect();
+        let position = if rev {
+            quote!(#end - 1 - #index)
+        } else {
+            quote!(#index - #start)
+        };
         let pushes = tapes
             .iter()
             .zip(&outs[carried..])
-            .map(|(t, v)| quote! { #t.push(#v); });
+            .map(|(t, v)| match fixed {
+                Some(_) => quote! { #t[#position] = #v; },
+                None => quote! { #t.push(#v); },
+            });
         let (mut lhs, mut rhs) = (Vec::new(), Vec::new());
         for (var, out) in vars.iter().zip(&outs[..carried]) {
             if var.to_string() != out.to_string() {
