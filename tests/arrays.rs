@@ -654,7 +654,9 @@ fn fixed_trip_counts_tape_into_fixed_arrays() {
     // in the order of a reversed loop.
     for seed in 0..4 {
         let x = point(4, seed);
-        let g = reversed_product_grad([x[0], x[1], x[2], x[3]]);
+        let xa = [x[0], x[1], x[2], x[3]];
+        let (v, g) = reversed_product_value_and_grad(xa);
+        assert_eq!(v, reversed_product(xa));
         let want = dual_grad(reversed_product_ref, &x);
         for k in 0..4 {
             close(g[k], want[k], "reversed product");
