@@ -48,35 +48,33 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     quote! { #item #companions }
 }
 
-/// The tokens naming an item (`struct Point`), for errors about it.
+/// The tokens naming an item (`struct Point`), for errors about it: its
+/// keywords and name, without attributes or body.
 fn item_head(item: &TokenStream) -> TokenStream {
-    match syn::parse2::<syn::Item>(item.clone()) {
-        Ok(syn::Item::Struct(s)) => {
-            let (k, i) = (s.struct_token, s.ident);
-            quote!(#k #i)
+    const KEYWORDS: &[&str] = &[
+        "pub", "crate", "struct", "enum", "union", "const", "static", "trait", "mod", "type",
+        "unsafe", "impl", "use", "extern",
+    ];
+    let mut head = TokenStream::new();
+    let mut tokens = item.clone().into_iter().peekable();
+    while let Some(tt) = tokens.next() {
+        match &tt {
+            // `#[attr]`
+            proc_macro2::TokenTree::Punct(p) if p.as_char() == '#' => {
+                tokens.next();
+                continue;
+            }
+            proc_macro2::TokenTree::Ident(i) => {
+                let keyword = KEYWORDS.iter().any(|k| i == k);
+                head.extend([tt.clone()]);
+                if !keyword {
+                    return head;
+                }
+            }
+            _ => head.extend([tt.clone()]),
         }
-        Ok(syn::Item::Enum(e)) => {
-            let (k, i) = (e.enum_token, e.ident);
-            quote!(#k #i)
-        }
-        Ok(syn::Item::Const(c)) => {
-            let (k, i) = (c.const_token, c.ident);
-            quote!(#k #i)
-        }
-        Ok(syn::Item::Static(s)) => {
-            let (k, i) = (s.static_token, s.ident);
-            quote!(#k #i)
-        }
-        Ok(syn::Item::Trait(t)) => {
-            let (k, i) = (t.trait_token, t.ident);
-            quote!(#k #i)
-        }
-        Ok(syn::Item::Mod(m)) => {
-            let (k, i) = (m.mod_token, m.ident);
-            quote!(#k #i)
-        }
-        _ => item.clone(),
     }
+    item.clone()
 }
 
 /// The gradient type of a parameter: its own type, but `Vec<T>` for a
