@@ -36,15 +36,15 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     if let Some(e) = args.errors.take() {
         errors.push(e);
     }
-    if let Some(h) = &args.hessian {
-        errors.at(h, "the `hessian` option is not available yet; use the `_jvp` companion of a hand-written gradient");
-    }
     let sig = signature::read(&item, &args, &mut errors);
+    if let Some(h) = &args.hessian {
+        check_hessian_shape(h, &sig, &mut errors);
+    }
     let lowered = lower::lower(&sig, &item.block, &mut errors);
     if !errors.is_empty() {
-        return fallback::expand(&item, &sig, &errors);
+        return fallback::expand(&item, &sig, &errors, args.hessian.is_some());
     }
-    let companions = Companions::new(&item, &sig, &lowered).all();
+    let companions = Companions::new(&item, &sig, &lowered, args.hessian.is_some()).all();
     quote! { #item #companions }
 }
 
@@ -75,6 +75,28 @@ fn item_head(item: &TokenStream) -> TokenStream {
         }
     }
     item.clone()
+}
+
+/// SPEC §3: a Hessian needs a scalar output, and `wrt` parameters that
+/// are all scalars, or one array `[T; N]`, or one slice.
+fn check_hessian_shape(keyword: &Ident, sig: &Signature, errors: &mut Errors) {
+    if let Err(message) = hessian_shape(sig) {
+        errors.at(keyword, message);
+    }
+}
+
+fn hessian_shape(sig: &Signature) -> Result<(), &'static str> {
+    let scalar_out = sig.out_shape == OutShape::Leaf && sig.outs[0].1.float().is_some();
+    if !scalar_out {
+        return Err("`hessian` needs a scalar output (`f64` or `f32`); for other outputs use `_jvp` of `_vjp` by hand");
+    }
+    let tys: Vec<crate::ir::Ty> = sig.wrt.iter().map(|&i| sig.params[i].ir_ty).collect();
+    let scalars = !tys.is_empty() && tys.iter().all(|t| t.float().is_some());
+    let one_vector = tys.len() == 1 && matches!(tys[0], crate::ir::Ty::Array(_, 1));
+    if !scalars && !one_vector {
+        return Err("`hessian` needs the `wrt` parameters to be all scalars, or one array `[T; N]`, or one slice `&[T]`; differentiate with respect to fewer parameters with `wrt(...)`");
+    }
+    Ok(())
 }
 
 /// The gradient type of a parameter: its own type, but `Vec<T>` for a
@@ -114,23 +136,27 @@ pub struct Companions<'a> {
     item: &'a ItemFn,
     sig: &'a Signature,
     lowered: Option<&'a Lowered>,
+    /// Emit `_hessian` and `_hvp`.
+    hessian: bool,
 }
 
 impl<'a> Companions<'a> {
-    pub fn new(item: &'a ItemFn, sig: &'a Signature, lowered: &'a Lowered) -> Self {
+    pub fn new(item: &'a ItemFn, sig: &'a Signature, lowered: &'a Lowered, hessian: bool) -> Self {
         Companions {
             item,
             sig,
             lowered: Some(lowered),
+            hessian,
         }
     }
 
     /// Companions with the right signatures and no bodies (after errors).
-    pub fn stubs(item: &'a ItemFn, sig: &'a Signature) -> Self {
+    pub fn stubs(item: &'a ItemFn, sig: &'a Signature, hessian: bool) -> Self {
         Companions {
             item,
             sig,
             lowered: None,
+            hessian: hessian && hessian_shape(sig).is_ok(),
         }
     }
 
@@ -170,8 +196,154 @@ impl<'a> Companions<'a> {
         out.extend(self.jvp());
         out.extend(self.vjp());
         out.extend(self.jacobian());
+        if self.hessian {
+            out.extend(self.hvp());
+            out.extend(self.hessian());
+        }
         out.extend(self.pp());
         out
+    }
+
+    /// `_dot` parameters for the `wrt` parameters: names and types.
+    fn dots(&self) -> Vec<(Ident, &Type)> {
+        self.sig
+            .wrt
+            .iter()
+            .map(|&i| {
+                let p = &self.sig.params[i];
+                (self.fresh_param(format!("{}_dot", p.ident)), &p.ty)
+            })
+            .collect()
+    }
+
+    /// `f` in forward mode along the direction the `_dot` parameters
+    /// give (appended to `f`'s parameters), simplified.
+    fn directional(&self, f: &Function, dots: &[(Ident, &Type)]) -> Function {
+        let n = f.params.len() as u32;
+        let extra = dots
+            .iter()
+            .zip(&self.sig.wrt)
+            .map(|((name, _), &i)| Param {
+                name: name.clone(),
+                fields: f.params[i].fields.clone(),
+            })
+            .collect();
+        let wrt = &self.sig.wrt;
+        let seeds = move |_d: usize, index: u32, _field: Option<u32>| match wrt
+            .iter()
+            .position(|&w| w == index as usize)
+        {
+            Some(j) => Seed::Param {
+                index: n + j as u32,
+                field: None,
+            },
+            None => Seed::Zero,
+        };
+        simplify(&jvp(f, extra, 1, &seeds))
+    }
+
+    /// The simplified gradient program: value, then one adjoint per
+    /// `wrt` parameter.
+    fn gradient_fn(&self) -> Option<Function> {
+        self.reverse(vec![], |_| Seed::One)
+    }
+
+    /// `f_hvp(x, .., x_dot, ..) -> G`: the Hessian times a vector, as the
+    /// forward mode of the gradient program (forward over reverse), never
+    /// a dense Hessian.
+    fn hvp(&self) -> TokenStream {
+        let dots = self.dots();
+        let p = self.sig.wrt.len();
+        let f = self.gradient_fn().map(|g| self.directional(&g, &dots));
+        // The gradient program has 1 + p outputs; their tangents follow,
+        // the value's first.
+        let body = self.body(f, self.grad_tree(1 + p + 1));
+        let extra: Vec<TokenStream> = dots.iter().map(|(name, ty)| quote!(#name: #ty)).collect();
+        self.item(
+            "hvp",
+            "The Hessian-vector product H·v (forward over reverse)",
+            &extra,
+            self.grad_ty(),
+            body,
+        )
+    }
+
+    /// `f_hessian(x, ..)`: the dense Hessian, exactly symmetric (entry
+    /// `(i, j)` with `i > j` is the one computed for `(j, i)`). Scalars:
+    /// one forward pass per parameter over the gradient program, unused
+    /// entries never computed. An array: one `_hvp` per column.
+    fn hessian(&self) -> TokenStream {
+        let p = self.sig.wrt.len();
+        let first = &self.sig.params[self.sig.wrt[0]];
+        if !first.ir_ty.is_array() {
+            let f = self.gradient_fn().map(|g| {
+                let wrt = &self.sig.wrt;
+                let seeds = move |d: usize, index: u32, _field: Option<u32>| {
+                    if wrt[d] == index as usize {
+                        Seed::One
+                    } else {
+                        Seed::Zero
+                    }
+                };
+                simplify(&jvp(&g, vec![], p, &seeds))
+            });
+            // Tangent of adjoint j in direction d.
+            let entry = |d: usize, j: usize| Tree::Leaf((1 + p) + d * (1 + p) + 1 + j);
+            let rows = (0..p)
+                .map(|i| Tree::Array((0..p).map(|j| entry(i.min(j), i.max(j))).collect()))
+                .collect();
+            let body = self.body(f, Tree::Array(rows));
+            let ty = &first.ty;
+            return self.item(
+                "hessian",
+                "The dense Hessian, exactly symmetric",
+                &[],
+                quote!([[#ty; #p]; #p]),
+                body,
+            );
+        }
+        let private = quote!(::autodiff::__private);
+        let args: Vec<&Ident> = self.sig.params.iter().map(|p| &p.ident).collect();
+        let hvp = self.name("hvp");
+        let elem = format_ident!("{}", self.sig.out_floats[0].name());
+        let one = syn::LitFloat::new(&format!("1.0_{elem}"), proc_macro2::Span::call_site());
+        let (body, ret) = match &first.ty {
+            Type::Array(a) => {
+                let (n, ty) = (&a.len, &first.ty);
+                let body = quote! {
+                    let cols: [#ty; #n] = ::core::array::from_fn(|j| {
+                        let mut e: #ty = #private::Zero::ZERO;
+                        e[j] = #one;
+                        #hvp(#(#args,)* e)
+                    });
+                    ::core::array::from_fn(|i| ::core::array::from_fn(|j| if i <= j { cols[j][i] } else { cols[i][j] }))
+                };
+                (body, quote!([#ty; #n]))
+            }
+            _ => {
+                let x = &first.ident;
+                let body = quote! {
+                    let n = #x.len();
+                    let cols: ::std::vec::Vec<_> = (0..n).map(|j| {
+                        let mut e = #private::filled(0.0 as #elem, n);
+                        e[j] = #one;
+                        #hvp(#(#args,)* &e)
+                    }).collect();
+                    let rows: ::std::vec::Vec<::std::vec::Vec<#elem>> = (0..n)
+                        .map(|i| (0..n).map(|j| if i <= j { cols[j][i] } else { cols[i][j] }).collect())
+                        .collect();
+                    #private::Matrix::from_rows(&rows)
+                };
+                (body, quote!(#private::Matrix<#elem>))
+            }
+        };
+        self.item(
+            "hessian",
+            "The dense Hessian, exactly symmetric",
+            &[],
+            ret,
+            quote!({ #body }),
+        )
     }
 
     /// `base`, or `base_` (`base__`, ...) if a parameter already has that
@@ -358,38 +530,8 @@ impl<'a> Companions<'a> {
     }
 
     fn jvp(&self) -> TokenStream {
-        let n = self.sig.params.len() as u32;
-        let dots: Vec<(Ident, &Type)> = self
-            .sig
-            .wrt
-            .iter()
-            .map(|&i| {
-                let p = &self.sig.params[i];
-                (self.fresh_param(format!("{}_dot", p.ident)), &p.ty)
-            })
-            .collect();
-        let f = self.func().map(|f| {
-            let extra = dots
-                .iter()
-                .zip(&self.sig.wrt)
-                .map(|((name, _), &i)| Param {
-                    name: name.clone(),
-                    fields: f.params[i].fields.clone(),
-                })
-                .collect();
-            let wrt = &self.sig.wrt;
-            let seeds = move |_d: usize, index: u32, _field: Option<u32>| match wrt
-                .iter()
-                .position(|&w| w == index as usize)
-            {
-                Some(j) => Seed::Param {
-                    index: n + j as u32,
-                    field: None,
-                },
-                None => Seed::Zero,
-            };
-            simplify(&jvp(f, extra, 1, &seeds))
-        });
+        let dots = self.dots();
+        let f = self.func().map(|f| self.directional(f, &dots));
         let m = self.sig.out_shape.len();
         let body = self.body(f, Tree::Tuple(vec![self.out_tree(0), self.out_tree(m)]));
         let extra: Vec<TokenStream> = dots.iter().map(|(name, ty)| quote!(#name: #ty)).collect();

@@ -10,8 +10,8 @@ use crate::error::Errors;
 use crate::expand::Companions;
 use crate::signature::Signature;
 
-pub fn expand(item: &ItemFn, sig: &Signature, errors: &Errors) -> TokenStream {
+pub fn expand(item: &ItemFn, sig: &Signature, errors: &Errors, hessian: bool) -> TokenStream {
     let errors = errors.to_compile_errors();
-    let stubs = Companions::stubs(item, sig).all();
+    let stubs = Companions::stubs(item, sig, hessian).all();
     quote! { #errors #item #stubs }
 }

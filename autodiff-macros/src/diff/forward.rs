@@ -123,7 +123,8 @@ impl<'a> Forward<'a> {
             | Op::SumAll
             | Op::ArrayLit
             | Op::Store
-            | Op::AddAt => {
+            | Op::AddAt
+            | Op::AddArray => {
                 self.map[i] = self.dst.add(dr, node.op.clone(), args.clone(), node.ty);
                 for d in 0..self.dirs {
                     self.tan[d][i] = self.array_tangent(d, id, &args, dr);
@@ -131,12 +132,12 @@ impl<'a> Forward<'a> {
                 return;
             }
             Op::Proj(k) => {
-                let k = self
+                let new_k = self
                     .primal_outputs
                     .get(&(node.args[0], k))
                     .copied()
                     .unwrap_or(k);
-                self.map[i] = self.dst.add(dr, Op::Proj(k), args.clone(), node.ty);
+                self.map[i] = self.dst.add(dr, Op::Proj(new_k), args.clone(), node.ty);
                 for d in 0..self.dirs {
                     self.tan[d][i] = self
                         .if_tangents
@@ -206,6 +207,18 @@ impl<'a> Forward<'a> {
                     self.dst.add(dr, Op::ArrayLit, items, ty)
                 })
             }
+            // acc + b, elementwise
+            Op::AddArray => match (t(self, 0), t(self, 1)) {
+                (None, None) => None,
+                (Some(ta), None) => Some(ta),
+                (ta, Some(tb)) => {
+                    let acc = match ta {
+                        Some(ta) => ta,
+                        None => self.dst.add(dr, Op::ZerosLike, vec![args[0]], ty),
+                    };
+                    Some(self.dst.add(dr, Op::AddArray, vec![acc, tb], ty))
+                }
+            },
             // arr with element i set to (or increased by) v
             _ => {
                 let last = args.len() - 1;

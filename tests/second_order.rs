@@ -1,0 +1,213 @@
+//! Hessians and Hessian-vector products (`#[differentiate(hessian)]`)
+//! against num-dual's hyper-dual numbers (exact second derivatives:
+//! f(x + ε₁u + ε₂v) has ε₁ε₂ part uᵀHv) and against finite differences of
+//! the gradient.
+
+// Index loops are the form #[differentiate] reads.
+#![allow(clippy::needless_range_loop)]
+
+use autodiff::differentiate;
+use num_dual::{DualNum, HyperDual64};
+
+/// Relative tolerance against num-dual.
+const TOL: f64 = 1e-10;
+
+fn close(a: f64, b: f64, what: &str) {
+    assert!(
+        (a - b).abs() <= TOL * b.abs().max(1.0),
+        "{what}: {a} vs {b}"
+    );
+}
+
+/// uᵀ H v of `f` at `x` by hyper-dual numbers.
+fn hyper(f: impl Fn(&[HyperDual64]) -> HyperDual64, x: &[f64], u: &[f64], v: &[f64]) -> f64 {
+    let xs: Vec<HyperDual64> = (0..x.len())
+        .map(|i| HyperDual64::new(x[i], u[i], v[i], 0.0))
+        .collect();
+    f(&xs).eps1eps2
+}
+
+fn basis(n: usize, i: usize) -> Vec<f64> {
+    (0..n).map(|k| if k == i { 1.0 } else { 0.0 }).collect()
+}
+
+/// The Hessian of `f` at `x` by hyper-dual numbers.
+fn hyper_hessian(f: impl Fn(&[HyperDual64]) -> HyperDual64 + Copy, x: &[f64]) -> Vec<Vec<f64>> {
+    let n = x.len();
+    (0..n)
+        .map(|i| {
+            (0..n)
+                .map(|j| hyper(f, x, &basis(n, i), &basis(n, j)))
+                .collect()
+        })
+        .collect()
+}
+
+// ---- scalars ----
+
+#[differentiate(hessian)]
+fn mixed(x: f64, y: f64) -> f64 {
+    let a = x * y;
+    a.sin() + x.powi(3) * y.exp() - (x / (1.0 + y * y)).atan()
+}
+
+fn mixed_ref<D: DualNum<f64> + Copy>(v: &[D]) -> D {
+    let (x, y) = (v[0], v[1]);
+    (x * y).sin() + x.powi(3) * y.exp() - (x / (y * y + 1.0)).atan()
+}
+
+#[test]
+fn scalar_hessian_and_hvp() {
+    for &(x, y) in &[(0.3, -0.7), (1.2, 0.4), (-2.0, 1.5)] {
+        let h = mixed_hessian(x, y);
+        let want = hyper_hessian(mixed_ref, &[x, y]);
+        for i in 0..2 {
+            for j in 0..2 {
+                close(h[i][j], want[i][j], &format!("H[{i}][{j}]"));
+            }
+        }
+        assert_eq!(h[0][1], h[1][0], "exactly symmetric");
+        let v = [0.5, -1.25];
+        let (hx, hy) = mixed_hvp(x, y, v[0], v[1]);
+        close(hx, hyper(mixed_ref, &[x, y], &basis(2, 0), &v), "Hv x");
+        close(hy, hyper(mixed_ref, &[x, y], &basis(2, 1), &v), "Hv y");
+        assert_eq!(mixed(x, y), mixed_value_and_grad(x, y).0);
+    }
+}
+
+// ---- an array: Rosenbrock, and the tutorial's sum of squares ----
+
+#[differentiate(hessian)]
+fn rosenbrock4(x: [f64; 4]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..3 {
+        s += 100.0 * (x[i + 1] - x[i] * x[i]).powi(2) + (1.0 - x[i]).powi(2);
+    }
+    s
+}
+
+#[differentiate(hessian)]
+fn rosenbrock(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() - 1 {
+        s += 100.0 * (x[i + 1] - x[i] * x[i]).powi(2) + (1.0 - x[i]).powi(2);
+    }
+    s
+}
+
+fn rosenbrock_ref<D: DualNum<f64> + Copy>(x: &[D]) -> D {
+    let mut s = D::from(0.0);
+    for i in 0..x.len() - 1 {
+        let a = x[i + 1] - x[i] * x[i];
+        let b = D::from(1.0) - x[i];
+        s += a * a * 100.0 + b * b;
+    }
+    s
+}
+
+#[test]
+fn array_hessian_is_symmetric_and_matches_hyper_duals() {
+    let x = [1.2, -0.5, 0.3, 2.0];
+    let h = rosenbrock4_hessian(x);
+    let want = hyper_hessian(rosenbrock_ref, &x);
+    for i in 0..4 {
+        for j in 0..4 {
+            close(h[i][j], want[i][j], &format!("H[{i}][{j}]"));
+            assert_eq!(h[i][j], h[j][i]);
+        }
+    }
+    let hs = rosenbrock_hessian(&x);
+    assert_eq!((hs.rows(), hs.cols()), (4, 4));
+    for i in 0..4 {
+        for j in 0..4 {
+            assert_eq!(hs[(i, j)], h[i][j]);
+        }
+    }
+}
+
+#[test]
+fn hvp_at_n_100_against_hyper_duals_and_gradient_differences() {
+    let n = 100;
+    let x: Vec<f64> = (0..n)
+        .map(|i| ((i * 37 % 19) as f64) / 10.0 - 0.9)
+        .collect();
+    let v: Vec<f64> = (0..n).map(|i| ((i * 11 % 7) as f64) / 3.0 - 1.0).collect();
+    let hv = rosenbrock_hvp(&x, &v);
+    for i in [0, 1, 50, 98, 99] {
+        close(
+            hv[i],
+            hyper(rosenbrock_ref, &x, &basis(n, i), &v),
+            &format!("Hv[{i}]"),
+        );
+    }
+    // Central differences of the gradient along v.
+    let h = 1e-6;
+    let up: Vec<f64> = x.iter().zip(&v).map(|(a, b)| a + h * b).collect();
+    let down: Vec<f64> = x.iter().zip(&v).map(|(a, b)| a - h * b).collect();
+    let (gu, gd) = (rosenbrock_grad(&up), rosenbrock_grad(&down));
+    for i in 0..n {
+        let fd = (gu[i] - gd[i]) / (2.0 * h);
+        assert!(
+            (hv[i] - fd).abs() <= 1e-4 * fd.abs().max(1.0),
+            "Hv[{i}] {} vs {fd}",
+            hv[i]
+        );
+    }
+}
+
+#[differentiate(hessian)]
+fn sum_of_squares(x: [f64; 2]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..2 {
+        s += x[i] * x[i];
+    }
+    s
+}
+
+#[test]
+fn tutorial_rows_5_8_9() {
+    // Row 5: the Hessian of sum(x ** 2) at [4, 4] is [[2, 0], [0, 2]].
+    assert_eq!(sum_of_squares_hessian([4.0, 4.0]), [[2.0, 0.0], [0.0, 2.0]]);
+    // Rows 8 and 9: H·v at x = [4, 4], v = [2, 2] is [4, 4].
+    assert_eq!(sum_of_squares_hvp([4.0, 4.0], [2.0, 2.0]), [4.0, 4.0]);
+}
+
+// ---- branches in loops ----
+
+#[differentiate(hessian)]
+fn gated(x: [f64; 3]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..3 {
+        if x[i] > 0.0 {
+            s += x[i].ln() * s.exp();
+        } else {
+            s = s * x[i] + x[i].powi(3);
+        }
+    }
+    s * s
+}
+
+fn gated_ref<D: DualNum<f64> + Copy>(x: &[D]) -> D {
+    let mut s = D::from(0.0);
+    for i in 0..3 {
+        if x[i].re() > 0.0 {
+            s += x[i].ln() * s.exp();
+        } else {
+            s = s * x[i] + x[i].powi(3);
+        }
+    }
+    s * s
+}
+
+#[test]
+fn second_order_through_branches_and_loops() {
+    for x in [[0.5, -1.0, 2.0], [-0.3, -0.2, 0.7], [1.5, 2.5, 0.1]] {
+        let h = gated_hessian(x);
+        let want = hyper_hessian(gated_ref, &x);
+        for i in 0..3 {
+            for j in 0..3 {
+                close(h[i][j], want[i][j], &format!("{x:?} H[{i}][{j}]"));
+            }
+        }
+    }
+}
