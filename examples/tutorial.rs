@@ -41,6 +41,18 @@ pub fn squares(x: [f64; 2]) -> [f64; 2] {
     [x[0] * x[0], x[1] * x[1]]
 }
 
+/// Rows 5, 8 and 9: `cost = sum(x ** 2)`, its Hessian, and Hessian-times-
+/// vector products.
+#[differentiate(hessian)]
+#[allow(clippy::needless_range_loop)]
+pub fn sum_of_squares(x: [f64; 2]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..2 {
+        s += x[i] * x[i];
+    }
+    s
+}
+
 fn main() {
     println!("Row 1: gy = grad(x ** 2, x)");
     println!("  gy(4)    = {:?}", square_grad(4.0));
@@ -64,4 +76,12 @@ fn main() {
     println!();
     println!("Row 4: jacobian(x ** 2, x) on a vector");
     println!("  J([4, 4]) = {:?}", squares_jacobian([4.0, 4.0]));
+
+    println!();
+    println!("Row 5: hessian(sum(x ** 2), x)");
+    println!("  H([4, 4]) = {:?}", sum_of_squares_hessian([4.0, 4.0]));
+
+    println!();
+    println!("Row 9: Hv = Rop(grad(sum(x ** 2)), x, v): forward over reverse");
+    println!("  Hv([4, 4], [2, 2]) = {:?}", sum_of_squares_hvp([4.0, 4.0], [2.0, 2.0]));
 }

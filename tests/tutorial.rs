@@ -72,3 +72,10 @@ fn row4_jacobian_of_squares() {
     }
     assert_eq!(j, [[8.0, 0.0], [0.0, 8.0]]);
 }
+
+#[test]
+fn rows_5_and_9_hessian_and_hessian_vector_product() {
+    // TUTORIAL.md row 5: [[2, 0], [0, 2]]; row 9: [4, 4].
+    assert_eq!(sum_of_squares_hessian([4.0, 4.0]), [[2.0, 0.0], [0.0, 2.0]]);
+    assert_eq!(sum_of_squares_hvp([4.0, 4.0], [2.0, 2.0]), [4.0, 4.0]);
+}
