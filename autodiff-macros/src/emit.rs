@@ -9,6 +9,15 @@ use syn::Ident;
 
 use crate::ir::{Bin, Cmp, FloatTy, Function, NodeId, Op, RegionId, Un, ROOT};
 
+/// The index among `args[..n]` of the `k`-th float or array argument (the
+/// one whose tangent is `args[n + k]` of a `CallJvp`).
+fn differentiable_arg(g: &crate::ir::Graph, args: &[NodeId], n: usize, k: usize) -> usize {
+    (0..n)
+        .filter(|&i| g.ty(args[i]).elem().is_some())
+        .nth(k)
+        .unwrap_or(0)
+}
+
 /// The longest loop whose tapes are fixed arrays (on the stack).
 const MAX_FIXED_TAPE: i64 = 4096;
 
@@ -583,6 +592,40 @@ impl<'a> Emitter<'a> {
             Op::SumAll => {
                 let arr = self.operand(a[0], Prec::If);
                 (quote!(#private::SumAll::sum_all(&#arr)), Prec::Atom)
+            }
+            Op::Call(k) | Op::CallJvp(k) | Op::CallVjp(k) => {
+                let callee = g.calls[k as usize].clone();
+                let path = match node.op {
+                    Op::CallJvp(_) => callee.companion("jvp"),
+                    Op::CallVjp(_) => callee.companion("vjp"),
+                    _ => callee.path.clone(),
+                };
+                let n = callee.by_ref.len();
+                // Tangents are passed like their arguments; a cotangent by value.
+                let args: Vec<TokenStream> = a
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| {
+                        let v = self.operand(*x, Prec::If);
+                        let by_ref = match node.op {
+                            Op::CallJvp(_) if i >= n => {
+                                callee.by_ref[differentiable_arg(g, a, n, i - n)]
+                            }
+                            _ => i < n && callee.by_ref[i],
+                        };
+                        if by_ref {
+                            quote!(&#v)
+                        } else {
+                            v
+                        }
+                    })
+                    .collect();
+                (quote!(#path(#(#args),*)), Prec::Atom)
+            }
+            Op::Field(ref path) => {
+                let x = self.operand(a[0], Prec::Atom);
+                let fields = path.iter().map(|k| syn::Index::from(*k as usize));
+                (quote!(#x #(.#fields)*), Prec::Atom)
             }
             Op::IntSub => {
                 let x = self.operand(a[0], Prec::Add);

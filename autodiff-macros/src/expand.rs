@@ -41,6 +41,17 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         check_hessian_shape(h, &sig, &mut errors);
     }
     let lowered = lower::lower(&sig, &item.block, &mut errors);
+    if let Some(h) = &args.hessian {
+        if lowered
+            .func
+            .graph
+            .nodes
+            .iter()
+            .any(|n| matches!(n.op, crate::ir::Op::Call(_)))
+        {
+            errors.at(h, "`hessian` does not go through calls to other functions yet; inline the called function");
+        }
+    }
     if !errors.is_empty() {
         return fallback::expand(&item, &sig, &errors, args.hessian.is_some());
     }

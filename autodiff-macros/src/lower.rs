@@ -912,15 +912,36 @@ impl Lower<'_> {
                 return self.method(e, &segs[1], last, &args, false);
             }
             if self.mentions_active(e) {
-                let name = p.path.to_token_stream().to_string().replace(' ', "");
-                self.errors.at(
-                    &c.func,
-                    format!("cannot differentiate through the call to `{name}`: calls to other functions on differentiated values are not supported yet; inline its body, or make its arguments constant"),
-                );
-                return self.poison();
+                return self.differentiable_call(c, &p.path);
             }
         }
         self.opaque(e, Ty::Other, "a function call")
+    }
+
+    /// `g(a, &x, n)` on differentiated values: a call the transforms take
+    /// through `g_jvp` and `g_vjp` (SPEC §5). The callee returns a float.
+    fn differentiable_call(&mut self, c: &syn::ExprCall, path: &syn::Path) -> Val {
+        let mut args = Vec::new();
+        let mut by_ref = Vec::new();
+        for a in &c.args {
+            let (inner, r) = match a {
+                Expr::Reference(r) if r.mutability.is_none() => (&*r.expr, true),
+                other => (other, false),
+            };
+            let v = self.expr(inner);
+            args.push(self.node(v, inner));
+            by_ref.push(r);
+        }
+        self.g.calls.push(crate::ir::Callee {
+            path: path.clone(),
+            by_ref,
+        });
+        let k = self.g.calls.len() as u32 - 1;
+        let f = args
+            .iter()
+            .find_map(|a| self.g.ty(*a).elem())
+            .unwrap_or(self.lit_ty);
+        Val::Node(self.add(Op::Call(k), args, Ty::Float(f)))
     }
 
     fn cast(&mut self, e: &Expr, c: &syn::ExprCast) -> Val {

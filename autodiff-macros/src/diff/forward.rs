@@ -49,6 +49,7 @@ impl<'a> Forward<'a> {
     pub fn run(src: &'a Graph, dirs: usize, seeds: Seeds<'a>) -> Forward<'a> {
         let mut dst = Graph::default();
         dst.opaques = src.opaques.clone();
+        dst.calls = src.calls.clone();
         let mut fwd = Forward::with_graph(src, dst, dirs, seeds);
         fwd.region(ROOT, ROOT);
         fwd
@@ -106,6 +107,13 @@ impl<'a> Forward<'a> {
             }
             // Region arguments are made with their loop.
             Op::RegionArg(..) => return,
+            Op::Call(k) => {
+                self.map[i] = self.dst.add(dr, node.op.clone(), args.clone(), node.ty);
+                for d in 0..self.dirs {
+                    self.tan[d][i] = self.call_tangent(d, id, k, &args, dr);
+                }
+                return;
+            }
             Op::Index => {
                 self.map[i] = self.dst.add(dr, Op::Index, args.clone(), node.ty);
                 for d in 0..self.dirs {
@@ -243,6 +251,39 @@ impl<'a> Forward<'a> {
                 Some(self.dst.add(dr, node.op.clone(), targs, ty))
             }
         }
+    }
+
+    /// The tangent of `g(args)`: `g_jvp(args, dots).1`, a dot for every
+    /// float or array argument (zero where it has none), or `None` if no
+    /// argument has a tangent.
+    fn call_tangent(
+        &mut self,
+        d: usize,
+        id: NodeId,
+        k: u32,
+        args: &[NodeId],
+        dr: RegionId,
+    ) -> Option<NodeId> {
+        let src_args = self.src.args(id).to_vec();
+        let tans: Vec<Option<NodeId>> =
+            src_args.iter().map(|a| self.tan[d][a.0 as usize]).collect();
+        if tans.iter().all(Option::is_none) {
+            return None;
+        }
+        let mut jargs = args.to_vec();
+        for (j, a) in src_args.iter().enumerate() {
+            let ty = self.src.ty(*a);
+            if ty.elem().is_some() {
+                let t = match tans[j] {
+                    Some(t) => t,
+                    None => self.dst.zero_like(dr, ty, args[j]),
+                };
+                jargs.push(t);
+            }
+        }
+        let pair = self.dst.add(dr, Op::CallJvp(k), jargs, Ty::Other);
+        let ty = self.src.ty(id);
+        Some(self.dst.add(dr, Op::Field(vec![1]), vec![pair], ty))
     }
 
     /// Copies a loop. Its carried values are followed by the tangents of

@@ -213,6 +213,10 @@ impl<'a> Reverse<'a> {
                 self.array_op(id, bar.node, dr, bars);
                 continue;
             }
+            if let Op::Call(k) = node.op {
+                self.call(id, k, bar, dr, bars);
+                continue;
+            }
             if node.ty.float().is_none() {
                 continue;
             }
@@ -396,6 +400,38 @@ impl<'a> Reverse<'a> {
                 bars.insert(arr, Bar::open(joined));
             }
             _ => {}
+        }
+    }
+
+    /// The adjoint of `g(args)`: `g_vjp(args, bar)` gives the adjoint of
+    /// each float or array argument (one, or a tuple of them).
+    fn call(&mut self, id: NodeId, k: u32, bar: Bar, dr: RegionId, bars: &mut Bars) {
+        let src_args = self.src.args(id).to_vec();
+        let mut args: Vec<NodeId> = src_args.iter().map(|&a| self.primal(a)).collect();
+        args.push(bar.value(&mut self.g, dr));
+        let pair = self.g.add(dr, Op::CallVjp(k), args, Ty::Other);
+        let active: Vec<NodeId> = src_args
+            .iter()
+            .copied()
+            .filter(|a| self.src.ty(*a).elem().is_some())
+            .collect();
+        for (j, &a) in active.iter().enumerate() {
+            let path = if active.len() == 1 {
+                vec![1]
+            } else {
+                vec![1, j as u32]
+            };
+            let ty = self.src.ty(a);
+            let adj = self.g.add(dr, Op::Field(path), vec![pair], ty);
+            if ty.is_array() {
+                let joined = match bars.get(&a) {
+                    Some(acc) => self.g.add(dr, Op::AddArray, vec![acc.node, adj], ty),
+                    None => adj,
+                };
+                bars.insert(a, Bar::open(joined));
+            } else {
+                add_bar(&mut self.g, dr, bars, a, Bar::open(adj));
+            }
         }
     }
 

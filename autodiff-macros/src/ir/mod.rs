@@ -237,6 +237,17 @@ pub enum Op {
     /// An owned copy of an array `[arr]` (`[T; N]` or `Vec<T>`), to be
     /// updated in place.
     Owned,
+    /// `path(args)`: a call to a function whose companions exist
+    /// (`Graph::calls[k]`); a float.
+    Call(u32),
+    /// `path_jvp(args.., dots..)`: `[args.., dots..]`, one dot per float or
+    /// array argument; a pair (value, tangent).
+    CallJvp(u32),
+    /// `path_vjp(args.., out_bar)`: `[args.., out_bar]`; a pair (value,
+    /// adjoints of the float and array arguments: one, or a tuple).
+    CallVjp(u32),
+    /// A field of a tuple-valued node: `x.1` is `[1]`, `x.1.0` is `[1, 0]`.
+    Field(Vec<u32>),
     /// `acc` with the array `b` added elementwise: `[acc, b]`, emitted in
     /// place like `AddAt`.
     AddArray,
@@ -295,12 +306,33 @@ pub struct Opaque {
     pub refs: Vec<String>,
 }
 
+/// A called function: its path, and which arguments are passed by
+/// reference (`&x`).
+#[derive(Clone, Debug)]
+pub struct Callee {
+    pub path: syn::Path,
+    pub by_ref: Vec<bool>,
+}
+
+impl Callee {
+    /// The path of a companion: `module::g` -> `module::g_jvp`.
+    pub fn companion(&self, suffix: &str) -> syn::Path {
+        let mut path = self.path.clone();
+        if let Some(last) = path.segments.last_mut() {
+            last.ident =
+                quote::format_ident!("{}_{}", last.ident, suffix, span = last.ident.span());
+        }
+        path
+    }
+}
+
 /// The arena of nodes and regions.
 #[derive(Clone, Debug)]
 pub struct Graph {
     pub nodes: Vec<Node>,
     pub regions: Vec<Region>,
     pub opaques: Vec<Opaque>,
+    pub calls: Vec<Callee>,
     interned: HashMap<(Op, Vec<NodeId>, RegionId), NodeId>,
 }
 
@@ -310,6 +342,7 @@ impl Default for Graph {
             nodes: Vec::new(),
             regions: vec![Region::default()],
             opaques: Vec::new(),
+            calls: Vec::new(),
             interned: HashMap::new(),
         }
     }

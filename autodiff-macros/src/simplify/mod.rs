@@ -48,6 +48,7 @@ fn pass(f: &Function) -> Function {
         loop_outputs: HashMap::new(),
     };
     b.dst.opaques = f.graph.opaques.clone();
+    b.dst.calls = f.graph.calls.clone();
     // Which outputs of each `If` are read.
     for (i, node) in f.graph.nodes.iter().enumerate() {
         if let Op::Proj(k) = node.op {

@@ -1,0 +1,170 @@
+//! Calls to other differentiable functions: the chain rule goes through
+//! their `_jvp` and `_vjp` companions (SPEC §5), which is also how a
+//! hand-written derivative is given to an opaque function.
+
+// Index loops are the form #[differentiate] reads.
+#![allow(clippy::needless_range_loop)]
+
+use autodiff::differentiate;
+use num_dual::{Dual64, DualNum};
+
+const TOL: f64 = 1e-12;
+
+fn close(a: f64, b: f64, what: &str) {
+    assert!(
+        (a - b).abs() <= TOL * b.abs().max(1.0),
+        "{what}: {a} vs {b}"
+    );
+}
+
+// ---- a three-level chain ----
+
+#[differentiate]
+fn inner(x: f64, y: f64) -> f64 {
+    (x * y).sin() + y.exp()
+}
+
+#[differentiate]
+fn middle(x: f64, k: f64) -> f64 {
+    inner(x, k * x) * x.cos()
+}
+
+#[differentiate]
+fn outer(a: f64, b: f64) -> f64 {
+    let m = middle(a + b, 0.5);
+    m * m + middle(b, a)
+}
+
+fn inner_ref<D: DualNum<f64> + Copy>(x: D, y: D) -> D {
+    (x * y).sin() + y.exp()
+}
+fn middle_ref<D: DualNum<f64> + Copy>(x: D, k: D) -> D {
+    inner_ref(x, k * x) * x.cos()
+}
+fn outer_ref<D: DualNum<f64> + Copy>(a: D, b: D) -> D {
+    let m = middle_ref(a + b, D::from(0.5));
+    m * m + middle_ref(b, a)
+}
+
+#[test]
+fn three_level_chain() {
+    for &(a, b) in &[(0.3, -0.4), (1.1, 0.2), (-0.8, 0.9)] {
+        let (ga, gb) = outer_grad(a, b);
+        close(
+            ga,
+            outer_ref(Dual64::new(a, 1.0), Dual64::from(b)).eps,
+            "d/da",
+        );
+        close(
+            gb,
+            outer_ref(Dual64::from(a), Dual64::new(b, 1.0)).eps,
+            "d/db",
+        );
+        let (v, t) = outer_jvp(a, b, 0.5, -2.0);
+        assert_eq!(v, outer(a, b));
+        close(
+            t,
+            outer_ref(Dual64::new(a, 0.5), Dual64::new(b, -2.0)).eps,
+            "jvp",
+        );
+    }
+}
+
+// ---- a custom derivative: an opaque function with hand-written jvp/vjp ----
+
+/// ln(1 + e^x), computed stably; its derivative is the logistic function.
+fn log1p_exp(x: f64) -> f64 {
+    if x > 30.0 {
+        x + (-x).exp()
+    } else {
+        x.exp().ln_1p()
+    }
+}
+
+fn log1p_exp_jvp(x: f64, x_dot: f64) -> (f64, f64) {
+    (log1p_exp(x), x_dot / (1.0 + (-x).exp()))
+}
+
+fn log1p_exp_vjp(x: f64, out_bar: f64) -> (f64, f64) {
+    (log1p_exp(x), out_bar / (1.0 + (-x).exp()))
+}
+
+#[differentiate]
+fn softplus_loss(w: f64, x: f64, y: f64) -> f64 {
+    log1p_exp(-y * w * x)
+}
+
+#[test]
+fn hand_written_derivatives_are_used() {
+    for &(w, x, y) in &[(0.5, 2.0, 1.0), (-3.0, 40.0, -1.0), (100.0, 1.0, -1.0)] {
+        let (gw, gx, gy) = softplus_loss_grad(w, x, y);
+        let z = -y * w * x;
+        let s = 1.0 / (1.0 + (-z).exp());
+        close(gw, s * (-y * x), "d/dw");
+        close(gx, s * (-y * w), "d/dx");
+        close(gy, s * (-w * x), "d/dy");
+        assert!(gw.is_finite() && softplus_loss(w, x, y).is_finite());
+    }
+}
+
+// ---- calls on arrays, through a module path, inside a loop ----
+
+mod norms {
+    use autodiff::differentiate;
+
+    #[differentiate]
+    #[allow(clippy::needless_range_loop)]
+    pub fn norm2(x: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            s += x[i] * x[i];
+        }
+        s.sqrt()
+    }
+}
+
+#[differentiate]
+fn scaled_norm(x: &[f64], k: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += inner(x[i], k);
+    }
+    s * norms::norm2(&x)
+}
+
+fn scaled_norm_ref<D: DualNum<f64> + Copy>(x: &[D], k: D) -> D {
+    let mut s = D::from(0.0);
+    let mut n = D::from(0.0);
+    for &v in x {
+        s += inner_ref(v, k);
+        n += v * v;
+    }
+    s * n.sqrt()
+}
+
+#[test]
+fn calls_with_arrays_in_modules_and_loops() {
+    let x = [0.5, -1.25, 2.0];
+    let k = 0.7;
+    let (gx, gk) = scaled_norm_grad(&x, k);
+    for j in 0..3 {
+        let xd: Vec<Dual64> = (0..3)
+            .map(|i| Dual64::new(x[i], if i == j { 1.0 } else { 0.0 }))
+            .collect();
+        close(
+            gx[j],
+            scaled_norm_ref(&xd, Dual64::from(k)).eps,
+            &format!("d/dx{j}"),
+        );
+    }
+    let xd: Vec<Dual64> = x.iter().map(|&v| Dual64::from(v)).collect();
+    close(gk, scaled_norm_ref(&xd, Dual64::new(k, 1.0)).eps, "d/dk");
+    let (v, t) = scaled_norm_jvp(&x, k, &[1.0, 0.0, -1.0], 0.5);
+    assert_eq!(v, scaled_norm(&x, k));
+    let xd: Vec<Dual64> = x
+        .iter()
+        .zip([1.0, 0.0, -1.0])
+        .map(|(&v, e)| Dual64::new(v, e))
+        .collect();
+    close(t, scaled_norm_ref(&xd, Dual64::new(k, 0.5)).eps, "jvp");
+}
