@@ -104,10 +104,30 @@ fn hand_written_derivatives_are_used() {
         close(gx, s * (-y * w), "d/dx");
         close(gy, s * (-w * x), "d/dy");
         assert!(gw.is_finite() && softplus_loss(w, x, y).is_finite());
+        let (v, t) = softplus_loss_jvp(w, x, y, 1.0, 0.0, 0.0);
+        assert_eq!(v, softplus_loss(w, x, y));
+        close(t, gw, "jvp along w");
     }
 }
 
 // ---- calls on arrays, through a module path, inside a loop ----
+
+/// `&x` arguments are passed (and their tangents) by reference too.
+#[differentiate]
+fn by_reference(x: [f64; 2]) -> f64 {
+    norms::norm2(&x) * x[0]
+}
+
+#[test]
+fn reference_arguments() {
+    let g = by_reference_grad([3.0, 4.0]);
+    // f = |x| x0: df/dx0 = x0^2/|x| + |x|, df/dx1 = x0 x1 / |x|
+    close(g[0], 9.0 / 5.0 + 5.0, "d/dx0");
+    close(g[1], 12.0 / 5.0, "d/dx1");
+    let (v, t) = by_reference_jvp([3.0, 4.0], [0.0, 1.0]);
+    assert_eq!(v, by_reference([3.0, 4.0]));
+    close(t, 12.0 / 5.0, "jvp");
+}
 
 mod norms {
     use autodiff::differentiate;
@@ -129,7 +149,7 @@ fn scaled_norm(x: &[f64], k: f64) -> f64 {
     for i in 0..x.len() {
         s += inner(x[i], k);
     }
-    s * norms::norm2(&x)
+    s * norms::norm2(x)
 }
 
 fn scaled_norm_ref<D: DualNum<f64> + Copy>(x: &[D], k: D) -> D {

@@ -116,6 +116,7 @@ fn array_hessian_is_symmetric_and_matches_hyper_duals() {
             assert_eq!(h[i][j], h[j][i]);
         }
     }
+    assert_eq!(rosenbrock4(x), rosenbrock(&x));
     let hs = rosenbrock_hessian(&x);
     assert_eq!((hs.rows(), hs.cols()), (4, 4));
     for i in 0..4 {

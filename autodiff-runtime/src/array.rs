@@ -162,26 +162,26 @@ impl AddAssign for f32 {
     }
 }
 
-impl<T: AddAssign> AddAssign for [T] {
+impl<T: AddAssign, R: AsRef<[T]> + ?Sized> AddAssign<R> for [T] {
     #[inline]
-    fn add_assign(&mut self, other: &[T]) {
-        for (a, b) in self.iter_mut().zip(other) {
+    fn add_assign(&mut self, other: &R) {
+        for (a, b) in self.iter_mut().zip(other.as_ref()) {
             a.add_assign(b);
         }
     }
 }
 
-impl<T: AddAssign, const N: usize> AddAssign for [T; N] {
+impl<T: AddAssign, R: AsRef<[T]> + ?Sized, const N: usize> AddAssign<R> for [T; N] {
     #[inline]
-    fn add_assign(&mut self, other: &[T; N]) {
-        self[..].add_assign(&other[..]);
+    fn add_assign(&mut self, other: &R) {
+        self[..].add_assign(other);
     }
 }
 
-impl<T: AddAssign> AddAssign for Vec<T> {
+impl<T: AddAssign, R: AsRef<[T]> + ?Sized> AddAssign<R> for Vec<T> {
     #[inline]
-    fn add_assign(&mut self, other: &Vec<T>) {
-        self[..].add_assign(&other[..]);
+    fn add_assign(&mut self, other: &R) {
+        self[..].add_assign(other);
     }
 }
 
@@ -225,6 +225,9 @@ mod tests {
         let mut m = [[1.0_f64, 2.0], [3.0, 4.0]];
         AddAssign::add_assign(&mut m, &[[1.0, 1.0], [1.0, 1.0]]);
         assert_eq!(m, [[2.0, 3.0], [4.0, 5.0]]);
+        let mut a = [1.0_f64, 2.0];
+        AddAssign::add_assign(&mut a, &vec![0.5, 0.5]);
+        assert_eq!(a, [1.5, 2.5]);
     }
 
     #[test]
