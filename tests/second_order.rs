@@ -171,6 +171,7 @@ fn tutorial_rows_5_8_9() {
     assert_eq!(sum_of_squares_hessian([4.0, 4.0]), [[2.0, 0.0], [0.0, 2.0]]);
     // Rows 8 and 9: H·v at x = [4, 4], v = [2, 2] is [4, 4].
     assert_eq!(sum_of_squares_hvp([4.0, 4.0], [2.0, 2.0]), [4.0, 4.0]);
+    assert_eq!(sum_of_squares([4.0, 4.0]), 32.0);
 }
 
 // ---- branches in loops ----
@@ -204,6 +205,7 @@ fn gated_ref<D: DualNum<f64> + Copy>(x: &[D]) -> D {
 fn second_order_through_branches_and_loops() {
     for x in [[0.5, -1.0, 2.0], [-0.3, -0.2, 0.7], [1.5, 2.5, 0.1]] {
         let h = gated_hessian(x);
+        assert_eq!(gated(x), gated_ref(&x.map(num_dual::HyperDual64::from)).re);
         let want = hyper_hessian(gated_ref, &x);
         for i in 0..3 {
             for j in 0..3 {
