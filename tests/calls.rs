@@ -188,3 +188,41 @@ fn calls_with_arrays_in_modules_and_loops() {
         .collect();
     close(t, scaled_norm_ref(&xd, Dual64::new(k, 0.5)).eps, "jvp");
 }
+
+// ---- methods with a constant `self` ----
+
+struct Model {
+    scale: f64,
+    offset: f64,
+}
+
+impl Model {
+    #[differentiate]
+    fn response(&self, x: f64) -> f64 {
+        (self.scale * x).tanh() + self.offset
+    }
+
+    #[differentiate]
+    fn loss(&self, x: f64, y: f64) -> f64 {
+        let r = self.response(x) - y;
+        r * r
+    }
+}
+
+#[test]
+fn methods_on_a_struct_holding_constants() {
+    let m = Model {
+        scale: 1.5,
+        offset: 0.25,
+    };
+    for &(x, y) in &[(0.3, 0.1), (-1.0, 0.5)] {
+        let (gx, gy) = m.loss_grad(x, y);
+        let t = (m.scale * x).tanh();
+        let r = t + m.offset - y;
+        close(gx, 2.0 * r * m.scale * (1.0 - t * t), "d/dx");
+        close(gy, -2.0 * r, "d/dy");
+        assert_eq!(m.loss_value_and_grad(x, y).0, m.loss(x, y));
+        let (_, tx) = Model::loss_jvp(&m, x, y, 1.0, 0.0);
+        close(tx, gx, "jvp");
+    }
+}

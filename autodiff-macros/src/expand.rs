@@ -215,6 +215,26 @@ impl<'a> Companions<'a> {
         out
     }
 
+    /// The parameters as arguments of a call to another companion.
+    fn args(&self) -> Vec<&Ident> {
+        self.sig.params.iter().map(|p| &p.ident).collect()
+    }
+
+    /// How a companion (or, for `""`, the function) is called from another
+    /// companion: `f_vjp`, or `Self::f_vjp` for a method.
+    fn companion_path(&self, suffix: &str) -> TokenStream {
+        let name = if suffix.is_empty() {
+            self.sig.name.clone()
+        } else {
+            self.name(suffix)
+        };
+        if self.item.sig.receiver().is_some() {
+            quote!(Self::#name)
+        } else {
+            quote!(#name)
+        }
+    }
+
     /// `_dot` parameters for the `wrt` parameters: names and types.
     fn dots(&self) -> Vec<(Ident, &Type)> {
         self.sig
@@ -314,8 +334,8 @@ impl<'a> Companions<'a> {
             );
         }
         let private = quote!(::autodiff::__private);
-        let args: Vec<&Ident> = self.sig.params.iter().map(|p| &p.ident).collect();
-        let hvp = self.name("hvp");
+        let args = self.args();
+        let hvp = self.companion_path("hvp");
         let elem = format_ident!("{}", self.sig.out_floats[0].name());
         let one = syn::LitFloat::new(&format!("1.0_{elem}"), proc_macro2::Span::call_site());
         let (body, ret) = match &first.ty {
@@ -658,16 +678,16 @@ impl<'a> Companions<'a> {
     /// basis cotangent (row `i` of each parameter's block is
     /// ∂out_i/∂param).
     fn jacobian_by_rows(&self) -> TokenStream {
-        let args: Vec<&Ident> = self.sig.params.iter().map(|p| &p.ident).collect();
+        let args = self.args();
         let p = self.sig.wrt.len();
         let m = self.sig.out_shape.len();
         let (body, ret) = match &self.sig.out_shape {
             OutShape::Leaf => {
-                let grad = self.name("grad");
+                let grad = self.companion_path("grad");
                 (quote!(#grad(#(#args),*)), self.grad_ty())
             }
             OutShape::Tuple(_) => {
-                let vjp = self.name("vjp");
+                let vjp = self.companion_path("vjp");
                 let rows: Vec<TokenStream> = (0..m)
                     .map(|k| {
                         let basis = self.sig.out_floats.iter().enumerate().map(|(j, f)| {
@@ -734,11 +754,12 @@ impl<'a> Companions<'a> {
     /// parameter and a `Vec<T>` per scalar one.
     fn jacobian_of_array_output(&self) -> TokenStream {
         let private = quote!(::autodiff::__private);
-        let args: Vec<&Ident> = self.sig.params.iter().map(|p| &p.ident).collect();
+        let args = self.args();
         let (out_ty, _) = &self.sig.outs[0];
         let elem = format_ident!("{}", self.sig.out_floats[0].name());
         let one = syn::LitFloat::new(&format!("1.0_{elem}"), proc_macro2::Span::call_site());
-        let (vjp, jvp, f) = (self.name("vjp"), self.name("jvp"), &self.sig.name);
+        let (vjp, jvp) = (self.companion_path("vjp"), self.companion_path("jvp"));
+        let f = self.companion_path("");
         let p = self.sig.wrt.len();
         let grads: Vec<TokenStream> = self
             .sig

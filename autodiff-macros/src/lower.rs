@@ -850,6 +850,18 @@ impl Lower<'_> {
             if !self.mentions_active(e) {
                 return self.opaque(e, Ty::Other, "a method call");
             }
+            // `self.g(x)`: a call to the method `Self::g`, through its
+            // companions.
+            if matches!(args[0], Expr::Path(p) if p.path.is_ident("self")) {
+                let span = name_tokens
+                    .to_token_stream()
+                    .into_iter()
+                    .next()
+                    .map_or_else(proc_macro2::Span::call_site, |t| t.span());
+                let ident = syn::Ident::new(name, span);
+                let path: syn::Path = syn::parse_quote!(Self::#ident);
+                return self.differentiable_call(args.iter().copied(), &path);
+            }
             let receiver_active = self.mentions_active(args[0]);
             let msg = if receiver_active {
                 format!("method `{name}` has no derivative rule; rewrite it with the supported float methods (`sin`, `exp`, `powi`, ...; the list is in the autodiff docs), or make its receiver a constant")
@@ -912,7 +924,7 @@ impl Lower<'_> {
                 return self.method(e, &segs[1], last, &args, false);
             }
             if self.mentions_active(e) {
-                return self.differentiable_call(c, &p.path);
+                return self.differentiable_call(&c.args, &p.path);
             }
         }
         self.opaque(e, Ty::Other, "a function call")
@@ -920,10 +932,14 @@ impl Lower<'_> {
 
     /// `g(a, &x, n)` on differentiated values: a call the transforms take
     /// through `g_jvp` and `g_vjp` (SPEC §5). The callee returns a float.
-    fn differentiable_call(&mut self, c: &syn::ExprCall, path: &syn::Path) -> Val {
+    fn differentiable_call<'e>(
+        &mut self,
+        call_args: impl IntoIterator<Item = &'e Expr>,
+        path: &syn::Path,
+    ) -> Val {
         let mut args = Vec::new();
         let mut by_ref = Vec::new();
-        for a in &c.args {
+        for a in call_args {
             let (inner, r) = match a {
                 Expr::Reference(r) if r.mutability.is_none() => (&*r.expr, true),
                 other => (other, false),

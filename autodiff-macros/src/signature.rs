@@ -130,7 +130,12 @@ pub fn read(item: &ItemFn, args: &Args, errors: &mut Errors) -> Signature {
     let mut params = Vec::new();
     for input in &sig.inputs {
         match input {
-            FnArg::Receiver(r) => errors.at(r, "#[differentiate] does not support methods with `self` yet; write a free function"),
+            // `self` is a constant: it is passed through, never differentiated.
+            FnArg::Receiver(r) => params.push(ParamInfo {
+                ident: Ident::new("self", r.self_token.span),
+                ty: (*r.ty).clone(),
+                ir_ty: Ty::Other,
+            }),
             FnArg::Typed(pt) => match &*pt.pat {
                 Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => params.push(ParamInfo {
                     ident: pi.ident.clone(),
