@@ -83,5 +83,8 @@ fn main() {
 
     println!();
     println!("Row 9: Hv = Rop(grad(sum(x ** 2)), x, v): forward over reverse");
-    println!("  Hv([4, 4], [2, 2]) = {:?}", sum_of_squares_hvp([4.0, 4.0], [2.0, 2.0]));
+    println!(
+        "  Hv([4, 4], [2, 2]) = {:?}",
+        sum_of_squares_hvp([4.0, 4.0], [2.0, 2.0])
+    );
 }
