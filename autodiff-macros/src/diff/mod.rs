@@ -62,3 +62,66 @@ fn accumulate(g: &mut Graph, r: RegionId, acc: Option<NodeId>, d: NodeId) -> Nod
         None => d,
     }
 }
+
+/// Which nodes depend differentiably on a parameter `active_param`
+/// accepts: the values an adjoint may flow to. Loops and branches are
+/// followed to a fixed point (a loop-carried value becomes active when its
+/// body makes it so).
+pub fn activity(g: &Graph, active_param: &dyn Fn(u32, Option<u32>) -> bool) -> Vec<bool> {
+    let mut loop_of = std::collections::HashMap::new();
+    for (i, node) in g.nodes.iter().enumerate() {
+        if let Op::Loop { body, .. } = node.op {
+            loop_of.insert(body, i);
+        }
+    }
+    let mut act = vec![false; g.nodes.len()];
+    loop {
+        let mut changed = false;
+        for (i, node) in g.nodes.iter().enumerate() {
+            if act[i] {
+                continue;
+            }
+            let on = |n: &NodeId| act[n.0 as usize];
+            let outputs_on = |r: RegionId, k: usize| g.region(r).outputs.get(k).is_some_and(on);
+            let a = match node.op {
+                Op::Param { index, field } => {
+                    node.ty.elem().is_some() && active_param(index, field)
+                }
+                Op::RegionArg(body, k) => {
+                    k >= 1
+                        && (outputs_on(body, k as usize - 1)
+                            || loop_of
+                                .get(&body)
+                                .is_some_and(|&l| on(&g.nodes[l].args[1 + k as usize])))
+                }
+                Op::Proj(k) => g
+                    .op(node.args[0])
+                    .regions()
+                    .iter()
+                    .any(|r| outputs_on(*r, k as usize)),
+                Op::If { .. } | Op::Loop { .. } => {
+                    node.op
+                        .regions()
+                        .iter()
+                        .any(|r| g.region(*r).outputs.iter().any(on))
+                        || node.args.iter().any(on)
+                }
+                Op::Const(_)
+                | Op::Int(_)
+                | Op::Bool(_)
+                | Op::Default
+                | Op::Opaque(_)
+                | Op::ZerosLike => false,
+                _ if node.ty == Ty::Bool => false,
+                _ => node.args.iter().any(on),
+            };
+            if a {
+                act[i] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            return act;
+        }
+    }
+}

@@ -97,6 +97,8 @@ struct Reverse<'a> {
     /// `(new loop, value in its body)` -> the tape of that value (a `Proj`
     /// of the loop).
     tapes: HashMap<(NodeId, NodeId), NodeId>,
+    /// Source nodes an adjoint may flow to (see [`super::activity`]).
+    active: Vec<bool>,
 }
 
 impl<'a> Reverse<'a> {
@@ -190,7 +192,13 @@ impl<'a> Reverse<'a> {
             let Some(bar) = bars.remove(&id) else {
                 continue;
             };
+            if !self.active[id.0 as usize] {
+                continue;
+            }
             if node.op == Op::Index {
+                if !self.active[node.args[0].0 as usize] {
+                    continue;
+                }
                 // The adjoint goes to one element of the array's adjoint.
                 let v = bar.value(&mut self.g, dr);
                 let mut args: Vec<NodeId> =
@@ -223,7 +231,7 @@ impl<'a> Reverse<'a> {
             let args: Vec<NodeId> = node.args.iter().map(|&a| self.primal(a)).collect();
             let out = self.primal(id);
             for (k, &a) in node.args.iter().enumerate() {
-                if self.src().ty(a).float().is_none() {
+                if self.src().ty(a).float().is_none() || !self.active[a.0 as usize] {
                     continue;
                 }
                 let g = &mut self.g;
@@ -355,7 +363,7 @@ impl<'a> Reverse<'a> {
                 let last = node.args.len() - 1;
                 let idx: Vec<NodeId> = node.args[1..last].iter().map(|&a| self.primal(a)).collect();
                 let v = node.args[last];
-                if self.src.ty(v).float().is_some() {
+                if self.src.ty(v).float().is_some() && self.active[v.0 as usize] {
                     let bv = elem(&mut self.g, idx.clone());
                     add_bar(&mut self.g, dr, bars, v, Bar::open(bv));
                 }
@@ -377,13 +385,19 @@ impl<'a> Reverse<'a> {
             // [a, b, c]: element k gets b[k].
             Op::ArrayLit => {
                 for (k, &item) in node.args.iter().enumerate() {
+                    if !self.active[item.0 as usize] {
+                        continue;
+                    }
                     let i = self.g.add(dr, Op::Int(k as i64), vec![], Ty::Other);
                     let bv = elem(&mut self.g, vec![i]);
                     add_bar(&mut self.g, dr, bars, item, Bar::open(bv));
                 }
             }
             // [v; n]: v gets the sum of b.
-            Op::FillFixed(_) | Op::FillVec if self.src.ty(node.args[0]).float().is_some() => {
+            Op::FillFixed(_) | Op::FillVec
+                if self.src.ty(node.args[0]).float().is_some()
+                    && self.active[node.args[0].0 as usize] =>
+            {
                 let ty = self.src.ty(node.args[0]);
                 let sum = self.g.add(dr, Op::SumAll, vec![b], ty);
                 add_bar(&mut self.g, dr, bars, node.args[0], Bar::open(sum));
@@ -416,6 +430,9 @@ impl<'a> Reverse<'a> {
             .filter(|a| self.src.ty(*a).elem().is_some())
             .collect();
         for (j, &a) in active.iter().enumerate() {
+            if !self.active[a.0 as usize] {
+                continue;
+            }
             let path = if active.len() == 1 {
                 vec![1]
             } else {
@@ -446,6 +463,7 @@ impl<'a> Reverse<'a> {
             }
             for &a in &node.args {
                 if src.ty(a).is_array()
+                    && self.active[a.0 as usize]
                     && !src.within(src.node(a).region, region)
                     && !bars.contains_key(&a)
                     && !skip.contains(&a)
@@ -505,7 +523,10 @@ impl<'a> Reverse<'a> {
                     .find(|&n| *src.op(n) == Op::RegionArg(body, k as u32))
             })
             .collect();
-        let float = |k: usize| src.ty(outputs[k]).elem().is_some();
+        let active: Vec<bool> = (0..carried)
+            .map(|k| self.active[outputs[k].0 as usize] || self.active[inits[k].0 as usize])
+            .collect();
+        let float = |k: usize| src.ty(outputs[k]).elem().is_some() && active[k];
         let mut slots: Vec<usize> = (0..carried)
             .filter(|&k| out_bars[k].is_some() && float(k))
             .collect();
@@ -782,12 +803,14 @@ pub fn vjp(
         regions: fwd.regions,
         exported: HashMap::new(),
     };
+    let active = super::activity(&f.graph, &|index, field| wrt.contains(&(index, field)));
     let mut rev = Reverse {
         src: &f.graph,
         g: fwd.dst,
         ctxs: vec![root],
         projs,
         tapes: HashMap::new(),
+        active,
     };
     let mut outputs: Vec<NodeId> = f
         .outputs
@@ -797,7 +820,7 @@ pub fn vjp(
     let mut bars = Bars::new();
     // Adjoint arrays start as zeros and are threaded through everything.
     for (i, node) in f.graph.nodes.iter().enumerate() {
-        if matches!(node.op, Op::Param { .. }) && node.ty.is_array() {
+        if matches!(node.op, Op::Param { .. }) && node.ty.is_array() && rev.active[i] {
             let p = rev.ctxs[0].map[i];
             let zeros = rev.g.add(ROOT, Op::ZerosLike, vec![p], node.ty);
             bars.insert(NodeId(i as u32), Bar::open(zeros));
