@@ -616,7 +616,9 @@ impl<'a> Reverse<'a> {
             };
             for &c in &slots {
                 let v = proj(&mut self.g, src.ty(outputs[c]));
-                seed_bar(&mut self.g, dr, bars, inits[c], v);
+                if self.active[inits[c].0 as usize] {
+                    seed_bar(&mut self.g, dr, bars, inits[c], v);
+                }
             }
             for &(a, _) in &arrays {
                 let v = proj(&mut self.g, src.ty(a));
@@ -684,6 +686,20 @@ impl<'a> Reverse<'a> {
                                 .add_local(dst_body, Op::RegionArg(dst_body, k), vec![], node.ty);
                         self.tape_read(c, dst_loop, loop_region, value, rb, pos)
                     };
+                    presets.push((n, v));
+                }
+            }
+            // The result of a loop nested in the body is taped rather than
+            // recomputed (an inner product, say): the inner loop then runs
+            // again only if its own reversal needs it.
+            if let Op::Proj(_) = node.op {
+                let inner = node.args[0];
+                if node.region == body
+                    && node.ty.float().is_some()
+                    && matches!(src.op(inner), Op::Loop { .. })
+                {
+                    let forward = self.ctxs[c].map[n.0 as usize];
+                    let v = self.tape_read(c, dst_loop, loop_region, forward, rb, pos);
                     presets.push((n, v));
                 }
             }
