@@ -297,6 +297,11 @@ mod tests {
     fn like_terms_merge_only_when_exact() {
         assert_eq!(simp("x + x"), "2 * x");
         assert_eq!(simp("x * 3.0"), "3 * x");
+        // A power of two merges with another constant exactly; 3 and 5
+        // do not.
+        assert_eq!(simp("100.0 * (2.0 * x)"), "200 * x");
+        assert_eq!(simp("0.5 * (3.0 * x)"), "1.5 * x");
+        assert_eq!(simp("3.0 * (5.0 * x)"), "3 * (5 * x)");
         // 2x + x would need 3x: not exact in IEEE, so it stays.
         assert_eq!(simp("(x + x) + x"), "2 * x + x");
     }

@@ -199,6 +199,20 @@ fn binary(g: &mut Graph, r: RegionId, b: Bin, x: NodeId, y: NodeId) -> Option<No
             if g.const_value(y).is_some() && g.const_value(x).is_none() {
                 return Some(g.bin(r, Bin::Mul, y, x));
             }
+            // c1 * (c2 * z) -> (c1 c2) * z when c1 or c2 is a power of two:
+            // scaling by a power of two is exact, so both sides round the
+            // same product (the merged constant must be a normal number).
+            if let (Some(c1), Op::Bin(Bin::Mul)) = (g.const_value(x), g.op(y).clone()) {
+                let (a, z) = (g.args(y)[0], g.args(y)[1]);
+                if let Some(c2) = g.const_value(a) {
+                    let f = g.float_ty(x);
+                    let c = f.round(c1 * c2);
+                    if (power_of_two(c1) || power_of_two(c2)) && c.is_normal() && c == c1 * c2 {
+                        let k = g.konst(r, f, c);
+                        return Some(g.bin(r, Bin::Mul, k, z));
+                    }
+                }
+            }
             None
         }
         Bin::Div => {
@@ -247,4 +261,9 @@ fn select(g: &mut Graph, r: RegionId, c: NodeId, a: NodeId, b: NodeId) -> Option
         }
         _ => None,
     }
+}
+
+/// Is `v` ±2^k?
+fn power_of_two(v: f64) -> bool {
+    v.is_normal() && v.abs().to_bits() & ((1u64 << 52) - 1) == 0
 }
