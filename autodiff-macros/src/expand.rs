@@ -126,6 +126,24 @@ fn param_grad_ty(ty: &Type) -> TokenStream {
     }
 }
 
+/// `f` with only the outputs `tree` reads, and `tree` renumbered to them.
+fn returned(mut f: Function, tree: &Tree) -> (Function, Tree) {
+    fn walk(t: &Tree, old: &[crate::ir::NodeId], new: &mut Vec<crate::ir::NodeId>) -> Tree {
+        match t {
+            Tree::Leaf(i) => {
+                new.push(old[*i]);
+                Tree::Leaf(new.len() - 1)
+            }
+            Tree::Tuple(items) => Tree::Tuple(items.iter().map(|t| walk(t, old, new)).collect()),
+            Tree::Array(items) => Tree::Array(items.iter().map(|t| walk(t, old, new)).collect()),
+        }
+    }
+    let mut outputs = Vec::new();
+    let tree = walk(tree, &f.outputs, &mut outputs);
+    f.outputs = outputs;
+    (f, tree)
+}
+
 /// `T` of `Vec<T>`.
 fn vec_elem(ty: &Type) -> Option<&Type> {
     let Type::Path(p) = ty else { return None };
@@ -247,6 +265,19 @@ impl<'a> Companions<'a> {
             .collect()
     }
 
+    /// `let x_dot = &x_dot[..x.len()];` for slice tangents: the lengths
+    /// then match and the optimizer drops the bounds checks on `x_dot`.
+    fn dot_prologue(&self, dots: &[(Ident, &Type)]) -> TokenStream {
+        let mut out = TokenStream::new();
+        for ((dot, ty), &i) in dots.iter().zip(&self.sig.wrt) {
+            if matches!(ty, Type::Reference(r) if matches!(*r.elem, Type::Slice(_))) {
+                let x = &self.sig.params[i].ident;
+                out.extend(quote! { let #dot = &#dot[..#x.len()]; });
+            }
+        }
+        out
+    }
+
     /// `f` in forward mode along the direction the `_dot` parameters
     /// give (appended to `f`'s parameters), simplified.
     fn directional(&self, f: &Function, dots: &[(Ident, &Type)]) -> Function {
@@ -289,6 +320,8 @@ impl<'a> Companions<'a> {
         // The gradient program has 1 + p outputs; their tangents follow,
         // the value's first.
         let body = self.body(f, self.grad_tree(1 + p + 1));
+        let prologue = self.dot_prologue(&dots);
+        let body = quote!(#prologue #body);
         let extra: Vec<TokenStream> = dots.iter().map(|(name, ty)| quote!(#name: #ty)).collect();
         self.item(
             "hvp",
@@ -469,7 +502,10 @@ impl<'a> Companions<'a> {
         let items = self.lowered.map(|l| l.items.as_slice()).unwrap_or_default();
         match f {
             Some(f) => {
-                let body = emit::body(&f, &tree);
+                // Only what the companion returns is kept: the simplifier
+                // then drops the rest, loop-carried values included.
+                let (f, tree) = returned(f, &tree);
+                let body = emit::body(&simplify(&f), &tree);
                 quote!(#(#items)* #body)
             }
             None => quote!(::core::unreachable!()),
@@ -565,6 +601,8 @@ impl<'a> Companions<'a> {
         let f = self.func().map(|f| self.directional(f, &dots));
         let m = self.sig.out_shape.len();
         let body = self.body(f, Tree::Tuple(vec![self.out_tree(0), self.out_tree(m)]));
+        let prologue = self.dot_prologue(&dots);
+        let body = quote!(#prologue #body);
         let extra: Vec<TokenStream> = dots.iter().map(|(name, ty)| quote!(#name: #ty)).collect();
         let out = &self.sig.out_ty;
         self.item(

@@ -114,12 +114,10 @@ fn trig_product() {
             #[inline]
             #[allow(unused_variables, unused_mut, unused_assignments, unused_parens, clippy::all)]
             fn f_grad(x: f64, y: f64) -> (f64, f64) {
-                let t0 = x * y;
-                let t1 = y.exp();
-                let t2 = x.powi(2) / t1;
-                let t3 = t1.recip();
-                let t4 = t0.cos();
-                (t3 * (2.0_f64 * x) + t4 * y, t4 * x - t3 * t2 * t1)
+                let t0 = y.exp();
+                let t1 = t0.recip();
+                let t2 = (x * y).cos();
+                (t1 * (2.0_f64 * x) + t2 * y, t2 * x - t1 * (x.powi(2) / t0) * t0)
             }
         "#]],
     );
@@ -274,14 +272,13 @@ fn rosenbrock_vjp_is_a_loop() {
                 t1 = t1 + (100.0_f64 * (x[t2 + 1] - t3 * t3).powi(2) + (1.0_f64 - t3).powi(2));
             }
             let mut t4 = ::autodiff::__private::ZerosLike::zeros_like(&x);
-            let mut t5 = out_bar;
-            for t6 in (0..t0).rev() {
-                let t7 = t6 + 1;
-                let t8 = x[t6];
-                let t9 = 100.0_f64 * out_bar * (2.0_f64 * (x[t7] - t8 * t8));
-                let t10 = t9 * t8;
-                t4[t6] += -(out_bar * (2.0_f64 * (1.0_f64 - t8))) - t10 - t10;
-                t4[t7] += t9;
+            for t5 in (0..t0).rev() {
+                let t6 = t5 + 1;
+                let t7 = x[t5];
+                let t8 = 100.0_f64 * out_bar * (2.0_f64 * (x[t6] - t7 * t7));
+                let t9 = t8 * t7;
+                t4[t5] += -(out_bar * (2.0_f64 * (1.0_f64 - t7))) - t9 - t9;
+                t4[t6] += t8;
             }
             (t1, t4)
         }

@@ -270,6 +270,14 @@ pub enum Op {
 }
 
 impl Op {
+    /// Does the op make a new array (a buffer later updated in place)?
+    pub fn allocates(&self) -> bool {
+        matches!(
+            self,
+            Op::ZerosLike | Op::FillFixed(_) | Op::FillVec | Op::ArrayLit | Op::Owned
+        )
+    }
+
     /// The regions an op holds.
     pub fn regions(&self) -> Vec<RegionId> {
         match *self {
@@ -398,6 +406,11 @@ impl Graph {
     /// The node computing `op` on `args` in `region`, built if no identical
     /// node exists there or in an enclosing region.
     pub fn add(&mut self, region: RegionId, op: Op, args: Vec<NodeId>, ty: Ty) -> NodeId {
+        // A new array is a buffer that will be updated in place: two of
+        // them are never the same node.
+        if op.allocates() {
+            return self.push(region, op, args, ty);
+        }
         let mut r = self.region(region).parent;
         while let Some(reg) = r {
             if let Some(&id) = self.interned.get(&(op.clone(), args.clone(), reg)) {
@@ -416,8 +429,14 @@ impl Graph {
         if let Some(&id) = self.interned.get(&(op.clone(), args.clone(), region)) {
             return id;
         }
+        let id = self.push(region, op.clone(), args.clone(), ty);
+        self.interned.insert((op, args, region), id);
+        id
+    }
+
+    /// A new node, not interned.
+    fn push(&mut self, region: RegionId, op: Op, args: Vec<NodeId>, ty: Ty) -> NodeId {
         let id = NodeId(self.nodes.len() as u32);
-        self.interned.insert((op.clone(), args.clone(), region), id);
         self.nodes.push(Node {
             op,
             args,

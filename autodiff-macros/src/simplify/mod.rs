@@ -46,6 +46,7 @@ fn pass(f: &Function) -> Function {
         if_outputs: HashMap::new(),
         loops: HashMap::new(),
         loop_outputs: HashMap::new(),
+        loop_values: HashMap::new(),
     };
     b.dst.opaques = f.graph.opaques.clone();
     b.dst.calls = f.graph.calls.clone();
@@ -86,6 +87,9 @@ struct Rebuild<'a> {
     loops: HashMap<RegionId, RegionId>,
     /// `(source loop, output)` -> output index in the rebuilt loop.
     loop_outputs: HashMap<(NodeId, u32), u32>,
+    /// `(source loop, output)` -> the value standing for an output that is
+    /// no longer carried.
+    loop_values: HashMap<(NodeId, u32), NodeId>,
 }
 
 /// How a source `If` was rebuilt.
@@ -131,12 +135,17 @@ impl Rebuild<'_> {
                 Op::Proj(k) => match built.get(&node.args[0]) {
                     Some(Built::Inline(outs)) => outs[k as usize],
                     _ if matches!(self.src.op(node.args[0]), Op::Loop { .. }) => {
-                        let k = self
-                            .loop_outputs
-                            .get(&(node.args[0], k))
-                            .copied()
-                            .unwrap_or(k);
-                        self.dst.add(dr, Op::Proj(k), args, node.ty)
+                        match self.loop_values.get(&(node.args[0], k)) {
+                            Some(&v) => v,
+                            None => {
+                                let k = self
+                                    .loop_outputs
+                                    .get(&(node.args[0], k))
+                                    .copied()
+                                    .unwrap_or(k);
+                                self.dst.add(dr, Op::Proj(k), args, node.ty)
+                            }
+                        }
                     }
                     _ => {
                         let ks = &self.if_outputs[&node.args[0]];
@@ -158,7 +167,10 @@ impl Rebuild<'_> {
         }
     }
 
-    /// Rebuilds a loop; stacked outputs (tapes) nobody reads are dropped.
+    /// Rebuilds a loop, keeping only what is read: a carried value the
+    /// body passes on unchanged is not carried (its initial value stands
+    /// for it), one that nothing read after the loop depends on is dropped,
+    /// and so are tapes nobody reads.
     fn loop_(
         &mut self,
         id: NodeId,
@@ -168,52 +180,77 @@ impl Rebuild<'_> {
         args: Vec<NodeId>,
         dr: RegionId,
     ) -> NodeId {
+        let carried = carried as usize;
+        let outputs = self.src.region(body).outputs.clone();
+        let region_arg = |k: usize| {
+            self.src
+                .region(body)
+                .nodes
+                .iter()
+                .copied()
+                .find(|&n| *self.src.op(n) == Op::RegionArg(body, k as u32 + 1))
+        };
+        let invariant: Vec<bool> = (0..carried)
+            .map(|k| region_arg(k) == Some(outputs[k]))
+            .collect();
+        let read = self.if_outputs.get(&id).cloned().unwrap_or_default();
+        let stacked: Vec<usize> = (carried..outputs.len())
+            .filter(|k| read.contains(&(*k as u32)))
+            .collect();
+        let mut need: Vec<usize> = (0..carried)
+            .filter(|&k| read.contains(&(k as u32)) && !invariant[k])
+            .collect();
+        loop {
+            let roots: Vec<NodeId> = need.iter().chain(&stacked).map(|&k| outputs[k]).collect();
+            let reached = self.src.live(&roots);
+            let more: Vec<usize> = (0..carried)
+                .filter(|&k| {
+                    !invariant[k]
+                        && !need.contains(&k)
+                        && region_arg(k).is_some_and(|a| reached[a.0 as usize])
+                })
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            need.extend(more);
+        }
+        need.sort_unstable();
         let nb = self.dst.new_region(dr);
         self.loops.insert(body, nb);
-        let outputs = self.src.region(body).outputs.clone();
-        // A carried value the body passes on unchanged is its initial value
-        // throughout: read that instead (the seed of a gradient, say).
-        let mut invariant = Vec::new();
-        for &n in &self.src.region(body).nodes {
-            if let Op::RegionArg(_, k) = *self.src.op(n) {
-                if k >= 1 && k <= carried && outputs[k as usize - 1] == n {
-                    self.map[n.0 as usize] = Some(args[1 + k as usize]);
-                    invariant.push(k);
+        for k in 0..carried {
+            let Some(a) = region_arg(k) else { continue };
+            let v = match need.iter().position(|&n| n == k) {
+                Some(p) => {
+                    self.dst
+                        .add_local(nb, Op::RegionArg(nb, p as u32 + 1), vec![], self.src.ty(a))
                 }
-            }
+                // Invariant, or dead: its initial value.
+                None => args[2 + k],
+            };
+            self.map[a.0 as usize] = Some(v);
         }
         self.region(body, nb);
-        for k in invariant {
-            let arg = self.dst.add_local(
-                nb,
-                Op::RegionArg(nb, k),
-                vec![],
-                self.src.ty(outputs[k as usize - 1]),
-            );
-            self.map[outputs[k as usize - 1].0 as usize] = Some(arg);
+        let mut outs: Vec<NodeId> = need.iter().map(|&k| self.get(outputs[k])).collect();
+        for &k in &stacked {
+            self.loop_outputs.insert((id, k as u32), outs.len() as u32);
+            outs.push(self.get(outputs[k]));
         }
-        let read = self.if_outputs.get(&id).cloned().unwrap_or_default();
-        let mut outs: Vec<NodeId> = outputs[..carried as usize]
-            .iter()
-            .map(|o| self.get(*o))
-            .collect();
-        for (k, o) in outputs.iter().enumerate().skip(carried as usize) {
-            if read.contains(&(k as u32)) {
-                self.loop_outputs.insert((id, k as u32), outs.len() as u32);
-                outs.push(self.get(*o));
-            }
+        for (p, &k) in need.iter().enumerate() {
+            self.loop_outputs.insert((id, k as u32), p as u32);
+        }
+        for k in (0..carried).filter(|&k| invariant[k]) {
+            self.loop_values.insert((id, k as u32), args[2 + k]);
         }
         self.dst.set_outputs(nb, outs);
-        self.dst.add(
-            dr,
-            Op::Loop {
-                body: nb,
-                carried,
-                rev,
-            },
-            args,
-            Ty::Other,
-        )
+        let mut new_args = args[..2].to_vec();
+        new_args.extend(need.iter().map(|&k| args[2 + k]));
+        let op = Op::Loop {
+            body: nb,
+            carried: need.len() as u32,
+            rev,
+        };
+        self.dst.add(dr, op, new_args, Ty::Other)
     }
 
     fn branch(

@@ -27,6 +27,14 @@ pub fn build(
             _ => None,
         },
         (Op::Select, _) => select(g, r, args[0], args[1], args[2]),
+        // Zeros shaped like a copy (or like zeros) of `a` are zeros like `a`.
+        (Op::ZerosLike, _) => match g.op(args[0]) {
+            Op::ZerosLike | Op::Owned => {
+                let inner = g.args(args[0])[0];
+                Some(g.add(r, Op::ZerosLike, vec![inner], ty))
+            }
+            _ => None,
+        },
         _ => None,
     };
     rewritten.unwrap_or_else(|| g.add(r, op.clone(), args, ty))
