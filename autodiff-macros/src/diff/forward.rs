@@ -423,7 +423,9 @@ impl<'a> Forward<'a> {
                 for (side, r) in [t, e].into_iter().enumerate() {
                     let v = match tans[side] {
                         Some(v) => v,
-                        None => self.dst.filler(r, ty),
+                        None => self
+                            .dst
+                            .zero_like(r, ty, self.map[src_outs[side].0 as usize]),
                     };
                     outs[side].push(v);
                 }

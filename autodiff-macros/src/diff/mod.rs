@@ -94,11 +94,17 @@ pub fn activity(g: &Graph, active_param: &dyn Fn(u32, Option<u32>) -> bool) -> V
                                 .get(&body)
                                 .is_some_and(|&l| on(&g.nodes[l].args[1 + k as usize])))
                 }
-                Op::Proj(k) => g
-                    .op(node.args[0])
-                    .regions()
-                    .iter()
-                    .any(|r| outputs_on(*r, k as usize)),
+                // A loop of no iteration yields its initial value.
+                Op::Proj(k) => {
+                    let owner = g.node(node.args[0]);
+                    let init_on = matches!(owner.op, Op::Loop { carried, .. } if k < carried && on(&owner.args[2 + k as usize]));
+                    init_on
+                        || owner
+                            .op
+                            .regions()
+                            .iter()
+                            .any(|r| outputs_on(*r, k as usize))
+                }
                 Op::If { .. } | Op::Loop { .. } => {
                     node.op
                         .regions()

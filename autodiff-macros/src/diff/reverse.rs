@@ -51,6 +51,10 @@ type Bars = BTreeMap<NodeId, Bar>;
 fn add_bar(g: &mut Graph, r: RegionId, bars: &mut Bars, key: NodeId, bar: Bar) {
     let sum = match bars.get(&key) {
         None => bar,
+        // Array adjoints add elementwise, in place.
+        Some(old) if g.ty(old.node).is_array() => {
+            Bar::open(g.add(r, Op::AddArray, vec![old.node, bar.node], g.ty(old.node)))
+        }
         Some(old) if old.gate == bar.gate => Bar {
             node: accumulate(g, r, Some(old.node), bar.node),
             gate: bar.gate,
@@ -63,14 +67,9 @@ fn add_bar(g: &mut Graph, r: RegionId, bars: &mut Bars, key: NodeId, bar: Bar) {
     bars.insert(key, sum);
 }
 
-/// Adds `v` to the adjoint of `key`; an array adjoint is taken as it is
-/// (array adjoints are threaded, never summed).
+/// Adds `v` to the adjoint of `key`.
 fn seed_bar(g: &mut Graph, r: RegionId, bars: &mut Bars, key: NodeId, v: NodeId) {
-    if g.ty(v).is_array() {
-        bars.insert(key, Bar::open(v));
-    } else {
-        add_bar(g, r, bars, key, Bar::open(v));
-    }
+    add_bar(g, r, bars, key, Bar::open(v));
 }
 
 /// A forward copy of a source region that reverse code reads primal
@@ -614,12 +613,11 @@ impl<'a> Reverse<'a> {
                 k += 1;
                 g.add(dr, Op::Proj(k - 1), vec![node], ty)
             };
-            for &c in &slots {
-                let v = proj(&mut self.g, src.ty(outputs[c]));
-                if self.active[inits[c].0 as usize] {
-                    seed_bar(&mut self.g, dr, bars, inits[c], v);
-                }
-            }
+            let slot_values: Vec<NodeId> = slots
+                .iter()
+                .map(|&c| proj(&mut self.g, src.ty(outputs[c])))
+                .collect();
+            // Threaded values replace the adjoints they started from ...
             for &(a, _) in &arrays {
                 let v = proj(&mut self.g, src.ty(a));
                 bars.insert(a, Bar::open(v));
@@ -627,6 +625,13 @@ impl<'a> Reverse<'a> {
             for &(t, _) in &outer {
                 let v = proj(&mut self.g, src.ty(t));
                 bars.insert(t, Bar::open(v));
+            }
+            // ... then the initial values' adjoints add to them (an initial
+            // value the body also reads gets both).
+            for (&c, &v) in slots.iter().zip(&slot_values) {
+                if self.active[inits[c].0 as usize] {
+                    seed_bar(&mut self.g, dr, bars, inits[c], v);
+                }
             }
             return;
         }
@@ -715,7 +720,14 @@ impl<'a> Reverse<'a> {
                 let v = self.tape_read(c, dst_loop, loop_region, value, rb, pos);
                 presets.push((n, v));
             }
-            for &a in &node.args {
+            // Outer values the body reads: as operands, or yielded as they
+            // are by a region in the body.
+            let yielded = node
+                .op
+                .regions()
+                .into_iter()
+                .flat_map(|r| src.region(r).outputs.clone());
+            for a in node.args.iter().copied().chain(yielded) {
                 if !src.within(src.node(a).region, body) {
                     let v = self.primal(a);
                     presets.push((a, v));
