@@ -1006,6 +1006,9 @@ impl Lower<'_> {
         let v = self.node(v, &r.expr);
         let ty = match self.g.ty(v) {
             Ty::Float(f) => Ty::Array(f, 1),
+            Ty::Array(_, 1) if self.is_active(v) => {
+                return self.error(&r.expr, "#[differentiate] fills a matrix only with a constant row; write `[[0.0; C]; R]` and set the elements");
+            }
             Ty::Array(f, 1) => Ty::Array(f, 2),
             _ => {
                 return self.error(
