@@ -3011,18 +3011,16 @@ fn bug_loop_if_writes_carried_array() {
     check_at(f, 2, &[0.25, 0.75]);
 }
 
-/// Bug (since 117a3ca, which tapes the results of nested loops): a loop
-/// nested in a loop body whose result the body uses, and which reads a
-/// local array (not a parameter; written by no loop): the vjp transform
-/// panics (index out of bounds in reverse.rs `tape_read`: the nested
-/// loop, taped instead of recomputed, has no copy to add the tape of its
-/// reads to), so the macro panics.
+/// Was a bug (since 117a3ca, which tapes the results of nested loops): a
+/// loop nested in a loop body whose result the body uses, and which reads
+/// a local array (not a parameter; written by no loop): the vjp transform
+/// panicked (index out of bounds in reverse.rs `tape_read`), so the macro
+/// panicked. Reads with no forward copy to tape from are now recomputed.
 ///
 /// `fn f(a: [f64; 2]) -> f64 { let y = [a[0] * a[0], a[1]]; let mut t =
 /// 0.0; for _ in 0..2 { let mut s = 0.0; for j in 0..2 { s += y[j]; } t +=
 /// s * s; } t }`
 #[test]
-#[ignore = "bug: nested loop reading a local array, its result used -> vjp panics"]
 fn bug_nested_loop_reads_local_array() {
     let f = lowered(
         "fn f(a: [f64; 2]) -> f64 { let y = [a[0] * a[0], a[1]]; let mut t = 0.0; \
