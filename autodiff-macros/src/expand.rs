@@ -126,6 +126,14 @@ fn param_grad_ty(ty: &Type) -> TokenStream {
     }
 }
 
+/// One item as itself, several as a tuple (gradients, Jacobian blocks).
+fn one_or_tuple(items: &[TokenStream]) -> TokenStream {
+    match items {
+        [one] => one.clone(),
+        _ => quote!((#(#items,)*)),
+    }
+}
+
 /// `f` with only the outputs `tree` reads, and `tree` renumbered to them.
 fn returned(mut f: Function, tree: &Tree) -> (Function, Tree) {
     fn walk(t: &Tree, old: &[crate::ir::NodeId], new: &mut Vec<crate::ir::NodeId>) -> Tree {
@@ -460,11 +468,7 @@ impl<'a> Companions<'a> {
             .iter()
             .map(|&i| param_grad_ty(&self.sig.params[i].ty))
             .collect();
-        if tys.len() == 1 {
-            tys[0].to_token_stream()
-        } else {
-            quote!((#(#tys,)*))
-        }
+        one_or_tuple(&tys)
     }
 
     /// One flat output per `wrt` parameter, starting at `first`.
@@ -697,11 +701,7 @@ impl<'a> Companions<'a> {
             }
         };
         let tys: Vec<TokenStream> = self.sig.wrt.iter().map(|&i| col_ty(i)).collect();
-        let ret = if p == 1 {
-            tys[0].clone()
-        } else {
-            quote!((#(#tys,)*))
-        };
+        let ret = one_or_tuple(&tys);
         self.item(
             "jacobian",
             "The dense Jacobian (one entry per output and `wrt` parameter)",
@@ -763,16 +763,8 @@ impl<'a> Companions<'a> {
                         quote!([#g; #m])
                     })
                     .collect();
-                let value = if p == 1 {
-                    quote!(#(#blocks)*)
-                } else {
-                    quote!((#(#blocks,)*))
-                };
-                let ret = if p == 1 {
-                    quote!(#(#tys)*)
-                } else {
-                    quote!((#(#tys,)*))
-                };
+                let value = one_or_tuple(&blocks);
+                let ret = one_or_tuple(&tys);
                 (quote! { #(let #names = #rows;)* #value }, ret)
             }
         };
@@ -834,11 +826,7 @@ impl<'a> Companions<'a> {
                 quote!({ #rows (#(#blocks,)*) })
             };
             let tys: Vec<TokenStream> = grads.iter().map(|g| quote!([#g; #m])).collect();
-            let ret = if p == 1 {
-                quote!(#(#tys)*)
-            } else {
-                quote!((#(#tys,)*))
-            };
+            let ret = one_or_tuple(&tys);
             // One array parameter by value: forward mode when it is shorter.
             let param = &self.sig.params[self.sig.wrt[0]];
             let body = match (&param.ty, p) {
@@ -881,16 +869,8 @@ impl<'a> Companions<'a> {
                     quote!(rows.iter().map(|r| #r).collect::<::std::vec::Vec<_>>())
                 }
             }).collect();
-            let value = if p == 1 {
-                quote!(#(#blocks)*)
-            } else {
-                quote!((#(#blocks,)*))
-            };
-            let ret = if p == 1 {
-                quote!(#(#tys)*)
-            } else {
-                quote!((#(#tys,)*))
-            };
+            let value = one_or_tuple(&blocks);
+            let ret = one_or_tuple(&tys);
             (quote!({ #rows #value }), ret)
         };
         self.item(
