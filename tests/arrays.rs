@@ -7,6 +7,9 @@
 #![allow(clippy::needless_range_loop)]
 
 use autodiff::differentiate;
+use common::rosenbrock_ref;
+
+mod common;
 use num_dual::{Dual64, DualNum};
 
 /// Relative tolerance against num-dual (same formulas, different order).
@@ -61,16 +64,6 @@ fn rosenbrock(x: &[f64]) -> f64 {
     let mut s = 0.0;
     for i in 0..x.len() - 1 {
         s += 100.0 * (x[i + 1] - x[i] * x[i]).powi(2) + (1.0 - x[i]).powi(2);
-    }
-    s
-}
-
-fn rosenbrock_ref<D: DualNum<f64> + Copy>(x: &[D]) -> D {
-    let mut s = D::from(0.0);
-    for i in 0..x.len() - 1 {
-        let a = x[i + 1] - x[i] * x[i];
-        let b = D::from(1.0) - x[i];
-        s += a * a * 100.0 + b * b;
     }
     s
 }

@@ -617,3 +617,15 @@ macro_rules! check {
         .run(&[$($p as &[f64]),*]);
     }};
 }
+
+/// The extended Rosenbrock function over any dual number type: the
+/// reference for the array and second-order tests.
+pub fn rosenbrock_ref<D: DualNum<f64> + Copy>(x: &[D]) -> D {
+    let mut s = D::from(0.0);
+    for i in 0..x.len() - 1 {
+        let a = x[i + 1] - x[i] * x[i];
+        let b = D::from(1.0) - x[i];
+        s += a * a * 100.0 + b * b;
+    }
+    s
+}
