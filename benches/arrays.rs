@@ -35,6 +35,10 @@
 
 use std::hint::black_box;
 
+use hand::rosenbrock_grad_hand;
+
+mod hand;
+
 use autodiff::differentiate;
 use criterion::Criterion;
 use num_dual::{gradient, DualDVec64, DualNum, DualSVec64};
@@ -75,24 +79,6 @@ fn logreg(w: &[f64], x: &[f64], y: &[f64]) -> f64 {
 // subexpressions computed once, rows sliced so the inner loops carry no
 // bounds checks).
 // ---------------------------------------------------------------------------
-
-#[inline(never)]
-fn rosenbrock_grad_hand(x: &[f64]) -> Vec<f64> {
-    // Term i touches g[i] and g[i + 1]: the g[i + 1] part is carried to the
-    // next step in a register, so each entry is written once, with no
-    // zero-fill and no read-modify-write.
-    let mut g = Vec::with_capacity(x.len());
-    let mut carry = 0.0;
-    g.extend(x.windows(2).map(|p| {
-        let (xi, xn) = (p[0], p[1]);
-        let a = xn - xi * xi;
-        let gi = carry - 400.0 * a * xi - 2.0 * (1.0 - xi);
-        carry = 200.0 * a;
-        gi
-    }));
-    g.push(carry);
-    g
-}
 
 /// The textbook form (as in `tests/arrays.rs`): each term adds into
 /// `g[i]` and `g[i + 1]` of a zeroed vector. Timed too, as the gradient most

@@ -41,6 +41,10 @@
 
 use std::hint::black_box;
 
+use hand::rosenbrock_grad_hand;
+
+mod hand;
+
 use autodiff::differentiate;
 use criterion::Criterion;
 use num_dual::{gradient, hessian, Dual2SVec64, Dual64, DualNum, DualSVec, HyperDual64};
@@ -107,22 +111,6 @@ fn rosenbrock10_hessian_gen(x: [f64; 10]) -> [[f64; 10]; 10] {
 // ---------------------------------------------------------------------------
 // Hand-written: what a careful human writes.
 // ---------------------------------------------------------------------------
-
-/// The hand-written gradient of `benches/arrays.rs` (for hvp / grad by hand).
-#[inline(never)]
-fn rosenbrock_grad_hand(x: &[f64]) -> Vec<f64> {
-    let mut g = Vec::with_capacity(x.len());
-    let mut carry = 0.0;
-    g.extend(x.windows(2).map(|p| {
-        let (xi, xn) = (p[0], p[1]);
-        let a = xn - xi * xi;
-        let gi = carry - 400.0 * a * xi - 2.0 * (1.0 - xi);
-        carry = 200.0 * a;
-        gi
-    }));
-    g.push(carry);
-    g
-}
 
 /// Hv as the tangent of the hand-written gradient along `v`: with
 /// a = x[i+1] - x[i]², ȧ = v[i+1] - 2 x[i] v[i],
