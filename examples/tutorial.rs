@@ -53,6 +53,14 @@ pub fn sum_of_squares(x: [f64; 2]) -> f64 {
     s
 }
 
+/// Row 8: `sum(grad(sum(x ** 2), x) * v)`, through a call to the
+/// generated gradient; its own gradient in `x` is vᵀ·H (the L-operator).
+#[differentiate(wrt(x))]
+pub fn grad_dot_v(x: [f64; 2], v: [f64; 2]) -> f64 {
+    let g: [f64; 2] = sum_of_squares_grad(x);
+    g[0] * v[0] + g[1] * v[1]
+}
+
 fn main() {
     println!("Row 1: gy = grad(x ** 2, x)");
     println!("  gy(4)    = {:?}", square_grad(4.0));
@@ -80,6 +88,13 @@ fn main() {
     println!();
     println!("Row 5: hessian(sum(x ** 2), x)");
     println!("  H([4, 4]) = {:?}", sum_of_squares_hessian([4.0, 4.0]));
+
+    println!();
+    println!("Row 8: vH = grad(sum(grad(sum(x ** 2), x) * v), x): the L-operator of the gradient");
+    println!(
+        "  vH([4, 4], [2, 2]) = {:?}",
+        grad_dot_v_grad([4.0, 4.0], [2.0, 2.0])
+    );
 
     println!();
     println!("Row 9: Hv = Rop(grad(sum(x ** 2)), x, v): forward over reverse");

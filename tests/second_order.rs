@@ -207,3 +207,135 @@ fn second_order_through_branches_and_loops() {
         }
     }
 }
+
+// ---- through calls ----
+
+#[differentiate(hessian)]
+fn inner(x: f64, y: f64) -> f64 {
+    (x * y).sin() + x.exp()
+}
+
+#[differentiate(hessian)]
+fn outer(a: f64, b: f64) -> f64 {
+    let u = inner(a * b, a + b);
+    u * u + inner(a, 2.0 * b)
+}
+
+fn outer_ref<D: DualNum<f64> + Copy>(v: &[D]) -> D {
+    let inner = |x: D, y: D| (x * y).sin() + x.exp();
+    let (a, b) = (v[0], v[1]);
+    let u = inner(a * b, a + b);
+    u * u + inner(a, b * 2.0)
+}
+
+#[test]
+fn hessian_through_calls() {
+    for &(a, b) in &[(0.3, -0.7), (1.1, 0.4), (-0.6, 0.9)] {
+        let h = outer_hessian(a, b);
+        let want = hyper_hessian(outer_ref, &[a, b]);
+        for i in 0..2 {
+            for j in 0..2 {
+                close(h[i][j], want[i][j], &format!("H[{i}][{j}]"));
+            }
+        }
+        let v = [0.75, -0.5];
+        let (ha, hb) = outer_hvp(a, b, v[0], v[1]);
+        close(ha, hyper(outer_ref, &[a, b], &basis(2, 0), &v), "Hv a");
+        close(hb, hyper(outer_ref, &[a, b], &basis(2, 1), &v), "Hv b");
+        close(outer(a, b), outer_ref(&[a, b]), "value");
+    }
+}
+
+#[differentiate(hessian)]
+fn rosen_fixed(x: [f64; 3]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..2 {
+        s += 100.0 * (x[i + 1] - x[i] * x[i]).powi(2) + (1.0 - x[i]).powi(2);
+    }
+    s
+}
+
+/// v·∇f(x), through a call to the generated gradient: its gradient in `x`
+/// is H·v (the L-operator route, TUTORIAL.md row 8).
+#[differentiate(wrt(x))]
+fn grad_along(x: [f64; 3], v: [f64; 3]) -> f64 {
+    let g: [f64; 3] = rosen_fixed_grad(x);
+    g[0] * v[0] + g[1] * v[1] + g[2] * v[2]
+}
+
+#[test]
+fn gradient_of_a_gradient_call_is_hvp() {
+    let x = [0.4, -1.2, 0.9];
+    let v = [1.5, 0.25, -2.0];
+    let hv = grad_along_grad(x, v);
+    let want = rosen_fixed_hvp(x, v);
+    for i in 0..3 {
+        close(
+            hv[i],
+            hyper(rosenbrock_ref, &x, &basis(3, i), &v),
+            "vjp of grad·v",
+        );
+        close(hv[i], want[i], "vs hvp");
+    }
+    // Forward mode through the call: the directional derivative of v·∇f.
+    let u = [0.3, -0.1, 0.7];
+    let (value, dir) = grad_along_jvp(x, v, u);
+    close(value, grad_along(x, v), "jvp value");
+    let uhv: f64 = (0..3).map(|i| u[i] * want[i]).sum();
+    close(dir, uhv, "uᵀHv");
+    // `_grad_vjp` is `_grad_jvp`'s transpose, which for a Hessian is itself.
+    let (g1, hv1) = rosen_fixed_grad_jvp(x, v);
+    let (g2, hv2) = rosen_fixed_grad_vjp(x, v);
+    assert_eq!((g1, hv1), (g2, hv2));
+    assert_eq!(g1, rosen_fixed_grad(x));
+    close(rosen_fixed(x), rosenbrock_ref(&x), "value");
+}
+
+#[differentiate(hessian)]
+fn rosen_slice(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() - 1 {
+        s += 100.0 * (x[i + 1] - x[i] * x[i]).powi(2) + (1.0 - x[i]).powi(2);
+    }
+    s
+}
+
+#[differentiate(wrt(x))]
+fn grad_along_slice(x: &[f64], v: &[f64]) -> f64 {
+    let g: Vec<f64> = rosen_slice_grad(x);
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += g[i] * v[i];
+    }
+    s
+}
+
+#[test]
+fn gradient_call_on_slices() {
+    let x = [0.4, -1.2, 0.9, 0.1];
+    let v = [1.5, 0.25, -2.0, 0.5];
+    let hv = grad_along_slice_grad(&x, &v);
+    for i in 0..4 {
+        close(
+            hv[i],
+            hyper(rosenbrock_ref, &x, &basis(4, i), &v),
+            "vjp of grad·v",
+        );
+    }
+    let h = rosen_slice_hessian(&x);
+    let u = [0.3, -0.1, 0.7, 0.2];
+    let (_, dir) = grad_along_slice_jvp(&x, &v, &u);
+    let mut uhv = 0.0;
+    for i in 0..4 {
+        for j in 0..4 {
+            uhv += u[i] * h[(i, j)] * v[j];
+        }
+    }
+    close(dir, uhv, "uᵀHv on slices");
+    close(
+        grad_along_slice(&x, &v),
+        grad_along_slice_jvp(&x, &v, &u).0,
+        "value",
+    );
+    close(rosen_slice(&x), rosenbrock_ref(&x), "value");
+}

@@ -79,3 +79,14 @@ fn rows_5_and_9_hessian_and_hessian_vector_product() {
     assert_eq!(sum_of_squares_hessian([4.0, 4.0]), [[2.0, 0.0], [0.0, 2.0]]);
     assert_eq!(sum_of_squares_hvp([4.0, 4.0], [2.0, 2.0]), [4.0, 4.0]);
 }
+
+#[test]
+fn row8_hessian_vector_product_through_the_l_operator() {
+    // TUTORIAL.md row 8: [4, 4] at x = [4, 4], v = [2, 2]; the gradient of
+    // v·∇f where ∇f is a call to the generated `sum_of_squares_grad`.
+    assert_eq!(grad_dot_v_grad([4.0, 4.0], [2.0, 2.0]), [4.0, 4.0]);
+    let x = [0.5, -3.0];
+    let v = [1.5, 0.25];
+    assert_eq!(grad_dot_v(x, v), 2.0 * (x[0] * v[0] + x[1] * v[1]));
+    assert_eq!(grad_dot_v_grad(x, v), [2.0 * v[0], 2.0 * v[1]]);
+}

@@ -18,6 +18,27 @@ fn differentiable_arg(g: &crate::ir::Graph, args: &[NodeId], n: usize, k: usize)
         .unwrap_or(0)
 }
 
+/// Is argument `i` of a call op passed by reference? Arguments and their
+/// tangents are passed as the user wrote the argument (`&x` or `x`); an
+/// output's cotangent, and its tangent, as a slice if the output is a `Vec`.
+fn call_arg_by_ref(g: &crate::ir::Graph, op: &Op, args: &[NodeId], i: usize) -> bool {
+    let (Op::Call(k) | Op::CallJvp(k) | Op::CallVjp(k) | Op::CallVjpJvp(k)) = *op else {
+        return false;
+    };
+    let callee = &g.calls[k as usize];
+    let n = callee.by_ref.len();
+    if i < n {
+        return callee.by_ref[i];
+    }
+    match op {
+        Op::CallJvp(_) => callee.by_ref[differentiable_arg(g, args, n, i - n)],
+        Op::CallVjpJvp(_) if i > n && i < args.len() - 1 => {
+            callee.by_ref[differentiable_arg(g, args, n, i - n - 1)]
+        }
+        _ => callee.vec_out,
+    }
+}
+
 /// The longest loop whose tapes are fixed arrays (on the stack).
 const MAX_FIXED_TAPE: i64 = 4096;
 
@@ -593,27 +614,20 @@ impl<'a> Emitter<'a> {
                 let arr = self.operand(a[0], Prec::If);
                 (quote!(#private::SumAll::sum_all(&#arr)), Prec::Atom)
             }
-            Op::Call(k) | Op::CallJvp(k) | Op::CallVjp(k) => {
-                let callee = g.calls[k as usize].clone();
+            Op::Call(k) | Op::CallJvp(k) | Op::CallVjp(k) | Op::CallVjpJvp(k) => {
+                let callee = &g.calls[k as usize];
                 let path = match node.op {
                     Op::CallJvp(_) => callee.companion("jvp"),
                     Op::CallVjp(_) => callee.companion("vjp"),
+                    Op::CallVjpJvp(_) => callee.companion("vjp_jvp"),
                     _ => callee.path.clone(),
                 };
-                let n = callee.by_ref.len();
-                // Tangents are passed like their arguments; a cotangent by value.
                 let args: Vec<TokenStream> = a
                     .iter()
                     .enumerate()
                     .map(|(i, x)| {
                         let v = self.operand(*x, Prec::If);
-                        let by_ref = match node.op {
-                            Op::CallJvp(_) if i >= n => {
-                                callee.by_ref[differentiable_arg(g, a, n, i - n)]
-                            }
-                            _ => i < n && callee.by_ref[i],
-                        };
-                        if by_ref {
+                        if call_arg_by_ref(g, &node.op, a, i) {
                             quote!(&#v)
                         } else {
                             v

@@ -41,17 +41,6 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         check_hessian_shape(h, &sig, &mut errors);
     }
     let lowered = lower::lower(&sig, &item.block, &mut errors);
-    if let Some(h) = &args.hessian {
-        if lowered
-            .func
-            .graph
-            .nodes
-            .iter()
-            .any(|n| matches!(n.op, crate::ir::Op::Call(_)))
-        {
-            errors.at(h, "`hessian` does not go through calls to other functions yet; inline the called function");
-        }
-    }
     if !errors.is_empty() {
         return fallback::expand(&item, &sig, &errors, args.hessian.is_some());
     }
@@ -126,6 +115,31 @@ fn param_grad_ty(ty: &Type) -> TokenStream {
     }
 }
 
+/// `f` in forward mode along the direction of new parameters appended to
+/// `f`'s, one per `(parameter index, name)` of `seeded` (the others have no
+/// tangent), simplified.
+fn directional(f: &Function, seeded: &[(usize, Ident)]) -> Function {
+    let n = f.params.len() as u32;
+    let extra = seeded
+        .iter()
+        .map(|(i, name)| Param {
+            name: name.clone(),
+            fields: f.params[*i].fields.clone(),
+        })
+        .collect();
+    let seeds = move |_d: usize, index: u32, _field: Option<u32>| match seeded
+        .iter()
+        .position(|(i, _)| *i == index as usize)
+    {
+        Some(j) => Seed::Param {
+            index: n + j as u32,
+            field: None,
+        },
+        None => Seed::Zero,
+    };
+    simplify(&jvp(f, extra, 1, &seeds))
+}
+
 /// One item as itself, several as a tuple (gradients, Jacobian blocks).
 fn one_or_tuple(items: &[TokenStream]) -> TokenStream {
     match items {
@@ -150,22 +164,6 @@ fn returned(mut f: Function, tree: &Tree) -> (Function, Tree) {
     let tree = walk(tree, &f.outputs, &mut outputs);
     f.outputs = outputs;
     (f, tree)
-}
-
-/// `T` of `Vec<T>`.
-fn vec_elem(ty: &Type) -> Option<&Type> {
-    let Type::Path(p) = ty else { return None };
-    let last = p.path.segments.last()?;
-    if last.ident != "Vec" {
-        return None;
-    }
-    match &last.arguments {
-        syn::PathArguments::AngleBracketed(a) => match a.args.first()? {
-            syn::GenericArgument::Type(t) => Some(t),
-            _ => None,
-        },
-        _ => None,
-    }
 }
 
 /// Builds every companion of one function.
@@ -208,7 +206,7 @@ impl<'a> Companions<'a> {
     /// The cotangent type of the output: the output's type, but `&[T]`
     /// for `Vec<T>`.
     fn cotangent_ty(&self) -> TokenStream {
-        let one = |ty: &Type, ir: crate::ir::Ty| match (ir, vec_elem(ty)) {
+        let one = |ty: &Type, ir: crate::ir::Ty| match (ir, signature::vec_elem(ty)) {
             (crate::ir::Ty::Array(..), Some(elem)) => quote!(&[#elem]),
             _ => ty.to_token_stream(),
         };
@@ -236,6 +234,9 @@ impl<'a> Companions<'a> {
         if self.hessian {
             out.extend(self.hvp());
             out.extend(self.hessian());
+            out.extend(self.grad_jvp());
+            out.extend(self.grad_vjp());
+            out.extend(self.vjp_jvp());
         }
         out.extend(self.pp());
         out
@@ -289,27 +290,12 @@ impl<'a> Companions<'a> {
     /// `f` in forward mode along the direction the `_dot` parameters
     /// give (appended to `f`'s parameters), simplified.
     fn directional(&self, f: &Function, dots: &[(Ident, &Type)]) -> Function {
-        let n = f.params.len() as u32;
-        let extra = dots
+        let seeded: Vec<(usize, Ident)> = dots
             .iter()
             .zip(&self.sig.wrt)
-            .map(|((name, _), &i)| Param {
-                name: name.clone(),
-                fields: f.params[i].fields.clone(),
-            })
+            .map(|((name, _), &i)| (i, name.clone()))
             .collect();
-        let wrt = &self.sig.wrt;
-        let seeds = move |_d: usize, index: u32, _field: Option<u32>| match wrt
-            .iter()
-            .position(|&w| w == index as usize)
-        {
-            Some(j) => Seed::Param {
-                index: n + j as u32,
-                field: None,
-            },
-            None => Seed::Zero,
-        };
-        simplify(&jvp(f, extra, 1, &seeds))
+        directional(f, &seeded)
     }
 
     /// The simplified gradient program: value, then one adjoint per
@@ -337,6 +323,106 @@ impl<'a> Companions<'a> {
             &extra,
             self.grad_ty(),
             body,
+        )
+    }
+
+    /// `f_grad_jvp(x, .., x_dot, ..) -> (G, G)`: the gradient and its
+    /// tangent H·v, the `_jvp` companion of `f_grad`, so that a
+    /// differentiated function may call `f_grad`.
+    fn grad_jvp(&self) -> TokenStream {
+        let dots = self.dots();
+        let p = self.sig.wrt.len();
+        let f = self.gradient_fn().map(|g| self.directional(&g, &dots));
+        let tree = Tree::Tuple(vec![self.grad_tree(1), self.grad_tree(1 + p + 1)]);
+        let body = self.body(f, tree);
+        let prologue = self.dot_prologue(&dots);
+        let extra: Vec<TokenStream> = dots.iter().map(|(name, ty)| quote!(#name: #ty)).collect();
+        let g = self.grad_ty();
+        self.item(
+            "grad_jvp",
+            "The gradient and its tangent H·v (the `_jvp` companion of `_grad`)",
+            &extra,
+            quote!((#g, #g)),
+            quote!(#prologue #body),
+        )
+    }
+
+    /// `f_grad_vjp(x, .., g_bar) -> (G, G)`: the gradient and wᵀ·H, which
+    /// is H·w since the Hessian is symmetric.
+    fn grad_vjp(&self) -> TokenStream {
+        let g_bar = self.fresh_param("grad_bar".to_string());
+        let (cot, dirs): (TokenStream, Vec<TokenStream>) = match self.sig.wrt.as_slice() {
+            [i] => {
+                let ty = &self.sig.params[*i].ty;
+                match ty {
+                    Type::Reference(r) if matches!(*r.elem, Type::Slice(_)) => {
+                        (quote!(#ty), vec![quote!(#g_bar)])
+                    }
+                    Type::Reference(r) => {
+                        let elem = &r.elem;
+                        (quote!(#elem), vec![quote!(&#g_bar)])
+                    }
+                    _ => (quote!(#ty), vec![quote!(#g_bar)]),
+                }
+            }
+            wrt => {
+                let fields = (0..wrt.len()).map(syn::Index::from);
+                (self.grad_ty(), fields.map(|k| quote!(#g_bar.#k)).collect())
+            }
+        };
+        let args = self.args();
+        let grad_jvp = self.companion_path("grad_jvp");
+        let g = self.grad_ty();
+        self.item(
+            "grad_vjp",
+            "The gradient and wᵀ·H = H·w (the `_vjp` companion of `_grad`)",
+            &[quote!(#g_bar: #cot)],
+            quote!((#g, #g)),
+            quote!(#grad_jvp(#(#args,)* #(#dirs),*)),
+        )
+    }
+
+    /// `f_vjp_jvp(x, .., out_bar, x_dot, .., out_bar_dot)`: `f_vjp` in
+    /// forward mode, `((value, adjoints), (their tangents))`. A function
+    /// that calls `f` needs it for its own Hessian.
+    fn vjp_jvp(&self) -> TokenStream {
+        let n = self.sig.params.len();
+        let p = self.sig.wrt.len();
+        let out_bar = self.fresh_param("out_bar".to_string());
+        let bar_dot = self.fresh_param("out_bar_dot".to_string());
+        let dots = self.dots();
+        let mut seeded: Vec<(usize, Ident)> = dots
+            .iter()
+            .zip(&self.sig.wrt)
+            .map(|((name, _), &i)| (i, name.clone()))
+            .collect();
+        seeded.push((n, bar_dot.clone()));
+        let f = self.func().and_then(|_| {
+            let fields = self.sig.outs.iter().map(|(_, t)| *t).collect();
+            let extra = vec![Param {
+                name: out_bar.clone(),
+                fields,
+            }];
+            let vjp = self.reverse(extra, |_| Seed::Param {
+                index: n as u32,
+                field: None,
+            })?;
+            Some(directional(&vjp, &seeded))
+        });
+        let pair = |first: usize| Tree::Tuple(vec![Tree::Leaf(first), self.grad_tree(first + 1)]);
+        let body = self.body(f, Tree::Tuple(vec![pair(0), pair(1 + p)]));
+        let prologue = self.dot_prologue(&dots);
+        let out = &self.sig.out_ty;
+        let mut extra = vec![quote!(#out_bar: #out)];
+        extra.extend(dots.iter().map(|(name, ty)| quote!(#name: #ty)));
+        extra.push(quote!(#bar_dot: #out));
+        let g = self.grad_ty();
+        self.item(
+            "vjp_jvp",
+            "`_vjp` in forward mode: its value and its tangent",
+            &extra,
+            quote!(((#out, #g), (#out, #g))),
+            quote!(#prologue #body),
         )
     }
 

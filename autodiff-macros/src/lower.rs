@@ -18,7 +18,7 @@ use crate::error::Errors;
 use crate::ir::{
     Bin, Cmp, FloatTy, Function, Graph, NodeId, Op, OutShape, Param, RegionId, Ty, Un, ROOT,
 };
-use crate::signature::{float_of, Signature};
+use crate::signature::{float_of, is_vec, out_ir_ty, Signature};
 
 /// The lowered function and the items (nested `fn`, `const`, `use`) its
 /// body declares, which every companion repeats.
@@ -37,6 +37,7 @@ pub fn lower(sig: &Signature, block: &Block, errors: &mut Errors) -> Lowered {
         scopes: vec![BTreeMap::new()],
         errors,
         lit_ty: sig.default_float,
+        call_out: None,
         items: Vec::new(),
     };
     let mut params = Vec::new();
@@ -119,6 +120,9 @@ struct Lower<'a> {
     /// The type an unsuffixed float literal takes here.
     lit_ty: FloatTy,
     items: Vec<syn::Item>,
+    /// The declared type of the call a `let` binds (`let g: [f64; 2] =
+    /// f_grad(x);`): a called function returns a float unless so declared.
+    call_out: Option<(Ty, bool)>,
 }
 
 /// A float method or `f64::name` function the rule table knows.
@@ -451,9 +455,13 @@ impl Lower<'_> {
             if let Some(f) = float_of(&pt.ty) {
                 self.lit_ty = f;
             }
+            if matches!(*init.expr, Expr::Call(_) | Expr::MethodCall(_)) {
+                self.call_out = out_ir_ty(&pt.ty).map(|t| (t, is_vec(&pt.ty)));
+            }
         }
         let v = self.expr(&init.expr);
         self.lit_ty = saved;
+        self.call_out = None;
         self.bind_pat(&local.pat, v);
     }
 
@@ -937,6 +945,7 @@ impl Lower<'_> {
         call_args: impl IntoIterator<Item = &'e Expr>,
         path: &syn::Path,
     ) -> Val {
+        let declared = self.call_out.take();
         let mut args = Vec::new();
         let mut by_ref = Vec::new();
         for a in call_args {
@@ -948,16 +957,18 @@ impl Lower<'_> {
             args.push(self.node(v, inner));
             by_ref.push(r);
         }
-        self.g.calls.push(crate::ir::Callee {
-            path: path.clone(),
-            by_ref,
-        });
-        let k = self.g.calls.len() as u32 - 1;
         let f = args
             .iter()
             .find_map(|a| self.g.ty(*a).elem())
             .unwrap_or(self.lit_ty);
-        Val::Node(self.add(Op::Call(k), args, Ty::Float(f)))
+        let (ty, vec_out) = declared.unwrap_or((Ty::Float(f), false));
+        self.g.calls.push(crate::ir::Callee {
+            path: path.clone(),
+            by_ref,
+            vec_out,
+        });
+        let k = self.g.calls.len() as u32 - 1;
+        Val::Node(self.add(Op::Call(k), args, ty))
     }
 
     fn cast(&mut self, e: &Expr, c: &syn::ExprCast) -> Val {

@@ -274,8 +274,29 @@ fn output(sig: &syn::Signature, errors: &mut Errors) -> (Type, OutShape, Vec<(Ty
     (ty, OutShape::Leaf, vec![(f64_ty, Ty::Float(FloatTy::F64))])
 }
 
-/// The IR type of an output: a float, a fixed array, or `Vec<T>`.
-fn out_ir_ty(ty: &Type) -> Option<Ty> {
+/// `T` of `Vec<T>`.
+pub fn vec_elem(ty: &Type) -> Option<&Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != "Vec" {
+        return None;
+    }
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(a) => match a.args.first()? {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Is `ty` a `Vec`?
+pub fn is_vec(ty: &Type) -> bool {
+    vec_elem(ty).is_some()
+}
+
+/// The IR type of an output type: a float, a fixed array or a `Vec`.
+pub fn out_ir_ty(ty: &Type) -> Option<Ty> {
     if let Some(f) = float_of(ty) {
         return Some(Ty::Float(f));
     }

@@ -107,10 +107,19 @@ impl<'a> Forward<'a> {
             }
             // Region arguments are made with their loop.
             Op::RegionArg(..) => return,
-            Op::Call(k) => {
+            Op::Call(k) | Op::CallVjp(k) => {
                 self.map[i] = self.dst.add(dr, node.op.clone(), args.clone(), node.ty);
                 for d in 0..self.dirs {
                     self.tan[d][i] = self.call_tangent(d, id, k, &args, dr);
+                }
+                return;
+            }
+            // A part of a call's tuple: the same part of its tangent.
+            Op::Field(ref path) => {
+                self.map[i] = self.dst.add(dr, node.op.clone(), args.clone(), node.ty);
+                for d in 0..self.dirs {
+                    self.tan[d][i] = self.tan[d][node.args[0].0 as usize]
+                        .map(|t| self.dst.add(dr, Op::Field(path.clone()), vec![t], node.ty));
                 }
                 return;
             }
@@ -253,7 +262,8 @@ impl<'a> Forward<'a> {
         }
     }
 
-    /// The tangent of `g(args)`: `g_jvp(args, dots).1`, a dot for every
+    /// The tangent of `g(args)`: `g_jvp(args, dots).1` (of `g_vjp(args,
+    /// bar)`: `g_vjp_jvp(args, bar, dots, bar_dot).1`), a dot for every
     /// float or array argument (zero where it has none), or `None` if no
     /// argument has a tangent.
     fn call_tangent(
@@ -281,7 +291,11 @@ impl<'a> Forward<'a> {
                 jargs.push(t);
             }
         }
-        let pair = self.dst.add(dr, Op::CallJvp(k), jargs, Ty::Other);
+        let op = match self.src.node(id).op {
+            Op::CallVjp(_) => Op::CallVjpJvp(k),
+            _ => Op::CallJvp(k),
+        };
+        let pair = self.dst.add(dr, op, jargs, Ty::Other);
         let ty = self.src.ty(id);
         Some(self.dst.add(dr, Op::Field(vec![1]), vec![pair], ty))
     }

@@ -216,12 +216,12 @@ impl<'a> Reverse<'a> {
                 bars.insert(arr, Bar::open(updated));
                 continue;
             }
-            if node.ty.is_array() {
-                self.array_op(id, bar.node, dr, bars);
-                continue;
-            }
             if let Op::Call(k) = node.op {
                 self.call(id, k, bar, dr, bars);
+                continue;
+            }
+            if node.ty.is_array() {
+                self.array_op(id, bar.node, dr, bars);
                 continue;
             }
             if node.ty.float().is_none() {

@@ -246,6 +246,9 @@ pub enum Op {
     /// `path_vjp(args.., out_bar)`: `[args.., out_bar]`; a pair (value,
     /// adjoints of the float and array arguments: one, or a tuple).
     CallVjp(u32),
+    /// `path_vjp_jvp(args.., out_bar, dots.., out_bar_dot)`: the forward
+    /// mode of `path_vjp`; a pair (its value, its tangent).
+    CallVjpJvp(u32),
     /// A field of a tuple-valued node: `x.1` is `[1]`, `x.1.0` is `[1, 0]`.
     Field(Vec<u32>),
     /// `acc` with the array `b` added elementwise: `[acc, b]`, emitted in
@@ -314,12 +317,14 @@ pub struct Opaque {
     pub refs: Vec<String>,
 }
 
-/// A called function: its path, and which arguments are passed by
-/// reference (`&x`).
+/// A called function: its path, which arguments are passed by reference
+/// (`&x`), and whether it returns a `Vec` (whose cotangent is passed as a
+/// slice).
 #[derive(Clone, Debug)]
 pub struct Callee {
     pub path: syn::Path,
     pub by_ref: Vec<bool>,
+    pub vec_out: bool,
 }
 
 impl Callee {
