@@ -470,7 +470,7 @@ impl<'a> Companions<'a> {
                 let (n, ty) = (&a.len, &first.ty);
                 let body = quote! {
                     let cols: [#ty; #n] = ::core::array::from_fn(|j| {
-                        let mut e: #ty = #private::Zero::ZERO;
+                        let mut e: #ty = #private::Zeros::zeros();
                         e[j] = #one;
                         #hvp(#(#args,)* e)
                     });
@@ -895,7 +895,7 @@ impl<'a> Companions<'a> {
             let m = &a.len;
             let rows = quote! {
                 let rows: [_; #m] = ::core::array::from_fn(|i| {
-                    let mut e: #out_ty = #private::Zero::ZERO;
+                    let mut e: #out_ty = #private::Zeros::zeros();
                     e[i] = #one;
                     #vjp(#(#args,)* e).1
                 });
@@ -924,7 +924,7 @@ impl<'a> Companions<'a> {
                     quote! {
                         if #n < #m {
                             let cols: [#out_ty; #n] = ::core::array::from_fn(|j| {
-                                let mut e: #pty = #private::Zero::ZERO;
+                                let mut e: #pty = #private::Zeros::zeros();
                                 e[j] = #one;
                                 #jvp(#(#args,)* #(#dots),*).1
                             });

@@ -1,62 +1,96 @@
 //! Array support for generated code: zero accumulators shaped like a
 //! parameter, and loop tapes.
 
-/// A float element, or a fixed array of them: something with a zero.
-pub trait Zero: Copy {
-    /// The zero value (an array of zeros for arrays).
-    const ZERO: Self;
+// Every trait here names the element type `T` as a trait parameter, so
+// that the impls for rank 1 (`[T; N]`) and rank 2 (`[[T; C]; R]`) do not
+// overlap, and every impl asks only `T: Float`: generated code for a
+// function generic over `T: Float` can use them.
+
+use num_traits::Float;
+
+/// A fixed array of zeros: `[T; N]` or `[[T; C]; R]`.
+pub trait Zeros<T> {
+    /// The zeros.
+    fn zeros() -> Self;
 }
 
-impl Zero for f64 {
-    const ZERO: Self = 0.0;
+impl<T: Float, const N: usize> Zeros<T> for [T; N] {
+    #[inline]
+    fn zeros() -> Self {
+        [T::zero(); N]
+    }
 }
 
-impl Zero for f32 {
-    const ZERO: Self = 0.0;
-}
-
-impl<T: Zero, const N: usize> Zero for [T; N] {
-    const ZERO: Self = [T::ZERO; N];
+impl<T: Float, const C: usize, const R: usize> Zeros<T> for [[T; C]; R] {
+    #[inline]
+    fn zeros() -> Self {
+        [[T::zero(); C]; R]
+    }
 }
 
 /// The gradient shape of an array parameter: `[T; N]` and `[[T; C]; R]`
-/// give themselves, a slice `[T]` gives `Vec<T>`; references see through.
-pub trait ZerosLike {
+/// give themselves, a slice `[T]` (or `Vec<T>`) gives `Vec<T>`;
+/// references see through.
+pub trait ZerosLike<T> {
     /// The type of the zeros.
     type Out;
     /// Zeros shaped like `self`.
     fn zeros_like(&self) -> Self::Out;
 }
 
-impl<T: Zero, const N: usize> ZerosLike for [T; N] {
+impl<T: Float, const N: usize> ZerosLike<T> for [T; N] {
     type Out = [T; N];
     #[inline]
     fn zeros_like(&self) -> [T; N] {
-        [T::ZERO; N]
+        Zeros::zeros()
     }
 }
 
-impl<T: Zero> ZerosLike for [T] {
+impl<T: Float, const C: usize, const R: usize> ZerosLike<T> for [[T; C]; R] {
+    type Out = [[T; C]; R];
+    #[inline]
+    fn zeros_like(&self) -> [[T; C]; R] {
+        Zeros::zeros()
+    }
+}
+
+impl<T: Float> ZerosLike<T> for [T] {
     type Out = Vec<T>;
     #[inline]
     fn zeros_like(&self) -> Vec<T> {
-        vec![T::ZERO; self.len()]
+        vec![T::zero(); self.len()]
     }
 }
 
-impl<A: ZerosLike + ?Sized> ZerosLike for &A {
+impl<T: Float, const C: usize> ZerosLike<T> for [[T; C]] {
+    type Out = Vec<[T; C]>;
+    #[inline]
+    fn zeros_like(&self) -> Vec<[T; C]> {
+        vec![Zeros::zeros(); self.len()]
+    }
+}
+
+impl<T: Float> ZerosLike<T> for Vec<T> {
+    type Out = Vec<T>;
+    #[inline]
+    fn zeros_like(&self) -> Vec<T> {
+        self[..].zeros_like()
+    }
+}
+
+impl<T: Float, const C: usize> ZerosLike<T> for Vec<[T; C]> {
+    type Out = Vec<[T; C]>;
+    #[inline]
+    fn zeros_like(&self) -> Vec<[T; C]> {
+        self[..].zeros_like()
+    }
+}
+
+impl<T, A: ZerosLike<T> + ?Sized> ZerosLike<T> for &A {
     type Out = A::Out;
     #[inline]
     fn zeros_like(&self) -> A::Out {
         (**self).zeros_like()
-    }
-}
-
-impl<T: Zero> ZerosLike for Vec<T> {
-    type Out = Vec<T>;
-    #[inline]
-    fn zeros_like(&self) -> Vec<T> {
-        vec![T::ZERO; self.len()]
     }
 }
 
@@ -107,78 +141,100 @@ pub trait SumAll<T> {
     fn sum_all(&self) -> T;
 }
 
-impl<T: num_traits::Float> SumAll<T> for [T] {
+impl<T: Float> SumAll<T> for [T] {
     #[inline]
     fn sum_all(&self) -> T {
         self.iter().fold(T::zero(), |a, &b| a + b)
     }
 }
 
-impl<T: num_traits::Float, const N: usize> SumAll<T> for [T; N] {
+impl<T: Float, const N: usize> SumAll<T> for [T; N] {
     #[inline]
     fn sum_all(&self) -> T {
         self[..].sum_all()
     }
 }
 
-impl<T: num_traits::Float, const C: usize> SumAll<T> for [[T; C]] {
+impl<T: Float, const C: usize> SumAll<T> for [[T; C]] {
     #[inline]
     fn sum_all(&self) -> T {
         self.iter().fold(T::zero(), |a, row| a + row.sum_all())
     }
 }
 
-impl<T: num_traits::Float, const C: usize, const R: usize> SumAll<T> for [[T; C]; R] {
+impl<T: Float, const C: usize, const R: usize> SumAll<T> for [[T; C]; R] {
     #[inline]
     fn sum_all(&self) -> T {
         self[..].sum_all()
     }
 }
 
-impl<T: num_traits::Float> SumAll<T> for Vec<T> {
+impl<T: Float> SumAll<T> for Vec<T> {
     #[inline]
     fn sum_all(&self) -> T {
         self[..].sum_all()
     }
 }
 
-/// `self += other`, elementwise (adjoints of copies of arrays join).
-pub trait AddAssign<Rhs: ?Sized = Self> {
+/// `self += other`, elementwise, for float arrays of rank 1 or 2 (adjoints
+/// of copies of arrays join).
+pub trait AddAssign<T, Rhs: ?Sized> {
     /// Adds `other` elementwise.
     fn add_assign(&mut self, other: &Rhs);
 }
 
-impl AddAssign for f64 {
-    #[inline]
-    fn add_assign(&mut self, other: &f64) {
-        *self += *other;
-    }
-}
-
-impl AddAssign for f32 {
-    #[inline]
-    fn add_assign(&mut self, other: &f32) {
-        *self += *other;
-    }
-}
-
-impl<T: AddAssign, R: AsRef<[T]> + ?Sized> AddAssign<R> for [T] {
+impl<T: Float, R: AsRef<[T]> + ?Sized> AddAssign<T, R> for [T] {
     #[inline]
     fn add_assign(&mut self, other: &R) {
-        for (a, b) in self.iter_mut().zip(other.as_ref()) {
-            a.add_assign(b);
+        for (a, &b) in self.iter_mut().zip(other.as_ref()) {
+            *a = *a + b;
         }
     }
 }
 
-impl<T: AddAssign, R: AsRef<[T]> + ?Sized, const N: usize> AddAssign<R> for [T; N] {
+impl<T: Float, const C: usize, R: AsRef<[[T; C]]> + ?Sized> AddAssign<T, R> for [[T; C]] {
+    #[inline]
+    fn add_assign(&mut self, other: &R) {
+        for (a, b) in self.iter_mut().zip(other.as_ref()) {
+            a[..].add_assign(b);
+        }
+    }
+}
+
+impl<T: Float, R: ?Sized, const N: usize> AddAssign<T, R> for [T; N]
+where
+    [T]: AddAssign<T, R>,
+{
     #[inline]
     fn add_assign(&mut self, other: &R) {
         self[..].add_assign(other);
     }
 }
 
-impl<T: AddAssign, R: AsRef<[T]> + ?Sized> AddAssign<R> for Vec<T> {
+impl<T: Float, R: ?Sized, const C: usize, const N: usize> AddAssign<T, R> for [[T; C]; N]
+where
+    [[T; C]]: AddAssign<T, R>,
+{
+    #[inline]
+    fn add_assign(&mut self, other: &R) {
+        self[..].add_assign(other);
+    }
+}
+
+impl<T: Float, R: ?Sized> AddAssign<T, R> for Vec<T>
+where
+    [T]: AddAssign<T, R>,
+{
+    #[inline]
+    fn add_assign(&mut self, other: &R) {
+        self[..].add_assign(other);
+    }
+}
+
+impl<T: Float, R: ?Sized, const C: usize> AddAssign<T, R> for Vec<[T; C]>
+where
+    [[T; C]]: AddAssign<T, R>,
+{
     #[inline]
     fn add_assign(&mut self, other: &R) {
         self[..].add_assign(other);
@@ -205,9 +261,13 @@ mod tests {
     #[test]
     fn zeros_have_the_gradient_shape() {
         let a = [1.0_f64, 2.0, 3.0];
-        assert_eq!(a.zeros_like(), [0.0; 3]);
+        assert_eq!(ZerosLike::zeros_like(&a), [0.0; 3]);
         let m = [[1.0_f32; 2]; 3];
-        assert_eq!(m.zeros_like(), [[0.0; 2]; 3]);
+        assert_eq!(ZerosLike::zeros_like(&m), [[0.0; 2]; 3]);
+        let rows: &[[f64; 2]] = &[[1.0, 2.0]];
+        assert_eq!(ZerosLike::zeros_like(&rows), vec![[0.0, 0.0]]);
+        let z: [[f64; 2]; 2] = Zeros::zeros();
+        assert_eq!(z, [[0.0; 2]; 2]);
         let s: &[f64] = &[1.0, 2.0];
         assert_eq!(ZerosLike::zeros_like(&s), vec![0.0, 0.0]);
         let r: &[f64; 2] = &[1.0, 2.0];
@@ -228,6 +288,9 @@ mod tests {
         let mut a = [1.0_f64, 2.0];
         AddAssign::add_assign(&mut a, &vec![0.5, 0.5]);
         assert_eq!(a, [1.5, 2.5]);
+        let mut v = vec![[1.0_f64, 2.0]];
+        AddAssign::add_assign(&mut v, &[[1.0, 1.0]]);
+        assert_eq!(v, vec![[2.0, 3.0]]);
     }
 
     #[test]

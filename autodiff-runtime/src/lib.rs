@@ -11,7 +11,7 @@ mod matrix;
 mod pretty;
 mod scalar;
 
-pub use array::{filled, tape, AddAssign, Owned, SumAll, Zero, ZerosLike};
+pub use array::{filled, tape, AddAssign, Owned, SumAll, Zeros, ZerosLike};
 pub use check::{check_grad, GradCheck};
 pub use matrix::Matrix;
 pub use pretty::{Pretty, PrettyEntry};
