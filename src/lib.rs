@@ -3,6 +3,14 @@
 pub use autodiff_macros::differentiate;
 pub use autodiff_runtime::{check_grad, GradCheck, Matrix, Pretty, PrettyEntry};
 
+/// The float trait of functions generic over their float type:
+/// `fn f<T: autodiff::Float>(x: T) -> T` (it is `num_traits::Float`).
+pub use autodiff_runtime::num_traits::Float;
+
+/// The `num-traits` crate, re-exported so that `T: Float` bounds need no
+/// dependency of their own.
+pub use autodiff_runtime::num_traits;
+
 /// Not public API: what generated code calls. May change in any release.
 #[doc(hidden)]
 pub mod __private {

@@ -656,3 +656,37 @@ fn fixed_trip_counts_tape_into_fixed_arrays() {
         }
     }
 }
+
+/// An accumulator whose initial value is a call the attribute keeps as
+/// written (its type unknown to it): the body makes it a float, and its
+/// adjoint must flow through every iteration (it once did not).
+fn start_value(k: usize) -> f64 {
+    k as f64 * 0.5
+}
+
+#[differentiate]
+fn opaque_start(x: [f64; 3]) -> f64 {
+    let mut s = start_value(2);
+    for i in 0..3 {
+        s = s * x[i] + x[i] * x[i];
+    }
+    s
+}
+
+#[test]
+fn accumulator_started_by_an_opaque_call() {
+    let x = [0.7, -1.3, 2.1];
+    let f = |v: &[Dual64]| {
+        let mut s = Dual64::from(1.0);
+        for i in 0..3 {
+            s = s * v[i] + v[i] * v[i];
+        }
+        s
+    };
+    let want = dual_grad(f, &x);
+    let got = opaque_start_grad(x);
+    for i in 0..3 {
+        close(got[i], want[i], "gradient through the carried accumulator");
+    }
+    close(opaque_start(x), f(&x.map(Dual64::from)).re, "value");
+}

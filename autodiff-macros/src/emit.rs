@@ -186,23 +186,31 @@ impl<'a> Emitter<'a> {
     }
 
     /// `acc[i] += v;` or `y[i] = v;`: the new version of the array takes
-    /// the old one's name (each version is used once).
+    /// the old one's name (each version is used once). A generic `T:
+    /// Float` has no `+=`: `acc[i] = acc[i] + v;`.
     fn add_at(&mut self, id: NodeId) -> TokenStream {
-        let op = if *self.f.graph.op(id) == Op::Store {
-            quote!(=)
-        } else {
-            quote!(+=)
-        };
-        let args = self.f.graph.args(id).to_vec();
+        let g = &self.f.graph;
+        let store = *g.op(id) == Op::Store;
+        let generic = g.ty(id).elem() == Some(FloatTy::Generic);
+        let args = g.args(id).to_vec();
         let (arr, rest) = args.split_first().unwrap_or((&id, &[]));
         let Some((v, idx)) = rest.split_last() else {
             return TokenStream::new();
         };
         let name = self.operand(*arr, Prec::Atom);
         let idx: Vec<TokenStream> = idx.iter().map(|i| self.operand(*i, Prec::If)).collect();
-        let v = self.operand(*v, Prec::If);
         self.names[id.0 as usize] = Some(name.clone());
-        quote! { #name #([#idx])* #op #v; }
+        let place = quote!(#name #([#idx])*);
+        if store {
+            let v = self.operand(*v, Prec::If);
+            quote! { #place = #v; }
+        } else if generic {
+            let v = self.operand(*v, Prec::Mul);
+            quote! { #place = #place + #v; }
+        } else {
+            let v = self.operand(*v, Prec::If);
+            quote! { #place += #v; }
+        }
     }
 
     /// The projections of a region node: (output index, node).
@@ -303,10 +311,16 @@ impl<'a> Emitter<'a> {
             }
             _ => None,
         };
-        for _ in carried..outputs.len() {
+        for &out in &outputs[carried..] {
             let t = self.fresh().into_token_stream();
+            // Filled with zeros of the element type (a generic `T: Float`
+            // has no `Default`), or the type's default.
+            let empty = match g.ty(out) {
+                crate::ir::Ty::Float(f) => float_const(0.0, f),
+                _ => quote!(::core::default::Default::default()),
+            };
             pre.push(match &fixed {
-                Some(n) => quote! { let mut #t = [::core::default::Default::default(); #n]; },
+                Some(n) => quote! { let mut #t = [#empty; #n]; },
                 None => quote! { let mut #t = ::autodiff::__private::tape(#start, #end); },
             });
             tapes.push(t);
@@ -439,7 +453,14 @@ impl<'a> Emitter<'a> {
                     .zip(a.clone())
                     .map(|(name, n)| (name, self.operand(n, Prec::Atom)))
                     .collect();
-                let tokens = substitute(opaque.expr.to_token_stream(), &subs);
+                let mut expr = opaque.expr.clone();
+                if let Some(t) = crate::ir::generic_float() {
+                    syn::visit_mut::VisitMut::visit_expr_mut(
+                        &mut crate::signature::LiteralsAs(&t),
+                        &mut expr,
+                    );
+                }
+                let tokens = substitute(expr.to_token_stream(), &subs);
                 let atom = matches!(
                     opaque.expr,
                     syn::Expr::Lit(_)
@@ -502,8 +523,14 @@ impl<'a> Emitter<'a> {
             }
             Op::IntToFloat => {
                 let n = self.operand(a[0], Prec::Cast);
-                let t = format_ident!("{}", float.name());
-                (quote!(#n as ::core::primitive::#t), Prec::Cast)
+                if float == FloatTy::Generic {
+                    (
+                        quote!(::autodiff::__private::cast::<#float, _>(#n)),
+                        Prec::Atom,
+                    )
+                } else {
+                    (quote!(#n as ::core::primitive::#float), Prec::Cast)
+                }
             }
             Op::IntAdd => {
                 match g.op(a[1]) {
@@ -705,8 +732,21 @@ fn un_method(u: Un) -> &'static str {
 }
 
 /// A float literal of type `ty`: `2.0_f64`, `::core::f64::NAN`, ...
+/// A float constant of type `ty`, as an expression.
+pub fn float_const(v: f64, ty: FloatTy) -> TokenStream {
+    let (tokens, prec) = float_lit(v, ty);
+    match prec {
+        Prec::Atom => tokens,
+        _ => quote!((#tokens)),
+    }
+}
+
 fn float_lit(v: f64, ty: FloatTy) -> (TokenStream, Prec) {
-    let t = format_ident!("{}", ty.name());
+    if ty == FloatTy::Generic {
+        let lit = float_lit(v, FloatTy::F64).0;
+        return (quote!(::autodiff::__private::lit::<#ty>(#lit)), Prec::Atom);
+    }
+    let t = ty;
     if v.is_nan() {
         return (quote!(::core::primitive::#t::NAN), Prec::Atom);
     }
@@ -718,11 +758,11 @@ fn float_lit(v: f64, ty: FloatTy) -> (TokenStream, Prec) {
         };
         return (quote!(::core::primitive::#t::#c), Prec::Atom);
     }
-    let text = match ty {
-        FloatTy::F32 => format!("{:?}", (v.abs() as f32)),
-        FloatTy::F64 => format!("{:?}", v.abs()),
+    let (text, suffix) = match ty {
+        FloatTy::F32 => (format!("{:?}", (v.abs() as f32)), "f32"),
+        _ => (format!("{:?}", v.abs()), "f64"),
     };
-    let lit = syn::LitFloat::new(&format!("{text}_{}", ty.name()), Span::call_site());
+    let lit = syn::LitFloat::new(&format!("{text}_{suffix}"), Span::call_site());
     if v.is_sign_negative() {
         (quote!(-#lit), Prec::Unary)
     } else {

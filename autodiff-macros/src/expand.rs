@@ -36,16 +36,27 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     if let Some(e) = args.errors.take() {
         errors.push(e);
     }
+    let _float = crate::ir::GenericFloat::set(signature::float_param(&item.sig.generics));
     let sig = signature::read(&item, &args, &mut errors);
     if let Some(h) = &args.hessian {
         check_hessian_shape(h, &sig, &mut errors);
     }
     let lowered = lower::lower(&sig, &item.block, &mut errors);
     if !errors.is_empty() {
+        let item = generic_literals(item);
         return fallback::expand(&item, &sig, &errors, args.hessian.is_some());
     }
     let companions = Companions::new(&item, &sig, &lowered, args.hessian.is_some()).all();
+    let item = generic_literals(item);
     quote! { #item #companions }
+}
+
+/// In a function generic over `T: Float`, float literals become `T`s.
+fn generic_literals(mut item: ItemFn) -> ItemFn {
+    if let Some(t) = signature::float_param(&item.sig.generics) {
+        syn::visit_mut::VisitMut::visit_block_mut(&mut signature::LiteralsAs(&t), &mut item.block);
+    }
+    item
 }
 
 /// The tokens naming an item (`struct Point`), for errors about it: its
@@ -463,8 +474,9 @@ impl<'a> Companions<'a> {
         let private = quote!(::autodiff::__private);
         let args = self.args();
         let hvp = self.companion_path("hvp");
-        let elem = format_ident!("{}", self.sig.out_floats[0].name());
-        let one = syn::LitFloat::new(&format!("1.0_{elem}"), proc_macro2::Span::call_site());
+        let elem = self.sig.out_floats[0];
+        let one = emit::float_const(1.0, elem);
+        let zero = emit::float_const(0.0, elem);
         let (body, ret) = match &first.ty {
             Type::Array(a) => {
                 let (n, ty) = (&a.len, &first.ty);
@@ -483,7 +495,7 @@ impl<'a> Companions<'a> {
                 let body = quote! {
                     let n = #x.len();
                     let cols: ::std::vec::Vec<_> = (0..n).map(|j| {
-                        let mut e = #private::filled(0.0 as #elem, n);
+                        let mut e = #private::filled(#zero, n);
                         e[j] = #one;
                         #hvp(#(#args,)* &e)
                     }).collect();
@@ -814,13 +826,10 @@ impl<'a> Companions<'a> {
                 let vjp = self.companion_path("vjp");
                 let rows: Vec<TokenStream> = (0..m)
                     .map(|k| {
-                        let basis = self.sig.out_floats.iter().enumerate().map(|(j, f)| {
-                            let lit = syn::LitFloat::new(
-                                &format!("{}_{}", if j == k { "1.0" } else { "0.0" }, f.name()),
-                                proc_macro2::Span::call_site(),
-                            );
-                            quote!(#lit)
-                        });
+                        let basis =
+                            self.sig.out_floats.iter().enumerate().map(|(j, f)| {
+                                emit::float_const(if j == k { 1.0 } else { 0.0 }, *f)
+                            });
                         quote!(#vjp(#(#args,)* (#(#basis,)*)).1)
                     })
                     .collect();
@@ -872,8 +881,9 @@ impl<'a> Companions<'a> {
         let private = quote!(::autodiff::__private);
         let args = self.args();
         let (out_ty, _) = &self.sig.outs[0];
-        let elem = format_ident!("{}", self.sig.out_floats[0].name());
-        let one = syn::LitFloat::new(&format!("1.0_{elem}"), proc_macro2::Span::call_site());
+        let elem = self.sig.out_floats[0];
+        let one = emit::float_const(1.0, elem);
+        let zero = emit::float_const(0.0, elem);
         let (vjp, jvp) = (self.companion_path("vjp"), self.companion_path("jvp"));
         let f = self.companion_path("");
         let p = self.sig.wrt.len();
@@ -939,7 +949,7 @@ impl<'a> Companions<'a> {
             let rows = quote! {
                 let m = #f(#(#args),*).len();
                 let rows: ::std::vec::Vec<_> = (0..m).map(|i| {
-                    let mut e = #private::filled(0.0 as #elem, m);
+                    let mut e = #private::filled(#zero, m);
                     e[i] = #one;
                     #vjp(#(#args,)* &e).1
                 }).collect();

@@ -368,6 +368,11 @@ impl Lower<'_> {
                 ),
             );
         }
+        // `T::zero()`, `f64::from(k)`, `T::from(n).unwrap()`: floats.
+        let ty = match (ty, float_of_expr(self, e)) {
+            (Ty::Other, Some(f)) => Ty::Float(f),
+            _ => ty,
+        };
         let opaque = crate::ir::Opaque {
             expr: e.clone(),
             refs: names,
@@ -1171,17 +1176,26 @@ impl Lower<'_> {
         }
         // A carried value is active if its initial value is, or if the body
         // makes it so: lower the body again until that is stable.
+        // Likewise its type: a float if it starts or ends as one (an opaque
+        // initial value may not say).
         let mut active: Vec<bool> = inits.iter().map(|v| self.is_active(*v)).collect();
+        let mut tys: Vec<Ty> = inits.iter().map(|v| self.g.ty(*v)).collect();
         let errors_before = self.errors.len();
         let (body, outs) = loop {
-            let (body, outs) = self.loop_body(f, &index_name, &names, &inits, &active);
+            let (body, outs) = self.loop_body(f, &index_name, &names, &inits, &tys, &active);
             let grown: Vec<usize> = (0..outs.len())
                 .filter(|&k| !active[k] && self.is_active(outs[k]))
                 .collect();
-            if grown.is_empty() {
+            let retyped: Vec<usize> = (0..outs.len())
+                .filter(|&k| carried_ty(tys[k], self.g.ty(outs[k])) != tys[k])
+                .collect();
+            if grown.is_empty() && retyped.is_empty() {
                 break (body, outs);
             }
             grown.into_iter().for_each(|k| active[k] = true);
+            for k in retyped {
+                tys[k] = carried_ty(tys[k], self.g.ty(outs[k]));
+            }
             self.errors.truncate(errors_before);
         };
         self.g.set_outputs(body, outs.clone());
@@ -1194,8 +1208,7 @@ impl Lower<'_> {
         };
         let node = self.add(op, args, Ty::Other);
         for (k, name) in names.iter().enumerate() {
-            let ty = carried_ty(self.g.ty(inits[k]), self.g.ty(outs[k]));
-            let proj = self.add(Op::Proj(k as u32), vec![node], ty);
+            let proj = self.add(Op::Proj(k as u32), vec![node], tys[k]);
             self.assign(name, Val::Node(proj));
         }
         Val::Unit
@@ -1210,6 +1223,7 @@ impl Lower<'_> {
         index: &Option<String>,
         names: &[String],
         inits: &[NodeId],
+        tys: &[Ty],
         active: &[bool],
     ) -> (RegionId, Vec<NodeId>) {
         let saved_scopes = self.scopes.clone();
@@ -1217,8 +1231,7 @@ impl Lower<'_> {
         let body = self.g.new_region(outer);
         self.region = body;
         for (k, name) in names.iter().enumerate() {
-            let ty = self.g.ty(inits[k]);
-            let arg = self.add_with(Op::RegionArg(body, k as u32 + 1), vec![], ty, active[k]);
+            let arg = self.add_with(Op::RegionArg(body, k as u32 + 1), vec![], tys[k], active[k]);
             self.assign(name, Val::Node(arg));
         }
         self.scopes.push(Scope::new());
@@ -1391,6 +1404,13 @@ fn float_of_expr(cx: &Lower, e: &Expr) -> Option<FloatTy> {
         Expr::Unary(u) => float_of_expr(cx, &u.expr),
         Expr::Binary(b) => float_of_expr(cx, &b.left).or_else(|| float_of_expr(cx, &b.right)),
         Expr::MethodCall(m) => float_of_expr(cx, &m.receiver),
+        // `T::zero()`, `f64::from(k)`: an associated function of a float type.
+        Expr::Call(c) => match &*c.func {
+            Expr::Path(p) if p.qself.is_none() && p.path.segments.len() == 2 => {
+                FloatTy::from_name(&p.path.segments[0].ident.to_string())
+            }
+            _ => None,
+        },
         _ => None,
     }
 }

@@ -90,6 +90,89 @@ pub fn float_of(ty: &Type) -> Option<FloatTy> {
     }
 }
 
+/// Does a bound name the trait `Float` (`Float`, `num_traits::Float`,
+/// `autodiff::Float`)?
+fn is_float_bound(b: &syn::TypeParamBound) -> bool {
+    matches!(b, syn::TypeParamBound::Trait(t)
+        if t.path.segments.last().is_some_and(|s| s.ident == "Float"))
+}
+
+/// The type parameters bounded by `Float`, inline or in the `where` clause.
+fn float_params(generics: &syn::Generics) -> Vec<&Ident> {
+    let mut out: Vec<&Ident> = Vec::new();
+    for t in generics.type_params() {
+        if t.bounds.iter().any(is_float_bound) {
+            out.push(&t.ident);
+        }
+    }
+    for pred in generics.where_clause.iter().flat_map(|w| &w.predicates) {
+        if let syn::WherePredicate::Type(pt) = pred {
+            if let Type::Path(p) = &pt.bounded_ty {
+                if let Some(id) = p.path.get_ident() {
+                    let param = generics.type_params().any(|t| &t.ident == id);
+                    if param && pt.bounds.iter().any(is_float_bound) && !out.contains(&id) {
+                        out.push(id);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The type parameter `T` of `fn f<T: Float>`: the function's float type.
+pub fn float_param(generics: &syn::Generics) -> Option<Ident> {
+    float_params(generics).first().map(|&id| id.clone())
+}
+
+/// Rewrites every unsuffixed float literal `2.0` (nested items aside) as
+/// `::autodiff::__private::lit::<T>(2.0)`: in a function generic over
+/// `T: Float`, literals are `T` values.
+pub struct LiteralsAs<'a>(pub &'a Ident);
+
+impl syn::visit_mut::VisitMut for LiteralsAs<'_> {
+    fn visit_expr_mut(&mut self, e: &mut syn::Expr) {
+        if let syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Float(f),
+            ..
+        }) = e
+        {
+            if f.suffix().is_empty() {
+                let t = self.0;
+                *e = syn::parse_quote_spanned!(f.span()=> ::autodiff::__private::lit::<#t>(#f));
+                return;
+            }
+        }
+        syn::visit_mut::visit_expr_mut(self, e);
+    }
+
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+
+    /// `vec![0.0; n]` and `vec![a, b]` hold expressions too.
+    fn visit_macro_mut(&mut self, m: &mut syn::Macro) {
+        if !m.path.is_ident("vec") {
+            return;
+        }
+        let tokens = &m.tokens;
+        if let Ok(mut r) = syn::parse2::<syn::ExprRepeat>(quote::quote!([#tokens])) {
+            self.visit_expr_mut(&mut r.expr);
+            let (v, n) = (&r.expr, &r.len);
+            m.tokens = quote::quote!(#v; #n);
+        } else if let Ok(mut a) = syn::parse2::<syn::ExprArray>(quote::quote!([#tokens])) {
+            for e in &mut a.elems {
+                self.visit_expr_mut(e);
+            }
+            m.tokens = a.elems.to_token_stream();
+        }
+    }
+}
+
+fn check_float_params(generics: &syn::Generics, errors: &mut Errors) {
+    for extra in float_params(generics).iter().skip(1) {
+        errors.at(extra, "#[differentiate] supports one float type parameter; use the same `T: Float` for every float");
+    }
+}
+
 /// Reads the signature, recording every problem in `errors`.
 /// The signature is always returned (with stand-ins where it is wrong), so
 /// that stub companions can still be emitted.
@@ -113,20 +196,9 @@ pub fn read(item: &ItemFn, args: &Args, errors: &mut Errors) -> Signature {
     if let Some(v) = &sig.variadic {
         errors.at(v, "#[differentiate] does not support variadic functions");
     }
-    // Const generics (array lengths) and lifetimes pass through to the
-    // companions. For a type parameter, that is the one error worth
-    // reporting: the parameters and output follow from it.
-    let type_param = sig
-        .generics
-        .params
-        .iter()
-        .find(|p| matches!(p, syn::GenericParam::Type(_)));
-    let generic = type_param.is_some();
-    if let Some(t) = type_param {
-        errors.at(t, "#[differentiate] does not support type parameters yet; write the function for `f64` or `f32` (const generics like `const N: usize` are fine)");
-    }
-    let mut quiet = Errors::default();
-    let errors = if generic { &mut quiet } else { errors };
+    // Generics pass through to the companions; one type parameter bounded
+    // by `Float` is the element type (see `float_param`).
+    check_float_params(&sig.generics, errors);
     let mut params = Vec::new();
     for input in &sig.inputs {
         match input {

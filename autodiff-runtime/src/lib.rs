@@ -15,7 +15,10 @@ pub use array::{filled, tape, AddAssign, Owned, SumAll, Zeros, ZerosLike};
 pub use check::{check_grad, GradCheck};
 pub use matrix::Matrix;
 pub use pretty::{Pretty, PrettyEntry};
-pub use scalar::{max_first, min_first, sigmoid, sign0, softplus};
+pub use scalar::{cast, lit, max_first, min_first, sigmoid, sign0, softplus};
+
+/// The `num-traits` crate, for `T: Float` bounds.
+pub use num_traits;
 
 /// Marker for companions that exist only to explain why they cannot be
 /// used: it is implemented for no type, so calling `f_grad` on a function

@@ -46,6 +46,19 @@ pub fn min_first<T: Float>(a: T, b: T) -> bool {
     a <= b || b.is_nan()
 }
 
+/// The constant `v` as a `T` (literals in a function generic over
+/// `T: Float`). NaN if `T` cannot hold it, which no float type refuses.
+#[inline]
+pub fn lit<T: Float>(v: f64) -> T {
+    T::from(v).unwrap_or_else(T::nan)
+}
+
+/// The integer `n` as a `T` (NaN if it does not fit).
+#[inline]
+pub fn cast<T: Float, N: num_traits::ToPrimitive>(n: N) -> T {
+    T::from(n).unwrap_or_else(T::nan)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,5 +86,13 @@ mod tests {
         assert!(max_first(1.0, 1.0) && min_first(1.0, 1.0));
         assert!(!max_first(1.0, 2.0) && min_first(1.0, 2.0));
         assert!(max_first(1.0, f64::NAN) && !max_first(f64::NAN, 1.0));
+    }
+
+    #[test]
+    fn literals_and_casts_convert() {
+        assert_eq!(lit::<f32>(0.1), 0.1_f32);
+        assert_eq!(lit::<f64>(-2.5), -2.5);
+        assert_eq!(cast::<f32, _>(7_i32), 7.0);
+        assert_eq!(cast::<f64, _>(3_usize), 3.0);
     }
 }

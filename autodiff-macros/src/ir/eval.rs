@@ -96,14 +96,14 @@ macro_rules! bin_impl {
 pub fn un(ty: FloatTy, op: Un, x: f64) -> f64 {
     match ty {
         FloatTy::F32 => un_impl!(f32, op, x),
-        FloatTy::F64 => un_impl!(f64, op, x),
+        FloatTy::F64 | FloatTy::Generic => un_impl!(f64, op, x),
     }
 }
 
 pub fn bin(ty: FloatTy, op: Bin, a: f64, b: f64) -> f64 {
     match ty {
         FloatTy::F32 => bin_impl!(f32, op, a, b),
-        FloatTy::F64 => bin_impl!(f64, op, a, b),
+        FloatTy::F64 | FloatTy::Generic => bin_impl!(f64, op, a, b),
     }
 }
 
@@ -111,14 +111,14 @@ pub fn powi(ty: FloatTy, x: f64, n: i64) -> f64 {
     let n = n.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
     match ty {
         FloatTy::F32 => (x as f32).powi(n) as f64,
-        FloatTy::F64 => x.powi(n),
+        FloatTy::F64 | FloatTy::Generic => x.powi(n),
     }
 }
 
 pub fn mul_add(ty: FloatTy, a: f64, b: f64, c: f64) -> f64 {
     match ty {
         FloatTy::F32 => (a as f32).mul_add(b as f32, c as f32) as f64,
-        FloatTy::F64 => a.mul_add(b, c),
+        FloatTy::F64 | FloatTy::Generic => a.mul_add(b, c),
     }
 }
 

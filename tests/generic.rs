@@ -1,0 +1,198 @@
+//! Functions generic over `T: Float`, instantiated at `f64` (checked
+//! against num-dual to 1e-12) and at `f32` (checked against the `f64`
+//! numbers to f32 precision, and against finite differences).
+
+// Index loops are the form #[differentiate] reads.
+#![allow(clippy::needless_range_loop)]
+
+use autodiff::{differentiate, Float};
+use num_dual::{first_derivative, Dual64, DualNum};
+
+fn close(got: f64, want: f64, tol: f64, what: &str) {
+    assert!(
+        (got - want).abs() <= tol * want.abs().max(1.0),
+        "{what}: {got} vs {want}"
+    );
+}
+
+#[differentiate(hessian)]
+fn poly<T: Float>(x: T, y: T) -> T {
+    let a = x * y + 2.0;
+    a.sin() * x.powi(3) - (y / 3.0).exp() + 0.5 * x.sqrt() + x.max(y).abs()
+}
+
+fn poly_ref<D: DualNum<f64> + Copy>(x: D, y: D) -> D {
+    let a = x * y + 2.0;
+    let m = if x.re() >= y.re() { x } else { y };
+    let m = if m.re() < 0.0 { -m } else { m };
+    a.sin() * x.powi(3) - (y / 3.0).exp() + x.sqrt() * 0.5 + m
+}
+
+#[test]
+fn scalar_function_at_f64_and_f32() {
+    for &(x, y) in &[(1.5, -0.5), (0.3, 0.9), (2.0, 1.0)] {
+        let (gx, gy) = poly_grad(x, y);
+        let (_, wx) = first_derivative(|d: Dual64| poly_ref(d, Dual64::from(y)), x);
+        let (_, wy) = first_derivative(|d: Dual64| poly_ref(Dual64::from(x), d), y);
+        close(gx, wx, 1e-12, "d/dx");
+        close(gy, wy, 1e-12, "d/dy");
+        close(poly(x, y), poly_ref(x, y), 1e-14, "value");
+        // The f32 instantiation, to f32 precision.
+        let (fx, fy) = poly_grad(x as f32, y as f32);
+        close(fx as f64, gx, 1e-4, "f32 d/dx");
+        close(fy as f64, gy, 1e-4, "f32 d/dy");
+        // Finite differences of the f32 function itself.
+        let h = 1e-2_f32;
+        let fd = (poly(x as f32 + h, y as f32) - poly(x as f32 - h, y as f32)) / (2.0 * h);
+        close(fd as f64, gx, 2e-3, "f32 fd");
+        // Every companion is generic.
+        let (v, t) = poly_jvp(x as f32, y as f32, 1.0, 0.0);
+        assert_eq!((v, t), (poly(x as f32, y as f32), fx));
+        let (_, (bx, by)) = poly_vjp(x, y, 2.0);
+        assert_eq!((bx, by), (2.0 * gx, 2.0 * gy));
+        let h = poly_hessian(x, y);
+        assert_eq!(h[0][1], h[1][0]);
+        let (hx, _) = poly_hvp(x, y, 1.0, 0.0);
+        assert_eq!(hx, h[0][0]);
+    }
+}
+
+/// Rosenbrock over `[T; N]`: a const generic length, a loop and literals.
+#[differentiate]
+fn rosen<T, const N: usize>(x: [T; N]) -> T
+where
+    T: Float + core::ops::AddAssign,
+{
+    let mut s = T::zero();
+    for i in 0..N - 1 {
+        s += 100.0 * (x[i + 1] - x[i] * x[i]).powi(2) + (1.0 - x[i]).powi(2);
+    }
+    s
+}
+
+/// Elementwise scaling of a slice into a `Vec`, with a constant from an
+/// integer parameter.
+#[differentiate(wrt(x))]
+fn scaled<T: Float>(x: &[T], k: usize) -> Vec<T> {
+    let c = T::from(k).unwrap();
+    let mut y = vec![0.0; x.len()];
+    for i in 0..x.len() {
+        y[i] = c * x[i] * x[i] + 1.5;
+    }
+    y
+}
+
+#[test]
+fn arrays_and_slices_at_f64_and_f32() {
+    let x = [0.5, -1.25, 2.0, 0.75];
+    let g = rosen_grad(x);
+    for i in 0..4 {
+        let xs: Vec<Dual64> = (0..4)
+            .map(|k| Dual64::new(x[k], if k == i { 1.0 } else { 0.0 }))
+            .collect();
+        close(g[i], rosen_ref(&xs).eps, 1e-12, "rosen grad");
+    }
+    close(rosen(x), rosen_ref(&x.map(Dual64::from)).re, 1e-14, "value");
+    let g32 = rosen_grad(x.map(|v| v as f32));
+    for i in 0..4 {
+        close(g32[i] as f64, g[i], 1e-4, "rosen grad f32");
+    }
+    let j = scaled_jacobian(&x, 3);
+    for i in 0..4 {
+        for k in 0..4 {
+            let want = if i == k { 6.0 * x[i] } else { 0.0 };
+            assert_eq!(j[(i, k)], want);
+        }
+    }
+    let (y, t) = scaled_jvp(&[1.0_f32, 2.0], 2, &[1.0, 1.0]);
+    assert_eq!(y, vec![3.5, 9.5]);
+    assert_eq!(t, vec![4.0, 8.0]);
+}
+
+fn rosen_ref<D: DualNum<f64> + Copy>(x: &[D]) -> D {
+    let mut s = D::from(0.0);
+    for i in 0..x.len() - 1 {
+        let a = x[i + 1] - x[i] * x[i];
+        let b = -x[i] + 1.0;
+        s += a * a * 100.0 + b * b;
+    }
+    s
+}
+
+/// A generic function calling another: the chain rule through `poly`'s
+/// generic companions, and another type parameter passed through.
+#[differentiate(wrt(x))]
+fn caller<T: Float, L: AsRef<str>>(x: T, label: L) -> T {
+    let n = label.as_ref().len();
+    poly(x, x * 0.5) * T::from(n).unwrap()
+}
+
+#[test]
+fn generic_calls_and_other_type_parameters() {
+    let x = 0.8;
+    let g = caller_grad(x, "ab");
+    let (_, want) = first_derivative(|d: Dual64| poly_ref(d, d * 0.5) * 2.0, x);
+    close(g, want, 1e-12, "through the call");
+    close(caller(x, "ab"), poly(x, x * 0.5) * 2.0, 1e-15, "value");
+    close(
+        caller_grad(x as f32, "ab") as f64,
+        want,
+        1e-4,
+        "f32 through the call",
+    );
+}
+
+/// A running product: reverse mode tapes the carried product (a fixed
+/// tape, filled with `T` zeros).
+#[differentiate(hessian)]
+fn running_product<T: Float>(x: [T; 4]) -> T {
+    let mut p = T::one();
+    for i in 0..4 {
+        p = p * x[i] + 0.25;
+    }
+    p
+}
+
+#[test]
+fn taped_loops_and_hessians_of_arrays() {
+    let x = [0.9, -1.1, 1.7, 0.4];
+    let f = |v: &[Dual64]| {
+        let mut p = Dual64::from(1.0);
+        for i in 0..4 {
+            p = p * v[i] + 0.25;
+        }
+        p
+    };
+    let g = running_product_grad(x);
+    let g32 = running_product_grad(x.map(|v| v as f32));
+    for i in 0..4 {
+        let xs: Vec<Dual64> = (0..4)
+            .map(|k| Dual64::new(x[k], if k == i { 1.0 } else { 0.0 }))
+            .collect();
+        close(g[i], f(&xs).eps, 1e-12, "running product grad");
+        close(g32[i] as f64, g[i], 1e-5, "f32");
+    }
+    close(
+        running_product(x),
+        f(&x.map(Dual64::from)).re,
+        1e-14,
+        "value",
+    );
+    let h = running_product_hessian(x);
+    let h32 = running_product_hessian(x.map(|v| v as f32));
+    for i in 0..4 {
+        assert_eq!(h[i][i], 0.0, "linear in each x[i]");
+        for j in 0..4 {
+            assert_eq!(h[i][j], h[j][i]);
+            close(h32[i][j] as f64, h[i][j], 1e-5, "f32 Hessian");
+        }
+    }
+    // A mixed entry against central differences of the gradient.
+    let e = 1e-6;
+    let mut xp = x;
+    xp[1] += e;
+    let mut xm = x;
+    xm[1] -= e;
+    let fd = (running_product_grad(xp)[0] - running_product_grad(xm)[0]) / (2.0 * e);
+    close(h[0][1], fd, 1e-7, "H[0][1] by differences");
+}
