@@ -26,8 +26,9 @@
 //! The properties, on both kinds of programs: the jvp (one direction, and
 //! the Jacobian companion) and the vjp (a random cotangent, and the
 //! gradient companion) against dual numbers (`num-dual`, one pass per input
-//! float) and finite differences; `simplify` keeps every value; no
-//! expression swell. Inputs and outputs are flat lists of floats (every
+//! float) and finite differences; forward over reverse (the jvp of the
+//! vjp, which is what `_hvp` is) against the vjp run on dual numbers;
+//! `simplify` keeps every value; no expression swell. Inputs and outputs are flat lists of floats (every
 //! element of every array, in order); an array's tangent and cotangent are
 //! arrays. The interpreter runs what the emitted code does, arrays updated
 //! in place.
@@ -1378,6 +1379,66 @@ fn simplify_property(p: &Point, _: &Stats) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Forward over reverse, which is what `_hvp` is: the jvp along `v` of the
+/// (simplified) vjp program with cotangent `w` is d/dε [Jᵀw](x + εv) =
+/// Σ_k w_k H_k v. The reference runs the vjp program itself on dual numbers
+/// (x + εv, `w` constant): the forward transform of a reverse program
+/// against num-dual.
+fn hvp_property(p: &Point, _: &Stats) -> Result<(), TestCaseError> {
+    let (n, m) = (p.n(), p.m());
+    let k = p.f.params.len() as u32;
+    let vf = simplify(&vjp_bar(&p.f));
+    let extra = vf.params[..k as usize]
+        .iter()
+        .map(|q| Param {
+            name: ident(&format!("{}_dot", q.name)),
+            fields: q.fields.clone(),
+        })
+        .collect();
+    let hf = simplify(&jvp(&vf, extra, 1, &|_, index, _| {
+        if index < k {
+            Seed::Param {
+                index: k + 1 + index,
+                field: None,
+            }
+        } else {
+            Seed::Zero
+        }
+    }));
+    let mut params = p.args(&p.x);
+    params.push(p.bar());
+    params.extend(p.args(&p.v));
+    let out = exec(&hf, &params, "hvp")?;
+    prop_assert_eq!(out.len(), 2 * (m + n));
+    let mut dual = values(
+        &p.ins,
+        p.x.iter().zip(&p.v).map(|(&a, &d)| Dual64::new(a, d)),
+    );
+    let mut bar = values(&p.outs, p.w.iter().map(|&w| Dual64::from(w)));
+    dual.push(if bar.len() == 1 {
+        bar.remove(0)
+    } else {
+        Val::Tuple(bar)
+    });
+    let want: Vec<f64> = interp::run_dual(&vf, &dual)
+        .map_err(|e| TestCaseError::fail(format!("dual vjp: {}\n{vf}", e.0)))?
+        .iter()
+        .flat_map(|o| o.floats())
+        .map(|d| d.eps)
+        .collect();
+    if want.iter().any(|v| !v.is_finite()) {
+        return Err(TestCaseError::reject("non-finite second derivative"));
+    }
+    let got = &out[m + n..];
+    for (j, (a, b)) in got.iter().zip(&want).enumerate() {
+        prop_assert!(
+            close(*a, *b, DUAL_RTOL, DUAL_ATOL),
+            "tangent {j} of the vjp: forward over reverse {a} vs dual {b}\nvjp:\n{vf}\nits jvp:\n{hf}"
+        );
+    }
+    Ok(())
+}
+
 /// No expression swell: the simplified vjp and jvp stay within `limit`
 /// times the size of the program.
 fn swell_property(limit: f64) -> impl Fn(&Point, &Stats) -> Result<(), TestCaseError> {
@@ -1437,6 +1498,11 @@ fn vjp_matches_dual_numbers_and_finite_differences() {
 #[test]
 fn simplify_keeps_values() {
     check("simplify", 0.0, case(), simplify_property);
+}
+
+#[test]
+fn forward_over_reverse_matches_dual_numbers() {
+    check("hvp", 0.0, case(), hvp_property);
 }
 
 #[test]
@@ -2481,6 +2547,11 @@ fn arrays_jvp_matches_dual_numbers_and_finite_differences() {
 #[test]
 fn arrays_vjp_matches_dual_numbers_and_finite_differences() {
     check("arrays vjp", 0.8, acase(AVOID), vjp_property);
+}
+
+#[test]
+fn arrays_forward_over_reverse_matches_dual_numbers() {
+    check("arrays hvp", 0.0, acase(AVOID), hvp_property);
 }
 
 #[test]
