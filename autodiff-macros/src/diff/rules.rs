@@ -227,9 +227,26 @@ pub fn partial(
             // it is 0 (where the formula gives 0 * inf at x = 0)
             let n = a[1];
             let nf = g.add(r, Op::IntToFloat, vec![n], Ty::Float(ty));
-            let minus_one = g.add(r, Op::Int(-1), vec![], Ty::Other);
-            let m = g.add(r, Op::IntAdd, vec![n, minus_one], Ty::Other);
-            let p = g.add(r, Op::PowI, vec![x, m], Ty::Float(ty));
+            // x^(n - 1), but x^n / x where n - 1 would wrap (n = i32::MIN).
+            let wrapped = |g: &mut Graph| {
+                let p = g.add(r, Op::PowI, vec![x, n], Ty::Float(ty));
+                g.bin(r, Bin::Div, p, x)
+            };
+            let p = if *g.op(n) == Op::Int(i32::MIN as i64) {
+                wrapped(g)
+            } else {
+                let minus_one = g.add(r, Op::Int(-1), vec![], Ty::Other);
+                let m = g.add(r, Op::IntAdd, vec![n, minus_one], Ty::Other);
+                let p = g.add(r, Op::PowI, vec![x, m], Ty::Float(ty));
+                if matches!(g.op(n), Op::Int(_)) {
+                    p
+                } else {
+                    let min = g.add(r, Op::Int(i32::MIN as i64), vec![], Ty::Other);
+                    let is_min = g.cmp(r, Cmp::Eq, n, min);
+                    let q = wrapped(g);
+                    g.select(r, is_min, q, p)
+                }
+            };
             let slope = g.bin(r, Bin::Mul, nf, p);
             if matches!(g.op(n), Op::Int(_)) {
                 slope
