@@ -41,6 +41,21 @@ pub fn squares(x: [f64; 2]) -> [f64; 2] {
     [x[0] * x[0], x[1] * x[1]]
 }
 
+/// Rows 6 and 7: `y = dot(x, W)` for a vector `x` and a matrix `W`,
+/// differentiated with respect to `W`: the R-operator is `f_jvp` with a
+/// tangent `V` for `W`, the L-operator `f_vjp` with a cotangent `v` for `y`.
+#[differentiate(wrt(w))]
+#[allow(clippy::needless_range_loop)]
+pub fn x_dot_w(x: [f64; 2], w: [[f64; 2]; 2]) -> [f64; 2] {
+    let mut y = [0.0; 2];
+    for j in 0..2 {
+        for i in 0..2 {
+            y[j] += x[i] * w[i][j];
+        }
+    }
+    y
+}
+
 /// Rows 5, 8 and 9: `cost = sum(x ** 2)`, its Hessian, and Hessian-times-
 /// vector products.
 #[differentiate(hessian)]
@@ -88,6 +103,17 @@ fn main() {
     println!();
     println!("Row 5: hessian(sum(x ** 2), x)");
     println!("  H([4, 4]) = {:?}", sum_of_squares_hessian([4.0, 4.0]));
+
+    println!();
+    println!("Row 6: JV = Rop(dot(x, W), W, V)");
+    let (x, w) = ([0.0, 1.0], [[1.0, 1.0], [1.0, 1.0]]);
+    let (_, jv) = x_dot_w_jvp(x, w, [[2.0, 2.0], [2.0, 2.0]]);
+    println!("  JV = {jv:?}");
+
+    println!();
+    println!("Row 7: VJ = Lop(dot(x, W), W, v)");
+    let (_, vj) = x_dot_w_vjp(x, w, [2.0, 2.0]);
+    println!("  VJ = {vj:?}");
 
     println!();
     println!("Row 8: vH = grad(sum(grad(sum(x ** 2), x) * v), x): the L-operator of the gradient");

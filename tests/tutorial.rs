@@ -90,3 +90,33 @@ fn row8_hessian_vector_product_through_the_l_operator() {
     assert_eq!(grad_dot_v(x, v), 2.0 * (x[0] * v[0] + x[1] * v[1]));
     assert_eq!(grad_dot_v_grad(x, v), [2.0 * v[0], 2.0 * v[1]]);
 }
+
+#[test]
+fn rows_6_and_7_r_and_l_operators_of_x_dot_w() {
+    // TUTORIAL.md rows 6 ([2, 2]) and 7 ([[0, 0], [2, 2]]).
+    let (x, w) = ([0.0, 1.0], [[1.0, 1.0], [1.0, 1.0]]);
+    let (y, jv) = x_dot_w_jvp(x, w, [[2.0, 2.0], [2.0, 2.0]]);
+    assert_eq!(y, [1.0, 1.0]);
+    assert_eq!(jv, [2.0, 2.0]);
+    let (_, vj) = x_dot_w_vjp(x, w, [2.0, 2.0]);
+    assert_eq!(vj, [[0.0, 0.0], [2.0, 2.0]]);
+    // Against dual numbers at a point where nothing is 0 or 1: dy_j/dW_ik
+    // is x_i when j = k.
+    let x = [0.3, -1.7];
+    let w = [[0.5, 2.0], [-1.5, 0.25]];
+    let v = [[0.1, -0.2], [0.7, 1.3]];
+    let (_, jv) = x_dot_w_jvp(x, w, v);
+    for j in 0..2 {
+        let y = (0..2)
+            .map(|i| Dual64::from(x[i]) * Dual64::new(w[i][j], v[i][j]))
+            .fold(Dual64::from(0.0), |a, b| a + b);
+        assert!((jv[j] - y.eps).abs() < 1e-15);
+    }
+    let cot = [0.4, -0.9];
+    let (_, vj) = x_dot_w_vjp(x, w, cot);
+    for i in 0..2 {
+        for k in 0..2 {
+            assert!((vj[i][k] - x[i] * cot[k]).abs() < 1e-15);
+        }
+    }
+}
