@@ -339,3 +339,71 @@ fn gradient_call_on_slices() {
     );
     close(rosen_slice(&x), rosenbrock_ref(&x), "value");
 }
+
+// ---- the integration functions of the arrays tests ----
+
+/// The 2-3-1 tanh network of `tests/arrays.rs`, all its inputs and
+/// weights in one array `p = [x (2), w (3 x 2), v (3)]`.
+#[differentiate(hessian)]
+fn tanh_net(p: [f64; 11]) -> f64 {
+    let mut out = 0.0;
+    for j in 0..3 {
+        let mut a = 0.0;
+        for k in 0..2 {
+            a += p[2 + 2 * j + k] * p[k];
+        }
+        out += p[8 + j] * a.tanh();
+    }
+    out
+}
+
+fn tanh_net_ref<D: DualNum<f64> + Copy>(p: &[D]) -> D {
+    let mut out = D::from(0.0);
+    for j in 0..3 {
+        let a = p[2 + 2 * j] * p[0] + p[2 + 2 * j + 1] * p[1];
+        out += p[8 + j] * a.tanh();
+    }
+    out
+}
+
+#[differentiate(hessian)]
+fn rosenbrock2(x: [f64; 2]) -> f64 {
+    100.0 * (x[1] - x[0] * x[0]).powi(2) + (1.0 - x[0]).powi(2)
+}
+
+#[test]
+fn hessians_of_the_tanh_network_and_rosenbrock_2() {
+    let p = [0.3, -0.8, 0.5, 1.1, -0.7, 0.2, 0.9, -1.3, 0.6, -0.4, 1.7];
+    let h = tanh_net_hessian(p);
+    let want = hyper_hessian(tanh_net_ref, &p);
+    for i in 0..11 {
+        for j in 0..11 {
+            close(h[i][j], want[i][j], &format!("tanh net H[{i}][{j}]"));
+            assert_eq!(h[i][j], h[j][i]);
+        }
+    }
+    // Finite differences of the gradient, column 3.
+    let e = 1e-6;
+    let (mut up, mut down) = (p, p);
+    up[3] += e;
+    down[3] -= e;
+    let (gu, gd) = (tanh_net_grad(up), tanh_net_grad(down));
+    for i in 0..11 {
+        let fd = (gu[i] - gd[i]) / (2.0 * e);
+        assert!(
+            (h[i][3] - fd).abs() <= 1e-6 * fd.abs().max(1.0),
+            "fd H[{i}][3]"
+        );
+    }
+    close(tanh_net(p), tanh_net_ref(&p), "value");
+    for x in [[1.0, 1.0], [-1.2, 1.0], [0.5, -0.3]] {
+        let h = rosenbrock2_hessian(x);
+        let want = hyper_hessian(rosenbrock_ref, &x);
+        for i in 0..2 {
+            for j in 0..2 {
+                close(h[i][j], want[i][j], "Rosenbrock n = 2");
+            }
+        }
+        close(rosenbrock2(x), rosenbrock_ref(&x), "value");
+    }
+}
