@@ -3,6 +3,13 @@
 pub use autodiff_macros::differentiate;
 pub use autodiff_runtime::{check_grad, GradCheck, Matrix, Pretty, PrettyEntry};
 
+/// Array helpers, usable in plain code; inside `#[differentiate]` they are
+/// differentiated (see the guide's chapter on them).
+pub use autodiff_runtime::{
+    dot, log_softmax, logsumexp, matmul, matvec, mean, norm, outer, scan, scan_n, sigmoid, softmax,
+    softplus, sum, transpose, vecmat,
+};
+
 /// The float trait of functions generic over their float type:
 /// `fn f<T: autodiff::Float>(x: T) -> T` (it is `num_traits::Float`).
 pub use autodiff_runtime::num_traits::Float;

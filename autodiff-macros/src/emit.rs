@@ -618,6 +618,11 @@ impl<'a> Emitter<'a> {
                 let arr = self.operand(a[0], Prec::If);
                 (quote!(#private::ZerosLike::zeros_like(&#arr)), Prec::Atom)
             }
+            Op::Zeros(shape) => {
+                let f = format_ident!("{}", shape.runtime_fn());
+                let arrs: Vec<TokenStream> = a.iter().map(|x| self.operand(*x, Prec::If)).collect();
+                (quote!(#private::#f(#(&#arrs),*)), Prec::Atom)
+            }
             Op::FillFixed(k) => {
                 let v = self.operand(a[0], Prec::If);
                 let len = &g.opaques[k as usize].expr;

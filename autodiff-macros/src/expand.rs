@@ -962,7 +962,7 @@ impl<'a> Companions<'a> {
                     quote!(#private::Matrix::from_rows(&rows.iter().map(|r| #r.clone()).collect::<::std::vec::Vec<_>>()))
                 } else {
                     tys.push(quote!(::std::vec::Vec<#elem>));
-                    quote!(rows.iter().map(|r| #r).collect::<::std::vec::Vec<_>>())
+                    quote!(rows.iter().map(|r| #r.clone()).collect::<::std::vec::Vec<_>>())
                 }
             }).collect();
             let value = one_or_tuple(&blocks);

@@ -903,6 +903,7 @@ impl<T: Scalar> Interp<'_, T> {
                 self.in_place(id)?;
                 sum
             }
+            Op::Zeros(_) => return err(format!("%{}: helper zeros are not interpreted", id.0)),
             Op::ZerosLike => {
                 let like = arg(0)?;
                 like.array()?;

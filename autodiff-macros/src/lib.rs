@@ -7,6 +7,7 @@
 //! [`autodiff`]: https://docs.rs/autodiff
 
 mod args;
+mod desugar;
 mod diff;
 mod emit;
 mod error;

@@ -14,6 +14,7 @@ use proc_macro2::{TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::{BinOp, Block, Expr, ExprIf, Lit, Pat, Stmt, UnOp};
 
+use crate::desugar;
 use crate::error::Errors;
 use crate::ir::{
     Bin, Cmp, FloatTy, Function, Graph, NodeId, Op, OutShape, Param, RegionId, Ty, Un, ROOT,
@@ -705,6 +706,16 @@ impl Lower<'_> {
             Expr::If(i) => self.if_expr(i),
             Expr::Binary(b) => self.binary(e, b),
             Expr::Unary(u) => self.unary(e, u),
+            Expr::MethodCall(m) if self.mentions_active(e) && desugar::chain(m).is_some() => {
+                match desugar::chain(m) {
+                    Some(Ok(loops)) => self.expr(&loops),
+                    Some(Err((span, msg))) => {
+                        self.errors.push(syn::Error::new(span, msg));
+                        self.poison()
+                    }
+                    None => self.poison(),
+                }
+            }
             Expr::MethodCall(m) => {
                 let name = m.method.to_string();
                 let mut args = vec![&*m.receiver];
@@ -832,6 +843,8 @@ impl Lower<'_> {
                     self.opaque(e, Ty::Other, "a negation")
                 }
             }
+            // `*v` of a float an iterator closure reads (a copy here).
+            UnOp::Deref(_) if self.mentions_active(e) => self.expr(&u.expr),
             UnOp::Not(_) if self.mentions_active(e) => {
                 let v = self.expr(&u.expr);
                 let x = self.node(v, &u.expr);
@@ -936,11 +949,90 @@ impl Lower<'_> {
                 let last = &p.path.segments[1].ident;
                 return self.method(e, &segs[1], last, &args, false);
             }
+            if let Some(name) = desugar::helper_name(c).filter(|_| self.mentions_active(e)) {
+                return self.helper(c, &name);
+            }
+            if self.mentions_active(e) {
+                match desugar::scan(c) {
+                    Some(Ok(loops)) => return self.expr(&loops),
+                    Some(Err((span, msg))) => {
+                        self.errors.push(syn::Error::new(span, msg));
+                        return self.poison();
+                    }
+                    None => {}
+                }
+            }
+            // The buffers of rewritten iterators and helpers (`desugar`).
+            if segs.len() == 3 && segs[..2] == ["autodiff", "__private"] {
+                if let Some(v) = self.zeros(&segs[2], c) {
+                    return v;
+                }
+            }
             if self.mentions_active(e) {
                 return self.differentiable_call(&c.args, &p.path);
             }
         }
         self.opaque(e, Ty::Other, "a function call")
+    }
+
+    /// A call to an array helper (`dot(&x, &y)`, ...): the loops it stands
+    /// for; `sigmoid`/`softplus` of a float are ops of the rule table.
+    fn helper(&mut self, c: &syn::ExprCall, name: &str) -> Val {
+        let Some(first) = c.args.first() else {
+            return self.error(&c.func, format!("`{name}` needs an argument"));
+        };
+        let inner = match first {
+            Expr::Reference(r) => &*r.expr,
+            other => other,
+        };
+        let v = self.expr(inner);
+        let x = self.node(v, inner);
+        let ty = self.g.ty(x);
+        let un = match name {
+            "sigmoid" => Some(Un::Sigmoid),
+            "softplus" => Some(Un::Softplus),
+            _ => None,
+        };
+        if let (Some(u), Some(_)) = (un, ty.float()) {
+            if c.args.len() != 1 {
+                return self.error(&c.func, format!("`{name}` takes one argument"));
+            }
+            return Val::Node(self.add(Op::Un(u), vec![x], ty));
+        }
+        let Ty::Array(_, rank) = ty else {
+            return self.error(first, format!("`{name}` needs an array (or a slice) here"));
+        };
+        match desugar::helper(c, name, rank) {
+            Ok(loops) => self.expr(&loops),
+            Err((span, msg)) => {
+                self.errors.push(syn::Error::new(span, msg));
+                self.poison()
+            }
+        }
+    }
+
+    /// `zeros_like(&a)`, `zeros_rows(&a)`, ...: the zero buffers that
+    /// rewritten code (see `desugar`) fills, as `Op::ZerosLike`/`Op::Zeros`.
+    fn zeros(&mut self, name: &str, c: &syn::ExprCall) -> Option<Val> {
+        let mut arrs = Vec::new();
+        for a in &c.args {
+            let Expr::Reference(r) = a else { return None };
+            arrs.push(self.array_binding(&r.expr)?);
+        }
+        let f = self.g.ty(*arrs.first()?).elem()?;
+        if name == "zeros_like" && arrs.len() == 1 {
+            let ty = self.g.ty(arrs[0]);
+            return Some(Val::Node(self.add(Op::ZerosLike, arrs, ty)));
+        }
+        let (shape, arity, rank) = crate::ir::Shape::from_runtime_fn(name)?;
+        if arity != arrs.len() {
+            return None;
+        }
+        Some(Val::Node(self.add(
+            Op::Zeros(shape),
+            arrs,
+            Ty::Array(f, rank),
+        )))
     }
 
     /// `g(a, &x, n)` on differentiated values: a call the transforms take
@@ -1141,6 +1233,14 @@ impl Lower<'_> {
     /// `for i in a..b { ... }` or `for i in (a..b).rev() { ... }`: a loop
     /// region carrying every outer binding its body assigns.
     fn for_loop(&mut self, f: &syn::ExprForLoop) -> Val {
+        match desugar::for_loop(f) {
+            Some(Ok(Expr::ForLoop(index_loop))) => return self.for_loop(&index_loop),
+            Some(Err((span, msg))) => {
+                self.errors.push(syn::Error::new(span, msg));
+                return self.poison();
+            }
+            _ => {}
+        }
         let Some((start, end, rev)) = loop_range(&f.expr) else {
             return self.error(&f.expr, "#[differentiate] supports `for` loops over `a..b` or `(a..b).rev()`; write the loop over an index range");
         };

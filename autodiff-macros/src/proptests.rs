@@ -2526,7 +2526,7 @@ fn powi_zero_exponent_at_zero() {
 
 /// The known bugs the array properties avoid.
 const AVOID: Avoid = Avoid {
-    nested_arrays: true,
+    nested_arrays: false,
     nested_reads: true,
     if_writes_in_loops: true,
     rank2_active_fill: true,
@@ -3034,16 +3034,14 @@ fn fixed_if_writes_array_in_one_branch() {
     check_at(f, 0, &[-0.5]);
 }
 
-/// Bug: a loop nested in a loop body reading an array the outer loop
-/// writes: the reverse pass recomputes the inner loop from the outer
-/// loop's *final* array (a carried array is not taped; its final value
-/// "stands in for its shape") instead of the array at that iteration, so
-/// the derivatives built from the inner reads are wrong.
+/// Was a bug: a loop nested in a loop body reading an array the outer
+/// loop writes. The reverse pass recomputed the inner loop from the outer
+/// loop's *final* array instead of the array at that iteration; the outer
+/// loop now tapes a copy of such an array per iteration.
 ///
 /// `let mut y = a.to_owned(); for i in 0..a.len() { let mut s = 0.0; for j
 /// in 0..a.len() { s += y[j] * y[j]; } y[i] = a[i] + s; } y[2]`
 #[test]
-#[ignore = "bug: inner loop reading an array the outer loop writes -> wrong vjp"]
 fn bug_nested_loop_reads_written_array() {
     let f = function(&[("a", ARR)], |g, p| {
         let a = p[0];

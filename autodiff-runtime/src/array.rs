@@ -94,6 +94,13 @@ impl<T, A: ZerosLike<T> + ?Sized> ZerosLike<T> for &A {
     }
 }
 
+/// Zeros shaped like `a` (see [`ZerosLike`]): the buffer of `a.map(..)`
+/// in generated code.
+#[inline]
+pub fn zeros_like<T, A: ZerosLike<T> + ?Sized>(a: &A) -> A::Out {
+    a.zeros_like()
+}
+
 /// An owned copy of an array or slice, to update in place: `[T; N]` gives
 /// itself, `[T]` and `Vec<T>` give a `Vec<T>`.
 pub trait Owned {

@@ -7,15 +7,17 @@
 
 mod array;
 mod check;
+mod helpers;
 mod matrix;
 mod pretty;
 mod scalar;
 
-pub use array::{filled, tape, AddAssign, Owned, SumAll, Zeros, ZerosLike};
+pub use array::{filled, tape, zeros_like, AddAssign, Owned, SumAll, Zeros, ZerosLike};
 pub use check::{check_grad, GradCheck};
+pub use helpers::*;
 pub use matrix::Matrix;
 pub use pretty::{Pretty, PrettyEntry};
-pub use scalar::{cast, lit, max_first, min_first, sigmoid, sign0, softplus};
+pub use scalar::{cast, lit, max_first, min_first, sign0};
 
 /// The `num-traits` crate, for `T: Float` bounds.
 pub use num_traits;

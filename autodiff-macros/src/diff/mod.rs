@@ -117,7 +117,8 @@ pub fn activity(g: &Graph, active_param: &dyn Fn(u32, Option<u32>) -> bool) -> V
                 | Op::Bool(_)
                 | Op::Default
                 | Op::Opaque(_)
-                | Op::ZerosLike => false,
+                | Op::ZerosLike
+                | Op::Zeros(_) => false,
                 _ if node.ty == Ty::Bool => false,
                 _ => node.args.iter().any(on),
             };

@@ -683,6 +683,20 @@ impl<'a> Reverse<'a> {
                     } else if !taping {
                         let init = src.args(id)[1 + k as usize];
                         self.primal(init)
+                    } else if node.ty.is_array() && snapshots(src, body, k) {
+                        // Written in the body, and read by a loop nested in
+                        // it (whose reads this level does not tape): a copy
+                        // as each iteration starts is taped, and the
+                        // recomputation updates a copy of that.
+                        let Op::Loop { body: dst_body, .. } = *self.g.op(dst_loop) else {
+                            continue;
+                        };
+                        let value =
+                            self.g
+                                .add_local(dst_body, Op::RegionArg(dst_body, k), vec![], node.ty);
+                        let copy = self.g.add_first(dst_body, Op::Owned, vec![value], node.ty);
+                        let snap = self.tape_read(c, dst_loop, loop_region, copy, rb, pos);
+                        self.g.add(rb, Op::Owned, vec![snap], node.ty)
                     } else if node.ty.is_array() {
                         // A carried array is updated in place, so it cannot
                         // be taped; its reads are (below). Its final value
@@ -791,6 +805,7 @@ impl<'a> Reverse<'a> {
                 self.g.set_outputs(body, outs);
                 let tape_ty = match ty {
                     Ty::Float(f) => Ty::Array(f, 1),
+                    Ty::Array(f, rank) => Ty::Array(f, rank + 1),
                     other => other,
                 };
                 let at = self.g.node(dst_loop).region;
@@ -803,6 +818,23 @@ impl<'a> Reverse<'a> {
         };
         self.g.add(rb, Op::Index, vec![tape, pos], ty)
     }
+}
+
+/// Does the reversal of loop body `body` tape a copy of carried array `k`
+/// (its region argument `k`, `k >= 1`) per iteration? When the body writes
+/// it and holds a loop of its own: the inner loop's reads are not taped at
+/// this level, so its recomputation needs the array as it was.
+fn snapshots(src: &Graph, body: RegionId, k: u32) -> bool {
+    let written = src
+        .region(body)
+        .outputs
+        .get(k as usize - 1)
+        .is_some_and(|&out| *src.op(out) != Op::RegionArg(body, k));
+    let inner_loop = src
+        .nodes
+        .iter()
+        .any(|n| matches!(n.op, Op::Loop { .. }) && src.within(n.region, body));
+    written && inner_loop
 }
 
 /// Is `region` inside a loop body nested in `body` (whose reversal

@@ -261,6 +261,9 @@ pub enum Op {
     AddAt,
     /// An array of zeros shaped like array `[arr]`.
     ZerosLike,
+    /// Zeros shaped from matrices and vectors, for the array helpers: see
+    /// [`Shape`].
+    Zeros(Shape),
     /// `[v; LEN]`: `[v]`, `LEN` the user's tokens (opaque expression `k`),
     /// emitted as written since an array length must be a constant.
     FillFixed(u32),
@@ -314,7 +317,12 @@ impl Op {
     pub fn allocates(&self) -> bool {
         matches!(
             self,
-            Op::ZerosLike | Op::FillFixed(_) | Op::FillVec | Op::ArrayLit | Op::Owned
+            Op::ZerosLike
+                | Op::Zeros(_)
+                | Op::FillFixed(_)
+                | Op::FillVec
+                | Op::ArrayLit
+                | Op::Owned
         )
     }
 
@@ -335,6 +343,49 @@ pub struct Node {
     pub args: Vec<NodeId>,
     pub ty: Ty,
     pub region: RegionId,
+}
+
+/// The shape of an `Op::Zeros`, from its array arguments; each is a
+/// function of the runtime (`zeros_rows(&a)`, ...), which the rewritten
+/// array helpers call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Shape {
+    /// `[a]`: one zero per row of `a`.
+    Rows,
+    /// `[a]`: one zero per column of `a`.
+    Cols,
+    /// `[x, y]`: `x.len()` rows of `y.len()` zeros.
+    Outer,
+    /// `[a, b]`: the shape of the product `a b`.
+    Product,
+    /// `[a]`: the shape of `a` transposed.
+    Transposed,
+}
+
+impl Shape {
+    /// The runtime function making the zeros.
+    pub fn runtime_fn(self) -> &'static str {
+        match self {
+            Shape::Rows => "zeros_rows",
+            Shape::Cols => "zeros_cols",
+            Shape::Outer => "zeros_outer",
+            Shape::Product => "zeros_product",
+            Shape::Transposed => "zeros_transposed",
+        }
+    }
+
+    /// The shape a runtime function name makes, with its arity and rank.
+    pub fn from_runtime_fn(name: &str) -> Option<(Shape, usize, u8)> {
+        [
+            (Shape::Rows, 1, 1),
+            (Shape::Cols, 1, 1),
+            (Shape::Outer, 2, 2),
+            (Shape::Product, 2, 2),
+            (Shape::Transposed, 1, 2),
+        ]
+        .into_iter()
+        .find(|(s, _, _)| s.runtime_fn() == name)
+    }
 }
 
 /// A structured region: its nodes in build (topological) order and the
@@ -473,6 +524,17 @@ impl Graph {
         }
         let id = self.push(region, op.clone(), args.clone(), ty);
         self.interned.insert((op, args, region), id);
+        id
+    }
+
+    /// A new node at the start of `region` (before the in-place updates
+    /// the region makes), not interned: a copy of an array as the region
+    /// begins, say.
+    pub fn add_first(&mut self, region: RegionId, op: Op, args: Vec<NodeId>, ty: Ty) -> NodeId {
+        let id = self.push(region, op, args, ty);
+        let nodes = &mut self.regions[region.0 as usize].nodes;
+        nodes.pop();
+        nodes.insert(0, id);
         id
     }
 

@@ -1,0 +1,762 @@
+//! Iterator forms on differentiated arrays, rewritten as index loops before
+//! lowering: the one loop pipeline then differentiates them, in both modes.
+//!
+//! A chain is a source, at most one `map`, and a consumer:
+//!
+//! - sources: `x.iter()` (or `x.into_iter()`, and `.copied()`/`.cloned()`
+//!   of them), `x.iter().zip(y.iter())` (`y`, `&y` or `y.iter()`), and an
+//!   integer range `(a..b)`;
+//! - consumers: `.sum()`, `.product()`, `.fold(init, |acc, v| ..)`,
+//!   `.collect::<Vec<_>>()`;
+//! - and `a.map(|v| ..)` on a fixed array, elementwise;
+//! - `for v in x.iter()` (also `&x`, `x`, `.enumerate()`, `.zip(..)`).
+//!
+//! Other adaptors are compile errors that show the index loop to write.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{parse_quote_spanned, Expr, ExprClosure, ExprMethodCall, Pat};
+
+/// What a chain was rewritten to, or why it cannot be.
+pub type Rewrite = Result<Expr, (Span, String)>;
+
+/// A chain's source and its `map` closure.
+type Mapped = (Source, Option<ExprClosure>);
+
+/// Where the items come from.
+enum Source {
+    /// Elements of one array, or of two zipped arrays, at each index.
+    Elems(Vec<Expr>),
+    /// The integers `a..b`.
+    Range(Box<(Expr, Expr)>),
+}
+
+/// `E.method(..)` chains this module reads; anything else is `None` (not an
+/// iterator chain: lowered as usual).
+pub fn chain(e: &ExprMethodCall) -> Option<Rewrite> {
+    let name = e.method.to_string();
+    let span = e.method.span();
+    match name.as_str() {
+        "sum" | "product" if e.args.is_empty() => {
+            let (source, map) = match mapped(&e.receiver)? {
+                Ok(x) => x,
+                Err(err) => return Some(Err(err)),
+            };
+            let (init, op): (Expr, syn::BinOp) = if name == "sum" {
+                (
+                    parse_quote_spanned!(span=> 0.0),
+                    parse_quote_spanned!(span=> +),
+                )
+            } else {
+                (
+                    parse_quote_spanned!(span=> 1.0),
+                    parse_quote_spanned!(span=> *),
+                )
+            };
+            Some(reduce(
+                span,
+                source,
+                map,
+                init,
+                |acc, v| parse_quote_spanned!(span=> #acc #op #v),
+            ))
+        }
+        "fold" if e.args.len() == 2 => {
+            let (source, map) = match mapped(&e.receiver)? {
+                Ok(x) => x,
+                Err(err) => return Some(Err(err)),
+            };
+            let init = e.args[0].clone();
+            let Expr::Closure(c) = &e.args[1] else {
+                return Some(Err((
+                    e.args[1].span(),
+                    "`fold` needs a closure `|acc, v| ...` here".into(),
+                )));
+            };
+            let [acc_pat, item_pat] = match closure_params::<2>(c) {
+                Ok(p) => p,
+                Err(err) => return Some(Err(err)),
+            };
+            let body = &c.body;
+            Some(reduce(span, source, map, init, |acc, v| {
+                parse_quote_spanned! {span=> {
+                    let #acc_pat = #acc;
+                    let #item_pat = #v;
+                    #body
+                }}
+            }))
+        }
+        "collect" if e.args.is_empty() => {
+            let (source, map) = match mapped(&e.receiver)? {
+                Ok(x) => x,
+                Err(err) => return Some(Err(err)),
+            };
+            Some(collect(span, source, map))
+        }
+        // `a.map(|v| ..)` on an array (not on an iterator, handled above).
+        "map" if e.args.len() == 1 && source(&e.receiver).is_none() => {
+            let Expr::Closure(c) = &e.args[0] else {
+                return None;
+            };
+            let a = &e.receiver;
+            let array = Source::Elems(vec![(**a).clone()]);
+            let out: Expr = parse_quote_spanned!(span=> ::autodiff::__private::zeros_like(&#a));
+            Some(fill(span, array, Some(c), out))
+        }
+        _ if ADAPTORS.contains(&name.as_str()) => {
+            let (span, name) = first_adaptor(&Expr::MethodCall(e.clone()))?;
+            Some(Err((span, unsupported(&name))))
+        }
+        _ => None,
+    }
+}
+
+/// Iterator adaptors and consumers this module does not rewrite.
+const ADAPTORS: &[&str] = &[
+    "filter",
+    "filter_map",
+    "enumerate",
+    "rev",
+    "skip",
+    "take",
+    "step_by",
+    "chain",
+    "cycle",
+    "flat_map",
+    "flatten",
+    "scan",
+    "take_while",
+    "skip_while",
+    "map_while",
+    "inspect",
+    "peekable",
+    "max",
+    "min",
+    "max_by",
+    "min_by",
+    "max_by_key",
+    "min_by_key",
+    "reduce",
+    "count",
+    "last",
+    "nth",
+    "position",
+    "find",
+    "any",
+    "all",
+    "for_each",
+    "zip",
+    "map",
+    "windows",
+    "chunks",
+];
+
+fn unsupported(adaptor: &str) -> String {
+    format!(
+        "#[differentiate] does not read the iterator adaptor `{adaptor}` on differentiated values; \
+         it reads `x.iter()` / `.zip(..)` / `(a..b)`, one `.map(..)`, and `.sum()`, `.product()`, \
+         `.fold(..)` or `.collect::<Vec<_>>()`. Write an index loop instead: \
+         `for i in 0..x.len() {{ let v = x[i]; ... }}`"
+    )
+}
+
+/// The source of a chain and its `map` closure, if any: `None` if `e` is
+/// not an iterator at all.
+fn mapped(e: &Expr) -> Option<Result<Mapped, (Span, String)>> {
+    if let Some(s) = source(e) {
+        return Some(Ok((s, None)));
+    }
+    let Expr::MethodCall(m) = e else { return None };
+    if m.method == "map" && m.args.len() == 1 {
+        if let Some(s) = source(&m.receiver) {
+            return Some(match &m.args[0] {
+                Expr::Closure(c) => Ok((s, Some(c.clone()))),
+                other => Err((other.span(), "`map` needs a closure `|v| ...` here".into())),
+            });
+        }
+    }
+    first_adaptor(e).map(|(span, name)| Err((span, unsupported(&name))))
+}
+
+/// The first adaptor after the source of a chain this module does not
+/// read (`filter` in `x.iter().filter(..).map(..)`), if `e` is a chain.
+fn first_adaptor(e: &Expr) -> Option<(Span, String)> {
+    let Expr::MethodCall(m) = e else { return None };
+    if source(&m.receiver).is_some() {
+        return Some((m.method.span(), m.method.to_string()));
+    }
+    first_adaptor(&m.receiver)
+}
+
+/// `x.iter()`, `x.into_iter()`, `x.iter().zip(..)`, `(a..b)`.
+fn source(e: &Expr) -> Option<Source> {
+    match e {
+        Expr::Paren(p) => source(&p.expr),
+        Expr::Range(r) if matches!(r.limits, syn::RangeLimits::HalfOpen(_)) => Some(Source::Range(
+            Box::new(((**r.start.as_ref()?).clone(), (**r.end.as_ref()?).clone())),
+        )),
+        Expr::MethodCall(m)
+            if (m.method == "iter" || m.method == "into_iter") && m.args.is_empty() =>
+        {
+            Some(Source::Elems(vec![array(&m.receiver)]))
+        }
+        // Items are copied floats anyway.
+        Expr::MethodCall(m)
+            if (m.method == "copied" || m.method == "cloned") && m.args.is_empty() =>
+        {
+            source(&m.receiver)
+        }
+        Expr::MethodCall(m) if m.method == "zip" && m.args.len() == 1 => {
+            let Source::Elems(mut arrays) = source(&m.receiver)? else {
+                return None;
+            };
+            if arrays.len() != 1 {
+                return None;
+            }
+            let other = match source(&m.args[0]) {
+                Some(Source::Elems(a)) if a.len() == 1 => a[0].clone(),
+                Some(_) => return None,
+                None => array(&m.args[0]),
+            };
+            arrays.push(other);
+            Some(Source::Elems(arrays))
+        }
+        _ => None,
+    }
+}
+
+/// The array an iterator walks: `x` of `x`, `&x`, `(x)`.
+fn array(e: &Expr) -> Expr {
+    match e {
+        Expr::Reference(r) => array(&r.expr),
+        Expr::Paren(p) => array(&p.expr),
+        other => other.clone(),
+    }
+}
+
+/// A pattern without `&`, `mut` or a type: what binds a copied element.
+fn value_pat(p: &Pat) -> Pat {
+    match p {
+        Pat::Reference(r) => value_pat(&r.pat),
+        Pat::Type(t) => value_pat(&t.pat),
+        Pat::Paren(p) => value_pat(&p.pat),
+        Pat::Tuple(t) => {
+            let mut t = t.clone();
+            for e in t.elems.iter_mut() {
+                *e = value_pat(e);
+            }
+            Pat::Tuple(t)
+        }
+        Pat::Ident(i) => {
+            let mut i = i.clone();
+            i.by_ref = None;
+            i.mutability = None;
+            Pat::Ident(i)
+        }
+        other => other.clone(),
+    }
+}
+
+fn closure_params<const N: usize>(c: &ExprClosure) -> Result<[Pat; N], (Span, String)> {
+    let pats: Vec<Pat> = c.inputs.iter().map(value_pat).collect();
+    pats.try_into().map_err(|_| {
+        (
+            c.inputs.span(),
+            format!("this closure needs {N} parameter(s)"),
+        )
+    })
+}
+
+/// `let <pat> = <item i>;` statements binding the closure's parameter (or
+/// the loop pattern) to the source's item at index `i`.
+fn bind_item(
+    source: &Source,
+    pat: &Pat,
+    i: &Expr,
+    span: Span,
+) -> Result<Vec<syn::Stmt>, (Span, String)> {
+    let pat = value_pat(pat);
+    match source {
+        Source::Range(..) => Ok(vec![parse_quote_spanned!(span=> let #pat = #i;)]),
+        Source::Elems(arrays) if arrays.len() == 1 => {
+            let a = &arrays[0];
+            Ok(vec![parse_quote_spanned!(span=> let #pat = #a[#i];)])
+        }
+        Source::Elems(arrays) => {
+            let Pat::Tuple(t) = &pat else {
+                return Err((
+                    pat.span(),
+                    "the items of `zip` are pairs: write `|(a, b)| ...`".into(),
+                ));
+            };
+            if t.elems.len() != arrays.len() {
+                return Err((
+                    pat.span(),
+                    "the items of `zip` are pairs: write `|(a, b)| ...`".into(),
+                ));
+            }
+            Ok(t.elems
+                .iter()
+                .zip(arrays)
+                .map(|(p, a)| parse_quote_spanned!(span=> let #p = #a[#i];))
+                .collect())
+        }
+    }
+}
+
+/// `for i in a..b` over the source's indices, and the index expression
+/// into a buffer of its items (`i - a` for a range).
+fn index_loop(source: &Source, span: Span) -> (Expr, Expr, Expr) {
+    let i: Expr = parse_quote_spanned!(span=> __ad_i);
+    match source {
+        Source::Range(r) => {
+            let (a, b) = &**r;
+            let slot = if is_zero(a) {
+                i.clone()
+            } else {
+                parse_quote_spanned!(span=> #i - (#a))
+            };
+            (parse_quote_spanned!(span=> (#a)..(#b)), i, slot)
+        }
+        Source::Elems(arrays) => {
+            let x = &arrays[0];
+            (parse_quote_spanned!(span=> 0..#x.len()), i.clone(), i)
+        }
+    }
+}
+
+/// The statements computing the mapped item at `i` into `__ad_v`.
+fn item_value(
+    source: &Source,
+    map: Option<&ExprClosure>,
+    i: &Expr,
+    span: Span,
+) -> Result<Vec<syn::Stmt>, (Span, String)> {
+    let v: Pat = parse_quote_spanned!(span=> __ad_v);
+    match map {
+        None => bind_item(source, &v, i, span),
+        Some(c) => {
+            let [p] = closure_params::<1>(c)?;
+            let mut stmts = bind_item(source, &p, i, span)?;
+            let body = &c.body;
+            stmts.push(parse_quote_spanned!(span=> let __ad_v = #body;));
+            Ok(stmts)
+        }
+    }
+}
+
+/// `{ let mut acc = init; for i in .. { acc = step(acc, item); } acc }`.
+fn reduce(
+    span: Span,
+    source: Source,
+    map: Option<ExprClosure>,
+    init: Expr,
+    step: impl Fn(&Expr, &Expr) -> Expr,
+) -> Rewrite {
+    let (range, i, _) = index_loop(&source, span);
+    let item = item_value(&source, map.as_ref(), &i, span)?;
+    let acc: Expr = parse_quote_spanned!(span=> __ad_acc);
+    let v: Expr = parse_quote_spanned!(span=> __ad_v);
+    let next = step(&acc, &v);
+    Ok(parse_quote_spanned! {span=> {
+        let mut __ad_acc = #init;
+        for __ad_i in #range {
+            #(#item)*
+            __ad_acc = #next;
+        }
+        __ad_acc
+    }})
+}
+
+fn is_zero(e: &Expr) -> bool {
+    matches!(e, Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) if i.base10_digits() == "0")
+}
+
+/// `.collect::<Vec<_>>()`: a `vec![0.0; n]` written at each index.
+fn collect(span: Span, source: Source, map: Option<ExprClosure>) -> Rewrite {
+    let len: Expr = match &source {
+        Source::Range(r) if is_zero(&r.0) => r.1.clone(),
+        Source::Range(r) => {
+            let (a, b) = &**r;
+            parse_quote_spanned!(span=> (#b) - (#a))
+        }
+        Source::Elems(arrays) => {
+            let x = &arrays[0];
+            parse_quote_spanned!(span=> #x.len())
+        }
+    };
+    let out: Expr = parse_quote_spanned!(span=> vec![0.0; #len]);
+    fill(span, source, map.as_ref(), out)
+}
+
+/// `{ let mut out = buffer; for i in .. { out[slot] = item; } out }`.
+fn fill(span: Span, source: Source, map: Option<&ExprClosure>, buffer: Expr) -> Rewrite {
+    let (range, i, slot) = index_loop(&source, span);
+    let item = item_value(&source, map, &i, span)?;
+    Ok(parse_quote_spanned! {span=> {
+        let mut __ad_out = #buffer;
+        for __ad_i in #range {
+            #(#item)*
+            __ad_out[#slot] = __ad_v;
+        }
+        __ad_out
+    }})
+}
+
+/// `for pat in x.iter() { .. }` (also `&x`, `x`, `.enumerate()`,
+/// `.zip(..)`) as `for __ad_i in 0..x.len() { let pat = x[__ad_i]; .. }`;
+/// `None` for a range loop or a form this module does not read.
+pub fn for_loop(f: &syn::ExprForLoop) -> Option<Rewrite> {
+    let span = f.expr.span();
+    let (source, enumerate) = match &*f.expr {
+        Expr::MethodCall(m) if m.method == "enumerate" && m.args.is_empty() => {
+            (source(&m.receiver)?, true)
+        }
+        Expr::Range(_) => return None,
+        Expr::Paren(p) if matches!(*p.expr, Expr::Range(_)) => return None,
+        Expr::MethodCall(m) if m.method == "rev" => return None,
+        e @ (Expr::Path(_) | Expr::Reference(_) | Expr::Field(_)) => {
+            (Source::Elems(vec![array(e)]), false)
+        }
+        e => (source(e)?, false),
+    };
+    if matches!(source, Source::Range(..)) {
+        return None;
+    }
+    let i: Expr = parse_quote_spanned!(span=> __ad_i);
+    let pat = value_pat(&f.pat);
+    let binds = if enumerate {
+        let Pat::Tuple(t) = &pat else {
+            return Some(Err((
+                pat.span(),
+                "the items of `enumerate` are pairs: write `for (i, v) in ...`".into(),
+            )));
+        };
+        if t.elems.len() != 2 {
+            return Some(Err((
+                pat.span(),
+                "the items of `enumerate` are pairs: write `for (i, v) in ...`".into(),
+            )));
+        }
+        let k = &t.elems[0];
+        let mut stmts: Vec<syn::Stmt> = vec![parse_quote_spanned!(span=> let #k = #i;)];
+        match bind_item(&source, &t.elems[1], &i, span) {
+            Ok(s) => stmts.extend(s),
+            Err(e) => return Some(Err(e)),
+        }
+        stmts
+    } else {
+        match bind_item(&source, &pat, &i, span) {
+            Ok(s) => s,
+            Err(e) => return Some(Err(e)),
+        }
+    };
+    let (range, _, _) = index_loop(&source, span);
+    let body = &f.body;
+    Some(Ok(parse_quote_spanned! {span=>
+        for __ad_i in #range {
+            #(#binds)*
+            #body
+        }
+    }))
+}
+
+/// `scan(init, xs, |carry, x| (next, y))` and `scan_n(init, n, |carry, i|
+/// (next, y))` (Theano's `scan`, see `autodiff::scan`) as a loop carrying
+/// the state and writing each step's `y` into a `Vec`; `None` if `c` is
+/// not such a call. The carry is a name, or a tuple of names `|(a, b), x|`
+/// (each part carried).
+pub fn scan(c: &syn::ExprCall) -> Option<Rewrite> {
+    let Expr::Path(p) = &*c.func else { return None };
+    let name = p.path.segments.last()?.ident.to_string();
+    if (name != "scan" && name != "scan_n") || c.args.len() != 3 {
+        return None;
+    }
+    let span = p.path.segments.last()?.ident.span();
+    let Expr::Closure(f) = &c.args[2] else {
+        return Some(Err((
+            c.args[2].span(),
+            format!("`{name}` needs a closure `|carry, x| (next_carry, y)` here"),
+        )));
+    };
+    let [carry, item] = match closure_params::<2>(f) {
+        Ok(p) => p,
+        Err(e) => return Some(Err(e)),
+    };
+    let init = &c.args[0];
+    let (len, item_value): (Expr, Expr) = if name == "scan" {
+        let xs = array(&c.args[1]);
+        (
+            parse_quote_spanned!(span=> #xs.len()),
+            parse_quote_spanned!(span=> #xs[__ad_i]),
+        )
+    } else {
+        let n = &c.args[1];
+        (
+            parse_quote_spanned!(span=> #n),
+            parse_quote_spanned!(span=> __ad_i),
+        )
+    };
+    // The carry's names are the state variables (one per part of a tuple
+    // carry): the body then updates the state itself, in place.
+    let names: Vec<&Pat> = match &carry {
+        Pat::Tuple(t) => t.elems.iter().collect(),
+        other => vec![other],
+    };
+    let mut state: Vec<syn::Ident> = Vec::new();
+    for n in names {
+        match n {
+            Pat::Ident(i) => state.push(i.ident.clone()),
+            other => {
+                return Some(Err((
+                    other.span(),
+                    format!("write the carry of `{name}` as a name or a tuple of names"),
+                )))
+            }
+        }
+    }
+    let parts = state.len();
+    let next: Vec<syn::Ident> = (0..parts)
+        .map(|k| quote::format_ident!("__ad_n{}", k, span = span))
+        .collect();
+    let (state_tuple, next_pat): (Expr, Pat) = if parts == 1 {
+        let (s, n) = (&state[0], &next[0]);
+        (
+            parse_quote_spanned!(span=> #s),
+            parse_quote_spanned!(span=> #n),
+        )
+    } else {
+        (
+            parse_quote_spanned!(span=> (#(#state),*)),
+            parse_quote_spanned!(span=> (#(#next),*)),
+        )
+    };
+    let body = &f.body;
+    Some(Ok(parse_quote_spanned! {span=> {
+        let #state_tuple = #init;
+        #(let mut #state = #state;)*
+        let mut __ad_ys = vec![0.0; #len];
+        for __ad_i in 0..#len {
+            let (#next_pat, __ad_y) = {
+                let #item = #item_value;
+                #body
+            };
+            #(#state = #next;)*
+            __ad_ys[__ad_i] = __ad_y;
+        }
+        (#state_tuple, __ad_ys)
+    }}))
+}
+
+/// The array helpers of `autodiff` (`sum(&x)`, `dot(&x, &y)`, ...), by
+/// name: a bare call or one through an `autodiff::` path.
+pub const HELPERS: &[&str] = &[
+    "sum",
+    "mean",
+    "dot",
+    "norm",
+    "logsumexp",
+    "softmax",
+    "log_softmax",
+    "sigmoid",
+    "softplus",
+    "matvec",
+    "vecmat",
+    "matmul",
+    "transpose",
+    "outer",
+];
+
+/// The helper a call names, if any.
+pub fn helper_name(c: &syn::ExprCall) -> Option<String> {
+    let Expr::Path(p) = &*c.func else { return None };
+    let segs: Vec<String> = p
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    let name = segs.last()?;
+    let through_autodiff = segs.len() == 2 && segs[0] == "autodiff";
+    if (segs.len() == 1 || through_autodiff) && HELPERS.contains(&name.as_str()) {
+        Some(name.clone())
+    } else {
+        None
+    }
+}
+
+/// A helper call as the loops it stands for (the same arithmetic, in the
+/// same order, as the runtime function), on arrays of rank `rank` (of the
+/// first argument). `sigmoid`/`softplus` of a scalar are not rewritten.
+pub fn helper(c: &syn::ExprCall, name: &str, rank: u8) -> Rewrite {
+    let span = c.func.span();
+    let arity = match name {
+        "dot" | "matvec" | "vecmat" | "matmul" | "outer" => 2,
+        _ => 1,
+    };
+    if c.args.len() != arity {
+        return Err((span, format!("`{name}` takes {arity} argument(s)")));
+    }
+    let want_rank = match name {
+        "matvec" | "matmul" | "transpose" => 2,
+        _ => 1,
+    };
+    if rank != want_rank {
+        return Err((
+            c.args[0].span(),
+            format!("the first argument of `{name}` must be an array of rank {want_rank} here"),
+        ));
+    }
+    let x = array(&c.args[0]);
+    let y = c.args.get(1).map(array);
+    let args: Vec<syn::Stmt> = match &y {
+        Some(y) => vec![
+            parse_quote_spanned!(span=> let __ad_x = #x;),
+            parse_quote_spanned!(span=> let __ad_y = #y;),
+        ],
+        None => vec![parse_quote_spanned!(span=> let __ad_x = #x;)],
+    };
+    // The largest element (-inf for none), as the runtime finds it.
+    let max: syn::Stmt = parse_quote_spanned! {span=>
+        let __ad_m = {
+            let mut __ad_m = -1.0 / 0.0;
+            for __ad_i in 0..__ad_x.len() {
+                if __ad_x[__ad_i] > __ad_m {
+                    __ad_m = __ad_x[__ad_i];
+                }
+            }
+            __ad_m
+        };
+    };
+    // Σ exp(x_i - m).
+    let sum_exp: syn::Stmt = parse_quote_spanned! {span=>
+        let __ad_s = {
+            let mut __ad_s = 0.0;
+            for __ad_i in 0..__ad_x.len() {
+                __ad_s = __ad_s + (__ad_x[__ad_i] - __ad_m).exp();
+            }
+            __ad_s
+        };
+    };
+    let sum_of = |term: Expr| -> Expr {
+        parse_quote_spanned! {span=> {
+            let mut __ad_s = 0.0;
+            for __ad_i in 0..__ad_x.len() {
+                __ad_s = __ad_s + #term;
+            }
+            __ad_s
+        }}
+    };
+    let body: Expr = match name {
+        "sum" => sum_of(parse_quote_spanned!(span=> __ad_x[__ad_i])),
+        "dot" => sum_of(parse_quote_spanned!(span=> __ad_x[__ad_i] * __ad_y[__ad_i])),
+        "norm" => {
+            let s = sum_of(parse_quote_spanned!(span=> __ad_x[__ad_i] * __ad_x[__ad_i]));
+            parse_quote_spanned!(span=> #s.sqrt())
+        }
+        // The count is summed as a float: exact, and generic over `T`.
+        "mean" => parse_quote_spanned! {span=> {
+            let mut __ad_s = 0.0;
+            let mut __ad_n = 0.0;
+            for __ad_i in 0..__ad_x.len() {
+                __ad_s = __ad_s + __ad_x[__ad_i];
+                __ad_n = __ad_n + 1.0;
+            }
+            __ad_s / __ad_n
+        }},
+        "logsumexp" => parse_quote_spanned! {span=> {
+            #max
+            #sum_exp
+            if __ad_m > -1.0 / 0.0 && __ad_m < 1.0 / 0.0 {
+                __ad_m + __ad_s.ln()
+            } else {
+                __ad_m
+            }
+        }},
+        "softmax" => parse_quote_spanned! {span=> {
+            #max
+            #sum_exp
+            let mut __ad_out = ::autodiff::__private::zeros_like(&__ad_x);
+            for __ad_i in 0..__ad_x.len() {
+                __ad_out[__ad_i] = (__ad_x[__ad_i] - __ad_m).exp() / __ad_s;
+            }
+            __ad_out
+        }},
+        "log_softmax" => parse_quote_spanned! {span=> {
+            #max
+            #sum_exp
+            let __ad_l = __ad_s.ln();
+            let mut __ad_out = ::autodiff::__private::zeros_like(&__ad_x);
+            for __ad_i in 0..__ad_x.len() {
+                __ad_out[__ad_i] = __ad_x[__ad_i] - __ad_m - __ad_l;
+            }
+            __ad_out
+        }},
+        "sigmoid" | "softplus" => {
+            let f = syn::Ident::new(name, span);
+            parse_quote_spanned! {span=> {
+                let mut __ad_out = ::autodiff::__private::zeros_like(&__ad_x);
+                for __ad_i in 0..__ad_x.len() {
+                    __ad_out[__ad_i] = #f(__ad_x[__ad_i]);
+                }
+                __ad_out
+            }}
+        }
+        "matvec" => parse_quote_spanned! {span=> {
+            let mut __ad_out = ::autodiff::__private::zeros_rows(&__ad_x);
+            for __ad_i in 0..__ad_x.len() {
+                let mut __ad_s = 0.0;
+                for __ad_j in 0..__ad_y.len() {
+                    __ad_s = __ad_s + __ad_x[__ad_i][__ad_j] * __ad_y[__ad_j];
+                }
+                __ad_out[__ad_i] = __ad_s;
+            }
+            __ad_out
+        }},
+        // vecmat(x, a): x is the vector, a the matrix.
+        "vecmat" => parse_quote_spanned! {span=> {
+            let mut __ad_out = ::autodiff::__private::zeros_cols(&__ad_y);
+            for __ad_i in 0..__ad_y.len() {
+                for __ad_j in 0..__ad_out.len() {
+                    __ad_out[__ad_j] = __ad_out[__ad_j] + __ad_x[__ad_i] * __ad_y[__ad_i][__ad_j];
+                }
+            }
+            __ad_out
+        }},
+        "matmul" => parse_quote_spanned! {span=> {
+            let mut __ad_out = ::autodiff::__private::zeros_product(&__ad_x, &__ad_y);
+            let __ad_row = ::autodiff::__private::zeros_cols(&__ad_y);
+            for __ad_i in 0..__ad_x.len() {
+                for __ad_j in 0..__ad_row.len() {
+                    let mut __ad_s = 0.0;
+                    for __ad_k in 0..__ad_y.len() {
+                        __ad_s = __ad_s + __ad_x[__ad_i][__ad_k] * __ad_y[__ad_k][__ad_j];
+                    }
+                    __ad_out[__ad_i][__ad_j] = __ad_s;
+                }
+            }
+            __ad_out
+        }},
+        "transpose" => parse_quote_spanned! {span=> {
+            let mut __ad_out = ::autodiff::__private::zeros_transposed(&__ad_x);
+            let __ad_row = ::autodiff::__private::zeros_cols(&__ad_x);
+            for __ad_i in 0..__ad_x.len() {
+                for __ad_j in 0..__ad_row.len() {
+                    __ad_out[__ad_j][__ad_i] = __ad_x[__ad_i][__ad_j];
+                }
+            }
+            __ad_out
+        }},
+        "outer" => parse_quote_spanned! {span=> {
+            let mut __ad_out = ::autodiff::__private::zeros_outer(&__ad_x, &__ad_y);
+            for __ad_i in 0..__ad_x.len() {
+                for __ad_j in 0..__ad_y.len() {
+                    __ad_out[__ad_i][__ad_j] = __ad_x[__ad_i] * __ad_y[__ad_j];
+                }
+            }
+            __ad_out
+        }},
+        _ => return Err((span, format!("`{name}` is not an array helper"))),
+    };
+    Ok(parse_quote_spanned! {span=> { #(#args)* #body }})
+}

@@ -1,0 +1,368 @@
+//! The array helpers (`sum`, `dot`, `softmax`, `matvec`, ...) inside
+//! `#[differentiate]`: every companion against num-dual on random inputs
+//! of several sizes, edge values (±700, -inf) included, and against the
+//! runtime functions' own values.
+
+#![allow(clippy::needless_range_loop)]
+
+use autodiff::{
+    differentiate, dot, log_softmax, logsumexp, matmul, matvec, mean, norm, outer, sigmoid,
+    softmax, softplus, sum, transpose, vecmat,
+};
+use num_dual::{Dual64, DualNum};
+
+fn close(a: f64, b: f64, tol: f64, what: &str) {
+    assert!(
+        (a - b).abs() <= tol * b.abs().max(1.0),
+        "{what}: {a} vs {b}"
+    );
+}
+
+/// A small deterministic generator (no dependency).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 4.0 - 2.0
+    }
+    fn vec(&mut self, n: usize) -> Vec<f64> {
+        (0..n).map(|_| self.next()).collect()
+    }
+}
+
+/// ∂f/∂x_j for each j by num-dual.
+fn dual_grad(f: &dyn Fn(&[Dual64]) -> Dual64, x: &[f64]) -> Vec<f64> {
+    (0..x.len())
+        .map(|j| {
+            let xd: Vec<Dual64> = (0..x.len())
+                .map(|k| Dual64::new(x[k], if k == j { 1.0 } else { 0.0 }))
+                .collect();
+            f(&xd).eps
+        })
+        .collect()
+}
+
+// ---- num-dual references, written out by hand ----
+
+fn r_max<D: DualNum<f64> + Copy>(x: &[D]) -> D {
+    x.iter().copied().fold(D::from(f64::NEG_INFINITY), |m, v| {
+        if v.re() > m.re() {
+            v
+        } else {
+            m
+        }
+    })
+}
+
+fn r_lse<D: DualNum<f64> + Copy>(x: &[D]) -> D {
+    let m = r_max(x);
+    let s = x.iter().fold(D::from(0.0), |s, &v| s + (v - m).exp());
+    m + s.ln()
+}
+
+fn r_softmax<D: DualNum<f64> + Copy>(x: &[D]) -> Vec<D> {
+    let m = r_max(x);
+    let s = x.iter().fold(D::from(0.0), |s, &v| s + (v - m).exp());
+    x.iter().map(|&v| (v - m).exp() / s).collect()
+}
+
+fn r_sigmoid<D: DualNum<f64> + Copy>(v: D) -> D {
+    (D::from(1.0) + (-v).exp()).recip()
+}
+
+fn r_softplus<D: DualNum<f64> + Copy>(v: D) -> D {
+    if v.re() > 0.0 {
+        v + (-v).exp().ln_1p()
+    } else {
+        v.exp().ln_1p()
+    }
+}
+
+// ---- reductions ----
+
+#[differentiate]
+fn reductions(x: &[f64], y: &[f64]) -> f64 {
+    sum(x) + 0.5 * mean(x) + dot(x, y) * norm(y) + logsumexp(x)
+}
+
+fn reductions_ref(v: &[Dual64], n: usize) -> Dual64 {
+    let (x, y) = (&v[..n], &v[n..]);
+    let s = x.iter().fold(Dual64::from(0.0), |a, &b| a + b);
+    let d = x
+        .iter()
+        .zip(y)
+        .fold(Dual64::from(0.0), |a, (&p, &q)| a + p * q);
+    let nrm = y.iter().fold(Dual64::from(0.0), |a, &b| a + b * b).sqrt();
+    s + s / n as f64 * 0.5 + d * nrm + r_lse(x)
+}
+
+#[test]
+fn reductions_against_num_dual() {
+    let mut rng = Rng(7);
+    for n in [1, 3, 6] {
+        for _ in 0..3 {
+            let (x, y) = (rng.vec(n), rng.vec(n));
+            let (gx, gy) = reductions_grad(&x, &y);
+            let mut p = x.clone();
+            p.extend(&y);
+            let want = dual_grad(&|v| reductions_ref(v, n), &p);
+            for i in 0..n {
+                close(gx[i], want[i], 1e-12, "d/dx");
+                close(gy[i], want[n + i], 1e-12, "d/dy");
+            }
+            let v = reductions(&x, &y);
+            close(
+                v,
+                reductions_ref(&p.iter().map(|&a| Dual64::from(a)).collect::<Vec<_>>(), n).re,
+                1e-13,
+                "value",
+            );
+            assert_eq!(v, reductions_value_and_grad(&x, &y).0);
+        }
+    }
+}
+
+#[differentiate]
+fn lse(x: &[f64]) -> f64 {
+    logsumexp(x)
+}
+
+#[test]
+fn logsumexp_is_stable_and_its_gradient_is_softmax() {
+    for x in [
+        vec![700.0, 700.0],
+        vec![-800.0, 0.0, 3.0],
+        vec![800.0, -800.0],
+    ] {
+        let g = lse_grad(&x);
+        let s = softmax(&x[..]);
+        for i in 0..x.len() {
+            close(g[i], s[i], 1e-15, "softmax");
+        }
+        assert!(lse(&x).is_finite());
+    }
+    close(
+        lse(&[700.0, 700.0]),
+        700.0 + 2f64.ln(),
+        1e-15,
+        "value at 700",
+    );
+    // No finite element: -inf, and no NaN in the gradient's sum.
+    assert_eq!(lse(&[]), f64::NEG_INFINITY);
+    assert_eq!(lse(&[f64::NEG_INFINITY; 2]), f64::NEG_INFINITY);
+}
+
+// ---- same-shape vector functions ----
+
+#[differentiate]
+fn weighted_softmax(x: &[f64], w: &[f64]) -> f64 {
+    let s = softmax(x);
+    let l = log_softmax(x);
+    let g = sigmoid(x);
+    let p = softplus(x);
+    let mut acc = 0.0;
+    for i in 0..x.len() {
+        acc += w[i] * (s[i] + 0.25 * l[i] - g[i] * p[i]);
+    }
+    acc
+}
+
+fn weighted_softmax_ref(v: &[Dual64], n: usize) -> Dual64 {
+    let (x, w) = (&v[..n], &v[n..]);
+    let s = r_softmax(x);
+    let lse = r_lse(x);
+    let mut acc = Dual64::from(0.0);
+    for i in 0..n {
+        let l = x[i] - lse;
+        acc += w[i] * (s[i] + l * 0.25 - r_sigmoid(x[i]) * r_softplus(x[i]));
+    }
+    acc
+}
+
+#[test]
+fn vector_functions_against_num_dual() {
+    let mut rng = Rng(11);
+    for n in [1, 2, 5] {
+        for scale in [1.0, 300.0] {
+            let x: Vec<f64> = rng.vec(n).iter().map(|v| v * scale).collect();
+            let w = rng.vec(n);
+            let (gx, gw) = weighted_softmax_grad(&x, &w);
+            let mut p = x.clone();
+            p.extend(&w);
+            let want = dual_grad(&|v| weighted_softmax_ref(v, n), &p);
+            for i in 0..n {
+                close(gx[i], want[i], 1e-11, "d/dx");
+                close(gw[i], want[n + i], 1e-11, "d/dw");
+            }
+            // Forward mode along a random direction.
+            let (dx, dw) = (rng.vec(n), rng.vec(n));
+            let (_, t) = weighted_softmax_jvp(&x, &w, &dx, &dw);
+            let dir: f64 = (0..n).map(|i| want[i] * dx[i] + want[n + i] * dw[i]).sum();
+            close(t, dir, 1e-11, "jvp");
+            assert_eq!(
+                weighted_softmax(&x, &w),
+                weighted_softmax_value_and_grad(&x, &w).0
+            );
+        }
+    }
+}
+
+#[differentiate]
+fn softmax_vec(x: &[f64]) -> Vec<f64> {
+    softmax(x)
+}
+
+#[test]
+fn softmax_jacobian_and_extremes() {
+    let x = [0.5, -1.0, 2.0];
+    let j = softmax_vec_jacobian(&x);
+    let s = softmax(&x[..]);
+    for i in 0..3 {
+        for k in 0..3 {
+            let want = s[i] * (if i == k { 1.0 } else { 0.0 } - s[k]);
+            close(j[(i, k)], want, 1e-15, "J");
+        }
+    }
+    // Far apart inputs: no overflow, and a zero Jacobian.
+    let (y, t) = softmax_vec_jvp(&[800.0, 0.0], &[1.0, 1.0]);
+    assert_eq!(y, vec![1.0, 0.0]);
+    assert!(t.iter().all(|v| v.abs() < 1e-300));
+    assert_eq!(softmax_vec(&x), softmax(&x[..]));
+}
+
+// ---- matrix products ----
+
+#[differentiate]
+fn products(a: [[f64; 3]; 2], b: [[f64; 2]; 3], x: [f64; 3], y: [f64; 2], w: [[f64; 2]; 2]) -> f64 {
+    let c = matmul(&a, &b);
+    let t = transpose(&a);
+    let v = matvec(&a, &x);
+    let u = vecmat(&y, &a);
+    let o = outer(&y, &x);
+    let mut s = 0.0;
+    for i in 0..2 {
+        for j in 0..2 {
+            s += w[i][j] * c[i][j];
+        }
+        s += v[i] * y[i];
+    }
+    for k in 0..3 {
+        s += u[k] * x[k] * t[k][0] + o[1][k] * o[0][k];
+    }
+    s
+}
+
+fn products_ref(p: &[Dual64]) -> Dual64 {
+    let a = |i: usize, k: usize| p[3 * i + k];
+    let b = |k: usize, j: usize| p[6 + 2 * k + j];
+    let x = |k: usize| p[12 + k];
+    let y = |i: usize| p[15 + i];
+    let w = |i: usize, j: usize| p[17 + 2 * i + j];
+    let mut s = Dual64::from(0.0);
+    for i in 0..2 {
+        for j in 0..2 {
+            let mut c = Dual64::from(0.0);
+            for k in 0..3 {
+                c += a(i, k) * b(k, j);
+            }
+            s += w(i, j) * c;
+        }
+        let mut v = Dual64::from(0.0);
+        for k in 0..3 {
+            v += a(i, k) * x(k);
+        }
+        s += v * y(i);
+    }
+    for k in 0..3 {
+        let u = y(0) * a(0, k) + y(1) * a(1, k);
+        s += u * x(k) * a(0, k) + (y(1) * x(k)) * (y(0) * x(k));
+    }
+    s
+}
+
+#[test]
+fn matrix_products_against_num_dual() {
+    let mut rng = Rng(3);
+    for _ in 0..4 {
+        let p = rng.vec(21);
+        let a = [[p[0], p[1], p[2]], [p[3], p[4], p[5]]];
+        let b = [[p[6], p[7]], [p[8], p[9]], [p[10], p[11]]];
+        let x = [p[12], p[13], p[14]];
+        let y = [p[15], p[16]];
+        let w = [[p[17], p[18]], [p[19], p[20]]];
+        let (ga, gb, gx, gy, gw) = products_grad(a, b, x, y, w);
+        let flat: Vec<f64> = ga
+            .iter()
+            .flatten()
+            .chain(gb.iter().flatten())
+            .chain(&gx)
+            .chain(&gy)
+            .chain(gw.iter().flatten())
+            .copied()
+            .collect();
+        let want = dual_grad(&products_ref, &p);
+        for i in 0..21 {
+            close(flat[i], want[i], 1e-12, &format!("d/dp[{i}]"));
+        }
+        // The runtime functions compute what the companions compute.
+        assert_eq!(
+            products(a, b, x, y, w),
+            products_value_and_grad(a, b, x, y, w).0
+        );
+        assert_eq!(
+            matvec(&a, &x)[1],
+            a[1][0] * x[0] + a[1][1] * x[1] + a[1][2] * x[2]
+        );
+        assert_eq!(transpose(&a)[2], [a[0][2], a[1][2]]);
+        assert_eq!(outer(&y, &x)[1][2], y[1] * x[2]);
+        assert_eq!(vecmat(&y, &a)[0], y[0] * a[0][0] + y[1] * a[1][0]);
+    }
+}
+
+/// Slices of rows: the dynamic forms.
+#[differentiate(wrt(a, x))]
+fn layer(a: &[[f64; 3]], x: &[f64], y: &[f64]) -> f64 {
+    let v = matvec(a, x);
+    let s = sigmoid(&v);
+    dot(&s, y)
+}
+
+#[test]
+fn dense_layer_on_slices() {
+    let a = [
+        [0.2, -0.4, 1.1],
+        [0.7, 0.3, -0.9],
+        [-1.2, 0.5, 0.05],
+        [0.4, 0.4, 0.4],
+    ];
+    let x = [0.9, -0.6, 0.3];
+    let y = [1.0, -2.0, 0.5, 0.25];
+    let (ga, gx) = layer_grad(&a, &x, &y);
+    let mut p: Vec<f64> = a.iter().flatten().copied().collect();
+    p.extend(&x);
+    let f = |v: &[Dual64]| {
+        let mut out = Dual64::from(0.0);
+        for i in 0..4 {
+            let mut z = Dual64::from(0.0);
+            for k in 0..3 {
+                z += v[3 * i + k] * v[12 + k];
+            }
+            out += r_sigmoid(z) * y[i];
+        }
+        out
+    };
+    let want = dual_grad(&f, &p);
+    for i in 0..4 {
+        for k in 0..3 {
+            close(ga[i][k], want[3 * i + k], 1e-12, "d/da");
+        }
+    }
+    for k in 0..3 {
+        close(gx[k], want[12 + k], 1e-12, "d/dx");
+    }
+    assert_eq!(layer(&a, &x, &y), layer_value_and_grad(&a, &x, &y).0);
+    let _ = mean(&x[..]) + norm(&x[..]) + log_softmax(&x[..])[0] + softplus(1.0);
+}

@@ -1,0 +1,181 @@
+//! Iterator forms on differentiated arrays (rewritten as index loops by
+//! the attribute), checked against num-dual and against the same function
+//! written with an index loop.
+
+// Index loops are the references here.
+#![allow(clippy::needless_range_loop)]
+
+use autodiff::differentiate;
+use num_dual::{Dual64, DualNum};
+
+fn close(a: f64, b: f64, what: &str) {
+    assert!(
+        (a - b).abs() <= 1e-12 * b.abs().max(1.0),
+        "{what}: {a} vs {b}"
+    );
+}
+
+/// The gradient of `f` at `x` by num-dual, one direction at a time.
+fn dual_grad(f: impl Fn(&[Dual64]) -> Dual64, x: &[f64]) -> Vec<f64> {
+    (0..x.len())
+        .map(|j| {
+            let xd: Vec<Dual64> = x
+                .iter()
+                .enumerate()
+                .map(|(k, &v)| Dual64::new(v, if k == j { 1.0 } else { 0.0 }))
+                .collect();
+            f(&xd).eps
+        })
+        .collect()
+}
+
+#[differentiate]
+fn sum_plain(x: &[f64]) -> f64 {
+    x.iter().sum::<f64>()
+}
+
+#[differentiate]
+fn sum_of_squares(x: &[f64]) -> f64 {
+    x.iter().map(|v| v * v).sum()
+}
+
+#[differentiate]
+fn weighted(x: &[f64], w: &[f64]) -> f64 {
+    x.iter()
+        .copied()
+        .zip(w.iter())
+        .map(|(a, b)| a * b.sin())
+        .sum::<f64>()
+}
+
+#[differentiate]
+fn prod(x: [f64; 4]) -> f64 {
+    x.iter().map(|&v| v + 2.0).product::<f64>()
+}
+
+#[differentiate]
+fn horner(c: &[f64], t: f64) -> f64 {
+    c.iter().fold(0.0, |acc, &ci| acc * t + ci)
+}
+
+#[differentiate]
+fn squares(x: [f64; 3]) -> [f64; 3] {
+    x.map(|v| v * v * 0.5)
+}
+
+#[differentiate]
+fn scaled(x: &[f64], k: f64) -> Vec<f64> {
+    x.iter().map(|v| (*v * k).tanh()).collect::<Vec<_>>()
+}
+
+#[differentiate]
+fn ramp(t: f64, n: usize) -> Vec<f64> {
+    (0..n).map(|i| t.powi(i as i32)).collect()
+}
+
+#[differentiate]
+fn for_each_forms(x: &[f64], w: [f64; 3]) -> f64 {
+    let mut s = 0.0;
+    for v in x.iter() {
+        s += v.exp();
+    }
+    for (i, &v) in w.iter().enumerate() {
+        s += v * (i as f64 + 1.0);
+    }
+    for (a, b) in x.iter().zip(&w) {
+        s += a * b;
+    }
+    s
+}
+
+#[test]
+fn sums_products_and_folds() {
+    let x = [0.3, -1.2, 2.5, 0.7];
+    let w = [1.1, -0.4, 0.9, 2.0];
+    assert_eq!(sum_plain_grad(&x), vec![1.0; 4]);
+    assert_eq!(sum_plain(&x), sum_plain_value_and_grad(&x).0);
+    assert_eq!(sum_of_squares(&x), sum_of_squares_value_and_grad(&x).0);
+    assert_eq!(weighted(&x, &w), weighted_value_and_grad(&x, &w).0);
+    assert_eq!(prod(x), prod_value_and_grad(x).0);
+    let g = sum_of_squares_grad(&x);
+    for i in 0..4 {
+        close(g[i], 2.0 * x[i], "sum of squares");
+    }
+    let (gx, gw) = weighted_grad(&x, &w);
+    for i in 0..4 {
+        close(gx[i], w[i].sin(), "d/dx");
+        close(gw[i], x[i] * w[i].cos(), "d/dw");
+    }
+    let g = prod_grad(x);
+    let want = dual_grad(
+        |v| v.iter().fold(Dual64::from(1.0), |p, &a| p * (a + 2.0)),
+        &x,
+    );
+    for i in 0..4 {
+        close(g[i], want[i], "product");
+    }
+    let mut p = x.to_vec();
+    p.push(0.8);
+    let (gc, gt) = horner_grad(&x, 0.8);
+    let want = dual_grad(
+        |v| {
+            v[..4]
+                .iter()
+                .fold(Dual64::from(0.0), |acc, &c| acc * v[4] + c)
+        },
+        &p,
+    );
+    for i in 0..4 {
+        close(gc[i], want[i], "horner d/dc");
+    }
+    close(gt, want[4], "horner d/dt");
+    close(horner(&x, 0.8), horner_value_and_grad(&x, 0.8).0, "value");
+}
+
+#[test]
+fn maps_and_collects() {
+    let x = [0.3, -1.2, 2.5];
+    assert_eq!(squares(x), [0.045, 0.72, 3.125]);
+    let j = squares_jacobian(x);
+    for i in 0..3 {
+        for k in 0..3 {
+            assert_eq!(j[i][k], if i == k { x[i] } else { 0.0 });
+        }
+    }
+    let (y, t) = scaled_jvp(&x, 1.5, &[1.0, 0.0, 0.0], 0.0);
+    assert_eq!(y, scaled(&x, 1.5));
+    let d = 1.5 * (1.0 - (0.3_f64 * 1.5).tanh().powi(2));
+    close(t[0], d, "d tanh");
+    assert_eq!(&t[1..], &[0.0, 0.0]);
+    let (_, (xb, kb)) = scaled_vjp(&x, 1.5, &[1.0, 1.0, 1.0]);
+    for i in 0..3 {
+        let s = 1.0 - (x[i] * 1.5).tanh().powi(2);
+        close(xb[i], 1.5 * s, "x bar");
+    }
+    let want: f64 = (0..3)
+        .map(|i| x[i] * (1.0 - (x[i] * 1.5).tanh().powi(2)))
+        .sum();
+    close(kb, want, "k bar");
+    let (v, dt) = ramp_jvp(0.5, 4, 1.0);
+    assert_eq!(v, vec![1.0, 0.5, 0.25, 0.125]);
+    assert_eq!(dt, vec![0.0, 1.0, 1.0, 0.75]);
+    assert_eq!(v, ramp(0.5, 4));
+    // A scalar parameter and a `Vec` output: the Jacobian is one column.
+    assert_eq!(ramp_jacobian(0.5, 4), vec![0.0, 1.0, 1.0, 0.75]);
+}
+
+#[test]
+fn for_loops_over_iterators() {
+    let x = [0.3, -1.2, 2.5];
+    let w = [1.1, -0.4, 0.9];
+    let (gx, gw) = for_each_forms_grad(&x, w);
+    for i in 0..3 {
+        close(gx[i], x[i].exp() + w[i], "d/dx");
+        close(gw[i], i as f64 + 1.0 + x[i], "d/dw");
+    }
+    close(
+        for_each_forms(&x, w),
+        for_each_forms_value_and_grad(&x, w).0,
+        "value",
+    );
+}

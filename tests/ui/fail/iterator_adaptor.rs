@@ -1,0 +1,16 @@
+use autodiff::differentiate;
+
+#[differentiate]
+fn f(x: &[f64]) -> f64 {
+    x.iter().filter(|v| **v > 0.0).map(|v| v * v).sum::<f64>()
+}
+
+#[differentiate]
+fn g(x: &[f64]) -> f64 {
+    x.iter().rev().fold(0.0, |a, v| a * 0.5 + v)
+}
+
+fn main() {
+    let _: Vec<f64> = f_grad(&[1.0, 2.0]);
+    let _: Vec<f64> = g_grad(&[1.0, 2.0]);
+}
