@@ -4,7 +4,7 @@
 //!
 //! Run with `cargo run --example tutorial`.
 
-use autodiff::differentiate;
+use autodiff::{differentiate, scan, scan_n, sigmoid, sum, vecmat};
 
 /// Row 1: `gy = T.grad(x ** 2, x)`.
 #[differentiate]
@@ -34,6 +34,12 @@ pub fn logistic_sum(x: [[f64; 2]; 2]) -> f64 {
     s
 }
 
+/// Row 2 again, as Theano writes it: `sum(sigmoid(x))` with the helpers.
+#[differentiate]
+pub fn logistic_sum_helpers(x: [[f64; 2]; 2]) -> f64 {
+    sum(&sigmoid(x))
+}
+
 /// Row 4: the Jacobian of `y = x ** 2` on a vector (Theano builds it with
 /// `scan` over `T.grad(y[i], x)`; here `f_jacobian`).
 #[differentiate]
@@ -54,6 +60,35 @@ pub fn x_dot_w(x: [f64; 2], w: [[f64; 2]; 2]) -> [f64; 2] {
         }
     }
     y
+}
+
+/// Rows 6 and 7 with the helper: `dot(x, W)` of a vector and a matrix is
+/// `vecmat(&x, &w)`.
+#[differentiate(wrt(w))]
+pub fn x_dot_w_helper(x: [f64; 2], w: [[f64; 2]; 2]) -> [f64; 2] {
+    vecmat(&x, &w)
+}
+
+/// Theano's `scan` tutorial: a polynomial from its coefficients (the
+/// per-step outputs are its terms) ...
+#[differentiate]
+pub fn polynomial(coeffs: &[f64], x: f64) -> f64 {
+    let ((value, _), _terms) = scan((0.0, 1.0), coeffs, |(acc, power), c| {
+        ((acc + c * power, power * x), c * power)
+    });
+    value
+}
+
+/// ... and `A ** k` elementwise by repeated multiplication.
+#[differentiate(wrt(a))]
+pub fn power(a: [f64; 2], k: usize) -> [f64; 2] {
+    let (result, _) = scan_n([1.0; 2], k, |mut prior, _| {
+        for j in 0..2 {
+            prior[j] *= a[j];
+        }
+        (prior, 0.0)
+    });
+    result
 }
 
 /// Rows 5, 8 and 9: `cost = sum(x ** 2)`, its Hessian, and Hessian-times-
@@ -89,6 +124,8 @@ fn main() {
     println!("Row 2: gs = grad(sum(1 / (1 + exp(-x))), x) on a matrix");
     let gs = logistic_sum_grad([[0.0, 1.0], [-1.0, -2.0]]);
     println!("  gs([[0, 1], [-1, -2]]) = {gs:.8?}");
+    let gs = logistic_sum_helpers_grad([[0.0, 1.0], [-1.0, -2.0]]);
+    println!("  with sum(sigmoid(x)) helpers: {gs:.8?}");
 
     println!();
     println!("Row 3: grad(cost, [a, b]) is a tuple in parameter order");
@@ -109,11 +146,15 @@ fn main() {
     let (x, w) = ([0.0, 1.0], [[1.0, 1.0], [1.0, 1.0]]);
     let (_, jv) = x_dot_w_jvp(x, w, [[2.0, 2.0], [2.0, 2.0]]);
     println!("  JV = {jv:?}");
+    let (_, jv) = x_dot_w_helper_jvp(x, w, [[2.0, 2.0], [2.0, 2.0]]);
+    println!("  with vecmat: JV = {jv:?}");
 
     println!();
     println!("Row 7: VJ = Lop(dot(x, W), W, v)");
     let (_, vj) = x_dot_w_vjp(x, w, [2.0, 2.0]);
     println!("  VJ = {vj:?}");
+    let (_, vj) = x_dot_w_helper_vjp(x, w, [2.0, 2.0]);
+    println!("  with vecmat: VJ = {vj:?}");
 
     println!();
     println!("Row 8: vH = grad(sum(grad(sum(x ** 2), x) * v), x): the L-operator of the gradient");
@@ -127,5 +168,20 @@ fn main() {
     println!(
         "  Hv([4, 4], [2, 2]) = {:?}",
         sum_of_squares_hvp([4.0, 4.0], [2.0, 2.0])
+    );
+
+    println!();
+    println!("scan: a polynomial from its coefficients, and A ** k");
+    let coeffs = [1.0, 0.0, 2.0];
+    println!(
+        "  p(3) = {} (1 + 2 x^2), dp/dx = {} (forward: {})",
+        polynomial(&coeffs, 3.0),
+        polynomial_grad(&coeffs, 3.0).1,
+        polynomial_jvp(&coeffs, 3.0, &[0.0; 3], 1.0).1
+    );
+    println!(
+        "  [2, 3] ** 3 = {:?}, Jacobian {:?}",
+        power([2.0, 3.0], 3),
+        power_jacobian([2.0, 3.0], 3)
     );
 }

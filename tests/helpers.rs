@@ -366,3 +366,127 @@ fn dense_layer_on_slices() {
     assert_eq!(layer(&a, &x, &y), layer_value_and_grad(&a, &x, &y).0);
     let _ = mean(&x[..]) + norm(&x[..]) + log_softmax(&x[..])[0] + softplus(1.0);
 }
+
+/// `sum` and `sigmoid`/`softplus` of a matrix.
+#[differentiate]
+fn matrix_elementwise(m: [[f64; 3]; 2]) -> f64 {
+    sum(&sigmoid(m)) + 0.5 * sum(&softplus(m)) + sum(&m)
+}
+
+#[test]
+fn matrix_sum_and_elementwise() {
+    let m = [[0.3, -700.0, 2.0], [701.0, -0.4, 0.0]];
+    let g = matrix_elementwise_grad(m);
+    for i in 0..2 {
+        for j in 0..3 {
+            let s = r_sigmoid(Dual64::new(m[i][j], 1.0));
+            let p = r_softplus(Dual64::new(m[i][j], 1.0));
+            close(g[i][j], s.eps + 0.5 * p.eps + 1.0, 1e-15, "d/dm");
+        }
+    }
+    let v = matrix_elementwise(m);
+    assert!(v.is_finite());
+    assert_eq!(v, matrix_elementwise_value_and_grad(m).0);
+}
+
+/// Logistic regression written three ways: the gradients agree.
+const N: usize = 6;
+const D: usize = 3;
+
+#[differentiate(wrt(w))]
+fn logreg_loops(w: [f64; D], x: [[f64; D]; N], y: [f64; N]) -> f64 {
+    let mut loss = 0.0;
+    for i in 0..N {
+        let mut z = 0.0;
+        for j in 0..D {
+            z += x[i][j] * w[j];
+        }
+        let p = 1.0 / (1.0 + (-z).exp());
+        loss -= y[i] * p.ln() + (1.0 - y[i]) * (1.0 - p).ln();
+    }
+    loss
+}
+
+#[differentiate(wrt(w))]
+fn logreg_iterators(w: [f64; D], x: [[f64; D]; N], y: [f64; N]) -> f64 {
+    let mut loss = 0.0;
+    for i in 0..N {
+        let z = x[i].iter().zip(w.iter()).map(|(a, b)| a * b).sum::<f64>();
+        let p = 1.0 / (1.0 + (-z).exp());
+        loss -= y[i] * p.ln() + (1.0 - y[i]) * (1.0 - p).ln();
+    }
+    loss
+}
+
+#[differentiate(wrt(w))]
+fn logreg_helpers(w: [f64; D], x: [[f64; D]; N], y: [f64; N]) -> f64 {
+    let p = sigmoid(matvec(&x, &w));
+    let mut loss = 0.0;
+    for i in 0..N {
+        loss -= y[i] * p[i].ln() + (1.0 - y[i]) * (1.0 - p[i]).ln();
+    }
+    loss
+}
+
+#[test]
+fn logistic_regression_three_ways() {
+    let mut rng = Rng(5);
+    let w = [0.3, -0.8, 0.5];
+    let mut x = [[0.0; D]; N];
+    for row in x.iter_mut() {
+        for v in row.iter_mut() {
+            *v = rng.next();
+        }
+    }
+    let y = [1.0, 0.0, 1.0, 1.0, 0.0, 0.0];
+    let a = logreg_loops_grad(w, x, y);
+    let b = logreg_iterators_grad(w, x, y);
+    let c = logreg_helpers_grad(w, x, y);
+    // The hand-derived gradient: Σ (p_i - y_i) x_i.
+    for j in 0..D {
+        let want: f64 = (0..N)
+            .map(|i| {
+                let z: f64 = (0..D).map(|k| x[i][k] * w[k]).sum();
+                (1.0 / (1.0 + (-z).exp()) - y[i]) * x[i][j]
+            })
+            .sum();
+        close(a[j], want, 1e-12, "loops");
+        close(b[j], want, 1e-12, "iterators");
+        close(c[j], want, 1e-12, "helpers");
+    }
+    close(
+        logreg_loops(w, x, y),
+        logreg_helpers(w, x, y),
+        1e-14,
+        "same loss",
+    );
+    close(
+        logreg_iterators(w, x, y),
+        logreg_loops(w, x, y),
+        1e-14,
+        "same loss",
+    );
+}
+
+/// Finite differences of the original (plain Rust, runtime helpers)
+/// function against the generated gradient, for each helper family.
+#[test]
+fn helpers_against_finite_differences() {
+    let mut rng = Rng(19);
+    for n in [2, 4] {
+        let (x, y) = (rng.vec(n), rng.vec(n));
+        let (gx, _) = weighted_softmax_grad(&x, &y);
+        let (rx, ry) = reductions_grad(&x, &y);
+        for i in 0..n {
+            let h = 1e-6;
+            let (mut up, mut down) = (x.clone(), x.clone());
+            up[i] += h;
+            down[i] -= h;
+            let fd = (weighted_softmax(&up, &y) - weighted_softmax(&down, &y)) / (2.0 * h);
+            close(gx[i], fd, 1e-7, "softmax family vs fd");
+            let fd = (reductions(&up, &y) - reductions(&down, &y)) / (2.0 * h);
+            close(rx[i], fd, 1e-7, "reductions vs fd");
+            let _ = ry;
+        }
+    }
+}

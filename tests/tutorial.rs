@@ -120,3 +120,39 @@ fn rows_6_and_7_r_and_l_operators_of_x_dot_w() {
         }
     }
 }
+
+#[test]
+fn helper_forms_of_rows_2_6_and_7() {
+    // Row 2 with `sigmoid`: the same numbers to the last bits (the
+    // sigmoid rule is s (1 - s), the loop form differentiates 1 / (1 + e^-x)).
+    let x = [[0.0, 1.0], [-1.0, -2.0]];
+    let (a, b) = (logistic_sum_helpers_grad(x), logistic_sum_grad(x));
+    for i in 0..2 {
+        for j in 0..2 {
+            assert!((a[i][j] - b[i][j]).abs() < 1e-16, "{a:?} vs {b:?}");
+        }
+    }
+    assert!((a[1][1] - 0.10499359).abs() < 1e-8);
+    let (xv, w) = ([0.0, 1.0], [[1.0, 1.0], [1.0, 1.0]]);
+    assert_eq!(
+        x_dot_w_helper_jvp(xv, w, [[2.0, 2.0], [2.0, 2.0]]).1,
+        [2.0, 2.0]
+    );
+    assert_eq!(
+        x_dot_w_helper_vjp(xv, w, [2.0, 2.0]).1,
+        [[0.0, 0.0], [2.0, 2.0]]
+    );
+}
+
+#[test]
+fn scan_examples_both_ways() {
+    // 1 + 2 x^2 at 3: 19, derivative 4 x = 12.
+    let c = [1.0, 0.0, 2.0];
+    assert_eq!(polynomial(&c, 3.0), 19.0);
+    assert_eq!(polynomial_grad(&c, 3.0), (vec![1.0, 3.0, 9.0], 12.0));
+    assert_eq!(polynomial_jvp(&c, 3.0, &[0.0; 3], 1.0).1, 12.0);
+    // a ** 3 elementwise, Jacobian diag(3 a^2).
+    assert_eq!(power([2.0, 3.0], 3), [8.0, 27.0]);
+    assert_eq!(power_jacobian([2.0, 3.0], 3), [[12.0, 0.0], [0.0, 27.0]]);
+    assert_eq!(power_vjp([2.0, 3.0], 3, [1.0, 1.0]).1, [12.0, 27.0]);
+}

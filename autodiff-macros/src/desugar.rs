@@ -597,14 +597,20 @@ pub fn helper(c: &syn::ExprCall, name: &str, rank: u8) -> Rewrite {
     if c.args.len() != arity {
         return Err((span, format!("`{name}` takes {arity} argument(s)")));
     }
-    let want_rank = match name {
-        "matvec" | "matmul" | "transpose" => 2,
-        _ => 1,
+    let ranks: &[u8] = match name {
+        "matvec" | "matmul" | "transpose" => &[2],
+        "sum" | "sigmoid" | "softplus" => &[1, 2],
+        _ => &[1],
     };
-    if rank != want_rank {
+    if !ranks.contains(&rank) {
+        let want = if ranks.len() == 2 {
+            "a vector or a matrix".to_string()
+        } else {
+            format!("an array of rank {}", ranks[0])
+        };
         return Err((
             c.args[0].span(),
-            format!("the first argument of `{name}` must be an array of rank {want_rank} here"),
+            format!("the first argument of `{name}` must be {want} here"),
         ));
     }
     let x = array(&c.args[0]);
@@ -647,7 +653,36 @@ pub fn helper(c: &syn::ExprCall, name: &str, rank: u8) -> Rewrite {
             __ad_s
         }}
     };
+    // Σ_j term over the columns of row `__ad_i` of the matrix `__ad_x`.
+    let sum_over_row = |term: Expr| -> Expr {
+        parse_quote_spanned! {span=> {
+            let __ad_row = ::autodiff::__private::zeros_cols(&__ad_x);
+            let mut __ad_r = 0.0;
+            for __ad_j in 0..__ad_row.len() {
+                __ad_r = __ad_r + #term;
+            }
+            __ad_r
+        }}
+    };
     let body: Expr = match name {
+        // A matrix: each row's sum, added (as the runtime's `sum`).
+        "sum" if rank == 2 => {
+            let row = sum_over_row(parse_quote_spanned!(span=> __ad_x[__ad_i][__ad_j]));
+            sum_of(row)
+        }
+        "sigmoid" | "softplus" if rank == 2 => {
+            let f = syn::Ident::new(name, span);
+            parse_quote_spanned! {span=> {
+                let mut __ad_out = ::autodiff::__private::zeros_like(&__ad_x);
+                let __ad_row = ::autodiff::__private::zeros_cols(&__ad_x);
+                for __ad_i in 0..__ad_x.len() {
+                    for __ad_j in 0..__ad_row.len() {
+                        __ad_out[__ad_i][__ad_j] = #f(__ad_x[__ad_i][__ad_j]);
+                    }
+                }
+                __ad_out
+            }}
+        }
         "sum" => sum_of(parse_quote_spanned!(span=> __ad_x[__ad_i])),
         "dot" => sum_of(parse_quote_spanned!(span=> __ad_x[__ad_i] * __ad_y[__ad_i])),
         "norm" => {

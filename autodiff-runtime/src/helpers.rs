@@ -208,15 +208,12 @@ fn max_of<T: Float>(x: &[T]) -> T {
     m
 }
 
-/// The sum: `s = 0; for i in 0..n { s = s + x[i] }`. 0 for an empty
-/// vector.
+/// The sum of every element: `s = 0; for i in 0..n { s = s + x[i] }`;
+/// for a matrix, each row's sum added in the same way. 0 for an empty
+/// array.
 #[inline]
-pub fn sum<T: Float, V: AsRef<[T]> + ?Sized>(x: &V) -> T {
-    let mut s = T::zero();
-    for &v in x.as_ref() {
-        s = s + v;
-    }
-    s
+pub fn sum<T: Float, V: crate::array::SumAll<T> + ?Sized>(x: &V) -> T {
+    x.sum_all()
 }
 
 /// The mean: `sum(x) / n` with `n` the length as a `T`. NaN for an empty
