@@ -699,12 +699,21 @@ impl<'a> Reverse<'a> {
                         self.g.add(rb, Op::Owned, vec![snap], node.ty)
                     } else if node.ty.is_array() {
                         // A carried array is updated in place, so it cannot
-                        // be taped; its reads are (below). Its final value
-                        // stands in for its shape.
+                        // be taped; its reads are (below). A copy of its
+                        // final value, made once before the reverse loop,
+                        // stands in for its shape: writes the recomputation
+                        // keeps (in a branch, say) then land in the copy,
+                        // not in the value the function returns.
                         let at = self.g.node(dst_loop).region;
                         let proj = self.g.add(at, Op::Proj(k - 1), vec![dst_loop], node.ty);
                         let base = self.ctxs[c].base;
-                        self.export(c, proj, loop_region, node.ty, base)
+                        let value = self.export(c, proj, loop_region, node.ty, base);
+                        match self.g.region(rb).parent {
+                            Some(outer) if writes(src, body, k) => {
+                                self.g.add(outer, Op::Owned, vec![value], node.ty)
+                            }
+                            _ => value,
+                        }
                     } else {
                         let Op::Loop { body: dst_body, .. } = *self.g.op(dst_loop) else {
                             continue;
@@ -835,6 +844,15 @@ fn snapshots(src: &Graph, body: RegionId, k: u32) -> bool {
         .iter()
         .any(|n| matches!(n.op, Op::Loop { .. }) && src.within(n.region, body));
     written && inner_loop
+}
+
+/// Does loop body `body` write its carried array `k` (region argument
+/// `k >= 1`)?
+fn writes(src: &Graph, body: RegionId, k: u32) -> bool {
+    src.region(body)
+        .outputs
+        .get(k as usize - 1)
+        .is_some_and(|&out| *src.op(out) != Op::RegionArg(body, k))
 }
 
 /// Is `region` inside a loop body nested in `body` (whose reversal
