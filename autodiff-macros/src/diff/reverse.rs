@@ -767,7 +767,19 @@ impl<'a> Reverse<'a> {
                 .flat_map(|r| src.region(r).outputs.clone());
             for a in node.args.iter().copied().chain(yielded) {
                 if !src.within(src.node(a).region, body) {
-                    let v = self.primal(a);
+                    let v = if taping && updated_later(src, a) {
+                        // An array updated in place after the loop: the
+                        // recomputation reads a copy made as the forward
+                        // loop ends, not the array's later contents.
+                        let at = self.g.node(dst_loop).region;
+                        let ty = src.ty(a);
+                        let forward = self.primal(a);
+                        let copy = self.g.add_after(at, dst_loop, Op::Owned, vec![forward], ty);
+                        let base = self.ctxs[c].base;
+                        self.export(c, copy, loop_region, ty, base)
+                    } else {
+                        self.primal(a)
+                    };
                     presets.push((a, v));
                 }
             }
@@ -844,6 +856,20 @@ fn snapshots(src: &Graph, body: RegionId, k: u32) -> bool {
         .iter()
         .any(|n| matches!(n.op, Op::Loop { .. }) && src.within(n.region, body));
     written && inner_loop
+}
+
+/// Is array `a` updated in place (a later version is made from it, or a
+/// loop carries it and writes it)?
+fn updated_later(src: &Graph, a: NodeId) -> bool {
+    src.ty(a).is_array()
+        && src.nodes.iter().any(|n| match n.op {
+            Op::AddAt | Op::Store | Op::AddArray => n.args.first() == Some(&a),
+            Op::Loop { body, .. } => n.args[2..]
+                .iter()
+                .enumerate()
+                .any(|(k, &init)| init == a && writes(src, body, k as u32 + 1)),
+            _ => false,
+        })
 }
 
 /// Does loop body `body` write its carried array `k` (region argument

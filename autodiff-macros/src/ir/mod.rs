@@ -538,6 +538,27 @@ impl Graph {
         id
     }
 
+    /// A new node right after `after` in `region`, not interned: a copy of
+    /// an array before a later in-place update, say.
+    pub fn add_after(
+        &mut self,
+        region: RegionId,
+        after: NodeId,
+        op: Op,
+        args: Vec<NodeId>,
+        ty: Ty,
+    ) -> NodeId {
+        let id = self.push(region, op, args, ty);
+        let nodes = &mut self.regions[region.0 as usize].nodes;
+        nodes.pop();
+        let at = nodes
+            .iter()
+            .position(|&n| n == after)
+            .map_or(nodes.len(), |p| p + 1);
+        nodes.insert(at, id);
+        id
+    }
+
     /// A new node, not interned.
     fn push(&mut self, region: RegionId, op: Op, args: Vec<NodeId>, ty: Ty) -> NodeId {
         let id = NodeId(self.nodes.len() as u32);
