@@ -490,3 +490,25 @@ fn helpers_against_finite_differences() {
         }
     }
 }
+
+/// Second order through the helpers (they are loops of the pipeline):
+/// the Hessian of logsumexp is diag(s) - s sᵀ, with s the softmax.
+#[differentiate(hessian)]
+fn lse3(x: [f64; 3]) -> f64 {
+    logsumexp(&x) + 0.5 * dot(&x, &x)
+}
+
+#[test]
+fn hessian_through_helpers() {
+    let x = [0.4, -1.1, 2.3];
+    let h = lse3_hessian(x);
+    let s = softmax(&x);
+    for i in 0..3 {
+        for j in 0..3 {
+            let want = if i == j { s[i] + 1.0 } else { 0.0 } - s[i] * s[j];
+            close(h[i][j], want, 1e-14, "H");
+        }
+    }
+    let (_, g) = lse3_value_and_grad(x);
+    close(g[0], s[0] + x[0], 1e-15, "gradient");
+}
