@@ -35,7 +35,7 @@
 
 use std::hint::black_box;
 
-use hand::rosenbrock_grad_hand;
+use hand::{close, point, rosenbrock_grad_hand};
 
 mod hand;
 
@@ -217,21 +217,6 @@ fn logreg_objective(w: &[f64], x: &[f64], y: &[f64]) -> f64 {
 // Inputs.
 // ---------------------------------------------------------------------------
 
-/// A deterministic point in [-scale, scale]^n.
-fn point(n: usize, seed: u64, scale: f64) -> Vec<f64> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 * scale - scale
-        })
-        .collect()
-}
-
 /// Logistic-regression data: weights, row-major `ROWS × FEATURES` design
 /// matrix, labels in {-1, 1}.
 fn logreg_data(seed: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
@@ -247,20 +232,6 @@ fn logreg_data(seed: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
 // ---------------------------------------------------------------------------
 // Agreement check, run once before any timing.
 // ---------------------------------------------------------------------------
-
-const TOL: f64 = 1e-10;
-
-fn close(what: &str, gen: &[f64], other: &[f64], other_name: &str) {
-    assert_eq!(gen.len(), other.len(), "{what}: lengths");
-    for (i, (&a, &b)) in gen.iter().zip(other).enumerate() {
-        let scale = a.abs().max(b.abs()).max(f64::MIN_POSITIVE);
-        let rel = (a - b).abs() / scale;
-        assert!(
-            rel <= TOL || a == b,
-            "{what}: component {i}: generated {a:e} vs {other_name} {b:e} (rel {rel:e})"
-        );
-    }
-}
 
 fn check_agreement() {
     for n in [2, 3, 100, 10_000] {

@@ -51,6 +51,10 @@
 
 use std::hint::black_box;
 
+use hand::{close, point};
+
+mod hand;
+
 use autodiff::{differentiate, matvec, scan, sigmoid};
 use criterion::Criterion;
 use num_dual::{gradient, DualNum, DualSVec64};
@@ -218,21 +222,6 @@ fn rnn_grad_dual(w: f64, u: f64, b: f64, xs: &[f64]) -> (f64, f64, f64) {
 // Inputs.
 // ---------------------------------------------------------------------------
 
-/// A deterministic point in [-scale, scale]^n.
-fn point(n: usize, seed: u64, scale: f64) -> Vec<f64> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 * scale - scale
-        })
-        .collect()
-}
-
 /// RNN weights and inputs: |w| < 1 keeps the recurrence contracting, so
 /// the gradient is well conditioned over 1 000 steps.
 fn rnn_data(seed: u64) -> ((f64, f64, f64), Vec<f64>) {
@@ -259,20 +248,6 @@ fn layer_data(seed: u64) -> (Vec<[f64; WIDTH]>, Vec<f64>, Vec<f64>) {
 // ---------------------------------------------------------------------------
 // Agreement check, run once before any timing.
 // ---------------------------------------------------------------------------
-
-const TOL: f64 = 1e-10;
-
-fn close(what: &str, gen: &[f64], other: &[f64], other_name: &str) {
-    assert_eq!(gen.len(), other.len(), "{what}: lengths");
-    for (i, (&a, &b)) in gen.iter().zip(other).enumerate() {
-        let scale = a.abs().max(b.abs()).max(f64::MIN_POSITIVE);
-        let rel = (a - b).abs() / scale;
-        assert!(
-            rel <= TOL || a == b,
-            "{what}: component {i}: generated {a:e} vs {other_name} {b:e} (rel {rel:e})"
-        );
-    }
-}
 
 fn check_agreement() {
     for seed in 0..4 {

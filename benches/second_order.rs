@@ -41,7 +41,7 @@
 
 use std::hint::black_box;
 
-use hand::rosenbrock_grad_hand;
+use hand::{point, rosenbrock_grad_hand};
 
 mod hand;
 
@@ -220,21 +220,6 @@ fn rosenbrock10_hessian_dual(x: [f64; 10]) -> [[f64; 10]; 10] {
 // ---------------------------------------------------------------------------
 // Inputs.
 // ---------------------------------------------------------------------------
-
-/// A deterministic point in [-scale, scale]^n.
-fn point(n: usize, seed: u64, scale: f64) -> Vec<f64> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 * scale - scale
-        })
-        .collect()
-}
 
 fn array<const N: usize>(seed: u64) -> [f64; N] {
     point(N, seed, 1.5).try_into().expect("length N")

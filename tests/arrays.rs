@@ -7,7 +7,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use autodiff::differentiate;
-use common::rosenbrock_ref;
+use common::{dual_grad, rosenbrock_ref};
 
 mod common;
 use num_dual::{Dual64, DualNum};
@@ -20,20 +20,6 @@ fn close(a: f64, b: f64, what: &str) {
         (a - b).abs() <= TOL * b.abs().max(1.0),
         "{what}: {a} vs {b}"
     );
-}
-
-/// The gradient of `f` at `x` by num-dual, one direction at a time.
-fn dual_grad(f: impl Fn(&[Dual64]) -> Dual64, x: &[f64]) -> Vec<f64> {
-    (0..x.len())
-        .map(|j| {
-            let xd: Vec<Dual64> = x
-                .iter()
-                .enumerate()
-                .map(|(i, &v)| Dual64::new(v, if i == j { 1.0 } else { 0.0 }))
-                .collect();
-            f(&xd).eps
-        })
-        .collect()
 }
 
 /// The directional derivative of `f` at `x` along `v`, by num-dual.

@@ -6,27 +6,16 @@
 #![allow(clippy::needless_range_loop)]
 
 use autodiff::differentiate;
+use common::dual_grad;
 use num_dual::{Dual64, DualNum};
+
+mod common;
 
 fn close(a: f64, b: f64, what: &str) {
     assert!(
         (a - b).abs() <= 1e-12 * b.abs().max(1.0),
         "{what}: {a} vs {b}"
     );
-}
-
-/// The gradient of `f` at `x` by num-dual, one direction at a time.
-fn dual_grad(f: impl Fn(&[Dual64]) -> Dual64, x: &[f64]) -> Vec<f64> {
-    (0..x.len())
-        .map(|j| {
-            let xd: Vec<Dual64> = x
-                .iter()
-                .enumerate()
-                .map(|(k, &v)| Dual64::new(v, if k == j { 1.0 } else { 0.0 }))
-                .collect();
-            f(&xd).eps
-        })
-        .collect()
 }
 
 #[differentiate]

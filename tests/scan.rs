@@ -6,24 +6,16 @@
 #![allow(clippy::needless_range_loop)]
 
 use autodiff::{differentiate, scan, scan_n, sigmoid};
+use common::dual_grad;
 use num_dual::{Dual64, DualNum};
+
+mod common;
 
 fn close(a: f64, b: f64, tol: f64, what: &str) {
     assert!(
         (a - b).abs() <= tol * b.abs().max(1.0),
         "{what}: {a} vs {b}"
     );
-}
-
-fn dual_grad(f: &dyn Fn(&[Dual64]) -> Dual64, x: &[f64]) -> Vec<f64> {
-    (0..x.len())
-        .map(|j| {
-            let xd: Vec<Dual64> = (0..x.len())
-                .map(|k| Dual64::new(x[k], if k == j { 1.0 } else { 0.0 }))
-                .collect();
-            f(&xd).eps
-        })
-        .collect()
 }
 
 /// Theano's polynomial: the components c_i x^i as the per-step outputs,
@@ -116,7 +108,7 @@ fn rnn_over_a_thousand_steps() {
     let xs: Vec<f64> = (0..1000).map(|t| (t as f64 * 0.37).sin()).collect();
     let p = [0.8, 0.5, -0.1];
     let (gw, gu, gb) = rnn_grad(p[0], p[1], p[2], &xs);
-    let want = dual_grad(&|v| rnn_ref(v, &xs), &p);
+    let want = dual_grad(|v| rnn_ref(v, &xs), &p);
     close(gw, want[0], 1e-11, "d/dw");
     close(gu, want[1], 1e-11, "d/du");
     close(gb, want[2], 1e-11, "d/db");
@@ -165,7 +157,7 @@ fn lstm_recurrence() {
     let xs: Vec<f64> = (0..50).map(|t| (t as f64 * 0.61).cos()).collect();
     let p = [0.3, -0.7, 1.1, 0.9];
     let g = lstm_grad(p[0], p[1], p[2], p[3], &xs);
-    let want = dual_grad(&|v| lstm_ref(v, &xs), &p);
+    let want = dual_grad(|v| lstm_ref(v, &xs), &p);
     for (k, got) in [g.0, g.1, g.2, g.3].into_iter().enumerate() {
         close(got, want[k], 1e-11, "lstm");
     }

@@ -706,17 +706,12 @@ impl Lower<'_> {
             Expr::If(i) => self.if_expr(i),
             Expr::Binary(b) => self.binary(e, b),
             Expr::Unary(u) => self.unary(e, u),
-            Expr::MethodCall(m) if self.mentions_active(e) && desugar::chain(m).is_some() => {
-                match desugar::chain(m) {
-                    Some(Ok(loops)) => self.expr(&loops),
-                    Some(Err((span, msg))) => {
-                        self.errors.push(syn::Error::new(span, msg));
-                        self.poison()
-                    }
-                    None => self.poison(),
-                }
-            }
             Expr::MethodCall(m) => {
+                if self.mentions_active(e) {
+                    if let Some(rewrite) = desugar::chain(m) {
+                        return self.rewritten(rewrite);
+                    }
+                }
                 let name = m.method.to_string();
                 let mut args = vec![&*m.receiver];
                 args.extend(m.args.iter());
@@ -952,15 +947,8 @@ impl Lower<'_> {
             if let Some(name) = desugar::helper_name(c).filter(|_| self.mentions_active(e)) {
                 return self.helper(c, &name);
             }
-            if self.mentions_active(e) {
-                match desugar::scan(c) {
-                    Some(Ok(loops)) => return self.expr(&loops),
-                    Some(Err((span, msg))) => {
-                        self.errors.push(syn::Error::new(span, msg));
-                        return self.poison();
-                    }
-                    None => {}
-                }
+            if let Some(rewrite) = desugar::scan(c).filter(|_| self.mentions_active(e)) {
+                return self.rewritten(rewrite);
             }
             // The buffers of rewritten iterators and helpers (`desugar`).
             if segs.len() == 3 && segs[..2] == ["autodiff", "__private"] {
@@ -1002,7 +990,12 @@ impl Lower<'_> {
         let Ty::Array(_, rank) = ty else {
             return self.error(first, format!("`{name}` needs an array (or a slice) here"));
         };
-        match desugar::helper(c, name, rank) {
+        self.rewritten(desugar::helper(c, name, rank))
+    }
+
+    /// The value of code `desugar` rewrote, or its error.
+    fn rewritten(&mut self, rewrite: desugar::Rewrite) -> Val {
+        match rewrite {
             Ok(loops) => self.expr(&loops),
             Err((span, msg)) => {
                 self.errors.push(syn::Error::new(span, msg));
@@ -1235,11 +1228,8 @@ impl Lower<'_> {
     fn for_loop(&mut self, f: &syn::ExprForLoop) -> Val {
         match desugar::for_loop(f) {
             Some(Ok(Expr::ForLoop(index_loop))) => return self.for_loop(&index_loop),
-            Some(Err((span, msg))) => {
-                self.errors.push(syn::Error::new(span, msg));
-                return self.poison();
-            }
-            _ => {}
+            Some(other) => return self.rewritten(other),
+            None => {}
         }
         let Some((start, end, rev)) = loop_range(&f.expr) else {
             return self.error(&f.expr, "#[differentiate] supports `for` loops over `a..b` or `(a..b).rev()`; write the loop over an index range");

@@ -1,5 +1,41 @@
-//! Hand-written derivatives shared by the benches: what a careful person
-//! writes, the baseline generated code is measured against.
+//! What the benches share: hand-written derivatives (what a careful person
+//! writes, the baseline generated code is measured against), deterministic
+//! inputs, and the agreement check run before any timing.
+
+// Each bench uses a part of this module.
+#![allow(dead_code)]
+
+/// A deterministic point in [-scale, scale]^n.
+pub fn point(n: usize, seed: u64, scale: f64) -> Vec<f64> {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 * scale - scale
+        })
+        .collect()
+}
+
+/// Relative agreement required of every variant before timing.
+pub const TOL: f64 = 1e-10;
+
+/// Panics unless `gen` and `other` agree to [`TOL`] (relative), component
+/// by component.
+pub fn close(what: &str, gen: &[f64], other: &[f64], other_name: &str) {
+    assert_eq!(gen.len(), other.len(), "{what}: lengths");
+    for (i, (&a, &b)) in gen.iter().zip(other).enumerate() {
+        let scale = a.abs().max(b.abs()).max(f64::MIN_POSITIVE);
+        let rel = (a - b).abs() / scale;
+        assert!(
+            rel <= TOL || a == b,
+            "{what}: component {i}: generated {a:e} vs {other_name} {b:e} (rel {rel:e})"
+        );
+    }
+}
 
 /// The extended Rosenbrock gradient in one pass. Term i touches g[i] and
 /// g[i + 1]: the g[i + 1] part is carried to the next step in a register,
