@@ -676,3 +676,40 @@ fn accumulator_started_by_an_opaque_call() {
     }
     close(opaque_start(x), f(&x.map(Dual64::from)).re, "value");
 }
+
+/// A tuple output holding a scalar, a fixed array and a `Vec`: the
+/// Jacobian has, per parameter, one block per output.
+#[differentiate]
+fn mixed_outputs(a: f64, x: [f64; 2], s: &[f64]) -> (f64, [f64; 2], Vec<f64>) {
+    let mut v = vec![0.0; s.len()];
+    for i in 0..s.len() {
+        v[i] = s[i] * a + x[0];
+    }
+    (a * x[1], [x[0] * x[0], a.sin()], v)
+}
+
+#[test]
+fn jacobian_of_tuple_outputs_with_arrays() {
+    let (a, x, s) = (0.7, [1.5, -2.0], [0.25, -1.0, 3.0]);
+    let (ja, jx, js) = mixed_outputs_jacobian(a, x, &s);
+    // d/da: scalar output, array output, Vec output.
+    assert_eq!(ja.0, x[1]);
+    assert_eq!(ja.1, [0.0, a.cos()]);
+    assert_eq!(ja.2, s.to_vec());
+    // d/dx: a gradient-shaped block per output.
+    assert_eq!(jx.0, [0.0, a]);
+    assert_eq!(jx.1, [[2.0 * x[0], 0.0], [0.0, 0.0]]);
+    for i in 0..3 {
+        assert_eq!(jx.2[(i, 0)], 1.0);
+        assert_eq!(jx.2[(i, 1)], 0.0);
+    }
+    // d/ds: only the `Vec` output depends on s.
+    assert_eq!(js.0, vec![0.0; 3]);
+    assert_eq!(js.1, [vec![0.0; 3], vec![0.0; 3]]);
+    for i in 0..3 {
+        for k in 0..3 {
+            assert_eq!(js.2[(i, k)], if i == k { a } else { 0.0 });
+        }
+    }
+    assert_eq!(mixed_outputs(a, x, &s).0, a * x[1]);
+}

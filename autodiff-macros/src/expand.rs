@@ -752,12 +752,20 @@ impl<'a> Companions<'a> {
 
     /// Forward mode, one basis direction per `wrt` parameter.
     fn jacobian(&self) -> TokenStream {
+        if self
+            .sig
+            .outs
+            .iter()
+            .any(|(_, t)| matches!(t, crate::ir::Ty::Array(_, 2)))
+        {
+            // A matrix output: no Jacobian (a rank-3 array); documented.
+            return TokenStream::new();
+        }
         if self.sig.out_shape == OutShape::Leaf && self.sig.outs[0].1.is_array() {
             return self.jacobian_of_array_output();
         }
         if self.sig.outs.iter().any(|(_, t)| t.is_array()) {
-            // Tuples holding arrays: no Jacobian yet (documented).
-            return TokenStream::new();
+            return self.jacobian_of_tuple_output();
         }
         if self
             .sig
@@ -881,18 +889,137 @@ impl<'a> Companions<'a> {
         let private = quote!(::autodiff::__private);
         let args = self.args();
         let (out_ty, _) = &self.sig.outs[0];
-        let elem = self.sig.out_floats[0];
-        let one = emit::float_const(1.0, elem);
-        let zero = emit::float_const(0.0, elem);
-        let (vjp, jvp) = (self.companion_path("vjp"), self.companion_path("jvp"));
+        let one = emit::float_const(1.0, self.sig.out_floats[0]);
+        let jvp = self.companion_path("jvp");
         let f = self.companion_path("");
+        let rows = format_ident!("rows");
+        let (stmt, blocks, tys) = self.jacobian_rows(
+            out_ty,
+            self.sig.out_floats[0],
+            &rows,
+            quote!(#f(#(#args),*)),
+            &|e| e,
+        );
+        let value = one_or_tuple(&blocks);
+        let by_rows = quote!({ #stmt #value });
+        // One array parameter by value: forward mode when it is shorter.
+        let param = &self.sig.params[self.sig.wrt[0]];
+        let body = match (out_ty, &param.ty, self.sig.wrt.len()) {
+            (Type::Array(a), Type::Array(pa), 1)
+                if param.ir_ty == crate::ir::Ty::Array(self.sig.out_floats[0], 1) =>
+            {
+                let (m, n, pty) = (&a.len, &pa.len, &param.ty);
+                quote! {
+                    if #n < #m {
+                        let cols: [#out_ty; #n] = ::core::array::from_fn(|j| {
+                            let mut e: #pty = #private::Zeros::zeros();
+                            e[j] = #one;
+                            #jvp(#(#args,)* e).1
+                        });
+                        ::core::array::from_fn(|i| ::core::array::from_fn(|j| cols[j][i]))
+                    } else #by_rows
+                }
+            }
+            _ => by_rows,
+        };
+        self.item(
+            "jacobian",
+            "The dense Jacobian (row `i`: the derivative of output element `i`)",
+            &[],
+            one_or_tuple(&tys),
+            body,
+        )
+    }
+
+    /// The Jacobian of a tuple output holding arrays: for each `wrt`
+    /// parameter, a tuple with one block per output (the block that output
+    /// alone would have), from `f_vjp` with basis cotangents.
+    fn jacobian_of_tuple_output(&self) -> TokenStream {
+        let private = quote!(::autodiff::__private);
+        let args = self.args();
+        let f = self.companion_path("");
+        let m = self.sig.outs.len();
         let p = self.sig.wrt.len();
-        let grads: Vec<TokenStream> = self
-            .sig
-            .wrt
-            .iter()
-            .map(|&i| param_grad_ty(&self.sig.params[i].ty))
-            .collect();
+        // Zero cotangent parts; a `Vec` output's is a slice of the value's
+        // length.
+        let mut zeros = Vec::new();
+        let mut zero_parts = Vec::new();
+        for (k, (ty, ir)) in self.sig.outs.iter().enumerate() {
+            let elem = self.sig.out_floats[k];
+            let kk = syn::Index::from(k);
+            let z = format_ident!("zero{}", k);
+            if signature::is_vec(ty) {
+                let zero = emit::float_const(0.0, elem);
+                zeros.push(quote!(let #z = #private::filled(#zero, value.#kk.len());));
+                zero_parts.push(quote!(&#z));
+            } else if ir.is_array() {
+                zeros.push(quote!(let #z: #ty = #private::Zeros::zeros();));
+                zero_parts.push(quote!(#z));
+            } else {
+                zero_parts.push(emit::float_const(0.0, elem));
+            }
+        }
+        let mut stmts = Vec::new();
+        let mut per_param: Vec<Vec<TokenStream>> = vec![Vec::new(); p];
+        let mut per_param_ty: Vec<Vec<TokenStream>> = vec![Vec::new(); p];
+        for (k, (ty, _)) in self.sig.outs.iter().enumerate() {
+            let kk = syn::Index::from(k);
+            let rows = format_ident!("rows{}", k);
+            let zero_parts = zero_parts.clone();
+            let cot = move |e: TokenStream| {
+                let parts = (0..m).map(|j| {
+                    if j == k {
+                        e.clone()
+                    } else {
+                        zero_parts[j].clone()
+                    }
+                });
+                quote!((#(#parts,)*))
+            };
+            let (stmt, blocks, tys) =
+                self.jacobian_rows(ty, self.sig.out_floats[k], &rows, quote!(value.#kk), &cot);
+            stmts.push(stmt);
+            for j in 0..p {
+                per_param[j].push(blocks[j].clone());
+                per_param_ty[j].push(tys[j].clone());
+            }
+        }
+        let values: Vec<TokenStream> = per_param.iter().map(|b| quote!((#(#b,)*))).collect();
+        let tys: Vec<TokenStream> = per_param_ty.iter().map(|t| quote!((#(#t,)*))).collect();
+        let value = one_or_tuple(&values);
+        let body = quote!({
+            let value = #f(#(#args),*);
+            #(#zeros)*
+            #(#stmts)*
+            #value
+        });
+        self.item(
+            "jacobian",
+            "The dense Jacobian: per parameter, one block per output",
+            &[],
+            one_or_tuple(&tys),
+            body,
+        )
+    }
+
+    /// The rows of one output's Jacobian block (`rows`, from `f_vjp` with
+    /// the cotangent `cot(basis)`), then per `wrt` parameter the block and
+    /// its type. A scalar output: one row, the gradient; `[T; M]`: `M`
+    /// rows; `Vec<T>`: rows for `value.len()` (a [`Matrix`] for an array
+    /// parameter, a `Vec` for a scalar one).
+    fn jacobian_rows(
+        &self,
+        out_ty: &Type,
+        elem: crate::ir::FloatTy,
+        rows: &Ident,
+        value: TokenStream,
+        cot: &dyn Fn(TokenStream) -> TokenStream,
+    ) -> (TokenStream, Vec<TokenStream>, Vec<TokenStream>) {
+        let private = quote!(::autodiff::__private);
+        let args = self.args();
+        let (one, zero) = (emit::float_const(1.0, elem), emit::float_const(0.0, elem));
+        let vjp = self.companion_path("vjp");
+        let p = self.sig.wrt.len();
         let field = |j: usize, r: TokenStream| {
             if p == 1 {
                 r
@@ -901,81 +1028,62 @@ impl<'a> Companions<'a> {
                 quote!(#r.#k)
             }
         };
-        let (body, ret) = if let Type::Array(a) = out_ty {
+        let grads: Vec<TokenStream> = self
+            .sig
+            .wrt
+            .iter()
+            .map(|&i| param_grad_ty(&self.sig.params[i].ty))
+            .collect();
+        if let Type::Array(a) = out_ty {
             let m = &a.len;
-            let rows = quote! {
-                let rows: [_; #m] = ::core::array::from_fn(|i| {
+            let e = cot(quote!(e));
+            let stmt = quote! {
+                let #rows: [_; #m] = ::core::array::from_fn(|i| {
                     let mut e: #out_ty = #private::Zeros::zeros();
                     e[i] = #one;
-                    #vjp(#(#args,)* e).1
+                    #vjp(#(#args,)* #e).1
                 });
             };
-            let blocks: Vec<TokenStream> = (0..p)
+            let blocks = (0..p)
                 .map(|j| {
-                    let r = field(j, quote!(rows[i]));
-                    quote!(::core::array::from_fn(|i| #r))
+                    if p == 1 {
+                        quote!(#rows)
+                    } else {
+                        let r = field(j, quote!(#rows[i]));
+                        quote!(::core::array::from_fn(|i| #r.clone()))
+                    }
                 })
                 .collect();
-            let by_rows = if p == 1 {
-                quote!({ #rows rows })
-            } else {
-                quote!({ #rows (#(#blocks,)*) })
-            };
-            let tys: Vec<TokenStream> = grads.iter().map(|g| quote!([#g; #m])).collect();
-            let ret = one_or_tuple(&tys);
-            // One array parameter by value: forward mode when it is shorter.
-            let param = &self.sig.params[self.sig.wrt[0]];
-            let body = match (&param.ty, p) {
-                (Type::Array(pa), 1)
-                    if param.ir_ty == crate::ir::Ty::Array(self.sig.out_floats[0], 1) =>
-                {
-                    let (n, pty) = (&pa.len, &param.ty);
-                    let dots: Vec<TokenStream> = self.sig.wrt.iter().map(|_| quote!(e)).collect();
-                    quote! {
-                        if #n < #m {
-                            let cols: [#out_ty; #n] = ::core::array::from_fn(|j| {
-                                let mut e: #pty = #private::Zeros::zeros();
-                                e[j] = #one;
-                                #jvp(#(#args,)* #(#dots),*).1
-                            });
-                            ::core::array::from_fn(|i| ::core::array::from_fn(|j| cols[j][i]))
-                        } else #by_rows
-                    }
-                }
-                _ => by_rows,
-            };
-            (body, ret)
-        } else {
-            let rows = quote! {
-                let m = #f(#(#args),*).len();
-                let rows: ::std::vec::Vec<_> = (0..m).map(|i| {
-                    let mut e = #private::filled(#zero, m);
+            let tys = grads.iter().map(|g| quote!([#g; #m])).collect();
+            (stmt, blocks, tys)
+        } else if signature::is_vec(out_ty) {
+            let e = cot(quote!(&e));
+            let stmt = quote! {
+                let n = #value.len();
+                let #rows: ::std::vec::Vec<_> = (0..n).map(|i| {
+                    let mut e = #private::filled(#zero, n);
                     e[i] = #one;
-                    #vjp(#(#args,)* &e).1
+                    #vjp(#(#args,)* #e).1
                 }).collect();
             };
             let mut tys = Vec::new();
-            let blocks: Vec<TokenStream> = self.sig.wrt.iter().enumerate().map(|(j, &i)| {
+            let blocks = self.sig.wrt.iter().enumerate().map(|(j, &i)| {
                 let r = field(j, quote!(r));
                 if self.sig.params[i].ir_ty.is_array() {
                     tys.push(quote!(#private::Matrix<#elem>));
-                    quote!(#private::Matrix::from_rows(&rows.iter().map(|r| #r.clone()).collect::<::std::vec::Vec<_>>()))
+                    quote!(#private::Matrix::from_rows(&#rows.iter().map(|r| #r.clone()).collect::<::std::vec::Vec<_>>()))
                 } else {
                     tys.push(quote!(::std::vec::Vec<#elem>));
-                    quote!(rows.iter().map(|r| #r.clone()).collect::<::std::vec::Vec<_>>())
+                    quote!(#rows.iter().map(|r| #r.clone()).collect::<::std::vec::Vec<_>>())
                 }
             }).collect();
-            let value = one_or_tuple(&blocks);
-            let ret = one_or_tuple(&tys);
-            (quote!({ #rows #value }), ret)
-        };
-        self.item(
-            "jacobian",
-            "The dense Jacobian (row `i`: the derivative of output element `i`)",
-            &[],
-            ret,
-            body,
-        )
+            (stmt, blocks, tys)
+        } else {
+            let e = cot(one);
+            let stmt = quote!(let #rows = #vjp(#(#args,)* #e).1;);
+            let blocks = (0..p).map(|j| field(j, quote!(#rows))).collect();
+            (stmt, blocks, grads)
+        }
     }
 
     /// `f_pp()`: for each output and `wrt` parameter, the derivative raw
