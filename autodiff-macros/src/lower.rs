@@ -1226,13 +1226,19 @@ impl Lower<'_> {
     /// `for i in a..b { ... }` or `for i in (a..b).rev() { ... }`: a loop
     /// region carrying every outer binding its body assigns.
     fn for_loop(&mut self, f: &syn::ExprForLoop) -> Val {
-        match desugar::for_loop(f) {
+        // A loop over the elements of a float array (not of other
+        // collections, which stay an error): an index loop.
+        let over_floats = self
+            .mentions(f.expr.to_token_stream())
+            .iter()
+            .any(|n| matches!(self.lookup(n), Some(Val::Node(v)) if self.g.ty(*v).is_array()));
+        match desugar::for_loop(f).filter(|_| over_floats) {
             Some(Ok(Expr::ForLoop(index_loop))) => return self.for_loop(&index_loop),
             Some(other) => return self.rewritten(other),
             None => {}
         }
         let Some((start, end, rev)) = loop_range(&f.expr) else {
-            return self.error(&f.expr, "#[differentiate] supports `for` loops over `a..b` or `(a..b).rev()`; write the loop over an index range");
+            return self.error(&f.expr, "#[differentiate] supports `for` loops over `a..b`, `(a..b).rev()`, and the elements of a float array (`x.iter()`, `&x`); write the loop over an index range");
         };
         let index_name = match &*f.pat {
             Pat::Ident(pi) => Some(pi.ident.to_string()),

@@ -300,13 +300,29 @@ fn wrt_indices(name: Ident, params: &[ParamInfo], args: &Args, errors: &mut Erro
 }
 
 /// `[T; N]`, `[T]`, `&[T]`, `&[T; N]`, `Vec<T>`.
+/// Is `ty` an array, slice or `Vec` of floats (at any depth)? One the
+/// pipeline does not read (`[[[f64; 2]; 2]; 2]`, `&[Vec<f64>]`) would
+/// otherwise be a constant without a word; arrays of other elements
+/// (`&[usize]`, `&[String]`) are constants as SPEC §2 says.
 fn is_array(ty: &Type) -> bool {
-    match ty {
-        Type::Array(_) | Type::Slice(_) => true,
-        Type::Reference(r) => is_array(&r.elem),
-        Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "Vec"),
-        _ => false,
+    fn floats(ty: &Type) -> bool {
+        match ty {
+            Type::Array(a) => floats(&a.elem),
+            Type::Slice(s) => floats(&s.elem),
+            Type::Reference(r) => floats(&r.elem),
+            Type::Paren(p) => floats(&p.elem),
+            Type::Path(_) if vec_elem(ty).is_some() => vec_elem(ty).is_some_and(floats),
+            other => float_of(other).is_some(),
+        }
     }
+    let container = match ty {
+        Type::Array(_) | Type::Slice(_) => true,
+        Type::Reference(r) => {
+            matches!(*r.elem, Type::Array(_) | Type::Slice(_)) || vec_elem(&r.elem).is_some()
+        }
+        _ => vec_elem(ty).is_some(),
+    };
+    container && floats(ty)
 }
 
 fn output(sig: &syn::Signature, errors: &mut Errors) -> (Type, OutShape, Vec<(Type, Ty)>) {
