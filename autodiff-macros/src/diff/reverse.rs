@@ -728,7 +728,27 @@ impl<'a> Reverse<'a> {
             }
             // The result of a loop nested in the body is taped rather than
             // recomputed (an inner product, say): the inner loop then runs
-            // again only if its own reversal needs it.
+            // again only if its own reversal needs it. So is the result of
+            // a transcendental function (`tanh`, `exp`, ...): a store per
+            // iteration is cheaper than computing it again. Tapes the
+            // reversal does not read are pruned.
+            let costly = matches!(node.op, Op::Un(u) if is_transcendental(u))
+                || matches!(
+                    node.op,
+                    Op::Bin(
+                        crate::ir::Bin::Powf
+                            | crate::ir::Bin::Atan2
+                            | crate::ir::Bin::Hypot
+                            | crate::ir::Bin::Log
+                    )
+                );
+            if costly && node.region == body && node.ty.float().is_some() {
+                let forward = self.ctxs[c].map[n.0 as usize];
+                if taping && (forward.0 as usize) < self.g.nodes.len() {
+                    let v = self.tape_read(c, dst_loop, loop_region, forward, rb, pos);
+                    presets.push((n, v));
+                }
+            }
             if let Op::Proj(_) = node.op {
                 let inner = node.args[0];
                 if node.region == body
@@ -870,6 +890,16 @@ fn updated_later(src: &Graph, a: NodeId) -> bool {
                 .any(|(k, &init)| init == a && writes(src, body, k as u32 + 1)),
             _ => false,
         })
+}
+
+/// Is `u` costly enough that reverse mode tapes its result in a loop
+/// rather than computing it again?
+fn is_transcendental(u: crate::ir::Un) -> bool {
+    use crate::ir::Un::*;
+    !matches!(
+        u,
+        Neg | Abs | Signum | Sign0 | Floor | Ceil | Round | Trunc | Fract | Recip | Sqrt
+    )
 }
 
 /// Does loop body `body` write its carried array `k` (region argument
