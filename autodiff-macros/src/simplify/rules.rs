@@ -27,6 +27,8 @@ pub fn build(
             _ => None,
         },
         (Op::Select, _) => select(g, r, args[0], args[1], args[2]),
+        // `i - 0` and `i + 0` on integers (tape positions, say).
+        (Op::IntSub | Op::IntAdd, _) if *g.op(args[1]) == Op::Int(0) => Some(args[0]),
         // Zeros shaped like a copy (or like zeros) of `a` are zeros like `a`.
         (Op::ZerosLike, _) => match g.op(args[0]) {
             Op::ZerosLike | Op::Owned => {
