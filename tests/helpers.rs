@@ -504,3 +504,19 @@ fn hessian_through_helpers() {
     close(g[0], s[0] + x[0], 1e-15, "gradient");
     assert_eq!(v, lse3(x));
 }
+
+#[differentiate]
+fn empty_helpers(x: &[f64]) -> f64 {
+    let s = softmax(x);
+    let l = log_softmax(x);
+    sum(x) + dot(&s, &l) + norm(x)
+}
+
+/// Helpers on empty slices: sums are 0, `softmax` is empty.
+#[test]
+fn helpers_on_empty_slices() {
+    let e: [f64; 0] = [];
+    assert_eq!(empty_helpers(&e), 0.0);
+    assert_eq!(empty_helpers_value_and_grad(&e), (0.0, vec![]));
+    assert!(softmax(&e[..]).is_empty());
+}

@@ -168,3 +168,17 @@ fn for_loops_over_iterators() {
         "value",
     );
 }
+
+/// Empty inputs: no iteration, in both modes.
+#[test]
+fn empty_slices() {
+    let e: [f64; 0] = [];
+    assert_eq!(sum_of_squares_grad(&e), Vec::<f64>::new());
+    assert_eq!(sum_of_squares_value_and_grad(&e).0, 0.0);
+    let (gc, gt) = horner_grad(&e, 2.0);
+    assert!(gc.is_empty());
+    assert_eq!(gt, 0.0);
+    let (y, t) = scaled_jvp(&e, 1.0, &e, 1.0);
+    assert!(y.is_empty() && t.is_empty());
+    assert_eq!(ramp_jacobian(0.5, 0), Vec::<f64>::new());
+}

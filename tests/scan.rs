@@ -168,3 +168,15 @@ fn lstm_recurrence() {
         "value",
     );
 }
+
+/// A scan over no elements returns its initial carry; its gradient is
+/// that of the initial value.
+#[test]
+fn scan_over_nothing() {
+    assert_eq!(polynomial(&[], 3.0), 0.0);
+    assert_eq!(polynomial_grad(&[], 3.0), (vec![], 0.0));
+    assert_eq!(power([2.0, 3.0, 4.0], 0), [1.0; 3]);
+    assert_eq!(power_jacobian([2.0, 3.0, 4.0], 0), [[0.0; 3]; 3]);
+    let (gw, gu, gb) = rnn_grad(0.5, 0.5, 0.5, &[]);
+    assert_eq!((gw, gu, gb), (0.0, 0.0, 0.0));
+}
