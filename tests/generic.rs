@@ -196,3 +196,56 @@ fn taped_loops_and_hessians_of_arrays() {
     let fd = (running_product_grad(xp)[0] - running_product_grad(xm)[0]) / (2.0 * e);
     close(h[0][1], fd, 1e-7, "H[0][1] by differences");
 }
+
+/// The idioms in a generic function: a fold, helpers and `scan`.
+#[differentiate]
+fn idioms_generic<T: Float>(x: &[T], t: T) -> T {
+    let sq = x.iter().fold(T::zero(), |acc, &v| acc + v * v);
+    let (h, _) = autodiff::scan(t, x, |h, v| {
+        let n = (h * 0.5 + v).tanh();
+        (n, n)
+    });
+    sq + autodiff::logsumexp(x) * t + h
+}
+
+#[test]
+fn idioms_at_f64_and_f32() {
+    let x = [0.3, -0.8, 1.2];
+    let t = 0.6;
+    let f = |v: &[Dual64]| {
+        let (xs, t) = (&v[..3], v[3]);
+        let sq = xs.iter().fold(Dual64::from(0.0), |a, &b| a + b * b);
+        let m = xs.iter().fold(f64::NEG_INFINITY, |m, b| m.max(b.re));
+        let lse = xs
+            .iter()
+            .fold(Dual64::from(0.0), |a, &b| a + (b - m).exp())
+            .ln()
+            + m;
+        let mut h = t;
+        for &b in xs {
+            h = (h * 0.5 + b).tanh();
+        }
+        sq + lse * t + h
+    };
+    let mut p = x.to_vec();
+    p.push(t);
+    let (gx, gt) = idioms_generic_grad(&x, t);
+    for i in 0..4 {
+        let d: Vec<Dual64> = (0..4)
+            .map(|k| Dual64::new(p[k], if k == i { 1.0 } else { 0.0 }))
+            .collect();
+        let want = f(&d).eps;
+        let got = if i < 3 { gx[i] } else { gt };
+        close(got, want, 1e-12, "generic idioms");
+    }
+    let x32 = x.map(|v| v as f32);
+    let (gx32, gt32) = idioms_generic_grad(&x32, t as f32);
+    close(gt32 as f64, gt, 1e-5, "f32");
+    close(gx32[0] as f64, gx[0], 1e-5, "f32");
+    close(
+        idioms_generic(&x, t),
+        idioms_generic_value_and_grad(&x, t).0,
+        1e-15,
+        "value",
+    );
+}
