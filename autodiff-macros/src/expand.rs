@@ -319,21 +319,14 @@ impl<'a> Companions<'a> {
     /// forward mode of the gradient program (forward over reverse), never
     /// a dense Hessian.
     fn hvp(&self) -> TokenStream {
-        let dots = self.dots();
         let p = self.sig.wrt.len();
-        let f = self.gradient_fn().map(|g| self.directional(&g, &dots));
         // The gradient program has 1 + p outputs; their tangents follow,
         // the value's first.
-        let body = self.body(f, self.grad_tree(1 + p + 1));
-        let prologue = self.dot_prologue(&dots);
-        let body = quote!(#prologue #body);
-        let extra: Vec<TokenStream> = dots.iter().map(|(name, ty)| quote!(#name: #ty)).collect();
-        self.item(
+        self.gradient_directional(
             "hvp",
             "The Hessian-vector product H·v (forward over reverse)",
-            &extra,
+            self.grad_tree(1 + p + 1),
             self.grad_ty(),
-            body,
         )
     }
 
@@ -341,21 +334,31 @@ impl<'a> Companions<'a> {
     /// tangent H·v, the `_jvp` companion of `f_grad`, so that a
     /// differentiated function may call `f_grad`.
     fn grad_jvp(&self) -> TokenStream {
-        let dots = self.dots();
         let p = self.sig.wrt.len();
+        let g = self.grad_ty();
+        self.gradient_directional(
+            "grad_jvp",
+            "The gradient and its tangent H·v (the `_jvp` companion of `_grad`)",
+            Tree::Tuple(vec![self.grad_tree(1), self.grad_tree(1 + p + 1)]),
+            quote!((#g, #g)),
+        )
+    }
+
+    /// A companion returning `tree` of the gradient program in forward
+    /// mode along the `_dot` parameters.
+    fn gradient_directional(
+        &self,
+        suffix: &str,
+        doc: &str,
+        tree: Tree,
+        ret: TokenStream,
+    ) -> TokenStream {
+        let dots = self.dots();
         let f = self.gradient_fn().map(|g| self.directional(&g, &dots));
-        let tree = Tree::Tuple(vec![self.grad_tree(1), self.grad_tree(1 + p + 1)]);
         let body = self.body(f, tree);
         let prologue = self.dot_prologue(&dots);
         let extra: Vec<TokenStream> = dots.iter().map(|(name, ty)| quote!(#name: #ty)).collect();
-        let g = self.grad_ty();
-        self.item(
-            "grad_jvp",
-            "The gradient and its tangent H·v (the `_jvp` companion of `_grad`)",
-            &extra,
-            quote!((#g, #g)),
-            quote!(#prologue #body),
-        )
+        self.item(suffix, doc, &extra, ret, quote!(#prologue #body))
     }
 
     /// `f_grad_vjp(x, .., g_bar) -> (G, G)`: the gradient and wᵀ·H, which
