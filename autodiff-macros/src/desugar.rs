@@ -98,10 +98,15 @@ pub fn chain(e: &ExprMethodCall) -> Option<Rewrite> {
             let Expr::Closure(c) = &e.args[0] else {
                 return None;
             };
-            let a = &e.receiver;
-            let array = Source::Elems(vec![(**a).clone()]);
-            let out: Expr = parse_quote_spanned!(span=> ::autodiff::__private::zeros_like(&#a));
-            Some(fill(span, array, Some(c), out))
+            let array = Source::Elems(vec![(*e.receiver).clone()]);
+            let zeros = move |source: &Source| -> Expr {
+                let Source::Elems(a) = source else {
+                    return parse_quote_spanned!(span=> ());
+                };
+                let a = &a[0];
+                parse_quote_spanned!(span=> ::autodiff::__private::zeros_like(&#a))
+            };
+            Some(fill(span, array, Some(c), zeros))
         }
         _ if ADAPTORS.contains(&name.as_str()) => {
             let (span, name) = first_adaptor(&Expr::MethodCall(e.clone()))?;
@@ -353,12 +358,14 @@ fn reduce(
     init: Expr,
     step: impl Fn(&Expr, &Expr) -> Expr,
 ) -> Rewrite {
+    let (lets, source) = bound(source, span);
     let (range, i, _) = index_loop(&source, span);
     let item = item_value(&source, map.as_ref(), &i, span)?;
     let acc: Expr = parse_quote_spanned!(span=> __ad_acc);
     let v: Expr = parse_quote_spanned!(span=> __ad_v);
     let next = step(&acc, &v);
     Ok(parse_quote_spanned! {span=> {
+        #(#lets)*
         let mut __ad_acc = #init;
         for __ad_i in #range {
             #(#item)*
@@ -368,32 +375,66 @@ fn reduce(
     }})
 }
 
+/// The source with each array that is not a place (`softmax(&x)` in
+/// `softmax(&x).iter()`; places are names, fields and rows `m[i]`) bound
+/// once to a name first, so that it is not computed again at every index:
+/// the bindings and the new source.
+fn bound(source: Source, span: Span) -> (Vec<syn::Stmt>, Source) {
+    let Source::Elems(arrays) = source else {
+        return (Vec::new(), source);
+    };
+    let mut lets = Vec::new();
+    let arrays = arrays
+        .into_iter()
+        .enumerate()
+        .map(|(k, a)| match a {
+            Expr::Path(_) | Expr::Field(_) | Expr::Index(_) => a,
+            other => {
+                let name = quote::format_ident!("__ad_s{}", k, span = span);
+                lets.push(parse_quote_spanned!(span=> let #name = #other;));
+                parse_quote_spanned!(span=> #name)
+            }
+        })
+        .collect();
+    (lets, Source::Elems(arrays))
+}
+
 fn is_zero(e: &Expr) -> bool {
     matches!(e, Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) if i.base10_digits() == "0")
 }
 
 /// `.collect::<Vec<_>>()`: a `vec![0.0; n]` written at each index.
 fn collect(span: Span, source: Source, map: Option<ExprClosure>) -> Rewrite {
-    let len: Expr = match &source {
-        Source::Range(r) if is_zero(&r.0) => r.1.clone(),
-        Source::Range(r) => {
-            let (a, b) = &**r;
-            parse_quote_spanned!(span=> (#b) - (#a))
-        }
-        Source::Elems(arrays) => {
-            let x = &arrays[0];
-            parse_quote_spanned!(span=> #x.len())
-        }
+    let buffer = move |source: &Source| -> Expr {
+        let len: Expr = match source {
+            Source::Range(r) if is_zero(&r.0) => r.1.clone(),
+            Source::Range(r) => {
+                let (a, b) = &**r;
+                parse_quote_spanned!(span=> (#b) - (#a))
+            }
+            Source::Elems(arrays) => {
+                let x = &arrays[0];
+                parse_quote_spanned!(span=> #x.len())
+            }
+        };
+        parse_quote_spanned!(span=> vec![0.0; #len])
     };
-    let out: Expr = parse_quote_spanned!(span=> vec![0.0; #len]);
-    fill(span, source, map.as_ref(), out)
+    fill(span, source, map.as_ref(), buffer)
 }
 
 /// `{ let mut out = buffer; for i in .. { out[slot] = item; } out }`.
-fn fill(span: Span, source: Source, map: Option<&ExprClosure>, buffer: Expr) -> Rewrite {
+fn fill(
+    span: Span,
+    source: Source,
+    map: Option<&ExprClosure>,
+    buffer: impl Fn(&Source) -> Expr,
+) -> Rewrite {
+    let (lets, source) = bound(source, span);
     let (range, i, slot) = index_loop(&source, span);
     let item = item_value(&source, map, &i, span)?;
+    let buffer = buffer(&source);
     Ok(parse_quote_spanned! {span=> {
+        #(#lets)*
         let mut __ad_out = #buffer;
         for __ad_i in #range {
             #(#item)*
@@ -423,6 +464,7 @@ pub fn for_loop(f: &syn::ExprForLoop) -> Option<Rewrite> {
     if matches!(source, Source::Range(..)) {
         return None;
     }
+    let (lets, source) = bound(source, span);
     let i: Expr = parse_quote_spanned!(span=> __ad_i);
     let pat = value_pat(&f.pat);
     let binds = if enumerate {
@@ -453,12 +495,17 @@ pub fn for_loop(f: &syn::ExprForLoop) -> Option<Rewrite> {
     };
     let (range, _, _) = index_loop(&source, span);
     let body = &f.body;
-    Some(Ok(parse_quote_spanned! {span=>
+    let index_loop: Expr = parse_quote_spanned! {span=>
         for __ad_i in #range {
             #(#binds)*
             #body
         }
-    }))
+    };
+    if lets.is_empty() {
+        Some(Ok(index_loop))
+    } else {
+        Some(Ok(parse_quote_spanned!(span=> { #(#lets)* #index_loop })))
+    }
 }
 
 /// `scan(init, xs, |carry, x| (next, y))` and `scan_n(init, n, |carry, i|
@@ -485,10 +532,9 @@ pub fn scan(c: &syn::ExprCall) -> Option<Rewrite> {
     };
     let init = &c.args[0];
     let (len, item_value): (Expr, Expr) = if name == "scan" {
-        let xs = array(&c.args[1]);
         (
-            parse_quote_spanned!(span=> #xs.len()),
-            parse_quote_spanned!(span=> #xs[__ad_i]),
+            parse_quote_spanned!(span=> __ad_xs.len()),
+            parse_quote_spanned!(span=> __ad_xs[__ad_i]),
         )
     } else {
         let n = &c.args[1];
@@ -532,7 +578,14 @@ pub fn scan(c: &syn::ExprCall) -> Option<Rewrite> {
         )
     };
     let body = &f.body;
+    // The sequence, computed once (`0` stands in for `scan_n`'s).
+    let xs = if name == "scan" {
+        array(&c.args[1])
+    } else {
+        parse_quote_spanned!(span=> 0)
+    };
     Some(Ok(parse_quote_spanned! {span=> {
+        let __ad_xs = #xs;
         let #state_tuple = #init;
         #(let mut #state = #state;)*
         let mut __ad_ys = vec![0.0; #len];
