@@ -713,3 +713,13 @@ fn jacobian_of_tuple_outputs_with_arrays() {
     }
     assert_eq!(mixed_outputs(a, x, &s).0, a * x[1]);
 }
+
+/// `_pp` of an array output: the vjp with the cotangent `out_bar`.
+#[test]
+fn pp_of_an_array_output() {
+    let pp = mixed_outputs_pp();
+    let entry = pp.get("mixed_outputs.1", "x").expect("an entry per output");
+    assert!(entry.simplified.contains("out_bar"), "{}", entry.simplified);
+    assert!(pp.get("mixed_outputs.2", "s").is_some());
+    assert!(pp.get("mixed_outputs.0", "a").is_some());
+}

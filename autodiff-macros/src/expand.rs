@@ -1096,11 +1096,30 @@ impl<'a> Companions<'a> {
         let mut entries = Vec::new();
         if let Some(f) = self.func() {
             let m = f.outputs.len();
-            for k in (0..m).filter(|&k| !self.sig.outs[k].1.is_array()) {
+            let n = self.sig.params.len() as u32;
+            for k in 0..m {
+                // An array output's derivative is its vjp, with the
+                // cotangent `out_bar`.
+                let array = self.sig.outs[k].1.is_array();
                 let seeds: Vec<Seed> = (0..m)
-                    .map(|j| if j == k { Seed::One } else { Seed::Zero })
+                    .map(|j| match (j == k, array) {
+                        (false, _) => Seed::Zero,
+                        (true, false) => Seed::One,
+                        (true, true) => Seed::Param {
+                            index: n,
+                            field: None,
+                        },
+                    })
                     .collect();
-                let raw = vjp(f, vec![], &seeds, &self.wrt_seeds());
+                let extra = if array {
+                    vec![Param {
+                        name: format_ident!("out_bar"),
+                        fields: vec![self.sig.outs[k].1],
+                    }]
+                } else {
+                    vec![]
+                };
+                let raw = vjp(f, extra, &seeds, &self.wrt_seeds());
                 let simple = simplify(&raw);
                 for (j, &w) in self.sig.wrt.iter().enumerate() {
                     let output = if m == 1 {
