@@ -732,17 +732,7 @@ impl<'a> Reverse<'a> {
             // a transcendental function (`tanh`, `exp`, ...): a store per
             // iteration is cheaper than computing it again. Tapes the
             // reversal does not read are pruned.
-            let costly = matches!(node.op, Op::Un(u) if is_transcendental(u))
-                || matches!(
-                    node.op,
-                    Op::Bin(
-                        crate::ir::Bin::Powf
-                            | crate::ir::Bin::Atan2
-                            | crate::ir::Bin::Hypot
-                            | crate::ir::Bin::Log
-                    )
-                );
-            if costly && node.region == body && node.ty.float().is_some() {
+            if costly(&node.op) && node.region == body && node.ty.float().is_some() {
                 let forward = self.ctxs[c].map[n.0 as usize];
                 if taping && (forward.0 as usize) < self.g.nodes.len() {
                     let v = self.tape_read(c, dst_loop, loop_region, forward, rb, pos);
@@ -866,11 +856,7 @@ impl<'a> Reverse<'a> {
 /// it and holds a loop of its own: the inner loop's reads are not taped at
 /// this level, so its recomputation needs the array as it was.
 fn snapshots(src: &Graph, body: RegionId, k: u32) -> bool {
-    let written = src
-        .region(body)
-        .outputs
-        .get(k as usize - 1)
-        .is_some_and(|&out| *src.op(out) != Op::RegionArg(body, k));
+    let written = writes(src, body, k);
     let inner_loop = src
         .nodes
         .iter()
@@ -892,14 +878,28 @@ fn updated_later(src: &Graph, a: NodeId) -> bool {
         })
 }
 
-/// Is `u` costly enough that reverse mode tapes its result in a loop
-/// rather than computing it again?
-fn is_transcendental(u: crate::ir::Un) -> bool {
-    use crate::ir::Un::*;
-    !matches!(
-        u,
-        Neg | Abs | Signum | Sign0 | Floor | Ceil | Round | Trunc | Fract | Recip | Sqrt
-    )
+/// Is `op` costly enough (a transcendental function) that reverse mode
+/// tapes its result in a loop rather than computing it again?
+fn costly(op: &Op) -> bool {
+    use crate::ir::{Bin, Un};
+    match op {
+        Op::Un(u) => !matches!(
+            u,
+            Un::Neg
+                | Un::Abs
+                | Un::Signum
+                | Un::Sign0
+                | Un::Floor
+                | Un::Ceil
+                | Un::Round
+                | Un::Trunc
+                | Un::Fract
+                | Un::Recip
+                | Un::Sqrt
+        ),
+        Op::Bin(b) => matches!(b, Bin::Powf | Bin::Atan2 | Bin::Hypot | Bin::Log),
+        _ => false,
+    }
 }
 
 /// Does loop body `body` write its carried array `k` (region argument
