@@ -723,3 +723,41 @@ fn pp_of_an_array_output() {
     assert!(pp.get("mixed_outputs.2", "s").is_some());
     assert!(pp.get("mixed_outputs.0", "a").is_some());
 }
+
+/// A loop of literal trip count whose body updates a `Vec` in a nested
+/// loop: reverse mode tapes a copy of the `Vec` per iteration (a `Vec`
+/// tape, since a fixed array of `Vec`s cannot be built).
+#[differentiate]
+fn smoothing_passes(x: &[f64]) -> f64 {
+    let mut y = vec![0.0; x.len()];
+    for k in 0..3 {
+        for j in 0..x.len() {
+            y[j] = y[j] * 0.5 + x[j] * (k as f64 + 1.0) * y[j].cos();
+        }
+    }
+    let mut s = 0.0;
+    for j in 0..x.len() {
+        s += y[j] * y[j];
+    }
+    s
+}
+
+#[test]
+fn nested_loop_updating_a_vec_with_literal_trip_count() {
+    let x = [0.3, -0.7, 1.1];
+    let f = |v: &[Dual64]| {
+        let mut y = vec![Dual64::from(0.0); v.len()];
+        for k in 0..3 {
+            for j in 0..v.len() {
+                y[j] = y[j] * 0.5 + v[j] * (k as f64 + 1.0) * y[j].cos();
+            }
+        }
+        y.iter().fold(Dual64::from(0.0), |a, &b| a + b * b)
+    };
+    let g = smoothing_passes_grad(&x);
+    let want = dual_grad(f, &x);
+    for i in 0..3 {
+        close(g[i], want[i], "nested Vec updates");
+    }
+    close(smoothing_passes(&x), f(&x.map(Dual64::from)).re, "value");
+}

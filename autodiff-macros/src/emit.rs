@@ -289,7 +289,7 @@ impl<'a> Emitter<'a> {
         let end = self.operand(args[1], Prec::Add);
         let mut pre = Vec::new();
         let mut vars = Vec::new();
-        for (k, &init) in args[2..].iter().enumerate() {
+        for &init in &args[2..] {
             let value = self.operand(init, Prec::If);
             let reuse = g.ty(init).is_array() && !self.inline[init.0 as usize];
             let var = if reuse {
@@ -299,14 +299,15 @@ impl<'a> Emitter<'a> {
                 pre.push(quote! { let mut #v = #value; });
                 v
             };
-            let _ = k;
             vars.push(var);
         }
         let mut tapes = Vec::new();
         // A tape is a fixed array when the trip count is a literal (up to
-        // a size that is reasonable on the stack), else one `Vec`.
+        // a size that is reasonable on the stack) and it holds scalars,
+        // else one `Vec` (copies of arrays, which may be `Vec`s, included).
+        let scalars = outputs[carried..].iter().all(|&o| !g.ty(o).is_array());
         let fixed = match (g.op(args[0]), g.op(args[1])) {
-            (Op::Int(a), Op::Int(b)) if (0..=MAX_FIXED_TAPE).contains(&(b - a)) => {
+            (Op::Int(a), Op::Int(b)) if scalars && (0..=MAX_FIXED_TAPE).contains(&(b - a)) => {
                 Some(proc_macro2::Literal::usize_unsuffixed((b - a) as usize))
             }
             _ => None,
@@ -608,7 +609,13 @@ impl<'a> Emitter<'a> {
                 let arr = self.operand(a[0], Prec::Atom);
                 let idx: Vec<TokenStream> =
                     a[1..].iter().map(|i| self.operand(*i, Prec::If)).collect();
-                (quote!(#arr #([#idx])*), Prec::Atom)
+                if node.ty.is_array() {
+                    // An array read from a tape of copies: borrowed (it
+                    // may be a `Vec`), and copied where it is updated.
+                    (quote!(&#arr #([#idx])*), Prec::Unary)
+                } else {
+                    (quote!(#arr #([#idx])*), Prec::Atom)
+                }
             }
             Op::Len => {
                 let arr = self.operand(a[0], Prec::Atom);
