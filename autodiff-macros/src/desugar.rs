@@ -675,16 +675,19 @@ pub fn helper(c: &syn::ExprCall, name: &str, rank: u8) -> Rewrite {
         ],
         None => vec![parse_quote_spanned!(span=> let __ad_x = #x;)],
     };
-    // The largest element (-inf for none), as the runtime finds it.
+    // The largest element (-inf for none), as the runtime finds it. The
+    // results do not depend on this shift, so its derivative is not
+    // followed: the gradient is the closed form (softmax for logsumexp).
+    // (`__ad_top` is the same value, for the finiteness test.)
     let max: syn::Stmt = parse_quote_spanned! {span=>
-        let __ad_m = {
+        let (__ad_top, __ad_m) = {
             let mut __ad_m = -1.0 / 0.0;
             for __ad_i in 0..__ad_x.len() {
                 if __ad_x[__ad_i] > __ad_m {
                     __ad_m = __ad_x[__ad_i];
                 }
             }
-            __ad_m
+            (__ad_m, ::autodiff::__private::stop_gradient(__ad_m))
         };
     };
     // Σ exp(x_i - m).
@@ -755,7 +758,7 @@ pub fn helper(c: &syn::ExprCall, name: &str, rank: u8) -> Rewrite {
         "logsumexp" => parse_quote_spanned! {span=> {
             #max
             #sum_exp
-            if __ad_m > -1.0 / 0.0 && __ad_m < 1.0 / 0.0 {
+            if __ad_top > -1.0 / 0.0 && __ad_top < 1.0 / 0.0 {
                 __ad_m + __ad_s.ln()
             } else {
                 __ad_m

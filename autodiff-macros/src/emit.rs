@@ -480,6 +480,8 @@ impl<'a> Emitter<'a> {
                 let x = self.operand(a[0], Prec::Unary);
                 (quote!(-#x), Prec::Unary)
             }
+            // The value itself: only its derivative is zero.
+            Op::Un(Un::StopGradient) => (self.operand(a[0], Prec::Atom), Prec::Atom),
             Op::Un(u @ (Un::Sign0 | Un::Softplus | Un::Sigmoid)) => {
                 let x = self.operand(a[0], Prec::If);
                 let f = format_ident!("{}", format!("{u:?}").to_lowercase());
@@ -712,7 +714,7 @@ fn un_method(u: Un) -> &'static str {
     match u {
         Un::ExpM1 => "exp_m1",
         Un::Ln1p => "ln_1p",
-        Un::Neg | Un::Sign0 | Un::Softplus | Un::Sigmoid => "",
+        Un::Neg | Un::Sign0 | Un::Softplus | Un::Sigmoid | Un::StopGradient => "",
         Un::Sin => "sin",
         Un::Cos => "cos",
         Un::Tan => "tan",

@@ -215,6 +215,7 @@ fn dual_un(op: Un, x: &Dual64) -> Dual64 {
             }
         }
         Un::Sigmoid => DualNum::recip(&((-*x).exp() + 1.0)),
+        Un::StopGradient => Dual64::from(x.re),
     }
 }
 

@@ -952,6 +952,19 @@ impl Lower<'_> {
             }
             // The buffers of rewritten iterators and helpers (`desugar`).
             if segs.len() == 3 && segs[..2] == ["autodiff", "__private"] {
+                if segs[2] == "stop_gradient" && c.args.len() == 1 {
+                    let v = self.expr(&c.args[0]);
+                    let x = self.node(v, &c.args[0]);
+                    let ty = self.g.ty(x);
+                    if ty.float().is_some() {
+                        return Val::Node(self.add_with(
+                            Op::Un(Un::StopGradient),
+                            vec![x],
+                            ty,
+                            false,
+                        ));
+                    }
+                }
                 if let Some(v) = self.zeros(&segs[2], c) {
                     return v;
                 }

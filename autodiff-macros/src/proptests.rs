@@ -511,6 +511,9 @@ impl Builder {
         let arg = match u {
             Neg | Sin | Cos | Atan | Tanh | Asinh | Sigmoid | Softplus | Abs | Signum | Sign0
             | Floor | Ceil | Round | Trunc | Fract => x,
+            // Not generated: its derivative is 0 by decree, not the
+            // limit finite differences measure (the idiom programs use it).
+            StopGradient => x,
             Tan => self.bounded(x, var, 1.2),
             Asin | Acos | Atanh => self.bounded(x, var, 0.9),
             Sinh | Cosh | Exp | Exp2 | ExpM1 => self.bounded(x, var, 2.0),

@@ -299,17 +299,16 @@ fn idioms_become_loops() {
         fn energy_grad(x: &[f64], w: &[f64]) -> (::std::vec::Vec<f64>, ::std::vec::Vec<f64>) {
             let t0 = x.len();
             let mut t1 = ::core::primitive::f64::NEG_INFINITY;
-            let mut t2 = ::autodiff::__private::tape(0, t0);
-            for t3 in 0..t0 {
-                let t4 = x[t3];
-                let t5 = if t4 > t1 { t4 } else { t1 };
-                t2.push(t1);
-                t1 = t5;
+            for t2 in 0..t0 {
+                let t3 = x[t2];
+                let t4 = if t3 > t1 { t3 } else { t1 };
+                t1 = t4;
             }
+            let t5 = t1;
             let mut t6 = 0.0_f64;
             let mut t7 = ::autodiff::__private::tape(0, t0);
             for t8 in 0..t0 {
-                let t9 = (x[t8] - t1).exp();
+                let t9 = (x[t8] - t5).exp();
                 t7.push(t9);
                 t6 = t6 + t9;
             }
@@ -317,27 +316,16 @@ fn idioms_become_loops() {
                 && t1 < ::core::primitive::f64::INFINITY;
             let mut t11 = ::autodiff::__private::ZerosLike::zeros_like(&x);
             let mut t12 = ::autodiff::__private::ZerosLike::zeros_like(&w);
-            let (t13, t14) = if t10 { (1.0_f64, t6.recip()) } else { (1.0_f64, 0.0_f64) };
-            let t15 = if t10 { t14 } else { 0.0_f64 };
-            let mut t16 = t13;
+            let t13 = if t10 { t6.recip() } else { 0.0_f64 };
+            let t14 = if t10 { t13 } else { 0.0_f64 };
+            for t15 in (0..t0).rev() {
+                let t16 = t7[t15];
+                t11[t15] += t14 * t16;
+            }
             for t17 in (0..t0).rev() {
-                let t18 = t7[t17];
-                let t19 = t15 * t18;
-                t11[t17] += t19;
-                t16 = t16 - t19;
-            }
-            let mut t20 = t16;
-            for t21 in (0..t0).rev() {
-                let t22 = t2[t21];
-                let t23 = x[t21] > t22;
-                let (t24, t25) = if t23 { (0.0_f64, t20) } else { (t20, 0.0_f64) };
-                t11[t21] += if t23 { t25 } else { 0.0_f64 };
-                t20 = if t23 { 0.0_f64 } else { t24 };
-            }
-            for t26 in (0..t0).rev() {
-                let t27 = x[t26];
-                t12[t26] += t27 * t27;
-                t11[t26] += 2.0_f64 * (w[t26] * t27);
+                let t18 = x[t17];
+                t12[t17] += t18 * t18;
+                t11[t17] += 2.0_f64 * (w[t17] * t18);
             }
             (t11, t12)
         }

@@ -896,6 +896,7 @@ fn costly(op: &Op) -> bool {
                 | Un::Fract
                 | Un::Recip
                 | Un::Sqrt
+                | Un::StopGradient
         ),
         Op::Bin(b) => matches!(b, Bin::Powf | Bin::Atan2 | Bin::Hypot | Bin::Log),
         _ => false,

@@ -149,7 +149,9 @@ pub fn partial(
                     g.un(r, Neg, sq)
                 }
                 Abs => g.un(r, Sign0, x),
-                Signum | Floor | Ceil | Round | Trunc | Sign0 => return Partial::Zero,
+                Signum | Floor | Ceil | Round | Trunc | Sign0 | StopGradient => {
+                    return Partial::Zero
+                }
                 Fract => c(g, 1.0),
                 Softplus => g.un(r, Sigmoid, x),
                 // s (1 - s)

@@ -172,6 +172,9 @@ pub enum Un {
     Softplus,
     /// `1 / (1 + exp(-x))` (the derivative of `softplus`).
     Sigmoid,
+    /// `x`, with derivative 0: the shift of a max-shifted `logsumexp` or
+    /// `softmax`, whose value the result does not depend on.
+    StopGradient,
 }
 
 /// Binary float operations.

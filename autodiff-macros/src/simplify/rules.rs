@@ -262,6 +262,18 @@ fn select(g: &mut Graph, r: RegionId, c: NodeId, a: NodeId, b: NodeId) -> Option
     if a == b {
         return Some(a);
     }
+    // `if c { if c { x } else { y } } else { z }` is `if c { x } else { z }`
+    // (and the same in the other branch).
+    let inner = |g: &Graph, n: NodeId, then: bool| match g.op(n) {
+        Op::Select if g.args(n)[0] == c => Some(g.args(n)[if then { 1 } else { 2 }]),
+        _ => None,
+    };
+    if let Some(x) = inner(g, a, true) {
+        return Some(g.select(r, c, x, b));
+    }
+    if let Some(z) = inner(g, b, false) {
+        return Some(g.select(r, c, a, z));
+    }
     match g.op(c) {
         Op::Bool(true) => Some(a),
         Op::Bool(false) => Some(b),
