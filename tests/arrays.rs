@@ -761,3 +761,23 @@ fn nested_loop_updating_a_vec_with_literal_trip_count() {
     }
     close(smoothing_passes(&x), f(&x.map(Dual64::from)).re, "value");
 }
+
+/// A gather through a constant index array (`&[usize]` is a constant
+/// parameter): repeated indices accumulate.
+#[differentiate(wrt(x))]
+fn gather(x: &[f64], idx: &[usize]) -> f64 {
+    let mut s = 0.0;
+    for j in 0..idx.len() {
+        s += x[idx[j]] * x[idx[j]];
+    }
+    s
+}
+
+#[test]
+fn gather_through_an_index_array() {
+    let x = [1.0, 2.0, 3.0];
+    assert_eq!(gather_grad(&x, &[2, 0, 2]), vec![2.0, 0.0, 12.0]);
+    assert_eq!(gather(&x, &[2, 0, 2]), 19.0);
+    let (_, t) = gather_jvp(&x, &[2, 0, 2], &[0.0, 0.0, 1.0]);
+    assert_eq!(t, 12.0);
+}
