@@ -520,3 +520,29 @@ fn helpers_on_empty_slices() {
     assert_eq!(empty_helpers_value_and_grad(&e), (0.0, vec![]));
     assert!(softmax(&e[..]).is_empty());
 }
+
+/// The helpers on `f32` arrays: literals in the rewritten loops take `f32`.
+#[differentiate]
+fn helpers_f32(x: [f32; 3], w: &[f32]) -> f32 {
+    logsumexp(&x) + sum(&sigmoid(x)) + dot(w, &softmax(&x)) + w.iter().map(|v| v * v).sum::<f32>()
+}
+
+#[test]
+fn helpers_at_f32() {
+    let x = [0.5_f32, -1.0, 2.0];
+    let w = [1.0_f32, 2.0, 3.0];
+    let (gx, gw) = helpers_f32_grad(x, &w);
+    // Against finite differences of the f32 function itself.
+    let h = 1e-2_f32;
+    for i in 0..3 {
+        let (mut up, mut down) = (x, x);
+        up[i] += h;
+        down[i] -= h;
+        let fd = (helpers_f32(up, &w) - helpers_f32(down, &w)) / (2.0 * h);
+        assert!((gx[i] - fd).abs() < 2e-3, "d/dx[{i}]: {} vs {fd}", gx[i]);
+    }
+    let s = softmax(&x);
+    for i in 0..3 {
+        assert!((gw[i] - (s[i] + 2.0 * w[i])).abs() < 1e-5);
+    }
+}
