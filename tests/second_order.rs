@@ -407,3 +407,61 @@ fn hessians_of_the_tanh_network_and_rosenbrock_2() {
         close(rosenbrock2(x), rosenbrock_ref(&x), "value");
     }
 }
+
+// ---- Hessians through calls on arrays and slices ----
+
+#[differentiate(hessian)]
+fn inner_arr(x: [f64; 2]) -> f64 {
+    x[0] * x[0] * x[1] + x[1].sin()
+}
+
+#[differentiate(hessian)]
+fn outer_arr(x: [f64; 2]) -> f64 {
+    let a = inner_arr(x);
+    a * a
+}
+
+#[differentiate(hessian)]
+fn inner_sl(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i].exp() * x[i];
+    }
+    s
+}
+
+#[differentiate(hessian)]
+fn outer_sl(x: &[f64]) -> f64 {
+    let a = inner_sl(x);
+    a.sin()
+}
+
+#[test]
+fn hessian_through_calls_on_arrays_and_slices() {
+    let x = [0.5, 1.5];
+    let h = outer_arr_hessian(x);
+    let want = hyper_hessian(
+        |v| {
+            let a = v[0] * v[0] * v[1] + v[1].sin();
+            a * a
+        },
+        &x,
+    );
+    let hs = outer_sl_hessian(&x);
+    let want_s = hyper_hessian(
+        |v| {
+            v.iter()
+                .fold(HyperDual64::from(0.0), |s, &b| s + b.exp() * b)
+                .sin()
+        },
+        &x,
+    );
+    for i in 0..2 {
+        for j in 0..2 {
+            close(h[i][j], want[i][j], "array");
+            close(hs[(i, j)], want_s[i][j], "slice");
+        }
+    }
+    close(outer_arr(x), inner_arr(x).powi(2), "value");
+    close(outer_sl(&x), inner_sl(&x).sin(), "value");
+}
