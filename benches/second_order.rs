@@ -30,7 +30,7 @@
 //!
 //! Each group's variants are timed in the same run, so their ratios are
 //! comparable. Before anything is timed, `main` checks that all variants
-//! agree (1e-9 relative) at several points.
+//! agree (1e-10 relative) at several points.
 //!
 //! Run: `cargo bench --bench second_order -- --warm-up-time 1 --measurement-time 3`.
 
@@ -41,7 +41,7 @@
 
 use std::hint::black_box;
 
-use hand::{point, rosenbrock_grad_hand};
+use hand::{close, point, rosenbrock_grad_hand};
 
 mod hand;
 
@@ -228,20 +228,6 @@ fn array<const N: usize>(seed: u64) -> [f64; N] {
 // ---------------------------------------------------------------------------
 // Agreement check, run once before any timing.
 // ---------------------------------------------------------------------------
-
-const TOL: f64 = 1e-9;
-
-fn close(what: &str, gen: &[f64], other: &[f64], other_name: &str) {
-    assert_eq!(gen.len(), other.len(), "{what}: lengths");
-    for (i, (&a, &b)) in gen.iter().zip(other).enumerate() {
-        let scale = a.abs().max(b.abs()).max(f64::MIN_POSITIVE);
-        let rel = (a - b).abs() / scale;
-        assert!(
-            rel <= TOL || a == b,
-            "{what}: component {i}: generated {a:e} vs {other_name} {b:e} (rel {rel:e})"
-        );
-    }
-}
 
 fn close_matrix<const N: usize>(
     what: &str,

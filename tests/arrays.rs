@@ -7,7 +7,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use autodiff::differentiate;
-use common::{dual_grad, rosenbrock_ref};
+use common::{dual_grad, rosenbrock_ref, seeded};
 
 mod common;
 use num_dual::{Dual64, DualNum};
@@ -265,14 +265,7 @@ fn gradients_agree_with_finite_differences() {
 /// The Jacobian of `f` at `x` by num-dual: `j[i][k]` = ∂out_i/∂x_k.
 fn dual_jacobian(f: impl Fn(&[Dual64]) -> Vec<Dual64>, x: &[f64]) -> Vec<Vec<f64>> {
     let cols: Vec<Vec<f64>> = (0..x.len())
-        .map(|k| {
-            let xd: Vec<Dual64> = x
-                .iter()
-                .enumerate()
-                .map(|(i, &v)| Dual64::new(v, if i == k { 1.0 } else { 0.0 }))
-                .collect();
-            f(&xd).iter().map(|d| d.eps).collect()
-        })
+        .map(|k| f(&seeded(x, k)).iter().map(|d| d.eps).collect())
         .collect();
     (0..cols[0].len())
         .map(|i| cols.iter().map(|c| c[i]).collect())

@@ -283,11 +283,26 @@ fn gradient_of_a_gradient_call_is_hvp() {
     close(value, grad_along(x, v), "jvp value");
     let uhv: f64 = (0..3).map(|i| u[i] * want[i]).sum();
     close(dir, uhv, "uᵀHv");
-    // `_grad_vjp` is `_grad_jvp`'s transpose, which for a Hessian is itself.
+    // `_grad_jvp` and `_grad_vjp` directly, each against hyper-duals along
+    // its own direction (wᵀH = H w: the Hessian is symmetric).
+    let w = [-0.5, 2.0, 0.75];
     let (g1, hv1) = rosen_fixed_grad_jvp(x, v);
-    let (g2, hv2) = rosen_fixed_grad_vjp(x, v);
-    assert_eq!((g1, hv1), (g2, hv2));
-    assert_eq!(g1, rosen_fixed_grad(x));
+    let (g2, wh) = rosen_fixed_grad_vjp(x, w);
+    for i in 0..3 {
+        close(
+            hv1[i],
+            hyper(rosenbrock_ref, &x, &basis(3, i), &v),
+            "grad_jvp",
+        );
+        close(
+            wh[i],
+            hyper(rosenbrock_ref, &x, &w, &basis(3, i)),
+            "grad_vjp",
+        );
+        let g = rosenbrock_ref(&common::seeded(&x, i)).eps;
+        close(g1[i], g, "gradient of grad_jvp");
+        close(g2[i], g, "gradient of grad_vjp");
+    }
     close(rosen_fixed(x), rosenbrock_ref(&x), "value");
 }
 

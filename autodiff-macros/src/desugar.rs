@@ -36,12 +36,33 @@ enum Source {
 pub fn chain(e: &ExprMethodCall) -> Option<Rewrite> {
     let name = e.method.to_string();
     let span = e.method.span();
-    match name.as_str() {
-        "sum" | "product" if e.args.is_empty() => {
-            let (source, map) = match mapped(&e.receiver)? {
-                Ok(x) => x,
-                Err(err) => return Some(Err(err)),
+    let consumes = match name.as_str() {
+        "sum" | "product" | "collect" => e.args.is_empty(),
+        "fold" => e.args.len() == 2,
+        // `a.map(|v| ..)` on an array (not on an iterator).
+        "map" if e.args.len() == 1 && source(&e.receiver).is_none() => {
+            let Expr::Closure(c) = &e.args[0] else {
+                return None;
             };
+            return Some(array_map(e, c, span));
+        }
+        _ if ADAPTORS.contains(&name.as_str()) => {
+            let (span, name) = first_adaptor(&Expr::MethodCall(e.clone()))?;
+            return Some(Err((span, unsupported(&name))));
+        }
+        _ => false,
+    };
+    if !consumes {
+        return None;
+    }
+    let (source, map) = match mapped(&e.receiver)? {
+        Ok(x) => x,
+        Err(err) => return Some(Err(err)),
+    };
+    Some(match name.as_str() {
+        "collect" => collect(span, source, map),
+        "fold" => fold(e, span, source, map),
+        _ => {
             let (init, op): (Expr, syn::BinOp) = if name == "sum" {
                 (
                     parse_quote_spanned!(span=> 0.0),
@@ -53,67 +74,48 @@ pub fn chain(e: &ExprMethodCall) -> Option<Rewrite> {
                     parse_quote_spanned!(span=> *),
                 )
             };
-            Some(reduce(
+            reduce(
                 span,
                 source,
                 map,
                 init,
                 |acc, v| parse_quote_spanned!(span=> #acc #op #v),
-            ))
+            )
         }
-        "fold" if e.args.len() == 2 => {
-            let (source, map) = match mapped(&e.receiver)? {
-                Ok(x) => x,
-                Err(err) => return Some(Err(err)),
-            };
-            let init = e.args[0].clone();
-            let Expr::Closure(c) = &e.args[1] else {
-                return Some(Err((
-                    e.args[1].span(),
-                    "`fold` needs a closure `|acc, v| ...` here".into(),
-                )));
-            };
-            let [acc_pat, item_pat] = match closure_params::<2>(c) {
-                Ok(p) => p,
-                Err(err) => return Some(Err(err)),
-            };
-            let body = &c.body;
-            Some(reduce(span, source, map, init, |acc, v| {
-                parse_quote_spanned! {span=> {
-                    let #acc_pat = #acc;
-                    let #item_pat = #v;
-                    #body
-                }}
-            }))
-        }
-        "collect" if e.args.is_empty() => {
-            let (source, map) = match mapped(&e.receiver)? {
-                Ok(x) => x,
-                Err(err) => return Some(Err(err)),
-            };
-            Some(collect(span, source, map))
-        }
-        // `a.map(|v| ..)` on an array (not on an iterator, handled above).
-        "map" if e.args.len() == 1 && source(&e.receiver).is_none() => {
-            let Expr::Closure(c) = &e.args[0] else {
-                return None;
-            };
-            let array = Source::Elems(vec![(*e.receiver).clone()]);
-            let zeros = move |source: &Source| -> Expr {
-                let Source::Elems(a) = source else {
-                    return parse_quote_spanned!(span=> ());
-                };
-                let a = &a[0];
-                parse_quote_spanned!(span=> ::autodiff::__private::zeros_like(&#a))
-            };
-            Some(fill(span, array, Some(c), zeros))
-        }
-        _ if ADAPTORS.contains(&name.as_str()) => {
-            let (span, name) = first_adaptor(&Expr::MethodCall(e.clone()))?;
-            Some(Err((span, unsupported(&name))))
-        }
-        _ => None,
-    }
+    })
+}
+
+/// `.fold(init, |acc, v| body)`.
+fn fold(e: &ExprMethodCall, span: Span, source: Source, map: Option<ExprClosure>) -> Rewrite {
+    let init = e.args[0].clone();
+    let Expr::Closure(c) = &e.args[1] else {
+        return Err((
+            e.args[1].span(),
+            "`fold` needs a closure `|acc, v| ...` here".into(),
+        ));
+    };
+    let [acc_pat, item_pat] = closure_params::<2>(c)?;
+    let body = &c.body;
+    reduce(span, source, map, init, |acc, v| {
+        parse_quote_spanned! {span=> {
+            let #acc_pat = #acc;
+            let #item_pat = #v;
+            #body
+        }}
+    })
+}
+
+/// `a.map(|v| body)` on a fixed array: elementwise into zeros like `a`.
+fn array_map(e: &ExprMethodCall, c: &ExprClosure, span: Span) -> Rewrite {
+    let array = Source::Elems(vec![(*e.receiver).clone()]);
+    let zeros = move |source: &Source| -> Expr {
+        let Source::Elems(a) = source else {
+            return parse_quote_spanned!(span=> ());
+        };
+        let a = &a[0];
+        parse_quote_spanned!(span=> ::autodiff::__private::zeros_like(&#a))
+    };
+    fill(span, array, Some(c), zeros)
 }
 
 /// Iterator adaptors and consumers this module does not rewrite.
@@ -620,15 +622,15 @@ pub const HELPERS: &[&str] = &[
     "outer",
 ];
 
+/// The names of a path's segments: `autodiff::dot` -> `["autodiff", "dot"]`.
+pub fn segments(path: &syn::Path) -> Vec<String> {
+    path.segments.iter().map(|s| s.ident.to_string()).collect()
+}
+
 /// The helper a call names, if any.
 pub fn helper_name(c: &syn::ExprCall) -> Option<String> {
     let Expr::Path(p) = &*c.func else { return None };
-    let segs: Vec<String> = p
-        .path
-        .segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect();
+    let segs = segments(&p.path);
     let name = segs.last()?;
     let through_autodiff = segs.len() == 2 && segs[0] == "autodiff";
     if (segs.len() == 1 || through_autodiff) && HELPERS.contains(&name.as_str()) {

@@ -309,6 +309,20 @@ impl<'a> Companions<'a> {
         directional(f, &seeded)
     }
 
+    /// `f` in forward mode with one basis direction per `wrt` parameter
+    /// (direction `d` seeds parameter `wrt[d]` with 1), simplified.
+    fn basis_jvp(&self, f: &Function) -> Function {
+        let wrt = &self.sig.wrt;
+        let seeds = move |d: usize, index: u32, _field: Option<u32>| {
+            if wrt[d] == index as usize {
+                Seed::One
+            } else {
+                Seed::Zero
+            }
+        };
+        simplify(&jvp(f, vec![], wrt.len(), &seeds))
+    }
+
     /// The simplified gradient program: value, then one adjoint per
     /// `wrt` parameter.
     fn gradient_fn(&self) -> Option<Function> {
@@ -448,17 +462,7 @@ impl<'a> Companions<'a> {
         let p = self.sig.wrt.len();
         let first = &self.sig.params[self.sig.wrt[0]];
         if !first.ir_ty.is_array() {
-            let f = self.gradient_fn().map(|g| {
-                let wrt = &self.sig.wrt;
-                let seeds = move |d: usize, index: u32, _field: Option<u32>| {
-                    if wrt[d] == index as usize {
-                        Seed::One
-                    } else {
-                        Seed::Zero
-                    }
-                };
-                simplify(&jvp(&g, vec![], p, &seeds))
-            });
+            let f = self.gradient_fn().map(|g| self.basis_jvp(&g));
             // Tangent of adjoint j in direction d.
             let entry = |d: usize, j: usize| Tree::Leaf((1 + p) + d * (1 + p) + 1 + j);
             let rows = (0..p)
@@ -780,17 +784,7 @@ impl<'a> Companions<'a> {
         }
         let p = self.sig.wrt.len();
         let m = self.sig.out_shape.len();
-        let f = self.func().map(|f| {
-            let wrt = &self.sig.wrt;
-            let seeds = move |d: usize, index: u32, _field: Option<u32>| {
-                if wrt[d] == index as usize {
-                    Seed::One
-                } else {
-                    Seed::Zero
-                }
-            };
-            simplify(&jvp(f, vec![], p, &seeds))
-        });
+        let f = self.func().map(|f| self.basis_jvp(f));
         // Tangent of output k in direction d is flat output m + d*m + k.
         let column = |d: usize| match &self.sig.out_shape {
             OutShape::Leaf => Tree::Leaf(m + d),

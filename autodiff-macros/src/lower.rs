@@ -929,12 +929,7 @@ impl Lower<'_> {
 
     fn call(&mut self, e: &Expr, c: &syn::ExprCall) -> Val {
         if let Expr::Path(p) = &*c.func {
-            let segs: Vec<String> = p
-                .path
-                .segments
-                .iter()
-                .map(|s| s.ident.to_string())
-                .collect();
+            let segs = desugar::segments(&p.path);
             if segs.len() == 2
                 && FloatTy::from_name(&segs[0]).is_some()
                 && Method::lookup(&segs[1]).is_some()

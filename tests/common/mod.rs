@@ -11,18 +11,17 @@
 
 pub use num_dual::{Dual64, DualNum};
 
+/// `x` as dual numbers seeded along basis direction `j`.
+pub fn seeded(x: &[f64], j: usize) -> Vec<Dual64> {
+    x.iter()
+        .enumerate()
+        .map(|(i, &v)| Dual64::new(v, if i == j { 1.0 } else { 0.0 }))
+        .collect()
+}
+
 /// The gradient of `f` at `x` by num-dual, one direction at a time.
 pub fn dual_grad(f: impl Fn(&[Dual64]) -> Dual64, x: &[f64]) -> Vec<f64> {
-    (0..x.len())
-        .map(|j| {
-            let xd: Vec<Dual64> = x
-                .iter()
-                .enumerate()
-                .map(|(i, &v)| Dual64::new(v, if i == j { 1.0 } else { 0.0 }))
-                .collect();
-            f(&xd).eps
-        })
-        .collect()
+    (0..x.len()).map(|j| f(&seeded(x, j)).eps).collect()
 }
 
 // ---------------------------------------------------------------------------
