@@ -118,13 +118,8 @@ impl<'a> Emitter<'a> {
                     Op::Param { .. } | Op::Const(_) | Op::Int(_) | Op::Bool(_) | Op::Default => {
                         true
                     }
-                    Op::If { .. }
-                    | Op::Loop { .. }
-                    | Op::Proj(_)
-                    | Op::AddAt
-                    | Op::Store
-                    | Op::AddArray
-                    | Op::RegionArg(..) => false,
+                    Op::If { .. } | Op::Loop { .. } | Op::Proj(_) | Op::RegionArg(..) => false,
+                    ref op if op.updates_in_place() => false,
                     // An element of an array that may be written later is
                     // read where it stands.
                     Op::Index if !matches!(g.op(node.args[0]), Op::Param { .. }) => false,
@@ -171,6 +166,16 @@ impl<'a> Emitter<'a> {
                     stmts.push(
                         quote! { ::autodiff::__private::AddAssign::add_assign(&mut #acc, &#b); },
                     );
+                }
+                // `rules::acc_*(&mut acc, ..)`: the accumulator keeps its
+                // name.
+                Op::Kernel(k) if k.accumulates() => {
+                    let a = self.f.graph.args(id).to_vec();
+                    let f = kernel_fn(g, k, &a);
+                    let acc = self.operand(a[0], Prec::Atom);
+                    let rest = self.kernel_args(&a[1..]);
+                    self.names[i] = Some(acc.clone());
+                    stmts.push(quote! { ::autodiff::__private::rules::#f(&mut #acc, #(#rest),*); });
                 }
                 _ => {
                     let (value, _) = self.build(id);
@@ -481,7 +486,6 @@ impl<'a> Emitter<'a> {
                 (quote!(-#x), Prec::Unary)
             }
             // The value itself: only its derivative is zero.
-            Op::Un(Un::StopGradient) => (self.operand(a[0], Prec::Atom), Prec::Atom),
             Op::Un(u @ (Un::Sign0 | Un::Softplus | Un::Sigmoid)) => {
                 let x = self.operand(a[0], Prec::If);
                 let f = format_ident!("{}", format!("{u:?}").to_lowercase());
@@ -627,11 +631,6 @@ impl<'a> Emitter<'a> {
                 let arr = self.operand(a[0], Prec::If);
                 (quote!(#private::ZerosLike::zeros_like(&#arr)), Prec::Atom)
             }
-            Op::Zeros(shape) => {
-                let f = format_ident!("{}", shape.runtime_fn());
-                let arrs: Vec<TokenStream> = a.iter().map(|x| self.operand(*x, Prec::If)).collect();
-                (quote!(#private::#f(#(&#arrs),*)), Prec::Atom)
-            }
             Op::FillFixed(k) => {
                 let v = self.operand(a[0], Prec::If);
                 let len = &g.opaques[k as usize].expr;
@@ -682,6 +681,11 @@ impl<'a> Emitter<'a> {
                 let fields = path.iter().map(|k| syn::Index::from(*k as usize));
                 (quote!(#x #(.#fields)*), Prec::Atom)
             }
+            Op::Kernel(k) => {
+                let f = kernel_fn(g, k, a);
+                let args = self.kernel_args(a);
+                (quote!(#private::rules::#f(#(#args),*)), Prec::Atom)
+            }
             Op::IntSub => {
                 let x = self.operand(a[0], Prec::Add);
                 let y = self.operand(a[1], Prec::Mul);
@@ -698,6 +702,34 @@ impl<'a> Emitter<'a> {
             | Op::RegionArg(..) => (quote!(()), Prec::Atom),
         }
     }
+
+    /// A kernel's operands: arrays by reference, scalars by value.
+    fn kernel_args(&mut self, a: &[NodeId]) -> Vec<TokenStream> {
+        a.iter()
+            .map(|&x| {
+                let v = self.operand(x, Prec::If);
+                if self.f.graph.ty(x).is_array() {
+                    quote!(&#v)
+                } else {
+                    v
+                }
+            })
+            .collect()
+    }
+}
+
+/// The runtime function of kernel `k` on operands `a`: its matrix form
+/// when the first array operand is a matrix.
+fn kernel_fn(g: &crate::ir::Graph, k: crate::ir::Kernel, a: &[NodeId]) -> Ident {
+    let matrix = k.has_matrix_form()
+        && a.iter()
+            .find_map(|&x| match g.ty(x) {
+                crate::ir::Ty::Array(_, r) => Some(r == 2),
+                _ => None,
+            })
+            .unwrap_or(false);
+    let suffix = if matrix { "2" } else { "" };
+    format_ident!("{}{}", k.runtime_fn(), suffix)
 }
 
 fn next(p: Prec) -> Prec {
@@ -714,7 +746,7 @@ fn un_method(u: Un) -> &'static str {
     match u {
         Un::ExpM1 => "exp_m1",
         Un::Ln1p => "ln_1p",
-        Un::Neg | Un::Sign0 | Un::Softplus | Un::Sigmoid | Un::StopGradient => "",
+        Un::Neg | Un::Sign0 | Un::Softplus | Un::Sigmoid => "",
         Un::Sin => "sin",
         Un::Cos => "cos",
         Un::Tan => "tan",

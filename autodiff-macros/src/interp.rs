@@ -46,6 +46,8 @@ use std::fmt::Debug;
 
 use num_dual::{Dual64, DualNum};
 
+mod kernels;
+
 use crate::ir::{eval, Bin, Cmp, FloatTy, Function, Graph, NodeId, Op, RegionId, Ty, Un, ROOT};
 
 /// A runtime value over the float scalar `T`.
@@ -215,7 +217,6 @@ fn dual_un(op: Un, x: &Dual64) -> Dual64 {
             }
         }
         Un::Sigmoid => DualNum::recip(&((-*x).exp() + 1.0)),
-        Un::StopGradient => Dual64::from(x.re),
     }
 }
 
@@ -392,7 +393,7 @@ fn var_of(
         Var::Node(id)
     } else {
         match node.op {
-            Op::AddAt | Op::Store | Op::AddArray if !node.args.is_empty() => {
+            ref op if op.updates_in_place() && !node.args.is_empty() => {
                 var_of(g, loop_of, memo, node.args[0])
             }
             Op::RegionArg(body, k) if k >= 1 => match loop_of.get(&body) {
@@ -468,6 +469,7 @@ fn fixed_shape(g: &Graph, id: NodeId, depth: usize) -> Option<Vec<usize>> {
         Op::AddAt | Op::Store | Op::AddArray | Op::Owned | Op::ZerosLike => {
             fixed_shape(g, *node.args.first()?, depth + 1)
         }
+        Op::Kernel(k) if k.accumulates() => fixed_shape(g, *node.args.first()?, depth + 1),
         Op::RegionArg(body, k) if k >= 1 => {
             let l = g
                 .nodes
@@ -631,8 +633,7 @@ impl<T: Scalar> Interp<'_, T> {
             let var = self.var[i];
             if !self.functional
                 && g.ty(id).is_array()
-                && (var == Var::Node(id)
-                    || matches!(g.op(id), Op::AddAt | Op::Store | Op::AddArray))
+                && (var == Var::Node(id) || g.op(id).updates_in_place())
             {
                 self.vars.insert(var, v.clone());
             }
@@ -904,7 +905,19 @@ impl<T: Scalar> Interp<'_, T> {
                 self.in_place(id)?;
                 sum
             }
-            Op::Zeros(_) => return err(format!("%{}: helper zeros are not interpreted", id.0)),
+            Op::Kernel(k) => {
+                let vals: Vec<Val<T>> = node
+                    .args
+                    .iter()
+                    .map(|&a| self.get(a))
+                    .collect::<Result<_, _>>()?;
+                let v = kernels::eval(elem_ty()?, *k, &vals)
+                    .map_err(|e| Error(format!("%{}: {}", id.0, e.0)))?;
+                if k.accumulates() {
+                    self.in_place(id)?;
+                }
+                v
+            }
             Op::ZerosLike => {
                 let like = arg(0)?;
                 like.array()?;

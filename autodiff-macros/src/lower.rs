@@ -17,7 +17,7 @@ use syn::{BinOp, Block, Expr, ExprIf, Lit, Pat, Stmt, UnOp};
 use crate::desugar;
 use crate::error::Errors;
 use crate::ir::{
-    Bin, Cmp, FloatTy, Function, Graph, NodeId, Op, OutShape, Param, RegionId, Ty, Un, ROOT,
+    Bin, Cmp, FloatTy, Function, Graph, Kernel, NodeId, Op, OutShape, Param, RegionId, Ty, Un, ROOT,
 };
 use crate::signature::{float_of, is_vec, out_ir_ty, Signature};
 
@@ -945,22 +945,9 @@ impl Lower<'_> {
             if let Some(rewrite) = desugar::scan(c).filter(|_| self.mentions_active(e)) {
                 return self.rewritten(rewrite);
             }
-            // The buffers of rewritten iterators and helpers (`desugar`).
-            if segs.len() == 3 && segs[..2] == ["autodiff", "__private"] {
-                if segs[2] == "stop_gradient" && c.args.len() == 1 {
-                    let v = self.expr(&c.args[0]);
-                    let x = self.node(v, &c.args[0]);
-                    let ty = self.g.ty(x);
-                    if ty.float().is_some() {
-                        return Val::Node(self.add_with(
-                            Op::Un(Un::StopGradient),
-                            vec![x],
-                            ty,
-                            false,
-                        ));
-                    }
-                }
-                if let Some(v) = self.zeros(&segs[2], c) {
+            // The buffers of rewritten iterators (`desugar`).
+            if segs == ["autodiff", "__private", "zeros_like"] {
+                if let Some(v) = self.zeros_like(c) {
                     return v;
                 }
             }
@@ -971,19 +958,23 @@ impl Lower<'_> {
         self.opaque(e, Ty::Other, "a function call")
     }
 
-    /// A call to an array helper (`dot(&x, &y)`, ...): the loops it stands
-    /// for; `sigmoid`/`softplus` of a float are ops of the rule table.
+    /// A call to an array helper (`dot(&x, &y)`, ...): one
+    /// [`Op::Kernel`], whose derivative is the rule table's.
+    /// `sigmoid`/`softplus` of a scalar are the scalar ops.
     fn helper(&mut self, c: &syn::ExprCall, name: &str) -> Val {
         let Some(first) = c.args.first() else {
             return self.error(&c.func, format!("`{name}` needs an argument"));
         };
-        let inner = match first {
-            Expr::Reference(r) => &*r.expr,
-            other => other,
-        };
-        let v = self.expr(inner);
-        let x = self.node(v, inner);
-        let ty = self.g.ty(x);
+        let mut vals = Vec::new();
+        for a in &c.args {
+            let inner = match a {
+                Expr::Reference(r) => &*r.expr,
+                other => other,
+            };
+            let v = self.expr(inner);
+            vals.push(self.node(v, inner));
+        }
+        let ty = self.g.ty(vals[0]);
         let un = match name {
             "sigmoid" => Some(Un::Sigmoid),
             "softplus" => Some(Un::Softplus),
@@ -993,12 +984,42 @@ impl Lower<'_> {
             if c.args.len() != 1 {
                 return self.error(&c.func, format!("`{name}` takes one argument"));
             }
-            return Val::Node(self.add(Op::Un(u), vec![x], ty));
+            return Val::Node(self.add(Op::Un(u), vals, ty));
         }
-        let Ty::Array(_, rank) = ty else {
+        let Ty::Array(f, _) = ty else {
             return self.error(first, format!("`{name}` needs an array (or a slice) here"));
         };
-        self.rewritten(desugar::helper(c, name, rank))
+        let Some((kernel, ranks, out)) = helper_kernel(name) else {
+            return self.error(&c.func, format!("`{name}` is not an array helper"));
+        };
+        if c.args.len() != ranks.len() {
+            let n = ranks.len();
+            return self.error(&c.func, format!("`{name}` takes {n} argument(s)"));
+        }
+        for (k, (&v, want)) in vals.iter().zip(ranks).enumerate() {
+            let rank = match self.g.ty(v) {
+                Ty::Array(_, r) => r,
+                _ => 0,
+            };
+            if !want.contains(&rank) {
+                let want = match want {
+                    [1, 2] => "a vector or a matrix".to_string(),
+                    [r] => format!("an array of rank {r}"),
+                    _ => "an array".to_string(),
+                };
+                let which = ["first", "second"][k.min(1)];
+                return self.error(
+                    &c.args[k],
+                    format!("the {which} argument of `{name}` must be {want} here"),
+                );
+            }
+        }
+        let ty = match out {
+            HelperOut::Float => Ty::Float(f),
+            HelperOut::SameRank => ty,
+            HelperOut::Rank(r) => Ty::Array(f, r),
+        };
+        Val::Node(self.add(Op::Kernel(kernel), vals, ty))
     }
 
     /// The value of code `desugar` rewrote, or its error.
@@ -1012,28 +1033,16 @@ impl Lower<'_> {
         }
     }
 
-    /// `zeros_like(&a)`, `zeros_rows(&a)`, ...: the zero buffers that
-    /// rewritten code (see `desugar`) fills, as `Op::ZerosLike`/`Op::Zeros`.
-    fn zeros(&mut self, name: &str, c: &syn::ExprCall) -> Option<Val> {
-        let mut arrs = Vec::new();
-        for a in &c.args {
-            let Expr::Reference(r) = a else { return None };
-            arrs.push(self.array_binding(&r.expr)?);
-        }
-        let f = self.g.ty(*arrs.first()?).elem()?;
-        if name == "zeros_like" && arrs.len() == 1 {
-            let ty = self.g.ty(arrs[0]);
-            return Some(Val::Node(self.add(Op::ZerosLike, arrs, ty)));
-        }
-        let (shape, arity, rank) = crate::ir::Shape::from_runtime_fn(name)?;
-        if arity != arrs.len() {
+    /// `zeros_like(&a)`: the zero buffer that rewritten code (see
+    /// `desugar`) fills, as `Op::ZerosLike`.
+    fn zeros_like(&mut self, c: &syn::ExprCall) -> Option<Val> {
+        let [Expr::Reference(r)] = &c.args.iter().collect::<Vec<_>>()[..] else {
             return None;
-        }
-        Some(Val::Node(self.add(
-            Op::Zeros(shape),
-            arrs,
-            Ty::Array(f, rank),
-        )))
+        };
+        let arr = self.array_binding(&r.expr)?;
+        let ty = self.g.ty(arr);
+        ty.elem()?;
+        Some(Val::Node(self.add(Op::ZerosLike, vec![arr], ty)))
     }
 
     /// `g(a, &x, n)` on differentiated values: a call the transforms take
@@ -1653,6 +1662,40 @@ fn hint(what: &str) -> &'static str {
     } else {
         "rewrite it with the supported operations: arithmetic, float methods, `let`, and `if`/`else`"
     }
+}
+
+/// What an array helper returns.
+enum HelperOut {
+    Float,
+    /// An array of its first argument's rank.
+    SameRank,
+    Rank(u8),
+}
+
+/// The kernel of an array helper, the ranks each argument may have, and
+/// what it returns.
+fn helper_kernel(name: &str) -> Option<(Kernel, &'static [&'static [u8]], HelperOut)> {
+    use HelperOut::*;
+    const V: &[u8] = &[1];
+    const M: &[u8] = &[2];
+    const VM: &[u8] = &[1, 2];
+    Some(match name {
+        "sum" => (Kernel::Sum, &[VM], Float),
+        "mean" => (Kernel::Mean, &[V], Float),
+        "dot" => (Kernel::Dot, &[V, V], Float),
+        "norm" => (Kernel::Norm, &[V], Float),
+        "logsumexp" => (Kernel::Logsumexp, &[V], Float),
+        "softmax" => (Kernel::Softmax, &[V], SameRank),
+        "log_softmax" => (Kernel::LogSoftmax, &[V], SameRank),
+        "sigmoid" => (Kernel::Sigmoid, &[VM], SameRank),
+        "softplus" => (Kernel::Softplus, &[VM], SameRank),
+        "matvec" => (Kernel::Matvec, &[M, V], Rank(1)),
+        "vecmat" => (Kernel::Vecmat, &[V, M], Rank(1)),
+        "matmul" => (Kernel::Matmul, &[M, M], Rank(2)),
+        "transpose" => (Kernel::Transpose, &[M], Rank(2)),
+        "outer" => (Kernel::Outer, &[V, V], Rank(2)),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

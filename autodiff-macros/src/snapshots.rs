@@ -283,10 +283,11 @@ fn rosenbrock_vjp_is_a_loop() {
     "#]].assert_eq(&companion(item, "rosenbrock_vjp"));
 }
 
-/// Iterator chains and helpers become plain loops: a weighted sum written
-/// with `zip`/`map`/`sum` and a `logsumexp`.
+/// An iterator chain becomes a plain loop, and a helper a call to its
+/// kernel, differentiated by its rule (the adjoint of `logsumexp` is one
+/// `acc_logsumexp_bar` call, the softmax it stands for never formed).
 #[test]
-fn idioms_become_loops() {
+fn idioms_become_loops_and_kernels() {
     let item = quote! {
         fn energy(x: &[f64], w: &[f64]) -> f64 {
             x.iter().zip(w).map(|(a, b)| a * a * b).sum::<f64>() + logsumexp(x)
@@ -297,37 +298,20 @@ fn idioms_become_loops() {
         #[inline]
         #[allow(unused_variables, unused_mut, unused_assignments, unused_parens, clippy::all)]
         fn energy_grad(x: &[f64], w: &[f64]) -> (::std::vec::Vec<f64>, ::std::vec::Vec<f64>) {
-            let t0 = x.len();
-            let mut t1 = ::core::primitive::f64::NEG_INFINITY;
-            for t2 in 0..t0 {
+            let mut t0 = ::autodiff::__private::ZerosLike::zeros_like(&x);
+            let mut t1 = ::autodiff::__private::ZerosLike::zeros_like(&w);
+            ::autodiff::__private::rules::acc_logsumexp_bar(
+                &mut t0,
+                1.0_f64,
+                &x,
+                ::autodiff::__private::rules::logsumexp(&x),
+            );
+            for t2 in (0..x.len()).rev() {
                 let t3 = x[t2];
-                let t4 = if t3 > t1 { t3 } else { t1 };
-                t1 = t4;
+                t1[t2] += t3 * t3;
+                t0[t2] += 2.0_f64 * (w[t2] * t3);
             }
-            let t5 = t1;
-            let mut t6 = 0.0_f64;
-            let mut t7 = ::autodiff::__private::tape(0, t0);
-            for t8 in 0..t0 {
-                let t9 = (x[t8] - t5).exp();
-                t7.push(t9);
-                t6 = t6 + t9;
-            }
-            let t10 = t1 > ::core::primitive::f64::NEG_INFINITY
-                && t1 < ::core::primitive::f64::INFINITY;
-            let mut t11 = ::autodiff::__private::ZerosLike::zeros_like(&x);
-            let mut t12 = ::autodiff::__private::ZerosLike::zeros_like(&w);
-            let t13 = if t10 { t6.recip() } else { 0.0_f64 };
-            let t14 = if t10 { t13 } else { 0.0_f64 };
-            for t15 in (0..t0).rev() {
-                let t16 = t7[t15];
-                t11[t15] += t14 * t16;
-            }
-            for t17 in (0..t0).rev() {
-                let t18 = x[t17];
-                t12[t17] += t18 * t18;
-                t11[t17] += 2.0_f64 * (w[t17] * t18);
-            }
-            (t11, t12)
+            (t0, t1)
         }
     "#]]
     .assert_eq(&companion(item, "energy_grad"));

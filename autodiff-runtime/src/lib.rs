@@ -10,6 +10,9 @@ mod check;
 mod helpers;
 mod matrix;
 mod pretty;
+/// Derivative rules for the array helpers: the JVP and VJP kernels generated
+/// code calls for `sum`, `dot`, `matvec`, `softmax`, ...
+pub mod rules;
 mod scalar;
 
 pub use array::{filled, tape, zeros_like, AddAssign, Owned, SumAll, Zeros, ZerosLike};

@@ -148,6 +148,23 @@ impl<'a> Forward<'a> {
                 }
                 return;
             }
+            Op::Kernel(k) => {
+                let out = self.dst.add(dr, node.op.clone(), args.clone(), node.ty);
+                self.map[i] = out;
+                for d in 0..self.dirs {
+                    let tans: Vec<Option<NodeId>> = node
+                        .args
+                        .iter()
+                        .map(|a| self.tan[d][a.0 as usize])
+                        .collect();
+                    self.tan[d][i] = if tans.iter().all(Option::is_none) {
+                        None
+                    } else {
+                        rules::kernel_tangent(&mut self.dst, dr, k, &args, out, &tans)
+                    };
+                }
+                return;
+            }
             Op::Proj(k) => {
                 let new_k = self
                     .primal_outputs

@@ -5,7 +5,7 @@ pub mod forward;
 pub mod reverse;
 pub mod rules;
 
-use crate::ir::{Bin, Graph, NodeId, Op, RegionId, Ty, Un};
+use crate::ir::{Bin, Graph, NodeId, Op, RegionId, Ty};
 use rules::Partial;
 
 /// What a transform seeds a derivative with.
@@ -117,9 +117,7 @@ pub fn activity(g: &Graph, active_param: &dyn Fn(u32, Option<u32>) -> bool) -> V
                 | Op::Bool(_)
                 | Op::Default
                 | Op::Opaque(_)
-                | Op::ZerosLike
-                | Op::Zeros(_)
-                | Op::Un(Un::StopGradient) => false,
+                | Op::ZerosLike => false,
                 _ if node.ty == Ty::Bool => false,
                 _ => node.args.iter().any(on),
             };

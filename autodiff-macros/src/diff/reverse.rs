@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::forward::{CopiedRegion, Forward};
 use super::rules::{self, Partial};
 use super::{accumulate, apply, Seed};
-use crate::ir::{Function, Graph, NodeId, Op, Param, RegionId, Ty, ROOT};
+use crate::ir::{Function, Graph, Kernel, NodeId, Op, Param, RegionId, Ty, ROOT};
 
 /// An adjoint, possibly valid only when a condition has a given value
 /// (and zero otherwise). Keeping the gate symbolic instead of multiplying
@@ -218,6 +218,10 @@ impl<'a> Reverse<'a> {
             }
             if let Op::Call(k) = node.op {
                 self.call(id, k, bar, dr, bars);
+                continue;
+            }
+            if let Op::Kernel(k) = node.op {
+                self.kernel(id, k, bar, dr, bars);
                 continue;
             }
             if node.ty.is_array() {
@@ -447,6 +451,28 @@ impl<'a> Reverse<'a> {
                 bars.insert(a, Bar::open(joined));
             } else {
                 add_bar(&mut self.g, dr, bars, a, Bar::open(adj));
+            }
+        }
+    }
+
+    /// The adjoint of a helper kernel: its rule adds each active
+    /// operand's share to that operand's adjoint, in place for arrays.
+    fn kernel(&mut self, id: NodeId, k: Kernel, bar: Bar, dr: RegionId, bars: &mut Bars) {
+        let src_args = self.src.args(id).to_vec();
+        let args: Vec<NodeId> = src_args.iter().map(|&a| self.primal(a)).collect();
+        let out = self.primal(id);
+        let b = bar.value(&mut self.g, dr);
+        for (j, &a) in src_args.iter().enumerate() {
+            let ty = self.src.ty(a);
+            if ty.elem().is_none() || !self.active[a.0 as usize] {
+                continue;
+            }
+            let acc = match bars.get(&a) {
+                Some(old) => old.value(&mut self.g, dr),
+                None => self.g.add(dr, Op::ZerosLike, vec![args[j]], ty),
+            };
+            if let Some(new) = rules::kernel_adjoint(&mut self.g, dr, k, &args, out, b, j, acc) {
+                bars.insert(a, Bar::open(new));
             }
         }
     }
@@ -869,7 +895,7 @@ fn snapshots(src: &Graph, body: RegionId, k: u32) -> bool {
 fn updated_later(src: &Graph, a: NodeId) -> bool {
     src.ty(a).is_array()
         && src.nodes.iter().any(|n| match n.op {
-            Op::AddAt | Op::Store | Op::AddArray => n.args.first() == Some(&a),
+            ref op if op.updates_in_place() => n.args.first() == Some(&a),
             Op::Loop { body, .. } => n.args[2..]
                 .iter()
                 .enumerate()
@@ -896,7 +922,6 @@ fn costly(op: &Op) -> bool {
                 | Un::Fract
                 | Un::Recip
                 | Un::Sqrt
-                | Un::StopGradient
         ),
         Op::Bin(b) => matches!(b, Bin::Powf | Bin::Atan2 | Bin::Hypot | Bin::Log),
         _ => false,

@@ -6,7 +6,7 @@
 //! sums; the reverse transform multiplies the output's adjoint by each
 //! partial and accumulates. Adding an op is adding its arm here.
 
-use crate::ir::{Bin, Cmp, Graph, NodeId, Op, RegionId, Ty, Un};
+use crate::ir::{Bin, Cmp, Graph, Kernel, NodeId, Op, RegionId, Ty, Un};
 
 /// The local derivative of an op's output with respect to one operand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,9 +149,7 @@ pub fn partial(
                     g.un(r, Neg, sq)
                 }
                 Abs => g.un(r, Sign0, x),
-                Signum | Floor | Ceil | Round | Trunc | Sign0 | StopGradient => {
-                    return Partial::Zero
-                }
+                Signum | Floor | Ceil | Round | Trunc | Sign0 => return Partial::Zero,
                 Fract => c(g, 1.0),
                 Softplus => g.un(r, Sigmoid, x),
                 // s (1 - s)
@@ -286,4 +284,194 @@ pub fn partial(
         _ => return Partial::Zero,
     };
     Partial::Scale(p)
+}
+
+// ---------------------------------------------------------------------------
+// The array helpers' kernels. Their rules are built from other kernels: a
+// tangent or an adjoint is a call to a runtime kernel, never a loop through
+// the helper's body. Adjoints accumulate in place (`Acc*` kernels on the
+// operand's adjoint); a tangent that sums terms starts from the first
+// term's fresh array and accumulates the rest into it.
+// ---------------------------------------------------------------------------
+
+fn kernel(g: &mut Graph, r: RegionId, k: Kernel, args: Vec<NodeId>, ty: Ty) -> NodeId {
+    g.add(r, Op::Kernel(k), args, ty)
+}
+
+/// `acc` with a term added in place by kernel `k` on `rest`.
+fn acc_kernel(g: &mut Graph, r: RegionId, k: Kernel, acc: NodeId, rest: &[NodeId]) -> NodeId {
+    let mut args = vec![acc];
+    args.extend_from_slice(rest);
+    let ty = g.ty(acc);
+    kernel(g, r, k, args, ty)
+}
+
+/// `ȳ / x` where `x != 0`, else 0: the gradient factor of `norm`, with
+/// 0 (a subgradient) where the norm is 0 instead of NaN.
+fn over_nonzero(g: &mut Graph, r: RegionId, y: NodeId, x: NodeId) -> NodeId {
+    let ty = g.float_ty(x);
+    let zero = g.konst(r, ty, 0.0);
+    let is_zero = g.cmp(r, Cmp::Eq, x, zero);
+    let q = g.bin(r, Bin::Div, y, x);
+    g.select(r, is_zero, zero, q)
+}
+
+/// The tangent of kernel `k` (node `out` on operands `a`) given the
+/// operands' tangents `t` (`None` = zero); `None` if it is zero.
+///
+/// Kernels only a derivative program holds are differentiated once more
+/// here (forward over reverse, for Hessians); the `*Dot` kernels of second
+/// order and the tangent-only `LogsumexpDot`/`AccLogSoftmaxDot` are never
+/// differentiated again (no companion is third order or a jvp of a jvp).
+pub fn kernel_tangent(
+    g: &mut Graph,
+    r: RegionId,
+    k: Kernel,
+    a: &[NodeId],
+    out: NodeId,
+    t: &[Option<NodeId>],
+) -> Option<NodeId> {
+    use Kernel::*;
+    let ty = g.ty(out);
+    let zeros = |g: &mut Graph| g.add(r, Op::ZerosLike, vec![out], ty);
+    // `a` with operand `j` replaced by `d`.
+    let with = |j: usize, d: NodeId| -> Vec<NodeId> {
+        let mut v = a.to_vec();
+        v[j] = d;
+        v
+    };
+    match k {
+        Sum | Mean | Transpose => Some(kernel(g, r, k, vec![t[0]?], ty)),
+        Dot => {
+            let mut sum = None;
+            for (j, d) in t.iter().enumerate() {
+                if let Some(d) = *d {
+                    let term = kernel(g, r, Dot, with(j, d), ty);
+                    sum = Some(super::accumulate(g, r, sum, term));
+                }
+            }
+            sum
+        }
+        Norm => {
+            let d = kernel(g, r, Dot, vec![a[0], t[0]?], ty);
+            Some(over_nonzero(g, r, d, out))
+        }
+        Logsumexp => Some(kernel(g, r, LogsumexpDot, vec![a[0], out, t[0]?], ty)),
+        // Symmetric Jacobians: the tangent is the adjoint kernel on ẋ.
+        Softmax | Sigmoid | LogSoftmax | Softplus => {
+            let d = t[0]?;
+            let z = zeros(g);
+            let (acc, second) = match k {
+                Softmax => (AccSoftmaxBar, out),
+                Sigmoid => (AccSigmoidBar, out),
+                LogSoftmax => (AccLogSoftmaxDot, out),
+                _ => (AccSoftplusBar, a[0]),
+            };
+            Some(acc_kernel(g, r, acc, z, &[d, second]))
+        }
+        // Bilinear: the first term is a fresh array, the second adds into
+        // it.
+        Matvec | Vecmat | Matmul | Outer => {
+            let acc = match k {
+                Matvec => AccMatvec,
+                Vecmat => AccVecmat,
+                Matmul => AccMatmul,
+                _ => AccOuter,
+            };
+            let first = t[0].map(|d| kernel(g, r, k, with(0, d), ty));
+            match (first, t[1]) {
+                (first, None) => first,
+                (None, Some(d)) => Some(kernel(g, r, k, with(1, d), ty)),
+                (Some(f), Some(d)) => Some(acc_kernel(g, r, acc, f, &with(1, d))),
+            }
+        }
+        LogsumexpDot => None,
+        _ => acc_tangent(g, r, k, a, t),
+    }
+}
+
+/// The tangent of an accumulating kernel: the accumulator's tangent plus
+/// the tangent of the added term, operand by operand.
+fn acc_tangent(
+    g: &mut Graph,
+    r: RegionId,
+    k: Kernel,
+    a: &[NodeId],
+    t: &[Option<NodeId>],
+) -> Option<NodeId> {
+    use Kernel::*;
+    let mut cur = t[0];
+    for j in 1..a.len() {
+        let Some(d) = t[j] else { continue };
+        let acc = match cur {
+            Some(c) => c,
+            None => g.add(r, Op::ZerosLike, vec![a[0]], g.ty(a[0])),
+        };
+        let mut rest = a[1..].to_vec();
+        let (kk, rest) = match (k, j) {
+            // Linear in each operand: the same kernel on the tangent.
+            (AccFill | AccScaled | AccMatvec | AccVecmat | AccOuter, _)
+            | (AccMatmul | AccMatmulNt | AccMatmulTn | AccTranspose, _)
+            | (AccSigmoidBar | AccSoftplusBar | AccSoftmaxBar | AccLogSoftmaxBar, 1)
+            | (AccLogsumexpBar, 1) => {
+                rest[j - 1] = d;
+                (k, rest)
+            }
+            (AccSigmoidBar, _) => (AccSigmoidBarDot, vec![a[1], a[2], d]),
+            (AccSoftplusBar, _) => (AccSoftplusBarDot, vec![a[1], a[2], d]),
+            (AccSoftmaxBar, _) => (AccSoftmaxBarDot, vec![a[1], a[2], d]),
+            (AccLogSoftmaxBar, _) => (AccLogSoftmaxBarDot, vec![a[1], a[2], d]),
+            // [acc, ȳ, x, lse]: the term is ȳ·softmax(x); lse only gates.
+            (AccLogsumexpBar, 2) => (AccLogsumexpBarDot, vec![a[1], a[2], a[3], d]),
+            _ => continue,
+        };
+        cur = Some(acc_kernel(g, r, kk, acc, &rest));
+    }
+    cur
+}
+
+/// The adjoint of operand `j` of kernel `k` (node `out` on operands `a`,
+/// whose adjoint is `bar`), added to that operand's accumulator `acc` (an
+/// array, or for a scalar operand its adjoint so far). `None` for a kernel
+/// that reverse mode never meets (the derivative kernels).
+#[allow(clippy::too_many_arguments)]
+pub fn kernel_adjoint(
+    g: &mut Graph,
+    r: RegionId,
+    k: Kernel,
+    a: &[NodeId],
+    out: NodeId,
+    bar: NodeId,
+    j: usize,
+    acc: NodeId,
+) -> Option<NodeId> {
+    use Kernel::*;
+    let x = a[0];
+    let (kk, rest) = match (k, j) {
+        (Sum, _) => (AccFill, vec![bar]),
+        (Mean, _) => {
+            let n = g.add(r, Op::Len, vec![x], Ty::Other);
+            let nf = g.add(r, Op::IntToFloat, vec![n], g.ty(out));
+            (AccFill, vec![g.bin(r, Bin::Div, bar, nf)])
+        }
+        (Dot, 0) => (AccScaled, vec![bar, a[1]]),
+        (Dot, _) => (AccScaled, vec![bar, a[0]]),
+        (Norm, _) => (AccScaled, vec![over_nonzero(g, r, bar, out), x]),
+        (Logsumexp, _) => (AccLogsumexpBar, vec![bar, x, out]),
+        (Softmax, _) => (AccSoftmaxBar, vec![bar, out]),
+        (LogSoftmax, _) => (AccLogSoftmaxBar, vec![bar, out]),
+        (Sigmoid, _) => (AccSigmoidBar, vec![bar, out]),
+        (Softplus, _) => (AccSoftplusBar, vec![bar, x]),
+        (Matvec, 0) => (AccOuter, vec![bar, a[1]]),
+        (Matvec, _) => (AccVecmat, vec![bar, a[0]]),
+        (Vecmat, 0) => (AccMatvec, vec![a[1], bar]),
+        (Vecmat, _) => (AccOuter, vec![a[0], bar]),
+        (Matmul, 0) => (AccMatmulNt, vec![bar, a[1]]),
+        (Matmul, _) => (AccMatmulTn, vec![a[0], bar]),
+        (Transpose, _) => (AccTranspose, vec![bar]),
+        (Outer, 0) => (AccMatvec, vec![bar, a[1]]),
+        (Outer, _) => (AccVecmat, vec![a[0], bar]),
+        _ => return None,
+    };
+    Some(acc_kernel(g, r, kk, acc, &rest))
 }

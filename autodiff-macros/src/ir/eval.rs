@@ -69,7 +69,6 @@ macro_rules! un_impl {
             Un::Sign0 => sign0(x as f64) as $t,
             Un::Softplus => softplus(x as f64) as $t,
             Un::Sigmoid => sigmoid(x as f64) as $t,
-            Un::StopGradient => x,
         };
         y as f64
     }};

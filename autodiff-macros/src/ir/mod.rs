@@ -172,9 +172,6 @@ pub enum Un {
     Softplus,
     /// `1 / (1 + exp(-x))` (the derivative of `softplus`).
     Sigmoid,
-    /// `x`, with derivative 0: the shift of a max-shifted `logsumexp` or
-    /// `softmax`, whose value the result does not depend on.
-    StopGradient,
 }
 
 /// Binary float operations.
@@ -264,9 +261,6 @@ pub enum Op {
     AddAt,
     /// An array of zeros shaped like array `[arr]`.
     ZerosLike,
-    /// Zeros shaped from matrices and vectors, for the array helpers: see
-    /// [`Shape`].
-    Zeros(Shape),
     /// `[v; LEN]`: `[v]`, `LEN` the user's tokens (opaque expression `k`),
     /// emitted as written since an array length must be a constant.
     FillFixed(u32),
@@ -304,6 +298,12 @@ pub enum Op {
     /// Input `k` of a loop body region: 0 is the index, `1 + j` carried
     /// value `j` at the start of the iteration.
     RegionArg(RegionId, u32),
+    /// An array helper computed by its kernel in the runtime
+    /// (`autodiff::__private::rules`); its derivative is its entry in the
+    /// rule table ([`crate::diff::rules`]). A kernel that
+    /// [accumulates](Kernel::accumulates) adds into its first operand in
+    /// place, like `AddArray`.
+    Kernel(Kernel),
     /// `for i in start..end` (reversed if `rev`): `[start, end, init...]`.
     /// The body's outputs are the `carried` next values, then values
     /// stacked across iterations (a tape: output `carried + k` is an array
@@ -318,15 +318,20 @@ pub enum Op {
 impl Op {
     /// Does the op make a new array (a buffer later updated in place)?
     pub fn allocates(&self) -> bool {
-        matches!(
-            self,
-            Op::ZerosLike
-                | Op::Zeros(_)
-                | Op::FillFixed(_)
-                | Op::FillVec
-                | Op::ArrayLit
-                | Op::Owned
-        )
+        match self {
+            Op::ZerosLike | Op::FillFixed(_) | Op::FillVec | Op::ArrayLit | Op::Owned => true,
+            Op::Kernel(k) => k.makes_array(),
+            _ => false,
+        }
+    }
+
+    /// Does the op update its first operand (an array) in place?
+    pub fn updates_in_place(&self) -> bool {
+        match self {
+            Op::AddAt | Op::Store | Op::AddArray => true,
+            Op::Kernel(k) => k.accumulates(),
+            _ => false,
+        }
     }
 
     /// The regions an op holds.
@@ -339,6 +344,162 @@ impl Op {
     }
 }
 
+/// The runtime kernels behind the array helpers and their derivative
+/// rules (`autodiff::__private::rules`, one function each, named by
+/// [`Kernel::runtime_fn`]). Values come first; the `Acc*` kernels take an
+/// accumulator first and add a term to it in place (`ȳ` is an adjoint,
+/// `ẋ` a tangent).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Kernel {
+    /// `[x]`: Σ x (a vector or a matrix).
+    Sum,
+    /// `[x]`: Σ x / n.
+    Mean,
+    /// `[x, y]`: Σ x·y.
+    Dot,
+    /// `[x]`: sqrt(Σ x²).
+    Norm,
+    /// `[x]`: ln Σ exp x, max-shifted.
+    Logsumexp,
+    /// `[x, lse, ẋ]`: Σ exp(x − lse)·ẋ (0 unless `lse` is finite).
+    LogsumexpDot,
+    /// `[x]`, elementwise or shift-invariant maps of a vector (sigmoid and
+    /// softplus of a matrix too).
+    Softmax,
+    LogSoftmax,
+    Sigmoid,
+    Softplus,
+    /// `[a, x]`: a·x.
+    Matvec,
+    /// `[x, a]`: xᵀ·a.
+    Vecmat,
+    /// `[a, b]`: a·b.
+    Matmul,
+    /// `[a]`: aᵀ.
+    Transpose,
+    /// `[x, y]`: x·yᵀ.
+    Outer,
+    /// `[acc, s]`: every element plus the scalar `s`.
+    AccFill,
+    /// `[acc, s, x]`: acc + s·x.
+    AccScaled,
+    /// `[acc, a, x]`: acc + a·x.
+    AccMatvec,
+    /// `[acc, x, a]`: acc + xᵀ·a.
+    AccVecmat,
+    /// `[acc, u, v]`: acc + u·vᵀ.
+    AccOuter,
+    /// `[acc, a, b]`: acc + a·b, acc + a·bᵀ, acc + aᵀ·b.
+    AccMatmul,
+    AccMatmulNt,
+    AccMatmulTn,
+    /// `[acc, a]`: acc + aᵀ.
+    AccTranspose,
+    /// `[acc, ȳ, s]`: acc + ȳ·s·(1 − s), `s` the sigmoid.
+    AccSigmoidBar,
+    /// `[acc, ȳ, x]`: acc + ȳ·sigmoid(x).
+    AccSoftplusBar,
+    /// `[acc, ȳ, s]`: acc + s·(ȳ − ⟨ȳ, s⟩), `s` the softmax.
+    AccSoftmaxBar,
+    /// `[acc, ȳ, l]`: acc + ȳ − exp(l)·Σȳ, `l` the log-softmax.
+    AccLogSoftmaxBar,
+    /// `[acc, ẋ, l]`: acc + ẋ − ⟨exp(l), ẋ⟩.
+    AccLogSoftmaxDot,
+    /// `[acc, ȳ, x, lse]`: acc + ȳ·softmax(x) (= ȳ·exp(x − lse)) when
+    /// `lse` is finite.
+    AccLogsumexpBar,
+    /// The tangents of the `*Bar` terms in their nonlinear operand:
+    /// `[acc, ȳ, s, ṡ]`, `[acc, ȳ, x, ẋ]`, `[acc, ȳ, s, ṡ]`,
+    /// `[acc, ȳ, l, l̇]`, `[acc, ȳ, x, lse, ẋ]` (lse only gates).
+    AccSigmoidBarDot,
+    AccSoftplusBarDot,
+    AccSoftmaxBarDot,
+    AccLogSoftmaxBarDot,
+    AccLogsumexpBarDot,
+}
+
+impl Kernel {
+    /// Does the kernel add into its first operand in place?
+    pub fn accumulates(self) -> bool {
+        self.runtime_fn().starts_with("acc_")
+    }
+
+    /// Does the kernel make a new array?
+    pub fn makes_array(self) -> bool {
+        use Kernel::*;
+        matches!(
+            self,
+            Softmax
+                | LogSoftmax
+                | Sigmoid
+                | Softplus
+                | Matvec
+                | Vecmat
+                | Matmul
+                | Transpose
+                | Outer
+        )
+    }
+
+    /// The runtime function, for a first array operand of rank 1 (a `2`
+    /// is appended for a matrix where a kernel takes both).
+    pub fn runtime_fn(self) -> &'static str {
+        use Kernel::*;
+        match self {
+            Sum => "sum",
+            Mean => "mean",
+            Dot => "dot",
+            Norm => "norm",
+            Logsumexp => "logsumexp",
+            LogsumexpDot => "logsumexp_dot",
+            Softmax => "softmax",
+            LogSoftmax => "log_softmax",
+            Sigmoid => "sigmoid",
+            Softplus => "softplus",
+            Matvec => "matvec",
+            Vecmat => "vecmat",
+            Matmul => "matmul",
+            Transpose => "transpose",
+            Outer => "outer",
+            AccFill => "acc_fill",
+            AccScaled => "acc_scaled",
+            AccMatvec => "acc_matvec",
+            AccVecmat => "acc_vecmat",
+            AccOuter => "acc_outer",
+            AccMatmul => "acc_matmul",
+            AccMatmulNt => "acc_matmul_nt",
+            AccMatmulTn => "acc_matmul_tn",
+            AccTranspose => "acc_transpose",
+            AccSigmoidBar => "acc_sigmoid_bar",
+            AccSoftplusBar => "acc_softplus_bar",
+            AccSoftmaxBar => "acc_softmax_bar",
+            AccLogSoftmaxBar => "acc_log_softmax_bar",
+            AccLogSoftmaxDot => "acc_log_softmax_dot",
+            AccLogsumexpBar => "acc_logsumexp_bar",
+            AccSigmoidBarDot => "acc_sigmoid_bar_dot",
+            AccSoftplusBarDot => "acc_softplus_bar_dot",
+            AccSoftmaxBarDot => "acc_softmax_bar_dot",
+            AccLogSoftmaxBarDot => "acc_log_softmax_bar_dot",
+            AccLogsumexpBarDot => "acc_logsumexp_bar_dot",
+        }
+    }
+
+    /// Does the kernel have a matrix form named with a `2`?
+    pub fn has_matrix_form(self) -> bool {
+        use Kernel::*;
+        matches!(
+            self,
+            Sum | Sigmoid
+                | Softplus
+                | AccFill
+                | AccSigmoidBar
+                | AccSoftplusBar
+                | AccSigmoidBarDot
+                | AccSoftplusBarDot
+        )
+    }
+}
+
 /// One value.
 #[derive(Clone, Debug)]
 pub struct Node {
@@ -346,49 +507,6 @@ pub struct Node {
     pub args: Vec<NodeId>,
     pub ty: Ty,
     pub region: RegionId,
-}
-
-/// The shape of an `Op::Zeros`, from its array arguments; each is a
-/// function of the runtime (`zeros_rows(&a)`, ...), which the rewritten
-/// array helpers call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Shape {
-    /// `[a]`: one zero per row of `a`.
-    Rows,
-    /// `[a]`: one zero per column of `a`.
-    Cols,
-    /// `[x, y]`: `x.len()` rows of `y.len()` zeros.
-    Outer,
-    /// `[a, b]`: the shape of the product `a b`.
-    Product,
-    /// `[a]`: the shape of `a` transposed.
-    Transposed,
-}
-
-impl Shape {
-    /// The runtime function making the zeros.
-    pub fn runtime_fn(self) -> &'static str {
-        match self {
-            Shape::Rows => "zeros_rows",
-            Shape::Cols => "zeros_cols",
-            Shape::Outer => "zeros_outer",
-            Shape::Product => "zeros_product",
-            Shape::Transposed => "zeros_transposed",
-        }
-    }
-
-    /// The shape a runtime function name makes, with its arity and rank.
-    pub fn from_runtime_fn(name: &str) -> Option<(Shape, usize, u8)> {
-        [
-            (Shape::Rows, 1, 1),
-            (Shape::Cols, 1, 1),
-            (Shape::Outer, 2, 2),
-            (Shape::Product, 2, 2),
-            (Shape::Transposed, 1, 2),
-        ]
-        .into_iter()
-        .find(|(s, _, _)| s.runtime_fn() == name)
-    }
 }
 
 /// A structured region: its nodes in build (topological) order and the
