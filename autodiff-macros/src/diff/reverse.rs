@@ -781,10 +781,15 @@ impl<'a> Reverse<'a> {
             // An element of an array the loop may write is read back from a
             // tape of the values read, not from the array (which holds
             // later values by the time the reverse loop runs).
-            if node.op == Op::Index
-                && !matches!(src.op(node.args[0]), Op::Param { .. })
-                && !in_inner_loop(src, node.region, body)
-            {
+            // An element of an array the loop may write is taped; an
+            // array from outside the loop that nothing updates in place
+            // (a parameter, a helper's result) is read again instead.
+            let arr = node.args.first().copied();
+            let unchanging = arr.is_some_and(|a| {
+                matches!(src.op(a), Op::Param { .. })
+                    || (!src.within(src.node(a).region, body) && !updated_later(src, a))
+            });
+            if node.op == Op::Index && !unchanging && !in_inner_loop(src, node.region, body) {
                 let forward = self.ctxs[c].map[n.0 as usize];
                 // A read with no forward copy here cannot be taped; it is
                 // then recomputed (see the ignored `bug_nested_loop_*` tests).
