@@ -505,6 +505,95 @@ fn hessian_through_helpers() {
     assert_eq!(v, lse3(x));
 }
 
+/// Every helper rule's second-order form, through `hessian`: a function
+/// of `x` built from all the helpers (with a constant matrix `a`).
+#[differentiate(wrt(x), hessian)]
+fn every_helper(x: [f64; 4], a: [[f64; 4]; 3]) -> f64 {
+    let z = matvec(&a, &x);
+    let s = softmax(&z);
+    let q = softplus(&z);
+    let o = outer(&z, &x);
+    let m = matmul(&transpose(&a), &o);
+    logsumexp(&x)
+        + dot(&s, &q)
+        + dot(&log_softmax(&x), &sigmoid(&x))
+        + 0.1 * sum(&m)
+        + norm(&vecmat(&z, &a))
+        + mean(&z)
+        + 0.3 * sum(&sigmoid(&o))
+        + 0.2 * sum(&softplus(&o))
+}
+
+/// `every_helper` on dual numbers (hyper-duals for the Hessian).
+fn every_helper_ref<D: DualNum<f64> + Copy>(x: &[D], a: &[[f64; 4]; 3]) -> D {
+    let c = |v: f64| D::from(v);
+    let z: Vec<D> = a
+        .iter()
+        .map(|row| (0..4).fold(c(0.0), |s, j| s + x[j] * row[j]))
+        .collect();
+    let s = r_softmax(&z);
+    let lse_x = r_lse(x);
+    let mut v = lse_x;
+    for i in 0..3 {
+        v += s[i] * r_softplus(z[i]);
+    }
+    for j in 0..4 {
+        v += (x[j] - lse_x) * r_sigmoid(x[j]);
+    }
+    // o[i][j] = z[i] x[j]; m = aᵀ o: m[k][j] = Σ_i a[i][k] o[i][j].
+    for k in 0..4 {
+        for j in 0..4 {
+            let mk = (0..3).fold(c(0.0), |t, i| t + z[i] * x[j] * a[i][k]);
+            v += mk * 0.1;
+        }
+    }
+    let zt: Vec<D> = (0..4)
+        .map(|j| (0..3).fold(c(0.0), |t, i| t + z[i] * a[i][j]))
+        .collect();
+    v += zt.iter().fold(c(0.0), |t, &e| t + e * e).sqrt();
+    v += (z[0] + z[1] + z[2]) / 3.0;
+    for i in 0..3 {
+        for j in 0..4 {
+            let oij = z[i] * x[j];
+            v += r_sigmoid(oij) * 0.3 + r_softplus(oij) * 0.2;
+        }
+    }
+    v
+}
+
+#[test]
+fn every_helper_rule_has_a_right_second_order_form() {
+    let mut rng = Rng(31);
+    for _ in 0..5 {
+        let xv = rng.vec(4);
+        let x = [xv[0], xv[1], xv[2], xv[3]];
+        let mut a = [[0.0; 4]; 3];
+        for row in &mut a {
+            for e in row.iter_mut() {
+                *e = 0.5 * rng.next();
+            }
+        }
+        let want = common::hyper_hessian(|p| every_helper_ref(p, &a), &x);
+        let h = every_helper_hessian(x, a);
+        for i in 0..4 {
+            for j in 0..4 {
+                close(h[i][j], want[i][j], 1e-10, &format!("H[{i}][{j}]"));
+            }
+        }
+        // The gradient and one Hessian-vector product on their own.
+        let g = every_helper_grad(x, a);
+        let gd = dual_grad(|p| every_helper_ref(p, &a), &x);
+        let v = [0.3, -0.7, 1.1, 0.2];
+        let hv = every_helper_hvp(x, a, v);
+        for i in 0..4 {
+            close(g[i], gd[i], 1e-12, "gradient");
+            let want_hv: f64 = (0..4).map(|j| want[i][j] * v[j]).sum();
+            close(hv[i], want_hv, 1e-10, "H v");
+        }
+        assert_eq!(every_helper(x, a), every_helper_value_and_grad(x, a).0);
+    }
+}
+
 #[differentiate]
 fn empty_helpers(x: &[f64]) -> f64 {
     let s = softmax(x);

@@ -10,6 +10,7 @@ use autodiff::differentiate;
 use common::rosenbrock_ref;
 
 mod common;
+use common::{basis, hyper, hyper_hessian};
 use num_dual::{DualNum, HyperDual64};
 
 /// Relative tolerance against num-dual.
@@ -20,30 +21,6 @@ fn close(a: f64, b: f64, what: &str) {
         (a - b).abs() <= TOL * b.abs().max(1.0),
         "{what}: {a} vs {b}"
     );
-}
-
-/// uᵀ H v of `f` at `x` by hyper-dual numbers.
-fn hyper(f: impl Fn(&[HyperDual64]) -> HyperDual64, x: &[f64], u: &[f64], v: &[f64]) -> f64 {
-    let xs: Vec<HyperDual64> = (0..x.len())
-        .map(|i| HyperDual64::new(x[i], u[i], v[i], 0.0))
-        .collect();
-    f(&xs).eps1eps2
-}
-
-fn basis(n: usize, i: usize) -> Vec<f64> {
-    (0..n).map(|k| if k == i { 1.0 } else { 0.0 }).collect()
-}
-
-/// The Hessian of `f` at `x` by hyper-dual numbers.
-fn hyper_hessian(f: impl Fn(&[HyperDual64]) -> HyperDual64 + Copy, x: &[f64]) -> Vec<Vec<f64>> {
-    let n = x.len();
-    (0..n)
-        .map(|i| {
-            (0..n)
-                .map(|j| hyper(f, x, &basis(n, i), &basis(n, j)))
-                .collect()
-        })
-        .collect()
 }
 
 // ---- scalars ----

@@ -939,8 +939,13 @@ impl Lower<'_> {
                 let last = &p.path.segments[1].ident;
                 return self.method(e, &segs[1], last, &args, false);
             }
-            if let Some(name) = desugar::helper_name(c).filter(|_| self.mentions_active(e)) {
-                return self.helper(c, &name);
+            if let Some(name) = desugar::helper_name(c) {
+                // A constant helper call is a kernel too when its operands
+                // are arrays (its result is then an array of known rank);
+                // else it is kept as written.
+                if self.mentions_active(e) || self.all_arrays(&c.args) {
+                    return self.helper(c, &name);
+                }
             }
             if let Some(rewrite) = desugar::scan(c).filter(|_| self.mentions_active(e)) {
                 return self.rewritten(rewrite);
@@ -956,6 +961,21 @@ impl Lower<'_> {
             }
         }
         self.opaque(e, Ty::Other, "a function call")
+    }
+
+    /// Are these expressions (`&a` or `a`) all names or helper calls of
+    /// arrays the function knows?
+    fn all_arrays(&self, args: &syn::punctuated::Punctuated<Expr, syn::token::Comma>) -> bool {
+        args.iter().all(|a| {
+            let inner = match a {
+                Expr::Reference(r) => &*r.expr,
+                other => other,
+            };
+            match inner {
+                Expr::Call(c) => desugar::helper_name(c).is_some() && self.all_arrays(&c.args),
+                _ => self.array_binding(inner).is_some(),
+            }
+        })
     }
 
     /// A call to an array helper (`dot(&x, &y)`, ...): one

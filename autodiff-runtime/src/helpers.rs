@@ -341,8 +341,9 @@ where
 
 /// A scalar function applied to every element, in index order (row after
 /// row for matrices): a float `T` gives `T`, `[T; N]` and `[[T; C]; R]`
-/// give themselves, `&[T; N]` gives `[T; N]`, and `&[T]` and `&Vec<T>`
-/// give `Vec<T>`. Taken by value.
+/// (or a reference to one) give themselves, `&[T]` and `&Vec<T>` give
+/// `Vec<T>`, and a slice or `Vec` of rows `[T; C]` gives `Vec<[T; C]>`.
+/// Taken by value.
 pub trait Elementwise<T> {
     /// The type of the result.
     type Out;
@@ -387,6 +388,34 @@ impl<T: Float, const N: usize> Elementwise<T> for &[T; N] {
     #[inline]
     fn map_elements<F: FnMut(T) -> T>(self, f: F) -> [T; N] {
         (*self).map_elements(f)
+    }
+}
+
+impl<T: Float, const C: usize, const R: usize> Elementwise<T> for &[[T; C]; R] {
+    type Out = [[T; C]; R];
+    #[inline]
+    fn map_elements<F: FnMut(T) -> T>(self, f: F) -> [[T; C]; R] {
+        (*self).map_elements(f)
+    }
+}
+
+impl<T: Float, const C: usize> Elementwise<T> for &[[T; C]] {
+    type Out = Vec<[T; C]>;
+    #[inline]
+    fn map_elements<F: FnMut(T) -> T>(self, mut f: F) -> Vec<[T; C]> {
+        let mut out = Vec::with_capacity(self.len());
+        for row in self {
+            out.push(row.map(&mut f));
+        }
+        out
+    }
+}
+
+impl<T: Float, const C: usize> Elementwise<T> for &Vec<[T; C]> {
+    type Out = Vec<[T; C]>;
+    #[inline]
+    fn map_elements<F: FnMut(T) -> T>(self, f: F) -> Vec<[T; C]> {
+        self[..].map_elements(f)
     }
 }
 
@@ -786,10 +815,16 @@ mod tests {
         let m = [[-1.0_f64, 0.0], [1.0, 2.0]];
         let sm: [[f64; 2]; 2] = sigmoid(m);
         let pm: [[f64; 2]; 2] = softplus(m);
+        let sm_ref: [[f64; 2]; 2] = sigmoid(&m);
+        let sm_rows: Vec<[f64; 2]> = sigmoid(&m[..]);
+        let pm_vec: Vec<[f64; 2]> = softplus(&m.to_vec());
         for i in 0..2 {
             for j in 0..2 {
                 assert_eq!(sm[i][j], crate::scalar::sigmoid(m[i][j]));
                 assert_eq!(pm[i][j], crate::scalar::softplus(m[i][j]));
+                assert_eq!(sm_ref[i][j], sm[i][j]);
+                assert_eq!(sm_rows[i][j], sm[i][j]);
+                assert_eq!(pm_vec[i][j], pm[i][j]);
             }
         }
     }

@@ -9,7 +9,7 @@
 
 #![allow(dead_code, missing_docs)]
 
-pub use num_dual::{Dual64, DualNum};
+pub use num_dual::{Dual64, DualNum, HyperDual64};
 
 /// `x` as dual numbers seeded along basis direction `j`.
 pub fn seeded(x: &[f64], j: usize) -> Vec<Dual64> {
@@ -22,6 +22,30 @@ pub fn seeded(x: &[f64], j: usize) -> Vec<Dual64> {
 /// The gradient of `f` at `x` by num-dual, one direction at a time.
 pub fn dual_grad(f: impl Fn(&[Dual64]) -> Dual64, x: &[f64]) -> Vec<f64> {
     (0..x.len()).map(|j| f(&seeded(x, j)).eps).collect()
+}
+
+/// uᵀ H v of `f` at `x` by hyper-dual numbers.
+pub fn hyper(f: impl Fn(&[HyperDual64]) -> HyperDual64, x: &[f64], u: &[f64], v: &[f64]) -> f64 {
+    let xs: Vec<HyperDual64> = (0..x.len())
+        .map(|i| HyperDual64::new(x[i], u[i], v[i], 0.0))
+        .collect();
+    f(&xs).eps1eps2
+}
+
+pub fn basis(n: usize, i: usize) -> Vec<f64> {
+    (0..n).map(|k| if k == i { 1.0 } else { 0.0 }).collect()
+}
+
+/// The Hessian of `f` at `x` by hyper-dual numbers.
+pub fn hyper_hessian(f: impl Fn(&[HyperDual64]) -> HyperDual64 + Copy, x: &[f64]) -> Vec<Vec<f64>> {
+    let n = x.len();
+    (0..n)
+        .map(|i| {
+            (0..n)
+                .map(|j| hyper(f, x, &basis(n, i), &basis(n, j)))
+                .collect()
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------
