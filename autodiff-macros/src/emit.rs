@@ -111,6 +111,8 @@ impl<'a> Emitter<'a> {
                 }
             }
         }
+        let used_once_here =
+            |i: usize| uses[i] == 1 && use_region[i].is_none_or(|r| r == g.nodes[i].region);
         let inline = (0..g.nodes.len())
             .map(|i| {
                 let node = &g.nodes[i];
@@ -120,12 +122,21 @@ impl<'a> Emitter<'a> {
                     }
                     Op::If { .. } | Op::Loop { .. } | Op::Proj(_) | Op::RegionArg(..) => false,
                     ref op if op.updates_in_place() => false,
-                    // An element of an array that may be written later is
-                    // read where it stands.
-                    Op::Index if !matches!(g.op(node.args[0]), Op::Param { .. }) => false,
+                    // A value read from an array that may be written later
+                    // (an element, a call's or a helper's result; not a
+                    // length, which writes keep) is computed where it
+                    // stands.
+                    Op::Len => used_once_here(i),
+                    _ if node
+                        .args
+                        .iter()
+                        .any(|&a| g.ty(a).is_array() && !matches!(g.op(a), Op::Param { .. })) =>
+                    {
+                        false
+                    }
                     // Arrays are variables, updated in place.
                     _ if node.ty.is_array() => false,
-                    _ => uses[i] == 1 && use_region[i].is_none_or(|r| r == node.region),
+                    _ => used_once_here(i),
                 }
             })
             .collect();

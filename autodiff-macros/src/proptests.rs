@@ -3260,7 +3260,7 @@ struct IdiomCase {
 }
 
 /// The number of step kinds `idiom_source` knows.
-const IDIOM_KINDS: u8 = 15;
+const IDIOM_KINDS: u8 = 16;
 
 /// The Rust source of a case's function.
 fn idiom_source(steps: &[(u8, u8, u8, u8)]) -> String {
@@ -3287,7 +3287,10 @@ fn idiom_source(steps: &[(u8, u8, u8, u8)]) -> String {
             11 => (format!("let ({sn}, {an}) = scan({s}, &{a}, |h, v| {{ let nh = (h * 0.5 + v * {s}).tanh(); (nh, nh + v) }});"), true, true),
             12 => (format!("let {an}: Vec<f64> = (0..{a}.len()).map(|i| {a}[i] * {s} + {b}[i]).collect();"), true, false),
             13 => (format!("let mut {sn} = {s}; for v in {a}.iter() {{ {sn} = {sn} * 0.9 + v.exp() * 0.1; }}"), false, true),
-            _ => (format!("let {sn} = mean(&{a}) + {s};"), false, true),
+            14 => (format!("let {sn} = mean(&{a}) + {s};"), false, true),
+            // A helper's result, and an operand, updated in place after
+            // the helpers read them (their rules read them again).
+            _ => (format!("let mut {an} = sigmoid(&{a}); let {sn} = dot(&{an}, &{b}) * {s} + logsumexp(&{an}); for i in 0..{an}.len() {{ {an}[i] = {an}[i] * {s} + 0.5; }}"), true, true),
         };
         body.push_str(&line);
         body.push('\n');

@@ -424,7 +424,7 @@ impl<'a> Reverse<'a> {
     /// each float or array argument (one, or a tuple of them).
     fn call(&mut self, id: NodeId, k: u32, bar: Bar, dr: RegionId, bars: &mut Bars) {
         let src_args = self.src.args(id).to_vec();
-        let mut args: Vec<NodeId> = src_args.iter().map(|&a| self.primal(a)).collect();
+        let mut args = self.operands_as_seen(id);
         args.push(bar.value(&mut self.g, dr));
         let pair = self.g.add(dr, Op::CallVjp(k), args, Ty::Other);
         let active: Vec<NodeId> = src_args
@@ -455,12 +455,43 @@ impl<'a> Reverse<'a> {
         }
     }
 
+    /// The forward values of `id`'s operands as `id` saw them (see
+    /// [`Reverse::as_seen`]).
+    fn operands_as_seen(&mut self, id: NodeId) -> Vec<NodeId> {
+        let src_args = self.src.args(id).to_vec();
+        (0..src_args.len())
+            .map(|j| self.as_seen(id, src_args[j], Some(j)))
+            .collect()
+    }
+
+    /// The forward value of array `a`, operand `j` of source node `id` (or
+    /// `id` itself for `None`), as `id` saw it: the forward value, or,
+    /// when something updates `a` in place later, a copy made right after
+    /// `id` in the forward code (the reverse code reads it after the
+    /// update).
+    fn as_seen(&mut self, id: NodeId, a: NodeId, j: Option<usize>) -> NodeId {
+        let ty = self.src.ty(a);
+        if !ty.is_array() || !updated_later(self.src, a) {
+            return self.primal(a);
+        }
+        let c = self.ctx_of(id);
+        let fwd = self.ctxs[c].map[id.0 as usize];
+        let value = match j {
+            Some(j) => self.g.args(fwd)[j],
+            None => fwd,
+        };
+        let at = self.g.node(fwd).region;
+        let copy = self.g.add_after(at, fwd, Op::Owned, vec![value], ty);
+        let base = self.ctxs[c].base;
+        self.export(c, copy, self.src.node(id).region, ty, base)
+    }
+
     /// The adjoint of a helper kernel: its rule adds each active
     /// operand's share to that operand's adjoint, in place for arrays.
     fn kernel(&mut self, id: NodeId, k: Kernel, bar: Bar, dr: RegionId, bars: &mut Bars) {
         let src_args = self.src.args(id).to_vec();
-        let args: Vec<NodeId> = src_args.iter().map(|&a| self.primal(a)).collect();
-        let out = self.primal(id);
+        let args = self.operands_as_seen(id);
+        let out = self.as_seen(id, id, None);
         let b = bar.value(&mut self.g, dr);
         for (j, &a) in src_args.iter().enumerate() {
             let ty = self.src.ty(a);
