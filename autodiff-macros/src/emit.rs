@@ -270,6 +270,11 @@ impl<'a> Emitter<'a> {
             })
             .collect();
         let (t, e) = (&bodies[0], &bodies[1]);
+        if keep.is_empty() {
+            // Only in-place updates: a statement, with no value.
+            let els = (!e.is_empty()).then(|| quote!(else { #(#e)* }));
+            return quote! { if #cond { #(#t)* } #els };
+        }
         let (tv, ev) = (&values[0], &values[1]);
         let branches = quote!(if #cond { #(#t)* #tv } else { #(#e)* #ev });
         match pats.len() {
