@@ -39,7 +39,8 @@
 //! region (a branch's or a loop body's values are gone after it), otherwise
 //! the run fails with an [`Error`] instead of giving a value the emitted
 //! code could not compute. Indices out of range fail too, as the emitted
-//! code would panic.
+//! code would panic, and so does an `IntSub` below zero (index arithmetic:
+//! the emitted `usize` subtraction would panic).
 
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -849,7 +850,12 @@ impl<T: Scalar> Interp<'_, T> {
                 Val::F(T::constant(float_ty()?.round(n as f64)))
             }
             Op::IntAdd => Val::Int(arg(0)?.int()?.wrapping_add(arg(1)?.int()?)),
-            Op::IntSub => Val::Int(arg(0)?.int()?.wrapping_sub(arg(1)?.int()?)),
+            // Index arithmetic: the emitted `usize` subtraction panics below
+            // zero.
+            Op::IntSub => match arg(0)?.int()?.checked_sub(arg(1)?.int()?) {
+                Some(d) if d >= 0 => Val::Int(d),
+                _ => return err(format!("%{}: `usize` subtraction below zero", id.0)),
+            },
             Op::Cmp(k) => match (arg(0)?, arg(1)?) {
                 // Integer comparisons (a runtime `powi` exponent against 0).
                 (Val::Int(a), Val::Int(b)) => Val::Bool(int_cmp(*k, a, b)),

@@ -743,3 +743,340 @@ impl Copier<'_> {
         m
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::forward::jvp;
+    use crate::diff::reverse::vjp;
+    use crate::diff::Seed;
+    use crate::interp::{self, Val, Value};
+    use crate::ir::{Bin, FloatTy, OutShape, Param};
+    use crate::simplify::{finish, simplify};
+
+    const F64: Ty = Ty::Float(FloatTy::F64);
+    const ARR: Ty = Ty::Array(FloatTy::F64, 1);
+
+    /// The IR of a Rust function, as the expansion lowers it.
+    fn lowered(src: &str) -> Function {
+        use crate::args::Args;
+        use crate::error::Errors;
+        use crate::{lower, signature};
+        let item: syn::ItemFn = syn::parse_str(src).expect("the test source parses");
+        let mut errors = Errors::default();
+        let sig = signature::read(&item, &Args::default(), &mut errors);
+        let f = lower::lower(&sig, &item.block, &mut errors).func;
+        assert!(errors.is_empty(), "{src} does not lower");
+        f
+    }
+
+    /// The simplified gradient program of `src` in all its parameters.
+    fn gradient(src: &str) -> Function {
+        let f = lowered(src);
+        let wrt: Vec<(u32, Option<u32>)> = (0..f.params.len() as u32).map(|i| (i, None)).collect();
+        simplify(&vjp(&f, vec![], &[Seed::One], &wrt))
+    }
+
+    /// `n` floats in [-1.5, 1.5].
+    fn point(n: usize) -> Value {
+        Val::Array(
+            (0..n)
+                .map(|i| Val::F(1.5 * (0.7 * i as f64 + 0.3).sin()))
+                .collect(),
+        )
+    }
+
+    /// Runs `f` as emitted before and after gathering; their outputs,
+    /// flat.
+    fn both(f: &Function, params: &[Value]) -> (Vec<f64>, Vec<f64>) {
+        let run = |f: &Function| match interp::try_run(f, params) {
+            Ok(v) => v.iter().flat_map(Value::floats).collect::<Vec<f64>>(),
+            Err(e) => panic!("{}\n{f}", e.0),
+        };
+        (run(&simplify(f)), run(&finish(f)))
+    }
+
+    /// Number of live loops.
+    fn loops(f: &Function) -> usize {
+        let live = f.graph.live(&f.outputs);
+        let is_loop =
+            |(i, n): (usize, &crate::ir::Node)| live[i] && matches!(n.op, Op::Loop { .. });
+        f.graph
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|&n| is_loop(n))
+            .count()
+    }
+
+    const ROSENBROCK: &str = "fn f(x: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..x.len() - 1 {
+            s += 100.0 * (x[i + 1] - x[i] * x[i]).powi(2) + (1.0 - x[i]).powi(2);
+        }
+        s
+    }";
+
+    const SMOOTHNESS: &str = "fn f(x: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for i in 1..x.len() - 1 {
+            s += (x[i + 1] - 2.0 * x[i] + x[i - 1]).powi(2);
+        }
+        s
+    }";
+
+    #[test]
+    fn rosenbrock_gradient_is_gathered_bit_for_bit() {
+        let g = gradient(ROSENBROCK);
+        assert!(gather(&g).is_some(), "{g}");
+        // The forward loop, and a main loop between one-element ends.
+        assert_eq!(loops(&finish(&g)), 2, "{}", finish(&g));
+        for n in (0..=6).chain([50]) {
+            let (before, after) = both(&g, &[point(n)]);
+            assert_eq!(before, after, "n = {n}");
+        }
+    }
+
+    /// Offsets -1, 0, 1 over `1..n - 1`: no iteration (n <= 2), fewer
+    /// than the span of the offsets (n = 3), as many (n = 4), more.
+    #[test]
+    fn three_point_stencil_at_every_trip_count() {
+        let g = gradient(SMOOTHNESS);
+        assert!(gather(&g).is_some(), "{g}");
+        // The forward loop, prologue, main, epilogue.
+        assert_eq!(loops(&finish(&g)), 4, "{}", finish(&g));
+        for n in 0..=9 {
+            let (before, after) = both(&g, &[point(n)]);
+            assert_eq!(before, after, "n = {n}");
+        }
+    }
+
+    /// The forward over reverse program (`_hvp`) gathers the same way.
+    #[test]
+    fn forward_over_reverse_is_gathered() {
+        let g = gradient(SMOOTHNESS);
+        let extra = vec![Param {
+            name: syn::parse_str("x_dot").unwrap(),
+            fields: vec![ARR],
+        }];
+        let h = simplify(&jvp(&g, extra, 1, &|_, index, _| match index {
+            0 => Seed::Param {
+                index: 1,
+                field: None,
+            },
+            _ => Seed::Zero,
+        }));
+        assert!(gather(&h).is_some(), "{h}");
+        for n in 0..=7 {
+            let dir = Val::Array((0..n).map(|i| Val::F(0.5 - 0.1 * i as f64)).collect());
+            let (before, after) = both(&h, &[point(n), dir]);
+            assert_eq!(before, after, "n = {n}");
+        }
+    }
+
+    /// `fn(a) -> [..]`: a loop over `start..a.len() - back` (reversed if
+    /// `rev`) carrying the array `init(a)`, whose body `body(g, r, acc, i,
+    /// a)` gives the array at the end of an iteration.
+    fn looped(
+        start: i64,
+        back: i64,
+        rev: bool,
+        init: Op,
+        body: impl FnOnce(&mut Graph, RegionId, NodeId, NodeId, NodeId) -> NodeId,
+    ) -> Function {
+        let mut g = Graph::default();
+        let a = g.add(
+            ROOT,
+            Op::Param {
+                index: 0,
+                field: None,
+            },
+            vec![],
+            ARR,
+        );
+        let acc = g.add(ROOT, init, vec![a], ARR);
+        let s = g.add(ROOT, Op::Int(start), vec![], Ty::Other);
+        // `a.len() - back` as user tokens (the interpreter lets it go below
+        // zero: an empty loop).
+        let opaque = crate::ir::Opaque {
+            expr: syn::parse_str(&format!("a.len() - {back}")).unwrap(),
+            refs: vec!["a".into()],
+        };
+        let e = g.add_opaque(ROOT, opaque, vec![a], Ty::Other);
+        let b = g.new_region(ROOT);
+        let arg = g.add_local(b, Op::RegionArg(b, 1), vec![], ARR);
+        let i = g.add_local(b, Op::RegionArg(b, 0), vec![], Ty::Other);
+        let out = body(&mut g, b, arg, i, a);
+        g.set_outputs(b, vec![out]);
+        let l = g.add(
+            ROOT,
+            Op::Loop {
+                body: b,
+                carried: 1,
+                rev,
+            },
+            vec![s, e, acc],
+            Ty::Other,
+        );
+        let p = g.add(ROOT, Op::Proj(0), vec![l], ARR);
+        Function {
+            params: vec![Param {
+                name: syn::parse_str("a").unwrap(),
+                fields: vec![ARR],
+            }],
+            graph: g,
+            outputs: vec![p],
+            shape: OutShape::Leaf,
+        }
+    }
+
+    fn int(g: &mut Graph, r: RegionId, n: i64) -> NodeId {
+        g.add(r, Op::Int(n), vec![], Ty::Other)
+    }
+
+    /// `i + 3` (`IntAdd`), `i - 2` (user tokens), `i` and `i + 1 - 1`:
+    /// offsets -2, 0 (twice) and 3, in both directions, starting from
+    /// zeros (bit for bit) or from the values of `a` (close).
+    #[test]
+    fn offsets_of_every_form_in_both_directions() {
+        for rev in [false, true] {
+            for init in [Op::ZerosLike, Op::Owned] {
+                let exact = init == Op::ZerosLike;
+                let f = looped(2, 3, rev, init, |g, r, acc, i, a| {
+                    let three = int(g, r, 3);
+                    let i3 = g.add(r, Op::IntAdd, vec![i, three], Ty::Other);
+                    let m2 = crate::ir::Opaque {
+                        expr: syn::parse_str("i - 2").unwrap(),
+                        refs: vec!["i".into()],
+                    };
+                    let im2 = g.add_opaque(r, m2, vec![i], Ty::Other);
+                    let one = int(g, r, 1);
+                    let i1 = g.add(r, Op::IntAdd, vec![i, one], Ty::Other);
+                    let i0 = g.add(r, Op::IntSub, vec![i1, one], Ty::Other);
+                    let ai = g.add(r, Op::Index, vec![a, i], F64);
+                    let a1 = g.add(r, Op::Index, vec![a, i1], F64);
+                    let sq = g.bin(r, Bin::Mul, ai, ai);
+                    let prod = g.bin(r, Bin::Mul, ai, a1);
+                    let acc = g.add(r, Op::AddAt, vec![acc, i3, sq], ARR);
+                    let acc = g.add(r, Op::AddAt, vec![acc, im2, prod], ARR);
+                    let acc = g.add(r, Op::AddAt, vec![acc, i, a1], ARR);
+                    g.add(r, Op::AddAt, vec![acc, i0, sq], ARR)
+                });
+                assert!(gather(&f).is_some(), "{f}");
+                for n in 0..=12 {
+                    let (before, after) = both(&f, &[point(n)]);
+                    let close = before.iter().zip(&after).all(|(x, y)| {
+                        if exact {
+                            x == y
+                        } else {
+                            (x - y).abs() <= 1e-15 * (1.0 + x.abs())
+                        }
+                    });
+                    assert!(close, "rev {rev}, n = {n}: {before:?} vs {after:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn reading_the_accumulated_array_blocks_the_pass() {
+        let f = looped(0, 1, true, Op::ZerosLike, |g, r, acc, i, _| {
+            let one = int(g, r, 1);
+            let i1 = g.add(r, Op::IntAdd, vec![i, one], Ty::Other);
+            let next = g.add(r, Op::Index, vec![acc, i1], F64);
+            let acc = g.add(r, Op::AddAt, vec![acc, i, next], ARR);
+            g.add(r, Op::AddAt, vec![acc, i1, next], ARR)
+        });
+        assert!(gather(&f).is_none(), "{f}");
+    }
+
+    #[test]
+    fn other_indices_block_the_pass() {
+        // `a.len() - 1 - i` and `(i + 1) % a.len()`, each beside `i`.
+        for expr in ["a.len() - 1 - i", "(i + 1) % a.len()", "2 * i"] {
+            let f = looped(0, 1, false, Op::ZerosLike, |g, r, acc, i, a| {
+                let opaque = crate::ir::Opaque {
+                    expr: syn::parse_str(expr).unwrap(),
+                    refs: vec!["a".into(), "i".into()],
+                };
+                let j = g.add_opaque(r, opaque, vec![a, i], Ty::Other);
+                let v = g.add(r, Op::Index, vec![a, i], F64);
+                let acc = g.add(r, Op::AddAt, vec![acc, i, v], ARR);
+                g.add(r, Op::AddAt, vec![acc, j, v], ARR)
+            });
+            assert!(gather(&f).is_none(), "{expr}: {f}");
+        }
+    }
+
+    #[test]
+    fn carried_scalars_block_the_pass() {
+        // The adjoint of `y` is summed across iterations.
+        let g = gradient(
+            "fn f(x: &[f64], y: f64) -> f64 {
+                let mut s = 0.0;
+                for i in 0..x.len() - 1 {
+                    s += y * x[i] * x[i + 1];
+                }
+                s
+            }",
+        );
+        assert!(gather(&g).is_none(), "{g}");
+    }
+
+    #[test]
+    fn one_offset_is_left_alone() {
+        let g = gradient(
+            "fn f(x: &[f64]) -> f64 {
+                let mut s = 0.0;
+                for i in 0..x.len() {
+                    s += x[i] * x[i];
+                }
+                s
+            }",
+        );
+        assert!(gather(&g).is_none(), "{g}");
+    }
+
+    /// `cos(x[i] x[i + 1])` is needed for both offsets: computing it twice
+    /// per element would cost more than the gather saves.
+    #[test]
+    fn costly_ops_needed_twice_block_the_pass() {
+        let g = gradient(
+            "fn f(x: &[f64]) -> f64 {
+                let mut s = 0.0;
+                for i in 0..x.len() - 1 {
+                    s += (x[i] * x[i + 1]).sin();
+                }
+                s
+            }",
+        );
+        assert!(gather(&g).is_none(), "{g}");
+    }
+
+    #[test]
+    fn linear_forms_of_user_tokens() {
+        let arg = |name: &str| match name {
+            "i" => Some((1, 0)),
+            "k" => Some((0, 4)),
+            _ => None,
+        };
+        let lin = |s: &str| linear_tokens(&syn::parse_str(s).unwrap(), &arg);
+        assert_eq!(lin("i + 1"), Some((1, 1)));
+        assert_eq!(lin("(i - 2) + k"), Some((1, 2)));
+        assert_eq!(lin("1 + i"), Some((1, 1)));
+        assert_eq!(lin("i - i"), Some((0, 0)));
+        assert_eq!(lin("2 * i"), None);
+        assert_eq!(lin("i + n"), None);
+        assert_eq!(lin("i as usize + 1"), None);
+    }
+
+    #[test]
+    fn pure_user_tokens() {
+        let pure = |s: &str| pure_tokens(&syn::parse_str(s).unwrap());
+        assert!(pure("x.len() - 1 - i"));
+        assert!(pure("(n as f64) * 0.5"));
+        assert!(!pure("helper(i)"));
+        assert!(!pure("x.iter().sum::<f64>()"));
+        assert!(!pure("println!(\"{}\", i)"));
+    }
+}
