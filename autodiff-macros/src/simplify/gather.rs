@@ -21,7 +21,8 @@
 //!   update: nothing in the body reads the array (no `Index`, `Len`, no
 //!   other op), so the values added cannot depend on it;
 //! - every index written is the loop index plus a literal offset: `i`,
-//!   `i + 1` / `i - 2` as `IntAdd`/`IntSub` with an `Int`, or opaque user
+//!   `i + 1` / `i - 2` as `IntAdd`/`IntSub` with an `Int` (not `IntAdd`
+//!   of a negative `Int`: that is a `powi` exponent), or opaque user
 //!   tokens of that form (`i + 1`, `(i - 1) + 2`);
 //! - the rest of the body is pure and straight-line: arithmetic,
 //!   comparisons, `Select`, reads (`Index`, `Len`) of arrays nothing updates
@@ -45,7 +46,8 @@
 //!   e` where that is not known (an `If` whose branch is the only place the
 //!   contribution is computed: the body is never run out of its range);
 //! - main `[s + cmax, max(e + cmin, s + cmax))`: no guard, one `AddAt` per
-//!   array adding the sum of the offsets' contributions;
+//!   array adding the sum of the offsets' contributions (one per
+//!   contribution when the array does not start as zeros, see below);
 //! - epilogue `[max(e + cmin, s + cmax), e + cmax)`: guarded like the
 //!   prologue.
 //!
@@ -63,12 +65,15 @@
 //! # Rounding
 //!
 //! Each element receives its contributions in the order the source loop
-//! made them. The guarded segments add them one by one, exactly as the
-//! source does. The main segment adds their sum, `acc[j] + (a + b)` for the
-//! source's `(acc[j] + a) + b`: the same value when `acc[j]` is zero (the
-//! adjoint of a parameter accumulated by one loop: Rosenbrock's gradient is
-//! bit for bit the same, up to the sign of a zero), and possibly a
-//! different last bit when an earlier loop already added to it.
+//! made them, so the result is the source's bit for bit. The guarded
+//! segments add them one by one, as the source does. The main segment adds
+//! their sum, `acc[j] + (a + b)` for the source's `(acc[j] + a) + b`, only
+//! where the array starts as zeros (`zeros_like`, the adjoint of a
+//! parameter; `vec![0.0; n]`, `[0.0; N]`): `0 + (a + b)` is `(0 + a) + b`
+//! up to the sign of a zero (which the simplifier does not keep either).
+//! Elsewhere (an array an earlier loop added to, or a scatter into
+//! `vec![0.5; n]`) it adds them one by one: `acc[j] += a; acc[j] += b;`,
+//! still one element per iteration.
 
 use std::collections::{HashMap, HashSet};
 
@@ -134,6 +139,8 @@ struct Plan {
     shifted: HashMap<NodeId, i64>,
     /// The chains (carried arguments and updates): not instantiated.
     chain: HashSet<NodeId>,
+    /// Per carried array: does it start as zeros?
+    zero: Vec<bool>,
 }
 
 /// An integer `(coefficient of the loop index, constant)`.
@@ -305,6 +312,7 @@ fn plan(g: &Graph, live: &[bool], id: NodeId) -> Option<Plan> {
         .filter(|&(n, (coef, _))| coef == 1 && g.node(n).region == body)
         .map(|(n, (_, k))| (n, k))
         .collect();
+    let zero = (0..carried).map(|k| zeros(g, args[2 + k])).collect();
     Some(Plan {
         body,
         adds,
@@ -313,7 +321,17 @@ fn plan(g: &Graph, live: &[bool], id: NodeId) -> Option<Plan> {
         cmax,
         shifted,
         chain,
+        zero,
     })
+}
+
+/// Is array `a` all zeros (`zeros_like`, `vec![0.0; n]`, `[0.0; N]`)?
+fn zeros(g: &Graph, a: NodeId) -> bool {
+    match g.op(a) {
+        Op::ZerosLike | Op::Zeros(_) => true,
+        Op::FillVec | Op::FillFixed(_) => g.const_value(g.args(a)[0]) == Some(0.0),
+        _ => false,
+    }
 }
 
 /// Node `n` of `body` (or a literal) as `coef * i + k`, for the nodes
@@ -324,9 +342,13 @@ fn linear(g: &Graph, body: RegionId, n: NodeId, lin: &HashMap<NodeId, Lin>) -> O
         _ => lin.get(&a).copied(),
     };
     let node = g.node(n);
+    // `n + -1` is an `i32` exponent (a `powi` derivative's, emitted as a
+    // wrapping subtraction), not index arithmetic.
+    let negative = |a: NodeId| matches!(g.op(a), Op::Int(m) if *m < 0);
     let (a, b) = match node.op {
         Op::RegionArg(r, 0) if r == body => return Some((1, 0)),
         Op::Int(m) => return Some((0, m)),
+        Op::IntAdd if node.args.iter().any(|&a| negative(a)) => return None,
         Op::IntAdd | Op::IntSub => (of(node.args[0])?, of(node.args[1])?),
         Op::Opaque(k) => {
             let opaque = &g.opaques[k as usize];
@@ -604,7 +626,9 @@ impl Copier<'_> {
         (s, e): (NodeId, NodeId),
     ) -> Vec<NodeId> {
         if seg == Segment::Main {
-            // Every offset is in range: one sum per array.
+            // Every offset is in range: the contributions in the source's
+            // order, added as one sum to an element that starts at zero,
+            // else one by one (the source's rounding either way).
             let maps: Vec<(i64, HashMap<NodeId, NodeId>)> = p
                 .order
                 .iter()
@@ -612,17 +636,19 @@ impl Copier<'_> {
                 .collect();
             let idx = j.node(&mut self.dst, r, 0);
             for (k, adds) in p.adds.iter().enumerate() {
-                let mut sum = None;
+                let mut values = Vec::new();
                 for (c, m) in &maps {
                     for &(_, v) in adds.iter().filter(|(o, _)| o == c) {
-                        let v = m.get(&v).copied().unwrap_or_else(|| self.get(v));
-                        sum = Some(match sum {
-                            None => v,
-                            Some(acc) => self.dst.bin(r, crate::ir::Bin::Add, acc, v),
-                        });
+                        values.push(m.get(&v).copied().unwrap_or_else(|| self.get(v)));
                     }
                 }
-                if let Some(v) = sum {
+                if p.zero[k] {
+                    let sum = values
+                        .into_iter()
+                        .reduce(|acc, v| self.dst.bin(r, crate::ir::Bin::Add, acc, v));
+                    values = sum.into_iter().collect();
+                }
+                for v in values {
                     let ty = self.dst.ty(arrays[k]);
                     arrays[k] = self.dst.add(r, Op::AddAt, vec![arrays[k], idx, v], ty);
                 }
