@@ -184,7 +184,8 @@ fn stencils_against_num_dual_at_every_trip_count() {
         let want = dual_grad(lagged_ref, &xw);
         // `w`'s adjoint is summed across iterations: that loop is not
         // gathered, so this one is checked as it was.
-        let (gx, gw) = lagged_grad(&x, w);
+        let (v, (gx, gw)) = lagged_value_and_grad(&x, w);
+        assert_eq!(v, lagged(&x, w));
         for j in 0..n {
             close(gx[j], want[j], &format!("lagged n={n} d/dx{j}"));
         }
@@ -209,7 +210,8 @@ fn stencil_with_gaps_between_offsets() {
     for n in [1, 2, 3, 4, 5, 6, 7, 50] {
         let x = point(n, 60 + n as u64);
         let w = -1.25;
-        let g = lagged_fixed_grad(&x, w);
+        let (v, g) = lagged_fixed_value_and_grad(&x, w);
+        assert_eq!(v, lagged_fixed(&x, w));
         assert_eq!(g.len(), n);
         let mut xw = x.clone();
         xw.push(w);
