@@ -393,7 +393,9 @@ fn var_of(
         Var::Node(id)
     } else {
         match node.op {
-            Op::AddAt | Op::Store | Op::AddArray if !node.args.is_empty() => {
+            Op::AddAt | Op::Store | Op::AddArray | Op::Push | Op::PadTo
+                if !node.args.is_empty() =>
+            {
                 var_of(g, loop_of, memo, node.args[0])
             }
             Op::RegionArg(body, k) if k >= 1 => match loop_of.get(&body) {
@@ -633,7 +635,10 @@ impl<T: Scalar> Interp<'_, T> {
             if !self.functional
                 && g.ty(id).is_array()
                 && (var == Var::Node(id)
-                    || matches!(g.op(id), Op::AddAt | Op::Store | Op::AddArray))
+                    || matches!(
+                        g.op(id),
+                        Op::AddAt | Op::Store | Op::AddArray | Op::Push | Op::PadTo
+                    ))
             {
                 self.vars.insert(var, v.clone());
             }
@@ -909,6 +914,43 @@ impl<T: Scalar> Interp<'_, T> {
                     .map_err(|e| Error(format!("%{}: {}", id.0, e.0)))?;
                 self.in_place(id)?;
                 sum
+            }
+            // A buffer filled in index order is the array of its elements
+            // so far; `Finish` pads it with zeros to its shape.
+            Op::FillLike => {
+                arg(0)?.array()?;
+                Val::Array(Vec::new())
+            }
+            Op::Push | Op::PadTo => {
+                let mut items = arg(0)?.array()?.to_vec();
+                if node.op == Op::Push {
+                    items.push(Val::F(farg(1)?));
+                } else {
+                    let n = len_of(arg(1)?.int()?)?;
+                    if n < items.len() {
+                        return err(format!(
+                            "%{}: padding {} elements to {n}",
+                            id.0,
+                            items.len()
+                        ));
+                    }
+                    items.resize(n, Val::F(T::constant(0.0)));
+                }
+                self.in_place(id)?;
+                Val::Array(items)
+            }
+            Op::Finish => {
+                let mut items = arg(0)?.array()?.to_vec();
+                let len = arg(1)?.array()?.len();
+                if items.len() > len {
+                    return err(format!(
+                        "%{}: {} elements written into an array of {len}",
+                        id.0,
+                        items.len()
+                    ));
+                }
+                items.resize(len, Val::F(T::constant(0.0)));
+                Val::Array(items)
             }
             Op::Zeros(_) => return err(format!("%{}: helper zeros are not interpreted", id.0)),
             Op::ZerosLike => {

@@ -304,6 +304,20 @@ pub enum Op {
     /// Input `k` of a loop body region: 0 is the index, `1 + j` carried
     /// value `j` at the start of the iteration.
     RegionArg(RegionId, u32),
+    /// An empty buffer for an array shaped like `[like]` (the gather pass's
+    /// in place of zeros updated by `AddAt`): filled in index order by
+    /// `PadTo` and `Push` (a loop pushing one element per index is emitted
+    /// as `extend` of a mapped range), then read as the array by `Finish`.
+    FillLike,
+    /// The buffer `buf` with `v` appended: `[buf, v]`, in place.
+    Push,
+    /// The buffer `buf` with zeros appended up to length `n`: `[buf, n]`,
+    /// in place.
+    PadTo,
+    /// The array the buffer `buf` fills, zeros after its last element:
+    /// `[buf, like]`, `like` the array it is shaped like (the runtime's
+    /// buffer remembers that shape; the IR reads it here).
+    Finish,
     /// `for i in start..end` (reversed if `rev`): `[start, end, init...]`.
     /// The body's outputs are the `carried` next values, then values
     /// stacked across iterations (a tape: output `carried + k` is an array
@@ -326,6 +340,7 @@ impl Op {
                 | Op::FillVec
                 | Op::ArrayLit
                 | Op::Owned
+                | Op::FillLike
         )
     }
 

@@ -94,11 +94,12 @@ pub const MAX_SPAN: i64 = 8;
 pub fn gather(f: &Function) -> Option<Function> {
     let src = &f.graph;
     let live = src.live(&f.outputs);
+    let uses = live_uses(src, &live, &f.outputs);
     let plans: HashMap<NodeId, Plan> = (0..src.nodes.len())
         .filter(|&i| live[i])
         .filter_map(|i| {
             let id = NodeId(i as u32);
-            plan(src, &live, id).map(|p| (id, p))
+            plan(src, &live, &uses, id).map(|p| (id, p))
         })
         .collect();
     if plans.is_empty() {
@@ -111,6 +112,7 @@ pub fn gather(f: &Function) -> Option<Function> {
         map: vec![None; src.nodes.len()],
         bodies: HashMap::new(),
         plans,
+        replaced: HashMap::new(),
     };
     c.dst.opaques = src.opaques.clone();
     c.dst.calls = src.calls.clone();
@@ -141,13 +143,45 @@ struct Plan {
     chain: HashSet<NodeId>,
     /// Per carried array: does it start as zeros?
     zero: Vec<bool>,
+    /// The array to fill in index order instead (see [`Plan::fill`]).
+    fill: Option<NodeId>,
+}
+
+impl Plan {
+    /// The loop carries one array, zeros shaped like `like` made for it
+    /// alone: the segments then fill a buffer in index order (`FillLike`,
+    /// `Push`, `Finish`): each element written once, no zero-fill pass.
+    /// Gives `like`.
+    fn fill(g: &Graph, uses: &[u32], inits: &[NodeId]) -> Option<NodeId> {
+        let &[init] = inits else {
+            return None;
+        };
+        let fresh = *g.op(init) == Op::ZerosLike && uses[init.0 as usize] == 1;
+        fresh.then(|| g.args(init)[0])
+    }
+}
+
+/// Uses of each node by live nodes, the regions they hold, and `outputs`.
+fn live_uses(g: &Graph, live: &[bool], outputs: &[NodeId]) -> Vec<u32> {
+    let mut uses = vec![0u32; g.nodes.len()];
+    let mut count = |n: &NodeId| uses[n.0 as usize] += 1;
+    outputs.iter().for_each(&mut count);
+    for (i, node) in g.nodes.iter().enumerate() {
+        if live[i] {
+            node.args.iter().for_each(&mut count);
+            for r in node.op.regions() {
+                g.region(r).outputs.iter().for_each(&mut count);
+            }
+        }
+    }
+    uses
 }
 
 /// An integer `(coefficient of the loop index, constant)`.
 type Lin = (i64, i64);
 
 /// The plan for loop `id`, if it qualifies (see the module docs).
-fn plan(g: &Graph, live: &[bool], id: NodeId) -> Option<Plan> {
+fn plan(g: &Graph, live: &[bool], uses: &[u32], id: NodeId) -> Option<Plan> {
     let Op::Loop { body, carried, rev } = *g.op(id) else {
         return None;
     };
@@ -197,22 +231,7 @@ fn plan(g: &Graph, live: &[bool], id: NodeId) -> Option<Plan> {
     }
     // Each chain version is used once: by the next update, or as the
     // body's output.
-    let mut uses: HashMap<NodeId, usize> = HashMap::new();
-    let mut count = |n: NodeId| {
-        if chain.contains(&n) {
-            *uses.entry(n).or_default() += 1;
-        }
-    };
-    for (i, node) in g.nodes.iter().enumerate() {
-        if !live[i] {
-            continue;
-        }
-        node.args.iter().copied().for_each(&mut count);
-        for r in node.op.regions() {
-            g.region(r).outputs.iter().copied().for_each(&mut count);
-        }
-    }
-    if chain.iter().any(|n| uses.get(n) != Some(&1)) {
+    if chain.iter().any(|n| uses[n.0 as usize] != 1) {
         return None;
     }
     // Outer arrays updated in place somewhere (reading one would see the
@@ -313,6 +332,7 @@ fn plan(g: &Graph, live: &[bool], id: NodeId) -> Option<Plan> {
         .map(|(n, (_, k))| (n, k))
         .collect();
     let zero = (0..carried).map(|k| zeros(g, args[2 + k])).collect();
+    let fill = Plan::fill(g, uses, &args[2..]);
     Some(Plan {
         body,
         adds,
@@ -322,6 +342,7 @@ fn plan(g: &Graph, live: &[bool], id: NodeId) -> Option<Plan> {
         shifted,
         chain,
         zero,
+        fill,
     })
 }
 
@@ -459,6 +480,9 @@ struct Copier<'a> {
     /// Source loop body -> its copy.
     bodies: HashMap<RegionId, RegionId>,
     plans: HashMap<NodeId, Plan>,
+    /// Source loop -> the values standing for its outputs (a filled
+    /// array's `Finish`).
+    replaced: HashMap<NodeId, Vec<NodeId>>,
 }
 
 impl Copier<'_> {
@@ -514,6 +538,9 @@ impl Copier<'_> {
                     self.dst
                         .add_local(nr, Op::RegionArg(nr, k), vec![], node.ty)
                 }
+                Op::Proj(k) if self.replaced.contains_key(&node.args[0]) => {
+                    self.replaced[&node.args[0]][k as usize]
+                }
                 _ => {
                     let args = node.args.iter().map(|&a| self.get(a)).collect();
                     self.dst.add(dr, node.op.clone(), args, node.ty)
@@ -531,6 +558,7 @@ impl Copier<'_> {
         let cond = self.dst.add(dr, Op::Cmp(Cmp::Lt), vec![s, e], Ty::Bool);
         let then = self.dst.new_region(dr);
         let els = self.dst.new_region(dr);
+        let like = p.fill.map(|l| self.get(l));
         let g = &mut self.dst;
         let b = offset(g, then, s, p.cmax);
         let c = if p.cmax - p.cmin <= 1 {
@@ -542,7 +570,20 @@ impl Copier<'_> {
             g.select(then, short, b, ec)
         };
         let d = offset(g, then, e, p.cmax);
-        let mut arrays = inits.clone();
+        let (mut arrays, els_out) = match like {
+            Some(like) => {
+                // An empty buffer, zeros up to the first element written.
+                let ty = g.ty(inits[0]);
+                let buf = g.add(dr, Op::FillLike, vec![like], ty);
+                let first = offset(g, then, s, p.cmin);
+                let padded = match g.op(first) {
+                    Op::Int(0) => buf,
+                    _ => g.add(then, Op::PadTo, vec![buf, first], ty),
+                };
+                (vec![padded], vec![buf])
+            }
+            None => (inits.clone(), inits.clone()),
+        };
         let bounds = (s, e);
         let pro = At {
             base: s,
@@ -554,9 +595,16 @@ impl Copier<'_> {
         let epi = At { base: c, plus: 0 };
         arrays = self.segment(p, then, Segment::Epilogue, epi, d, arrays, bounds);
         self.dst.set_outputs(then, arrays);
-        self.dst.set_outputs(els, inits);
+        self.dst.set_outputs(els, els_out);
         let op = Op::If { then, els };
-        self.dst.add(dr, op, vec![cond], Ty::Other)
+        let node = self.dst.add(dr, op, vec![cond], Ty::Other);
+        if let Some(like) = like {
+            let ty = self.dst.ty(inits[0]);
+            let buf = self.dst.add(dr, Op::Proj(0), vec![node], ty);
+            let array = self.dst.add(dr, Op::Finish, vec![buf, like], ty);
+            self.replaced.insert(id, vec![array]);
+        }
+        node
     }
 
     /// One segment `[lo, hi)` in region `r`, updating `arrays`: a loop, or
@@ -625,6 +673,12 @@ impl Copier<'_> {
         mut arrays: Vec<NodeId>,
         (s, e): (NodeId, NodeId),
     ) -> Vec<NodeId> {
+        if p.fill.is_some() {
+            let v = self.value(p, r, seg, j, (s, e));
+            let ty = self.dst.ty(arrays[0]);
+            arrays[0] = self.dst.add(r, Op::Push, vec![arrays[0], v], ty);
+            return arrays;
+        }
         if seg == Segment::Main {
             // Every offset is in range: the contributions in the source's
             // order, added as one sum to an element that starts at zero,
@@ -656,57 +710,15 @@ impl Copier<'_> {
             return arrays;
         }
         for &c in &p.order {
-            // The prologue never reaches the last offset, the epilogue
-            // never the first.
-            let never = match seg {
-                Segment::Prologue => p.cmax,
-                _ => p.cmin,
-            };
-            if c == never {
+            let Some(guard) = self.guard(p, r, seg, j, c, (s, e)) else {
                 continue;
-            }
-            // s <= j - c, needed in the prologue after the first offset;
-            // j - c < e, needed in the epilogue before the last offset and
-            // in the prologue when the loop may be shorter than the offsets
-            // left (e - s >= 1 is known).
-            let lower = seg == Segment::Prologue && c > p.cmin;
-            let upper = match seg {
-                Segment::Prologue => p.cmax - c >= 2,
-                _ => c < p.cmax,
             };
-            let g = &mut self.dst;
-            let mut conds = Vec::new();
-            if lower {
-                conds.push(if c >= 0 {
-                    let sc = offset(g, r, s, c);
-                    let jn = j.node(g, r, 0);
-                    g.add(r, Op::Cmp(Cmp::Ge), vec![jn, sc], Ty::Bool)
-                } else {
-                    let jc = j.node(g, r, -c);
-                    g.add(r, Op::Cmp(Cmp::Ge), vec![jc, s], Ty::Bool)
-                });
-            }
-            if upper {
-                conds.push(if c >= 0 {
-                    let ec = offset(g, r, e, c);
-                    let jn = j.node(g, r, 0);
-                    g.add(r, Op::Cmp(Cmp::Lt), vec![jn, ec], Ty::Bool)
-                } else {
-                    let jc = j.node(g, r, -c);
-                    g.add(r, Op::Cmp(Cmp::Lt), vec![jc, e], Ty::Bool)
-                });
-            }
             let touched: Vec<usize> = (0..arrays.len())
                 .filter(|&k| p.adds[k].iter().any(|&(o, _)| o == c))
                 .collect();
-            let cond = match conds[..] {
-                [] => {
-                    self.add_offset(p, r, j, c, &mut arrays);
-                    continue;
-                }
-                [one] => one,
-                [a, b] => g.add(r, Op::And, vec![a, b], Ty::Bool),
-                _ => unreachable!("at most two guards"),
+            let Some(cond) = guard else {
+                self.add_offset(p, r, j, c, &mut arrays);
+                continue;
             };
             let then = self.dst.new_region(r);
             let els = self.dst.new_region(r);
@@ -724,6 +736,126 @@ impl Copier<'_> {
             }
         }
         arrays
+    }
+
+    /// Whether offset `c` contributes to element `j` of a segment: `None`
+    /// if never, `Some(None)` if always, else the condition.
+    fn guard(
+        &mut self,
+        p: &Plan,
+        r: RegionId,
+        seg: Segment,
+        j: At,
+        c: i64,
+        (s, e): (NodeId, NodeId),
+    ) -> Option<Option<NodeId>> {
+        // The prologue never reaches the last offset, the epilogue never the
+        // first.
+        let never = match seg {
+            Segment::Prologue => p.cmax,
+            _ => p.cmin,
+        };
+        if seg != Segment::Main && c == never {
+            return None;
+        }
+        // s <= j - c, needed in the prologue after the first offset; j - c
+        // < e, needed in the epilogue before the last offset and in the
+        // prologue when the loop may be shorter than the offsets left
+        // (e - s >= 1 is known).
+        let lower = seg == Segment::Prologue && c > p.cmin;
+        let upper = match seg {
+            Segment::Main => false,
+            Segment::Prologue => p.cmax - c >= 2,
+            Segment::Epilogue => c < p.cmax,
+        };
+        let g = &mut self.dst;
+        let mut conds = Vec::new();
+        if lower {
+            conds.push(if c >= 0 {
+                let sc = offset(g, r, s, c);
+                let jn = j.node(g, r, 0);
+                g.add(r, Op::Cmp(Cmp::Ge), vec![jn, sc], Ty::Bool)
+            } else {
+                let jc = j.node(g, r, -c);
+                g.add(r, Op::Cmp(Cmp::Ge), vec![jc, s], Ty::Bool)
+            });
+        }
+        if upper {
+            conds.push(if c >= 0 {
+                let ec = offset(g, r, e, c);
+                let jn = j.node(g, r, 0);
+                g.add(r, Op::Cmp(Cmp::Lt), vec![jn, ec], Ty::Bool)
+            } else {
+                let jc = j.node(g, r, -c);
+                g.add(r, Op::Cmp(Cmp::Lt), vec![jc, e], Ty::Bool)
+            });
+        }
+        Some(match conds[..] {
+            [] => None,
+            [one] => Some(one),
+            [a, b] => Some(g.add(r, Op::And, vec![a, b], Ty::Bool)),
+            _ => unreachable!("at most two guards"),
+        })
+    }
+
+    /// The value of element `j` of a segment of a filled array, in region
+    /// `r`: its contributions in the source's order, summed (from a zero
+    /// start, see the module docs); a guarded offset's from an `If`
+    /// yielding zeros where it does not contribute.
+    fn value(
+        &mut self,
+        p: &Plan,
+        r: RegionId,
+        seg: Segment,
+        j: At,
+        bounds: (NodeId, NodeId),
+    ) -> NodeId {
+        // The type of the values added.
+        let ty = self.src.ty(p.adds[0][0].1);
+        let mut terms = Vec::new();
+        for &c in &p.order {
+            let Some(guard) = self.guard(p, r, seg, j, c, bounds) else {
+                continue;
+            };
+            let Some(cond) = guard else {
+                terms.extend(self.contributions(p, r, j, c));
+                continue;
+            };
+            // Each contribution a term of its own, so that the sum
+            // associates as the source's one by one updates do.
+            let then = self.dst.new_region(r);
+            let els = self.dst.new_region(r);
+            let vs = self.contributions(p, then, j, c);
+            let zero = self.dst.filler(els, ty);
+            let zeros = vec![zero; vs.len()];
+            let n = vs.len() as u32;
+            self.dst.set_outputs(then, vs);
+            self.dst.set_outputs(els, zeros);
+            let node = self.dst.add(r, Op::If { then, els }, vec![cond], Ty::Other);
+            for k in 0..n {
+                terms.push(self.dst.add(r, Op::Proj(k), vec![node], ty));
+            }
+        }
+        self.sum(r, terms)
+    }
+
+    /// The values offset `c` adds to element `j` of the (one) array, in
+    /// chain order, in region `r`.
+    fn contributions(&mut self, p: &Plan, r: RegionId, j: At, c: i64) -> Vec<NodeId> {
+        let m = self.instantiate(p, r, j, c);
+        p.adds[0]
+            .iter()
+            .filter(|&&(o, _)| o == c)
+            .map(|&(_, v)| m.get(&v).copied().unwrap_or_else(|| self.get(v)))
+            .collect()
+    }
+
+    /// `((a + b) + c) ...` in region `r`.
+    fn sum(&mut self, r: RegionId, terms: Vec<NodeId>) -> NodeId {
+        terms
+            .into_iter()
+            .reduce(|acc, v| self.dst.bin(r, crate::ir::Bin::Add, acc, v))
+            .unwrap_or(NodeId(u32::MAX))
     }
 
     /// The updates of offset `c` to element `j`, one by one, in region `r`.
@@ -822,6 +954,13 @@ mod tests {
         (run(&simplify(f)), run(&finish(f)))
     }
 
+    /// Does `f` fill a buffer in index order?
+    fn fills(f: &Function) -> bool {
+        let live = f.graph.live(&f.outputs);
+        let fill = |(i, n): (usize, &crate::ir::Node)| live[i] && n.op == Op::FillLike;
+        f.graph.nodes.iter().enumerate().any(fill)
+    }
+
     /// Number of live loops.
     fn loops(f: &Function) -> usize {
         let live = f.graph.live(&f.outputs);
@@ -855,8 +994,10 @@ mod tests {
     fn rosenbrock_gradient_is_gathered_bit_for_bit() {
         let g = gradient(ROSENBROCK);
         assert!(gather(&g).is_some(), "{g}");
-        // The forward loop, and a main loop between one-element ends.
+        // The forward loop, and a main loop between one-element ends,
+        // filling the gradient (zeros made for it alone).
         assert_eq!(loops(&finish(&g)), 2, "{}", finish(&g));
+        assert!(fills(&finish(&g)));
         for n in (0..=6).chain([50]) {
             let (before, after) = both(&g, &[point(n)]);
             assert_eq!(before, after, "n = {n}");
@@ -877,6 +1018,29 @@ mod tests {
         }
     }
 
+    /// Literal bounds (a fixed array): the guard `1 < 5` folds away.
+    #[test]
+    fn literal_bounds_fold_the_guard() {
+        let g = gradient(
+            "fn f(x: [f64; 6]) -> f64 {
+                let mut s = 0.0;
+                for i in 1..5 {
+                    s += x[i - 1] * x[i] * x[i + 1];
+                }
+                s
+            }",
+        );
+        let f = finish(&g);
+        let live = f.graph.live(&f.outputs);
+        let ifs = f.graph.nodes.iter().enumerate();
+        let mut ifs = ifs.filter(|&(i, n)| live[i] && matches!(n.op, Op::If { .. }));
+        // Only the guards in the prologue and the epilogue loops.
+        assert!(ifs.all(|(_, n)| n.region != ROOT), "{f}");
+        assert!(fills(&f));
+        let (before, after) = both(&g, &[point(6)]);
+        assert_eq!(before, after);
+    }
+
     /// The forward over reverse program (`_hvp`) gathers the same way.
     #[test]
     fn forward_over_reverse_is_gathered() {
@@ -893,6 +1057,9 @@ mod tests {
             _ => Seed::Zero,
         }));
         assert!(gather(&h).is_some(), "{h}");
+        // The adjoint and its tangent are carried together: updated in
+        // place.
+        assert!(!fills(&finish(&h)));
         for n in 0..=7 {
             let dir = Val::Array((0..n).map(|i| Val::F(0.5 - 0.1 * i as f64)).collect());
             let (before, after) = both(&h, &[point(n), dir]);
@@ -989,6 +1156,9 @@ mod tests {
                     g.add(r, Op::AddAt, vec![acc, i0, sq], ARR)
                 });
                 assert!(gather(&f).is_some(), "{f}");
+                // Fresh zeros are filled in index order, a copy of `a`
+                // updated in place.
+                assert_eq!(fills(&finish(&f)), exact, "{}", finish(&f));
                 for n in 0..=12 {
                     let (before, after) = both(&f, &[point(n)]);
                     let close = before.iter().zip(&after).all(|(x, y)| {
