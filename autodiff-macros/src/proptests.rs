@@ -3234,6 +3234,10 @@ fn stencil_generator_covers_the_shapes() {
         if gather(&simplify(&vjp_bar(&f))).is_some() {
             has.push("vjp gathered");
         }
+        let emitted = finish(&vjp_bar(&f));
+        if emitted.graph.nodes.iter().any(|n| n.op == Op::FillLike) {
+            has.push("vjp fills a buffer");
+        }
         if gather(&simplify(&f)).is_some() {
             has.push("primal gathered");
         }
@@ -3253,6 +3257,7 @@ fn stencil_generator_covers_the_shapes() {
         "carried product",
         "reads x0",
         "vjp gathered",
+        "vjp fills a buffer",
         "primal gathered",
     ] {
         let n = features.get(f).copied().unwrap_or(0);
