@@ -62,6 +62,18 @@
 //! nodes of the form `i + k` become `j + (k - c)`); hash-consing shares
 //! what offsets have in common and the simplifier drops the rest.
 //!
+//! # Filling a fresh array
+//!
+//! When the loop carries one array that starts as a `zeros_like` made for
+//! it alone (the adjoint of a parameter), the segments fill a buffer in
+//! index order instead of updating zeros in place: `FillLike` makes an
+//! empty buffer shaped like the parameter, `PadTo` writes the zeros before
+//! `s + cmin`, each element is one `Push` of its value (a guarded offset's
+//! contributions come from an `If` yielding zeros where it does not
+//! contribute), and `Finish` writes the zeros after `e + cmax`. No zero-fill
+//! pass and no read-modify-write; the emitter writes a loop of pushes as
+//! `extend` of a mapped range, which vectorizes.
+//!
 //! # Rounding
 //!
 //! Each element receives its contributions in the order the source loop
