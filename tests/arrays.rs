@@ -176,6 +176,14 @@ fn stencils_against_num_dual_at_every_trip_count() {
         let (_, t) = smoothness_jvp(&x, &dir);
         close(t, dual_dir(smoothness_ref, &x, &dir), "smoothness jvp");
     }
+    // `_pp` shows the code that runs: the gathered loop, filling the
+    // gradient in index order.
+    let pp = smoothness_pp();
+    let code = pp.simplified("x").expect("a derivative in x");
+    assert!(
+        code.contains("fill_like") && code.contains("extend"),
+        "{code}"
+    );
     for n in [3, 4, 5, 6, 50] {
         let x = point(n, 40 + n as u64);
         let w = 0.75;

@@ -1114,7 +1114,7 @@ impl<'a> Companions<'a> {
                     vec![]
                 };
                 let raw = vjp(f, extra, &seeds, &self.wrt_seeds());
-                let simple = simplify(&raw);
+                let simple = finish(&raw);
                 for (j, &w) in self.sig.wrt.iter().enumerate() {
                     let output = if m == 1 {
                         name.clone()
