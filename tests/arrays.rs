@@ -113,6 +113,123 @@ fn loops_with_zero_iterations_give_zero_gradients() {
     assert_eq!(rosenbrock_value_and_grad(&[0.7]).0, 0.0);
 }
 
+// ---- stencils: the adjoint loops the gather pass rewrites ----
+
+/// A smoothness penalty: the squared second differences. Its adjoint loop
+/// writes `x_bar[i - 1]`, `x_bar[i]` and `x_bar[i + 1]`.
+#[differentiate]
+fn smoothness(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 1..x.len() - 1 {
+        s += (x[i + 1] - 2.0 * x[i] + x[i - 1]).powi(2);
+    }
+    s
+}
+
+fn smoothness_ref<D: DualNum<f64> + Copy>(x: &[D]) -> D {
+    let mut s = D::from(0.0);
+    for i in 1..x.len() - 1 {
+        s += (x[i + 1] - x[i] * 2.0 + x[i - 1]).powi(2);
+    }
+    s
+}
+
+/// Offsets -2, 0 and 1 (not contiguous), a reversed loop from 2.
+#[differentiate]
+fn lagged(x: &[f64], w: f64) -> f64 {
+    let mut s = 0.0;
+    for i in (2..x.len() - 1).rev() {
+        s += (x[i + 1] - x[i - 2]) * x[i] * w;
+    }
+    s
+}
+
+fn lagged_ref<D: DualNum<f64> + Copy>(x: &[D]) -> D {
+    let w = x[x.len() - 1];
+    let x = &x[..x.len() - 1];
+    let mut s = D::from(0.0);
+    for i in (2..x.len() - 1).rev() {
+        s += (x[i + 1] - x[i - 2]) * x[i] * w;
+    }
+    s
+}
+
+#[test]
+fn stencils_against_num_dual_at_every_trip_count() {
+    // n = 2: no iteration; 3: one, fewer than the offsets span; 4: two.
+    for n in [2, 3, 4, 5, 50] {
+        let x = point(n, n as u64);
+        let want = dual_grad(smoothness_ref, &x);
+        let g = smoothness_grad(&x);
+        assert_eq!(g.len(), n);
+        for j in 0..n {
+            close(g[j], want[j], &format!("smoothness n={n} d/dx{j}"));
+        }
+        let (v, g2) = smoothness_value_and_grad(&x);
+        assert_eq!(v, smoothness(&x));
+        assert_eq!(g2, g);
+        let (_, gb) = smoothness_vjp(&x, -0.5);
+        for j in 0..n {
+            close(gb[j], -0.5 * want[j], "smoothness vjp");
+        }
+        let dir = point(n, 20 + n as u64);
+        let (_, t) = smoothness_jvp(&x, &dir);
+        close(t, dual_dir(smoothness_ref, &x, &dir), "smoothness jvp");
+    }
+    // `_pp` shows the code that runs: the gathered loop, filling the
+    // gradient in index order.
+    let pp = smoothness_pp();
+    let code = pp.simplified("x").expect("a derivative in x");
+    assert!(
+        code.contains("fill_like") && code.contains("extend"),
+        "{code}"
+    );
+    for n in [3, 4, 5, 6, 50] {
+        let x = point(n, 40 + n as u64);
+        let w = 0.75;
+        let mut xw = x.clone();
+        xw.push(w);
+        let want = dual_grad(lagged_ref, &xw);
+        // `w`'s adjoint is summed across iterations: that loop is not
+        // gathered, so this one is checked as it was.
+        let (v, (gx, gw)) = lagged_value_and_grad(&x, w);
+        assert_eq!(v, lagged(&x, w));
+        for j in 0..n {
+            close(gx[j], want[j], &format!("lagged n={n} d/dx{j}"));
+        }
+        close(gw, want[n], "lagged d/dw");
+    }
+}
+
+/// `lagged` at a fixed weight: the adjoint loop carries only `x_bar`.
+#[differentiate(wrt(x))]
+fn lagged_fixed(x: &[f64], w: f64) -> f64 {
+    let mut s = 0.0;
+    for i in (2..x.len() - 1).rev() {
+        s += (x[i + 1] - x[i - 2]) * x[i] * w;
+    }
+    s
+}
+
+#[test]
+fn stencil_with_gaps_between_offsets() {
+    // No iteration up to n = 3; n = 4, 5: fewer than the span of the
+    // offsets (3); n = 6: as many.
+    for n in [1, 2, 3, 4, 5, 6, 7, 50] {
+        let x = point(n, 60 + n as u64);
+        let w = -1.25;
+        let (v, g) = lagged_fixed_value_and_grad(&x, w);
+        assert_eq!(v, lagged_fixed(&x, w));
+        assert_eq!(g.len(), n);
+        let mut xw = x.clone();
+        xw.push(w);
+        let want = dual_grad(lagged_ref, &xw);
+        for j in 0..n {
+            close(g[j], want[j], &format!("lagged_fixed n={n} d/dx{j}"));
+        }
+    }
+}
+
 // ---- fixed arrays, a branch inside a reversed loop, a scalar parameter ----
 
 #[differentiate]

@@ -126,6 +126,43 @@ fn hvp_at_n_100_against_hyper_duals_and_gradient_differences() {
     }
 }
 
+/// A smoothness penalty (squared second differences): its gradient
+/// program's adjoint loop is gathered, and so is the one of `_hvp`.
+#[differentiate(hessian)]
+fn smoothness(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 1..x.len() - 1 {
+        s += (x[i + 1] - 2.0 * x[i] + x[i - 1]).powi(2);
+    }
+    s
+}
+
+fn smoothness_ref<D: DualNum<f64> + Copy>(x: &[D]) -> D {
+    let mut s = D::from(0.0);
+    for i in 1..x.len() - 1 {
+        s += (x[i + 1] - x[i] * 2.0 + x[i - 1]).powi(2);
+    }
+    s
+}
+
+#[test]
+fn stencil_hvp_against_hyper_duals() {
+    for n in [2, 3, 4, 5, 30] {
+        let x: Vec<f64> = (0..n).map(|i| (0.7 * i as f64).sin()).collect();
+        let v: Vec<f64> = (0..n).map(|i| 0.5 - 0.1 * i as f64).collect();
+        close(smoothness(&x), smoothness_ref(&x), "value");
+        let hv = smoothness_hvp(&x, &v);
+        assert_eq!(hv.len(), n);
+        for i in 0..n {
+            close(
+                hv[i],
+                hyper(smoothness_ref, &x, &basis(n, i), &v),
+                &format!("n={n} Hv[{i}]"),
+            );
+        }
+    }
+}
+
 #[differentiate(hessian)]
 fn sum_of_squares(x: [f64; 2]) -> f64 {
     let mut s = 0.0;

@@ -169,6 +169,7 @@ impl<'a> Emitter<'a> {
                     stmts.push(self.loop_stmt(id, body, carried as usize, rev))
                 }
                 Op::AddAt | Op::Store => stmts.push(self.add_at(id)),
+                Op::Push | Op::PadTo => stmts.push(self.fill(id)),
                 Op::AddArray => {
                     let a = self.f.graph.args(id).to_vec();
                     let acc = self.operand(a[0], Prec::Atom);
@@ -229,6 +230,74 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    /// `Fill::push(&mut buf, v);` or `Fill::pad_to(&mut buf, n);`: the new
+    /// version of the buffer keeps its name.
+    fn fill(&mut self, id: NodeId) -> TokenStream {
+        let args = self.f.graph.args(id).to_vec();
+        let buf = self.operand(args[0], Prec::Atom);
+        let v = self.operand(args[1], Prec::If);
+        self.names[id.0 as usize] = Some(buf.clone());
+        let method = if *self.f.graph.op(id) == Op::Push {
+            quote!(push)
+        } else {
+            quote!(pad_to)
+        };
+        quote! { ::autodiff::__private::Fill::#method(&mut #buf, #v); }
+    }
+
+    /// The `Push` of a loop whose only effect is one `Push` per index onto
+    /// the buffer it carries (forward, nothing else reading the buffer).
+    fn pushes_once(&self, body: RegionId, carried: usize, rev: bool) -> Option<NodeId> {
+        let g = &self.f.graph;
+        let outs = &g.region(body).outputs;
+        let (&[push], false, 1) = (&outs[..], rev, carried) else {
+            return None;
+        };
+        let arg = *g.args(push).first()?;
+        let uses = g.nodes.iter().flat_map(|n| &n.args).filter(|&&a| a == arg);
+        let yielded = g.regions.iter().flat_map(|r| &r.outputs);
+        let once = uses.count() == 1 && !yielded.clone().any(|&o| o == arg);
+        let pushes = *g.op(push) == Op::Push && g.node(push).region == body;
+        (pushes && *g.op(arg) == Op::RegionArg(body, 1) && once).then_some(push)
+    }
+
+    /// A loop pushing one element per index: `Extend::extend(&mut buf,
+    /// (start..end).map(|i| { ...; v }));`, which reserves once and writes
+    /// without further checks, so the optimizer can vectorize the body.
+    fn extend_stmt(&mut self, id: NodeId, body: RegionId, push: NodeId) -> TokenStream {
+        let g = &self.f.graph;
+        let args = g.args(id).to_vec();
+        let start = self.operand(args[0], Prec::Add);
+        let end = self.operand(args[1], Prec::Add);
+        let buf = self.operand(args[2], Prec::Atom);
+        let index = self.fresh();
+        for (j, node) in g.nodes.iter().enumerate() {
+            match node.op {
+                Op::RegionArg(r, 0) if r == body => {
+                    self.names[j] = Some(index.to_token_stream());
+                }
+                Op::RegionArg(r, _) if r == body => self.names[j] = Some(buf.clone()),
+                _ => {}
+            }
+        }
+        // The push is the closure's value, not a statement.
+        self.inline[push.0 as usize] = true;
+        self.names[push.0 as usize] = Some(buf.clone());
+        let stmts = self.region(body);
+        let v = self.operand(g.args(push)[1], Prec::If);
+        for (_, proj) in self.projections(id) {
+            self.names[proj.0 as usize] = Some(buf.clone());
+        }
+        let value = if stmts.is_empty() {
+            v
+        } else {
+            quote!({ #(#stmts)* #v })
+        };
+        quote! {
+            ::core::iter::Extend::extend(&mut #buf, (#start..#end).map(|#index| #value));
+        }
+    }
+
     /// The projections of a region node: (output index, node).
     fn projections(&self, id: NodeId) -> Vec<(usize, NodeId)> {
         let g = &self.f.graph;
@@ -286,6 +355,11 @@ impl<'a> Emitter<'a> {
             })
             .collect();
         let (t, e) = (&bodies[0], &bodies[1]);
+        if keep.is_empty() {
+            // Only in-place updates: a statement, with no value.
+            let els = (!e.is_empty()).then(|| quote!(else { #(#e)* }));
+            return quote! { if #cond { #(#t)* } #els };
+        }
         let (tv, ev) = (&values[0], &values[1]);
         let branches = quote!(if #cond { #(#t)* #tv } else { #(#e)* #ev });
         match pats.len() {
@@ -298,6 +372,9 @@ impl<'a> Emitter<'a> {
     /// A loop: carried values are `let mut` variables (an array accumulator
     /// keeps its variable), stacked values are pushed on a tape.
     fn loop_stmt(&mut self, id: NodeId, body: RegionId, carried: usize, rev: bool) -> TokenStream {
+        if let Some(push) = self.pushes_once(body, carried, rev) {
+            return self.extend_stmt(id, body, push);
+        }
         let g = &self.f.graph;
         let args = g.args(id).to_vec();
         let outputs = g.region(body).outputs.clone();
@@ -642,6 +719,14 @@ impl<'a> Emitter<'a> {
                 let arr = self.operand(a[0], Prec::If);
                 (quote!(#private::ZerosLike::zeros_like(&#arr)), Prec::Atom)
             }
+            Op::FillLike => {
+                let arr = self.operand(a[0], Prec::If);
+                (quote!(#private::FillLike::fill_like(&#arr)), Prec::Atom)
+            }
+            Op::Finish => {
+                let buf = self.operand(a[0], Prec::If);
+                (quote!(#private::Fill::finish(#buf)), Prec::Atom)
+            }
             Op::FillFixed(k) => {
                 let v = self.operand(a[0], Prec::If);
                 let len = &g.opaques[k as usize].expr;
@@ -710,6 +795,8 @@ impl<'a> Emitter<'a> {
             | Op::AddAt
             | Op::Store
             | Op::AddArray
+            | Op::Push
+            | Op::PadTo
             | Op::RegionArg(..) => (quote!(()), Prec::Atom),
         }
     }

@@ -12,7 +12,7 @@ use crate::error::Errors;
 use crate::ir::{Function, OutShape, Param};
 use crate::lower::{self, Lowered};
 use crate::signature::{self, Signature};
-use crate::simplify::simplify;
+use crate::simplify::{finish, simplify};
 use crate::{fallback, pretty};
 
 /// Expands `#[differentiate(args)] item`.
@@ -614,7 +614,7 @@ impl<'a> Companions<'a> {
                 // Only what the companion returns is kept: the simplifier
                 // then drops the rest, loop-carried values included.
                 let (f, tree) = returned(f, &tree);
-                let body = emit::body(&simplify(&f), &tree);
+                let body = emit::body(&finish(&f), &tree);
                 quote!(#(#items)* #body)
             }
             None => quote!(::core::unreachable!()),
@@ -1114,7 +1114,7 @@ impl<'a> Companions<'a> {
                     vec![]
                 };
                 let raw = vjp(f, extra, &seeds, &self.wrt_seeds());
-                let simple = simplify(&raw);
+                let simple = finish(&raw);
                 for (j, &w) in self.sig.wrt.iter().enumerate() {
                     let output = if m == 1 {
                         name.clone()

@@ -39,7 +39,8 @@
 //! region (a branch's or a loop body's values are gone after it), otherwise
 //! the run fails with an [`Error`] instead of giving a value the emitted
 //! code could not compute. Indices out of range fail too, as the emitted
-//! code would panic.
+//! code would panic, and so does an `IntSub` below zero (index arithmetic:
+//! the emitted `usize` subtraction would panic).
 
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -850,7 +851,12 @@ impl<T: Scalar> Interp<'_, T> {
                 Val::F(T::constant(float_ty()?.round(n as f64)))
             }
             Op::IntAdd => Val::Int(arg(0)?.int()?.wrapping_add(arg(1)?.int()?)),
-            Op::IntSub => Val::Int(arg(0)?.int()?.wrapping_sub(arg(1)?.int()?)),
+            // Index arithmetic: the emitted `usize` subtraction panics below
+            // zero.
+            Op::IntSub => match arg(0)?.int()?.checked_sub(arg(1)?.int()?) {
+                Some(d) if d >= 0 => Val::Int(d),
+                _ => return err(format!("%{}: `usize` subtraction below zero", id.0)),
+            },
             Op::Cmp(k) => match (arg(0)?, arg(1)?) {
                 // Integer comparisons (a runtime `powi` exponent against 0).
                 (Val::Int(a), Val::Int(b)) => Val::Bool(int_cmp(*k, a, b)),
@@ -917,6 +923,43 @@ impl<T: Scalar> Interp<'_, T> {
                     self.in_place(id)?;
                 }
                 v
+            }
+            // A buffer filled in index order is the array of its elements
+            // so far; `Finish` pads it with zeros to its shape.
+            Op::FillLike => {
+                arg(0)?.array()?;
+                Val::Array(Vec::new())
+            }
+            Op::Push | Op::PadTo => {
+                let mut items = arg(0)?.array()?.to_vec();
+                if node.op == Op::Push {
+                    items.push(Val::F(farg(1)?));
+                } else {
+                    let n = len_of(arg(1)?.int()?)?;
+                    if n < items.len() {
+                        return err(format!(
+                            "%{}: padding {} elements to {n}",
+                            id.0,
+                            items.len()
+                        ));
+                    }
+                    items.resize(n, Val::F(T::constant(0.0)));
+                }
+                self.in_place(id)?;
+                Val::Array(items)
+            }
+            Op::Finish => {
+                let mut items = arg(0)?.array()?.to_vec();
+                let len = arg(1)?.array()?.len();
+                if items.len() > len {
+                    return err(format!(
+                        "%{}: {} elements written into an array of {len}",
+                        id.0,
+                        items.len()
+                    ));
+                }
+                items.resize(len, Val::F(T::constant(0.0)));
+                Val::Array(items)
             }
             Op::ZerosLike => {
                 let like = arg(0)?;

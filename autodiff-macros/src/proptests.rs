@@ -64,7 +64,8 @@ use crate::interp::{self, Val, Value};
 use crate::ir::{
     Bin, Cmp, FloatTy, Function, Graph, NodeId, Op, OutShape, Param, RegionId, Ty, Un, ROOT,
 };
-use crate::simplify::simplify;
+use crate::simplify::gather::gather;
+use crate::simplify::{finish, simplify};
 
 const F64: Ty = Ty::Float(FloatTy::F64);
 
@@ -379,8 +380,9 @@ struct Builder {
     built: Vec<NodeId>,
     /// Visible arrays (programs with arrays), oldest first.
     arrays: Vec<Arr>,
-    /// The enclosing loops' indices and starts, innermost last.
-    loops: Vec<(NodeId, i64)>,
+    /// The enclosing loops' indices, starts, and whether they end at
+    /// `n - 1`, innermost last.
+    loops: Vec<(NodeId, i64, bool)>,
     /// The length of every array.
     n: usize,
     /// The first array param.
@@ -1150,6 +1152,8 @@ struct Stats {
     /// Swell ratios of the vjp and the jvp.
     max_ratio: [Cell<f64>; 2],
     sum_ratio: [Cell<f64>; 2],
+    /// Cases where the gather pass rewrote a loop.
+    gathered: Cell<usize>,
 }
 
 fn bump(c: &Cell<usize>) {
@@ -1164,13 +1168,13 @@ trait Sample: Clone + std::fmt::Debug {
 }
 
 /// Runs one property over `CASES` random cases; on failure, panics with the
-/// minimal program.
+/// minimal program. Gives the counters of the run.
 fn check<C: Sample>(
     name: &str,
     min_fd: f64,
     cases: impl Strategy<Value = C>,
     prop: impl Fn(&Point, &Stats) -> Result<(), TestCaseError>,
-) {
+) -> Stats {
     // `PROPTEST_CASES=n` runs more (or fewer) cases.
     let n_cases = std::env::var("PROPTEST_CASES")
         .ok()
@@ -1216,6 +1220,10 @@ fn check<C: Sample>(
     if stats.fd_checked.get() > 0 {
         line += &format!("; finite differences in {:.0}% of the cases", 100.0 * share);
     }
+    if stats.gathered.get() > 0 {
+        let gathered = stats.gathered.get() as f64 / ran as f64;
+        line += &format!("; a loop gathered in {:.0}% of the cases", 100.0 * gathered);
+    }
     for (j, what) in ["vjp", "jvp"].iter().enumerate() {
         if stats.max_ratio[j].get() > 0.0 {
             line += &format!(
@@ -1230,6 +1238,7 @@ fn check<C: Sample>(
         share >= min_fd,
         "{name}: finite differences checked in only {share:.2} of the cases"
     );
+    stats
 }
 
 // ---------------------------------------------------------------------------
@@ -1386,25 +1395,9 @@ fn simplify_property(p: &Point, _: &Stats) -> Result<(), TestCaseError> {
 /// against num-dual.
 fn hvp_property(p: &Point, _: &Stats) -> Result<(), TestCaseError> {
     let (n, m) = (p.n(), p.m());
-    let k = p.f.params.len() as u32;
     let vf = simplify(&vjp_bar(&p.f));
-    let extra = vf.params[..k as usize]
-        .iter()
-        .map(|q| Param {
-            name: ident(&format!("{}_dot", q.name)),
-            fields: q.fields.clone(),
-        })
-        .collect();
-    let hf = simplify(&jvp(&vf, extra, 1, &|_, index, _| {
-        if index < k {
-            Seed::Param {
-                index: k + 1 + index,
-                field: None,
-            }
-        } else {
-            Seed::Zero
-        }
-    }));
+    // As the expansion emits it (its reverse loops gathered).
+    let hf = finish(&forward_over_reverse(&vf, p.f.params.len()));
     let mut params = p.args(&p.x);
     params.push(p.bar());
     params.extend(p.args(&p.v));
@@ -1435,6 +1428,80 @@ fn hvp_property(p: &Point, _: &Stats) -> Result<(), TestCaseError> {
             close(*a, *b, DUAL_RTOL, DUAL_ATOL),
             "tangent {j} of the vjp: forward over reverse {a} vs dual {b}\nvjp:\n{vf}\nits jvp:\n{hf}"
         );
+    }
+    Ok(())
+}
+
+/// The jvp of the vjp program `vf` of a function of `k` params, along
+/// tangents of those params appended after `vf`'s params (the cotangent
+/// has none), as `_hvp` builds it.
+fn forward_over_reverse(vf: &Function, k: usize) -> Function {
+    let k = k as u32;
+    let extra = vf.params[..k as usize]
+        .iter()
+        .map(|q| Param {
+            name: ident(&format!("{}_dot", q.name)),
+            fields: q.fields.clone(),
+        })
+        .collect();
+    simplify(&jvp(vf, extra, 1, &|_, index, _| {
+        if index < k {
+            Seed::Param {
+                index: k + 1 + index,
+                field: None,
+            }
+        } else {
+            Seed::Zero
+        }
+    }))
+}
+
+/// The gather pass keeps every value: the primal, the vjp, the gradient,
+/// the jvp and the forward over reverse program, each simplified, against
+/// the same gathered and simplified again (`finish`, what the expansion
+/// emits); counts the cases where a loop was gathered. The interpreter
+/// runs the in-place updates as the emitted code does and refuses a
+/// `usize` subtraction below zero.
+fn gather_property(p: &Point, stats: &Stats) -> Result<(), TestCaseError> {
+    let xs = p.args(&p.x);
+    let mut jparams = xs.clone();
+    jparams.extend(p.args(&p.v));
+    let mut vparams = xs.clone();
+    vparams.push(p.bar());
+    let mut hparams = vparams.clone();
+    hparams.extend(p.args(&p.v));
+    let vf = simplify(&vjp_bar(&p.f));
+    let hf = forward_over_reverse(&vf, p.f.params.len());
+    let mut any = false;
+    for (what, f, params) in [
+        ("primal", simplify(&p.f), &xs),
+        ("jvp", simplify(&jvp_dir(&p.f)), &jparams),
+        ("gradient", simplify(&vjp_ones(&p.f)), &xs),
+        ("vjp", vf, &vparams),
+        ("hvp", hf, &hparams),
+    ] {
+        let Some(g) = gather(&f) else {
+            continue;
+        };
+        any = true;
+        let g = simplify(&g);
+        let before = exec(&f, params, what)?;
+        if before.iter().any(|v| !v.is_finite()) {
+            return Err(TestCaseError::reject("non-finite derivative"));
+        }
+        let after = exec(&g, params, &format!("gathered {what}"))?;
+        prop_assert_eq!(before.len(), after.len());
+        // Each element receives the same contributions in the same order:
+        // equal (`-0.0 == 0.0`: a zero start is not added).
+        for (k, (a, b)) in before.iter().zip(&after).enumerate() {
+            prop_assert!(
+                a == b,
+                "{what} output {k}: {a} before gather, {b} after\nbefore:\n{f}\nafter:\n{g}"
+            );
+        }
+    }
+    if any {
+        bump(&stats.gathered);
     }
     Ok(())
 }
@@ -1515,9 +1582,10 @@ fn no_expression_swell() {
 //
 // A program has 1-2 float params and 1-2 array params, all arrays of one
 // length `n` in 0..=5 (0 and 1 included: loops of no and of one
-// iteration). It runs at least one loop over `0..n` or `1..n` (forward or
-// reversed; the end written as `a0.len()` (`Len`), as the literal `n`, or
-// as the opaque `a0.len()`), carrying floats (each updated at the end of
+// iteration). It runs at least one loop over `0..n`, `1..n`, `0..n - 1` or
+// `1..n - 1` (forward or reversed; the end written as `a0.len()` (`Len`),
+// as the literal `n`, or as the opaque `a0.len()`; `n - 1` as `IntSub`
+// nodes or as the opaque `a0.len() - 1`), carrying floats (each updated at the end of
 // the body: replaced, or combined with `+`, `*`, `-`, `max`) and the local
 // arrays whose elements the body writes (`=`, `+=`, `-=`, `*=`: `Store`,
 // `AddAt`, `AddAt` of a negation, `Index`-`Mul`-`Store`); it reads the
@@ -1526,7 +1594,10 @@ fn no_expression_swell() {
 // ..]` (`ArrayLit`), a copy of a rank-1 array (`Owned`) or `[[v; N]; N]`
 // (rank 2). Bodies read param and local arrays at the loop index `i`, `i -
 // start`, `n - 1 - i` (as `IntSub` nodes, or the opaque `a0.len() - 1 -
-// i`), `(i + s) % a0.len()` or a literal (the only index outside loops,
+// i`), a neighbour `i + 1` or `i - 1` where the range allows it (as
+// `IntAdd`/`IntSub` nodes, or opaque tokens: their adjoint loops are what
+// the gather pass rewrites), `(i + s) % a0.len()` or a literal (the only
+// index outside loops,
 // where `n = 0` skips the instruction), nest a second loop (depth 2: two
 // indices, and rank-2 writes `m[i][j]`), hold `if`s (on floats, or opaque
 // conditions on the index, `i > k`, `i % 2 == 0`) whose branches read and
@@ -1563,6 +1634,10 @@ enum Idx {
     Wrap(u8, u8),
     /// The literal `k % n`.
     Lit(u8),
+    /// A neighbour: `i + 1` in a loop to `n - 1`, `i - 1` in one from 1
+    /// (the flag picks when both are in range; `i` when neither is), as
+    /// `IntAdd`/`IntSub` with a literal, or as opaque tokens (second flag).
+    Shift(u8, bool, bool),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -1655,6 +1730,7 @@ fn idx() -> BoxedStrategy<Idx> {
         1 => k().prop_map(Idx::FlipOpaque),
         1 => (k(), 1u8..3).prop_map(|(k, s)| Idx::Wrap(k, s)),
         1 => any::<u8>().prop_map(Idx::Lit),
+        3 => (k(), any::<bool>(), any::<bool>()).prop_map(|(k, up, t)| Idx::Shift(k, up, t)),
     ]
     .boxed()
 }
@@ -1706,7 +1782,7 @@ fn a_loop(
 ) -> BoxedStrategy<AIns> {
     (
         prop::bool::weighted(0.25),
-        0u8..3,
+        0u8..5,
         any::<bool>(),
         vec((a_ref(), 0u8..5, a_ref()), carried),
         vec(body, 3..=5),
@@ -1834,7 +1910,7 @@ impl Builder {
         let depth = self.loops.len();
         let k = match ix {
             Idx::I(k) | Idx::Back(k) | Idx::Flip(k) | Idx::FlipOpaque(k) | Idx::Wrap(k, _) => k,
-            Idx::Lit(k) => k,
+            Idx::Lit(k) | Idx::Shift(k, ..) => k,
         };
         if depth == 0 || matches!(ix, Idx::Lit(_)) {
             if depth == 0 && self.n == 0 {
@@ -1842,7 +1918,7 @@ impl Builder {
             }
             return Some(self.int_lit((k as usize % self.n.max(1)) as i64));
         }
-        let (i, start) = self.loops[depth - 1 - k as usize % depth];
+        let (i, start, to_last) = self.loops[depth - 1 - k as usize % depth];
         let r = self.region;
         let a0 = self.a0;
         Some(match ix {
@@ -1864,6 +1940,22 @@ impl Builder {
                 &[("i", i), ("a0", a0)],
                 Ty::Other,
             ),
+            Idx::Shift(_, up, tokens) => {
+                let up = match (to_last, start >= 1) {
+                    (true, true) => up,
+                    (true, false) => true,
+                    (false, true) => false,
+                    (false, false) => return Some(i),
+                };
+                if tokens {
+                    let expr = if up { "i + 1" } else { "i - 1" };
+                    self.opaque(expr, &[("i", i)], Ty::Other)
+                } else {
+                    let one = self.int_lit(1);
+                    let op = if up { Op::IntAdd } else { Op::IntSub };
+                    self.g.add(r, op, vec![i, one], Ty::Other)
+                }
+            }
             _ => i,
         })
     }
@@ -1992,7 +2084,7 @@ impl Builder {
             AIns::Write(w, a, i, j, v) => self.write(*w, *a, *i, *j, *v),
             AIns::New(k, v) => self.new_array(*k, *v),
             AIns::OfIndex(var, a) => {
-                let Some(&(i, _)) = self.loops.last() else {
+                let Some(&(i, ..)) = self.loops.last() else {
                     return;
                 };
                 let x = self.r(*a);
@@ -2013,7 +2105,7 @@ impl Builder {
     fn a_if(&mut self, ins: &AIfIns) {
         let r = self.region;
         let c = match (ins.on_index, self.loops.last()) {
-            (Some((even, k)), Some(&(i, _))) => {
+            (Some((even, k)), Some(&(i, ..))) => {
                 let expr = if even {
                     "i % 2 == 0".to_string()
                 } else {
@@ -2104,10 +2196,20 @@ impl Builder {
         let r = self.region;
         let start = i64::from(l.from_one);
         let s = self.int_lit(start);
-        let end = match l.end % 3 {
+        let to_last = l.end % 5 >= 3;
+        let end = match l.end % 5 {
             0 => self.g.add(r, Op::Len, vec![self.a0], Ty::Other),
             1 => self.int_lit(self.n as i64),
-            _ => self.opaque("a0.len()", &[("a0", self.a0)], Ty::Other),
+            2 => self.opaque("a0.len()", &[("a0", self.a0)], Ty::Other),
+            // `a0.len() - 1`, as `IntSub` nodes where that is not below
+            // zero (the interpreter refuses it, as `usize` would); the
+            // tokens are evaluated as `i64`: no iteration for `n = 0`.
+            4 if self.n > 0 => {
+                let len = self.g.add(r, Op::Len, vec![self.a0], Ty::Other);
+                let one = self.int_lit(1);
+                self.g.add(r, Op::IntSub, vec![len, one], Ty::Other)
+            }
+            _ => self.opaque("a0.len() - 1", &[("a0", self.a0)], Ty::Other),
         };
         let scalar_inits: Vec<NodeId> = l.carry.iter().map(|c| self.r(c.0)).collect();
         // The arrays the body sees (avoiding the known bugs, an inner loop
@@ -2166,7 +2268,7 @@ impl Builder {
             .g
             .add_local(body, Op::RegionArg(body, 0), vec![], Ty::Other);
         self.ints.push(i);
-        self.loops.push((i, start));
+        self.loops.push((i, start, to_last));
         self.bodies.push(body);
         for ins in &l.body {
             self.ains(ins);
@@ -2606,6 +2708,18 @@ fn array_generator_covers_the_features() {
             })
             .collect();
         let in_loop = |r: RegionId| loop_bodies.iter().any(|&b| g.within(r, b) && r != ROOT);
+        // User tokens, as written.
+        let tokens = |id: NodeId| match g.op(id) {
+            Op::Opaque(k) => {
+                quote::ToTokens::to_token_stream(&g.opaques[*k as usize].expr).to_string()
+            }
+            _ => String::new(),
+        };
+        let index_plus = |id: NodeId, op: Op| {
+            *g.op(id) == op
+                && matches!(g.op(g.args(id)[0]), Op::RegionArg(_, 0))
+                && *g.op(g.args(id)[1]) == Op::Int(1)
+        };
         for (i, n) in g.nodes.iter().enumerate() {
             if !live[i] {
                 continue;
@@ -2625,6 +2739,9 @@ fn array_generator_covers_the_features() {
                     }
                     if matches!(arg_op(1), Op::Opaque(_)) {
                         has.insert("opaque loop end");
+                    }
+                    if matches!(arg_op(1), Op::IntSub) || tokens(n.args[1]) == "a0 . len () - 1" {
+                        has.insert("loop to n - 1");
                     }
                     let outs = &g.region(*body).outputs[..*carried as usize];
                     if outs.iter().any(|&o| g.ty(o).is_array()) {
@@ -2659,6 +2776,17 @@ fn array_generator_covers_the_features() {
                     if matches!(arg_op(1), Op::Opaque(_) | Op::IntSub) {
                         has.insert("index arithmetic");
                     }
+                    if index_plus(n.args[1], Op::IntAdd) {
+                        has.insert("read at i + 1");
+                    }
+                    if index_plus(n.args[1], Op::IntSub) {
+                        has.insert("read at i - 1");
+                    }
+                    match tokens(n.args[1]).as_str() {
+                        "i + 1" => has.insert("read at `i + 1` (tokens)"),
+                        "i - 1" => has.insert("read at `i - 1` (tokens)"),
+                        _ => false,
+                    };
                 }
                 Op::Store => {
                     has.insert("Store");
@@ -2716,6 +2844,7 @@ fn array_generator_covers_the_features() {
         "nested loop",
         "loop from 1",
         "opaque loop end",
+        "loop to n - 1",
         "carried array",
         "carried float",
         "If in a loop body",
@@ -2726,6 +2855,10 @@ fn array_generator_covers_the_features() {
         "rank-2 read",
         "read at the loop index",
         "index arithmetic",
+        "read at i + 1",
+        "read at i - 1",
+        "read at `i + 1` (tokens)",
+        "read at `i - 1` (tokens)",
         "Store",
         "rank-2 write",
         "a[i] *= v",
@@ -2745,6 +2878,387 @@ fn array_generator_covers_the_features() {
     ] {
         let n = features.get(f).copied().unwrap_or(0);
         assert!(n >= 3, "{f}: in only {n} of {runs} programs\n{features:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Random stencil loops.
+//
+// The array programs above rarely make a loop the gather pass rewrites:
+// their reverse loops carry the adjoints of the floats the bodies read.
+// These programs are one loop over `lo..n - back` (`lo`, `back` in 0..=2,
+// forward or reversed; the end as `Len`, `IntSub` nodes, opaque tokens or a
+// literal) over one or two array params of length `n` in 0..=7 (loops of
+// no iteration, of fewer than their span of offsets, and longer). The body
+// reads `a[i + c]` for offsets `c` in `-lo..=back` (`i`, `IntAdd`/`IntSub`
+// with a literal, or the tokens `i + c` / `i - c`), combines them all, runs
+// a let-chain of mostly cheap scalar instructions on the reads and their
+// combination (and the loop index, and,
+// sometimes, the float param `x0`: its adjoint is then summed across
+// iterations, a loop the pass must leave alone), then sums the result into
+// a carried float (`s += v`, or `s *= v`, whose adjoint is carried), adds
+// values into a local array (`y[i + c] += v`, a scatter the pass gathers
+// in the primal), or both. Outputs: `s` and/or `y`.
+
+/// A stencil program (see above).
+#[derive(Clone, Debug)]
+struct SProg {
+    arrays: usize,
+    reads_param: bool,
+    lo: u8,
+    back: u8,
+    rev: bool,
+    end: u8,
+    /// `a[i + c]`: the array (counted), the offset (picked in range),
+    /// written as tokens.
+    reads: Vec<(u8, u8, bool)>,
+    body: Vec<Ins>,
+    /// `s += v` (true) or `s *= v` (false), if any.
+    sum: Option<bool>,
+    /// `y[i + c] += v`: the offset, the value, written as tokens.
+    writes: Vec<(u8, Ref, bool)>,
+}
+
+/// A stencil program, the array length, and a point, a direction and a
+/// cotangent (the first floats of each are used).
+#[derive(Clone, Debug)]
+struct SCase {
+    prog: SProg,
+    n: usize,
+    x: Vec<f64>,
+    v: Vec<f64>,
+    w: Vec<f64>,
+}
+
+/// Most input floats (a float, 2 arrays of 7) and output floats.
+const S_MAX_IN: usize = 15;
+const S_MAX_OUT: usize = 8;
+
+/// Mostly cheap scalar instructions: a costly one (`sin`, `exp`, ...) the
+/// contributions of two offsets need keeps the loop from being gathered.
+fn s_leaf() -> impl Strategy<Value = Ins> {
+    let cheap = [Bin::Add, Bin::Sub, Bin::Mul, Bin::Div, Bin::Min, Bin::Max];
+    prop_oneof![
+        8 => (prop::sample::select(cheap.to_vec()), opnd(), opnd(), any::<u8>()).prop_map(|(b, x, y, v)| Ins::Bin(b, x, y, v)),
+        2 => (prop::sample::select(UNS.to_vec()), a_ref(), any::<u8>()).prop_map(|(u, a, v)| Ins::Un(u, a, v)),
+        1 => (prop::sample::select(BINS.to_vec()), opnd(), opnd(), any::<u8>()).prop_map(|(b, x, y, v)| Ins::Bin(b, x, y, v)),
+        1 => (a_ref(), -2i8..=3, any::<u8>(), prop::option::weighted(0.3, any::<u8>())).prop_map(|(a, n, v, k)| Ins::PowI(a, n, v, k)),
+        1 => (a_ref(), any::<u8>()).prop_map(|(a, k)| Ins::Cast(a, k)),
+        1 => (a_ref(), opnd(), opnd()).prop_map(|(a, b, c)| Ins::MulAdd(a, b, c)),
+        1 => (a_ref(), any::<u8>(), any::<u8>(), any::<u8>()).prop_map(|(a, l, w, v)| Ins::Clamp(a, l, w, v)),
+        1 => (cond(), opnd(), opnd()).prop_map(|(c, a, b)| Ins::Select(c, a, b)),
+        1 => any::<u16>().prop_map(Ins::Repeat),
+    ]
+}
+
+fn sprog() -> impl Strategy<Value = SProg> {
+    (
+        (1usize..=2, prop::bool::weighted(0.15), 0u8..=2, 0u8..=2),
+        (any::<bool>(), any::<u8>()),
+        vec((any::<u8>(), any::<u8>(), any::<bool>()), 2..=4),
+        vec(s_leaf(), 1..=4),
+        prop::option::weighted(0.75, prop::bool::weighted(0.85)),
+        prop_oneof![2 => Just(Vec::new()), 1 => vec((any::<u8>(), a_ref(), any::<bool>()), 1..=3)],
+    )
+        .prop_map(
+            |((arrays, reads_param, lo, back), (rev, end), reads, body, sum, writes)| SProg {
+                arrays,
+                reads_param,
+                lo,
+                back,
+                rev,
+                end,
+                reads,
+                body,
+                sum: if writes.is_empty() {
+                    sum.or(Some(true))
+                } else {
+                    sum
+                },
+                writes,
+            },
+        )
+}
+
+fn scase() -> impl Strategy<Value = SCase> {
+    let len = prop_oneof![1 => 0usize..=2, 1 => 3usize..=4, 2 => 5usize..=7];
+    (
+        sprog(),
+        len,
+        vec(signed(0.05, 2.0), S_MAX_IN),
+        vec(signed(0.1, 1.0), S_MAX_IN),
+        vec(signed(0.1, 1.0), S_MAX_OUT),
+    )
+        .prop_map(|(prog, n, x, v, w)| SCase { prog, n, x, v, w })
+}
+
+impl Builder {
+    /// `i + c`: `i`, `IntAdd`/`IntSub` with a literal, or user tokens.
+    fn shifted(&mut self, i: NodeId, c: i64, tokens: bool) -> NodeId {
+        if c == 0 {
+            i
+        } else if tokens {
+            let expr = if c > 0 {
+                format!("i + {c}")
+            } else {
+                format!("i - {}", -c)
+            };
+            self.opaque(&expr, &[("i", i)], Ty::Other)
+        } else {
+            let m = self.int_lit(c.abs());
+            let op = if c > 0 { Op::IntAdd } else { Op::IntSub };
+            self.g.add(self.region, op, vec![i, m], Ty::Other)
+        }
+    }
+}
+
+/// The stencil program with arrays of length `n`.
+fn sbuild(p: &SProg, n: usize) -> Function {
+    let mut b = Builder::new(n);
+    let arr = Ty::Array(FloatTy::F64, 1);
+    let mut params = Vec::new();
+    let mut arrays = Vec::new();
+    for k in 0..p.arrays {
+        let node = param_node(&mut b.g, k as u32, arr);
+        arrays.push(node);
+        params.push(Param {
+            name: ident(&format!("a{k}")),
+            fields: vec![arr],
+        });
+    }
+    let x0 = param_node(&mut b.g, p.arrays as u32, F64);
+    params.push(float_param("x0", 1));
+    let a0 = arrays[0];
+    b.a0 = a0;
+    let (lo, back) = (i64::from(p.lo), i64::from(p.back));
+    let offset = |pick: u8| i64::from(pick) % (lo + back + 1) - lo;
+    let start = b.int_lit(lo);
+    let end = match (p.end % 4, back) {
+        (0, 0) => b.g.add(ROOT, Op::Len, vec![a0], Ty::Other),
+        (0, _) if n as i64 >= back => {
+            let len = b.g.add(ROOT, Op::Len, vec![a0], Ty::Other);
+            let k = b.int_lit(back);
+            b.g.add(ROOT, Op::IntSub, vec![len, k], Ty::Other)
+        }
+        (1, _) => b.int_lit((n as i64 - back).max(0)),
+        _ => b.opaque(&format!("a0.len() - {back}"), &[("a0", a0)], Ty::Other),
+    };
+    // `s` starts at `x0`; `y` as `vec![0.5; a0.len()]`.
+    let mut inits = Vec::new();
+    if p.sum.is_some() {
+        inits.push(x0);
+    }
+    if !p.writes.is_empty() {
+        let half = b.c(0.5);
+        let len = b.g.add(ROOT, Op::Len, vec![a0], Ty::Other);
+        inits.push(b.g.add(ROOT, Op::FillVec, vec![half, len], arr));
+    }
+    let body = b.g.new_region(ROOT);
+    let args: Vec<NodeId> = inits
+        .iter()
+        .enumerate()
+        .map(|(k, &init)| {
+            let ty = b.g.ty(init);
+            b.g.add_local(body, Op::RegionArg(body, k as u32 + 1), vec![], ty)
+        })
+        .collect();
+    let i =
+        b.g.add_local(body, Op::RegionArg(body, 0), vec![], Ty::Other);
+    b.region = body;
+    b.ints.push(i);
+    if p.reads_param {
+        b.scope.push(x0);
+    }
+    // The reads, and a value of them all (so that every read is live).
+    let mut all = None;
+    for (k, &(a, pick, tokens)) in p.reads.iter().enumerate() {
+        let idx = b.shifted(i, offset(pick), tokens);
+        let v = b.g.add(
+            body,
+            Op::Index,
+            vec![arrays[a as usize % p.arrays], idx],
+            F64,
+        );
+        b.scope.push(v);
+        let op = [Bin::Mul, Bin::Sub, Bin::Add][k % 3];
+        all = Some(all.map_or(v, |acc| b.bin(op, acc, v)));
+    }
+    if let Some(v) = all {
+        b.scope.push(v);
+    }
+    for ins in &p.body {
+        b.ins(ins);
+    }
+    let mut outs = Vec::new();
+    if let Some(add) = p.sum {
+        let v = b.r(0);
+        let op = if add { Bin::Add } else { Bin::Mul };
+        outs.push(b.bin(op, args[0], v));
+    }
+    if !p.writes.is_empty() {
+        let mut y = args[args.len() - 1];
+        for &(pick, r, tokens) in &p.writes {
+            let idx = b.shifted(i, offset(pick), tokens);
+            let v = b.r(r);
+            y = b.g.add(body, Op::AddAt, vec![y, idx, v], arr);
+        }
+        outs.push(y);
+    }
+    b.region = ROOT;
+    b.g.set_outputs(body, outs);
+    let mut loop_args = vec![start, end];
+    loop_args.extend(&inits);
+    let op = Op::Loop {
+        body,
+        carried: inits.len() as u32,
+        rev: p.rev,
+    };
+    let l = b.g.add(ROOT, op, loop_args, Ty::Other);
+    let outputs: Vec<NodeId> = inits
+        .iter()
+        .enumerate()
+        .map(|(k, &init)| {
+            let ty = b.g.ty(init);
+            b.g.add(ROOT, Op::Proj(k as u32), vec![l], ty)
+        })
+        .collect();
+    let shape = if outputs.len() == 1 {
+        OutShape::Leaf
+    } else {
+        OutShape::Tuple(vec![OutShape::Leaf; outputs.len()])
+    };
+    Function {
+        params,
+        graph: b.g,
+        outputs,
+        shape,
+    }
+}
+
+impl Sample for SCase {
+    fn point(&self) -> Result<Point, TestCaseError> {
+        let f = sbuild(&self.prog, self.n);
+        let ins = param_shapes(&f, self.n);
+        point_of(f, ins, &self.x, &self.v, &self.w)
+    }
+
+    fn show(&self) -> String {
+        let f = sbuild(&self.prog, self.n);
+        let ins = param_shapes(&f, self.n);
+        let k: usize = ins.iter().map(Shape::size).sum();
+        let params = values(&ins, self.x[..k].iter().copied());
+        format!(
+            "n = {}, params = {params:?}, direction = {:?}\n{self:?}\nprogram:\n{f}",
+            self.n,
+            values(&ins, self.v[..k].iter().copied()),
+        )
+    }
+}
+
+#[test]
+fn stencils_vjp_matches_dual_numbers_and_finite_differences() {
+    check("stencils vjp", 0.5, scase(), vjp_property);
+}
+
+/// What the expansion emits: the vjp simplified and gathered.
+#[test]
+fn stencils_emitted_vjp_matches_dual_numbers() {
+    check(
+        "stencils emitted vjp",
+        0.0,
+        scase(),
+        simplified_vjp_property,
+    );
+}
+
+#[test]
+fn stencils_forward_over_reverse_matches_dual_numbers() {
+    check("stencils hvp", 0.0, scase(), hvp_property);
+}
+
+#[test]
+fn stencils_gather_keeps_values() {
+    let stats = check("stencils gather", 0.0, scase(), gather_property);
+    let share = stats.gathered.get() as f64 / stats.ran.get().max(1) as f64;
+    assert!(
+        share >= 0.3,
+        "a loop gathered in only {share:.2} of the cases"
+    );
+}
+
+/// The stencil generator makes what it promises (counted on the
+/// programs, and on their simplified vjps for what the pass sees).
+#[test]
+fn stencil_generator_covers_the_shapes() {
+    use std::collections::BTreeMap;
+    let mut runner = TestRunner::new_with_rng(
+        Config {
+            failure_persistence: None,
+            ..Config::default()
+        },
+        proptest::test_runner::TestRng::deterministic_rng(Config::default().rng_algorithm),
+    );
+    let mut features: BTreeMap<&str, usize> = BTreeMap::new();
+    let runs = 300;
+    for _ in 0..runs {
+        let c = scase().new_tree(&mut runner).unwrap().current();
+        let f = sbuild(&c.prog, c.n);
+        let (lo, back) = (c.prog.lo as usize, c.prog.back as usize);
+        let trips = c.n.saturating_sub(back).saturating_sub(lo);
+        let mut has = vec![match trips {
+            0 => "no iteration",
+            1 => "one iteration",
+            _ => "more iterations",
+        }];
+        if lo + back >= 2 && (1..lo + back).contains(&trips) {
+            has.push("fewer iterations than the span");
+        }
+        if c.prog.rev {
+            has.push("reversed");
+        }
+        if c.prog.reads.iter().any(|r| r.2) {
+            has.push("tokens");
+        }
+        if !c.prog.writes.is_empty() {
+            has.push("scatter");
+        }
+        if c.prog.sum == Some(false) {
+            has.push("carried product");
+        }
+        if c.prog.reads_param {
+            has.push("reads x0");
+        }
+        if gather(&simplify(&vjp_bar(&f))).is_some() {
+            has.push("vjp gathered");
+        }
+        let emitted = finish(&vjp_bar(&f));
+        if emitted.graph.nodes.iter().any(|n| n.op == Op::FillLike) {
+            has.push("vjp fills a buffer");
+        }
+        if gather(&simplify(&f)).is_some() {
+            has.push("primal gathered");
+        }
+        for h in has {
+            *features.entry(h).or_default() += 1;
+        }
+    }
+    eprintln!("stencil generator: programs (of {runs}) with each feature: {features:?}");
+    for f in [
+        "no iteration",
+        "one iteration",
+        "more iterations",
+        "fewer iterations than the span",
+        "reversed",
+        "tokens",
+        "scatter",
+        "carried product",
+        "reads x0",
+        "vjp gathered",
+        "vjp fills a buffer",
+        "primal gathered",
+    ] {
+        let n = features.get(f).copied().unwrap_or(0);
+        assert!(n >= 5, "{f}: in only {n} of {runs} programs\n{features:?}");
     }
 }
 
@@ -2921,9 +3435,10 @@ fn check_at(f: Function, n: usize, x: &[f64]) {
     }
 }
 
-/// The simplified vjp (what the expansion emits) = the primal and Jᵀ w.
+/// The simplified (and gathered) vjp, what the expansion emits = the
+/// primal and Jᵀ w.
 fn simplified_vjp_property(p: &Point, _: &Stats) -> Result<(), TestCaseError> {
-    let vf = simplify(&vjp_bar(&p.f));
+    let vf = finish(&vjp_bar(&p.f));
     let mut params = p.args(&p.x);
     params.push(p.bar());
     let out = exec(&vf, &params, "simplified vjp")?;

@@ -256,6 +256,11 @@ fn branch_with_constant() {
 
 /// The reverse mode of a loop over a slice: emitted as a loop (never
 /// unrolled), no tape for the running sum, adjoints accumulated in place.
+/// The reverse loop, which wrote `x_bar[i]` and `x_bar[i + 1]`, is gathered
+/// (`simplify::gather`): element 0, then one value per element `j`, the
+/// contributions of iterations `j` and `j - 1`, then the last element, each
+/// pushed once into a buffer (no zero-fill pass; the middle as `extend` of
+/// a mapped range).
 #[test]
 fn rosenbrock_vjp_is_a_loop() {
     let item = quote! {
@@ -278,16 +283,31 @@ fn rosenbrock_vjp_is_a_loop() {
                 let t3 = x[t2];
                 t1 = t1 + (100.0_f64 * (x[t2 + 1] - t3 * t3).powi(2) + (1.0_f64 - t3).powi(2));
             }
-            let mut t4 = ::autodiff::__private::ZerosLike::zeros_like(&x);
-            for t5 in (0..t0).rev() {
-                let t6 = t5 + 1;
-                let t7 = x[t5];
-                let t8 = 100.0_f64 * out_bar * (2.0_f64 * (x[t6] - t7 * t7));
-                let t9 = t8 * t7;
-                t4[t5] += -(out_bar * (2.0_f64 * (1.0_f64 - t7))) - t9 - t9;
-                t4[t6] += t8;
+            let mut t4 = ::autodiff::__private::FillLike::fill_like(&x);
+            if 0 < t0 {
+                let t5 = x[0];
+                let t6 = 100.0_f64 * out_bar;
+                let t7 = t6 * (2.0_f64 * (x[1] - t5 * t5)) * t5;
+                ::autodiff::__private::Fill::push(
+                    &mut t4,
+                    -(out_bar * (2.0_f64 * (1.0_f64 - t5))) - t7 - t7,
+                );
+                ::core::iter::Extend::extend(
+                    &mut t4,
+                    (1..t0)
+                        .map(|t8| {
+                            let t9 = x[t8];
+                            let t10 = t6 * (2.0_f64 * (x[t8 + 1] - t9 * t9)) * t9;
+                            let t11 = x[t8 - 1];
+                            -(out_bar * (2.0_f64 * (1.0_f64 - t9))) - t10 - t10
+                                + t6 * (2.0_f64 * (t9 - t11 * t11))
+                        }),
+                );
+                let t12 = x[t0 - 1];
+                ::autodiff::__private::Fill::push(&mut t4, t6 * (2.0_f64 * (x[t0] - t12 * t12)));
             }
-            (t1, t4)
+            let mut t13 = ::autodiff::__private::Fill::finish(t4);
+            (t1, t13)
         }
     "#]].assert_eq(&companion(item, "rosenbrock_vjp"));
 }

@@ -7,6 +7,7 @@
 
 mod array;
 mod check;
+mod fill;
 mod helpers;
 mod matrix;
 mod pretty;
@@ -17,6 +18,7 @@ mod scalar;
 
 pub use array::{filled, tape, zeros_like, AddAssign, Owned, SumAll, Zeros, ZerosLike};
 pub use check::{check_grad, GradCheck};
+pub use fill::{ArrayFill, Fill, FillLike, VecFill};
 pub use helpers::*;
 pub use matrix::Matrix;
 pub use pretty::{Pretty, PrettyEntry};

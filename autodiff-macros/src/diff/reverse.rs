@@ -941,8 +941,9 @@ fn updated_later(src: &Graph, a: NodeId) -> bool {
 }
 
 /// Is `op` costly enough (a transcendental function) that reverse mode
-/// tapes its result in a loop rather than computing it again?
-fn costly(op: &Op) -> bool {
+/// tapes its result in a loop rather than computing it again (and that
+/// the gather pass does not compute it twice)?
+pub(crate) fn costly(op: &Op) -> bool {
     use crate::ir::{Bin, Un};
     match op {
         Op::Un(u) => !matches!(

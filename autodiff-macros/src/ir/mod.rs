@@ -304,6 +304,20 @@ pub enum Op {
     /// [accumulates](Kernel::accumulates) adds into its first operand in
     /// place, like `AddArray`.
     Kernel(Kernel),
+    /// An empty buffer for an array shaped like `[like]` (the gather pass's
+    /// in place of zeros updated by `AddAt`): filled in index order by
+    /// `PadTo` and `Push` (a loop pushing one element per index is emitted
+    /// as `extend` of a mapped range), then read as the array by `Finish`.
+    FillLike,
+    /// The buffer `buf` with `v` appended: `[buf, v]`, in place.
+    Push,
+    /// The buffer `buf` with zeros appended up to length `n`: `[buf, n]`,
+    /// in place.
+    PadTo,
+    /// The array the buffer `buf` fills, zeros after its last element:
+    /// `[buf, like]`, `like` the array it is shaped like (the runtime's
+    /// buffer remembers that shape; the IR reads it here).
+    Finish,
     /// `for i in start..end` (reversed if `rev`): `[start, end, init...]`.
     /// The body's outputs are the `carried` next values, then values
     /// stacked across iterations (a tape: output `carried + k` is an array
@@ -319,7 +333,12 @@ impl Op {
     /// Does the op make a new array (a buffer later updated in place)?
     pub fn allocates(&self) -> bool {
         match self {
-            Op::ZerosLike | Op::FillFixed(_) | Op::FillVec | Op::ArrayLit | Op::Owned => true,
+            Op::ZerosLike
+            | Op::FillFixed(_)
+            | Op::FillVec
+            | Op::ArrayLit
+            | Op::Owned
+            | Op::FillLike => true,
             Op::Kernel(k) => k.makes_array(),
             _ => false,
         }
@@ -328,7 +347,7 @@ impl Op {
     /// Does the op update its first operand (an array) in place?
     pub fn updates_in_place(&self) -> bool {
         match self {
-            Op::AddAt | Op::Store | Op::AddArray => true,
+            Op::AddAt | Op::Store | Op::AddArray | Op::Push | Op::PadTo => true,
             Op::Kernel(k) => k.accumulates(),
             _ => false,
         }

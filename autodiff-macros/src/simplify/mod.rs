@@ -9,6 +9,7 @@
 //! `ln(1 + exp(x)) -> softplus(x)`. There is no reassociation and no
 //! `x * 0 -> 0` on a runtime `x`.
 
+pub mod gather;
 mod rules;
 
 use std::collections::HashMap;
@@ -30,6 +31,21 @@ pub fn simplify(f: &Function) -> Function {
         }
     }
     cur
+}
+
+/// The program as the emitter gets it: simplified, its adjoint stencil
+/// loops gathered ([`gather`]), and simplified again.
+///
+/// The pass runs last, on each companion's own program: the transforms
+/// (`jvp` over `vjp` for `_hvp`) never see a gathered loop, and the
+/// reverse loops of a forward-over-reverse program are gathered there
+/// too.
+pub fn finish(f: &Function) -> Function {
+    let s = simplify(f);
+    match gather::gather(&s) {
+        Some(g) => simplify(&g),
+        None => s,
+    }
 }
 
 /// One rebuild of the live part of `f`.

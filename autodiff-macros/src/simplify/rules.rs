@@ -2,7 +2,7 @@
 //! already simplified). Each rule makes the expression no larger.
 
 use crate::ir::eval;
-use crate::ir::{Bin, Graph, NodeId, Op, RegionId, Ty, Un};
+use crate::ir::{Bin, Cmp, Graph, NodeId, Op, RegionId, Ty, Un};
 
 /// Builds `op(args)` in `r`, rewritten by the first rule that applies.
 /// `shared(n)` tells whether node `n` has other uses, so that a rewrite
@@ -65,7 +65,18 @@ fn fold(g: &mut Graph, r: RegionId, op: &Op, args: &[NodeId], ty: Ty) -> Option<
             return Some(g.add(r, Op::Int(n), vec![], Ty::Other));
         }
         (Op::Cmp(k), _) => {
-            let b = eval::cmp(*k, c(0)?, c(1)?);
+            let b = match (int(0), int(1)) {
+                // Integers: bounds and guards of gathered loops.
+                (Some(a), Some(b)) => match k {
+                    Cmp::Lt => a < b,
+                    Cmp::Le | Cmp::MinFirst => a <= b,
+                    Cmp::Gt => a > b,
+                    Cmp::Ge | Cmp::MaxFirst => a >= b,
+                    Cmp::Eq => a == b,
+                    Cmp::Ne => a != b,
+                },
+                _ => eval::cmp(*k, c(0)?, c(1)?),
+            };
             return Some(g.add(r, Op::Bool(b), vec![], Ty::Bool));
         }
         (Op::Not, _) => return Some(g.add(r, Op::Bool(!boolean(0)?), vec![], Ty::Bool)),
