@@ -7,7 +7,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use autodiff::differentiate;
-use common::{dual_grad, rosenbrock_ref, seeded};
+use common::{dual_grad, rosenbrock_ref, seeded, smoothness_ref};
 
 mod common;
 use num_dual::{Dual64, DualNum};
@@ -122,14 +122,6 @@ fn smoothness(x: &[f64]) -> f64 {
     let mut s = 0.0;
     for i in 1..x.len() - 1 {
         s += (x[i + 1] - 2.0 * x[i] + x[i - 1]).powi(2);
-    }
-    s
-}
-
-fn smoothness_ref<D: DualNum<f64> + Copy>(x: &[D]) -> D {
-    let mut s = D::from(0.0);
-    for i in 1..x.len() - 1 {
-        s += (x[i + 1] - x[i] * 2.0 + x[i - 1]).powi(2);
     }
     s
 }

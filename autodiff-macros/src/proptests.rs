@@ -3456,17 +3456,13 @@ fn simplified_vjp_property(p: &Point, _: &Stats) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// The IR of a Rust function, as the expansion lowers it.
-fn lowered(src: &str) -> Function {
-    use crate::args::Args;
-    use crate::error::Errors;
-    use crate::{lower, signature};
-    let item: syn::ItemFn = syn::parse_str(src).expect("the test source parses");
-    let mut errors = Errors::default();
-    let sig = signature::read(&item, &Args::default(), &mut errors);
-    let f = lower::lower(&sig, &item.block, &mut errors).func;
-    assert!(errors.is_empty(), "{src} does not lower");
-    f
+/// The IR of a Rust function, as the expansion lowers it (panics if it
+/// does not lower).
+pub(crate) fn lowered(src: &str) -> Function {
+    match source_function(src) {
+        Ok(f) => f,
+        Err(e) => panic!("{e}"),
+    }
 }
 
 /// Fixed (bf284b1), found by these tests: a value from outside a loop

@@ -655,6 +655,16 @@ macro_rules! check {
     }};
 }
 
+/// The smoothness penalty Σ (x[i+1] - 2 x[i] + x[i-1])² (a stencil whose
+/// adjoint loop the gather pass rewrites), on dual numbers.
+pub fn smoothness_ref<D: DualNum<f64> + Copy>(x: &[D]) -> D {
+    let mut s = D::from(0.0);
+    for i in 1..x.len() - 1 {
+        s += (x[i + 1] - x[i] * 2.0 + x[i - 1]).powi(2);
+    }
+    s
+}
+
 /// The extended Rosenbrock function over any dual number type: the
 /// reference for the array and second-order tests.
 pub fn rosenbrock_ref<D: DualNum<f64> + Copy>(x: &[D]) -> D {

@@ -927,18 +927,7 @@ mod tests {
     const F64: Ty = Ty::Float(FloatTy::F64);
     const ARR: Ty = Ty::Array(FloatTy::F64, 1);
 
-    /// The IR of a Rust function, as the expansion lowers it.
-    fn lowered(src: &str) -> Function {
-        use crate::args::Args;
-        use crate::error::Errors;
-        use crate::{lower, signature};
-        let item: syn::ItemFn = syn::parse_str(src).expect("the test source parses");
-        let mut errors = Errors::default();
-        let sig = signature::read(&item, &Args::default(), &mut errors);
-        let f = lower::lower(&sig, &item.block, &mut errors).func;
-        assert!(errors.is_empty(), "{src} does not lower");
-        f
-    }
+    use crate::proptests::lowered;
 
     /// The simplified gradient program of `src` in all its parameters.
     fn gradient(src: &str) -> Function {
