@@ -65,7 +65,13 @@
 //! [`logsumexp_dot`]: crate::rules::logsumexp_dot
 
 use crate::array::ZerosLike;
-use crate::helpers::{self, ZerosOuter, ZerosProduct, ZerosRows};
+use crate::helpers;
+
+/// The helpers whose kernel is the helper itself (same signature, same
+/// arithmetic).
+pub use crate::helpers::{
+    dot, log_softmax, logsumexp, matmul, matvec, mean, norm, outer, softmax, transpose, vecmat,
+};
 use crate::scalar;
 use num_traits::Float;
 
@@ -206,57 +212,6 @@ pub fn sum2<T: Float, const C: usize, M: AsRef<[[T; C]]> + ?Sized>(a: &M) -> T {
     helpers::sum(a.as_ref())
 }
 
-/// `sum(x) / n`: [`crate::mean`], bit for bit. NaN for an empty vector.
-#[inline]
-pub fn mean<T: Float, V: AsRef<[T]> + ?Sized>(x: &V) -> T {
-    helpers::mean(x)
-}
-
-/// `Σ x[i] y[i]`: [`crate::dot`], bit for bit. 0 for empty vectors.
-///
-/// # Panics
-/// If `x` and `y` have different lengths (the message starts with `dot`).
-#[inline]
-pub fn dot<T: Float, X: AsRef<[T]> + ?Sized, Y: AsRef<[T]> + ?Sized>(x: &X, y: &Y) -> T {
-    helpers::dot(x, y)
-}
-
-/// `sqrt(Σ x[i]²)`: [`crate::norm`], bit for bit. 0 for an empty vector.
-#[inline]
-pub fn norm<T: Float, V: AsRef<[T]> + ?Sized>(x: &V) -> T {
-    helpers::norm(x)
-}
-
-/// `ln Σ exp(x[i])` without overflow: [`crate::logsumexp`], bit for bit.
-/// `-inf` for an empty or all `-inf` vector, `+inf` if an element is
-/// `+inf`.
-#[inline]
-pub fn logsumexp<T: Float, V: AsRef<[T]> + ?Sized>(x: &V) -> T {
-    helpers::logsumexp(x)
-}
-
-/// `exp(x[i]) / Σ exp(x[j])` without overflow: [`crate::softmax`], bit for
-/// bit. `[T; N]` for a fixed array (or a reference to one), `Vec<T>` for a
-/// slice or `Vec`. Empty gives empty; all `-inf`, or a `+inf`, gives NaNs.
-#[inline]
-pub fn softmax<T: Float, V: AsRef<[T]> + ZerosLike<T> + ?Sized>(x: &V) -> V::Out
-where
-    V::Out: AsMut<[T]>,
-{
-    helpers::softmax(x)
-}
-
-/// `x[i] - logsumexp(x)` without overflow: [`crate::log_softmax`], bit for
-/// bit. Shaped like `x` (as [`softmax`]). Empty gives empty; all `-inf`, or
-/// a `+inf`, gives NaNs.
-#[inline]
-pub fn log_softmax<T: Float, V: AsRef<[T]> + ZerosLike<T> + ?Sized>(x: &V) -> V::Out
-where
-    V::Out: AsMut<[T]>,
-{
-    helpers::log_softmax(x)
-}
-
 /// `1 / (1 + exp(-x[i]))` elementwise, with the stable scalar form of
 /// [`crate::sigmoid`] (same bits). Shaped like `x` (as [`softmax`]).
 #[inline]
@@ -300,82 +255,6 @@ where
     M::Out: AsMut<[[T; C]]>,
 {
     map2(a, scalar::softplus)
-}
-
-/// `y[i] = Σ_j a[i][j] x[j]`: [`crate::matvec`], bit for bit. `[T; R]` for
-/// `a: [[T; C]; R]`, `Vec<T>` for a slice or `Vec` of rows.
-///
-/// # Panics
-/// If `x.len() != C` (the message starts with `matvec`).
-#[inline]
-pub fn matvec<
-    T: Float,
-    const C: usize,
-    M: ZerosRows<T> + AsRef<[[T; C]]> + ?Sized,
-    V: AsRef<[T]> + ?Sized,
->(
-    a: &M,
-    x: &V,
-) -> M::Out {
-    helpers::matvec(a, x)
-}
-
-/// `y[j] = Σ_i x[i] a[i][j]` (`xᵀ a`): [`crate::vecmat`], bit for bit.
-/// Always `[T; C]`.
-///
-/// # Panics
-/// If `x.len()` is not the number of rows of `a` (the message starts with
-/// `vecmat`).
-#[inline]
-pub fn vecmat<T: Float, const C: usize, V: AsRef<[T]> + ?Sized, M: AsRef<[[T; C]]> + ?Sized>(
-    x: &V,
-    a: &M,
-) -> [T; C] {
-    helpers::vecmat(x, a)
-}
-
-/// `out[i][j] = Σ_k a[i][k] b[k][j]`: [`crate::matmul`], bit for bit.
-/// `[[T; C]; R]` for `a: [[T; K]; R]`, `Vec<[T; C]>` for a slice or `Vec`
-/// of rows `a`.
-///
-/// # Panics
-/// If `b` does not have `K` rows (the message starts with `matmul`).
-#[inline]
-pub fn matmul<
-    T: Float,
-    const K: usize,
-    const C: usize,
-    A: ZerosProduct<T, C> + AsRef<[[T; K]]> + ?Sized,
-    B: AsRef<[[T; C]]> + ?Sized,
->(
-    a: &A,
-    b: &B,
-) -> A::Out {
-    helpers::matmul(a, b)
-}
-
-/// `out[j][i] = a[i][j]`: [`crate::transpose`]. Fixed matrices only
-/// (`&a` for `a: [[T; C]; R]`, or `a: &[[T; C]; R]`, which coerces): the
-/// result `[[T; R]; C]` needs the number of rows as a constant, so a slice
-/// or `Vec` of rows cannot be transposed (use [`acc_transpose`] into an
-/// accumulator of the right shape).
-#[inline]
-pub fn transpose<T: Float, const C: usize, const R: usize>(a: &[[T; C]; R]) -> [[T; R]; C] {
-    helpers::transpose(a)
-}
-
-/// `out[i][j] = x[i] y[j]`: [`crate::outer`], bit for bit. `[[T; C]; R]`
-/// for `x: [T; R]`, `Vec<[T; C]>` for a slice or `Vec` `x`.
-///
-/// `y` must be a fixed array (`[T; C]`, or `&[T; C]`, which coerces): the
-/// width of the result is `y`'s length as a constant. For a slice or `Vec`
-/// `y`, use [`outer_like`].
-#[inline]
-pub fn outer<T: Float, const C: usize, X: ZerosOuter<T, C> + AsRef<[T]> + ?Sized>(
-    x: &X,
-    y: &[T; C],
-) -> X::Out {
-    helpers::outer(x, y)
 }
 
 /// `out[i][j] = x[i] y[j]` into zeros shaped like the matrix `like`
