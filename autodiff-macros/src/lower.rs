@@ -985,6 +985,7 @@ impl Lower<'_> {
         let Some(first) = c.args.first() else {
             return self.error(&c.func, format!("`{name}` needs an argument"));
         };
+        let errors = self.errors.len();
         let mut vals = Vec::new();
         for a in &c.args {
             let inner = match a {
@@ -993,6 +994,10 @@ impl Lower<'_> {
             };
             let v = self.expr(inner);
             vals.push(self.node(v, inner));
+        }
+        // An argument already reported stands for nothing to check.
+        if self.errors.len() > errors {
+            return self.poison();
         }
         let ty = self.g.ty(vals[0]);
         let un = match name {
@@ -1006,34 +1011,37 @@ impl Lower<'_> {
             }
             return Val::Node(self.add(Op::Un(u), vals, ty));
         }
-        let Ty::Array(f, _) = ty else {
-            return self.error(first, format!("`{name}` needs an array (or a slice) here"));
-        };
-        let Some((kernel, ranks, out)) = helper_kernel(name) else {
+        let Some(helper) = helper_sig(name) else {
             return self.error(&c.func, format!("`{name}` is not an array helper"));
         };
-        if c.args.len() != ranks.len() {
-            let n = ranks.len();
-            return self.error(&c.func, format!("`{name}` takes {n} argument(s)"));
+        let usage = helper.usage;
+        let Ty::Array(f, _) = ty else {
+            let msg = format!("`{name}` needs an array (or a slice) here: write {usage}");
+            return self.error(first, msg);
+        };
+        if c.args.len() != helper.ranks.len() {
+            let n = helper.ranks.len();
+            let msg = format!("`{name}` takes {n} argument(s): write {usage}");
+            return self.error(&c.func, msg);
         }
-        for (k, (&v, want)) in vals.iter().zip(ranks).enumerate() {
+        for (k, (&v, want)) in vals.iter().zip(helper.ranks).enumerate() {
             let rank = match self.g.ty(v) {
                 Ty::Array(_, r) => r,
                 _ => 0,
             };
             if !want.contains(&rank) {
                 let want = match want {
-                    [1, 2] => "a vector or a matrix".to_string(),
-                    [r] => format!("an array of rank {r}"),
-                    _ => "an array".to_string(),
+                    [1, 2] => "a vector or a matrix",
+                    [1] => "a vector (`[T; N]`, `&[T]` or `Vec<T>`)",
+                    _ => "a matrix (rows `[T; C]`: `[[T; C]; R]`, `&[[T; C]]`)",
                 };
                 let which = ["first", "second"][k.min(1)];
-                return self.error(
-                    &c.args[k],
-                    format!("the {which} argument of `{name}` must be {want} here"),
-                );
+                let msg =
+                    format!("the {which} argument of `{name}` must be {want} here: write {usage}");
+                return self.error(&c.args[k], msg);
             }
         }
+        let (kernel, out) = (helper.kernel, helper.out);
         let ty = match out {
             HelperOut::Float => Ty::Float(f),
             HelperOut::SameRank => ty,
@@ -1692,29 +1700,98 @@ enum HelperOut {
     Rank(u8),
 }
 
-/// The kernel of an array helper, the ranks each argument may have, and
-/// what it returns.
-fn helper_kernel(name: &str) -> Option<(Kernel, &'static [&'static [u8]], HelperOut)> {
+/// An array helper: its kernel, the ranks each argument may have, what it
+/// returns, and how it is called (for error messages).
+struct HelperSig {
+    kernel: Kernel,
+    ranks: &'static [&'static [u8]],
+    out: HelperOut,
+    usage: &'static str,
+}
+
+/// The array helper `name`.
+fn helper_sig(name: &str) -> Option<HelperSig> {
     use HelperOut::*;
     const V: &[u8] = &[1];
     const M: &[u8] = &[2];
     const VM: &[u8] = &[1, 2];
-    Some(match name {
-        "sum" => (Kernel::Sum, &[VM], Float),
-        "mean" => (Kernel::Mean, &[V], Float),
-        "dot" => (Kernel::Dot, &[V, V], Float),
-        "norm" => (Kernel::Norm, &[V], Float),
-        "logsumexp" => (Kernel::Logsumexp, &[V], Float),
-        "softmax" => (Kernel::Softmax, &[V], SameRank),
-        "log_softmax" => (Kernel::LogSoftmax, &[V], SameRank),
-        "sigmoid" => (Kernel::Sigmoid, &[VM], SameRank),
-        "softplus" => (Kernel::Softplus, &[VM], SameRank),
-        "matvec" => (Kernel::Matvec, &[M, V], Rank(1)),
-        "vecmat" => (Kernel::Vecmat, &[V, M], Rank(1)),
-        "matmul" => (Kernel::Matmul, &[M, M], Rank(2)),
-        "transpose" => (Kernel::Transpose, &[M], Rank(2)),
-        "outer" => (Kernel::Outer, &[V, V], Rank(2)),
+    let (kernel, ranks, out, usage): (_, &'static [&'static [u8]], _, _) = match name {
+        "sum" => (
+            Kernel::Sum,
+            &[VM],
+            Float,
+            "`sum(&x)` (x a vector or a matrix)",
+        ),
+        "mean" => (Kernel::Mean, &[V], Float, "`mean(&x)` (x a vector)"),
+        "dot" => (Kernel::Dot, &[V, V], Float, "`dot(&x, &y)` (x, y vectors)"),
+        "norm" => (Kernel::Norm, &[V], Float, "`norm(&x)` (x a vector)"),
+        "logsumexp" => (
+            Kernel::Logsumexp,
+            &[V],
+            Float,
+            "`logsumexp(&x)` (x a vector)",
+        ),
+        "softmax" => (
+            Kernel::Softmax,
+            &[V],
+            SameRank,
+            "`softmax(&x)` (x a vector)",
+        ),
+        "log_softmax" => (
+            Kernel::LogSoftmax,
+            &[V],
+            SameRank,
+            "`log_softmax(&x)` (x a vector)",
+        ),
+        "sigmoid" => (
+            Kernel::Sigmoid,
+            &[VM],
+            SameRank,
+            "`sigmoid(&x)` (x a float, a vector or a matrix)",
+        ),
+        "softplus" => (
+            Kernel::Softplus,
+            &[VM],
+            SameRank,
+            "`softplus(&x)` (x a float, a vector or a matrix)",
+        ),
+        "matvec" => (
+            Kernel::Matvec,
+            &[M, V],
+            Rank(1),
+            "`matvec(&a, &x)` (a a matrix, x a vector)",
+        ),
+        "vecmat" => (
+            Kernel::Vecmat,
+            &[V, M],
+            Rank(1),
+            "`vecmat(&x, &a)` (x a vector, a a matrix)",
+        ),
+        "matmul" => (
+            Kernel::Matmul,
+            &[M, M],
+            Rank(2),
+            "`matmul(&a, &b)` (a, b matrices)",
+        ),
+        "transpose" => (
+            Kernel::Transpose,
+            &[M],
+            Rank(2),
+            "`transpose(&a)` (a a matrix)",
+        ),
+        "outer" => (
+            Kernel::Outer,
+            &[V, V],
+            Rank(2),
+            "`outer(&x, &y)` (x, y vectors)",
+        ),
         _ => return None,
+    };
+    Some(HelperSig {
+        kernel,
+        ranks,
+        out,
+        usage,
     })
 }
 
