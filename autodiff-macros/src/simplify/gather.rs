@@ -199,23 +199,72 @@ fn plan(g: &Graph, live: &[bool], uses: &[u32], id: NodeId) -> Option<Plan> {
     };
     let carried = carried as usize;
     let args = g.args(id);
-    let outs = &g.region(body).outputs;
-    if carried == 0 || outs.len() != carried {
+    if carried == 0 || g.region(body).outputs.len() != carried {
         return None;
     }
     // Integer nodes of the body that are linear in the index.
     let mut lin: HashMap<NodeId, Lin> = HashMap::new();
-    let nodes = &g.region(body).nodes;
-    for &n in nodes {
+    for &n in &g.region(body).nodes {
         if let Some(l) = linear(g, body, n, &lin) {
             lin.insert(n, l);
         }
     }
-    // The chains.
+    let (adds, chain) = chains(g, body, &args[2..], &lin)?;
+    // Each chain version is used once: by the next update, or as the
+    // body's output.
+    if chain.iter().any(|n| uses[n.0 as usize] != 1) || !pure_body(g, live, body, &chain) {
+        return None;
+    }
+    let mut order: Vec<i64> = adds.iter().flatten().map(|&(c, _)| c).collect();
+    order.sort_unstable();
+    order.dedup();
+    let (cmin, cmax) = (*order.first()?, *order.last()?);
+    if order.len() < 2 || order.len() > MAX_OFFSETS || cmax - cmin > MAX_SPAN {
+        return None;
+    }
+    // A literal bound with a negative offset would be a negative literal.
+    let literal = |n: NodeId| matches!(g.op(n), Op::Int(m) if m + cmin < 0);
+    if literal(args[0]) || literal(args[1]) || costly_shared(g, body, &adds, &order) {
+        return None;
+    }
+    if !rev {
+        order.reverse();
+    }
+    let shifted = lin
+        .into_iter()
+        .filter(|&(n, (coef, _))| coef == 1 && g.node(n).region == body)
+        .map(|(n, (_, k))| (n, k))
+        .collect();
+    let zero = (0..carried).map(|k| zeros(g, args[2 + k])).collect();
+    let fill = Plan::fill(g, uses, &args[2..]);
+    Some(Plan {
+        body,
+        adds,
+        order,
+        cmin,
+        cmax,
+        shifted,
+        chain,
+        zero,
+        fill,
+    })
+}
+
+/// The updates of each carried array (`inits` are their initial values):
+/// per array, its `(offset, value)` additions in the body's order, and
+/// every node of the chains; `None` unless each is a chain of `AddAt`s at
+/// the index plus a literal, from the body's argument to its output.
+#[allow(clippy::type_complexity)]
+fn chains(
+    g: &Graph,
+    body: RegionId,
+    inits: &[NodeId],
+    lin: &HashMap<NodeId, Lin>,
+) -> Option<(Vec<Vec<(i64, NodeId)>>, HashSet<NodeId>)> {
+    let outs = &g.region(body).outputs;
     let mut adds = Vec::new();
     let mut chain = HashSet::new();
-    for k in 0..carried {
-        let init = args[2 + k];
+    for (k, &init) in inits.iter().enumerate() {
         let variable = !matches!(g.op(init), Op::Param { .. } | Op::Default);
         if !matches!(g.ty(init), Ty::Array(_, 1)) || !variable {
             return None;
@@ -241,13 +290,13 @@ fn plan(g: &Graph, live: &[bool], uses: &[u32], id: NodeId) -> Option<Plan> {
         list.reverse();
         adds.push(list);
     }
-    // Each chain version is used once: by the next update, or as the
-    // body's output.
-    if chain.iter().any(|n| uses[n.0 as usize] != 1) {
-        return None;
-    }
-    // Outer arrays updated in place somewhere (reading one would see the
-    // order of the iterations).
+    Some((adds, chain))
+}
+
+/// Is the body, apart from the `chain`, pure straight-line code that reads
+/// no outer array updated in place anywhere (reading one would see the
+/// order of the iterations)?
+fn pure_body(g: &Graph, live: &[bool], body: RegionId, chain: &HashSet<NodeId>) -> bool {
     let mut mutated = HashSet::new();
     for (i, node) in g.nodes.iter().enumerate() {
         if !live[i] {
@@ -265,9 +314,9 @@ fn plan(g: &Graph, live: &[bool], uses: &[u32], id: NodeId) -> Option<Plan> {
             mutated.extend(outs.filter(|&o| g.ty(o).is_array()));
         }
     }
-    for &n in nodes {
+    g.region(body).nodes.iter().all(|&n| {
         if !live[n.0 as usize] || chain.contains(&n) {
-            continue;
+            return true;
         }
         let node = g.node(n);
         let pure = match &node.op {
@@ -300,25 +349,15 @@ fn plan(g: &Graph, live: &[bool], uses: &[u32], id: NodeId) -> Option<Plan> {
             .args
             .iter()
             .any(|a| g.node(*a).region != body && g.ty(*a).is_array() && mutated.contains(a));
-        if !pure || reads_mutated {
-            return None;
-        }
-    }
-    let mut order: Vec<i64> = adds.iter().flatten().map(|&(c, _)| c).collect();
-    order.sort_unstable();
-    order.dedup();
-    let (cmin, cmax) = (*order.first()?, *order.last()?);
-    if order.len() < 2 || order.len() > MAX_OFFSETS || cmax - cmin > MAX_SPAN {
-        return None;
-    }
-    // A literal bound with a negative offset would be a negative literal.
-    let literal = |n: NodeId| matches!(g.op(n), Op::Int(m) if m + cmin < 0);
-    if literal(args[0]) || literal(args[1]) {
-        return None;
-    }
-    // No costly op is needed by two offsets.
+        pure && !reads_mutated
+    })
+}
+
+/// Would a costly op (see [`costly`]) be needed by the values of two
+/// offsets (and so computed twice per element)?
+fn costly_shared(g: &Graph, body: RegionId, adds: &[Vec<(i64, NodeId)>], order: &[i64]) -> bool {
     let mut needed_by: HashMap<NodeId, i64> = HashMap::new();
-    for &c in &order {
+    for &c in order {
         let roots: Vec<NodeId> = adds
             .iter()
             .flatten()
@@ -326,36 +365,16 @@ fn plan(g: &Graph, live: &[bool], uses: &[u32], id: NodeId) -> Option<Plan> {
             .map(|&(_, v)| v)
             .collect();
         let reach = g.live(&roots);
-        for &n in nodes {
-            if !reach[n.0 as usize] || !costly(g.op(n)) {
-                continue;
-            }
-            if needed_by.insert(n, c).is_some_and(|o| o != c) {
-                return None;
+        for &n in &g.region(body).nodes {
+            if reach[n.0 as usize]
+                && costly(g.op(n))
+                && needed_by.insert(n, c).is_some_and(|o| o != c)
+            {
+                return true;
             }
         }
     }
-    if !rev {
-        order.reverse();
-    }
-    let shifted = lin
-        .into_iter()
-        .filter(|&(n, (coef, _))| coef == 1 && g.node(n).region == body)
-        .map(|(n, (_, k))| (n, k))
-        .collect();
-    let zero = (0..carried).map(|k| zeros(g, args[2 + k])).collect();
-    let fill = Plan::fill(g, uses, &args[2..]);
-    Some(Plan {
-        body,
-        adds,
-        order,
-        cmin,
-        cmax,
-        shifted,
-        chain,
-        zero,
-        fill,
-    })
+    false
 }
 
 /// Is array `a` all zeros (`zeros_like`, `vec![0.0; n]`, `[0.0; N]`)?
@@ -802,12 +821,11 @@ impl Copier<'_> {
                 g.add(r, Op::Cmp(Cmp::Lt), vec![jc, e], Ty::Bool)
             });
         }
-        Some(match conds[..] {
-            [] => None,
-            [one] => Some(one),
-            [a, b] => Some(g.add(r, Op::And, vec![a, b], Ty::Bool)),
-            _ => unreachable!("at most two guards"),
-        })
+        Some(
+            conds
+                .into_iter()
+                .reduce(|a, b| g.add(r, Op::And, vec![a, b], Ty::Bool)),
+        )
     }
 
     /// The value of element `j` of a segment of a filled array, in region
