@@ -1167,6 +1167,17 @@ trait Sample: Clone + std::fmt::Debug {
     fn show(&self) -> String;
 }
 
+/// A runner with a fixed seed, so that CI runs the same cases every time
+/// (set `PROPTEST_CASES` higher to explore more).
+fn seeded_runner(config: Config) -> TestRunner {
+    TestRunner::new_with_rng(
+        config,
+        proptest::test_runner::TestRng::deterministic_rng(
+            proptest::test_runner::RngAlgorithm::ChaCha,
+        ),
+    )
+}
+
 /// Runs one property over `CASES` random cases; on failure, panics with the
 /// minimal program. Gives the counters of the run.
 fn check<C: Sample>(
@@ -1186,14 +1197,7 @@ fn check<C: Sample>(
         failure_persistence: None,
         ..Config::default()
     };
-    // A fixed seed, so that CI runs the same cases every time (set
-    // `PROPTEST_CASES` higher to explore more).
-    let mut runner = TestRunner::new_with_rng(
-        config,
-        proptest::test_runner::TestRng::deterministic_rng(
-            proptest::test_runner::RngAlgorithm::ChaCha,
-        ),
-    );
+    let mut runner = seeded_runner(config);
     let stats = Stats::default();
     let result = runner.run(&cases, |c| {
         bump(&stats.tried);
@@ -2679,13 +2683,10 @@ fn arrays_no_expression_swell() {
 fn array_generator_covers_the_features() {
     use std::collections::BTreeMap;
     // A fixed seed: the counts are the same on every run.
-    let mut runner = TestRunner::new_with_rng(
-        Config {
-            failure_persistence: None,
-            ..Config::default()
-        },
-        proptest::test_runner::TestRng::deterministic_rng(Config::default().rng_algorithm),
-    );
+    let mut runner = seeded_runner(Config {
+        failure_persistence: None,
+        ..Config::default()
+    });
     let mut features: BTreeMap<&str, usize> = BTreeMap::new();
     let runs = 300;
     for _ in 0..runs {
@@ -3191,13 +3192,10 @@ fn stencils_gather_keeps_values() {
 #[test]
 fn stencil_generator_covers_the_shapes() {
     use std::collections::BTreeMap;
-    let mut runner = TestRunner::new_with_rng(
-        Config {
-            failure_persistence: None,
-            ..Config::default()
-        },
-        proptest::test_runner::TestRng::deterministic_rng(Config::default().rng_algorithm),
-    );
+    let mut runner = seeded_runner(Config {
+        failure_persistence: None,
+        ..Config::default()
+    });
     let mut features: BTreeMap<&str, usize> = BTreeMap::new();
     let runs = 300;
     for _ in 0..runs {
@@ -4109,12 +4107,7 @@ fn expansion_never_panics_on_idioms() {
         failure_persistence: None,
         ..Config::default()
     };
-    let mut runner = TestRunner::new_with_rng(
-        config,
-        proptest::test_runner::TestRng::deterministic_rng(
-            proptest::test_runner::RngAlgorithm::ChaCha,
-        ),
-    );
+    let mut runner = seeded_runner(config);
     let picks = (vec(0..SNIPPETS.len(), 1..6), any::<bool>(), any::<bool>());
     let result = runner.run(&picks, |(picks, generic, hessian)| {
         let body: String = picks
