@@ -811,10 +811,9 @@ impl<'a> Reverse<'a> {
             }
             // An element of an array the loop may write is read back from a
             // tape of the values read, not from the array (which holds
-            // later values by the time the reverse loop runs).
-            // An element of an array the loop may write is taped; an
-            // array from outside the loop that nothing updates in place
-            // (a parameter, a helper's result) is read again instead.
+            // later values by the time the reverse loop runs); an array
+            // from outside the loop that nothing updates in place (a
+            // parameter, a helper's result) is read again instead.
             let arr = node.args.first().copied();
             let unchanging = arr.is_some_and(|a| {
                 matches!(src.op(a), Op::Param { .. })
