@@ -125,17 +125,13 @@ fn outer<T: Scalar>(ar: &Ar, x: &[T], y: &[T]) -> Vec<Vec<T>> {
         .collect()
 }
 
-/// The number of columns of a matrix (from its shape source `like` when
-/// it has no rows).
-fn cols<T: Scalar>(m: &[Vec<T>], like: Option<&Val<T>>) -> usize {
-    match m.first() {
-        Some(r) => r.len(),
-        None => like
-            .and_then(|l| l.array().ok())
-            .and_then(|rows| rows.first())
-            .and_then(|r| r.array().ok())
-            .map_or(0, |r| r.len()),
-    }
+/// The number of columns of matrix value `m` (0 without rows).
+fn cols<T: Scalar>(m: &Val<T>) -> usize {
+    m.array()
+        .ok()
+        .and_then(|rows| rows.first())
+        .and_then(|r| r.array().ok())
+        .map_or(0, |r| r.len())
 }
 
 /// The largest real part, as a constant (the max shift).
@@ -213,17 +209,17 @@ pub fn eval<T: Scalar>(ty: FloatTy, k: Kernel, args: &[Val<T>]) -> Result<Val<T>
         Matvec => vector(matvec(ar, &m(0)?, &v(1)?)?),
         Vecmat => {
             let a = m(1)?;
-            let c = cols(&a, Some(&args[1]));
+            let c = cols(&args[1]);
             vector(vecmat(ar, &v(0)?, &a, c)?)
         }
         Matmul => {
             let b = m(1)?;
-            let c = cols(&b, Some(&args[1]));
+            let c = cols(&args[1]);
             matrix(matmul(ar, &m(0)?, &b, c)?)
         }
         Transpose => {
             let a = m(0)?;
-            let c = cols(&a, Some(&args[0]));
+            let c = cols(&args[0]);
             matrix(transpose(&a, c))
         }
         Outer => matrix(outer(ar, &v(0)?, &v(1)?)),
@@ -241,7 +237,6 @@ fn acc_term<T: Scalar>(ar: &Ar, k: Kernel, args: &[Val<T>]) -> Result<Val<T>, Er
     let v = |i: usize| floats(&args[i]);
     let m = |i: usize| rows(&args[i]);
     let f = |i: usize| args[i].float().cloned();
-    let acc_cols = |a: &[Vec<T>]| cols(a, Some(&args[0]));
     let one: T = ar.c(1.0);
     Ok(match k {
         AccFill => {
@@ -255,32 +250,31 @@ fn acc_term<T: Scalar>(ar: &Ar, k: Kernel, args: &[Val<T>]) -> Result<Val<T>, Er
         AccMatvec => vector(matvec(ar, &m(1)?, &v(2)?)?),
         AccVecmat => {
             let a = m(2)?;
-            let c = cols(&a, Some(&args[2]));
+            let c = cols(&args[2]);
             vector(vecmat(ar, &v(1)?, &a, c)?)
         }
         AccOuter => matrix(outer(ar, &v(1)?, &v(2)?)),
         AccMatmul => {
             let b = m(2)?;
-            let c = cols(&b, Some(&args[2]));
+            let c = cols(&args[2]);
             matrix(matmul(ar, &m(1)?, &b, c)?)
         }
         AccMatmulNt => {
             let b = m(2)?;
-            let bt = transpose(&b, cols(&b, Some(&args[2])));
+            let bt = transpose(&b, cols(&args[2]));
             let c = b.len();
             matrix(matmul(ar, &m(1)?, &bt, c)?)
         }
         AccMatmulTn => {
             let a = m(1)?;
-            let at = transpose(&a, cols(&a, Some(&args[1])));
+            let at = transpose(&a, cols(&args[1]));
             let b = m(2)?;
-            let c = cols(&b, Some(&args[2]));
+            let c = cols(&args[2]);
             matrix(matmul(ar, &at, &b, c)?)
         }
         AccTranspose => {
             let a = m(1)?;
-            let _ = acc_cols(&a);
-            matrix(transpose(&a, cols(&a, Some(&args[1]))))
+            matrix(transpose(&a, cols(&args[1])))
         }
         AccSigmoidBar => zip_map(&[&args[1], &args[2]], &|e| {
             ar.mul(&ar.mul(&e[0], &e[1]), &ar.sub(&one, &e[1]))
