@@ -257,46 +257,6 @@ where
     map2(a, scalar::softplus)
 }
 
-/// `out[i][j] = x[i] y[j]` into zeros shaped like the matrix `like`
-/// (`[[T; C]; R]` for a fixed `like`, `Vec<[T; C]>` for a slice or `Vec` of
-/// rows; `like`'s values are not read): [`outer`] for any vector `y`, the
-/// same bits.
-///
-/// # Panics
-/// If `x.len()` is not the number of rows of `like`, or `y.len()` is not
-/// `C`.
-#[inline]
-pub fn outer_like<
-    T: Float,
-    const C: usize,
-    M: AsRef<[[T; C]]> + ZerosLike<T> + ?Sized,
-    X: AsRef<[T]> + ?Sized,
-    Y: AsRef<[T]> + ?Sized,
->(
-    like: &M,
-    x: &X,
-    y: &Y,
-) -> M::Out
-where
-    M::Out: AsMut<[[T; C]]>,
-{
-    let (x, y) = (x.as_ref(), y.as_ref());
-    same_len(
-        "outer_like",
-        "x and the rows of like",
-        x.len(),
-        like.as_ref().len(),
-    );
-    same_len("outer_like", "y and a row of like", y.len(), C);
-    let mut out = like.zeros_like();
-    for (orow, &xi) in out.as_mut().iter_mut().zip(x) {
-        for (o, &yj) in orow.iter_mut().zip(y) {
-            *o = xi * yj;
-        }
-    }
-    out
-}
-
 /// `Σ softmax(x)[i] xdot[i]` (`softmax(x)[i] = exp(x[i] - lse)`, computed
 /// max-shifted as `softmax` does), in index order: the tangent of
 /// `lse = logsumexp(x)` along `xdot`. 0 when `lse` is not finite (empty or

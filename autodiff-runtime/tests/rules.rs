@@ -144,6 +144,14 @@ fn fd_grad(f: impl Fn(&[f64]) -> f64, x: &[f64]) -> Vec<f64> {
     fd_vjp(|x| vec![f(x)], x, &[1.0])
 }
 
+/// `u vᵀ`, row after row, written out (the finite-difference reference
+/// for the rules of `outer`).
+fn outer_flat(u: &[f64], v: &[f64]) -> Vec<f64> {
+    u.iter()
+        .flat_map(|a| v.iter().map(move |b| a * b))
+        .collect()
+}
+
 fn flat<const C: usize>(m: &[[f64; C]]) -> Vec<f64> {
     m.as_flattened().to_vec()
 }
@@ -257,8 +265,6 @@ fn fixed_vector_values_match<const N: usize>(rng: &mut Lcg) {
 fn matrix_values_match<const R: usize, const C: usize>(rng: &mut Lcg) {
     let a: [[f64; C]; R] = std::array::from_fn(|_| rng.array());
     let wild: [[f64; C]; R] = std::array::from_fn(|_| rng.wild_array());
-    let x: [f64; C] = rng.array();
-    let w: [f64; R] = rng.array();
 
     same(r::sum2(&a), h::sum(&a));
     same(r::sum2(&a.to_vec()), h::sum(&a));
@@ -272,27 +278,15 @@ fn matrix_values_match<const R: usize, const C: usize>(rng: &mut Lcg) {
     same_all(p.as_flattened(), h::softplus(wild).as_flattened());
     let p: Vec<[f64; C]> = r::softplus2(&wild.to_vec());
     same_all(p.as_flattened(), h::softplus(wild).as_flattened());
-
-    let o: [[f64; C]; R] = r::outer_like(&a, &w, &x);
-    same_all(o.as_flattened(), h::outer(&w, &x).as_flattened());
-    let o: Vec<[f64; C]> = r::outer_like(&a.to_vec(), &w[..], &x.to_vec());
-    same_all(o.as_flattened(), h::outer(&w, &x).as_flattened());
 }
 
 /// The matrix values on a `Vec` of `rows` rows (a run-time row count).
 fn rows_values_match<const C: usize>(rng: &mut Lcg, rows: usize) {
     let a: Vec<[f64; C]> = rng.wild_rows(rows);
-    let x: [f64; C] = rng.array();
-    let w = rng.vec(rows);
     let each = |f: fn(f64) -> f64| -> Vec<f64> { a.as_flattened().iter().map(|&v| f(v)).collect() };
     same(r::sum2(&a), a.iter().fold(0.0, |s, row| s + h::sum(row)));
     same_all(r::sigmoid2(&a).as_flattened(), &each(h::sigmoid));
     same_all(r::softplus2(&a[..]).as_flattened(), &each(h::softplus));
-    let a: Vec<[f64; C]> = rng.rows(rows);
-    same_all(
-        r::outer_like(&a, &w, &x[..]).as_flattened(),
-        h::outer(&w, &x).as_flattened(),
-    );
 }
 
 #[test]
@@ -834,8 +828,8 @@ fn matvec_vecmat_outer_rules<const C: usize>(rng: &mut Lcg, rows: usize) {
     // outer(w, x), shaped like a: VJPs and the JVP.
     let obar: Vec<[f64; C]> = rng.rows(rows);
     let of = flat(&obar);
-    let outer_w = |w: &[f64]| flat(&r::outer_like(&a, &w, &x));
-    let outer_x = |x: &[f64]| flat(&r::outer_like(&a, &w, &x));
+    let outer_w = |w: &[f64]| outer_flat(w, &x);
+    let outer_x = |x: &[f64]| outer_flat(&w, x);
     let got = from_zero(rows, |acc| r::acc_matvec(acc, &obar, &x));
     close_all(&got, &fd_vjp(outer_w, &w, &of), TOL, "outer vjp x");
     let got = from_zero(C, |acc| r::acc_vecmat(acc, &w, &obar));
@@ -844,7 +838,7 @@ fn matvec_vecmat_outer_rules<const C: usize>(rng: &mut Lcg, rows: usize) {
         r::acc_outer(acc, &wdot, &x);
         r::acc_outer(acc, &w, &xdot);
     });
-    let both = |wx: &[f64]| flat(&r::outer_like(&a, &wx[..rows], &wx[rows..]));
+    let both = |wx: &[f64]| outer_flat(&wx[..rows], &wx[rows..]);
     let wx: Vec<f64> = w.iter().chain(&x).copied().collect();
     let wxdot: Vec<f64> = wdot.iter().chain(&xdot).copied().collect();
     close_all(&got, &fd_jvp(both, &wx, &wxdot), TOL, "outer jvp");
@@ -1128,12 +1122,6 @@ fn mismatched_lengths_panic_naming_the_function() {
     panics_naming("matmul", || {
         r::matmul(&m23, &m23);
     });
-    panics_naming("outer_like", || {
-        r::outer_like(&m23, &v3, &v3);
-    });
-    panics_naming("outer_like", || {
-        r::outer_like(&m23, &v2, &v2);
-    });
     panics_naming("logsumexp_dot", || {
         r::logsumexp_dot(&v2, 1.0, &v3);
     });
@@ -1332,7 +1320,6 @@ fn call_forms_of_vector_values() {
 fn call_forms_of_outer() {
     let x0 = [2.0, -1.0];
     let y0 = [1.0, 0.5, 3.0];
-    let m0 = [[9.0; 3]; 2];
     let want = h::outer(&x0, &y0);
     vec_forms!(k; x = x0; {
         // `y` a fixed array, or a reference to one (`&&[T; C]` coerces).
@@ -1341,13 +1328,6 @@ fn call_forms_of_outer() {
         same_all(el2(&o), want.as_flattened());
         let y_ref = &y0;
         same_all(el2(&r::outer(&x, &y_ref)), want.as_flattened());
-    });
-    mat_forms!(k; like = m0; {
-        vec_forms!(_k2; x = x0, y = y0; {
-            let o = r::outer_like(&like, &x, &y);
-            assert_eq!(kind(&o), k);
-            same_all(el2(&o), want.as_flattened());
-        });
     });
 }
 
