@@ -3753,8 +3753,9 @@ fn bug_sum_all_has_no_reverse_rule() {
 // Random programs from the idioms: iterator chains, array helpers, `scan`.
 //
 // These are Rust source, lowered as `#[differentiate]` lowers a function
-// (the idioms are rewritten into loops before lowering), then checked by
-// the same properties. `fn f(x: &[f64], t: f64) -> f64` builds arrays and
+// (iterator chains and `scan` become loops, helpers kernels with their
+// rules, which the interpreter evaluates), then checked by the same
+// properties. `fn f(x: &[f64], t: f64) -> f64` builds arrays and
 // scalars step by step; every array has `x`'s length (0..=5).
 
 /// One step: its kind and three operand picks (counted back from the
