@@ -113,10 +113,15 @@ fn array_map(e: &ExprMethodCall, c: &ExprClosure, span: Span) -> Rewrite {
             return parse_quote_spanned!(span=> ());
         };
         let a = &a[0];
-        parse_quote_spanned!(span=> ::autodiff::__private::zeros_like(&#a))
+        let f = quote::format_ident!("{}", ZEROS_LIKE, span = span);
+        parse_quote_spanned!(span=> #f(&#a))
     };
     fill(span, array, Some(c), zeros)
 }
+
+/// The function rewritten code calls for zeros shaped like an array; lowering
+/// reads it as [`Op::ZerosLike`](crate::ir::Op::ZerosLike).
+pub const ZEROS_LIKE: &str = "__autodiff_zeros_like";
 
 /// Iterator adaptors and consumers this module does not rewrite.
 const ADAPTORS: &[&str] = &[

@@ -7,6 +7,7 @@ use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, ToTokens};
 use syn::Ident;
 
+use crate::context::Cx;
 use crate::ir::{Bin, Cmp, FloatTy, Function, NodeId, Op, RegionId, Un, ROOT};
 
 /// The index among `args[..n]` of the `k`-th float or array argument (the
@@ -52,10 +53,10 @@ pub enum Tree {
 
 /// Emits the body of a function computing `f` and returning `result`
 /// (indices into `f.outputs`).
-pub fn body(f: &Function, result: &Tree) -> TokenStream {
+pub fn body(cx: &Cx, f: &Function, result: &Tree) -> TokenStream {
     let mut roots = Vec::new();
     collect(result, &f.outputs, &mut roots);
-    let mut e = Emitter::new(f, &roots);
+    let mut e = Emitter::new(cx, f, &roots);
     let stmts = e.region(ROOT);
     let value = e.tree(result);
     quote! { #(#stmts)* #value }
@@ -85,6 +86,8 @@ enum Prec {
 }
 
 struct Emitter<'a> {
+    cx: &'a Cx,
+    private: TokenStream,
     f: &'a Function,
     live: Vec<bool>,
     inline: Vec<bool>,
@@ -93,7 +96,7 @@ struct Emitter<'a> {
 }
 
 impl<'a> Emitter<'a> {
-    fn new(f: &'a Function, roots: &[NodeId]) -> Self {
+    fn new(cx: &'a Cx, f: &'a Function, roots: &[NodeId]) -> Self {
         let g = &f.graph;
         let live = g.live(roots);
         let uses = g.use_counts(roots);
@@ -141,6 +144,8 @@ impl<'a> Emitter<'a> {
             })
             .collect();
         Emitter {
+            cx,
+            private: cx.private(),
             f,
             live,
             inline,
@@ -175,9 +180,8 @@ impl<'a> Emitter<'a> {
                     let acc = self.operand(a[0], Prec::Atom);
                     let b = self.operand(a[1], Prec::If);
                     self.names[i] = Some(acc.clone());
-                    stmts.push(
-                        quote! { ::autodiff::__private::AddAssign::add_assign(&mut #acc, &#b); },
-                    );
+                    let private = &self.private;
+                    stmts.push(quote! { #private::AddAssign::add_assign(&mut #acc, &#b); });
                 }
                 // `rules::acc_*(&mut acc, ..)`: the accumulator keeps its
                 // name.
@@ -187,7 +191,8 @@ impl<'a> Emitter<'a> {
                     let acc = self.operand(a[0], Prec::Atom);
                     let rest = self.kernel_args(&a[1..]);
                     self.names[i] = Some(acc.clone());
-                    stmts.push(quote! { ::autodiff::__private::rules::#f(&mut #acc, #(#rest),*); });
+                    let private = &self.private;
+                    stmts.push(quote! { #private::rules::#f(&mut #acc, #(#rest),*); });
                 }
                 _ => {
                     let (value, _) = self.build(id);
@@ -242,7 +247,8 @@ impl<'a> Emitter<'a> {
         } else {
             quote!(pad_to)
         };
-        quote! { ::autodiff::__private::Fill::#method(&mut #buf, #v); }
+        let private = &self.private;
+        quote! { #private::Fill::#method(&mut #buf, #v); }
     }
 
     /// The `Push` of a loop whose only effect is one `Push` per index onto
@@ -410,12 +416,15 @@ impl<'a> Emitter<'a> {
             // Filled with zeros of the element type (a generic `T: Float`
             // has no `Default`), or the type's default.
             let empty = match g.ty(out) {
-                crate::ir::Ty::Float(f) => float_const(0.0, f),
+                crate::ir::Ty::Float(f) => float_const(self.cx, 0.0, f),
                 _ => quote!(::core::default::Default::default()),
             };
             pre.push(match &fixed {
                 Some(n) => quote! { let mut #t = [#empty; #n]; },
-                None => quote! { let mut #t = ::autodiff::__private::tape(#start, #end); },
+                None => {
+                    let private = &self.private;
+                    quote! { let mut #t = #private::tape(#start, #end); }
+                }
             });
             tapes.push(t);
         }
@@ -515,7 +524,7 @@ impl<'a> Emitter<'a> {
             .float()
             .or_else(|| a.first().and_then(|x| g.ty(*x).float()))
             .unwrap_or(FloatTy::F64);
-        let private = quote!(::autodiff::__private);
+        let private = self.private.clone();
         match node.op {
             Op::Param { index, field } => {
                 let name = &self.f.params[index as usize].name;
@@ -527,7 +536,7 @@ impl<'a> Emitter<'a> {
                     None => (quote!(#name), Prec::Atom),
                 }
             }
-            Op::Const(bits) => float_lit(f64::from_bits(bits), float),
+            Op::Const(bits) => float_lit(self.cx, f64::from_bits(bits), float),
             Op::Int(n) => {
                 let lit = proc_macro2::Literal::i64_unsuffixed(n.abs());
                 if n < 0 {
@@ -548,11 +557,12 @@ impl<'a> Emitter<'a> {
                     .map(|(name, n)| (name, self.operand(n, Prec::Atom)))
                     .collect();
                 let mut expr = opaque.expr.clone();
-                if let Some(t) = crate::ir::generic_float() {
-                    syn::visit_mut::VisitMut::visit_expr_mut(
-                        &mut crate::signature::LiteralsAs(&t),
-                        &mut expr,
-                    );
+                if let Some(t) = &self.cx.generic {
+                    let mut literals = crate::signature::LiteralsAs {
+                        t,
+                        private: self.private.clone(),
+                    };
+                    syn::visit_mut::VisitMut::visit_expr_mut(&mut literals, &mut expr);
                 }
                 let tokens = substitute(expr.to_token_stream(), &subs);
                 let atom = matches!(
@@ -618,13 +628,11 @@ impl<'a> Emitter<'a> {
             }
             Op::IntToFloat => {
                 let n = self.operand(a[0], Prec::Cast);
+                let t = self.cx.float(float);
                 if float == FloatTy::Generic {
-                    (
-                        quote!(::autodiff::__private::cast::<#float, _>(#n)),
-                        Prec::Atom,
-                    )
+                    (quote!(#private::cast::<#t, _>(#n)), Prec::Atom)
                 } else {
-                    (quote!(#n as ::core::primitive::#float), Prec::Cast)
+                    (quote!(#n as ::core::primitive::#t), Prec::Cast)
                 }
             }
             Op::IntAdd => {
@@ -875,22 +883,23 @@ fn un_method(u: Un) -> &'static str {
     }
 }
 
-/// A float literal of type `ty`: `2.0_f64`, `::core::f64::NAN`, ...
-/// A float constant of type `ty`, as an expression.
-pub fn float_const(v: f64, ty: FloatTy) -> TokenStream {
-    let (tokens, prec) = float_lit(v, ty);
+/// A float constant of type `ty`, as an expression: `2.0_f64`,
+/// `::core::primitive::f64::NAN`, `lit::<T>(2.0_f64)`, ...
+pub fn float_const(cx: &Cx, v: f64, ty: FloatTy) -> TokenStream {
+    let (tokens, prec) = float_lit(cx, v, ty);
     match prec {
         Prec::Atom => tokens,
         _ => quote!((#tokens)),
     }
 }
 
-fn float_lit(v: f64, ty: FloatTy) -> (TokenStream, Prec) {
+fn float_lit(cx: &Cx, v: f64, ty: FloatTy) -> (TokenStream, Prec) {
+    let t = cx.float(ty);
     if ty == FloatTy::Generic {
-        let lit = float_lit(v, FloatTy::F64).0;
-        return (quote!(::autodiff::__private::lit::<#ty>(#lit)), Prec::Atom);
+        let lit = float_lit(cx, v, FloatTy::F64).0;
+        let private = cx.private();
+        return (quote!(#private::lit::<#t>(#lit)), Prec::Atom);
     }
-    let t = ty;
     if v.is_nan() {
         return (quote!(::core::primitive::#t::NAN), Prec::Atom);
     }

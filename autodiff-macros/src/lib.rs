@@ -7,6 +7,8 @@
 //! [`autodiff`]: https://docs.rs/autodiff
 
 mod args;
+mod companions;
+mod context;
 mod desugar;
 mod diff;
 mod emit;
@@ -17,6 +19,7 @@ mod fallback;
 mod interp;
 mod ir;
 mod lower;
+mod plan;
 mod pretty;
 #[cfg(test)]
 mod proptests;

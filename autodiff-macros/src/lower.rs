@@ -14,12 +14,13 @@ use proc_macro2::{TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::{BinOp, Block, Expr, ExprIf, Lit, Pat, Stmt, UnOp};
 
+use crate::context::Cx;
 use crate::desugar;
 use crate::error::Errors;
 use crate::ir::{
     Bin, Cmp, FloatTy, Function, Graph, Kernel, NodeId, Op, OutShape, Param, RegionId, Ty, Un, ROOT,
 };
-use crate::signature::{float_of, is_vec, out_ir_ty, Signature};
+use crate::signature::{is_vec, out_ir_ty, Signature};
 
 /// The lowered function and the items (nested `fn`, `const`, `use`) its
 /// body declares, which every companion repeats.
@@ -29,8 +30,9 @@ pub struct Lowered {
 }
 
 /// Lowers `block`, the body of the function `sig` describes.
-pub fn lower(sig: &Signature, block: &Block, errors: &mut Errors) -> Lowered {
+pub fn lower(cx: &Cx, sig: &Signature, block: &Block, errors: &mut Errors) -> Lowered {
     let mut cx = Lower {
+        cx,
         sig,
         g: Graph::default(),
         active: Vec::new(),
@@ -111,6 +113,7 @@ impl Val {
 type Scope = BTreeMap<String, Val>;
 
 struct Lower<'a> {
+    cx: &'a Cx,
     sig: &'a Signature,
     g: Graph,
     /// Does each node depend differentiably on a `wrt` parameter?
@@ -458,11 +461,11 @@ impl Lower<'_> {
         }
         let saved = self.lit_ty;
         if let Pat::Type(pt) = &local.pat {
-            if let Some(f) = float_of(&pt.ty) {
+            if let Some(f) = self.cx.float_of(&pt.ty) {
                 self.lit_ty = f;
             }
             if matches!(*init.expr, Expr::Call(_) | Expr::MethodCall(_)) {
-                self.call_out = out_ir_ty(&pt.ty).map(|t| (t, is_vec(&pt.ty)));
+                self.call_out = out_ir_ty(self.cx, &pt.ty).map(|t| (t, is_vec(&pt.ty)));
             }
         }
         let v = self.expr(&init.expr);
@@ -735,14 +738,14 @@ impl Lower<'_> {
     fn lit(&mut self, e: &Expr, lit: &Lit) -> Val {
         match lit {
             Lit::Float(f) => {
-                let ty = FloatTy::from_name(f.suffix()).unwrap_or(self.lit_ty);
+                let ty = self.cx.float_named(f.suffix()).unwrap_or(self.lit_ty);
                 match f.base10_parse::<f64>() {
                     Ok(v) => Val::Node(self.konst(v, ty)),
                     Err(err) => self.error(e, err),
                 }
             }
             Lit::Int(i) => {
-                if let Some(ty) = FloatTy::from_name(i.suffix()) {
+                if let Some(ty) = self.cx.float_named(i.suffix()) {
                     return match i.base10_parse::<f64>() {
                         Ok(v) => Val::Node(self.konst(v, ty)),
                         Err(err) => self.error(e, err),
@@ -931,7 +934,7 @@ impl Lower<'_> {
         if let Expr::Path(p) = &*c.func {
             let segs = desugar::segments(&p.path);
             if segs.len() == 2
-                && FloatTy::from_name(&segs[0]).is_some()
+                && self.cx.float_named(&segs[0]).is_some()
                 && Method::lookup(&segs[1]).is_some()
                 && !c.args.is_empty()
             {
@@ -951,7 +954,7 @@ impl Lower<'_> {
                 return self.rewritten(rewrite);
             }
             // The buffers of rewritten iterators (`desugar`).
-            if segs == ["autodiff", "__private", "zeros_like"] {
+            if segs == [desugar::ZEROS_LIKE] {
                 if let Some(v) = self.zeros_like(c) {
                     return v;
                 }
@@ -1107,7 +1110,7 @@ impl Lower<'_> {
     }
 
     fn cast(&mut self, e: &Expr, c: &syn::ExprCast) -> Val {
-        let to = float_of(&c.ty);
+        let to = self.cx.float_of(&c.ty);
         if !self.mentions_active(&c.expr) {
             return self.opaque(e, to.map_or(Ty::Other, Ty::Float), "a cast");
         }
@@ -1533,11 +1536,11 @@ impl Lower<'_> {
 fn float_of_expr(cx: &Lower, e: &Expr) -> Option<FloatTy> {
     match e {
         Expr::Lit(l) => match &l.lit {
-            Lit::Float(f) => Some(FloatTy::from_name(f.suffix()).unwrap_or(cx.lit_ty)),
+            Lit::Float(f) => Some(cx.cx.float_named(f.suffix()).unwrap_or(cx.lit_ty)),
             _ => None,
         },
         Expr::Paren(p) => float_of_expr(cx, &p.expr),
-        Expr::Cast(c) => float_of(&c.ty),
+        Expr::Cast(c) => cx.cx.float_of(&c.ty),
         Expr::Path(p) => match p.path.get_ident().and_then(|i| cx.lookup(&i.to_string())) {
             Some(Val::Node(n)) => cx.g.ty(*n).float(),
             _ => None,
@@ -1548,7 +1551,7 @@ fn float_of_expr(cx: &Lower, e: &Expr) -> Option<FloatTy> {
         // `T::zero()`, `f64::from(k)`: an associated function of a float type.
         Expr::Call(c) => match &*c.func {
             Expr::Path(p) if p.qself.is_none() && p.path.segments.len() == 2 => {
-                FloatTy::from_name(&p.path.segments[0].ident.to_string())
+                cx.cx.float_named(&p.path.segments[0].ident.to_string())
             }
             _ => None,
         },
@@ -1805,8 +1808,18 @@ mod tests {
     fn ir(src: &str) -> String {
         let item: syn::ItemFn = syn::parse_str(src).expect("test source parses");
         let mut errors = Errors::default();
-        let sig = signature::read(&item, &Args::default(), &mut errors);
-        let lowered = super::lower(&sig, &item.block, &mut errors);
+        let sig = signature::read(
+            &crate::context::Cx::default(),
+            &item,
+            &Args::default(),
+            &mut errors,
+        );
+        let lowered = super::lower(
+            &crate::context::Cx::default(),
+            &sig,
+            &item.block,
+            &mut errors,
+        );
         if errors.is_empty() {
             lowered.func.to_string()
         } else {

@@ -3828,8 +3828,18 @@ fn source_function(src: &str) -> Result<Function, TestCaseError> {
     let item: syn::ItemFn = syn::parse_str(src)
         .map_err(|e| TestCaseError::fail(format!("generated source does not parse: {e}\n{src}")))?;
     let mut errors = crate::error::Errors::default();
-    let sig = crate::signature::read(&item, &crate::args::Args::default(), &mut errors);
-    let lowered = crate::lower::lower(&sig, &item.block, &mut errors);
+    let sig = crate::signature::read(
+        &crate::context::Cx::default(),
+        &item,
+        &crate::args::Args::default(),
+        &mut errors,
+    );
+    let lowered = crate::lower::lower(
+        &crate::context::Cx::default(),
+        &sig,
+        &item.block,
+        &mut errors,
+    );
     if !errors.is_empty() {
         return Err(TestCaseError::fail(format!(
             "lowering failed: {}\n{src}",

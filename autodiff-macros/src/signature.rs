@@ -1,10 +1,12 @@
 //! The function's signature as the pipeline sees it: which parameters are
 //! floats, which are differentiated (`wrt`), and the output's shape.
 
+use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
 
 use crate::args::Args;
+use crate::context::Cx;
 use crate::error::Errors;
 use crate::ir::{FloatTy, OutShape, Ty};
 
@@ -27,34 +29,34 @@ impl ParamInfo {
 
 /// `[T; N]`, `[[T; C]; R]`, `&[T]`, `&[T; N]`, `&[[T; C]]` of a float `T`:
 /// the element type and rank.
-pub fn array_of(ty: &Type) -> Option<(FloatTy, u8)> {
+pub fn array_of(cx: &Cx, ty: &Type) -> Option<(FloatTy, u8)> {
     match ty {
-        Type::Array(a) => match float_of(&a.elem) {
+        Type::Array(a) => match cx.float_of(&a.elem) {
             Some(f) => Some((f, 1)),
-            None => array_of(&a.elem)
+            None => array_of(cx, &a.elem)
                 .filter(|(_, r)| *r == 1)
                 .map(|(f, _)| (f, 2)),
         },
-        Type::Slice(s) => match float_of(&s.elem) {
+        Type::Slice(s) => match cx.float_of(&s.elem) {
             Some(f) => Some((f, 1)),
-            None => array_of(&s.elem)
+            None => array_of(cx, &s.elem)
                 .filter(|(_, r)| *r == 1)
                 .map(|(f, _)| (f, 2)),
         },
         Type::Reference(r)
             if r.mutability.is_none() && matches!(*r.elem, Type::Array(_) | Type::Slice(_)) =>
         {
-            array_of(&r.elem)
+            array_of(cx, &r.elem)
         }
-        Type::Paren(p) => array_of(&p.elem),
+        Type::Paren(p) => array_of(cx, &p.elem),
         _ => None,
     }
 }
 
-fn ir_ty(ty: &Type) -> Ty {
-    if let Some(f) = float_of(ty) {
+fn ir_ty(cx: &Cx, ty: &Type) -> Ty {
+    if let Some(f) = cx.float_of(ty) {
         Ty::Float(f)
-    } else if let Some((f, rank)) = array_of(ty) {
+    } else if let Some((f, rank)) = array_of(cx, ty) {
         Ty::Array(f, rank)
     } else {
         Ty::Other
@@ -78,16 +80,6 @@ pub struct Signature {
     /// Was the return type one the pipeline understands? (If not, the body
     /// is not checked against it.)
     pub out_known: bool,
-}
-
-/// `f32`/`f64` if `ty` names one.
-pub fn float_of(ty: &Type) -> Option<FloatTy> {
-    match ty {
-        Type::Path(p) if p.qself.is_none() => FloatTy::from_name(&p.path.get_ident()?.to_string()),
-        Type::Paren(p) => float_of(&p.elem),
-        Type::Group(g) => float_of(&g.elem),
-        _ => None,
-    }
 }
 
 /// Does a bound name the trait `Float` (`Float`, `num_traits::Float`,
@@ -128,7 +120,10 @@ pub fn float_param(generics: &syn::Generics) -> Option<Ident> {
 /// Rewrites every unsuffixed float literal `2.0` (nested items aside) as
 /// `::autodiff::__private::lit::<T>(2.0)`: in a function generic over
 /// `T: Float`, literals are `T` values.
-pub struct LiteralsAs<'a>(pub &'a Ident);
+pub struct LiteralsAs<'a> {
+    pub t: &'a Ident,
+    pub private: TokenStream,
+}
 
 impl syn::visit_mut::VisitMut for LiteralsAs<'_> {
     fn visit_expr_mut(&mut self, e: &mut syn::Expr) {
@@ -138,8 +133,8 @@ impl syn::visit_mut::VisitMut for LiteralsAs<'_> {
         }) = e
         {
             if f.suffix().is_empty() {
-                let t = self.0;
-                *e = syn::parse_quote_spanned!(f.span()=> ::autodiff::__private::lit::<#t>(#f));
+                let (t, private) = (self.t, &self.private);
+                *e = syn::parse_quote_spanned!(f.span()=> #private::lit::<#t>(#f));
                 return;
             }
         }
@@ -176,7 +171,7 @@ fn check_float_params(generics: &syn::Generics, errors: &mut Errors) {
 /// Reads the signature, recording every problem in `errors`.
 /// The signature is always returned (with stand-ins where it is wrong), so
 /// that stub companions can still be emitted.
-pub fn read(item: &ItemFn, args: &Args, errors: &mut Errors) -> Signature {
+pub fn read(cx: &Cx, item: &ItemFn, args: &Args, errors: &mut Errors) -> Signature {
     let sig = &item.sig;
     if let Some(t) = &sig.asyncness {
         errors.at(
@@ -212,15 +207,15 @@ pub fn read(item: &ItemFn, args: &Args, errors: &mut Errors) -> Signature {
                 Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => params.push(ParamInfo {
                     ident: pi.ident.clone(),
                     ty: (*pt.ty).clone(),
-                    ir_ty: ir_ty(&pt.ty),
+                    ir_ty: ir_ty(cx, &pt.ty),
                 }),
                 other => errors.at(other, "#[differentiate] needs each parameter to be a plain name, like `x: f64`; destructure inside the body"),
             },
         }
     }
-    let wrt = wrt_indices(sig.ident.clone(), &params, args, errors);
+    let wrt = wrt_indices(cx, sig.ident.clone(), &params, args, errors);
     let before = errors.len();
-    let (out_ty, out_shape, outs) = output(sig, errors);
+    let (out_ty, out_shape, outs) = output(cx, sig, errors);
     let out_floats = outs
         .iter()
         .map(|(_, t)| t.elem().unwrap_or(FloatTy::F64))
@@ -244,14 +239,20 @@ pub fn read(item: &ItemFn, args: &Args, errors: &mut Errors) -> Signature {
     }
 }
 
-fn wrt_indices(name: Ident, params: &[ParamInfo], args: &Args, errors: &mut Errors) -> Vec<usize> {
+fn wrt_indices(
+    cx: &Cx,
+    name: Ident,
+    params: &[ParamInfo],
+    args: &Args,
+    errors: &mut Errors,
+) -> Vec<usize> {
     let all: Vec<usize> = (0..params.len())
         .filter(|&i| params[i].differentiable())
         .collect();
     let Some(names) = &args.wrt else {
         if let Some(p) = params
             .iter()
-            .find(|p| p.ir_ty == Ty::Other && is_array(&p.ty))
+            .find(|p| p.ir_ty == Ty::Other && is_array(cx, &p.ty))
         {
             errors.at(
                 &p.ty,
@@ -304,15 +305,15 @@ fn wrt_indices(name: Ident, params: &[ParamInfo], args: &Args, errors: &mut Erro
 /// pipeline does not read (`[[[f64; 2]; 2]; 2]`, `&[Vec<f64>]`) would
 /// otherwise be a constant without a word; arrays of other elements
 /// (`&[usize]`, `&[String]`) are constants as SPEC §2 says.
-fn is_array(ty: &Type) -> bool {
-    fn floats(ty: &Type) -> bool {
+fn is_array(cx: &Cx, ty: &Type) -> bool {
+    fn floats(cx: &Cx, ty: &Type) -> bool {
         match ty {
-            Type::Array(a) => floats(&a.elem),
-            Type::Slice(s) => floats(&s.elem),
-            Type::Reference(r) => floats(&r.elem),
-            Type::Paren(p) => floats(&p.elem),
-            Type::Path(_) if vec_elem(ty).is_some() => vec_elem(ty).is_some_and(floats),
-            other => float_of(other).is_some(),
+            Type::Array(a) => floats(cx, &a.elem),
+            Type::Slice(s) => floats(cx, &s.elem),
+            Type::Reference(r) => floats(cx, &r.elem),
+            Type::Paren(p) => floats(cx, &p.elem),
+            Type::Path(_) if vec_elem(ty).is_some() => vec_elem(ty).is_some_and(|t| floats(cx, t)),
+            other => cx.float_of(other).is_some(),
         }
     }
     let container = match ty {
@@ -322,10 +323,10 @@ fn is_array(ty: &Type) -> bool {
         }
         _ => vec_elem(ty).is_some(),
     };
-    container && floats(ty)
+    container && floats(cx, ty)
 }
 
-fn output(sig: &syn::Signature, errors: &mut Errors) -> (Type, OutShape, Vec<(Type, Ty)>) {
+fn output(cx: &Cx, sig: &syn::Signature, errors: &mut Errors) -> (Type, OutShape, Vec<(Type, Ty)>) {
     const HELP: &str = "#[differentiate] needs the function to return a float (`f64`, `f32`), an array (`[T; N]`, `[[T; C]; R]`, `Vec<T>`) or a tuple of them";
     let f64_ty: Type = syn::parse_quote!(f64);
     let ty = match &sig.output {
@@ -339,11 +340,11 @@ fn output(sig: &syn::Signature, errors: &mut Errors) -> (Type, OutShape, Vec<(Ty
         }
         ReturnType::Type(_, ty) => (**ty).clone(),
     };
-    if let Some(t) = out_ir_ty(&ty) {
+    if let Some(t) = out_ir_ty(cx, &ty) {
         return (ty.clone(), OutShape::Leaf, vec![(ty, t)]);
     }
     if let Type::Tuple(t) = &ty {
-        let items: Vec<Option<Ty>> = t.elems.iter().map(out_ir_ty).collect();
+        let items: Vec<Option<Ty>> = t.elems.iter().map(|t| out_ir_ty(cx, t)).collect();
         if !items.is_empty() && items.iter().all(Option::is_some) {
             let n = items.len();
             let outs = t
@@ -384,11 +385,11 @@ pub fn is_vec(ty: &Type) -> bool {
 }
 
 /// The IR type of an output type: a float, a fixed array or a `Vec`.
-pub fn out_ir_ty(ty: &Type) -> Option<Ty> {
-    if let Some(f) = float_of(ty) {
+pub fn out_ir_ty(cx: &Cx, ty: &Type) -> Option<Ty> {
+    if let Some(f) = cx.float_of(ty) {
         return Some(Ty::Float(f));
     }
-    if let (Type::Array(_), Some((f, rank))) = (ty, array_of(ty)) {
+    if let (Type::Array(_), Some((f, rank))) = (ty, array_of(cx, ty)) {
         return Some(Ty::Array(f, rank));
     }
     let Type::Path(p) = ty else { return None };
@@ -398,7 +399,7 @@ pub fn out_ir_ty(ty: &Type) -> Option<Ty> {
     }
     match &last.arguments {
         syn::PathArguments::AngleBracketed(a) if a.args.len() == 1 => match a.args.first()? {
-            syn::GenericArgument::Type(t) => float_of(t).map(|f| Ty::Array(f, 1)),
+            syn::GenericArgument::Type(t) => cx.float_of(t).map(|f| Ty::Array(f, 1)),
             _ => None,
         },
         _ => None,

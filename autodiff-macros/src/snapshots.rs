@@ -15,8 +15,13 @@ use crate::{expand, lower, signature, simplify};
 fn check(item: proc_macro2::TokenStream, ir: Expect, grad_ir: Expect, code: Expect) {
     let f: syn::ItemFn = syn::parse2(item.clone()).expect("test input is a function");
     let mut errors = Errors::default();
-    let sig = signature::read(&f, &Args::default(), &mut errors);
-    let lowered = lower::lower(&sig, &f.block, &mut errors);
+    let sig = signature::read(
+        &crate::context::Cx::default(),
+        &f,
+        &Args::default(),
+        &mut errors,
+    );
+    let lowered = lower::lower(&crate::context::Cx::default(), &sig, &f.block, &mut errors);
     assert!(errors.is_empty());
     ir.assert_eq(&lowered.func.to_string());
     let wrt: Vec<(u32, Option<u32>)> = sig.wrt.iter().map(|&i| (i as u32, None)).collect();

@@ -28,69 +28,19 @@ pub const ROOT: RegionId = RegionId(0);
 pub enum FloatTy {
     F32,
     F64,
-    /// The function's type parameter `T: Float` (see [`GenericFloat`]);
-    /// constants fold as `f64`.
+    /// The function's type parameter `T: Float` (see
+    /// [`Cx::generic`](crate::context::Cx::generic)); constants fold as
+    /// `f64`.
     Generic,
 }
 
-thread_local! {
-    static GENERIC_FLOAT: std::cell::RefCell<Option<syn::Ident>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-/// While alive, the type parameter `name` (of `fn f<T: Float>`) is a float
-/// type: [`FloatTy::from_name`] reads it as [`FloatTy::Generic`], which
-/// emits as `name`. One expansion at a time per thread.
-pub struct GenericFloat;
-
-impl GenericFloat {
-    pub fn set(name: Option<syn::Ident>) -> GenericFloat {
-        GENERIC_FLOAT.with(|g| *g.borrow_mut() = name);
-        GenericFloat
-    }
-}
-
-/// The generic float parameter's name, while one is set.
-pub fn generic_float() -> Option<syn::Ident> {
-    GENERIC_FLOAT.with(|g| g.borrow().clone())
-}
-
-impl Drop for GenericFloat {
-    fn drop(&mut self) {
-        GENERIC_FLOAT.with(|g| *g.borrow_mut() = None);
-    }
-}
-
 impl FloatTy {
-    /// Parses `f32`, `f64`, or the generic float parameter's name.
-    pub fn from_name(name: &str) -> Option<FloatTy> {
-        match name {
-            "f32" => Some(FloatTy::F32),
-            "f64" => Some(FloatTy::F64),
-            _ if GENERIC_FLOAT.with(|g| g.borrow().as_ref().is_some_and(|t| t == name)) => {
-                Some(FloatTy::Generic)
-            }
-            _ => None,
-        }
-    }
-
     /// Rounds `v` to this type (the value a literal of this type holds).
     pub fn round(self, v: f64) -> f64 {
         match self {
             FloatTy::F32 => v as f32 as f64,
             FloatTy::F64 | FloatTy::Generic => v,
         }
-    }
-}
-
-impl quote::ToTokens for FloatTy {
-    fn to_tokens(&self, tokens: &mut proc_macro2::TokenStream) {
-        let ident = match self {
-            FloatTy::F32 => quote::format_ident!("f32"),
-            FloatTy::F64 => quote::format_ident!("f64"),
-            FloatTy::Generic => generic_float().unwrap_or_else(|| quote::format_ident!("f64")),
-        };
-        ident.to_tokens(tokens);
     }
 }
 

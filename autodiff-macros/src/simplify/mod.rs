@@ -320,11 +320,25 @@ mod tests {
         let src = format!("fn f(x: f64, y: f64, n: i32) -> f64 {{ {expr} }}");
         let item: syn::ItemFn = syn::parse_str(&src).expect("test source parses");
         let mut errors = Errors::default();
-        let sig = signature::read(&item, &Args::default(), &mut errors);
-        let lowered = lower::lower(&sig, &item.block, &mut errors);
+        let sig = signature::read(
+            &crate::context::Cx::default(),
+            &item,
+            &Args::default(),
+            &mut errors,
+        );
+        let lowered = lower::lower(
+            &crate::context::Cx::default(),
+            &sig,
+            &item.block,
+            &mut errors,
+        );
         assert!(errors.is_empty(), "{src}");
         let f = super::simplify(&lowered.func);
-        pretty::format(emit::body(&f, &Tree::Leaf(0)))
+        pretty::format(emit::body(
+            &crate::context::Cx::default(),
+            &f,
+            &Tree::Leaf(0),
+        ))
     }
 
     #[test]
@@ -366,9 +380,22 @@ mod tests {
         let src = "fn f(x: f32) -> f32 { x * (1.0 / 3.0) }";
         let item: syn::ItemFn = syn::parse_str(src).unwrap();
         let mut errors = Errors::default();
-        let sig = signature::read(&item, &Args::default(), &mut errors);
-        let f = super::simplify(&lower::lower(&sig, &item.block, &mut errors).func);
-        let text = emit::body(&f, &Tree::Leaf(0)).to_string();
+        let sig = signature::read(
+            &crate::context::Cx::default(),
+            &item,
+            &Args::default(),
+            &mut errors,
+        );
+        let f = super::simplify(
+            &lower::lower(
+                &crate::context::Cx::default(),
+                &sig,
+                &item.block,
+                &mut errors,
+            )
+            .func,
+        );
+        let text = emit::body(&crate::context::Cx::default(), &f, &Tree::Leaf(0)).to_string();
         assert!(text.contains("0.33333334_f32"), "{text}");
     }
 

@@ -1,0 +1,206 @@
+//! The second-order companions (with `hessian`): `f_hvp`, `f_hessian`, and
+//! the calling convention of second order, `f_grad_jvp`, `f_grad_vjp` and
+//! `f_vjp_jvp`.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::Type;
+
+use super::Companions;
+use crate::context::local;
+use crate::emit::Tree;
+use crate::ir::{OutShape, Ty};
+use crate::signature::Signature;
+
+/// SPEC §3: a Hessian needs a scalar output, and `wrt` parameters that
+/// are all scalars, or one array `[T; N]`, or one slice.
+pub fn hessian_shape(sig: &Signature) -> Result<(), &'static str> {
+    let scalar_out = sig.out_shape == OutShape::Leaf && sig.outs[0].1.float().is_some();
+    if !scalar_out {
+        return Err("`hessian` needs a scalar output (`f64` or `f32`); for other outputs use `_jvp` of `_vjp` by hand");
+    }
+    let tys: Vec<Ty> = sig.wrt.iter().map(|&i| sig.params[i].ir_ty).collect();
+    let scalars = !tys.is_empty() && tys.iter().all(|t| t.float().is_some());
+    let one_vector = tys.len() == 1 && matches!(tys[0], Ty::Array(_, 1));
+    if !scalars && !one_vector {
+        return Err("`hessian` needs the `wrt` parameters to be all scalars, or one array `[T; N]`, or one slice `&[T]`; differentiate with respect to fewer parameters with `wrt(...)`");
+    }
+    Ok(())
+}
+
+impl Companions<'_> {
+    /// `f_hvp(x, .., x_dot, ..) -> G`: the Hessian times a vector, as the
+    /// forward mode of the gradient program (forward over reverse), never
+    /// a dense Hessian.
+    pub(super) fn hvp(&self) -> TokenStream {
+        let body = self.body(|p| p.hvp(), |h| self.grad_tree(&h.tangents[0]));
+        let prologue = self.dot_prologue();
+        self.item(
+            "hvp",
+            "The Hessian-vector product H·v (forward over reverse)",
+            &self.dot_params(),
+            self.grad_ty(),
+            quote!(#prologue #body),
+        )
+    }
+
+    /// `f_grad_jvp(x, .., x_dot, ..) -> (G, G)`: the gradient and its
+    /// tangent H·v, the `_jvp` companion of `f_grad`, so that a
+    /// differentiated function may call `f_grad`.
+    pub(super) fn grad_jvp(&self) -> TokenStream {
+        let body = self.body(
+            |p| p.hvp(),
+            |h| {
+                Tree::Tuple(vec![
+                    self.grad_tree(&h.primal),
+                    self.grad_tree(&h.tangents[0]),
+                ])
+            },
+        );
+        let prologue = self.dot_prologue();
+        let g = self.grad_ty();
+        self.item(
+            "grad_jvp",
+            "The gradient and its tangent H·v (the `_jvp` companion of `_grad`)",
+            &self.dot_params(),
+            quote!((#g, #g)),
+            quote!(#prologue #body),
+        )
+    }
+
+    /// `f_grad_vjp(x, .., grad_bar) -> (G, G)`: the gradient and wᵀ·H,
+    /// which is H·w since the Hessian is symmetric.
+    pub(super) fn grad_vjp(&self) -> TokenStream {
+        let g_bar = &self.names.grad_bar;
+        let (cot, dirs): (TokenStream, Vec<TokenStream>) = match self.sig.wrt.as_slice() {
+            [i] => {
+                let ty = &self.sig.params[*i].ty;
+                match ty {
+                    Type::Reference(r) if matches!(*r.elem, Type::Slice(_)) => {
+                        (quote!(#ty), vec![quote!(#g_bar)])
+                    }
+                    Type::Reference(r) => {
+                        let elem = &r.elem;
+                        (quote!(#elem), vec![quote!(&#g_bar)])
+                    }
+                    _ => (quote!(#ty), vec![quote!(#g_bar)]),
+                }
+            }
+            wrt => {
+                let fields = (0..wrt.len()).map(syn::Index::from);
+                (self.grad_ty(), fields.map(|k| quote!(#g_bar.#k)).collect())
+            }
+        };
+        let args = self.args();
+        let grad_jvp = self.companion_path("grad_jvp");
+        let g = self.grad_ty();
+        self.item(
+            "grad_vjp",
+            "The gradient and wᵀ·H = H·w (the `_vjp` companion of `_grad`)",
+            &[quote!(#g_bar: #cot)],
+            quote!((#g, #g)),
+            self.calls(quote!(#grad_jvp(#(#args,)* #(#dirs),*))),
+        )
+    }
+
+    /// `f_vjp_jvp(x, .., out_bar, x_dot, .., out_bar_dot)`: `f_vjp` in
+    /// forward mode, `((value, adjoints), (their tangents))`. A function
+    /// that calls `f` needs it for its own Hessian.
+    pub(super) fn vjp_jvp(&self) -> TokenStream {
+        let pair = |parts: &crate::plan::Parts| {
+            Tree::Tuple(vec![self.out_tree(parts), self.grad_tree(parts)])
+        };
+        let body = self.body(
+            |p| p.vjp_jvp(),
+            |v| Tree::Tuple(vec![pair(&v.primal), pair(&v.tangents[0])]),
+        );
+        let prologue = self.dot_prologue();
+        let (out, cot) = (&self.sig.out_ty, self.cotangent_ty());
+        let (out_bar, bar_dot) = (&self.names.out_bar, &self.names.out_bar_dot);
+        let mut extra = vec![quote!(#out_bar: #cot)];
+        extra.extend(self.dot_params());
+        extra.push(quote!(#bar_dot: #cot));
+        let g = self.grad_ty();
+        self.item(
+            "vjp_jvp",
+            "`_vjp` in forward mode: its value and its tangent",
+            &extra,
+            quote!(((#out, #g), (#out, #g))),
+            quote!(#prologue #body),
+        )
+    }
+
+    /// `f_hessian(x, ..)`: the dense Hessian, exactly symmetric (entry
+    /// `(i, j)` with `i > j` is the one computed for `(j, i)`). Scalars:
+    /// one forward pass per parameter over the gradient program, unused
+    /// entries never computed. An array: one `_hvp` per column.
+    pub(super) fn hessian(&self) -> TokenStream {
+        let p = self.sig.wrt.len();
+        let first = &self.sig.params[self.sig.wrt[0]];
+        if !first.ir_ty.is_array() {
+            let body = self.body(
+                |plan| plan.hessian(),
+                |h| {
+                    let entry =
+                        |i: usize, j: usize| Tree::Leaf(h.tangents[i.min(j)].adjoints[i.max(j)]);
+                    Tree::Array(
+                        (0..p)
+                            .map(|i| Tree::Array((0..p).map(|j| entry(i, j)).collect()))
+                            .collect(),
+                    )
+                },
+            );
+            let ty = &first.ty;
+            return self.item(
+                "hessian",
+                "The dense Hessian, exactly symmetric",
+                &[],
+                quote!([[#ty; #p]; #p]),
+                body,
+            );
+        }
+        let private = self.cx.private();
+        let args = self.args();
+        let hvp = self.companion_path("hvp");
+        let elem = self.cx.float(self.sig.out_floats[0]);
+        let (one, zero) = (self.out_const(0, 1.0), self.out_const(0, 0.0));
+        let [cols, e, i, j, n, rows] = ["cols", "e", "i", "j", "n", "rows"].map(local);
+        let (body, ret) = match &first.ty {
+            Type::Array(a) => {
+                let (len, ty) = (&a.len, &first.ty);
+                let body = quote! {
+                    let #cols: [#ty; #len] = ::core::array::from_fn(|#j| {
+                        let mut #e: #ty = #private::Zeros::zeros();
+                        #e[#j] = #one;
+                        #hvp(#(#args,)* #e)
+                    });
+                    ::core::array::from_fn(|#i| ::core::array::from_fn(|#j| if #i <= #j { #cols[#j][#i] } else { #cols[#i][#j] }))
+                };
+                (body, quote!([#ty; #len]))
+            }
+            _ => {
+                let x = &first.ident;
+                let body = quote! {
+                    let #n = #x.len();
+                    let #cols: ::std::vec::Vec<_> = (0..#n).map(|#j| {
+                        let mut #e = #private::filled(#zero, #n);
+                        #e[#j] = #one;
+                        #hvp(#(#args,)* &#e)
+                    }).collect();
+                    let #rows: ::std::vec::Vec<::std::vec::Vec<#elem>> = (0..#n)
+                        .map(|#i| (0..#n).map(|#j| if #i <= #j { #cols[#j][#i] } else { #cols[#i][#j] }).collect())
+                        .collect();
+                    #private::Matrix::from_rows(&#rows)
+                };
+                (body, quote!(#private::Matrix<#elem>))
+            }
+        };
+        self.item(
+            "hessian",
+            "The dense Hessian, exactly symmetric",
+            &[],
+            ret,
+            self.calls(quote!({ #body })),
+        )
+    }
+}

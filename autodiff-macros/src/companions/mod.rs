@@ -1,0 +1,332 @@
+//! The companions of one function, one module each: its signature and its
+//! body, printed from the [`Plan`]. Without a plan (after an error) every
+//! companion keeps its signature and gets an `unreachable!()` body, so that
+//! call sites see no further errors.
+//!
+//! Every local a body declares is [`local`]: no user name can see, shadow
+//! or be shadowed by it. The parameters companions add (`x_dot`,
+//! `out_bar`, ...) differ from the function's own ([`Names`]).
+
+mod grad;
+mod hessian;
+mod jacobian;
+mod jvp;
+mod pp;
+mod vjp;
+
+pub use hessian::hessian_shape;
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, ToTokens};
+use syn::{Ident, ItemFn, Type};
+
+use crate::context::{local, Cx};
+use crate::emit::{self, Tree};
+use crate::ir::{Function, NodeId, OutShape};
+use crate::lower::Lowered;
+use crate::plan::{Names, Parts, Plan, Program};
+use crate::signature::Signature;
+use crate::simplify::finish;
+
+/// Builds every companion of one function.
+pub struct Companions<'a> {
+    cx: &'a Cx,
+    item: &'a ItemFn,
+    sig: &'a Signature,
+    /// The derivative programs; `None` for stubs.
+    plan: Option<Plan<'a>>,
+    /// Items the body declares (`fn`, `const`, `use`), repeated in each
+    /// companion.
+    items: &'a [syn::Item],
+    /// Emit the second-order companions.
+    hessian: bool,
+    names: Names,
+}
+
+impl<'a> Companions<'a> {
+    pub fn new(
+        cx: &'a Cx,
+        item: &'a ItemFn,
+        sig: &'a Signature,
+        lowered: &'a Lowered,
+        hessian: bool,
+    ) -> Self {
+        let names = Names::new(sig);
+        Companions {
+            cx,
+            item,
+            sig,
+            plan: Some(Plan::new(&lowered.func, sig, names.clone())),
+            items: &lowered.items,
+            hessian,
+            names,
+        }
+    }
+
+    /// Companions with the right signatures and no bodies (after errors).
+    pub fn stubs(cx: &'a Cx, item: &'a ItemFn, sig: &'a Signature, hessian: bool) -> Self {
+        Companions {
+            cx,
+            item,
+            sig,
+            plan: None,
+            items: &[],
+            hessian: hessian && hessian_shape(sig).is_ok(),
+            names: Names::new(sig),
+        }
+    }
+
+    pub fn all(&self) -> TokenStream {
+        let mut out = TokenStream::new();
+        if self.scalar_out() {
+            out.extend(self.grad());
+            out.extend(self.value_and_grad());
+        } else {
+            out.extend(self.needs_scalar("grad"));
+            out.extend(self.needs_scalar("value_and_grad"));
+        }
+        out.extend(self.jvp());
+        out.extend(self.vjp());
+        out.extend(self.jacobian());
+        if self.hessian {
+            out.extend(self.hvp());
+            out.extend(self.hessian());
+            out.extend(self.grad_jvp());
+            out.extend(self.grad_vjp());
+            out.extend(self.vjp_jvp());
+        }
+        out.extend(self.pp());
+        out
+    }
+
+    fn scalar_out(&self) -> bool {
+        self.sig.out_shape == OutShape::Leaf && self.sig.outs[0].1.float().is_some()
+    }
+
+    /// The lowered function, if there is one.
+    fn func(&self) -> Option<&Function> {
+        self.plan.as_ref().map(Plan::function)
+    }
+
+    /// The parameters as arguments of a call to another companion.
+    fn args(&self) -> Vec<&Ident> {
+        self.sig.params.iter().map(|p| &p.ident).collect()
+    }
+
+    /// How a companion (or, for `""`, the function) is called from another
+    /// companion: `f_vjp`, or `Self::f_vjp` for a method.
+    fn companion_path(&self, suffix: &str) -> TokenStream {
+        let name = if suffix.is_empty() {
+            self.sig.name.clone()
+        } else {
+            self.name(suffix)
+        };
+        if self.item.sig.receiver().is_some() {
+            quote!(Self::#name)
+        } else {
+            quote!(#name)
+        }
+    }
+
+    /// `x_dot: X` for each `wrt` parameter `x: X`.
+    fn dot_params(&self) -> Vec<TokenStream> {
+        self.sig
+            .wrt
+            .iter()
+            .zip(&self.names.dots)
+            .map(|(&i, dot)| {
+                let ty = &self.sig.params[i].ty;
+                quote!(#dot: #ty)
+            })
+            .collect()
+    }
+
+    /// `let x_dot = &x_dot[..x.len()];` for slice tangents: the lengths
+    /// then match and the optimizer drops the bounds checks on `x_dot`.
+    fn dot_prologue(&self) -> TokenStream {
+        let mut out = TokenStream::new();
+        for (&i, dot) in self.sig.wrt.iter().zip(&self.names.dots) {
+            let p = &self.sig.params[i];
+            if matches!(&p.ty, Type::Reference(r) if matches!(*r.elem, Type::Slice(_))) {
+                let x = &p.ident;
+                out.extend(quote! { let #dot = &#dot[..#x.len()]; });
+            }
+        }
+        out
+    }
+
+    fn name(&self, suffix: &str) -> Ident {
+        format_ident!("{}_{}", self.sig.name, suffix, span = self.sig.name.span())
+    }
+
+    /// `x: f64, n: usize`: the original parameters without `mut`; a
+    /// receiver or a pattern the pipeline rejected is kept (as `__argN`)
+    /// so that stubs have the original arity.
+    fn params(&self) -> Vec<TokenStream> {
+        self.item
+            .sig
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(i, input)| match input {
+                syn::FnArg::Receiver(r) => r.to_token_stream(),
+                syn::FnArg::Typed(pt) => {
+                    let ty = &pt.ty;
+                    let id = match &*pt.pat {
+                        syn::Pat::Ident(pi) => pi.ident.clone(),
+                        _ => local(&format!("arg{i}")),
+                    };
+                    quote!(#id: #ty)
+                }
+            })
+            .collect()
+    }
+
+    /// The gradient type: the `wrt` parameter's type, or a tuple of them.
+    fn grad_ty(&self) -> TokenStream {
+        let tys: Vec<TokenStream> = self
+            .sig
+            .wrt
+            .iter()
+            .map(|&i| param_grad_ty(&self.sig.params[i].ty))
+            .collect();
+        one_or_tuple(&tys)
+    }
+
+    /// The adjoints of `parts`, shaped like the gradient.
+    fn grad_tree(&self, parts: &Parts) -> Tree {
+        match parts.adjoints.as_slice() {
+            [one] => Tree::Leaf(*one),
+            all => Tree::Tuple(all.iter().map(|&k| Tree::Leaf(k)).collect()),
+        }
+    }
+
+    /// The value of `parts`, shaped like the function's result.
+    fn out_tree(&self, parts: &Parts) -> Tree {
+        match &self.sig.out_shape {
+            OutShape::Leaf => Tree::Leaf(parts.value[0]),
+            OutShape::Tuple(_) => Tree::Tuple(parts.value.iter().map(|&k| Tree::Leaf(k)).collect()),
+        }
+    }
+
+    /// The cotangent type of the output: the output's type, but `&[T]`
+    /// for `Vec<T>`.
+    fn cotangent_ty(&self) -> TokenStream {
+        let one = |ty: &Type, ir: crate::ir::Ty| match (ir, crate::signature::vec_elem(ty)) {
+            (crate::ir::Ty::Array(..), Some(elem)) => quote!(&[#elem]),
+            _ => ty.to_token_stream(),
+        };
+        match &self.sig.out_shape {
+            OutShape::Leaf => one(&self.sig.outs[0].0, self.sig.outs[0].1),
+            OutShape::Tuple(_) => {
+                let items = self.sig.outs.iter().map(|(t, i)| one(t, *i));
+                quote!((#(#items,)*))
+            }
+        }
+    }
+
+    /// The statements and value computing `tree` of the program `pick`
+    /// selects from the plan; `unreachable!()` for a stub.
+    fn body(
+        &self,
+        pick: impl for<'p> Fn(&'p Plan<'a>) -> &'p Program,
+        tree: impl Fn(&Program) -> Tree,
+    ) -> TokenStream {
+        match &self.plan {
+            Some(plan) => {
+                let program = pick(plan);
+                let tree = tree(program);
+                // Only what the companion returns is kept: the simplifier
+                // then drops the rest, loop-carried values included.
+                let (f, tree) = returned(program.func.clone(), &tree);
+                let body = emit::body(self.cx, &finish(&f), &tree);
+                let items = self.items;
+                quote!(#(#items)* #body)
+            }
+            None => quote!(::core::unreachable!()),
+        }
+    }
+
+    /// A body made of calls to other companions; `unreachable!()` for a
+    /// stub.
+    fn calls(&self, body: TokenStream) -> TokenStream {
+        match self.plan {
+            Some(_) => body,
+            None => quote!(::core::unreachable!()),
+        }
+    }
+
+    /// One companion function.
+    fn item(
+        &self,
+        suffix: &str,
+        doc: &str,
+        extra: &[TokenStream],
+        ret: TokenStream,
+        body: TokenStream,
+    ) -> TokenStream {
+        let vis = &self.item.vis;
+        let name = self.name(suffix);
+        let params = self.params();
+        let (generics, _, where_clause) = self.item.sig.generics.split_for_impl();
+        let doc = format!(
+            "{doc} of [`{}`], generated by `#[differentiate]`.",
+            self.sig.name
+        );
+        quote! {
+            #[doc = #doc]
+            #[inline]
+            #[allow(unused_variables, unused_mut, unused_assignments, unused_parens, clippy::all)]
+            #vis fn #name #generics (#(#params,)* #(#extra,)*) -> #ret #where_clause {
+                #body
+            }
+        }
+    }
+
+    /// A float constant of the output's element type `k`.
+    fn out_const(&self, k: usize, v: f64) -> TokenStream {
+        emit::float_const(self.cx, v, self.sig.out_floats[k])
+    }
+}
+
+/// The gradient type of a parameter: its own type, but `Vec<T>` for a
+/// slice `&[T]` and `[T; N]` for `&[T; N]`.
+fn param_grad_ty(ty: &Type) -> TokenStream {
+    match ty {
+        Type::Reference(r) => match &*r.elem {
+            Type::Slice(s) => {
+                let elem = &s.elem;
+                quote!(::std::vec::Vec<#elem>)
+            }
+            Type::Array(a) => a.to_token_stream(),
+            _ => ty.to_token_stream(),
+        },
+        _ => ty.to_token_stream(),
+    }
+}
+
+/// One item as itself, several as a tuple (gradients, Jacobian blocks).
+fn one_or_tuple(items: &[TokenStream]) -> TokenStream {
+    match items {
+        [one] => one.clone(),
+        _ => quote!((#(#items,)*)),
+    }
+}
+
+/// `f` with only the outputs `tree` reads, and `tree` renumbered to them.
+fn returned(mut f: Function, tree: &Tree) -> (Function, Tree) {
+    fn walk(t: &Tree, old: &[NodeId], new: &mut Vec<NodeId>) -> Tree {
+        match t {
+            Tree::Leaf(i) => {
+                new.push(old[*i]);
+                Tree::Leaf(new.len() - 1)
+            }
+            Tree::Tuple(items) => Tree::Tuple(items.iter().map(|t| walk(t, old, new)).collect()),
+            Tree::Array(items) => Tree::Array(items.iter().map(|t| walk(t, old, new)).collect()),
+        }
+    }
+    let mut outputs = Vec::new();
+    let tree = walk(tree, &f.outputs, &mut outputs);
+    f.outputs = outputs;
+    (f, tree)
+}

@@ -1,0 +1,271 @@
+//! The plan: every derivative program the companions need, each built from
+//! the lowered function once and simplified once, with named outputs.
+//!
+//! Companions only choose which outputs of a program they return (the
+//! emitter then drops what those do not need) and print it; they never
+//! build a program of their own. Programs are built on first use.
+
+use std::cell::OnceCell;
+
+use syn::Ident;
+
+use crate::diff::{forward::jvp, reverse::vjp, Seed};
+use crate::ir::{Function, OutShape, Param};
+use crate::signature::Signature;
+use crate::simplify::simplify;
+
+/// Where one result of a program sits in its flat outputs: the function's
+/// value (one entry per flat output of the function) and, for a reverse
+/// program, one adjoint per `wrt` parameter.
+#[derive(Clone, Debug, Default)]
+pub struct Parts {
+    pub value: Vec<usize>,
+    pub adjoints: Vec<usize>,
+}
+
+/// A derivative program and the names of its outputs: the primal result,
+/// then its tangent along each direction of a forward transform.
+pub struct Program {
+    pub func: Function,
+    pub primal: Parts,
+    pub tangents: Vec<Parts>,
+}
+
+/// The names of the parameters companions add to the function's own.
+#[derive(Clone)]
+pub struct Names {
+    /// The tangent of each `wrt` parameter: `x_dot`.
+    pub dots: Vec<Ident>,
+    /// The output's cotangent and its tangent.
+    pub out_bar: Ident,
+    pub out_bar_dot: Ident,
+    /// The cotangent of the gradient (`_grad_vjp`).
+    pub grad_bar: Ident,
+}
+
+impl Names {
+    /// `x_dot` for each `wrt` parameter `x`, `out_bar`, `out_bar_dot`,
+    /// `grad_bar`; each gets `_` appended until it differs from every
+    /// parameter and every other name here.
+    pub fn new(sig: &Signature) -> Names {
+        let mut taken: Vec<String> = sig.params.iter().map(|p| p.ident.to_string()).collect();
+        let mut fresh = |base: String| {
+            let mut name = base;
+            while taken.contains(&name) {
+                name.push('_');
+            }
+            taken.push(name.clone());
+            quote::format_ident!("{}", name)
+        };
+        let dots = sig
+            .wrt
+            .iter()
+            .map(|&i| fresh(format!("{}_dot", sig.params[i].ident)))
+            .collect();
+        Names {
+            dots,
+            out_bar: fresh("out_bar".into()),
+            out_bar_dot: fresh("out_bar_dot".into()),
+            grad_bar: fresh("grad_bar".into()),
+        }
+    }
+}
+
+/// The derivative programs of one lowered function.
+pub struct Plan<'a> {
+    f: &'a Function,
+    sig: &'a Signature,
+    names: Names,
+    gradient: OnceCell<Program>,
+    vjp: OnceCell<Program>,
+    jvp: OnceCell<Program>,
+    basis_jvp: OnceCell<Program>,
+    hvp: OnceCell<Program>,
+    vjp_jvp: OnceCell<Program>,
+    hessian: OnceCell<Program>,
+}
+
+impl<'a> Plan<'a> {
+    pub fn new(f: &'a Function, sig: &'a Signature, names: Names) -> Plan<'a> {
+        Plan {
+            f,
+            sig,
+            names,
+            gradient: OnceCell::new(),
+            vjp: OnceCell::new(),
+            jvp: OnceCell::new(),
+            basis_jvp: OnceCell::new(),
+            hvp: OnceCell::new(),
+            vjp_jvp: OnceCell::new(),
+            hessian: OnceCell::new(),
+        }
+    }
+
+    /// The lowered function itself.
+    pub fn function(&self) -> &Function {
+        self.f
+    }
+
+    /// Reverse mode seeded with 1: the value and the gradient.
+    pub fn gradient(&self) -> &Program {
+        self.gradient
+            .get_or_init(|| reverse(self.f, self.sig, vec![], |_| Seed::One))
+    }
+
+    /// Reverse mode seeded with the parameter `out_bar`: the value and
+    /// vᵀ·J.
+    pub fn vjp(&self) -> &Program {
+        self.vjp.get_or_init(|| {
+            let index = self.f.params.len() as u32;
+            let tuple = self.sig.out_shape != OutShape::Leaf;
+            let out_bar = Param {
+                name: self.names.out_bar.clone(),
+                fields: self.sig.outs.iter().map(|(_, t)| *t).collect(),
+            };
+            reverse(self.f, self.sig, vec![out_bar], |k| Seed::Param {
+                index,
+                field: tuple.then_some(k as u32),
+            })
+        })
+    }
+
+    /// Forward mode along the `_dot` parameters: the value and J·v.
+    pub fn jvp(&self) -> &Program {
+        self.jvp
+            .get_or_init(|| self.directional(self.f, &primal(self.f), &[]))
+    }
+
+    /// Forward mode with one basis direction per `wrt` parameter
+    /// (direction `d` seeds parameter `wrt[d]` with 1).
+    pub fn basis_jvp(&self) -> &Program {
+        self.basis_jvp
+            .get_or_init(|| self.basis(self.f, &primal(self.f)))
+    }
+
+    /// The gradient program in forward mode along the `_dot` parameters:
+    /// the gradient and H·v (forward over reverse).
+    pub fn hvp(&self) -> &Program {
+        self.hvp.get_or_init(|| {
+            let g = self.gradient();
+            self.directional(&g.func, &g.primal, &[])
+        })
+    }
+
+    /// The vjp program in forward mode along the `_dot` parameters and
+    /// `out_bar_dot`.
+    pub fn vjp_jvp(&self) -> &Program {
+        self.vjp_jvp.get_or_init(|| {
+            let v = self.vjp();
+            let out_bar = self.f.params.len();
+            let seeded = [(out_bar, self.names.out_bar_dot.clone())];
+            self.directional(&v.func, &v.primal, &seeded)
+        })
+    }
+
+    /// The gradient program with one basis direction per `wrt` parameter:
+    /// the dense Hessian of scalar parameters.
+    pub fn hessian(&self) -> &Program {
+        self.hessian.get_or_init(|| {
+            let g = self.gradient();
+            self.basis(&g.func, &g.primal)
+        })
+    }
+
+    /// `base` in forward mode along new parameters appended to its own:
+    /// the `_dot` of each `wrt` parameter, then one per `(parameter
+    /// index, name)` of `more`; parameters without one have no tangent.
+    fn directional(&self, base: &Function, parts: &Parts, more: &[(usize, Ident)]) -> Program {
+        let mut seeded: Vec<(usize, Ident)> = self
+            .sig
+            .wrt
+            .iter()
+            .zip(&self.names.dots)
+            .map(|(&i, name)| (i, name.clone()))
+            .collect();
+        seeded.extend(more.iter().cloned());
+        let n = base.params.len() as u32;
+        let extra = seeded
+            .iter()
+            .map(|(i, name)| Param {
+                name: name.clone(),
+                fields: base.params[*i].fields.clone(),
+            })
+            .collect();
+        let seeds = |_d: usize, index: u32, _field: Option<u32>| match seeded
+            .iter()
+            .position(|(i, _)| *i == index as usize)
+        {
+            Some(j) => Seed::Param {
+                index: n + j as u32,
+                field: None,
+            },
+            None => Seed::Zero,
+        };
+        forward(base, parts, extra, 1, &seeds)
+    }
+
+    fn basis(&self, base: &Function, parts: &Parts) -> Program {
+        let wrt = &self.sig.wrt;
+        let seeds = |d: usize, index: u32, _field: Option<u32>| {
+            if wrt[d] == index as usize {
+                Seed::One
+            } else {
+                Seed::Zero
+            }
+        };
+        forward(base, parts, vec![], wrt.len(), &seeds)
+    }
+}
+
+/// The outputs of `f` itself: its value.
+fn primal(f: &Function) -> Parts {
+    Parts {
+        value: (0..f.outputs.len()).collect(),
+        adjoints: vec![],
+    }
+}
+
+/// `f` in reverse mode, output `k` seeded by `seed(k)`, simplified: the
+/// value, then the adjoint of each `wrt` parameter.
+fn reverse(
+    f: &Function,
+    sig: &Signature,
+    extra: Vec<Param>,
+    seed: impl Fn(usize) -> Seed,
+) -> Program {
+    let seeds: Vec<Seed> = (0..f.outputs.len()).map(seed).collect();
+    let wrt: Vec<(u32, Option<u32>)> = sig.wrt.iter().map(|&i| (i as u32, None)).collect();
+    let func = simplify(&vjp(f, extra, &seeds, &wrt));
+    let m = f.outputs.len();
+    Program {
+        func,
+        primal: Parts {
+            value: (0..m).collect(),
+            adjoints: (m..m + wrt.len()).collect(),
+        },
+        tangents: vec![],
+    }
+}
+
+/// `base` (whose result `parts` names) in forward mode along `dirs`
+/// directions, simplified: its outputs, then per direction the tangent of
+/// each output.
+fn forward(
+    base: &Function,
+    parts: &Parts,
+    extra: Vec<Param>,
+    dirs: usize,
+    seeds: crate::diff::forward::Seeds,
+) -> Program {
+    let k = base.outputs.len();
+    let func = simplify(&jvp(base, extra, dirs, seeds));
+    let shifted = |d: usize| Parts {
+        value: parts.value.iter().map(|j| k + d * k + j).collect(),
+        adjoints: parts.adjoints.iter().map(|j| k + d * k + j).collect(),
+    };
+    Program {
+        func,
+        primal: parts.clone(),
+        tangents: (0..dirs).map(shifted).collect(),
+    }
+}
