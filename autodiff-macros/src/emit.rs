@@ -3,11 +3,12 @@
 //! inline; every other node gets one `let`, so the code is linear in the
 //! size of the graph.
 
-use proc_macro2::{Span, TokenStream, TokenTree};
+use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, ToTokens};
 use syn::Ident;
 
 use crate::context::Cx;
+use crate::ir::IntOp;
 use crate::ir::{Bin, Cmp, FloatTy, Function, NodeId, Op, RegionId, Un, ROOT};
 
 /// The index among `args[..n]` of the `k`-th float or array argument (the
@@ -92,6 +93,9 @@ struct Emitter<'a> {
     live: Vec<bool>,
     inline: Vec<bool>,
     names: Vec<Option<TokenStream>>,
+    /// Nodes bound under the name the body gave them (see
+    /// [`Opaque::name`](crate::ir::Opaque::name)).
+    user_named: Vec<bool>,
     next: usize,
 }
 
@@ -150,6 +154,7 @@ impl<'a> Emitter<'a> {
             live,
             inline,
             names: vec![None; g.nodes.len()],
+            user_named: vec![false; g.nodes.len()],
             next: 0,
         }
     }
@@ -196,7 +201,16 @@ impl<'a> Emitter<'a> {
                 }
                 _ => {
                     let (value, _) = self.build(id);
-                    let name = self.fresh();
+                    let name = match g.op(id) {
+                        Op::Opaque(k) if g.opaques[*k as usize].name.is_some() => {
+                            self.user_named[i] = true;
+                            g.opaques[*k as usize]
+                                .name
+                                .clone()
+                                .unwrap_or_else(|| self.fresh())
+                        }
+                        _ => self.fresh(),
+                    };
                     // Arrays are adjoint accumulators, updated in place.
                     let mutable = g.ty(id).is_array().then(|| quote!(mut));
                     stmts.push(quote! { let #mutable #name = #value; });
@@ -343,7 +357,9 @@ impl<'a> Emitter<'a> {
                 self.names[proj.0 as usize] = Some(outs[0][k].clone());
             } else {
                 let name = self.fresh();
-                pats[k] = name.to_token_stream();
+                // An array may be updated in place after the branch.
+                let mutable = self.f.graph.ty(proj).is_array().then(|| quote!(mut));
+                pats[k] = quote!(#mutable #name);
                 self.names[proj.0 as usize] = Some(name.into_token_stream());
             }
         }
@@ -548,14 +564,8 @@ impl<'a> Emitter<'a> {
             Op::Bool(b) => (quote!(#b), Prec::Atom),
             Op::Default => (quote!(::core::default::Default::default()), Prec::Atom),
             Op::Opaque(k) => {
-                let opaque = &g.opaques[k as usize];
-                let subs: Vec<(String, TokenStream)> = opaque
-                    .refs
-                    .clone()
-                    .into_iter()
-                    .zip(a.clone())
-                    .map(|(name, n)| (name, self.operand(n, Prec::Atom)))
-                    .collect();
+                let opaque = g.opaques[k as usize].clone();
+                let lets = self.rebind(&opaque, a);
                 let mut expr = opaque.expr.clone();
                 if let Some(t) = &self.cx.generic {
                     let mut literals = crate::signature::LiteralsAs {
@@ -564,7 +574,11 @@ impl<'a> Emitter<'a> {
                     };
                     syn::visit_mut::VisitMut::visit_expr_mut(&mut literals, &mut expr);
                 }
-                let tokens = substitute(expr.to_token_stream(), &subs);
+                // A block: parenthesized as an operand, where it could be
+                // read as the body of a `for` or an `if`.
+                if !lets.is_empty() {
+                    return (quote!({ #(#lets)* #expr }), Prec::If);
+                }
                 let atom = matches!(
                     opaque.expr,
                     syn::Expr::Lit(_)
@@ -577,7 +591,10 @@ impl<'a> Emitter<'a> {
                         | syn::Expr::Index(_)
                 );
                 // Anything else is parenthesized wherever it is an operand.
-                (tokens, if atom { Prec::Atom } else { Prec::If })
+                (
+                    expr.into_token_stream(),
+                    if atom { Prec::Atom } else { Prec::If },
+                )
             }
             Op::Un(Un::Neg) => {
                 let x = self.operand(a[0], Prec::Unary);
@@ -635,29 +652,38 @@ impl<'a> Emitter<'a> {
                     (quote!(#n as ::core::primitive::#t), Prec::Cast)
                 }
             }
-            Op::IntAdd => {
-                match g.op(a[1]) {
-                    // `n - 1` for the exponent of a powi derivative: wrapping,
-                    // as `x.powi(i32::MIN)` must not overflow here.
-                    Op::Int(m) if *m < 0 && !matches!(g.op(a[0]), Op::Int(_)) => {
-                        let x = self.operand(a[0], Prec::If);
+            Op::IntBin(IntOp::WrappingSubI32) => {
+                let x = self.operand(a[0], Prec::If);
+                let y = self.operand(a[1], Prec::If);
+                (
+                    quote!(::core::primitive::i32::wrapping_sub(#x, #y)),
+                    Prec::Atom,
+                )
+            }
+            // `0 - x` is `-x`; `x + -m` (a rewrite's offset) is `x - m`.
+            Op::IntBin(IntOp::Sub) if matches!(g.op(a[0]), Op::Int(0)) => {
+                let x = self.operand(a[1], Prec::Unary);
+                (quote!(-#x), Prec::Unary)
+            }
+            Op::IntBin(op) => {
+                let (sym, prec, y) = match (op, g.op(a[1])) {
+                    (IntOp::Add, Op::Int(m)) if *m < 0 => {
                         let m = proc_macro2::Literal::i64_unsuffixed(-m);
-                        (
-                            quote!(::core::primitive::i32::wrapping_sub(#x, #m)),
-                            Prec::Atom,
-                        )
+                        (quote!(-), Prec::Add, quote!(#m))
                     }
-                    Op::Int(m) if *m < 0 => {
-                        let x = self.operand(a[0], Prec::Add);
-                        let m = proc_macro2::Literal::i64_unsuffixed(-m);
-                        (quote!(#x - #m), Prec::Add)
-                    }
-                    _ => {
-                        let x = self.operand(a[0], Prec::Add);
-                        let y = self.operand(a[1], Prec::Mul);
-                        (quote!(#x + #y), Prec::Add)
-                    }
-                }
+                    (IntOp::Add, _) => (quote!(+), Prec::Add, self.operand(a[1], Prec::Mul)),
+                    (IntOp::Sub, _) => (quote!(-), Prec::Add, self.operand(a[1], Prec::Mul)),
+                    (IntOp::Mul, _) => (quote!(*), Prec::Mul, self.operand(a[1], Prec::Cast)),
+                    (IntOp::Div, _) => (quote!(/), Prec::Mul, self.operand(a[1], Prec::Cast)),
+                    (_, _) => (quote!(%), Prec::Mul, self.operand(a[1], Prec::Cast)),
+                };
+                let x = self.operand(a[0], prec);
+                (quote!(#x #sym #y), prec)
+            }
+            Op::IntCast(t) => {
+                let x = self.operand(a[0], Prec::Cast);
+                let t = format_ident!("{}", t.name());
+                (quote!(#x as ::core::primitive::#t), Prec::Cast)
             }
             Op::Cmp(c @ (Cmp::MaxFirst | Cmp::MinFirst)) => {
                 let x = self.operand(a[0], Prec::If);
@@ -790,11 +816,6 @@ impl<'a> Emitter<'a> {
                 let args = self.kernel_args(a);
                 (quote!(#private::rules::#f(#(#args),*)), Prec::Atom)
             }
-            Op::IntSub => {
-                let x = self.operand(a[0], Prec::Add);
-                let y = self.operand(a[1], Prec::Mul);
-                (quote!(#x - #y), Prec::Add)
-            }
             // Regions and in-place updates are statements; projections and
             // region arguments are always named.
             Op::If { .. }
@@ -806,6 +827,40 @@ impl<'a> Emitter<'a> {
             | Op::Push
             | Op::PadTo
             | Op::RegionArg(..) => (quote!(()), Prec::Atom),
+        }
+    }
+
+    /// `let name = value;` for each binding the user tokens of `opaque`
+    /// mention (`args[k]` holds `refs[k]`), except those already in scope
+    /// under their own name: a parameter, or a value emitted under the
+    /// name the body gave it. An array is cloned (it may be a `Vec` that
+    /// later code still reads).
+    fn rebind(&mut self, opaque: &crate::ir::Opaque, args: &[NodeId]) -> Vec<TokenStream> {
+        let mut lets = Vec::new();
+        for (name, &n) in opaque.refs.iter().zip(args) {
+            if self.in_scope_as(n, name) {
+                continue;
+            }
+            let v = self.operand(n, Prec::If);
+            let v = if self.f.graph.ty(n).is_array() {
+                quote!(::core::clone::Clone::clone(&#v))
+            } else {
+                v
+            };
+            lets.push(quote!(let #name = #v;));
+        }
+        lets
+    }
+
+    /// Is node `n` a variable the user's own `name` reaches?
+    fn in_scope_as(&self, n: NodeId, name: &Ident) -> bool {
+        match *self.f.graph.op(n) {
+            Op::Param { index, field: None } => self.f.params[index as usize].name == *name,
+            Op::Opaque(k) => {
+                self.user_named[n.0 as usize]
+                    && self.f.graph.opaques[k as usize].name.as_ref() == Some(name)
+            }
+            _ => false,
         }
     }
 
@@ -921,28 +976,4 @@ fn float_lit(cx: &Cx, v: f64, ty: FloatTy) -> (TokenStream, Prec) {
     } else {
         (quote!(#lit), Prec::Atom)
     }
-}
-
-/// Replaces each identifier naming a binding with its emitted value.
-fn substitute(tokens: TokenStream, subs: &[(String, TokenStream)]) -> TokenStream {
-    let mut out = Vec::new();
-    let mut after_dot = false;
-    for tt in tokens {
-        let dot = matches!(&tt, TokenTree::Punct(p) if p.as_char() == '.');
-        match tt {
-            TokenTree::Group(g) => {
-                let mut ng = proc_macro2::Group::new(g.delimiter(), substitute(g.stream(), subs));
-                ng.set_span(g.span());
-                out.push(TokenTree::Group(ng));
-            }
-            TokenTree::Ident(i) if !after_dot => match subs.iter().find(|(n, _)| i == n) {
-                Some((_, v)) if v.clone().into_iter().count() == 1 => out.extend(v.clone()),
-                Some((_, v)) => out.extend(quote!((#v))),
-                None => out.push(TokenTree::Ident(i)),
-            },
-            other => out.push(other),
-        }
-        after_dot = dot;
-    }
-    out.into_iter().collect()
 }

@@ -49,6 +49,7 @@ use num_dual::{Dual64, DualNum};
 
 mod kernels;
 
+use crate::ir::IntOp;
 use crate::ir::{eval, Bin, Cmp, FloatTy, Function, Graph, NodeId, Op, RegionId, Ty, Un, ROOT};
 
 /// A runtime value over the float scalar `T`.
@@ -802,7 +803,7 @@ impl<T: Scalar> Interp<'_, T> {
             Op::Default => match node.ty {
                 Ty::Float(_) => Val::F(T::constant(0.0)),
                 Ty::Bool => Val::Bool(false),
-                Ty::Other => Val::Int(0),
+                Ty::Other | Ty::Int => Val::Int(0),
                 // The filler a branch yields for an array the other branch
                 // computes: Rust infers its type from that array, and
                 // `Default` gives zeros of a fixed-size array, an empty
@@ -850,13 +851,30 @@ impl<T: Scalar> Interp<'_, T> {
                 let n = arg(0)?.int()?;
                 Val::F(T::constant(float_ty()?.round(n as f64)))
             }
-            Op::IntAdd => Val::Int(arg(0)?.int()?.wrapping_add(arg(1)?.int()?)),
+            Op::IntBin(IntOp::Add) => Val::Int(arg(0)?.int()?.wrapping_add(arg(1)?.int()?)),
             // Index arithmetic: the emitted `usize` subtraction panics below
             // zero.
-            Op::IntSub => match arg(0)?.int()?.checked_sub(arg(1)?.int()?) {
+            Op::IntBin(IntOp::Sub) => match arg(0)?.int()?.checked_sub(arg(1)?.int()?) {
                 Some(d) if d >= 0 => Val::Int(d),
                 _ => return err(format!("%{}: `usize` subtraction below zero", id.0)),
             },
+            Op::IntBin(op) => {
+                let (a, b) = (arg(0)?.int()?, arg(1)?.int()?);
+                let v = match op {
+                    IntOp::Mul => a.checked_mul(b),
+                    IntOp::Div => a.checked_div(b),
+                    IntOp::Rem => a.checked_rem(b),
+                    IntOp::WrappingSubI32 => Some((a as i32).wrapping_sub(b as i32) as i64),
+                    IntOp::Add | IntOp::Sub => None,
+                };
+                match v {
+                    Some(v) => Val::Int(v),
+                    None => return err(format!("%{}: integer {op:?} fails", id.0)),
+                }
+            }
+            // Integers are `i64` here: a cast changes nothing the
+            // interpreted programs rely on.
+            Op::IntCast(_) => Val::Int(arg(0)?.int()?),
             Op::Cmp(k) => match (arg(0)?, arg(1)?) {
                 // Integer comparisons (a runtime `powi` exponent against 0).
                 (Val::Int(a), Val::Int(b)) => Val::Bool(int_cmp(*k, a, b)),
@@ -1099,7 +1117,7 @@ fn sum_all<T: Scalar>(ty: FloatTy, items: &[Val<T>]) -> Result<T, Error> {
 /// value; indexing with it fails).
 fn opaque_value<T: Scalar>(
     e: &syn::Expr,
-    refs: &[String],
+    refs: &[syn::Ident],
     args: &[Val<T>],
 ) -> Result<Val<T>, Error> {
     use quote::ToTokens;
@@ -1237,7 +1255,7 @@ mod tests {
         let i = g.add(ROOT, Op::If { then: t, els: e }, vec![c], Ty::Other);
         let p0 = g.add(ROOT, Op::Proj(0), vec![i], f64t);
         let p1 = g.add(ROOT, Op::Proj(1), vec![i], f64t);
-        let n = g.add(ROOT, Op::Int(3), vec![], Ty::Other);
+        let n = g.add(ROOT, Op::Int(3), vec![], Ty::Int);
         let q = g.add(ROOT, Op::PowI, vec![p1, n], f64t);
         let out = g.bin(ROOT, Bin::Add, p0, q);
         Function {
@@ -1358,7 +1376,7 @@ mod tests {
     }
 
     fn int(g: &mut Graph, r: RegionId, n: i64) -> NodeId {
-        g.add(r, Op::Int(n), vec![], Ty::Other)
+        g.add(r, Op::Int(n), vec![], Ty::Int)
     }
 
     fn floats(xs: &[f64]) -> Value {
@@ -1374,7 +1392,7 @@ mod tests {
         let (one, four) = (int(&mut g, ROOT, 1), int(&mut g, ROOT, 4));
         let body = g.new_region(ROOT);
         let s = g.add_local(body, Op::RegionArg(body, 1), vec![], F64);
-        let i = g.add_local(body, Op::RegionArg(body, 0), vec![], Ty::Other);
+        let i = g.add_local(body, Op::RegionArg(body, 0), vec![], Ty::Int);
         let fi = g.add(body, Op::IntToFloat, vec![i], F64);
         let sx = g.bin(body, Bin::Mul, s, x);
         let next = g.bin(body, Bin::Add, sx, fi);
@@ -1418,10 +1436,7 @@ mod tests {
         let zero = g.konst(ROOT, FloatTy::F64, 0.0);
         let (i0, i1) = (int(&mut g, ROOT, 0), int(&mut g, ROOT, 1));
         let lit = |g: &mut Graph, n: &str| {
-            g.opaques.push(crate::ir::Opaque {
-                expr: syn::parse_str(n).unwrap(),
-                refs: vec![],
-            });
+            g.opaques.push(crate::ir::Opaque::parsed(n, &[]));
             g.opaques.len() as u32 - 1
         };
         let (k2, k3) = (lit(&mut g, "2"), lit(&mut g, "3"));
@@ -1449,19 +1464,13 @@ mod tests {
         // `a[a.len() - 1]` and `a[(0 + 1) % a.len()]`.
         let last = g.add_opaque(
             ROOT,
-            crate::ir::Opaque {
-                expr: syn::parse_str("a.len() - 1").unwrap(),
-                refs: vec!["a".into()],
-            },
+            crate::ir::Opaque::parsed("a.len() - 1", &["a"]),
             vec![a],
             Ty::Other,
         );
         let wrap = g.add_opaque(
             ROOT,
-            crate::ir::Opaque {
-                expr: syn::parse_str("(i + 1) % a.len()").unwrap(),
-                refs: vec!["i".into(), "a".into()],
-            },
+            crate::ir::Opaque::parsed("(i + 1) % a.len()", &["i", "a"]),
             vec![i0, a],
             Ty::Other,
         );
@@ -1473,7 +1482,7 @@ mod tests {
         let copy = g.add(ROOT, Op::Owned, vec![a], ARR);
         let both = g.add(ROOT, Op::AddArray, vec![copy, v], ARR);
         let z = g.add(ROOT, Op::ZerosLike, vec![lit_arr], ARR);
-        let back = g.add(ROOT, Op::IntSub, vec![len, i1], Ty::Other);
+        let back = g.add(ROOT, Op::IntBin(IntOp::Sub), vec![len, i1], Ty::Int);
         let b_last = g.add(ROOT, Op::Index, vec![both, back], F64);
         let f = function(
             &[("x", F64), ("a", ARR)],
@@ -1516,7 +1525,7 @@ mod tests {
         let old = g.add(ROOT, Op::Index, vec![y, i0], F64);
         let body = g.new_region(ROOT);
         let arg = g.add_local(body, Op::RegionArg(body, 1), vec![], ARR);
-        let i = g.add_local(body, Op::RegionArg(body, 0), vec![], Ty::Other);
+        let i = g.add_local(body, Op::RegionArg(body, 0), vec![], Ty::Int);
         let w = g.add(body, Op::Store, vec![arg, i, x], ARR);
         let w = g.add(body, Op::AddAt, vec![w, i, x], ARR);
         g.set_outputs(body, vec![w]);
@@ -1589,7 +1598,7 @@ mod tests {
         let y = g.add(ROOT, Op::FillVec, vec![zero, len], ARR);
         let body = g.new_region(ROOT);
         let arg = g.add_local(body, Op::RegionArg(body, 1), vec![], ARR);
-        let i = g.add_local(body, Op::RegionArg(body, 0), vec![], Ty::Other);
+        let i = g.add_local(body, Op::RegionArg(body, 0), vec![], Ty::Int);
         let ai = g.add(body, Op::Index, vec![a, i], F64);
         let v = g.bin(body, Bin::Mul, ai, x);
         let w = g.add(body, Op::Store, vec![arg, i, v], ARR);

@@ -12,13 +12,15 @@ use std::collections::BTreeMap;
 
 use proc_macro2::{TokenStream, TokenTree};
 use quote::ToTokens;
+use syn::spanned::Spanned;
 use syn::{BinOp, Block, Expr, ExprIf, Lit, Pat, Stmt, UnOp};
 
 use crate::context::Cx;
 use crate::desugar;
 use crate::error::Errors;
 use crate::ir::{
-    Bin, Cmp, FloatTy, Function, Graph, Kernel, NodeId, Op, OutShape, Param, RegionId, Ty, Un, ROOT,
+    Bin, Cmp, FloatTy, Function, Graph, IntOp, Kernel, NodeId, Op, OutShape, Param, RegionId, Ty,
+    Un, ROOT,
 };
 use crate::signature::{is_vec, out_ir_ty, Signature};
 
@@ -42,6 +44,7 @@ pub fn lower(cx: &Cx, sig: &Signature, block: &Block, errors: &mut Errors) -> Lo
         lit_ty: sig.default_float,
         call_out: None,
         items: Vec::new(),
+        bound: BTreeMap::new(),
     };
     let mut params = Vec::new();
     for (i, p) in sig.params.iter().enumerate() {
@@ -62,6 +65,7 @@ pub fn lower(cx: &Cx, sig: &Signature, block: &Block, errors: &mut Errors) -> Lo
     }
     let result = cx.body(block);
     let outputs = cx.outputs(result, block);
+    cx.name_opaques();
     Lowered {
         func: Function {
             params,
@@ -124,6 +128,9 @@ struct Lower<'a> {
     /// The type an unsuffixed float literal takes here.
     lit_ty: FloatTy,
     items: Vec<syn::Item>,
+    /// Every name the body binds, with its identifier as a `let` wrote it
+    /// and every node it held.
+    bound: BTreeMap<String, (Option<syn::Ident>, Vec<NodeId>)>,
     /// The declared type of the call a `let` binds (`let g: [f64; 2] =
     /// f_grad(x);`): a called function returns a float unless so declared.
     call_out: Option<(Ty, bool)>,
@@ -242,8 +249,52 @@ impl Lower<'_> {
     }
 
     fn bind(&mut self, name: &str, v: Val) {
+        self.note_binding(name, &v);
         if let Some(scope) = self.scopes.last_mut() {
             scope.insert(name.to_string(), v);
+        }
+    }
+
+    /// Records that `name` holds the nodes of `v` (see [`Lower::bound`]).
+    fn note_binding(&mut self, name: &str, v: &Val) {
+        let mut leaves = Vec::new();
+        v.leaves(&mut leaves);
+        let nodes = &mut self.bound.entry(name.to_string()).or_default().1;
+        for n in leaves {
+            if !nodes.contains(&n) {
+                nodes.push(n);
+            }
+        }
+    }
+
+    /// `let name = value;` in the body: the binding's identifier as
+    /// written, for emitting the value under it.
+    fn bind_ident(&mut self, ident: &syn::Ident, v: Val) {
+        let name = ident.to_string();
+        self.bound.entry(name.clone()).or_default().0 = Some(ident.clone());
+        self.bind(&name, v);
+    }
+
+    /// An opaque value of unknown type (perhaps not `Copy`) is emitted
+    /// under the name the body gives it, when that name holds this value
+    /// only, anywhere in the body, and is no parameter's: then no other
+    /// value of generated code can be shadowed by it, nor shadow it.
+    fn name_opaques(&mut self) {
+        let params: Vec<String> = self
+            .sig
+            .params
+            .iter()
+            .map(|p| p.ident.to_string())
+            .collect();
+        for (name, (ident, nodes)) in &self.bound {
+            let (Some(ident), [node]) = (ident, nodes.as_slice()) else {
+                continue;
+            };
+            if let (&Op::Opaque(k), Ty::Other) = (self.g.op(*node), self.g.ty(*node)) {
+                if !params.contains(name) {
+                    self.g.opaques[k as usize].name = Some(ident.clone());
+                }
+            }
         }
     }
 
@@ -253,6 +304,7 @@ impl Lower<'_> {
 
     /// Rebinds an existing name (assignment) in the scope that holds it.
     fn assign(&mut self, name: &str, v: Val) -> bool {
+        self.note_binding(name, &v);
         for scope in self.scopes.iter_mut().rev() {
             if let Some(slot) = scope.get_mut(name) {
                 *slot = v;
@@ -286,24 +338,21 @@ impl Lower<'_> {
 
     // ---- opaque constants ----
 
-    /// Names of bindings the tokens mention (not as a field or method name).
-    fn mentions(&self, tokens: TokenStream) -> Vec<String> {
-        let mut found = Vec::new();
-        self.collect_mentions(tokens, &mut found);
-        found
-    }
-
-    fn collect_mentions(&self, tokens: TokenStream, found: &mut Vec<String>) {
+    /// Bindings the tokens mention (not as a field or method name), each
+    /// once, as first written.
+    fn mentions(&self, tokens: TokenStream) -> Vec<syn::Ident> {
+        let mut found: Vec<syn::Ident> = Vec::new();
         self.walk_mentions(tokens, &mut |name, _| {
             if !found.contains(&name) {
                 found.push(name);
             }
         });
+        found
     }
 
     /// Calls `f(name, value_use)` for each binding the tokens mention;
     /// `value_use` is false for `name.len()`, which reads no element.
-    fn walk_mentions(&self, tokens: TokenStream, f: &mut dyn FnMut(String, bool)) {
+    fn walk_mentions(&self, tokens: TokenStream, f: &mut dyn FnMut(syn::Ident, bool)) {
         let tts: Vec<TokenTree> = tokens.into_iter().collect();
         let dot =
             |t: Option<&TokenTree>| matches!(t, Some(TokenTree::Punct(p)) if p.as_char() == '.');
@@ -311,12 +360,11 @@ impl Lower<'_> {
             match tt {
                 TokenTree::Group(g) => self.walk_mentions(g.stream(), f),
                 TokenTree::Ident(i) => {
-                    let name = i.to_string();
-                    if (k == 0 || !dot(tts.get(k - 1))) && self.lookup(&name).is_some() {
+                    if (k == 0 || !dot(tts.get(k - 1))) && self.lookup(&i.to_string()).is_some() {
                         let len = dot(tts.get(k + 1))
                             && matches!(tts.get(k + 2), Some(TokenTree::Ident(m)) if m == "len")
                             && matches!(tts.get(k + 3), Some(TokenTree::Group(g)) if g.stream().is_empty());
-                        f(name, !len);
+                        f(i.clone(), !len);
                     }
                 }
                 TokenTree::Punct(_) | TokenTree::Literal(_) => {}
@@ -329,6 +377,7 @@ impl Lower<'_> {
     fn active_mentions(&self, tokens: TokenStream) -> Vec<String> {
         let mut found = Vec::new();
         self.walk_mentions(tokens, &mut |name, value_use| {
+            let name = name.to_string();
             if value_use
                 && !found.contains(&name)
                 && self.lookup(&name).is_some_and(|v| self.val_active(v))
@@ -347,7 +396,7 @@ impl Lower<'_> {
         let mut args = Vec::new();
         let mut names = Vec::new();
         for name in refs {
-            match self.lookup(&name).cloned() {
+            match self.lookup(&name.to_string()).cloned() {
                 Some(Val::Node(n)) => {
                     args.push(n);
                     names.push(name);
@@ -377,10 +426,7 @@ impl Lower<'_> {
             (Ty::Other, Some(f)) => Ty::Float(f),
             _ => ty,
         };
-        let opaque = crate::ir::Opaque {
-            expr: e.clone(),
-            refs: names,
-        };
+        let opaque = crate::ir::Opaque::new(e.clone(), names);
         let id = self.g.add_opaque(self.region, opaque, args, ty);
         if id.0 as usize == self.active.len() {
             self.active.push(false);
@@ -477,7 +523,7 @@ impl Lower<'_> {
     fn bind_pat(&mut self, pat: &Pat, v: Val) {
         match pat {
             Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
-                self.bind(&pi.ident.to_string(), v)
+                self.bind_ident(&pi.ident, v)
             }
             Pat::Type(pt) => self.bind_pat(&pt.pat, v),
             Pat::Wild(_) => {}
@@ -514,7 +560,16 @@ impl Lower<'_> {
                 let op = compound(&b.op).unwrap_or(Bin::Add);
                 let cur = self.expr(&b.left);
                 let rhs = self.expr(&b.right);
-                let v = self.arith(e, op, cur, rhs, &b.left, &b.right);
+                // `a -= b` is `a = (a) - (b)`: the value kept as written
+                // if the operands are of no known type.
+                let (l, r, span) = (&b.left, &b.right, b.op.span());
+                let value: Expr = match op {
+                    Bin::Add => syn::parse_quote_spanned!(span=> (#l) + (#r)),
+                    Bin::Sub => syn::parse_quote_spanned!(span=> (#l) - (#r)),
+                    Bin::Mul => syn::parse_quote_spanned!(span=> (#l) * (#r)),
+                    _ => syn::parse_quote_spanned!(span=> (#l) / (#r)),
+                };
+                let v = self.arith(&value, op, cur, rhs, &b.left, &b.right);
                 self.assign_to(&b.left, v);
                 Val::Unit
             }
@@ -753,7 +808,7 @@ impl Lower<'_> {
                 }
                 match i.base10_parse::<i64>() {
                     Ok(v) if i.suffix().is_empty() => {
-                        Val::Node(self.add(Op::Int(v), vec![], Ty::Other))
+                        Val::Node(self.add(Op::Int(v), vec![], Ty::Int))
                     }
                     _ => self.opaque(e, Ty::Other, "a literal"),
                 }
@@ -776,6 +831,15 @@ impl Lower<'_> {
             let r = self.expr(&b.right);
             return self.arith(e, op, l, r, &b.left, &b.right);
         }
+        if let BinOp::Rem(_) = b.op {
+            let (l, r) = (self.expr(&b.left), self.expr(&b.right));
+            let (l, r) = (self.node(l, &b.left), self.node(r, &b.right));
+            if self.g.ty(l) == Ty::Int && self.g.ty(r) == Ty::Int {
+                return Val::Node(self.g_int(IntOp::Rem, l, r));
+            }
+            let what = construct(e);
+            return self.opaque(e, Ty::Other, &what);
+        }
         let cmp = match b.op {
             BinOp::Lt(_) => Some(Cmp::Lt),
             BinOp::Le(_) => Some(Cmp::Le),
@@ -790,23 +854,43 @@ impl Lower<'_> {
             BinOp::Or(_) => Some(Op::Or),
             _ => None,
         };
-        if cmp.is_none() && logic.is_none() {
+        if let Some(and) = logic {
+            return self.short_circuit(b, and == Op::And);
+        }
+        let Some(c) = cmp else {
             let what = construct(e);
             return self.opaque(e, Ty::Other, &what);
-        }
-        // Conditions on constants stay as written (short-circuits included).
-        if self.mentions_active(e) {
-            let l = self.expr(&b.left);
-            let r = self.expr(&b.right);
-            let (l, r) = (self.node(l, &b.left), self.node(r, &b.right));
-            let op = match cmp {
-                Some(c) => Op::Cmp(c),
-                None => logic.unwrap_or(Op::And),
-            };
-            Val::Node(self.add(op, vec![l, r], Ty::Bool))
+        };
+        let active = self.mentions_active(e);
+        let l = self.expr(&b.left);
+        let r = self.expr(&b.right);
+        let (l, r) = (self.node(l, &b.left), self.node(r, &b.right));
+        let typed = |t: Ty| matches!(t, Ty::Float(_) | Ty::Int | Ty::Bool);
+        if active || (typed(self.g.ty(l)) && typed(self.g.ty(r))) {
+            Val::Node(self.add(Op::Cmp(c), vec![l, r], Ty::Bool))
         } else {
+            // Values of unknown type: the comparison as written.
             self.opaque(e, Ty::Bool, "a condition")
         }
+    }
+
+    /// `a && b` as `if a { b } else { false }`, `a || b` as `if a { true }
+    /// else { b }`: `b` is evaluated only when Rust would (`j > 0 &&
+    /// a[j - 1] > a[j]`).
+    fn short_circuit(&mut self, b: &syn::ExprBinary, and: bool) -> Val {
+        let (l, r) = (&b.left, &b.right);
+        let span = b.op.span();
+        let branches: ExprIf = if and {
+            syn::parse_quote_spanned!(span=> if #l { #r } else { false })
+        } else {
+            syn::parse_quote_spanned!(span=> if #l { true } else { #r })
+        };
+        self.if_expr(&branches)
+    }
+
+    /// An integer operation `a op b`.
+    fn g_int(&mut self, op: IntOp, a: NodeId, b: NodeId) -> NodeId {
+        self.add(Op::IntBin(op), vec![a, b], Ty::Int)
     }
 
     /// Does `e` mention a binding holding an active value?
@@ -820,6 +904,15 @@ impl Lower<'_> {
     fn arith(&mut self, e: &Expr, op: Bin, l: Val, r: Val, le: &Expr, re: &Expr) -> Val {
         let (l, r) = (self.node(l, le), self.node(r, re));
         let (tl, tr) = (self.g.ty(l), self.g.ty(r));
+        if (tl, tr) == (Ty::Int, Ty::Int) {
+            let op = match op {
+                Bin::Add => IntOp::Add,
+                Bin::Sub => IntOp::Sub,
+                Bin::Mul => IntOp::Mul,
+                _ => IntOp::Div,
+            };
+            return Val::Node(self.g_int(op, l, r));
+        }
         let any_active = self.is_active(l) || self.is_active(r);
         let float = tl.float().or(tr.float());
         match float {
@@ -835,18 +928,25 @@ impl Lower<'_> {
             UnOp::Neg(_) => {
                 let v = self.expr(&u.expr);
                 let x = self.node(v, &u.expr);
-                if self.g.ty(x).float().is_some() {
-                    Val::Node(self.add(Op::Un(Un::Neg), vec![x], self.g.ty(x)))
-                } else {
-                    self.opaque(e, Ty::Other, "a negation")
+                match self.g.ty(x) {
+                    Ty::Float(_) => Val::Node(self.add(Op::Un(Un::Neg), vec![x], self.g.ty(x))),
+                    Ty::Int => {
+                        let zero = self.add(Op::Int(0), vec![], Ty::Int);
+                        Val::Node(self.g_int(IntOp::Sub, zero, x))
+                    }
+                    _ => self.opaque(e, Ty::Other, "a negation"),
                 }
             }
             // `*v` of a float an iterator closure reads (a copy here).
             UnOp::Deref(_) if self.mentions_active(e) => self.expr(&u.expr),
-            UnOp::Not(_) if self.mentions_active(e) => {
+            UnOp::Not(_) => {
                 let v = self.expr(&u.expr);
                 let x = self.node(v, &u.expr);
-                Val::Node(self.add(Op::Not, vec![x], Ty::Bool))
+                if self.g.ty(x) == Ty::Bool || self.mentions_active(e) {
+                    Val::Node(self.add(Op::Not, vec![x], Ty::Bool))
+                } else {
+                    self.opaque(e, Ty::Other, "`!`")
+                }
             }
             _ => {
                 let what = construct(e);
@@ -867,7 +967,7 @@ impl Lower<'_> {
     ) -> Val {
         if name == "len" && args.len() == 1 {
             if let Some(arr) = self.array_binding(args[0]) {
-                return Val::Node(self.add(Op::Len, vec![arr], Ty::Other));
+                return Val::Node(self.add(Op::Len, vec![arr], Ty::Int));
             }
         }
         let Some(m) = Method::lookup(name).filter(|_| !turbofish) else {
@@ -1112,7 +1212,17 @@ impl Lower<'_> {
     fn cast(&mut self, e: &Expr, c: &syn::ExprCast) -> Val {
         let to = self.cx.float_of(&c.ty);
         if !self.mentions_active(&c.expr) {
-            return self.opaque(e, to.map_or(Ty::Other, Ty::Float), "a cast");
+            let v = self.expr(&c.expr);
+            let x = self.node(v, &c.expr);
+            let int = crate::signature::int_of(&c.ty);
+            return match (self.g.ty(x), to, int) {
+                (Ty::Int, Some(f), _) => Val::Node(self.add(Op::IntToFloat, vec![x], Ty::Float(f))),
+                (Ty::Int, _, Some(t)) => Val::Node(self.add(Op::IntCast(t), vec![x], Ty::Int)),
+                (Ty::Float(f), Some(t), _) if f == t => Val::Node(x),
+                (_, Some(f), _) => self.opaque(e, Ty::Float(f), "a cast"),
+                (_, _, Some(_)) => self.opaque(e, Ty::Int, "a cast"),
+                _ => self.opaque(e, Ty::Other, "a cast"),
+            };
         }
         let v = self.expr(&c.expr);
         let x = self.node(v, &c.expr);
@@ -1166,10 +1276,9 @@ impl Lower<'_> {
                 )
             }
         };
-        self.g.opaques.push(crate::ir::Opaque {
-            expr: (*r.len).clone(),
-            refs: vec![],
-        });
+        self.g
+            .opaques
+            .push(crate::ir::Opaque::new((*r.len).clone(), vec![]));
         let len = self.g.opaques.len() as u32 - 1;
         Val::Node(self.add(Op::FillFixed(len), vec![v], ty))
     }
@@ -1279,7 +1388,7 @@ impl Lower<'_> {
         let over_floats = self
             .mentions(f.expr.to_token_stream())
             .iter()
-            .any(|n| matches!(self.lookup(n), Some(Val::Node(v)) if self.g.ty(*v).is_array()));
+            .any(|n| matches!(self.lookup(&n.to_string()), Some(Val::Node(v)) if self.g.ty(*v).is_array()));
         match desugar::for_loop(f).filter(|_| over_floats) {
             Some(Ok(Expr::ForLoop(index_loop))) => return self.for_loop(&index_loop),
             Some(other) => return self.rewritten(other),
@@ -1379,7 +1488,7 @@ impl Lower<'_> {
             self.assign(name, Val::Node(arg));
         }
         self.scopes.push(Scope::new());
-        let i = self.add(Op::RegionArg(body, 0), vec![], Ty::Other);
+        let i = self.add(Op::RegionArg(body, 0), vec![], Ty::Int);
         if let Some(name) = index {
             self.bind(name, Val::Node(i));
         }
@@ -1853,9 +1962,16 @@ mod tests {
 
     #[test]
     fn constants_are_kept_as_written_with_their_bindings() {
-        let text = ir("fn f(x: f64, n: usize) -> f64 { let k = n * 2; x * (k as f64) }");
-        assert!(text.contains("opaque `n * 2` %1"), "{text}");
-        assert!(text.contains("opaque `k as f64` %3"), "{text}");
+        let text = ir("fn f(x: f64, n: usize) -> f64 { let k = n * 2; x * scale(k) }");
+        assert!(text.contains("opaque `scale (k)` %3"), "{text}");
+    }
+
+    #[test]
+    fn integer_arithmetic_is_typed() {
+        let text = ir("fn f(x: f64, n: usize) -> f64 { let k = n * 2 % 3; x * (k as f64) }");
+        assert!(text.contains("intbin(mul) %1, %2"), "{text}");
+        assert!(text.contains("intbin(rem) %3, %4"), "{text}");
+        assert!(text.contains("inttofloat %5"), "{text}");
     }
 
     #[test]

@@ -61,6 +61,7 @@ use crate::diff::forward::jvp;
 use crate::diff::reverse::vjp;
 use crate::diff::Seed;
 use crate::interp::{self, Val, Value};
+use crate::ir::IntOp;
 use crate::ir::{
     Bin, Cmp, FloatTy, Function, Graph, NodeId, Op, OutShape, Param, RegionId, Ty, Un, ROOT,
 };
@@ -478,9 +479,7 @@ impl Builder {
     }
 
     fn int(&mut self, n: i8) -> NodeId {
-        let n = self
-            .g
-            .add(self.region, Op::Int(n as i64), vec![], Ty::Other);
+        let n = self.g.add(self.region, Op::Int(n as i64), vec![], Ty::Int);
         self.ints.push(n);
         n
     }
@@ -1895,16 +1894,17 @@ impl Builder {
     }
 
     fn int_lit(&mut self, v: i64) -> NodeId {
-        self.g.add(self.region, Op::Int(v), vec![], Ty::Other)
+        self.g.add(self.region, Op::Int(v), vec![], Ty::Int)
     }
 
     /// An opaque expression over named bindings.
     fn opaque(&mut self, expr: &str, refs: &[(&str, NodeId)], ty: Ty) -> NodeId {
         let expr: syn::Expr = syn::parse_str(expr).expect("opaque expression parses");
-        let opaque = crate::ir::Opaque {
-            expr,
-            refs: refs.iter().map(|(n, _)| n.to_string()).collect(),
-        };
+        let names = refs
+            .iter()
+            .map(|(n, _)| syn::Ident::new(n, proc_macro2::Span::call_site()))
+            .collect();
+        let opaque = crate::ir::Opaque::new(expr, names);
         let args = refs.iter().map(|(_, a)| *a).collect();
         self.g.add_opaque(self.region, opaque, args, ty)
     }
@@ -1928,13 +1928,16 @@ impl Builder {
         Some(match ix {
             Idx::Back(_) => {
                 let s = self.int_lit(start);
-                self.g.add(r, Op::IntSub, vec![i, s], Ty::Other)
+                self.g.add(r, Op::IntBin(IntOp::Sub), vec![i, s], Ty::Int)
             }
             Idx::Flip(_) => {
                 let len = self.g.add(r, Op::Len, vec![a0], Ty::Other);
                 let one = self.int_lit(1);
-                let last = self.g.add(r, Op::IntSub, vec![len, one], Ty::Other);
-                self.g.add(r, Op::IntSub, vec![last, i], Ty::Other)
+                let last = self
+                    .g
+                    .add(r, Op::IntBin(IntOp::Sub), vec![len, one], Ty::Int);
+                self.g
+                    .add(r, Op::IntBin(IntOp::Sub), vec![last, i], Ty::Int)
             }
             Idx::FlipOpaque(_) => {
                 self.opaque("a0.len() - 1 - i", &[("a0", a0), ("i", i)], Ty::Other)
@@ -1956,7 +1959,11 @@ impl Builder {
                     self.opaque(expr, &[("i", i)], Ty::Other)
                 } else {
                     let one = self.int_lit(1);
-                    let op = if up { Op::IntAdd } else { Op::IntSub };
+                    let op = if up {
+                        Op::IntBin(IntOp::Add)
+                    } else {
+                        Op::IntBin(IntOp::Sub)
+                    };
                     self.g.add(r, op, vec![i, one], Ty::Other)
                 }
             }
@@ -1975,10 +1982,9 @@ impl Builder {
 
     /// `[v; N]` with the literal length `N`: always a new node.
     fn fill_fixed(&mut self, v: NodeId, ty: Ty) -> NodeId {
-        self.g.opaques.push(crate::ir::Opaque {
-            expr: syn::parse_str(&self.n.to_string()).expect("a literal"),
-            refs: vec![],
-        });
+        self.g
+            .opaques
+            .push(crate::ir::Opaque::parsed(&self.n.to_string(), &[]));
         let k = self.g.opaques.len() as u32 - 1;
         self.g.add(self.region, Op::FillFixed(k), vec![v], ty)
     }
@@ -2211,7 +2217,8 @@ impl Builder {
             4 if self.n > 0 => {
                 let len = self.g.add(r, Op::Len, vec![self.a0], Ty::Other);
                 let one = self.int_lit(1);
-                self.g.add(r, Op::IntSub, vec![len, one], Ty::Other)
+                self.g
+                    .add(r, Op::IntBin(IntOp::Sub), vec![len, one], Ty::Int)
             }
             _ => self.opaque("a0.len() - 1", &[("a0", self.a0)], Ty::Other),
         };
@@ -2270,7 +2277,7 @@ impl Builder {
         }
         let i = self
             .g
-            .add_local(body, Op::RegionArg(body, 0), vec![], Ty::Other);
+            .add_local(body, Op::RegionArg(body, 0), vec![], Ty::Int);
         self.ints.push(i);
         self.loops.push((i, start, to_last));
         self.bodies.push(body);
@@ -2576,7 +2583,7 @@ fn powi_zero_exponent_at_zero() {
         vec![],
         Ty::Other,
     );
-    let zero = g.add(ROOT, Op::Int(0), vec![], Ty::Other);
+    let zero = g.add(ROOT, Op::Int(0), vec![], Ty::Int);
     let a = g.add(ROOT, Op::PowI, vec![x, n], F64);
     let b = g.add(ROOT, Op::PowI, vec![x, zero], F64);
     let f = Function {
@@ -2741,7 +2748,9 @@ fn array_generator_covers_the_features() {
                     if matches!(arg_op(1), Op::Opaque(_)) {
                         has.insert("opaque loop end");
                     }
-                    if matches!(arg_op(1), Op::IntSub) || tokens(n.args[1]) == "a0 . len () - 1" {
+                    if matches!(arg_op(1), Op::IntBin(IntOp::Sub))
+                        || tokens(n.args[1]) == "a0 . len () - 1"
+                    {
                         has.insert("loop to n - 1");
                     }
                     let outs = &g.region(*body).outputs[..*carried as usize];
@@ -2774,13 +2783,13 @@ fn array_generator_covers_the_features() {
                     if in_loop(n.region) && matches!(arg_op(1), Op::RegionArg(..)) {
                         has.insert("read at the loop index");
                     }
-                    if matches!(arg_op(1), Op::Opaque(_) | Op::IntSub) {
+                    if matches!(arg_op(1), Op::Opaque(_) | Op::IntBin(IntOp::Sub)) {
                         has.insert("index arithmetic");
                     }
-                    if index_plus(n.args[1], Op::IntAdd) {
+                    if index_plus(n.args[1], Op::IntBin(IntOp::Add)) {
                         has.insert("read at i + 1");
                     }
-                    if index_plus(n.args[1], Op::IntSub) {
+                    if index_plus(n.args[1], Op::IntBin(IntOp::Sub)) {
                         has.insert("read at i - 1");
                     }
                     match tokens(n.args[1]).as_str() {
@@ -2815,9 +2824,12 @@ fn array_generator_covers_the_features() {
                 Op::PowI if matches!(arg_op(1), Op::RegionArg(_, 0)) => {
                     has.insert("powi(i)");
                 }
+                Op::IntBin(IntOp::Sub) => {
+                    has.insert("IntSub");
+                }
                 other => {
                     let name = format!("{other:?}");
-                    for op in ["FillVec", "FillFixed", "ArrayLit", "Owned", "Len", "IntSub"] {
+                    for op in ["FillVec", "FillFixed", "ArrayLit", "Owned", "Len"] {
                         if name.starts_with(op) {
                             has.insert(op);
                         }
@@ -3007,7 +3019,11 @@ impl Builder {
             self.opaque(&expr, &[("i", i)], Ty::Other)
         } else {
             let m = self.int_lit(c.abs());
-            let op = if c > 0 { Op::IntAdd } else { Op::IntSub };
+            let op = if c > 0 {
+                Op::IntBin(IntOp::Add)
+            } else {
+                Op::IntBin(IntOp::Sub)
+            };
             self.g.add(self.region, op, vec![i, m], Ty::Other)
         }
     }
@@ -3039,7 +3055,7 @@ fn sbuild(p: &SProg, n: usize) -> Function {
         (0, _) if n as i64 >= back => {
             let len = b.g.add(ROOT, Op::Len, vec![a0], Ty::Other);
             let k = b.int_lit(back);
-            b.g.add(ROOT, Op::IntSub, vec![len, k], Ty::Other)
+            b.g.add(ROOT, Op::IntBin(IntOp::Sub), vec![len, k], Ty::Int)
         }
         (1, _) => b.int_lit((n as i64 - back).max(0)),
         _ => b.opaque(&format!("a0.len() - {back}"), &[("a0", a0)], Ty::Other),
@@ -3063,8 +3079,7 @@ fn sbuild(p: &SProg, n: usize) -> Function {
             b.g.add_local(body, Op::RegionArg(body, k as u32 + 1), vec![], ty)
         })
         .collect();
-    let i =
-        b.g.add_local(body, Op::RegionArg(body, 0), vec![], Ty::Other);
+    let i = b.g.add_local(body, Op::RegionArg(body, 0), vec![], Ty::Int);
     b.region = body;
     b.ints.push(i);
     if p.reads_param {
@@ -3315,7 +3330,7 @@ fn param_node(g: &mut Graph, index: u32, ty: Ty) -> NodeId {
 }
 
 fn int_node(g: &mut Graph, r: RegionId, n: i64) -> NodeId {
-    g.add(r, Op::Int(n), vec![], Ty::Other)
+    g.add(r, Op::Int(n), vec![], Ty::Int)
 }
 
 /// `for i in start..end` in region `r`, carrying `inits`, as lowering
@@ -3337,7 +3352,7 @@ fn for_loop(
             g.add_local(b, Op::RegionArg(b, k as u32 + 1), vec![], ty)
         })
         .collect();
-    let i = g.add_local(b, Op::RegionArg(b, 0), vec![], Ty::Other);
+    let i = g.add_local(b, Op::RegionArg(b, 0), vec![], Ty::Int);
     let outs = body(g, b, &args, i);
     g.set_outputs(b, outs);
     let mut loop_args = vec![start, end];
@@ -3651,10 +3666,7 @@ fn bug_rank2_fill_of_active_value() {
     let f = function(&[("x", F64)], |g, p| {
         let x = p[0];
         let lit = |g: &mut Graph| {
-            g.opaques.push(crate::ir::Opaque {
-                expr: syn::parse_quote!(2),
-                refs: vec![],
-            });
+            g.opaques.push(crate::ir::Opaque::parsed("2", &[]));
             g.opaques.len() as u32 - 1
         };
         let (k0, k1) = (lit(g), lit(g));

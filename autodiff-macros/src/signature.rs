@@ -8,7 +8,7 @@ use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
 use crate::args::Args;
 use crate::context::Cx;
 use crate::error::Errors;
-use crate::ir::{FloatTy, OutShape, Ty};
+use crate::ir::{FloatTy, IntTy, OutShape, Ty};
 
 /// One parameter of the user's function.
 #[derive(Clone)]
@@ -56,6 +56,8 @@ pub fn array_of(cx: &Cx, ty: &Type) -> Option<(FloatTy, u8)> {
 fn ir_ty(cx: &Cx, ty: &Type) -> Ty {
     if let Some(f) = cx.float_of(ty) {
         Ty::Float(f)
+    } else if int_of(ty).is_some() {
+        Ty::Int
     } else if let Some((f, rank)) = array_of(cx, ty) {
         Ty::Array(f, rank)
     } else {
@@ -80,6 +82,16 @@ pub struct Signature {
     /// Was the return type one the pipeline understands? (If not, the body
     /// is not checked against it.)
     pub out_known: bool,
+}
+
+/// The primitive integer type `ty` names, if it names one.
+pub fn int_of(ty: &Type) -> Option<IntTy> {
+    match ty {
+        Type::Path(p) if p.qself.is_none() => IntTy::from_name(&p.path.get_ident()?.to_string()),
+        Type::Paren(p) => int_of(&p.elem),
+        Type::Group(g) => int_of(&g.elem),
+        _ => None,
+    }
 }
 
 /// Does a bound name the trait `Float` (`Float`, `num_traits::Float`,

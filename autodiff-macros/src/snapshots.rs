@@ -169,7 +169,7 @@ fn branch_with_constant() {
                 %6 = mul %2, %5
                 yield %6
               } else {
-                %7 = opaque `n as f64` %1
+                %7 = inttofloat %1
                 %8 = tanh %0
                 %9 = mul %7, %8
                 %10 = add %2, %9
@@ -193,7 +193,7 @@ fn branch_with_constant() {
                 %7 = const 0.0
                 yield %6, %5, %7, %7
               } else {
-                %8 = opaque `n as f64` %1
+                %8 = inttofloat %1
                 %9 = tanh %0
                 %10 = mul %8, %9
                 %11 = add %2, %10
@@ -239,7 +239,7 @@ fn branch_with_constant() {
                     let t2 = x.ln();
                     (t0 * t2, t2, 0.0_f64, 0.0_f64)
                 } else {
-                    let t3 = n as f64;
+                    let t3 = n as ::core::primitive::f64;
                     let t4 = x.tanh();
                     (t0 + t3 * t4, 0.0_f64, t3, t4)
                 };

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::forward::{CopiedRegion, Forward};
 use super::rules::{self, Partial};
 use super::{accumulate, apply, Seed};
+use crate::ir::IntOp;
 use crate::ir::{Function, Graph, Kernel, NodeId, Op, Param, RegionId, Ty, ROOT};
 
 /// An adjoint, possibly valid only when a condition has a given value
@@ -292,7 +293,14 @@ impl<'a> Reverse<'a> {
             for (k, bar) in out_bars.iter().enumerate() {
                 if let Some(bar) = *bar {
                     let o = self.src().region(sr).outputs[k];
-                    add_bar(&mut self.g, r, &mut local, o, Bar::open(bar));
+                    match local.get(&o) {
+                        // An array the branch yields unchanged: its adjoint
+                        // passes through, not added to fresh zeros (a copy).
+                        Some(old) if *self.g.op(old.node) == Op::ZerosLike => {
+                            local.insert(o, Bar::open(bar));
+                        }
+                        _ => add_bar(&mut self.g, r, &mut local, o, Bar::open(bar)),
+                    }
                 }
             }
             self.region(sr, r, &mut local);
@@ -391,7 +399,7 @@ impl<'a> Reverse<'a> {
                     if !self.active[item.0 as usize] {
                         continue;
                     }
-                    let i = self.g.add(dr, Op::Int(k as i64), vec![], Ty::Other);
+                    let i = self.g.add(dr, Op::Int(k as i64), vec![], Ty::Int);
                     let bv = elem(&mut self.g, vec![i]);
                     add_bar(&mut self.g, dr, bars, item, Bar::open(bv));
                 }
@@ -592,9 +600,7 @@ impl<'a> Reverse<'a> {
         let end = self.primal(src.args(id)[1]);
         loop {
             let rb = self.g.new_region(dr);
-            let idx = self
-                .g
-                .add_local(rb, Op::RegionArg(rb, 0), vec![], Ty::Other);
+            let idx = self.g.add_local(rb, Op::RegionArg(rb, 0), vec![], Ty::Int);
             let mut local = Bars::new();
             let mut next_arg = 1u32;
             let mut arg = |g: &mut Graph, ty: Ty| {
@@ -721,11 +727,15 @@ impl<'a> Reverse<'a> {
         // Position of iteration `idx` on the tape (tapes are in execution
         // order).
         let pos = if rev {
-            let one = self.g.add(rb, Op::Int(1), vec![], Ty::Other);
-            let last = self.g.add(rb, Op::IntSub, vec![end, one], Ty::Other);
-            self.g.add(rb, Op::IntSub, vec![last, idx], Ty::Other)
+            let one = self.g.add(rb, Op::Int(1), vec![], Ty::Int);
+            let last = self
+                .g
+                .add(rb, Op::IntBin(IntOp::Sub), vec![end, one], Ty::Int);
+            self.g
+                .add(rb, Op::IntBin(IntOp::Sub), vec![last, idx], Ty::Int)
         } else {
-            self.g.add(rb, Op::IntSub, vec![idx, start], Ty::Other)
+            self.g
+                .add(rb, Op::IntBin(IntOp::Sub), vec![idx, start], Ty::Int)
         };
         let mut presets = vec![];
         for (n, node) in src.nodes.iter().enumerate() {

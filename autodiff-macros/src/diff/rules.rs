@@ -6,6 +6,7 @@
 //! sums; the reverse transform multiplies the output's adjoint by each
 //! partial and accumulates. Adding an op is adding its arm here.
 
+use crate::ir::IntOp;
 use crate::ir::{Bin, Cmp, Graph, Kernel, NodeId, Op, RegionId, Ty, Un};
 
 /// The local derivative of an op's output with respect to one operand.
@@ -235,13 +236,19 @@ pub fn partial(
             let p = if *g.op(n) == Op::Int(i32::MIN as i64) {
                 wrapped(g)
             } else {
-                let minus_one = g.add(r, Op::Int(-1), vec![], Ty::Other);
-                let m = g.add(r, Op::IntAdd, vec![n, minus_one], Ty::Other);
+                // A literal exponent is not `i32::MIN` here: a positive one
+                // is `n - 1` as written (Theano's raw `x ** (2 - 1)`).
+                let one = g.int(r, 1);
+                let m = match *g.op(n) {
+                    Op::Int(k) if k > 0 => g.int_bin(r, IntOp::Sub, n, one),
+                    Op::Int(k) => g.int(r, k - 1),
+                    _ => g.int_bin(r, IntOp::WrappingSubI32, n, one),
+                };
                 let p = g.add(r, Op::PowI, vec![x, m], Ty::Float(ty));
                 if matches!(g.op(n), Op::Int(_)) {
                     p
                 } else {
-                    let min = g.add(r, Op::Int(i32::MIN as i64), vec![], Ty::Other);
+                    let min = g.add(r, Op::Int(i32::MIN as i64), vec![], Ty::Int);
                     let is_min = g.cmp(r, Cmp::Eq, n, min);
                     let q = wrapped(g);
                     g.select(r, is_min, q, p)
@@ -251,7 +258,7 @@ pub fn partial(
             if matches!(g.op(n), Op::Int(_)) {
                 slope
             } else {
-                let int_zero = g.add(r, Op::Int(0), vec![], Ty::Other);
+                let int_zero = g.add(r, Op::Int(0), vec![], Ty::Int);
                 let is_zero = g.cmp(r, Cmp::Eq, n, int_zero);
                 let zero = c(g, 0.0);
                 g.select(r, is_zero, zero, slope)

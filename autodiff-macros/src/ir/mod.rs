@@ -55,7 +55,9 @@ pub enum Ty {
     Array(FloatTy, u8),
     /// A boolean (conditions).
     Bool,
-    /// Anything else (integers, opaque values of unknown type); never
+    /// An integer of any primitive type (indices, lengths, counters).
+    Int,
+    /// Anything else (opaque values of unknown type); never
     /// differentiated.
     Other,
 }
@@ -139,6 +141,65 @@ pub enum Bin {
     Max,
 }
 
+/// Integer arithmetic, as Rust's operators on one integer type.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum IntOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+    /// `a.wrapping_sub(b)` on an `i32`: the exponent `n - 1` of a `powi`
+    /// derivative, which must not overflow at `i32::MIN`.
+    WrappingSubI32,
+}
+
+/// The primitive integer types, the targets of `as` casts.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum IntTy {
+    I8,
+    I16,
+    I32,
+    I64,
+    I128,
+    Isize,
+    U8,
+    U16,
+    U32,
+    U64,
+    U128,
+    Usize,
+}
+
+impl IntTy {
+    const ALL: [(IntTy, &'static str); 12] = [
+        (IntTy::I8, "i8"),
+        (IntTy::I16, "i16"),
+        (IntTy::I32, "i32"),
+        (IntTy::I64, "i64"),
+        (IntTy::I128, "i128"),
+        (IntTy::Isize, "isize"),
+        (IntTy::U8, "u8"),
+        (IntTy::U16, "u16"),
+        (IntTy::U32, "u32"),
+        (IntTy::U64, "u64"),
+        (IntTy::U128, "u128"),
+        (IntTy::Usize, "usize"),
+    ];
+
+    /// The type a name (`usize`, `i32`, ...) spells.
+    pub fn from_name(name: &str) -> Option<IntTy> {
+        IntTy::ALL.iter().find(|(_, n)| *n == name).map(|(t, _)| *t)
+    }
+
+    pub fn name(self) -> &'static str {
+        IntTy::ALL
+            .iter()
+            .find(|(t, _)| *t == self)
+            .map_or("i64", |(_, n)| n)
+    }
+}
+
 /// Comparisons; `MaxFirst`/`MinFirst` tell whether `a.max(b)` / `a.min(b)`
 /// returns its first argument (ties go to the first).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -184,8 +245,11 @@ pub enum Op {
     Clamp,
     /// `n as F`: `[n]`, `n` an integer node.
     IntToFloat,
-    /// `n + m` on integers.
-    IntAdd,
+    /// Integer arithmetic `[a, b]` (index arithmetic, loop bounds,
+    /// counters).
+    IntBin(IntOp),
+    /// `n as i32` (any integer type): `[n]`.
+    IntCast(IntTy),
     /// A comparison `[a, b]`, giving a `Bool`.
     Cmp(Cmp),
     Not,
@@ -243,8 +307,6 @@ pub enum Op {
     AddArray,
     /// The sum of every element of `[arr]`.
     SumAll,
-    /// `a - b` on integers.
-    IntSub,
     /// Input `k` of a loop body region: 0 is the index, `1 + j` carried
     /// value `j` at the start of the iteration.
     RegionArg(RegionId, u32),
@@ -488,11 +550,36 @@ pub struct Region {
 }
 
 /// User tokens kept as written. `refs` maps each binding name the tokens
-/// mention to the argument (position in the node's `args`) that holds it.
+/// mention to the argument (position in the node's `args`) that holds it;
+/// the emitter binds those names to the arguments' values around the
+/// tokens.
 #[derive(Clone, Debug)]
 pub struct Opaque {
     pub expr: syn::Expr,
-    pub refs: Vec<String>,
+    pub refs: Vec<syn::Ident>,
+    /// The one name the body binds this value to, if it can be emitted
+    /// under it: then the tokens that mention it need no rebinding (a value
+    /// of unknown type may not be `Copy`).
+    pub name: Option<syn::Ident>,
+}
+
+impl Opaque {
+    /// Tokens kept as written, mentioning the bindings `refs`.
+    pub fn new(expr: syn::Expr, refs: Vec<syn::Ident>) -> Opaque {
+        Opaque {
+            expr,
+            refs,
+            name: None,
+        }
+    }
+
+    /// `expr` parsed, mentioning the bindings named `refs` (tests).
+    #[cfg(test)]
+    pub fn parsed(expr: &str, refs: &[&str]) -> Opaque {
+        let ident = |n: &&str| syn::Ident::new(n, proc_macro2::Span::call_site());
+        let expr = syn::parse_str(expr).expect("test expression parses");
+        Opaque::new(expr, refs.iter().map(ident).collect())
+    }
 }
 
 /// A called function: its path, which arguments are passed by reference
@@ -799,6 +886,14 @@ impl Graph {
         self.add(r, Op::Select, vec![c, a, b], ty)
     }
 
+    pub fn int(&mut self, r: RegionId, n: i64) -> NodeId {
+        self.add(r, Op::Int(n), vec![], Ty::Int)
+    }
+
+    pub fn int_bin(&mut self, r: RegionId, op: IntOp, a: NodeId, b: NodeId) -> NodeId {
+        self.add(r, Op::IntBin(op), vec![a, b], Ty::Int)
+    }
+
     pub fn cmp(&mut self, r: RegionId, op: Cmp, a: NodeId, b: NodeId) -> NodeId {
         self.add(r, Op::Cmp(op), vec![a, b], Ty::Bool)
     }
@@ -821,6 +916,7 @@ impl Graph {
         let op = match ty {
             Ty::Float(_) => Op::Const(0.0_f64.to_bits()),
             Ty::Bool => Op::Bool(false),
+            Ty::Int => Op::Int(0),
             Ty::Other | Ty::Array(..) => Op::Default,
         };
         self.add_local(r, op, vec![], ty)

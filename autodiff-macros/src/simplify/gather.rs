@@ -90,6 +90,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::diff::reverse::costly;
+use crate::ir::IntOp;
 use crate::ir::{Cmp, Function, Graph, NodeId, Op, RegionId, Ty, ROOT};
 
 /// Most distinct offsets of a gathered loop (each one instantiates the
@@ -321,7 +322,6 @@ fn pure_body(g: &Graph, live: &[bool], body: RegionId, chain: &HashSet<NodeId>) 
         let node = g.node(n);
         let pure = match &node.op {
             Op::Default => !node.ty.is_array(),
-            Op::Opaque(k) => pure_tokens(&g.opaques[*k as usize].expr),
             Op::RegionArg(r, 0) => *r == body,
             Op::Param { .. }
             | Op::Const(_)
@@ -333,8 +333,8 @@ fn pure_body(g: &Graph, live: &[bool], body: RegionId, chain: &HashSet<NodeId>) 
             | Op::MulAdd
             | Op::Clamp
             | Op::IntToFloat
-            | Op::IntAdd
-            | Op::IntSub
+            | Op::IntBin(_)
+            | Op::IntCast(_)
             | Op::Cmp(_)
             | Op::Not
             | Op::And
@@ -394,72 +394,17 @@ fn linear(g: &Graph, body: RegionId, n: NodeId, lin: &HashMap<NodeId, Lin>) -> O
         _ => lin.get(&a).copied(),
     };
     let node = g.node(n);
-    // `n + -1` is an `i32` exponent (a `powi` derivative's, emitted as a
-    // wrapping subtraction), not index arithmetic.
-    let negative = |a: NodeId| matches!(g.op(a), Op::Int(m) if *m < 0);
     let (a, b) = match node.op {
         Op::RegionArg(r, 0) if r == body => return Some((1, 0)),
         Op::Int(m) => return Some((0, m)),
-        Op::IntAdd if node.args.iter().any(|&a| negative(a)) => return None,
-        Op::IntAdd | Op::IntSub => (of(node.args[0])?, of(node.args[1])?),
-        Op::Opaque(k) => {
-            let opaque = &g.opaques[k as usize];
-            let arg = |name: &str| {
-                let pos = opaque.refs.iter().position(|r| r == name)?;
-                of(*node.args.get(pos)?)
-            };
-            return linear_tokens(&opaque.expr, &arg);
-        }
+        Op::IntBin(IntOp::Add | IntOp::Sub) => (of(node.args[0])?, of(node.args[1])?),
         _ => return None,
     };
     let sum = |s: i64| Some((a.0.checked_add(s * b.0)?, a.1.checked_add(s * b.1)?));
-    if node.op == Op::IntAdd {
+    if node.op == Op::IntBin(IntOp::Add) {
         sum(1)
     } else {
         sum(-1)
-    }
-}
-
-/// Tokens `i + 1`, `(i - 2) + k`, ... as a linear form, the bindings read
-/// by `arg`.
-fn linear_tokens(e: &syn::Expr, arg: &dyn Fn(&str) -> Option<Lin>) -> Option<Lin> {
-    use syn::{BinOp, Expr, Lit};
-    match e {
-        Expr::Lit(l) => match &l.lit {
-            Lit::Int(i) => Some((0, i.base10_parse().ok()?)),
-            _ => None,
-        },
-        Expr::Path(p) => arg(&p.path.get_ident()?.to_string()),
-        Expr::Paren(p) => linear_tokens(&p.expr, arg),
-        Expr::Group(g) => linear_tokens(&g.expr, arg),
-        Expr::Binary(b) => {
-            let (x, y) = (linear_tokens(&b.left, arg)?, linear_tokens(&b.right, arg)?);
-            let s = match b.op {
-                BinOp::Add(_) => 1,
-                BinOp::Sub(_) => -1,
-                _ => return None,
-            };
-            Some((x.0.checked_add(s * y.0)?, x.1.checked_add(s * y.1)?))
-        }
-        _ => None,
-    }
-}
-
-/// Are user tokens free of calls and macros (so evaluating them more or
-/// fewer times changes nothing)? `.len()` is allowed.
-fn pure_tokens(e: &syn::Expr) -> bool {
-    use syn::Expr;
-    match e {
-        Expr::Lit(_) | Expr::Path(_) => true,
-        Expr::Paren(p) => pure_tokens(&p.expr),
-        Expr::Group(g) => pure_tokens(&g.expr),
-        Expr::Cast(c) => pure_tokens(&c.expr),
-        Expr::Unary(u) => pure_tokens(&u.expr),
-        Expr::Field(f) => pure_tokens(&f.base),
-        Expr::Binary(b) => pure_tokens(&b.left) && pure_tokens(&b.right),
-        Expr::Index(i) => pure_tokens(&i.expr) && pure_tokens(&i.index),
-        Expr::MethodCall(m) => m.method == "len" && m.args.is_empty() && pure_tokens(&m.receiver),
-        _ => false,
     }
 }
 
@@ -470,14 +415,14 @@ fn offset(g: &mut Graph, r: RegionId, base: NodeId, c: i64) -> NodeId {
         return base;
     }
     if let Op::Int(m) = *g.op(base) {
-        return g.add(r, Op::Int(m + c), vec![], Ty::Other);
+        return g.add(r, Op::Int(m + c), vec![], Ty::Int);
     }
     let (op, k) = if c > 0 {
-        (Op::IntAdd, c)
+        (Op::IntBin(IntOp::Add), c)
     } else {
-        (Op::IntSub, -c)
+        (Op::IntBin(IntOp::Sub), -c)
     };
-    let k = g.add(r, Op::Int(k), vec![], Ty::Other);
+    let k = g.add(r, Op::Int(k), vec![], Ty::Int);
     g.add(r, op, vec![base, k], Ty::Other)
 }
 
@@ -676,7 +621,7 @@ impl Copier<'_> {
             .collect();
         let j = self
             .dst
-            .add_local(nb, Op::RegionArg(nb, 0), vec![], Ty::Other);
+            .add_local(nb, Op::RegionArg(nb, 0), vec![], Ty::Int);
         let j = At { base: j, plus: 0 };
         let outs = self.element(p, nb, seg, j, vars, bounds);
         self.dst.set_outputs(nb, outs);
@@ -1017,7 +962,8 @@ mod tests {
         // filling the gradient (zeros made for it alone).
         assert_eq!(loops(&finish(&g)), 2, "{}", finish(&g));
         assert!(fills(&finish(&g)));
-        for n in (0..=6).chain([50]) {
+        // (`x.len() - 1` underflows at n = 0, in Rust as here.)
+        for n in (1..=6).chain([50]) {
             let (before, after) = both(&g, &[point(n)]);
             assert_eq!(before, after, "n = {n}");
         }
@@ -1031,7 +977,7 @@ mod tests {
         assert!(gather(&g).is_some(), "{g}");
         // The forward loop, prologue, main, epilogue.
         assert_eq!(loops(&finish(&g)), 4, "{}", finish(&g));
-        for n in 0..=9 {
+        for n in 1..=9 {
             let (before, after) = both(&g, &[point(n)]);
             assert_eq!(before, after, "n = {n}");
         }
@@ -1079,7 +1025,7 @@ mod tests {
         // The adjoint and its tangent are carried together: updated in
         // place.
         assert!(!fills(&finish(&h)));
-        for n in 0..=7 {
+        for n in 1..=7 {
             let dir = Val::Array((0..n).map(|i| Val::F(0.5 - 0.1 * i as f64)).collect());
             let (before, after) = both(&h, &[point(n), dir]);
             assert_eq!(before, after, "n = {n}");
@@ -1107,17 +1053,13 @@ mod tests {
             ARR,
         );
         let acc = g.add(ROOT, init, vec![a], ARR);
-        let s = g.add(ROOT, Op::Int(start), vec![], Ty::Other);
-        // `a.len() - back` as user tokens (the interpreter lets it go below
-        // zero: an empty loop).
-        let opaque = crate::ir::Opaque {
-            expr: syn::parse_str(&format!("a.len() - {back}")).unwrap(),
-            refs: vec!["a".into()],
-        };
-        let e = g.add_opaque(ROOT, opaque, vec![a], Ty::Other);
+        let s = g.add(ROOT, Op::Int(start), vec![], Ty::Int);
+        let len = g.add(ROOT, Op::Len, vec![a], Ty::Int);
+        let back = int(&mut g, ROOT, back);
+        let e = g.int_bin(ROOT, IntOp::Sub, len, back);
         let b = g.new_region(ROOT);
         let arg = g.add_local(b, Op::RegionArg(b, 1), vec![], ARR);
-        let i = g.add_local(b, Op::RegionArg(b, 0), vec![], Ty::Other);
+        let i = g.add_local(b, Op::RegionArg(b, 0), vec![], Ty::Int);
         let out = body(&mut g, b, arg, i, a);
         g.set_outputs(b, vec![out]);
         let l = g.add(
@@ -1143,10 +1085,10 @@ mod tests {
     }
 
     fn int(g: &mut Graph, r: RegionId, n: i64) -> NodeId {
-        g.add(r, Op::Int(n), vec![], Ty::Other)
+        g.add(r, Op::Int(n), vec![], Ty::Int)
     }
 
-    /// `i + 3` (`IntAdd`), `i - 2` (user tokens), `i` and `i + 1 - 1`:
+    /// `i + 3`, `i - 2`, `i` and `i + 1 - 1`:
     /// offsets -2, 0 (twice) and 3, in both directions, starting from
     /// zeros (bit for bit) or from the values of `a` (close).
     #[test]
@@ -1156,15 +1098,12 @@ mod tests {
                 let exact = init == Op::ZerosLike;
                 let f = looped(2, 3, rev, init, |g, r, acc, i, a| {
                     let three = int(g, r, 3);
-                    let i3 = g.add(r, Op::IntAdd, vec![i, three], Ty::Other);
-                    let m2 = crate::ir::Opaque {
-                        expr: syn::parse_str("i - 2").unwrap(),
-                        refs: vec!["i".into()],
-                    };
-                    let im2 = g.add_opaque(r, m2, vec![i], Ty::Other);
+                    let i3 = g.add(r, Op::IntBin(IntOp::Add), vec![i, three], Ty::Int);
+                    let two = int(g, r, 2);
+                    let im2 = g.int_bin(r, IntOp::Sub, i, two);
                     let one = int(g, r, 1);
-                    let i1 = g.add(r, Op::IntAdd, vec![i, one], Ty::Other);
-                    let i0 = g.add(r, Op::IntSub, vec![i1, one], Ty::Other);
+                    let i1 = g.add(r, Op::IntBin(IntOp::Add), vec![i, one], Ty::Int);
+                    let i0 = g.add(r, Op::IntBin(IntOp::Sub), vec![i1, one], Ty::Int);
                     let ai = g.add(r, Op::Index, vec![a, i], F64);
                     let a1 = g.add(r, Op::Index, vec![a, i1], F64);
                     let sq = g.bin(r, Bin::Mul, ai, ai);
@@ -1178,7 +1117,8 @@ mod tests {
                 // Fresh zeros are filled in index order, a copy of `a`
                 // updated in place.
                 assert_eq!(fills(&finish(&f)), exact, "{}", finish(&f));
-                for n in 0..=12 {
+                // (`a.len() - 3` underflows below n = 3.)
+                for n in 3..=12 {
                     let (before, after) = both(&f, &[point(n)]);
                     let close = before.iter().zip(&after).all(|(x, y)| {
                         if exact {
@@ -1197,7 +1137,7 @@ mod tests {
     fn reading_the_accumulated_array_blocks_the_pass() {
         let f = looped(0, 1, true, Op::ZerosLike, |g, r, acc, i, _| {
             let one = int(g, r, 1);
-            let i1 = g.add(r, Op::IntAdd, vec![i, one], Ty::Other);
+            let i1 = g.add(r, Op::IntBin(IntOp::Add), vec![i, one], Ty::Int);
             let next = g.add(r, Op::Index, vec![acc, i1], F64);
             let acc = g.add(r, Op::AddAt, vec![acc, i, next], ARR);
             g.add(r, Op::AddAt, vec![acc, i1, next], ARR)
@@ -1210,10 +1150,7 @@ mod tests {
         // `a.len() - 1 - i` and `(i + 1) % a.len()`, each beside `i`.
         for expr in ["a.len() - 1 - i", "(i + 1) % a.len()", "2 * i"] {
             let f = looped(0, 1, false, Op::ZerosLike, |g, r, acc, i, a| {
-                let opaque = crate::ir::Opaque {
-                    expr: syn::parse_str(expr).unwrap(),
-                    refs: vec!["a".into(), "i".into()],
-                };
+                let opaque = crate::ir::Opaque::parsed(expr, &["a", "i"]);
                 let j = g.add_opaque(r, opaque, vec![a, i], Ty::Other);
                 let v = g.add(r, Op::Index, vec![a, i], F64);
                 let acc = g.add(r, Op::AddAt, vec![acc, i, v], ARR);
@@ -1266,32 +1203,5 @@ mod tests {
             }",
         );
         assert!(gather(&g).is_none(), "{g}");
-    }
-
-    #[test]
-    fn linear_forms_of_user_tokens() {
-        let arg = |name: &str| match name {
-            "i" => Some((1, 0)),
-            "k" => Some((0, 4)),
-            _ => None,
-        };
-        let lin = |s: &str| linear_tokens(&syn::parse_str(s).unwrap(), &arg);
-        assert_eq!(lin("i + 1"), Some((1, 1)));
-        assert_eq!(lin("(i - 2) + k"), Some((1, 2)));
-        assert_eq!(lin("1 + i"), Some((1, 1)));
-        assert_eq!(lin("i - i"), Some((0, 0)));
-        assert_eq!(lin("2 * i"), None);
-        assert_eq!(lin("i + n"), None);
-        assert_eq!(lin("i as usize + 1"), None);
-    }
-
-    #[test]
-    fn pure_user_tokens() {
-        let pure = |s: &str| pure_tokens(&syn::parse_str(s).unwrap());
-        assert!(pure("x.len() - 1 - i"));
-        assert!(pure("(n as f64) * 0.5"));
-        assert!(!pure("helper(i)"));
-        assert!(!pure("x.iter().sum::<f64>()"));
-        assert!(!pure("println!(\"{}\", i)"));
     }
 }

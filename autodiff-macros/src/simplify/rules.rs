@@ -2,6 +2,7 @@
 //! already simplified). Each rule makes the expression no larger.
 
 use crate::ir::eval;
+use crate::ir::IntOp;
 use crate::ir::{Bin, Cmp, Graph, NodeId, Op, RegionId, Ty, Un};
 
 /// Builds `op(args)` in `r`, rewritten by the first rule that applies.
@@ -27,8 +28,10 @@ pub fn build(
             _ => None,
         },
         (Op::Select, _) => select(g, r, args[0], args[1], args[2]),
-        // `i - 0` and `i + 0` on integers (tape positions, say).
-        (Op::IntSub | Op::IntAdd, _) if *g.op(args[1]) == Op::Int(0) => Some(args[0]),
+        // `i - 0`, `i + 0`, `i * 1`, `i / 1` on integers (tape positions,
+        // say).
+        (Op::IntBin(IntOp::Sub | IntOp::Add), _) if *g.op(args[1]) == Op::Int(0) => Some(args[0]),
+        (Op::IntBin(IntOp::Mul | IntOp::Div), _) if *g.op(args[1]) == Op::Int(1) => Some(args[0]),
         // Zeros shaped like a copy (or like zeros) of `a` are zeros like `a`.
         (Op::ZerosLike, _) => match g.op(args[0]) {
             Op::ZerosLike | Op::Owned => {
@@ -60,9 +63,21 @@ fn fold(g: &mut Graph, r: RegionId, op: &Op, args: &[NodeId], ty: Ty) -> Option<
         (Op::MulAdd, Ty::Float(f)) => eval::mul_add(f, c(0)?, c(1)?, c(2)?),
         (Op::Clamp, Ty::Float(_)) => eval::clamp(c(0)?, c(1)?, c(2)?)?,
         (Op::IntToFloat, Ty::Float(_)) => int(0)? as f64,
-        (Op::IntAdd, _) => {
-            let n = int(0)?.checked_add(int(1)?)?;
-            return Some(g.add(r, Op::Int(n), vec![], Ty::Other));
+        (Op::IntBin(op), _) => {
+            let (a, b) = (int(0)?, int(1)?);
+            let n = match op {
+                IntOp::Add => a.checked_add(b),
+                // Not below zero: the type may be unsigned.
+                IntOp::Sub => a.checked_sub(b).filter(|d| *d >= 0),
+                IntOp::Mul => a.checked_mul(b),
+                IntOp::Div => a.checked_div(b),
+                IntOp::Rem => a.checked_rem(b),
+                IntOp::WrappingSubI32 => {
+                    let (a, b) = (i32::try_from(a).ok()?, i32::try_from(b).ok()?);
+                    Some(i64::from(a.wrapping_sub(b)))
+                }
+            }?;
+            return Some(g.int(r, n));
         }
         (Op::Cmp(k), _) => {
             let b = match (int(0), int(1)) {
