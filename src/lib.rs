@@ -18,8 +18,10 @@ pub use autodiff_runtime::num_traits::Float;
 /// dependency of their own.
 pub use autodiff_runtime::num_traits;
 
-/// Not public API: what generated code calls. May change in any release.
+/// Not public API: what generated code calls, as
+/// `::autodiff::__private::name` (the runtime's own hidden `__private`,
+/// whole). May change in any release.
 #[doc(hidden)]
 pub mod __private {
-    pub use autodiff_runtime::*;
+    pub use autodiff_runtime::__private::*;
 }
