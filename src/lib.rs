@@ -10,6 +10,9 @@ pub use autodiff_runtime::{
     softplus, sum, transpose, vecmat,
 };
 
+/// The value of its argument with derivative 0 inside `#[differentiate]`.
+pub use autodiff_runtime::stop_gradient;
+
 /// The float trait of functions generic over their float type:
 /// `fn f<T: autodiff::Float>(x: T) -> T` (it is `num_traits::Float`).
 pub use autodiff_runtime::num_traits::Float;

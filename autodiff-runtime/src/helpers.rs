@@ -601,6 +601,31 @@ pub fn scan_n<C, Y, F: FnMut(C, usize) -> (C, Y)>(init: C, n: usize, mut f: F) -
     (carry, ys)
 }
 
+// ---------------------------------------------------------------------
+// Gradient control
+// ---------------------------------------------------------------------
+
+/// `x` itself, whose derivative is 0: JAX's `stop_gradient`, Theano's
+/// `disconnected_grad`.
+///
+/// At run time it is the identity. Inside a `#[differentiate]` function,
+/// `stop_gradient(e)` has the value of `e` and derivative 0 in every
+/// companion: `e` is treated as a constant, as if it depended on no
+/// differentiated parameter (a target held fixed, a baseline, a value
+/// whose gradient must not flow back).
+///
+/// ```
+/// use autodiff::stop_gradient;
+///
+/// let x = 1.5_f64;
+/// assert_eq!(stop_gradient(x), x);
+/// assert_eq!(stop_gradient([1.0, 2.0]), [1.0, 2.0]);
+/// ```
+#[inline]
+pub fn stop_gradient<T>(x: T) -> T {
+    x
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

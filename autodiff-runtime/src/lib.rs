@@ -1,6 +1,6 @@
 //! Runtime support for [`autodiff`](https://docs.rs/autodiff): the array
 //! helpers (which `#[differentiate]` knows the derivatives of), [`scan`],
-//! the dense [`Matrix`] of dynamic Jacobians and Hessians, the [`Pretty`]
+//! [`stop_gradient`], the dense [`Matrix`] of dynamic Jacobians and Hessians, the [`Pretty`]
 //! derivative printout, and [`check_grad`], a finite-difference gradient
 //! check.
 //!
@@ -22,7 +22,7 @@ mod scalar;
 pub use check::{check_grad, GradCheck};
 pub use helpers::{
     dot, log_softmax, logsumexp, matmul, matvec, mean, norm, outer, scan, scan_n, sigmoid, softmax,
-    softplus, sum, transpose, vecmat,
+    softplus, stop_gradient, sum, transpose, vecmat,
 };
 pub use matrix::Matrix;
 pub use pretty::{Pretty, PrettyEntry};
