@@ -1,7 +1,7 @@
 #![doc = include_str!("guide.md")]
 
 pub use autodiff_macros::differentiate;
-pub use autodiff_runtime::{check_grad, GradCheck, Matrix, Pretty, PrettyEntry};
+pub use autodiff_runtime::{check_grad, GradCheck, Matrix, Pretty, PrettyEntry, Rows};
 
 /// Array helpers, usable in plain code; inside `#[differentiate]` they are
 /// differentiated (see the guide's chapter on them).

@@ -24,7 +24,7 @@ pub use helpers::{
     dot, log_softmax, logsumexp, matmul, matvec, mean, norm, outer, scan, scan_n, sigmoid, softmax,
     softplus, stop_gradient, sum, transpose, vecmat,
 };
-pub use matrix::Matrix;
+pub use matrix::{Matrix, Rows};
 pub use pretty::{Pretty, PrettyEntry};
 
 /// The `num-traits` crate, for `T: Float` bounds.
