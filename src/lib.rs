@@ -1,7 +1,11 @@
 #![doc = include_str!("guide.md")]
 
 pub use autodiff_macros::differentiate;
-pub use autodiff_runtime::{check_grad, GradCheck, Matrix, Pretty, PrettyEntry, Rows};
+pub use autodiff_runtime::{Matrix, Pretty, PrettyEntry, Rows};
+
+/// Finite-difference checks of derivatives (see the guide's "Checking a
+/// gradient").
+pub use autodiff_runtime::{check_grad, check_hessian, check_jvp, check_vjp, GradCheck};
 
 /// Array helpers, usable in plain code; inside `#[differentiate]` they are
 /// differentiated (see the guide's chapter on them).

@@ -1,8 +1,9 @@
 //! Runtime support for [`autodiff`](https://docs.rs/autodiff): the array
 //! helpers (which `#[differentiate]` knows the derivatives of), [`scan`],
-//! [`stop_gradient`], the dense [`Matrix`] of dynamic Jacobians and Hessians, the [`Pretty`]
-//! derivative printout, and [`check_grad`], a finite-difference gradient
-//! check.
+//! [`stop_gradient`], the dense [`Matrix`] of dynamic Jacobians and
+//! Hessians, the [`Pretty`] derivative printout, and finite-difference
+//! checks of derivatives ([`check_grad`], [`check_jvp`], [`check_vjp`],
+//! [`check_hessian`]).
 //!
 //! Everything public here is usable from plain code. Depend on the
 //! `autodiff` facade rather than on this crate directly: it re-exports all
@@ -19,7 +20,7 @@ mod pretty;
 mod rules;
 mod scalar;
 
-pub use check::{check_grad, GradCheck};
+pub use check::{check_grad, check_hessian, check_jvp, check_vjp, GradCheck};
 pub use helpers::{
     dot, log_softmax, logsumexp, matmul, matvec, mean, norm, outer, scan, scan_n, sigmoid, softmax,
     softplus, stop_gradient, sum, transpose, vecmat,
