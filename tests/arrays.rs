@@ -407,7 +407,7 @@ fn vec_output_jacobian_is_a_matrix() {
     let x = point(5, 1);
     let j = cumsum_jacobian(&x);
     let want = dual_jacobian(cumsum_ref, &x);
-    assert_eq!((j.rows(), j.cols()), (5, 5));
+    assert_eq!((j.nrows(), j.ncols()), (5, 5));
     for i in 0..5 {
         for k in 0..5 {
             close(j[(i, k)], want[i][k], "cumsum J");
@@ -536,7 +536,7 @@ fn least_squares_residual_jacobian() {
     let y = [1.0, 1.6, 2.7, 4.4];
     let p = [1.1, 0.9];
     let j = residuals_jacobian(p, &t, &y);
-    assert_eq!((j.rows(), j.cols()), (4, 2));
+    assert_eq!((j.nrows(), j.ncols()), (4, 2));
     let want = dual_jacobian(
         |q| {
             t.iter()

@@ -88,7 +88,7 @@ fn array_hessian_is_symmetric_and_matches_hyper_duals() {
     }
     assert_eq!(rosenbrock4(x), rosenbrock(&x));
     let hs = rosenbrock_hessian(&x);
-    assert_eq!((hs.rows(), hs.cols()), (4, 4));
+    assert_eq!((hs.nrows(), hs.ncols()), (4, 4));
     for i in 0..4 {
         for j in 0..4 {
             assert_eq!(hs[(i, j)], h[i][j]);

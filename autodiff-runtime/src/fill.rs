@@ -28,7 +28,7 @@ pub trait Fill<T>: Extend<T> {
 }
 
 /// An empty [`Fill`] buffer shaped like `self`, becoming what
-/// [`ZerosLike`](crate::ZerosLike) gives: a `Vec<T>` for a slice or a
+/// [`ZerosLike`](crate::array::ZerosLike) gives: a `Vec<T>` for a slice or a
 /// `Vec`, `[T; N]` for an array.
 pub trait FillLike<T> {
     /// The buffer.

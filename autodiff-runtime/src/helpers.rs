@@ -144,17 +144,10 @@ impl<T, const C: usize, A: ZerosProduct<T, C> + ?Sized> ZerosProduct<T, C> for &
     }
 }
 
-/// Zeros with one element per row of `a`: `[T; R]` for `a: [[T; C]; R]`,
-/// `Vec<T>` of `a.len()` for a slice or `Vec` of rows.
-#[inline]
-pub fn zeros_rows<T, M: ZerosRows<T> + ?Sized>(a: &M) -> M::Out {
-    a.zeros_rows()
-}
-
 /// Zeros of the length of a row of `a`: `[T; C]` (the width is a constant
 /// for fixed matrices and slices of rows alike; `a` is not read).
 #[inline]
-pub fn zeros_cols<T: Float, const C: usize, M: AsRef<[[T; C]]> + ?Sized>(_a: &M) -> [T; C] {
+fn zeros_cols<T: Float, const C: usize, M: AsRef<[[T; C]]> + ?Sized>(_a: &M) -> [T; C] {
     Zeros::zeros()
 }
 
@@ -162,32 +155,16 @@ pub fn zeros_cols<T: Float, const C: usize, M: AsRef<[[T; C]]> + ?Sized>(_a: &M)
 /// `Vec<[T; C]>` of `x.len()` rows for a slice or `Vec` `x` (`y` is not
 /// read).
 #[inline]
-pub fn zeros_outer<T: Float, const C: usize, X: ZerosOuter<T, C> + ?Sized>(
+fn zeros_outer<T: Float, const C: usize, X: ZerosOuter<T, C> + ?Sized>(
     x: &X,
     _y: &[T; C],
 ) -> X::Out {
     x.zeros_outer()
 }
 
-/// Zeros shaped like `matmul(a, b)`, the rows of `a` and the columns of
-/// `b`: `[[T; C]; R]` for `a: [[T; K]; R]`, `Vec<[T; C]>` of `a.len()` rows
-/// for a slice or `Vec` of rows `a` (`b` is not read).
-#[inline]
-pub fn zeros_product<
-    T: Float,
-    const C: usize,
-    A: ZerosProduct<T, C> + ?Sized,
-    B: AsRef<[[T; C]]> + ?Sized,
->(
-    a: &A,
-    _b: &B,
-) -> A::Out {
-    a.zeros_product()
-}
-
 /// Zeros shaped like `transpose(a)`: `[[T; R]; C]` for `a: [[T; C]; R]`.
 #[inline]
-pub fn zeros_transposed<T: Float, const C: usize, const R: usize>(_a: &[[T; C]; R]) -> [[T; R]; C] {
+fn zeros_transposed<T: Float, const C: usize, const R: usize>(_a: &[[T; C]; R]) -> [[T; R]; C] {
     Zeros::zeros()
 }
 
@@ -440,16 +417,18 @@ impl<T: Float> Elementwise<T> for &Vec<T> {
 }
 
 /// The logistic function `1 / (1 + exp(-x))`, without overflow, on a float
-/// or elementwise on an array, matrix or slice (see [`Elementwise`]). Per
-/// element: `1 / (1 + (-x).exp())` for `x >= 0`, else
-/// `e / (1 + e)` with `e = x.exp()`. A NaN gives NaN.
+/// or elementwise on an array, a matrix or a slice, taken by value or by
+/// reference. The result has the argument's shape: a float gives a float,
+/// `[T; N]` and `[[T; C]; R]` give themselves, `&[T]`, `&Vec<T>` and
+/// slices of rows give a `Vec`. Per element: `1 / (1 + (-x).exp())` for
+/// `x >= 0`, else `e / (1 + e)` with `e = x.exp()`. A NaN gives NaN.
 #[inline]
 pub fn sigmoid<T: Float, X: Elementwise<T>>(x: X) -> X::Out {
     x.map_elements(crate::scalar::sigmoid)
 }
 
 /// `ln(1 + exp(x))`, without overflow, on a float or elementwise on an
-/// array, matrix or slice (see [`Elementwise`]). Per element:
+/// array, matrix or slice (shaped as [`sigmoid`]'s result). Per element:
 /// `x + (-x).exp().ln_1p()` for `x > 0`, else `x.exp().ln_1p()`. A NaN
 /// gives NaN.
 #[inline]
@@ -622,6 +601,31 @@ pub fn scan_n<C, Y, F: FnMut(C, usize) -> (C, Y)>(init: C, n: usize, mut f: F) -
     (carry, ys)
 }
 
+// ---------------------------------------------------------------------
+// Gradient control
+// ---------------------------------------------------------------------
+
+/// `x` itself, whose derivative is 0: JAX's `stop_gradient`, Theano's
+/// `disconnected_grad`.
+///
+/// At run time it is the identity. Inside a `#[differentiate]` function,
+/// `stop_gradient(e)` has the value of `e` and derivative 0 in every
+/// companion: `e` is treated as a constant, as if it depended on no
+/// differentiated parameter (a target held fixed, a baseline, a value
+/// whose gradient must not flow back).
+///
+/// ```
+/// use autodiff::stop_gradient;
+///
+/// let x = 1.5_f64;
+/// assert_eq!(stop_gradient(x), x);
+/// assert_eq!(stop_gradient([1.0, 2.0]), [1.0, 2.0]);
+/// ```
+#[inline]
+pub fn stop_gradient<T>(x: T) -> T {
+    x
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -638,11 +642,11 @@ mod tests {
         let s: &[[f64; 3]] = &m;
         let v = m.to_vec();
 
-        let r: [f64; 2] = zeros_rows(&m);
+        let r: [f64; 2] = m.zeros_rows();
         assert_eq!(r, [0.0; 2]);
-        assert_eq!(zeros_rows(s), vec![0.0; 2]);
-        assert_eq!(zeros_rows(&s), vec![0.0; 2]);
-        assert_eq!(zeros_rows(&v), vec![0.0; 2]);
+        assert_eq!(s.zeros_rows(), vec![0.0; 2]);
+        assert_eq!((&s).zeros_rows(), vec![0.0; 2]);
+        assert_eq!(v.zeros_rows(), vec![0.0; 2]);
 
         assert_eq!(zeros_cols(&m), [0.0; 3]);
         assert_eq!(zeros_cols(s), [0.0; 3]);
@@ -661,10 +665,11 @@ mod tests {
         assert_eq!(zeros_outer(&x.to_vec(), &y), vec![[0.0; 3]; 2]);
 
         let b = [[1.0_f64; 4]; 3];
-        let p: [[f64; 4]; 2] = zeros_product(&m, &b);
+        let p: [[f64; 4]; 2] = ZerosProduct::<f64, 4>::zeros_product(&m);
         assert_eq!(p, [[0.0; 4]; 2]);
-        assert_eq!(zeros_product(s, &b), vec![[0.0; 4]; 2]);
-        assert_eq!(zeros_product(&v, &b.to_vec()), vec![[0.0; 4]; 2]);
+        assert_eq!(matmul(s, &b), vec![[6.0; 4], [15.0; 4]]);
+        assert_eq!(ZerosProduct::<f64, 4>::zeros_product(s), vec![[0.0; 4]; 2]);
+        assert_eq!(ZerosProduct::<f64, 4>::zeros_product(&v), vec![[0.0; 4]; 2]);
 
         let t: [[f64; 2]; 3] = zeros_transposed(&m);
         assert_eq!(t, [[0.0; 2]; 3]);

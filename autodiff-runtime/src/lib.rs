@@ -1,38 +1,56 @@
-//! Runtime support for [`autodiff`](https://docs.rs/autodiff): the small
-//! scalar helpers generated code calls, the [`Pretty`] derivative printout,
-//! and [`check_grad`], a finite-difference gradient check.
+//! Runtime support for [`autodiff`](https://docs.rs/autodiff): the array
+//! helpers (which `#[differentiate]` knows the derivatives of), [`scan`],
+//! [`stop_gradient`], the dense [`Matrix`] of dynamic Jacobians and
+//! Hessians, the [`Pretty`] derivative printout, and finite-difference
+//! checks of derivatives ([`check_grad`], [`check_jvp`], [`check_vjp`],
+//! [`check_hessian`]).
 //!
-//! Everything here is usable from plain code too. Depend on the `autodiff`
-//! facade rather than on this crate directly.
+//! Everything public here is usable from plain code. Depend on the
+//! `autodiff` facade rather than on this crate directly: it re-exports all
+//! of it. What only generated code calls lives in the hidden `__private`
+//! module, which is not API.
 
 mod array;
 mod check;
 mod fill;
+mod generated;
 mod helpers;
 mod matrix;
 mod pretty;
-/// Derivative rules for the array helpers: the JVP and VJP kernels generated
-/// code calls for `sum`, `dot`, `matvec`, `softmax`, ...
-pub mod rules;
+mod rules;
 mod scalar;
 
-pub use array::{filled, tape, zeros_like, AddAssign, Owned, SumAll, Zeros, ZerosLike};
-pub use check::{check_grad, GradCheck};
-pub use fill::{ArrayFill, Fill, FillLike, VecFill};
-pub use helpers::*;
-pub use matrix::Matrix;
+pub use check::{check_grad, check_hessian, check_jvp, check_vjp, GradCheck};
+pub use helpers::{
+    dot, log_softmax, logsumexp, matmul, matvec, mean, norm, outer, scan, scan_n, sigmoid, softmax,
+    softplus, stop_gradient, sum, transpose, vecmat,
+};
+pub use matrix::{Matrix, Rows};
 pub use pretty::{Pretty, PrettyEntry};
-pub use scalar::{cast, lit, max_first, min_first, sign0};
 
 /// The `num-traits` crate, for `T: Float` bounds.
 pub use num_traits;
 
-/// Marker for companions that exist only to explain why they cannot be
-/// used: it is implemented for no type, so calling `f_grad` on a function
-/// with a tuple output fails to compile with the message below.
-#[diagnostic::on_unimplemented(
-    message = "a gradient needs a scalar output, and this function returns a tuple",
-    label = "this function's output is not a scalar",
-    note = "call the `_jacobian` companion for every partial derivative, or `_vjp` with a cotangent `out_bar` to weight the outputs"
-)]
-pub trait GradientNeedsScalarOutput {}
+/// Not public API: what generated code calls, by absolute path through the
+/// facade's own `__private` (which re-exports this module whole). May
+/// change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::array::{filled, tape, zeros_like, AddAssign, Owned, SumAll, Zeros, ZerosLike};
+    pub use crate::fill::{ArrayFill, Fill, FillLike, VecFill};
+    pub use crate::generated::{check_len, GradientNeedsScalarOutput};
+    // The traits in the helpers' bounds: public so that the helpers are,
+    // never called by name.
+    pub use crate::helpers::{Elementwise, ZerosOuter, ZerosProduct, ZerosRows};
+    // Scalar `sigmoid` and `softplus` are the helpers on a float.
+    pub use crate::helpers::{sigmoid, softplus};
+    pub use crate::matrix::Matrix;
+    pub use crate::pretty::{Pretty, PrettyEntry};
+    pub use crate::scalar::{cast, lit, max_first, min_first, sign0};
+
+    /// Derivative rules for the array helpers: the JVP and VJP kernels
+    /// generated code calls for `sum`, `dot`, `matvec`, `softmax`, ...
+    pub mod rules {
+        pub use crate::rules::*;
+    }
+}

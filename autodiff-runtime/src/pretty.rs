@@ -25,7 +25,8 @@ pub struct Pretty {
 }
 
 impl Pretty {
-    /// Used by generated code.
+    /// Not public API: `f_pp` builds its `Pretty` with it.
+    #[doc(hidden)]
     pub const fn new(function: &'static str, entries: &'static [PrettyEntry]) -> Self {
         Pretty { function, entries }
     }

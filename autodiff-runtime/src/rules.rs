@@ -14,9 +14,10 @@
 //!   `Vec<[T; C]>`.
 //! - A result array has the kind of its shape source: a fixed array in
 //!   gives a fixed array out, a slice or `Vec` gives a `Vec`.
-//! - An accumulator `acc_*` takes `acc: &mut A` with `A: AsMut<[T]>` (rank
-//!   1) or `A: AsMut<[[T; C]]>` (rank 2) and *adds* its term to `acc`, in
-//!   index order, with `s = s + ...` arithmetic; it never allocates.
+//! - An accumulator `acc_*` takes `acc: &mut A` with `A: AsMut<[T]>`
+//!   (rank 1) or `A: AsMut<[[T; C]]>` (rank 2) and *adds* its term to
+//!   `acc`, in index order, with `s = s + ...` arithmetic; it never
+//!   allocates.
 //! - Lengths that must match are asserted; the panic message starts with
 //!   the function's name.
 //!
@@ -90,13 +91,10 @@ fn same_len(name: &str, what: &str, a: usize, b: usize) {
     );
 }
 
-/// Panics with `"{name}: {what} must have the same number of rows ({a} and
-/// {b})"` unless `a == b`.
-#[inline]
-#[track_caller]
 /// The largest element `m` and `Σ exp(x[i] - m)`: the softmax is
 /// `exp(x[i] - m) / sum`, accurate to a few ulps whatever the size of the
 /// elements (`exp(x[i] - lse)` would lose `|lse|` ulps).
+#[inline]
 fn shift_and_sum<T: Float>(x: &[T]) -> (T, T) {
     let mut m = T::neg_infinity();
     for &v in x {
@@ -111,6 +109,10 @@ fn shift_and_sum<T: Float>(x: &[T]) -> (T, T) {
     (m, sum)
 }
 
+/// Panics with `"{name}: {what} must have the same number of rows ({a} and
+/// {b})"` unless `a == b`.
+#[inline]
+#[track_caller]
 fn same_rows(name: &str, what: &str, a: usize, b: usize) {
     assert!(
         a == b,

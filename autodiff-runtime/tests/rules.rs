@@ -1,4 +1,4 @@
-//! Tests of `autodiff_runtime::rules`: the values against the helpers they
+//! Tests of `autodiff_runtime::__private::rules`: the values against the helpers they
 //! mirror (bit for bit), every accumulator against an independent formula
 //! (it adds) and against central finite differences of the value functions
 //! (the derivative it stands for), and the call forms generated code uses.
@@ -8,7 +8,7 @@
 #![allow(clippy::needless_borrow, clippy::needless_borrows_for_generic_args)]
 
 use autodiff_runtime as h;
-use autodiff_runtime::rules as r;
+use autodiff_runtime::__private::rules as r;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 // ---------------------------------------------------------------------
