@@ -54,10 +54,17 @@ pub enum Tree {
 
 /// Emits the body of a function computing `f` and returning `result`
 /// (indices into `f.outputs`).
-pub fn body(cx: &Cx, f: &Function, result: &Tree) -> TokenStream {
+/// `companion` names the function the body is for, in run-time checks.
+pub fn body<'a>(
+    cx: &'a Cx,
+    f: &'a Function,
+    result: &Tree,
+    companion: Option<&'a str>,
+) -> TokenStream {
     let mut roots = Vec::new();
     collect(result, &f.outputs, &mut roots);
     let mut e = Emitter::new(cx, f, &roots);
+    e.companion = companion;
     let stmts = e.region(ROOT);
     let value = e.tree(result);
     quote! { #(#stmts)* #value }
@@ -88,6 +95,7 @@ enum Prec {
 
 struct Emitter<'a> {
     cx: &'a Cx,
+    companion: Option<&'a str>,
     private: TokenStream,
     f: &'a Function,
     live: Vec<bool>,
@@ -127,7 +135,11 @@ impl<'a> Emitter<'a> {
                     Op::Param { .. } | Op::Const(_) | Op::Int(_) | Op::Bool(_) | Op::Default => {
                         true
                     }
-                    Op::If { .. } | Op::Loop { .. } | Op::Proj(_) | Op::RegionArg(..) => false,
+                    Op::If { .. }
+                    | Op::Loop { .. }
+                    | Op::Proj(_)
+                    | Op::RegionArg(..)
+                    | Op::Checked => false,
                     ref op if op.updates_in_place() => false,
                     // A value read from an array that may be written later
                     // (an element, a call's or a helper's result; not a
@@ -143,12 +155,15 @@ impl<'a> Emitter<'a> {
                     }
                     // Arrays are variables, updated in place.
                     _ if node.ty.is_array() => false,
+                    // A value of a declared type keeps its `let`.
+                    Op::Opaque(k) if g.opaques[k as usize].ty.is_some() => false,
                     _ => used_once_here(i),
                 }
             })
             .collect();
         Emitter {
             cx,
+            companion: None,
             private: cx.private(),
             f,
             live,
@@ -179,6 +194,7 @@ impl<'a> Emitter<'a> {
                     stmts.push(self.loop_stmt(id, body, carried as usize, rev))
                 }
                 Op::AddAt | Op::Store => stmts.push(self.add_at(id)),
+                Op::Checked => stmts.push(self.checked(id)),
                 Op::Push | Op::PadTo => stmts.push(self.fill(id)),
                 Op::AddArray => {
                     let a = self.f.graph.args(id).to_vec();
@@ -213,7 +229,11 @@ impl<'a> Emitter<'a> {
                     };
                     // Arrays are adjoint accumulators, updated in place.
                     let mutable = g.ty(id).is_array().then(|| quote!(mut));
-                    stmts.push(quote! { let #mutable #name = #value; });
+                    let ty = match g.op(id) {
+                        Op::Opaque(k) => g.opaques[*k as usize].ty.as_ref().map(|t| quote!(: #t)),
+                        _ => None,
+                    };
+                    stmts.push(quote! { let #mutable #name #ty = #value; });
                     self.names[i] = Some(name.into_token_stream());
                 }
             }
@@ -247,6 +267,22 @@ impl<'a> Emitter<'a> {
             let v = self.operand(*v, Prec::If);
             quote! { #place += #v; }
         }
+    }
+
+    /// `check_len("f_vjp", "out_bar", value.len(), out_bar.len());`: the
+    /// checked array keeps its name. (Nothing outside a companion.)
+    fn checked(&mut self, id: NodeId) -> TokenStream {
+        let args = self.f.graph.args(id).to_vec();
+        let arr = self.operand(args[0], Prec::Atom);
+        self.names[id.0 as usize] = Some(arr.clone());
+        let (Some(companion), Op::Param { index, .. }) = (self.companion, self.f.graph.op(args[0]))
+        else {
+            return TokenStream::new();
+        };
+        let name = self.f.params[*index as usize].name.to_string();
+        let like = self.operand(args[1], Prec::Atom);
+        let private = &self.private;
+        quote! { #private::check_len(#companion, #name, #like.len(), #arr.len()); }
     }
 
     /// `Fill::push(&mut buf, v);` or `Fill::pad_to(&mut buf, n);`: the new
@@ -821,6 +857,7 @@ impl<'a> Emitter<'a> {
             Op::If { .. }
             | Op::Loop { .. }
             | Op::Proj(_)
+            | Op::Checked
             | Op::AddAt
             | Op::Store
             | Op::AddArray

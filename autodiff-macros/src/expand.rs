@@ -44,16 +44,19 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let lowered = lower::lower(&cx, &sig, &item.block, &mut errors);
     let hessian = args.hessian.is_some();
     if !errors.is_empty() {
-        let item = generic_literals(&cx, item);
+        let item = original(&cx, item);
         return fallback::expand(&cx, &item, &sig, &errors, hessian);
     }
     let companions = Companions::new(&cx, &item, &sig, &lowered, hessian).all();
-    let item = generic_literals(&cx, item);
+    let item = original(&cx, item);
     quote! { #item #companions }
 }
 
-/// In a function generic over `T: Float`, float literals become `T`s.
-fn generic_literals(cx: &Cx, mut item: ItemFn) -> ItemFn {
+/// The function as the user wrote it, but: unused, it does not warn (its
+/// companions may be what the user calls), and in a function generic over
+/// `T: Float`, float literals become `T`s.
+fn original(cx: &Cx, mut item: ItemFn) -> ItemFn {
+    item.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
     if let Some(t) = &cx.generic {
         let mut literals = signature::LiteralsAs {
             t,

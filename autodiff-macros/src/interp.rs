@@ -1006,6 +1006,13 @@ impl<T: Scalar> Interp<'_, T> {
                 a.array()?;
                 a
             }
+            Op::Checked => {
+                let (a, like) = (arg(0)?, arg(1)?);
+                if a.array()?.len() != like.array()?.len() {
+                    return err(format!("%{}: cotangent of the wrong length", id.0));
+                }
+                a
+            }
             Op::SumAll => Val::F(sum_all(float_ty()?, arg(0)?.array()?)?),
             // A field of a tuple value (a companion's result).
             Op::Field(path) => {

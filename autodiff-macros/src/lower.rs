@@ -8,7 +8,7 @@
 //! cannot differentiate is an error at its span; lowering goes on after an
 //! error so that all problems are reported together.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use proc_macro2::{TokenStream, TokenTree};
 use quote::ToTokens;
@@ -45,6 +45,7 @@ pub fn lower(cx: &Cx, sig: &Signature, block: &Block, errors: &mut Errors) -> Lo
         call_out: None,
         items: Vec::new(),
         bound: BTreeMap::new(),
+        loose: HashMap::new(),
     };
     let mut params = Vec::new();
     for (i, p) in sig.params.iter().enumerate() {
@@ -128,6 +129,9 @@ struct Lower<'a> {
     /// The type an unsuffixed float literal takes here.
     lit_ty: FloatTy,
     items: Vec<syn::Item>,
+    /// Unsuffixed float literals: their type is the one their use gives
+    /// them (see [`Lower::unify`]).
+    loose: HashMap<NodeId, syn::LitFloat>,
     /// Every name the body binds, with its identifier as a `let` wrote it
     /// and every node it held.
     bound: BTreeMap<String, (Option<syn::Ident>, Vec<NodeId>)>,
@@ -312,6 +316,44 @@ impl Lower<'_> {
             }
         }
         false
+    }
+
+    /// `nodes`, with each unsuffixed float literal among them of the float
+    /// type of the first other float among them, as Rust infers it
+    /// (`y * 3.0` for an `f32` `y` in a function that also has `f64`s).
+    fn unify(&mut self, nodes: &[NodeId]) -> Vec<NodeId> {
+        let target = nodes
+            .iter()
+            .filter(|n| !self.loose.contains_key(n))
+            .find_map(|n| self.g.ty(*n).float());
+        match target {
+            Some(f) => nodes.iter().map(|&n| self.retype(n, f)).collect(),
+            None => nodes.to_vec(),
+        }
+    }
+
+    /// `n`, or the unsuffixed literal `n` as a literal of type `f`, in its
+    /// own region.
+    fn retype(&mut self, n: NodeId, f: FloatTy) -> NodeId {
+        let Some(lit) = self.loose.get(&n).cloned() else {
+            return n;
+        };
+        // A loop's carried value of a loose start is retyped with its start.
+        if self.g.ty(n) == Ty::Float(f) || !matches!(self.g.op(n), Op::Const(_)) {
+            return n;
+        }
+        let v = match f {
+            FloatTy::F32 => lit.base10_parse::<f32>().map_or(f64::NAN, f64::from),
+            _ => lit.base10_parse::<f64>().unwrap_or(f64::NAN),
+        };
+        let region = self.g.node(n).region;
+        let op = Op::Const(v.to_bits());
+        let new = self.g.add_local(region, op, vec![], Ty::Float(f));
+        if new.0 as usize == self.active.len() {
+            self.active.push(false);
+        }
+        self.loose.insert(new, lit);
+        new
     }
 
     /// A placeholder after an error, so lowering can go on.
@@ -514,10 +556,33 @@ impl Lower<'_> {
                 self.call_out = out_ir_ty(self.cx, &pt.ty).map(|t| (t, is_vec(&pt.ty)));
             }
         }
+        let nodes_before = self.g.nodes.len();
         let v = self.expr(&init.expr);
         self.lit_ty = saved;
         self.call_out = None;
+        if let (Pat::Type(pt), Val::Node(n)) = (&local.pat, &v) {
+            if n.0 as usize >= nodes_before {
+                self.annotate(*n, &pt.ty);
+            }
+        }
         self.bind_pat(&local.pat, v);
+    }
+
+    /// `let name: Type = <kept as written>;`: the value keeps the declared
+    /// type (`collect()` needs it), and a float or integer type tells the
+    /// IR what it is.
+    fn annotate(&mut self, n: NodeId, ty: &syn::Type) {
+        let Op::Opaque(k) = *self.g.op(n) else {
+            return;
+        };
+        self.g.opaques[k as usize].ty = Some(ty.clone());
+        if self.g.ty(n) == Ty::Other {
+            if let Some(f) = self.cx.float_of(ty) {
+                self.g.nodes[n.0 as usize].ty = Ty::Float(f);
+            } else if crate::signature::int_of(ty).is_some() {
+                self.g.nodes[n.0 as usize].ty = Ty::Int;
+            }
+        }
     }
 
     fn bind_pat(&mut self, pat: &Pat, v: Val) {
@@ -795,7 +860,13 @@ impl Lower<'_> {
             Lit::Float(f) => {
                 let ty = self.cx.float_named(f.suffix()).unwrap_or(self.lit_ty);
                 match f.base10_parse::<f64>() {
-                    Ok(v) => Val::Node(self.konst(v, ty)),
+                    Ok(v) => {
+                        let n = self.konst(v, ty);
+                        if f.suffix().is_empty() {
+                            self.loose.insert(n, f.clone());
+                        }
+                        Val::Node(n)
+                    }
                     Err(err) => self.error(e, err),
                 }
             }
@@ -865,6 +936,9 @@ impl Lower<'_> {
         let l = self.expr(&b.left);
         let r = self.expr(&b.right);
         let (l, r) = (self.node(l, &b.left), self.node(r, &b.right));
+        let [l, r] = self.unify(&[l, r])[..] else {
+            return self.poison();
+        };
         let typed = |t: Ty| matches!(t, Ty::Float(_) | Ty::Int | Ty::Bool);
         if active || (typed(self.g.ty(l)) && typed(self.g.ty(r))) {
             Val::Node(self.add(Op::Cmp(c), vec![l, r], Ty::Bool))
@@ -903,6 +977,9 @@ impl Lower<'_> {
     /// written.
     fn arith(&mut self, e: &Expr, op: Bin, l: Val, r: Val, le: &Expr, re: &Expr) -> Val {
         let (l, r) = (self.node(l, le), self.node(r, re));
+        let [l, r] = self.unify(&[l, r])[..] else {
+            return self.poison();
+        };
         let (tl, tr) = (self.g.ty(l), self.g.ty(r));
         if (tl, tr) == (Ty::Int, Ty::Int) {
             let op = match op {
@@ -1015,6 +1092,7 @@ impl Lower<'_> {
                 self.node(v, a)
             })
             .collect();
+        let vals = self.unify(&vals);
         let f = vals
             .iter()
             .find_map(|v| self.g.ty(*v).float())
@@ -1033,14 +1111,12 @@ impl Lower<'_> {
     fn call(&mut self, e: &Expr, c: &syn::ExprCall) -> Val {
         if let Expr::Path(p) = &*c.func {
             let segs = desugar::segments(&p.path);
-            if segs.len() == 2
-                && self.cx.float_named(&segs[0]).is_some()
-                && Method::lookup(&segs[1]).is_some()
-                && !c.args.is_empty()
-            {
-                let args: Vec<&Expr> = c.args.iter().collect();
-                let last = &p.path.segments[1].ident;
-                return self.method(e, &segs[1], last, &args, false);
+            if let Some(last) = p.path.segments.last().filter(|_| self.float_fn_path(p)) {
+                let name = last.ident.to_string();
+                if Method::lookup(&name).is_some() && !c.args.is_empty() {
+                    let args: Vec<&Expr> = c.args.iter().collect();
+                    return self.method(e, &name, &last.ident, &args, false);
+                }
             }
             if let Some(name) = desugar::helper_name(c) {
                 // A constant helper call is a kernel too when its operands
@@ -1064,6 +1140,22 @@ impl Lower<'_> {
             }
         }
         self.opaque(e, Ty::Other, "a function call")
+    }
+
+    /// Does the path name a function of a float type: `f64::sin`,
+    /// `T::sin`, `<f64 as Float>::sin`, `Float::sin`,
+    /// `num_traits::Float::sin`?
+    fn float_fn_path(&self, p: &syn::ExprPath) -> bool {
+        let segs = &p.path.segments;
+        let float_ty = |ty: &syn::Type| self.cx.float_of(ty).is_some();
+        match &p.qself {
+            Some(q) => float_ty(&q.ty),
+            None if segs.len() >= 2 => {
+                let owner = segs[segs.len() - 2].ident.to_string();
+                (segs.len() == 2 && self.cx.float_named(&owner).is_some()) || owner == "Float"
+            }
+            None => false,
+        }
     }
 
     /// Are these expressions (`&a` or `a`) all names or helper calls of
@@ -1297,6 +1389,7 @@ impl Lower<'_> {
             let v = self.expr(x);
             items.push(self.node(v, x));
         }
+        let items = self.unify(&items);
         let f = items
             .iter()
             .find_map(|n| self.g.ty(*n).float())
@@ -1439,15 +1532,29 @@ impl Lower<'_> {
             let grown: Vec<usize> = (0..outs.len())
                 .filter(|&k| !active[k] && self.is_active(outs[k]))
                 .collect();
+            // An unsuffixed literal start takes the type the body gives.
+            let loose_retyped = |cx: &Self, k: usize| {
+                let out = cx.g.ty(outs[k]);
+                cx.loose.contains_key(&inits[k]) && out.float().is_some() && out != tys[k]
+            };
             let retyped: Vec<usize> = (0..outs.len())
-                .filter(|&k| carried_ty(tys[k], self.g.ty(outs[k])) != tys[k])
+                .filter(|&k| {
+                    carried_ty(tys[k], self.g.ty(outs[k])) != tys[k] || loose_retyped(self, k)
+                })
                 .collect();
             if grown.is_empty() && retyped.is_empty() {
                 break (body, outs);
             }
             grown.into_iter().for_each(|k| active[k] = true);
             for k in retyped {
-                tys[k] = carried_ty(tys[k], self.g.ty(outs[k]));
+                let out = self.g.ty(outs[k]);
+                match out.float() {
+                    Some(f) if self.loose.contains_key(&inits[k]) => {
+                        inits[k] = self.retype(inits[k], f);
+                        tys[k] = out;
+                    }
+                    _ => tys[k] = carried_ty(tys[k], out),
+                }
             }
             self.errors.truncate(errors_before);
         };
@@ -1485,6 +1592,9 @@ impl Lower<'_> {
         self.region = body;
         for (k, name) in names.iter().enumerate() {
             let arg = self.add_with(Op::RegionArg(body, k as u32 + 1), vec![], tys[k], active[k]);
+            if let Some(lit) = self.loose.get(&inits[k]).cloned() {
+                self.loose.insert(arg, lit);
+            }
             self.assign(name, Val::Node(arg));
         }
         self.scopes.push(Scope::new());
@@ -1569,6 +1679,11 @@ impl Lower<'_> {
         }
         if then_out.is_empty() {
             return Val::Unit;
+        }
+        for k in 0..then_out.len() {
+            if let [a, b] = self.unify(&[then_out[k], els_out[k]])[..] {
+                (then_out[k], els_out[k]) = (a, b);
+            }
         }
         let tys: Vec<Ty> = then_out
             .iter()

@@ -76,6 +76,7 @@ pub struct Plan<'a> {
     f: &'a Function,
     sig: &'a Signature,
     names: Names,
+    primal: OnceCell<Program>,
     gradient: OnceCell<Program>,
     vjp: OnceCell<Program>,
     jvp: OnceCell<Program>,
@@ -91,6 +92,7 @@ impl<'a> Plan<'a> {
             f,
             sig,
             names,
+            primal: OnceCell::new(),
             gradient: OnceCell::new(),
             vjp: OnceCell::new(),
             jvp: OnceCell::new(),
@@ -104,6 +106,15 @@ impl<'a> Plan<'a> {
     /// The lowered function itself.
     pub fn function(&self) -> &Function {
         self.f
+    }
+
+    /// The function as a program: its value.
+    pub fn primal(&self) -> &Program {
+        self.primal.get_or_init(|| Program {
+            func: self.f.clone(),
+            primal: primal(self.f),
+            tangents: vec![],
+        })
     }
 
     /// Reverse mode seeded with 1: the value and the gradient.

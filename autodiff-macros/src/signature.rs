@@ -28,21 +28,22 @@ impl ParamInfo {
 }
 
 /// `[T; N]`, `[[T; C]; R]`, `&[T]`, `&[T; N]`, `&[[T; C]]` of a float `T`:
-/// the element type and rank.
+/// the element type and rank. Rows are fixed arrays (`&[&[T]]` is not a
+/// matrix here).
 pub fn array_of(cx: &Cx, ty: &Type) -> Option<(FloatTy, u8)> {
+    let rows = |elem: &Type| match elem {
+        Type::Array(a) => cx.float_of(&a.elem).map(|f| (f, 2)),
+        _ => None,
+    };
     match ty {
-        Type::Array(a) => match cx.float_of(&a.elem) {
-            Some(f) => Some((f, 1)),
-            None => array_of(cx, &a.elem)
-                .filter(|(_, r)| *r == 1)
-                .map(|(f, _)| (f, 2)),
-        },
-        Type::Slice(s) => match cx.float_of(&s.elem) {
-            Some(f) => Some((f, 1)),
-            None => array_of(cx, &s.elem)
-                .filter(|(_, r)| *r == 1)
-                .map(|(f, _)| (f, 2)),
-        },
+        Type::Array(a) => cx
+            .float_of(&a.elem)
+            .map(|f| (f, 1))
+            .or_else(|| rows(&a.elem)),
+        Type::Slice(s) => cx
+            .float_of(&s.elem)
+            .map(|f| (f, 1))
+            .or_else(|| rows(&s.elem)),
         Type::Reference(r)
             if r.mutability.is_none() && matches!(*r.elem, Type::Array(_) | Type::Slice(_)) =>
         {
@@ -268,7 +269,7 @@ fn wrt_indices(
         {
             errors.at(
                 &p.ty,
-                "#[differentiate] supports arrays `[T; N]`, `[[T; C]; R]` and slices `&[T]` of `f32`/`f64`; this parameter's type is not one of them",
+                "#[differentiate] differentiates arrays `[T; N]`, `[[T; C]; R]` and slices `&[T]`, `&[[T; C]]` of `f32`/`f64`, and this parameter's type is none of them; pass rows of a fixed length (`&[[f64; C]]`), or leave it out of `wrt(...)` to use it as constant data",
             );
         } else if all.is_empty() {
             errors.at(

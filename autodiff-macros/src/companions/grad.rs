@@ -10,12 +10,13 @@ use crate::emit::Tree;
 
 impl Companions<'_> {
     pub(super) fn grad(&self) -> TokenStream {
-        let body = self.body(|p| p.gradient(), |g| self.grad_tree(&g.primal));
+        let body = self.body("grad", |p| p.gradient(), |g| self.grad_tree(&g.primal));
         self.item("grad", "The gradient", &[], self.grad_ty(), body)
     }
 
     pub(super) fn value_and_grad(&self) -> TokenStream {
         let body = self.body(
+            "value_and_grad",
             |p| p.gradient(),
             |g| Tree::Tuple(vec![self.out_tree(&g.primal), self.grad_tree(&g.primal)]),
         );

@@ -33,8 +33,8 @@ impl Companions<'_> {
     /// forward mode of the gradient program (forward over reverse), never
     /// a dense Hessian.
     pub(super) fn hvp(&self) -> TokenStream {
-        let body = self.body(|p| p.hvp(), |h| self.grad_tree(&h.tangents[0]));
-        let prologue = self.dot_prologue();
+        let body = self.body("hvp", |p| p.hvp(), |h| self.grad_tree(&h.tangents[0]));
+        let prologue = self.dot_prologue("hvp");
         self.item(
             "hvp",
             "The Hessian-vector product H·v (forward over reverse)",
@@ -49,6 +49,7 @@ impl Companions<'_> {
     /// differentiated function may call `f_grad`.
     pub(super) fn grad_jvp(&self) -> TokenStream {
         let body = self.body(
+            "grad_jvp",
             |p| p.hvp(),
             |h| {
                 Tree::Tuple(vec![
@@ -57,7 +58,7 @@ impl Companions<'_> {
                 ])
             },
         );
-        let prologue = self.dot_prologue();
+        let prologue = self.dot_prologue("grad_jvp");
         let g = self.grad_ty();
         self.item(
             "grad_jvp",
@@ -91,15 +92,31 @@ impl Companions<'_> {
                 (self.grad_ty(), fields.map(|k| quote!(#g_bar.#k)).collect())
             }
         };
-        let args = self.args();
-        let grad_jvp = self.companion_path("grad_jvp");
         let g = self.grad_ty();
+        let private = self.cx.private();
+        let companion = self.name("grad_vjp").to_string();
+        let checks = self.slice_dots().into_iter().map(|(_, x)| {
+            let name = g_bar.to_string();
+            quote!(#private::check_len(#companion, #name, #x.len(), #g_bar.len());)
+        });
+        // `f_grad_jvp` along `grad_bar`.
+        let dots = &self.names.dots;
+        let body = self.body(
+            "grad_vjp",
+            |p| p.hvp(),
+            |h| {
+                Tree::Tuple(vec![
+                    self.grad_tree(&h.primal),
+                    self.grad_tree(&h.tangents[0]),
+                ])
+            },
+        );
         self.item(
             "grad_vjp",
             "The gradient and wᵀ·H = H·w (the `_vjp` companion of `_grad`)",
             &[quote!(#g_bar: #cot)],
             quote!((#g, #g)),
-            self.calls(quote!(#grad_jvp(#(#args,)* #(#dirs),*))),
+            quote!(#(#checks)* #(let #dots = #dirs;)* #body),
         )
     }
 
@@ -111,10 +128,11 @@ impl Companions<'_> {
             Tree::Tuple(vec![self.out_tree(parts), self.grad_tree(parts)])
         };
         let body = self.body(
+            "vjp_jvp",
             |p| p.vjp_jvp(),
             |v| Tree::Tuple(vec![pair(&v.primal), pair(&v.tangents[0])]),
         );
-        let prologue = self.dot_prologue();
+        let prologue = self.dot_prologue("vjp_jvp");
         let (out, cot) = (&self.sig.out_ty, self.cotangent_ty());
         let (out_bar, bar_dot) = (&self.names.out_bar, &self.names.out_bar_dot);
         let mut extra = vec![quote!(#out_bar: #cot)];
@@ -139,6 +157,7 @@ impl Companions<'_> {
         let first = &self.sig.params[self.sig.wrt[0]];
         if !first.ir_ty.is_array() {
             let body = self.body(
+                "hessian",
                 |plan| plan.hessian(),
                 |h| {
                     let entry =
@@ -160,19 +179,27 @@ impl Companions<'_> {
             );
         }
         let private = self.cx.private();
-        let args = self.args();
-        let hvp = self.companion_path("hvp");
         let elem = self.cx.float(self.sig.out_floats[0]);
         let (one, zero) = (self.out_const(0, 1.0), self.out_const(0, 0.0));
-        let [cols, e, i, j, n, rows] = ["cols", "e", "i", "j", "n", "rows"].map(local);
+        let [cols, e, i, j, n, rows, hvp] = ["cols", "e", "i", "j", "n", "rows", "hvp"].map(local);
+        let (dot, ty) = (&self.names.dots[0], &first.ty);
+        let define_hvp = self.closure(
+            "hessian",
+            &hvp,
+            &[quote!(#dot: #ty)],
+            self.grad_ty(),
+            |p| p.hvp(),
+            |h| self.grad_tree(&h.tangents[0]),
+        );
         let (body, ret) = match &first.ty {
             Type::Array(a) => {
                 let (len, ty) = (&a.len, &first.ty);
                 let body = quote! {
+                    #define_hvp
                     let #cols: [#ty; #len] = ::core::array::from_fn(|#j| {
                         let mut #e: #ty = #private::Zeros::zeros();
                         #e[#j] = #one;
-                        #hvp(#(#args,)* #e)
+                        #hvp(#e)
                     });
                     ::core::array::from_fn(|#i| ::core::array::from_fn(|#j| if #i <= #j { #cols[#j][#i] } else { #cols[#i][#j] }))
                 };
@@ -181,11 +208,12 @@ impl Companions<'_> {
             _ => {
                 let x = &first.ident;
                 let body = quote! {
+                    #define_hvp
                     let #n = #x.len();
                     let #cols: ::std::vec::Vec<_> = (0..#n).map(|#j| {
                         let mut #e = #private::filled(#zero, #n);
                         #e[#j] = #one;
-                        #hvp(#(#args,)* &#e)
+                        #hvp(&#e)
                     }).collect();
                     let #rows: ::std::vec::Vec<::std::vec::Vec<#elem>> = (0..#n)
                         .map(|#i| (0..#n).map(|#j| if #i <= #j { #cols[#j][#i] } else { #cols[#i][#j] }).collect())

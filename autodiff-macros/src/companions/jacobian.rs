@@ -1,11 +1,12 @@
 //! `f_jacobian(x, ..) -> J`: the dense Jacobian. Scalar parameters: one
 //! forward pass with a basis direction per parameter. Array parameters:
-//! rows from `f_vjp` with basis cotangents (the gradient for a scalar
-//! output), or columns from `f_jvp` when the one array parameter is shorter
-//! than the output.
+//! rows from the vjp with basis cotangents (the gradient for a scalar
+//! output), or columns from the jvp when the one array parameter is
+//! shorter than the output; the vjp and jvp are closures local to
+//! `f_jacobian`.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, ToTokens};
 use syn::{Ident, Type};
 
 use super::{one_or_tuple, param_grad_ty, Companions};
@@ -33,14 +34,21 @@ impl Companions<'_> {
         if wrt.iter().any(|&i| self.sig.params[i].ir_ty.is_array()) {
             return self.jacobian_by_rows();
         }
+        // A column is ∂out/∂x_d, of the outputs' types: an array, or
+        // the output's own tuple type when their float types differ.
         let m = self.sig.out_shape.len();
+        let floats = &self.sig.out_floats;
+        let mixed = floats.iter().any(|f| *f != floats[0]);
         let body = self.body(
+            "jacobian",
             |p| p.basis_jvp(),
             |j| {
-                let column = |d: usize| match &self.sig.out_shape {
-                    OutShape::Leaf => Tree::Leaf(j.tangents[d].value[0]),
-                    OutShape::Tuple(_) => {
-                        Tree::Array(j.tangents[d].value.iter().map(|&k| Tree::Leaf(k)).collect())
+                let column = |d: usize| {
+                    let leaves = j.tangents[d].value.iter().map(|&k| Tree::Leaf(k));
+                    match &self.sig.out_shape {
+                        OutShape::Leaf => Tree::Leaf(j.tangents[d].value[0]),
+                        OutShape::Tuple(_) if mixed => Tree::Tuple(leaves.collect()),
+                        OutShape::Tuple(_) => Tree::Array(leaves.collect()),
                     }
                 };
                 match wrt.len() {
@@ -49,16 +57,14 @@ impl Companions<'_> {
                 }
             },
         );
-        let tys: Vec<TokenStream> = wrt
-            .iter()
-            .map(|&i| {
-                let ty = &self.sig.params[i].ty;
-                match &self.sig.out_shape {
-                    OutShape::Leaf => quote!(#ty),
-                    OutShape::Tuple(_) => quote!([#ty; #m]),
-                }
-            })
-            .collect();
+        let column = match &self.sig.out_shape {
+            OutShape::Tuple(_) if !mixed => {
+                let elem = self.cx.float(floats[0]);
+                quote!([#elem; #m])
+            }
+            _ => self.sig.out_ty.to_token_stream(),
+        };
+        let tys = vec![column; wrt.len()];
         self.item("jacobian", DOC, &[], one_or_tuple(&tys), body)
     }
 
@@ -67,21 +73,21 @@ impl Companions<'_> {
     /// basis cotangent (row `i` of each parameter's block is
     /// ∂out_i/∂param).
     fn jacobian_by_rows(&self) -> TokenStream {
-        let args = self.args();
         let p = self.sig.wrt.len();
         let m = self.sig.out_shape.len();
         let (body, ret) = match &self.sig.out_shape {
             OutShape::Leaf => {
-                let grad = self.companion_path("grad");
-                (quote!(#grad(#(#args),*)), self.grad_ty())
+                let body = self.body("jacobian", |p| p.gradient(), |g| self.grad_tree(&g.primal));
+                return self.item("jacobian", DOC, &[], self.grad_ty(), body);
             }
             OutShape::Tuple(_) => {
-                let vjp = self.companion_path("vjp");
+                let vjp = local("vjp");
+                let define = self.vjp_closure(&vjp);
                 let rows: Vec<TokenStream> = (0..m)
                     .map(|k| {
                         let basis =
                             (0..m).map(|j| self.out_const(j, if j == k { 1.0 } else { 0.0 }));
-                        quote!(#vjp(#(#args,)* (#(#basis,)*)).1)
+                        quote!(#vjp((#(#basis,)*)))
                     })
                     .collect();
                 let names: Vec<Ident> = (0..m).map(|k| local(&format!("row{k}"))).collect();
@@ -109,7 +115,7 @@ impl Companions<'_> {
                     .collect();
                 let value = one_or_tuple(&blocks);
                 (
-                    quote! { #(let #names = #rows;)* #value },
+                    quote! { #define #(let #names = #rows;)* #value },
                     one_or_tuple(&tys),
                 )
             }
@@ -124,21 +130,25 @@ impl Companions<'_> {
     /// parameter and a `Vec<T>` per scalar one.
     fn jacobian_of_array_output(&self) -> TokenStream {
         let private = self.cx.private();
-        let args = self.args();
         let (out_ty, _) = &self.sig.outs[0];
         let one = self.out_const(0, 1.0);
-        let jvp = self.companion_path("jvp");
-        let f = self.companion_path("");
+        let [value, vjp, jvp] = ["value", "vjp", "jvp"].map(local);
         let rows = local("rows");
         let (stmt, blocks, tys) = self.jacobian_rows(
             out_ty,
             self.sig.out_floats[0],
             &rows,
-            quote!(#f(#(#args),*)),
+            quote!(#value()),
             &|e| e,
         );
-        let value = one_or_tuple(&blocks);
-        let by_rows = quote!({ #stmt #value });
+        let result = one_or_tuple(&blocks);
+        let define_vjp = self.vjp_closure(&vjp);
+        let define_value = if signature::is_vec(out_ty) {
+            self.value_closure(&value)
+        } else {
+            TokenStream::new()
+        };
+        let by_rows = quote!({ #define_value #define_vjp #stmt #result });
         // One array parameter by value: forward mode when it is shorter.
         let param = &self.sig.params[self.sig.wrt[0]];
         let [cols, e, i, j] = ["cols", "e", "i", "j"].map(local);
@@ -147,12 +157,22 @@ impl Companions<'_> {
                 if param.ir_ty == Ty::Array(self.sig.out_floats[0], 1) =>
             {
                 let (m, n, pty) = (&a.len, &pa.len, &param.ty);
+                let dot = &self.names.dots[0];
+                let define_jvp = self.closure(
+                    "jacobian",
+                    &jvp,
+                    &[quote!(#dot: #pty)],
+                    quote!(#out_ty),
+                    |p| p.jvp(),
+                    |j| self.out_tree(&j.tangents[0]),
+                );
                 quote! {
                     if #n < #m {
+                        #define_jvp
                         let #cols: [#out_ty; #n] = ::core::array::from_fn(|#j| {
                             let mut #e: #pty = #private::Zeros::zeros();
                             #e[#j] = #one;
-                            #jvp(#(#args,)* #e).1
+                            #jvp(#e)
                         });
                         ::core::array::from_fn(|#i| ::core::array::from_fn(|#j| #cols[#j][#i]))
                     } else #by_rows
@@ -174,11 +194,9 @@ impl Companions<'_> {
     /// alone would have), from `f_vjp` with basis cotangents.
     fn jacobian_of_tuple_output(&self) -> TokenStream {
         let private = self.cx.private();
-        let args = self.args();
-        let f = self.companion_path("");
         let m = self.sig.outs.len();
         let p = self.sig.wrt.len();
-        let value = local("value");
+        let [value, vjp, value_fn] = ["value", "vjp", "value_fn"].map(local);
         // Zero cotangent parts; a `Vec` output's is a slice of the value's
         // length.
         let mut zeros = Vec::new();
@@ -225,8 +243,12 @@ impl Companions<'_> {
         let values: Vec<TokenStream> = per_param.iter().map(|b| quote!((#(#b,)*))).collect();
         let tys: Vec<TokenStream> = per_param_ty.iter().map(|t| quote!((#(#t,)*))).collect();
         let result = one_or_tuple(&values);
+        let define_value = self.value_closure(&value_fn);
+        let define_vjp = self.vjp_closure(&vjp);
         let body = quote!({
-            let #value = #f(#(#args),*);
+            #define_value
+            #define_vjp
+            let #value = #value_fn();
             #(#zeros)*
             #(#stmts)*
             #result
@@ -240,7 +262,33 @@ impl Companions<'_> {
         )
     }
 
-    /// The rows of one output's Jacobian block (`rows`, from `f_vjp` with
+    /// `let vjp = |out_bar| -> G { .. };`: the adjoints for a cotangent.
+    fn vjp_closure(&self, name: &Ident) -> TokenStream {
+        let (out_bar, cot) = (&self.names.out_bar, self.cotangent_ty());
+        self.closure(
+            "jacobian",
+            name,
+            &[quote!(#out_bar: #cot)],
+            self.grad_ty(),
+            |p| p.vjp(),
+            |v| self.grad_tree(&v.primal),
+        )
+    }
+
+    /// `let value = || -> Out { .. };`: the function's value.
+    fn value_closure(&self, name: &Ident) -> TokenStream {
+        let out = &self.sig.out_ty;
+        self.closure(
+            "jacobian",
+            name,
+            &[],
+            quote!(#out),
+            |p| p.primal(),
+            |f| self.out_tree(&f.primal),
+        )
+    }
+
+    /// The rows of one output's Jacobian block (`rows`, from the vjp with
     /// the cotangent `cot(basis)`), then per `wrt` parameter the block and
     /// its type. A scalar output: one row, the gradient; `[T; M]`: `M`
     /// rows; `Vec<T>`: rows for `value.len()` (a `Matrix` for an array
@@ -254,11 +302,10 @@ impl Companions<'_> {
         cot: &dyn Fn(TokenStream) -> TokenStream,
     ) -> (TokenStream, Vec<TokenStream>, Vec<TokenStream>) {
         let private = self.cx.private();
-        let args = self.args();
         let float = self.cx.float(elem);
         let one = crate::emit::float_const(self.cx, 1.0, elem);
         let zero = crate::emit::float_const(self.cx, 0.0, elem);
-        let vjp = self.companion_path("vjp");
+        let vjp = local("vjp");
         let p = self.sig.wrt.len();
         let [e, i, n, r] = ["e", "i", "n", "r"].map(local);
         let field = |j: usize, r: TokenStream| {
@@ -282,7 +329,7 @@ impl Companions<'_> {
                 let #rows: [_; #m] = ::core::array::from_fn(|#i| {
                     let mut #e: #out_ty = #private::Zeros::zeros();
                     #e[#i] = #one;
-                    #vjp(#(#args,)* #cot).1
+                    #vjp(#cot)
                 });
             };
             let blocks = (0..p)
@@ -304,7 +351,7 @@ impl Companions<'_> {
                 let #rows: ::std::vec::Vec<_> = (0..#n).map(|#i| {
                     let mut #e = #private::filled(#zero, #n);
                     #e[#i] = #one;
-                    #vjp(#(#args,)* #cot).1
+                    #vjp(#cot)
                 }).collect();
             };
             let mut tys = Vec::new();
@@ -329,7 +376,7 @@ impl Companions<'_> {
             (stmt, blocks, tys)
         } else {
             let cot = cot(one);
-            let stmt = quote!(let #rows = #vjp(#(#args,)* #cot).1;);
+            let stmt = quote!(let #rows = #vjp(#cot););
             let blocks = (0..p).map(|j| field(j, quote!(#rows))).collect();
             (stmt, blocks, grads)
         }

@@ -9,6 +9,7 @@ use crate::emit::Tree;
 impl Companions<'_> {
     pub(super) fn jvp(&self) -> TokenStream {
         let body = self.body(
+            "jvp",
             |p| p.jvp(),
             |j| {
                 Tree::Tuple(vec![
@@ -17,7 +18,7 @@ impl Companions<'_> {
                 ])
             },
         );
-        let prologue = self.dot_prologue();
+        let prologue = self.dot_prologue("jvp");
         let out = &self.sig.out_ty;
         self.item(
             "jvp",

@@ -108,26 +108,6 @@ impl<'a> Companions<'a> {
         self.plan.as_ref().map(Plan::function)
     }
 
-    /// The parameters as arguments of a call to another companion.
-    fn args(&self) -> Vec<&Ident> {
-        self.sig.params.iter().map(|p| &p.ident).collect()
-    }
-
-    /// How a companion (or, for `""`, the function) is called from another
-    /// companion: `f_vjp`, or `Self::f_vjp` for a method.
-    fn companion_path(&self, suffix: &str) -> TokenStream {
-        let name = if suffix.is_empty() {
-            self.sig.name.clone()
-        } else {
-            self.name(suffix)
-        };
-        if self.item.sig.receiver().is_some() {
-            quote!(Self::#name)
-        } else {
-            quote!(#name)
-        }
-    }
-
     /// `x_dot: X` for each `wrt` parameter `x: X`.
     fn dot_params(&self) -> Vec<TokenStream> {
         self.sig
@@ -141,18 +121,65 @@ impl<'a> Companions<'a> {
             .collect()
     }
 
-    /// `let x_dot = &x_dot[..x.len()];` for slice tangents: the lengths
-    /// then match and the optimizer drops the bounds checks on `x_dot`.
-    fn dot_prologue(&self) -> TokenStream {
+    /// The slice tangents: `(x_dot, x)` for each `wrt` slice `x`.
+    fn slice_dots(&self) -> Vec<(&Ident, &Ident)> {
+        self.sig
+            .wrt
+            .iter()
+            .zip(&self.names.dots)
+            .map(|(&i, dot)| (dot, &self.sig.params[i]))
+            .filter(|(_, p)| is_slice(&p.ty))
+            .map(|(dot, p)| (dot, &p.ident))
+            .collect()
+    }
+
+    /// `check_len("f_jvp", "x_dot", x.len(), x_dot.len());` for each slice
+    /// tangent (SPEC §7); the optimizer then knows the lengths are equal.
+    fn dot_prologue(&self, suffix: &str) -> TokenStream {
+        let private = self.cx.private();
+        let companion = self.name(suffix).to_string();
         let mut out = TokenStream::new();
-        for (&i, dot) in self.sig.wrt.iter().zip(&self.names.dots) {
-            let p = &self.sig.params[i];
-            if matches!(&p.ty, Type::Reference(r) if matches!(*r.elem, Type::Slice(_))) {
-                let x = &p.ident;
-                out.extend(quote! { let #dot = &#dot[..#x.len()]; });
-            }
+        for (dot, x) in self.slice_dots() {
+            let name = dot.to_string();
+            out.extend(quote! { #private::check_len(#companion, #name, #x.len(), #dot.len()); });
         }
         out
+    }
+
+    /// The slice arguments of companion `suffix` whose lengths it checks,
+    /// with what each must match: `# Panics` in its docs.
+    fn checked_args(&self, suffix: &str) -> Vec<(String, String)> {
+        let dots = || {
+            let dots = self.slice_dots().into_iter();
+            dots.map(|(d, x)| (d.to_string(), format!("`{x}`")))
+        };
+        let out = self.sig.name.to_string();
+        let vec_out = self
+            .sig
+            .outs
+            .iter()
+            .any(|(ty, _)| crate::signature::is_vec(ty));
+        let bar = |name: &Ident| (name.to_string(), format!("the value of `{out}`"));
+        let mut args: Vec<(String, String)> = Vec::new();
+        match suffix {
+            "jvp" | "hvp" | "grad_jvp" => args.extend(dots()),
+            "vjp" if vec_out => args.push(bar(&self.names.out_bar)),
+            "vjp_jvp" => {
+                if vec_out {
+                    args.push(bar(&self.names.out_bar));
+                }
+                args.extend(dots());
+                if vec_out {
+                    args.push(bar(&self.names.out_bar_dot));
+                }
+            }
+            "grad_vjp" => {
+                let grad_bar = self.names.grad_bar.to_string();
+                args.extend(dots().map(|(_, x)| (grad_bar.clone(), x)));
+            }
+            _ => {}
+        }
+        args
     }
 
     fn name(&self, suffix: &str) -> Ident {
@@ -229,6 +256,7 @@ impl<'a> Companions<'a> {
     /// selects from the plan; `unreachable!()` for a stub.
     fn body(
         &self,
+        suffix: &str,
         pick: impl for<'p> Fn(&'p Plan<'a>) -> &'p Program,
         tree: impl Fn(&Program) -> Tree,
     ) -> TokenStream {
@@ -239,12 +267,33 @@ impl<'a> Companions<'a> {
                 // Only what the companion returns is kept: the simplifier
                 // then drops the rest, loop-carried values included.
                 let (f, tree) = returned(program.func.clone(), &tree);
-                let body = emit::body(self.cx, &finish(&f), &tree);
+                let companion = self.name(suffix).to_string();
+                let body = emit::body(self.cx, &finish(&f), &tree, Some(&companion));
                 let items = self.items;
                 quote!(#(#items)* #body)
             }
             None => quote!(::core::unreachable!()),
         }
+    }
+
+    /// `let name = |params| -> ret { body };`: the program `pick` selects,
+    /// as a closure local to companion `suffix` (nothing for a stub). A
+    /// companion never calls another by path: in an `impl` block, an
+    /// associated function without `self` could not name it.
+    fn closure(
+        &self,
+        suffix: &str,
+        name: &Ident,
+        params: &[TokenStream],
+        ret: TokenStream,
+        pick: impl for<'p> Fn(&'p Plan<'a>) -> &'p Program,
+        tree: impl Fn(&Program) -> Tree,
+    ) -> TokenStream {
+        if self.plan.is_none() {
+            return TokenStream::new();
+        }
+        let body = self.body(suffix, pick, tree);
+        quote! { let #name = |#(#params),*| -> #ret { #body }; }
     }
 
     /// A body made of calls to other companions; `unreachable!()` for a
@@ -269,13 +318,22 @@ impl<'a> Companions<'a> {
         let name = self.name(suffix);
         let params = self.params();
         let (generics, _, where_clause) = self.item.sig.generics.split_for_impl();
-        let doc = format!(
+        let mut doc = format!(
             "{doc} of [`{}`], generated by `#[differentiate]`.",
             self.sig.name
         );
+        let checked = self.checked_args(suffix);
+        for (k, (arg, like)) in checked.iter().enumerate() {
+            if k == 0 {
+                doc.push_str("\n\n# Panics\n");
+            }
+            doc.push_str(&format!("\nIf `{arg}` does not have the length of {like}."));
+        }
+        let track = (!checked.is_empty()).then(|| quote!(#[track_caller]));
         quote! {
             #[doc = #doc]
             #[inline]
+            #track
             #[allow(unused_variables, unused_mut, unused_assignments, unused_parens, clippy::all)]
             #vis fn #name #generics (#(#params,)* #(#extra,)*) -> #ret #where_clause {
                 #body
@@ -303,6 +361,11 @@ fn param_grad_ty(ty: &Type) -> TokenStream {
         },
         _ => ty.to_token_stream(),
     }
+}
+
+/// Is `ty` a slice `&[T]`?
+fn is_slice(ty: &Type) -> bool {
+    matches!(ty, Type::Reference(r) if matches!(*r.elem, Type::Slice(_)))
 }
 
 /// One item as itself, several as a tuple (gradients, Jacobian blocks).

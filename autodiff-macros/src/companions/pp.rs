@@ -76,7 +76,7 @@ impl Companions<'_> {
                 };
                 let wrt = self.sig.params[w].ident.to_string();
                 let text =
-                    |g: &Function| pretty::format(emit::body(self.cx, g, &Tree::Leaf(m + j)));
+                    |g: &Function| pretty::format(emit::body(self.cx, g, &Tree::Leaf(m + j), None));
                 let (r, s) = (text(&raw), text(&simple));
                 entries.push(quote!(#private::PrettyEntry { output: #output, wrt: #wrt, raw: #r, simplified: #s }));
             }

@@ -9,6 +9,7 @@ use crate::emit::Tree;
 impl Companions<'_> {
     pub(super) fn vjp(&self) -> TokenStream {
         let body = self.body(
+            "vjp",
             |p| p.vjp(),
             |v| Tree::Tuple(vec![self.out_tree(&v.primal), self.grad_tree(&v.primal)]),
         );

@@ -137,6 +137,7 @@ impl<'a> Forward<'a> {
             Op::FillFixed(_)
             | Op::FillVec
             | Op::Owned
+            | Op::Checked
             | Op::SumAll
             | Op::ArrayLit
             | Op::Store
@@ -219,7 +220,7 @@ impl<'a> Forward<'a> {
         let t = |this: &Self, k: usize| this.tan[d][node.args[k].0 as usize];
         let ty = node.ty;
         match node.op {
-            Op::FillFixed(_) | Op::FillVec | Op::Owned | Op::SumAll => {
+            Op::FillFixed(_) | Op::FillVec | Op::Owned | Op::Checked | Op::SumAll => {
                 let mut targs = args.to_vec();
                 targs[0] = t(self, 0)?;
                 Some(self.dst.add(dr, node.op.clone(), targs, ty))

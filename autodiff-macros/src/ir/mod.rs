@@ -288,6 +288,10 @@ pub enum Op {
     /// An owned copy of an array `[arr]` (`[T; N]` or `Vec<T>`), to be
     /// updated in place.
     Owned,
+    /// The array parameter `[arr, like]` (a cotangent), checked to have the
+    /// length of `like` (the value it is the cotangent of): a run-time
+    /// panic that names both otherwise. The value is `arr`.
+    Checked,
     /// `path(args)`: a call to a function whose companions exist
     /// (`Graph::calls[k]`); a float.
     Call(u32),
@@ -561,6 +565,8 @@ pub struct Opaque {
     /// under it: then the tokens that mention it need no rebinding (a value
     /// of unknown type may not be `Copy`).
     pub name: Option<syn::Ident>,
+    /// The type a `let` declares for it: emitted with it.
+    pub ty: Option<syn::Type>,
 }
 
 impl Opaque {
@@ -570,6 +576,7 @@ impl Opaque {
             expr,
             refs,
             name: None,
+            ty: None,
         }
     }
 
@@ -611,7 +618,9 @@ pub struct Graph {
     pub regions: Vec<Region>,
     pub opaques: Vec<Opaque>,
     pub calls: Vec<Callee>,
-    interned: HashMap<(Op, Vec<NodeId>, RegionId), NodeId>,
+    /// Op, operands, region and type of each interned node (`3.0` as an
+    /// `f32` and as an `f64` are two nodes).
+    interned: HashMap<(Op, Vec<NodeId>, RegionId, Ty), NodeId>,
 }
 
 impl Default for Graph {
@@ -683,7 +692,7 @@ impl Graph {
         }
         let mut r = self.region(region).parent;
         while let Some(reg) = r {
-            if let Some(&id) = self.interned.get(&(op.clone(), args.clone(), reg)) {
+            if let Some(&id) = self.interned.get(&(op.clone(), args.clone(), reg, ty)) {
                 return id;
             }
             r = self.region(reg).parent;
@@ -696,11 +705,11 @@ impl Graph {
     /// it was built: a node of an enclosing region found by lookup might
     /// come after that `If`.
     pub fn add_local(&mut self, region: RegionId, op: Op, args: Vec<NodeId>, ty: Ty) -> NodeId {
-        if let Some(&id) = self.interned.get(&(op.clone(), args.clone(), region)) {
+        if let Some(&id) = self.interned.get(&(op.clone(), args.clone(), region, ty)) {
             return id;
         }
         let id = self.push(region, op.clone(), args.clone(), ty);
-        self.interned.insert((op, args, region), id);
+        self.interned.insert((op, args, region, ty), id);
         id
     }
 

@@ -338,6 +338,7 @@ mod tests {
             &crate::context::Cx::default(),
             &f,
             &Tree::Leaf(0),
+            None,
         ))
     }
 
@@ -395,7 +396,7 @@ mod tests {
             )
             .func,
         );
-        let text = emit::body(&crate::context::Cx::default(), &f, &Tree::Leaf(0)).to_string();
+        let text = emit::body(&crate::context::Cx::default(), &f, &Tree::Leaf(0), None).to_string();
         assert!(text.contains("0.33333334_f32"), "{text}");
     }
 
