@@ -41,6 +41,28 @@ fn call_arg_by_ref(g: &crate::ir::Graph, op: &Op, args: &[NodeId], i: usize) -> 
     }
 }
 
+/// The deepest an emitted expression nests: an inline value deeper than
+/// this gets a `let` of its own, so that rustc never overflows its stack on
+/// a long chain of values each used once.
+const MAX_NESTING: u32 = 16;
+
+/// Makes a node that would nest deeper than [`MAX_NESTING`] inline values
+/// a `let` instead. Nodes come in build order: operands first.
+fn bound_nesting(g: &crate::ir::Graph, inline: &mut [bool]) {
+    let mut depth = vec![0u32; g.nodes.len()];
+    for (i, node) in g.nodes.iter().enumerate() {
+        if !inline[i] {
+            continue;
+        }
+        let inner = node.args.iter().map(|a| depth[a.0 as usize]).max();
+        depth[i] = 1 + inner.unwrap_or(0);
+        if depth[i] > MAX_NESTING {
+            inline[i] = false;
+            depth[i] = 0;
+        }
+    }
+}
+
 /// The longest loop whose tapes are fixed arrays (on the stack).
 const MAX_FIXED_TAPE: i64 = 4096;
 
@@ -128,7 +150,7 @@ impl<'a> Emitter<'a> {
         }
         let used_once_here =
             |i: usize| uses[i] == 1 && use_region[i].is_none_or(|r| r == g.nodes[i].region);
-        let inline = (0..g.nodes.len())
+        let mut inline: Vec<bool> = (0..g.nodes.len())
             .map(|i| {
                 let node = &g.nodes[i];
                 match node.op {
@@ -161,6 +183,7 @@ impl<'a> Emitter<'a> {
                 }
             })
             .collect();
+        bound_nesting(g, &mut inline);
         Emitter {
             cx,
             companion: None,
