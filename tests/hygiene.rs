@@ -504,3 +504,94 @@ fn params_named_like_tangents_and_cotangents() {
     assert_eq!(clash::weighted_vjp(2.0, 3.0, 1.0), (6.0, (3.0, 2.0)));
     assert_eq!(clash::state(2.0, 3.0) + clash::weighted(2.0, 3.0), 12.0);
 }
+
+// ---------------------------------------------------------------------------
+// Every name the expansion uses itself, as a parameter and as a local: the
+// companions' own parameters (`x_dot`, `out_bar`, ...), the locals of the
+// Jacobian and Hessian bodies (`i`, `e`, `cols`, `value`, ...), the
+// emitter's temporaries (`t0`) and the names iterator chains are rewritten
+// with (`__ad_i`, ...), through every companion shape: tuple outputs
+// holding arrays, array outputs (by rows and by columns), Hessians of
+// arrays and slices, and iterator chains.
+// ---------------------------------------------------------------------------
+
+macro_rules! named_like_generated {
+    ($($name:ident)*) => {$(
+        #[allow(non_snake_case, clippy::all)]
+        mod $name {
+            use ::autodiff::differentiate;
+
+            #[differentiate]
+            pub fn tuple_out(x: [f64; 3], $name: f64) -> (f64, [f64; 3]) {
+                (x[0] * x[1] * $name, [x[0] * $name, x[1] * x[1], x[2]])
+            }
+
+            #[differentiate(wrt(x))]
+            pub fn array_out(x: [f64; 2], $name: f64) -> [f64; 3] {
+                [x[0] * $name, x[1] * x[0], x[1] + $name]
+            }
+
+            #[differentiate(hessian, wrt(x))]
+            pub fn on_slice(x: &[f64], $name: f64) -> f64 {
+                $name * x[0] * x[0] * x[1] + x.iter().map(|$name| $name * $name).sum::<f64>()
+            }
+
+            #[differentiate(hessian)]
+            pub fn local(x: [f64; 2]) -> f64 {
+                let $name = x[0] * 2.0;
+                let s: f64 = x.iter().zip(x.iter()).map(|($name, b)| $name * b).sum();
+                $name * $name * x[1] + s
+            }
+        }
+    )*};
+}
+
+named_like_generated!(
+    i j n e r k cols rows row0 row1 rows0 rows1 zero0 zero1 value value_fn vjp jvp hvp
+    t0 t1 t2 x_dot out_bar out_bar_dot grad_bar arg0 __ad_i __ad_v __ad_acc __ad_out
+    __ad_s0 __ad_xs __ad_ys __ad_y __ad_n0 __autodiff_zeros_like
+);
+
+macro_rules! check_named_like_generated {
+    ($($name:ident)*) => {$({
+        let x = [1.5, -2.0, 0.5];
+        let k = 3.0;
+        // tuple_out: d/dx of (x0 x1 k, [x0 k, x1², x2]) and d/dk.
+        let ((gx0, jx1), (gk0, jk1)) = $name::tuple_out_jacobian(x, k);
+        assert_eq!(gx0, [x[1] * k, x[0] * k, 0.0]);
+        assert_eq!(jx1, [[k, 0.0, 0.0], [0.0, 2.0 * x[1], 0.0], [0.0, 0.0, 1.0]]);
+        assert_eq!((gk0, jk1), (x[0] * x[1], [x[0], 0.0, 0.0]));
+        let y = [x[0], x[1]];
+        assert_eq!(
+            $name::array_out_jacobian(y, k),
+            [[k, 0.0], [y[1], y[0]], [0.0, 1.0]]
+        );
+        // on_slice: k x0² x1 + Σ x², Hessian [[2k x1 + 2, 2k x0, 0], [2k x0, 2, 0], [0, 0, 2]].
+        let h = $name::on_slice_hessian(&x, k);
+        let want = [
+            [2.0 * k * x[1] + 2.0, 2.0 * k * x[0], 0.0],
+            [2.0 * k * x[0], 2.0, 0.0],
+            [0.0, 0.0, 2.0],
+        ];
+        for (a, row) in want.iter().enumerate() {
+            for (b, w) in row.iter().enumerate() {
+                assert!((h[(a, b)] - w).abs() < 1e-12, "{} {a} {b}", stringify!($name));
+            }
+        }
+        let (g, hv) = $name::on_slice_grad_vjp(&x, k, &[1.0, 0.0, 0.0]);
+        assert_eq!(g.len(), 3);
+        assert!((hv[0] - want[0][0]).abs() < 1e-12 && (hv[1] - want[1][0]).abs() < 1e-12);
+        // local: 4 x0² x1 + x0² + x1², Hessian [[8 x1 + 2, 8 x0], [8 x0, 2]].
+        let h = $name::local_hessian(y);
+        assert_eq!(h, [[8.0 * y[1] + 2.0, 8.0 * y[0]], [8.0 * y[0], 2.0]]);
+    })*};
+}
+
+#[test]
+fn every_generated_name_as_a_parameter_and_a_local() {
+    check_named_like_generated!(
+        i j n e r k cols rows row0 row1 rows0 rows1 zero0 zero1 value value_fn vjp jvp hvp
+        t0 t1 t2 x_dot out_bar out_bar_dot grad_bar arg0 __ad_i __ad_v __ad_acc __ad_out
+        __ad_s0 __ad_xs __ad_ys __ad_y __ad_n0 __autodiff_zeros_like
+    );
+}

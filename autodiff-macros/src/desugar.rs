@@ -33,7 +33,7 @@ enum Source {
 
 /// `E.method(..)` chains this module reads; anything else is `None` (not an
 /// iterator chain: lowered as usual).
-pub fn chain(e: &ExprMethodCall) -> Option<Rewrite> {
+pub fn chain(g: &Gen, e: &ExprMethodCall) -> Option<Rewrite> {
     let name = e.method.to_string();
     let span = e.method.span();
     let consumes = match name.as_str() {
@@ -44,7 +44,7 @@ pub fn chain(e: &ExprMethodCall) -> Option<Rewrite> {
             let Expr::Closure(c) = &e.args[0] else {
                 return None;
             };
-            return Some(array_map(e, c, span));
+            return Some(array_map(g, e, c, span));
         }
         _ if ADAPTORS.contains(&name.as_str()) => {
             let (span, name) = first_adaptor(&Expr::MethodCall(e.clone()))?;
@@ -60,8 +60,8 @@ pub fn chain(e: &ExprMethodCall) -> Option<Rewrite> {
         Err(err) => return Some(Err(err)),
     };
     Some(match name.as_str() {
-        "collect" => collect(span, source, map),
-        "fold" => fold(e, span, source, map),
+        "collect" => collect(g, span, source, map),
+        "fold" => fold(g, e, span, source, map),
         _ => {
             let (init, op): (Expr, syn::BinOp) = if name == "sum" {
                 (
@@ -75,6 +75,7 @@ pub fn chain(e: &ExprMethodCall) -> Option<Rewrite> {
                 )
             };
             reduce(
+                g,
                 span,
                 source,
                 map,
@@ -86,7 +87,13 @@ pub fn chain(e: &ExprMethodCall) -> Option<Rewrite> {
 }
 
 /// `.fold(init, |acc, v| body)`.
-fn fold(e: &ExprMethodCall, span: Span, source: Source, map: Option<ExprClosure>) -> Rewrite {
+fn fold(
+    g: &Gen,
+    e: &ExprMethodCall,
+    span: Span,
+    source: Source,
+    map: Option<ExprClosure>,
+) -> Rewrite {
     let init = e.args[0].clone();
     let Expr::Closure(c) = &e.args[1] else {
         return Err((
@@ -96,7 +103,7 @@ fn fold(e: &ExprMethodCall, span: Span, source: Source, map: Option<ExprClosure>
     };
     let [acc_pat, item_pat] = closure_params::<2>(c)?;
     let body = &c.body;
-    reduce(span, source, map, init, |acc, v| {
+    reduce(g, span, source, map, init, |acc, v| {
         parse_quote_spanned! {span=> {
             let #acc_pat = #acc;
             let #item_pat = #v;
@@ -106,22 +113,70 @@ fn fold(e: &ExprMethodCall, span: Span, source: Source, map: Option<ExprClosure>
 }
 
 /// `a.map(|v| body)` on a fixed array: elementwise into zeros like `a`.
-fn array_map(e: &ExprMethodCall, c: &ExprClosure, span: Span) -> Rewrite {
+fn array_map(g: &Gen, e: &ExprMethodCall, c: &ExprClosure, span: Span) -> Rewrite {
     let array = Source::Elems(vec![(*e.receiver).clone()]);
+    let f = g.id("zeros_like", span);
     let zeros = move |source: &Source| -> Expr {
         let Source::Elems(a) = source else {
             return parse_quote_spanned!(span=> ());
         };
         let a = &a[0];
-        let f = quote::format_ident!("{}", ZEROS_LIKE, span = span);
         parse_quote_spanned!(span=> #f(&#a))
     };
-    fill(span, array, Some(c), zeros)
+    fill(g, span, array, Some(c), zeros)
 }
 
-/// The function rewritten code calls for zeros shaped like an array; lowering
-/// reads it as [`Op::ZerosLike`](crate::ir::Op::ZerosLike).
-pub const ZEROS_LIKE: &str = "__autodiff_zeros_like";
+/// The names rewritten code binds: `__ad_i`, `__ad_v`, ..., with a prefix
+/// no identifier of the function starts with, so that none can be captured
+/// (lowering binds names as strings), and `__ad_zeros_like`, the function
+/// it calls for zeros shaped like an array, which lowering reads as
+/// [`Op::ZerosLike`](crate::ir::Op::ZerosLike).
+pub struct Gen {
+    prefix: String,
+}
+
+impl Gen {
+    /// Names free in the function whose tokens are `tokens`.
+    pub fn new(tokens: proc_macro2::TokenStream) -> Gen {
+        fn idents(tokens: proc_macro2::TokenStream, out: &mut Vec<String>) {
+            for tt in tokens {
+                match tt {
+                    proc_macro2::TokenTree::Ident(i) => out.push(i.to_string()),
+                    proc_macro2::TokenTree::Group(g) => idents(g.stream(), out),
+                    _ => {}
+                }
+            }
+        }
+        let mut all = Vec::new();
+        idents(tokens, &mut all);
+        let mut prefix = "__ad_".to_string();
+        let mut k = 0;
+        while all.iter().any(|i| i.starts_with(&prefix)) {
+            k += 1;
+            prefix = format!("__ad{k}_");
+        }
+        Gen { prefix }
+    }
+
+    pub fn id(&self, name: &str, span: Span) -> syn::Ident {
+        syn::Ident::new(&format!("{}{name}", self.prefix), span)
+    }
+
+    fn expr(&self, name: &str, span: Span) -> Expr {
+        let id = self.id(name, span);
+        parse_quote_spanned!(span=> #id)
+    }
+
+    fn pat(&self, name: &str, span: Span) -> Pat {
+        let id = self.id(name, span);
+        parse_quote_spanned!(span=> #id)
+    }
+
+    /// The name of the zeros function, as lowering compares path segments.
+    pub fn zeros_like(&self) -> String {
+        format!("{}zeros_like", self.prefix)
+    }
+}
 
 /// Iterator adaptors and consumers this module does not rewrite.
 const ADAPTORS: &[&str] = &[
@@ -318,8 +373,8 @@ fn bind_item(
 
 /// `for i in a..b` over the source's indices, and the index expression
 /// into a buffer of its items (`i - a` for a range).
-fn index_loop(source: &Source, span: Span) -> (Expr, Expr, Expr) {
-    let i: Expr = parse_quote_spanned!(span=> __ad_i);
+fn index_loop(g: &Gen, source: &Source, span: Span) -> (Expr, Expr, Expr) {
+    let i: Expr = g.expr("i", span);
     match source {
         Source::Range(r) => {
             let (a, b) = &**r;
@@ -337,21 +392,23 @@ fn index_loop(source: &Source, span: Span) -> (Expr, Expr, Expr) {
     }
 }
 
-/// The statements computing the mapped item at `i` into `__ad_v`.
+/// The statements computing the mapped item at `i` into `v`.
 fn item_value(
+    g: &Gen,
     source: &Source,
     map: Option<&ExprClosure>,
     i: &Expr,
     span: Span,
 ) -> Result<Vec<syn::Stmt>, (Span, String)> {
-    let v: Pat = parse_quote_spanned!(span=> __ad_v);
+    let v: Pat = g.pat("v", span);
     match map {
         None => bind_item(source, &v, i, span),
         Some(c) => {
             let [p] = closure_params::<1>(c)?;
             let mut stmts = bind_item(source, &p, i, span)?;
             let body = &c.body;
-            stmts.push(parse_quote_spanned!(span=> let __ad_v = #body;));
+            let v = g.id("v", span);
+            stmts.push(parse_quote_spanned!(span=> let #v = #body;));
             Ok(stmts)
         }
     }
@@ -359,26 +416,26 @@ fn item_value(
 
 /// `{ let mut acc = init; for i in .. { acc = step(acc, item); } acc }`.
 fn reduce(
+    g: &Gen,
     span: Span,
     source: Source,
     map: Option<ExprClosure>,
     init: Expr,
     step: impl Fn(&Expr, &Expr) -> Expr,
 ) -> Rewrite {
-    let (lets, source) = bound(source, span);
-    let (range, i, _) = index_loop(&source, span);
-    let item = item_value(&source, map.as_ref(), &i, span)?;
-    let acc: Expr = parse_quote_spanned!(span=> __ad_acc);
-    let v: Expr = parse_quote_spanned!(span=> __ad_v);
-    let next = step(&acc, &v);
+    let (lets, source) = bound(g, source, span);
+    let (range, i, _) = index_loop(g, &source, span);
+    let item = item_value(g, &source, map.as_ref(), &i, span)?;
+    let (acc, v) = (g.id("acc", span), g.expr("v", span));
+    let next = step(&g.expr("acc", span), &v);
     Ok(parse_quote_spanned! {span=> {
         #(#lets)*
-        let mut __ad_acc = #init;
-        for __ad_i in #range {
+        let mut #acc = #init;
+        for #i in #range {
             #(#item)*
-            __ad_acc = #next;
+            #acc = #next;
         }
-        __ad_acc
+        #acc
     }})
 }
 
@@ -386,7 +443,7 @@ fn reduce(
 /// `softmax(&x).iter()`; places are names, fields and rows `m[i]`) bound
 /// once to a name first, so that it is not computed again at every index:
 /// the bindings and the new source.
-fn bound(source: Source, span: Span) -> (Vec<syn::Stmt>, Source) {
+fn bound(g: &Gen, source: Source, span: Span) -> (Vec<syn::Stmt>, Source) {
     let Source::Elems(arrays) = source else {
         return (Vec::new(), source);
     };
@@ -397,7 +454,7 @@ fn bound(source: Source, span: Span) -> (Vec<syn::Stmt>, Source) {
         .map(|(k, a)| match a {
             Expr::Path(_) | Expr::Field(_) | Expr::Index(_) => a,
             other => {
-                let name = quote::format_ident!("__ad_s{}", k, span = span);
+                let name = g.id(&format!("s{k}"), span);
                 lets.push(parse_quote_spanned!(span=> let #name = #other;));
                 parse_quote_spanned!(span=> #name)
             }
@@ -411,7 +468,7 @@ fn is_zero(e: &Expr) -> bool {
 }
 
 /// `.collect::<Vec<_>>()`: a `vec![0.0; n]` written at each index.
-fn collect(span: Span, source: Source, map: Option<ExprClosure>) -> Rewrite {
+fn collect(g: &Gen, span: Span, source: Source, map: Option<ExprClosure>) -> Rewrite {
     let buffer = move |source: &Source| -> Expr {
         let len: Expr = match source {
             Source::Range(r) if is_zero(&r.0) => r.1.clone(),
@@ -426,35 +483,37 @@ fn collect(span: Span, source: Source, map: Option<ExprClosure>) -> Rewrite {
         };
         parse_quote_spanned!(span=> vec![0.0; #len])
     };
-    fill(span, source, map.as_ref(), buffer)
+    fill(g, span, source, map.as_ref(), buffer)
 }
 
 /// `{ let mut out = buffer; for i in .. { out[slot] = item; } out }`.
 fn fill(
+    g: &Gen,
     span: Span,
     source: Source,
     map: Option<&ExprClosure>,
     buffer: impl Fn(&Source) -> Expr,
 ) -> Rewrite {
-    let (lets, source) = bound(source, span);
-    let (range, i, slot) = index_loop(&source, span);
-    let item = item_value(&source, map, &i, span)?;
+    let (lets, source) = bound(g, source, span);
+    let (range, i, slot) = index_loop(g, &source, span);
+    let item = item_value(g, &source, map, &i, span)?;
     let buffer = buffer(&source);
+    let (out, v) = (g.id("out", span), g.id("v", span));
     Ok(parse_quote_spanned! {span=> {
         #(#lets)*
-        let mut __ad_out = #buffer;
-        for __ad_i in #range {
+        let mut #out = #buffer;
+        for #i in #range {
             #(#item)*
-            __ad_out[#slot] = __ad_v;
+            #out[#slot] = #v;
         }
-        __ad_out
+        #out
     }})
 }
 
 /// `for pat in x.iter() { .. }` (also `&x`, `x`, `.enumerate()`,
-/// `.zip(..)`) as `for __ad_i in 0..x.len() { let pat = x[__ad_i]; .. }`;
+/// `.zip(..)`) as `for i in 0..x.len() { let pat = x[i]; .. }`;
 /// `None` for a range loop or a form this module does not read.
-pub fn for_loop(f: &syn::ExprForLoop) -> Option<Rewrite> {
+pub fn for_loop(g: &Gen, f: &syn::ExprForLoop) -> Option<Rewrite> {
     let span = f.expr.span();
     let (source, enumerate) = match &*f.expr {
         Expr::MethodCall(m) if m.method == "enumerate" && m.args.is_empty() => {
@@ -471,8 +530,8 @@ pub fn for_loop(f: &syn::ExprForLoop) -> Option<Rewrite> {
     if matches!(source, Source::Range(..)) {
         return None;
     }
-    let (lets, source) = bound(source, span);
-    let i: Expr = parse_quote_spanned!(span=> __ad_i);
+    let (lets, source) = bound(g, source, span);
+    let i: Expr = g.expr("i", span);
     let pat = value_pat(&f.pat);
     let binds = if enumerate {
         let Pat::Tuple(t) = &pat else {
@@ -500,10 +559,10 @@ pub fn for_loop(f: &syn::ExprForLoop) -> Option<Rewrite> {
             Err(e) => return Some(Err(e)),
         }
     };
-    let (range, _, _) = index_loop(&source, span);
+    let (range, _, _) = index_loop(g, &source, span);
     let body = &f.body;
     let index_loop: Expr = parse_quote_spanned! {span=>
-        for __ad_i in #range {
+        for #i in #range {
             #(#binds)*
             #body
         }
@@ -515,12 +574,12 @@ pub fn for_loop(f: &syn::ExprForLoop) -> Option<Rewrite> {
     }
 }
 
-/// `scan(init, xs, |carry, x| (next, y))` and `scan_n(init, n, |carry, i|
+/// `scan(g, init, xs, |carry, x| (next, y))` and `scan_n(init, n, |carry, i|
 /// (next, y))` (Theano's `scan`, see `autodiff::scan`) as a loop carrying
 /// the state and writing each step's `y` into a `Vec`; `None` if `c` is
 /// not such a call. The carry is a name, or a tuple of names `|(a, b), x|`
 /// (each part carried).
-pub fn scan(c: &syn::ExprCall) -> Option<Rewrite> {
+pub fn scan(g: &Gen, c: &syn::ExprCall) -> Option<Rewrite> {
     let Expr::Path(p) = &*c.func else { return None };
     let name = p.path.segments.last()?.ident.to_string();
     if (name != "scan" && name != "scan_n") || c.args.len() != 3 {
@@ -538,17 +597,16 @@ pub fn scan(c: &syn::ExprCall) -> Option<Rewrite> {
         Err(e) => return Some(Err(e)),
     };
     let init = &c.args[0];
+    let [xs, ys, y] = ["xs", "ys", "y"].map(|n| g.id(n, span));
+    let i = g.id("i", span);
     let (len, item_value): (Expr, Expr) = if name == "scan" {
         (
-            parse_quote_spanned!(span=> __ad_xs.len()),
-            parse_quote_spanned!(span=> __ad_xs[__ad_i]),
+            parse_quote_spanned!(span=> #xs.len()),
+            parse_quote_spanned!(span=> #xs[#i]),
         )
     } else {
         let n = &c.args[1];
-        (
-            parse_quote_spanned!(span=> #n),
-            parse_quote_spanned!(span=> __ad_i),
-        )
+        (parse_quote_spanned!(span=> #n), g.expr("i", span))
     };
     // The carry's names are the state variables (one per part of a tuple
     // carry): the body then updates the state itself, in place.
@@ -569,9 +627,7 @@ pub fn scan(c: &syn::ExprCall) -> Option<Rewrite> {
         }
     }
     let parts = state.len();
-    let next: Vec<syn::Ident> = (0..parts)
-        .map(|k| quote::format_ident!("__ad_n{}", k, span = span))
-        .collect();
+    let next: Vec<syn::Ident> = (0..parts).map(|k| g.id(&format!("n{k}"), span)).collect();
     let (state_tuple, next_pat): (Expr, Pat) = if parts == 1 {
         let (s, n) = (&state[0], &next[0]);
         (
@@ -586,25 +642,25 @@ pub fn scan(c: &syn::ExprCall) -> Option<Rewrite> {
     };
     let body = &f.body;
     // The sequence, computed once (`0` stands in for `scan_n`'s).
-    let xs = if name == "scan" {
+    let seq = if name == "scan" {
         array(&c.args[1])
     } else {
         parse_quote_spanned!(span=> 0)
     };
     Some(Ok(parse_quote_spanned! {span=> {
-        let __ad_xs = #xs;
+        let #xs = #seq;
         let #state_tuple = #init;
         #(let mut #state = #state;)*
-        let mut __ad_ys = vec![0.0; #len];
-        for __ad_i in 0..#len {
-            let (#next_pat, __ad_y) = {
+        let mut #ys = vec![0.0; #len];
+        for #i in 0..#len {
+            let (#next_pat, #y) = {
                 let #item = #item_value;
                 #body
             };
             #(#state = #next;)*
-            __ad_ys[__ad_i] = __ad_y;
+            #ys[#i] = #y;
         }
-        (#state_tuple, __ad_ys)
+        (#state_tuple, #ys)
     }}))
 }
 

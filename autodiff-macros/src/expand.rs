@@ -15,7 +15,7 @@ use crate::{fallback, lower, signature};
 
 /// Expands `#[differentiate(args)] item`.
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let item: ItemFn = match syn::parse2(item.clone()) {
+    let mut item: ItemFn = match syn::parse2(item.clone()) {
         Ok(f) => f,
         Err(_) => {
             let err = syn::Error::new_spanned(
@@ -27,6 +27,14 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     let mut errors = Errors::default();
+    // A second `#[differentiate]` would emit every companion again.
+    item.attrs.retain(|a| {
+        let again = a.path().segments.last().is_some_and(|s| s.ident == "differentiate");
+        if again {
+            errors.at(a, "#[differentiate] is given twice on this function; one emits every companion: merge the options into one, like `#[differentiate(wrt(x), hessian)]`");
+        }
+        !again
+    });
     let mut args = syn::parse2::<Args>(args).unwrap_or_else(|e| {
         errors.push(e);
         Args::default()

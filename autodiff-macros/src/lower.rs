@@ -33,8 +33,11 @@ pub struct Lowered {
 
 /// Lowers `block`, the body of the function `sig` describes.
 pub fn lower(cx: &Cx, sig: &Signature, block: &Block, errors: &mut Errors) -> Lowered {
+    let names = sig.params.iter().map(|p| &p.ident);
+    let gen = desugar::Gen::new(quote::quote!(#(#names)* #block));
     let mut cx = Lower {
         cx,
+        gen,
         sig,
         g: Graph::default(),
         active: Vec::new(),
@@ -119,6 +122,8 @@ type Scope = BTreeMap<String, Val>;
 
 struct Lower<'a> {
     cx: &'a Cx,
+    /// The names of rewritten iterator code.
+    gen: desugar::Gen,
     sig: &'a Signature,
     g: Graph,
     /// Does each node depend differentiably on a `wrt` parameter?
@@ -831,7 +836,7 @@ impl Lower<'_> {
             Expr::Unary(u) => self.unary(e, u),
             Expr::MethodCall(m) => {
                 if self.mentions_active(e) {
-                    if let Some(rewrite) = desugar::chain(m) {
+                    if let Some(rewrite) = desugar::chain(&self.gen, m) {
                         return self.rewritten(rewrite);
                     }
                 }
@@ -1126,11 +1131,11 @@ impl Lower<'_> {
                     return self.helper(c, &name);
                 }
             }
-            if let Some(rewrite) = desugar::scan(c).filter(|_| self.mentions_active(e)) {
+            if let Some(rewrite) = desugar::scan(&self.gen, c).filter(|_| self.mentions_active(e)) {
                 return self.rewritten(rewrite);
             }
             // The buffers of rewritten iterators (`desugar`).
-            if segs == [desugar::ZEROS_LIKE] {
+            if segs == [self.gen.zeros_like()] {
                 if let Some(v) = self.zeros_like(c) {
                     return v;
                 }
@@ -1482,7 +1487,7 @@ impl Lower<'_> {
             .mentions(f.expr.to_token_stream())
             .iter()
             .any(|n| matches!(self.lookup(&n.to_string()), Some(Val::Node(v)) if self.g.ty(*v).is_array()));
-        match desugar::for_loop(f).filter(|_| over_floats) {
+        match desugar::for_loop(&self.gen, f).filter(|_| over_floats) {
             Some(Ok(Expr::ForLoop(index_loop))) => return self.for_loop(&index_loop),
             Some(other) => return self.rewritten(other),
             None => {}

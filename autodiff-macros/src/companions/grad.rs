@@ -68,7 +68,7 @@ impl Companions<'_> {
         );
         quote! {
             #[doc = #doc]
-            #[allow(unused_variables, clippy::all)]
+            #[allow(dead_code, unused_variables, clippy::all)]
             #vis fn #name #generics (#(#params,)*) -> ::core::convert::Infallible #where_clause {
                 ::core::unreachable!()
             }

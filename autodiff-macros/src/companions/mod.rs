@@ -334,7 +334,7 @@ impl<'a> Companions<'a> {
             #[doc = #doc]
             #[inline]
             #track
-            #[allow(unused_variables, unused_mut, unused_assignments, unused_parens, clippy::all)]
+            #[allow(dead_code, unused_variables, unused_mut, unused_assignments, unused_parens, clippy::all)]
             #vis fn #name #generics (#(#params,)* #(#extra,)*) -> #ret #where_clause {
                 #body
             }
