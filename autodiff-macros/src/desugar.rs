@@ -664,25 +664,6 @@ pub fn scan(g: &Gen, c: &syn::ExprCall) -> Option<Rewrite> {
     }}))
 }
 
-/// The array helpers of `autodiff` (`sum(&x)`, `dot(&x, &y)`, ...), by
-/// name: a bare call or one through an `autodiff::` path.
-pub const HELPERS: &[&str] = &[
-    "sum",
-    "mean",
-    "dot",
-    "norm",
-    "logsumexp",
-    "softmax",
-    "log_softmax",
-    "sigmoid",
-    "softplus",
-    "matvec",
-    "vecmat",
-    "matmul",
-    "transpose",
-    "outer",
-];
-
 /// The names of a path's segments: `autodiff::dot` -> `["autodiff", "dot"]`.
 pub fn segments(path: &syn::Path) -> Vec<String> {
     path.segments.iter().map(|s| s.ident.to_string()).collect()
@@ -694,7 +675,7 @@ pub fn helper_name(c: &syn::ExprCall) -> Option<String> {
     let segs = segments(&p.path);
     let name = segs.last()?;
     let through_autodiff = segs.len() == 2 && segs[0] == "autodiff";
-    if (segs.len() == 1 || through_autodiff) && HELPERS.contains(&name.as_str()) {
+    if (segs.len() == 1 || through_autodiff) && crate::ir::ops::helper_named(name).is_some() {
         Some(name.clone())
     } else {
         None

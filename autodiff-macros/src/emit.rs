@@ -8,8 +8,9 @@ use quote::{format_ident, quote, ToTokens};
 use syn::Ident;
 
 use crate::context::Cx;
+use crate::ir::ops::UnForm;
 use crate::ir::IntOp;
-use crate::ir::{Bin, Cmp, FloatTy, Function, NodeId, Op, RegionId, Un, ROOT};
+use crate::ir::{Bin, Cmp, FloatTy, Function, NodeId, Op, RegionId, ROOT};
 
 /// The index among `args[..n]` of the `k`-th float or array argument (the
 /// one whose tangent is `args[n + k]` of a `CallJvp`).
@@ -655,21 +656,22 @@ impl<'a> Emitter<'a> {
                     if atom { Prec::Atom } else { Prec::If },
                 )
             }
-            Op::Un(Un::Neg) => {
-                let x = self.operand(a[0], Prec::Unary);
-                (quote!(-#x), Prec::Unary)
-            }
-            // The value itself: only its derivative is zero.
-            Op::Un(u @ (Un::Sign0 | Un::Softplus | Un::Sigmoid)) => {
-                let x = self.operand(a[0], Prec::If);
-                let f = format_ident!("{}", format!("{u:?}").to_lowercase());
-                (quote!(#private::#f(#x)), Prec::Atom)
-            }
-            Op::Un(u) => {
-                let x = self.operand(a[0], Prec::Atom);
-                let m = format_ident!("{}", un_method(u));
-                (quote!(#x.#m()), Prec::Atom)
-            }
+            Op::Un(u) => match u.form() {
+                UnForm::Neg => {
+                    let x = self.operand(a[0], Prec::Unary);
+                    (quote!(-#x), Prec::Unary)
+                }
+                UnForm::Method(m) => {
+                    let x = self.operand(a[0], Prec::Atom);
+                    let m = format_ident!("{}", m);
+                    (quote!(#x.#m()), Prec::Atom)
+                }
+                UnForm::Runtime(f) => {
+                    let x = self.operand(a[0], Prec::If);
+                    let f = format_ident!("{}", f);
+                    (quote!(#private::#f(#x)), Prec::Atom)
+                }
+            },
             Op::Bin(b @ (Bin::Add | Bin::Sub | Bin::Mul | Bin::Div)) => {
                 let prec = if matches!(b, Bin::Add | Bin::Sub) {
                     Prec::Add
@@ -689,7 +691,7 @@ impl<'a> Emitter<'a> {
             Op::Bin(b) => {
                 let x = self.operand(a[0], Prec::Atom);
                 let y = self.operand(a[1], Prec::If);
-                let m = format_ident!("{}", format!("{b:?}").to_lowercase());
+                let m = format_ident!("{}", b.method().unwrap_or("max"));
                 (quote!(#x.#m(#y)), Prec::Atom)
             }
             Op::PowI | Op::MulAdd | Op::Clamp => {
@@ -960,41 +962,6 @@ fn next(p: Prec) -> Prec {
         Prec::Add => Prec::Mul,
         Prec::Mul => Prec::Cast,
         other => other,
-    }
-}
-
-fn un_method(u: Un) -> &'static str {
-    match u {
-        Un::ExpM1 => "exp_m1",
-        Un::Ln1p => "ln_1p",
-        Un::Neg | Un::Sign0 | Un::Softplus | Un::Sigmoid => "",
-        Un::Sin => "sin",
-        Un::Cos => "cos",
-        Un::Tan => "tan",
-        Un::Asin => "asin",
-        Un::Acos => "acos",
-        Un::Atan => "atan",
-        Un::Sinh => "sinh",
-        Un::Cosh => "cosh",
-        Un::Tanh => "tanh",
-        Un::Asinh => "asinh",
-        Un::Acosh => "acosh",
-        Un::Atanh => "atanh",
-        Un::Exp => "exp",
-        Un::Exp2 => "exp2",
-        Un::Ln => "ln",
-        Un::Log2 => "log2",
-        Un::Log10 => "log10",
-        Un::Sqrt => "sqrt",
-        Un::Cbrt => "cbrt",
-        Un::Recip => "recip",
-        Un::Abs => "abs",
-        Un::Signum => "signum",
-        Un::Floor => "floor",
-        Un::Ceil => "ceil",
-        Un::Round => "round",
-        Un::Trunc => "trunc",
-        Un::Fract => "fract",
     }
 }
 

@@ -18,9 +18,9 @@ use syn::{BinOp, Block, Expr, ExprIf, Lit, Pat, Stmt, UnOp};
 use crate::context::Cx;
 use crate::desugar;
 use crate::error::Errors;
+use crate::ir::ops::{self, HelperOut, MethodOp};
 use crate::ir::{
-    Bin, Cmp, FloatTy, Function, Graph, IntOp, Kernel, NodeId, Op, OutShape, Param, RegionId, Ty,
-    Un, ROOT,
+    Bin, Cmp, FloatTy, Function, Graph, IntOp, NodeId, Op, OutShape, Param, RegionId, Ty, Un, ROOT,
 };
 use crate::signature::{is_vec, out_ir_ty, Signature};
 
@@ -143,77 +143,6 @@ struct Lower<'a> {
     /// The declared type of the call a `let` binds (`let g: [f64; 2] =
     /// f_grad(x);`): a called function returns a float unless so declared.
     call_out: Option<(Ty, bool)>,
-}
-
-/// A float method or `f64::name` function the rule table knows.
-#[derive(Clone, Copy)]
-enum Method {
-    Un(Un),
-    Bin(Bin),
-    PowI,
-    MulAdd,
-    Clamp,
-}
-
-impl Method {
-    fn lookup(name: &str) -> Option<Method> {
-        use Un::*;
-        let un = match name {
-            "sin" => Sin,
-            "cos" => Cos,
-            "tan" => Tan,
-            "asin" => Asin,
-            "acos" => Acos,
-            "atan" => Atan,
-            "sinh" => Sinh,
-            "cosh" => Cosh,
-            "tanh" => Tanh,
-            "asinh" => Asinh,
-            "acosh" => Acosh,
-            "atanh" => Atanh,
-            "exp" => Exp,
-            "exp2" => Exp2,
-            "exp_m1" => ExpM1,
-            "ln" => Ln,
-            "log2" => Log2,
-            "log10" => Log10,
-            "ln_1p" => Ln1p,
-            "sqrt" => Sqrt,
-            "cbrt" => Cbrt,
-            "recip" => Recip,
-            "abs" => Abs,
-            "signum" => Signum,
-            "floor" => Floor,
-            "ceil" => Ceil,
-            "round" => Round,
-            "trunc" => Trunc,
-            "fract" => Fract,
-            _ => {
-                return Some(match name {
-                    "powf" => Method::Bin(Bin::Powf),
-                    "atan2" => Method::Bin(Bin::Atan2),
-                    "hypot" => Method::Bin(Bin::Hypot),
-                    "log" => Method::Bin(Bin::Log),
-                    "min" => Method::Bin(Bin::Min),
-                    "max" => Method::Bin(Bin::Max),
-                    "powi" => Method::PowI,
-                    "mul_add" => Method::MulAdd,
-                    "clamp" => Method::Clamp,
-                    _ => return None,
-                })
-            }
-        };
-        Some(Method::Un(un))
-    }
-
-    /// Number of arguments besides the receiver.
-    fn arity(self) -> usize {
-        match self {
-            Method::Un(_) => 0,
-            Method::Bin(_) | Method::PowI => 1,
-            Method::MulAdd | Method::Clamp => 2,
-        }
-    }
 }
 
 impl Lower<'_> {
@@ -1052,7 +981,7 @@ impl Lower<'_> {
                 return Val::Node(self.add(Op::Len, vec![arr], Ty::Int));
             }
         }
-        let Some(m) = Method::lookup(name).filter(|_| !turbofish) else {
+        let Some(m) = ops::method(name).filter(|_| !turbofish) else {
             if !self.mentions_active(e) {
                 return self.opaque(e, Ty::Other, "a method call");
             }
@@ -1104,11 +1033,11 @@ impl Lower<'_> {
             .unwrap_or(self.lit_ty);
         let ty = Ty::Float(f);
         let node = match m {
-            Method::Un(u) => self.add(Op::Un(u), vals, ty),
-            Method::Bin(b) => self.add(Op::Bin(b), vals, ty),
-            Method::PowI => self.add(Op::PowI, vals, ty),
-            Method::MulAdd => self.add(Op::MulAdd, vals, ty),
-            Method::Clamp => self.add(Op::Clamp, vals, ty),
+            MethodOp::Un(u) => self.add(Op::Un(u), vals, ty),
+            MethodOp::Bin(b) => self.add(Op::Bin(b), vals, ty),
+            MethodOp::PowI => self.add(Op::PowI, vals, ty),
+            MethodOp::MulAdd => self.add(Op::MulAdd, vals, ty),
+            MethodOp::Clamp => self.add(Op::Clamp, vals, ty),
         };
         Val::Node(node)
     }
@@ -1118,7 +1047,7 @@ impl Lower<'_> {
             let segs = desugar::segments(&p.path);
             if let Some(last) = p.path.segments.last().filter(|_| self.float_fn_path(p)) {
                 let name = last.ident.to_string();
-                if Method::lookup(&name).is_some() && !c.args.is_empty() {
+                if ops::method(&name).is_some() && !c.args.is_empty() {
                     let args: Vec<&Expr> = c.args.iter().collect();
                     return self.method(e, &name, &last.ident, &args, false);
                 }
@@ -1211,7 +1140,7 @@ impl Lower<'_> {
             }
             return Val::Node(self.add(Op::Un(u), vals, ty));
         }
-        let Some(helper) = helper_sig(name) else {
+        let Some(helper) = ops::helper_named(name) else {
             return self.error(&c.func, format!("`{name}` is not an array helper"));
         };
         let usage = helper.usage;
@@ -1922,109 +1851,6 @@ fn hint(what: &str) -> &'static str {
     } else {
         "rewrite it with the supported operations: arithmetic, float methods, `let`, and `if`/`else`"
     }
-}
-
-/// What an array helper returns.
-enum HelperOut {
-    Float,
-    /// An array of its first argument's rank.
-    SameRank,
-    Rank(u8),
-}
-
-/// An array helper: its kernel, the ranks each argument may have, what it
-/// returns, and how it is called (for error messages).
-struct HelperSig {
-    kernel: Kernel,
-    ranks: &'static [&'static [u8]],
-    out: HelperOut,
-    usage: &'static str,
-}
-
-/// The array helper `name`.
-fn helper_sig(name: &str) -> Option<HelperSig> {
-    use HelperOut::*;
-    const V: &[u8] = &[1];
-    const M: &[u8] = &[2];
-    const VM: &[u8] = &[1, 2];
-    let (kernel, ranks, out, usage): (_, &'static [&'static [u8]], _, _) = match name {
-        "sum" => (
-            Kernel::Sum,
-            &[VM],
-            Float,
-            "`sum(&x)` (x a vector or a matrix)",
-        ),
-        "mean" => (Kernel::Mean, &[V], Float, "`mean(&x)` (x a vector)"),
-        "dot" => (Kernel::Dot, &[V, V], Float, "`dot(&x, &y)` (x, y vectors)"),
-        "norm" => (Kernel::Norm, &[V], Float, "`norm(&x)` (x a vector)"),
-        "logsumexp" => (
-            Kernel::Logsumexp,
-            &[V],
-            Float,
-            "`logsumexp(&x)` (x a vector)",
-        ),
-        "softmax" => (
-            Kernel::Softmax,
-            &[V],
-            SameRank,
-            "`softmax(&x)` (x a vector)",
-        ),
-        "log_softmax" => (
-            Kernel::LogSoftmax,
-            &[V],
-            SameRank,
-            "`log_softmax(&x)` (x a vector)",
-        ),
-        "sigmoid" => (
-            Kernel::Sigmoid,
-            &[VM],
-            SameRank,
-            "`sigmoid(&x)` (x a float, a vector or a matrix)",
-        ),
-        "softplus" => (
-            Kernel::Softplus,
-            &[VM],
-            SameRank,
-            "`softplus(&x)` (x a float, a vector or a matrix)",
-        ),
-        "matvec" => (
-            Kernel::Matvec,
-            &[M, V],
-            Rank(1),
-            "`matvec(&a, &x)` (a a matrix, x a vector)",
-        ),
-        "vecmat" => (
-            Kernel::Vecmat,
-            &[V, M],
-            Rank(1),
-            "`vecmat(&x, &a)` (x a vector, a a matrix)",
-        ),
-        "matmul" => (
-            Kernel::Matmul,
-            &[M, M],
-            Rank(2),
-            "`matmul(&a, &b)` (a, b matrices)",
-        ),
-        "transpose" => (
-            Kernel::Transpose,
-            &[M],
-            Rank(2),
-            "`transpose(&a)` (a a matrix)",
-        ),
-        "outer" => (
-            Kernel::Outer,
-            &[V, V],
-            Rank(2),
-            "`outer(&x, &y)` (x, y vectors)",
-        ),
-        _ => return None,
-    };
-    Some(HelperSig {
-        kernel,
-        ranks,
-        out,
-        usage,
-    })
 }
 
 #[cfg(test)]

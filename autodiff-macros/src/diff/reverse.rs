@@ -953,23 +953,9 @@ fn updated_later(src: &Graph, a: NodeId) -> bool {
 /// tapes its result in a loop rather than computing it again (and that
 /// the gather pass does not compute it twice)?
 pub(crate) fn costly(op: &Op) -> bool {
-    use crate::ir::{Bin, Un};
     match op {
-        Op::Un(u) => !matches!(
-            u,
-            Un::Neg
-                | Un::Abs
-                | Un::Signum
-                | Un::Sign0
-                | Un::Floor
-                | Un::Ceil
-                | Un::Round
-                | Un::Trunc
-                | Un::Fract
-                | Un::Recip
-                | Un::Sqrt
-        ),
-        Op::Bin(b) => matches!(b, Bin::Powf | Bin::Atan2 | Bin::Hypot | Bin::Log),
+        Op::Un(u) => u.costly(),
+        Op::Bin(b) => b.costly(),
         _ => false,
     }
 }

@@ -9,6 +9,7 @@
 
 mod display;
 pub mod eval;
+pub mod ops;
 
 use std::collections::HashMap;
 
@@ -380,8 +381,8 @@ impl Op {
 }
 
 /// The runtime kernels behind the array helpers and their derivative
-/// rules (`autodiff::__private::rules`, one function each, named by
-/// [`Kernel::runtime_fn`]). Values come first; the `Acc*` kernels take an
+/// rules (`autodiff::__private::rules`, one function each; their rows are
+/// in [`ops`]). Values come first; the `Acc*` kernels take an
 /// accumulator first and add a term to it in place (`ȳ` is an adjoint,
 /// `ẋ` a tangent).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -451,88 +452,6 @@ pub enum Kernel {
     AccSoftmaxBarDot,
     AccLogSoftmaxBarDot,
     AccLogsumexpBarDot,
-}
-
-impl Kernel {
-    /// Does the kernel add into its first operand in place?
-    pub fn accumulates(self) -> bool {
-        self.runtime_fn().starts_with("acc_")
-    }
-
-    /// Does the kernel make a new array?
-    pub fn makes_array(self) -> bool {
-        use Kernel::*;
-        matches!(
-            self,
-            Softmax
-                | LogSoftmax
-                | Sigmoid
-                | Softplus
-                | Matvec
-                | Vecmat
-                | Matmul
-                | Transpose
-                | Outer
-        )
-    }
-
-    /// The runtime function, for a first array operand of rank 1 (a `2`
-    /// is appended for a matrix where a kernel takes both).
-    pub fn runtime_fn(self) -> &'static str {
-        use Kernel::*;
-        match self {
-            Sum => "sum",
-            Mean => "mean",
-            Dot => "dot",
-            Norm => "norm",
-            Logsumexp => "logsumexp",
-            LogsumexpDot => "logsumexp_dot",
-            Softmax => "softmax",
-            LogSoftmax => "log_softmax",
-            Sigmoid => "sigmoid",
-            Softplus => "softplus",
-            Matvec => "matvec",
-            Vecmat => "vecmat",
-            Matmul => "matmul",
-            Transpose => "transpose",
-            Outer => "outer",
-            AccFill => "acc_fill",
-            AccScaled => "acc_scaled",
-            AccMatvec => "acc_matvec",
-            AccVecmat => "acc_vecmat",
-            AccOuter => "acc_outer",
-            AccMatmul => "acc_matmul",
-            AccMatmulNt => "acc_matmul_nt",
-            AccMatmulTn => "acc_matmul_tn",
-            AccTranspose => "acc_transpose",
-            AccSigmoidBar => "acc_sigmoid_bar",
-            AccSoftplusBar => "acc_softplus_bar",
-            AccSoftmaxBar => "acc_softmax_bar",
-            AccLogSoftmaxBar => "acc_log_softmax_bar",
-            AccLogSoftmaxDot => "acc_log_softmax_dot",
-            AccLogsumexpBar => "acc_logsumexp_bar",
-            AccSigmoidBarDot => "acc_sigmoid_bar_dot",
-            AccSoftplusBarDot => "acc_softplus_bar_dot",
-            AccSoftmaxBarDot => "acc_softmax_bar_dot",
-            AccLogSoftmaxBarDot => "acc_log_softmax_bar_dot",
-            AccLogsumexpBarDot => "acc_logsumexp_bar_dot",
-        }
-    }
-
-    /// Does the kernel have a matrix form named with a `2`?
-    pub fn has_matrix_form(self) -> bool {
-        use Kernel::*;
-        matches!(
-            self,
-            Sum | Sigmoid
-                | Softplus
-                | AccFill
-                | AccSigmoidBar
-                | AccSoftplusBar
-                | AccSigmoidBarDot
-                | AccSoftplusBarDot
-        )
-    }
 }
 
 /// One value.
