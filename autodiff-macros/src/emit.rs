@@ -4,7 +4,7 @@
 //! size of the graph.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, ToTokens};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::Ident;
 
 use crate::context::Cx;
@@ -865,7 +865,8 @@ impl<'a> Emitter<'a> {
                         }
                     })
                     .collect();
-                (quote!(#path(#(#args),*)), Prec::Atom)
+                let span = node.span;
+                (quote_spanned!(span=> #path(#(#args),*)), Prec::Atom)
             }
             Op::Field(ref path) => {
                 let x = self.operand(a[0], Prec::Atom);

@@ -745,6 +745,14 @@ impl Lower<'_> {
     // ---- expressions ----
 
     fn expr(&mut self, e: &Expr) -> Val {
+        let outer = std::mem::replace(&mut self.g.span, e.span());
+        let v = self.expr_at(e);
+        self.g.span = outer;
+        v
+    }
+
+    /// [`Lower::expr`], with new nodes spanning `e`.
+    fn expr_at(&mut self, e: &Expr) -> Val {
         match e {
             Expr::Lit(l) => self.lit(e, &l.lit),
             Expr::Paren(p) => self.expr(&p.expr),
@@ -1421,21 +1429,38 @@ impl Lower<'_> {
             Some(other) => return self.rewritten(other),
             None => {}
         }
-        let Some((start, end, rev)) = loop_range(&f.expr) else {
-            return self.error(&f.expr, "#[differentiate] supports `for` loops over `a..b`, `(a..b).rev()`, and the elements of a float array (`x.iter()`, `&x`); write the loop over an index range");
+        let Some(range) = loop_range(&f.expr) else {
+            return self.error(&f.expr, "#[differentiate] supports `for` loops over `a..b`, `a..=b`, `.rev()`, `.step_by(k)`, and the elements of a float array (`x.iter()`, `&x`); write the loop over an index range");
         };
+        let (start, end, rev) = (range.start, range.end, range.rev);
         let index_name = match &*f.pat {
             Pat::Ident(pi) => Some(pi.ident.to_string()),
             Pat::Wild(_) => None,
             other => return self.error(other, "the loop variable must be a name or `_`"),
         };
-        for bound in [start, end] {
+        for bound in [Some(start), Some(end), range.step].into_iter().flatten() {
             if self.mentions_active(bound) {
                 return self.error(bound, "loop bounds cannot depend on a differentiated value");
             }
         }
         let (s, e) = (self.expr(start), self.expr(end));
-        let (s, e) = (self.node(s, start), self.node(e, end));
+        let (s, mut e) = (self.node(s, start), self.node(e, end));
+        if range.inclusive {
+            let one = self.add(Op::Int(1), vec![], Ty::Int);
+            e = self.g_int(IntOp::Add, e, one);
+        }
+        // `(a..b).step_by(k)`: index `j` in `0..(b - a).div_ceil(k)`, and
+        // the loop variable `a + j * k`.
+        let (s, e, step) = match range.step {
+            Some(k) => {
+                let k_val = self.expr(k);
+                let k = self.node(k_val, k);
+                let count = self.step_count(s, e, k);
+                let zero = self.add(Op::Int(0), vec![], Ty::Int);
+                (zero, count, Some((s, k)))
+            }
+            None => (s, e, None),
+        };
         let mut names: Vec<String> = assigned_names(&f.body)
             .into_iter()
             .filter(|n| self.lookup(n).is_some())
@@ -1462,7 +1487,11 @@ impl Lower<'_> {
         let mut tys: Vec<Ty> = inits.iter().map(|v| self.g.ty(*v)).collect();
         let errors_before = self.errors.len();
         let (body, outs) = loop {
-            let (body, outs) = self.loop_body(f, &index_name, &names, &inits, &tys, &active);
+            let index = LoopIndex {
+                name: &index_name,
+                step,
+            };
+            let (body, outs) = self.loop_body(f, &index, &names, &inits, &tys, &active);
             let grown: Vec<usize> = (0..outs.len())
                 .filter(|&k| !active[k] && self.is_active(outs[k]))
                 .collect();
@@ -1514,7 +1543,7 @@ impl Lower<'_> {
     fn loop_body(
         &mut self,
         f: &syn::ExprForLoop,
-        index: &Option<String>,
+        index: &LoopIndex,
         names: &[String],
         inits: &[NodeId],
         tys: &[Ty],
@@ -1532,8 +1561,12 @@ impl Lower<'_> {
             self.assign(name, Val::Node(arg));
         }
         self.scopes.push(Scope::new());
-        let i = self.add(Op::RegionArg(body, 0), vec![], Ty::Int);
-        if let Some(name) = index {
+        let mut i = self.add(Op::RegionArg(body, 0), vec![], Ty::Int);
+        if let Some((start, k)) = index.step {
+            let offset = self.g_int(IntOp::Mul, i, k);
+            i = self.g_int(IntOp::Add, start, offset);
+        }
+        if let Some(name) = index.name {
             self.bind(name, Val::Node(i));
         }
         self.block(&f.body);
@@ -1549,6 +1582,21 @@ impl Lower<'_> {
         self.scopes = saved_scopes;
         self.region = outer;
         (body, outs)
+    }
+
+    /// The trip count of `(s..e).step_by(k)`: `(e - s + k - 1) / k` when
+    /// `e > s`, else 0 (in an `If`: `e - s` may not go below zero).
+    fn step_count(&mut self, s: NodeId, e: NodeId, k: NodeId) -> NodeId {
+        let names = ["start", "end", "step"].map(|n| self.gen.id(n, self.g.span));
+        for (name, v) in names.iter().zip([s, e, k]) {
+            self.bind(&name.to_string(), Val::Node(v));
+        }
+        let [s, e, k] = &names;
+        let count: ExprIf = syn::parse_quote!(if #e > #s { (#e - #s + #k - 1) / #k } else { 0 });
+        match self.if_expr(&count) {
+            Val::Node(n) => n,
+            _ => self.add(Op::Int(0), vec![], Ty::Int),
+        }
     }
 
     fn cond(&mut self, e: &Expr) -> NodeId {
@@ -1718,18 +1766,47 @@ fn float_of_expr(cx: &Lower, e: &Expr) -> Option<FloatTy> {
 }
 
 /// `a..b` -> `(a, b, false)`; `(a..b).rev()` -> `(a, b, true)`.
-fn loop_range(e: &Expr) -> Option<(&Expr, &Expr, bool)> {
+/// The integers a `for` loop walks: `a..b`, `a..=b`, `.rev()`,
+/// `.step_by(k)`.
+struct LoopRange<'e> {
+    start: &'e Expr,
+    end: &'e Expr,
+    inclusive: bool,
+    rev: bool,
+    step: Option<&'e Expr>,
+}
+
+fn loop_range(e: &Expr) -> Option<LoopRange<'_>> {
     match e {
-        Expr::Range(r) if matches!(r.limits, syn::RangeLimits::HalfOpen(_)) => {
-            Some((r.start.as_deref()?, r.end.as_deref()?, false))
-        }
+        Expr::Range(r) => Some(LoopRange {
+            start: r.start.as_deref()?,
+            end: r.end.as_deref()?,
+            inclusive: matches!(r.limits, syn::RangeLimits::Closed(_)),
+            rev: false,
+            step: None,
+        }),
         Expr::Paren(p) => loop_range(&p.expr),
         Expr::MethodCall(m) if m.method == "rev" && m.args.is_empty() => {
-            let (a, b, rev) = loop_range(&m.receiver)?;
-            Some((a, b, !rev))
+            let r = loop_range(&m.receiver)?;
+            Some(LoopRange { rev: !r.rev, ..r })
+        }
+        // `(a..b).rev().step_by(k)` steps from the end: not read.
+        Expr::MethodCall(m) if m.method == "step_by" && m.args.len() == 1 => {
+            let r = loop_range(&m.receiver)?;
+            (!r.rev && r.step.is_none()).then_some(LoopRange {
+                step: Some(&m.args[0]),
+                ..r
+            })
         }
         _ => None,
     }
+}
+
+/// A `for` loop's variable: its name, and for `.step_by(k)` the start and
+/// the step (the loop then counts steps).
+struct LoopIndex<'a> {
+    name: &'a Option<String>,
+    step: Option<(NodeId, NodeId)>,
 }
 
 /// The type of a carried value: a float if it starts or ends as one.

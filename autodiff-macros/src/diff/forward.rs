@@ -93,6 +93,7 @@ impl<'a> Forward<'a> {
         if self.fixed.contains(&id) {
             return;
         }
+        self.dst.span = self.src.node(id).span;
         let node = self.src.node(id);
         let args: Vec<NodeId> = node.args.iter().map(|a| self.map[a.0 as usize]).collect();
         let i = id.0 as usize;

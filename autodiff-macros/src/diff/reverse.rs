@@ -177,6 +177,7 @@ impl<'a> Reverse<'a> {
         let nodes = self.src().region(sr).nodes.clone();
         for &id in nodes.iter().rev() {
             let node = self.src().node(id).clone();
+            self.g.span = node.span;
             match node.op {
                 Op::Param { .. } | Op::Proj(_) | Op::RegionArg(..) => continue,
                 Op::If { then, els } => {

@@ -461,6 +461,9 @@ pub struct Node {
     pub args: Vec<NodeId>,
     pub ty: Ty,
     pub region: RegionId,
+    /// The user's tokens the value comes from (a derivative's, those of
+    /// the value it is the derivative of), for errors and emitted calls.
+    pub span: proc_macro2::Span,
 }
 
 /// A structured region: its nodes in build (topological) order and the
@@ -537,6 +540,8 @@ pub struct Graph {
     pub regions: Vec<Region>,
     pub opaques: Vec<Opaque>,
     pub calls: Vec<Callee>,
+    /// The span new nodes get: the tokens a pass is working on.
+    pub span: proc_macro2::Span,
     /// Op, operands, region and type of each interned node (`3.0` as an
     /// `f32` and as an `f64` are two nodes).
     interned: HashMap<(Op, Vec<NodeId>, RegionId, Ty), NodeId>,
@@ -549,6 +554,7 @@ impl Default for Graph {
             regions: vec![Region::default()],
             opaques: Vec::new(),
             calls: Vec::new(),
+            span: proc_macro2::Span::call_site(),
             interned: HashMap::new(),
         }
     }
@@ -672,6 +678,7 @@ impl Graph {
             args,
             ty,
             region,
+            span: self.span,
         });
         self.regions[region.0 as usize].nodes.push(id);
         id

@@ -473,6 +473,7 @@ impl Copier<'_> {
                 continue;
             }
             let node = src.node(id);
+            self.dst.span = node.span;
             let new = match node.op {
                 Op::Loop { body, carried, rev } => match self.plans.remove(&id) {
                     Some(p) => self.gathered(id, &p, dr),

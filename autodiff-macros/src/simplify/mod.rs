@@ -131,6 +131,7 @@ impl Rebuild<'_> {
             if matches!(node.op, Op::RegionArg(..)) && self.map[id.0 as usize].is_some() {
                 continue;
             }
+            self.dst.span = node.span;
             let args: Vec<NodeId> = node.args.iter().map(|a| self.get(*a)).collect();
             let new = match node.op {
                 Op::If { then, els } => {
