@@ -90,8 +90,10 @@ impl E {
             E::Bin(a, op, b) => {
                 let p = self.prec();
                 // Comparisons: a cast on the left would read as generics.
-                let left = a.prec() < p || (p == Prec::Cmp && a.prec() == Prec::Cast);
-                let right = b.prec() <= p || (p == Prec::Cmp && b.prec() == Prec::Cast);
+                // A cast operand always gets parentheses: `a - n as f64 < b`
+                // would read `f64 <` as generics.
+                let left = a.prec() < p || a.prec() == Prec::Cast;
+                let right = b.prec() <= p || b.prec() == Prec::Cast;
                 a.wrapped(left, out);
                 out.push(' ');
                 out.push_str(op);
@@ -152,6 +154,6 @@ mod tests {
         assert_eq!(E::neg(sum).show(), "-(a + b)");
         let cast = E::Raw("n as f64".into(), Prec::Cast);
         assert_eq!(E::bin(cast.clone(), "<", b).show(), "(n as f64) < b");
-        assert_eq!(E::bin(cast, "*", a).show(), "n as f64 * a");
+        assert_eq!(E::bin(cast, "*", a).show(), "(n as f64) * a");
     }
 }

@@ -168,6 +168,9 @@ pub struct Case {
     /// The prelude uses the bare attribute too (keeps the import in the
     /// plain copy).
     pub prelude_uses_attr: bool,
+    /// The prelude of the plain copy, when it differs (no attribute on
+    /// callees).
+    pub plain_prelude: Option<String>,
 }
 
 impl Case {
@@ -178,10 +181,11 @@ impl Case {
             "//! Case {} of seed {} ({}, expect {:?}).\n\n",
             self.index, self.seed, self.class, self.expect
         ));
-        if (with_attr && self.import_attr) || self.prelude_uses_attr {
+        let plain_prelude = self.plain_prelude.as_ref().filter(|_| !with_attr);
+        if (with_attr && self.import_attr) || (self.prelude_uses_attr && plain_prelude.is_none()) {
             s.push_str("use autodiff::differentiate;\n\n");
         }
-        s.push_str(&self.prelude);
+        s.push_str(plain_prelude.unwrap_or(&self.prelude));
         if with_attr {
             s.push_str(&self.attr);
             if !self.attr.is_empty() && !self.attr.ends_with('\n') {

@@ -64,6 +64,7 @@ fn scalar_case(t: &T, class: &str, expect: Expect, attr: &str, body: &str, prelu
         }),
         import_attr: attr.starts_with("#[differentiate"),
         prelude_uses_attr: false,
+        plain_prelude: None,
     }
 }
 
@@ -81,6 +82,7 @@ fn item_case(class: &str, expect: Expect, attr: &str, item: &str, prelude: &str)
         recipe: None,
         import_attr: attr.starts_with("#[differentiate"),
         prelude_uses_attr: false,
+        plain_prelude: None,
     }
 }
 
@@ -163,7 +165,7 @@ pub fn generate(rng: &mut Rng) -> Case {
             scalar_case(&t, "either_inclusive_range", Expect::Either, attr, &body, "")
         }
         14 => {
-            let body = format!("    let mut s = {y};\n    for k in (0..5).step_by(2) {{\n        s += {x}.powi(k as i32) * {l};\n    }}\n    s");
+            let body = format!("    let mut s = {y};\n    for k in (0..5).step_by(2) {{\n        s += {x}.powi(k) * {l};\n    }}\n    s");
             scalar_case(&t, "either_step_by", Expect::Either, attr, &body, "")
         }
         15 | 16 => {
@@ -219,7 +221,10 @@ pub fn generate(rng: &mut Rng) -> Case {
         }
         23 => {
             let prelude = format!("/// Two numbers.\npub struct Pair {{\n    /// First.\n    pub a: {ty},\n    /// Second.\n    pub b: {ty},\n}}\n\n");
-            let body = format!("    let p = Pair {{ a: {x}, b: {y} }};\n    p.a * p.b + {sx}");
+            // Shorthand where the names match (clippy's `redundant_field_names`).
+            let fa = if x == "a" { "a".to_string() } else { format!("a: {x}") };
+            let fb = if y == "b" { "b".to_string() } else { format!("b: {y}") };
+            let body = format!("    let p = Pair {{ {fa}, {fb} }};\n    p.a * p.b + {sx}");
             scalar_case(&t, "either_struct_literal", Expect::Either, attr, &body, &prelude)
         }
         24 => {

@@ -74,8 +74,6 @@ const ODD: &[&str] = &[
     "f",
     "r#type",
     "r#match",
-    "σ",
-    "θ",
 ];
 
 /// Names of functions under test.
@@ -211,6 +209,11 @@ struct Gen<'r> {
     /// Inside a closure body (no nested iterator chains).
     in_closure: bool,
     class_bits: Vec<&'static str>,
+    /// Typed leaves read so far (bindings, casts, typed literals): an
+    /// expression that reads none is an ambiguous `{float}` to rustc.
+    typed: usize,
+    /// The parameter names.
+    params: Vec<String>,
 }
 
 const HELPER_NAMES: &[&str] = &["sum", "dot", "norm", "logsumexp", "mean", "softmax", "sigmoid", "softplus", "matvec"];
@@ -223,10 +226,28 @@ impl<'r> Gen<'r> {
         }
     }
 
-    fn lit_str(&self, s: &str) -> E {
+    fn lit_str(&mut self, s: &str) -> E {
         match self.mode {
-            Mode::GenericPlain => E::atom(format!("T::from({s}).unwrap()")),
-            _ => E::atom(s.to_string()),
+            Mode::GenericPlain => {
+                self.typed += 1;
+                E::atom(format!("T::from({s}).unwrap()"))
+            }
+            Mode::GenericBare => {
+                // The attribute makes bare literals `T`.
+                self.typed += 1;
+                E::atom(s.to_string())
+            }
+            Mode::Concrete => E::atom(s.to_string()),
+        }
+    }
+
+    /// `let name` with a type when `e` reads nothing typed (else rustc
+    /// cannot call methods on it later).
+    fn let_head(&self, name: &str, typed_before: usize) -> String {
+        if self.typed == typed_before && self.mode == Mode::Concrete {
+            format!("{name}: {}", self.elem.ty())
+        } else {
+            name.to_string()
         }
     }
 
@@ -283,6 +304,7 @@ impl<'r> Gen<'r> {
     }
 
     fn read(&mut self, at: (usize, usize)) -> String {
+        self.typed += 1;
         let v = self.var_mut(at);
         v.used = true;
         v.dirty = false;
@@ -413,6 +435,7 @@ impl<'r> Gen<'r> {
         let pool = if !fresh.is_empty() && self.rng.chance(0.6) { fresh } else { cands };
         if pool.is_empty() || self.rng.chance(0.12) {
             if self.scale_const && self.rng.chance(0.3) {
+                self.typed += 1;
                 return E::atom("SCALE");
             }
             return self.lit();
@@ -471,15 +494,11 @@ impl<'r> Gen<'r> {
     fn arith(&mut self, depth: usize) -> E {
         let a = self.scalar(depth - 1);
         let op = *self.rng.pick(&["+", "-", "*", "*", "/", "+"]);
-        let mut b = self.scalar(depth - 1);
-        if op == "/" {
-            // Away from zero: b² + c, or a literal.
-            b = if self.rng.chance(0.4) {
-                self.lit()
-            } else {
-                let b2 = E::bin(b.clone(), "*", b);
-                E::bin(b2, "+", self.lit())
-            };
+        let mut b = if op == "/" && self.rng.chance(0.4) { self.lit() } else { self.scalar(depth - 1) };
+        if op == "/" && !b.is_literal() {
+            // Away from zero: b² + c.
+            let b2 = E::bin(b.clone(), "*", b);
+            b = E::bin(b2, "+", self.lit());
         }
         if (op == "-" || op == "/") && a.show() == b.show() {
             b = E::bin(b, "*", self.lit_str("0.5"));
@@ -521,8 +540,9 @@ impl<'r> Gen<'r> {
     }
 
     fn recv(&mut self, depth: usize) -> E {
+        let before = self.typed;
         let e = self.scalar(depth - 1);
-        if e.is_literal() {
+        if e.is_literal() || self.typed == before {
             // Literal receivers have no type to call a method on.
             return self.leaf_nonlit();
         }
@@ -540,8 +560,9 @@ impl<'r> Gen<'r> {
             Some(&at) => E::atom(self.read(at)),
             None => {
                 let e = self.leaf();
-                if e.is_literal() {
-                    E::atom(format!("{}_{}", e.show(), self.ty_suffix()))
+                if e.is_literal() || self.mode == Mode::Concrete {
+                    self.typed += 1;
+                    E::atom(format!("{}_{}", e.show().trim_start_matches("T::from(").trim_end_matches(").unwrap()"), self.ty_suffix()))
                 } else {
                     e
                 }
@@ -561,7 +582,8 @@ impl<'r> Gen<'r> {
             "log2", "log10", "ln_1p", "sqrt", "recip", "asin", "acos", "atanh", "acosh", "powi", "powf", "signum",
             "floor", "ceil", "round", "trunc", "fract", "log",
         ]);
-        if edgy && matches!(name, "sqrt" | "ln" | "acos" | "recip" | "asin" | "log2") {
+        let on_param = matches!(&a, E::Raw(n, Prec::Atom) if self.params.contains(n));
+        if edgy && on_param && matches!(name, "sqrt" | "ln" | "acos" | "recip" | "asin" | "log2") {
             self.bit("edge");
             return E::method(a, name, vec![]);
         }
@@ -586,6 +608,11 @@ impl<'r> Gen<'r> {
                 let u = self.unit(a);
                 E::method(u, name, vec![])
             }
+            "cbrt" => {
+                // Away from 0, where the derivative is infinite.
+                let shifted = E::bin(a, "+", self.lit_str("0.5"));
+                E::method(shifted, "cbrt", vec![])
+            }
             "acosh" => {
                 let sq = E::bin(a.clone(), "*", a);
                 let p = E::bin(sq, "+", self.lit_str("1.5"));
@@ -609,7 +636,7 @@ impl<'r> Gen<'r> {
             }
             "powf" => {
                 let p = self.positive(a);
-                let ex = if self.rng.chance(0.5) { self.lit() } else { self.scalar(depth.saturating_sub(2)) };
+                let ex = if self.rng.chance(0.5) { self.lit() } else { self.recv(depth.saturating_sub(1).max(1)) };
                 let ex = self.unit_if_not_lit(ex);
                 E::method(p, "powf", vec![ex])
             }
@@ -638,10 +665,18 @@ impl<'r> Gen<'r> {
 
     fn binary_method(&mut self, depth: usize) -> E {
         let a = self.recv(depth);
-        let mut b = self.scalar(depth - 1);
-        match self.rng.below(7) {
+        let which = self.rng.below(7);
+        if which == 4 {
+            let lo = { let b = *self.rng.pick(&["-1.0", "-0.5", "-2.0"]); self.lit_str(b) };
+            let hi = { let b = *self.rng.pick(&["1.0", "0.5", "2.0"]); self.lit_str(b) };
+            self.bit("piecewise");
+            return E::method(a, "clamp", vec![lo, hi]);
+        }
+        let mut b = if which == 6 { self.recv(depth) } else { self.scalar(depth - 1) };
+        match which {
             0 => E::method(a, "atan2", vec![E::bin(b, "+", self.lit_str("2.0"))]),
-            1 => E::method(a, "hypot", vec![b]),
+            // Away from hypot(0, 0), whose partials are NaN.
+            1 => E::method(a, "hypot", vec![E::bin(b, "+", self.lit_str("0.5"))]),
             2 | 3 => {
                 let name = if self.rng.chance(0.5) { "max" } else { "min" };
                 if b.is_literal() || matches!(&b, E::Raw(s, _) if s.starts_with("T::from")) || matches!(&a, E::Method(_, m, _) if m == "max" || m == "min") {
@@ -650,12 +685,6 @@ impl<'r> Gen<'r> {
                     return E::method(E::method(a, "sin", vec![]), name, vec![b]);
                 }
                 E::method(a, name, vec![b])
-            }
-            4 => {
-                let lo = { let b = *self.rng.pick(&["-1.0", "-0.5", "-2.0"]); self.lit_str(b) };
-                let hi = { let b = *self.rng.pick(&["1.0", "0.5", "2.0"]); self.lit_str(b) };
-                self.bit("piecewise");
-                E::method(a, "clamp", vec![lo, hi])
             }
             5 => {
                 let c = self.scalar(depth - 1);
@@ -670,7 +699,7 @@ impl<'r> Gen<'r> {
     }
 
     fn ufcs(&mut self, depth: usize) -> E {
-        let a = self.scalar(depth - 1);
+        let a = self.recv(depth);
         let ty = self.ty();
         if self.mode != Mode::Concrete {
             return E::method(self.recv_of(a), "sin", vec![]);
@@ -723,7 +752,7 @@ impl<'r> Gen<'r> {
                 E::Call(path(self, "dot"), vec![E::atom(arg), E::atom(arg2)])
             }
             "sigmoid" | "softplus" => {
-                let s = self.scalar(depth - 1);
+                let s = self.recv(depth);
                 E::Call(path(self, which), vec![s])
             }
             h => E::Call(path(self, h), vec![E::atom(arg)]),
@@ -757,7 +786,10 @@ impl<'r> Gen<'r> {
             _ => {
                 // A fold; its accumulator never just adds the element
                 // (that is clippy's `unnecessary_fold`).
-                let init = self.zero();
+                let init = match self.mode {
+                    Mode::Concrete => format!("0.0_{}", self.elem.ty()),
+                    _ => self.zero(),
+                };
                 let acc = self.fresh_closure_name();
                 self.scopes.push(Scope { vars: vec![] });
                 self.bind(&acc, Ty::Scalar, false);
@@ -862,12 +894,13 @@ impl<'r> Gen<'r> {
         if !ints.is_empty() && self.rng.chance(0.3) {
             let at = *self.rng.pick(&ints);
             let n = self.read(at);
-            return if self.rng.chance(0.5) { format!("{n} % 2 == 0") } else { format!("{n} > 1") };
+            // (`n % 2 == 0` is clippy's `manual_is_multiple_of`.)
+            return if self.rng.chance(0.5) { format!("{n} % 2 == 1") } else { format!("{n} > 1") };
         }
-        let a = self.scalar(1);
+        let a = self.recv(2);
         let mut b = self.scalar(1);
         if a.show() == b.show() {
-            b = self.lit();
+            b = E::bin(b, "+", self.lit());
         }
         let op = *self.rng.pick(&["<", ">", "<=", ">="]);
         E::bin(a, op, b).show()
@@ -875,12 +908,23 @@ impl<'r> Gen<'r> {
 
     /// `target op= e` (or `target = target op e` for a bare `T: Float`).
     fn update(&mut self, at: (usize, usize), depth: usize) {
-        let mut e = self.scalar(depth);
+        let mut e = self.recv(depth + 1);
+        if e.show() == self.var(at).name {
+            // `y = y - y` is clippy's `eq_op`.
+            e = E::method(e, "sin", vec![]);
+        }
         let op = *self.rng.pick(&["+", "-", "*", "+", "/"]);
         if op == "*" || op == "/" {
             // Keep products near 1.
             let b = self.bounded(e);
             e = E::bin(self.lit_str("1.0"), "+", E::bin(b, "*", self.lit_str("0.5")));
+        }
+        let name = self.var(at).name.clone();
+        if let E::Bin(l, o, r) = &e {
+            // `a += a + b` is clippy's `misrefactored_assign_op`.
+            if *o == op && (l.show() == name || r.show() == name) {
+                e = E::method(e, "tanh", vec![]);
+            }
         }
         let name = self.read(at);
         if self.assign_ops {
@@ -919,8 +963,10 @@ impl<'r> Gen<'r> {
             0 => self.let_scalar(),
             1 => {
                 let name = self.fresh();
+                let t0 = self.typed;
                 let e = self.scalar(2);
-                self.emit(format!("let mut {name} = {};", e.show()));
+                let head = self.let_head(&name, t0);
+                self.emit(format!("let mut {head} = {};", e.show()));
                 self.bind(&name, Ty::Scalar, true);
             }
             2 => {
@@ -936,7 +982,8 @@ impl<'r> Gen<'r> {
                 if a == b {
                     return self.let_scalar();
                 }
-                let (e1, e2) = (self.scalar(2), self.scalar(2));
+                let e1 = self.recv(3);
+                let e2 = self.recv(3);
                 self.emit(format!("let ({a}, {b}) = ({}, {});", e1.show(), e2.show()));
                 self.bind(&a, Ty::Scalar, false);
                 self.bind(&b, Ty::Scalar, false);
@@ -945,7 +992,7 @@ impl<'r> Gen<'r> {
             8 => {
                 let name = self.fresh();
                 let inner = self.fresh();
-                let e = self.scalar(2);
+                let e = self.recv(3);
                 self.scopes.push(Scope { vars: vec![] });
                 self.bind(&inner, Ty::Scalar, false);
                 let at = (self.scopes.len() - 1, 0);
@@ -967,7 +1014,8 @@ impl<'r> Gen<'r> {
                 }
                 let name = self.fresh();
                 let e = self.lit();
-                self.emit(format!("let k = {};", e.show()));
+                let ty = self.elem.ty();
+                self.emit(format!("let k: {ty} = {};", e.show()));
                 self.emit(format!("let {name} = Cfg {{ k, n: 2 }};"));
                 self.bind("k", Ty::Scalar, false);
                 let top = self.scopes.len() - 1;
@@ -982,8 +1030,9 @@ impl<'r> Gen<'r> {
     fn let_scalar(&mut self) {
         let name = self.fresh();
         let depth = self.rng.range(1, 3);
+        let t0 = self.typed;
         let e = self.scalar(depth);
-        if self.rng.chance(0.2) {
+        if self.rng.chance(0.2) || self.typed == t0 {
             let ty = self.ty();
             self.emit(format!("let {name}: {ty} = {};", e.show()));
         } else {
@@ -1045,12 +1094,14 @@ impl<'r> Gen<'r> {
     fn if_expression(&mut self) {
         let name = self.fresh();
         let c = self.cond();
+        let t0 = self.typed;
         let a = self.scalar(2);
         let mut b = self.scalar(2);
         if a.show() == b.show() {
             b = E::bin(b, "+", self.lit());
         }
-        self.emit(format!("let {name} = if {c} {{ {} }} else {{ {} }};", a.show(), b.show()));
+        let head = self.let_head(&name, t0);
+        self.emit(format!("let {head} = if {c} {{ {} }} else {{ {} }};", a.show(), b.show()));
         self.bind(&name, Ty::Scalar, false);
         self.bit("if");
     }
@@ -1062,8 +1113,12 @@ impl<'r> Gen<'r> {
             return *self.rng.pick(&muts);
         }
         let name = self.fresh();
-        let init = if self.rng.chance(0.5) { E::atom(self.zero()) } else { self.scalar(1) };
-        self.emit(format!("let mut {name} = {};", init.show()));
+        let t0 = self.typed;
+        // Rarely an exact zero: a zero carried through `cbrt` or `hypot`
+        // has an infinite or NaN partial, which SPEC §6 allows.
+        let init = if self.rng.chance(0.15) { E::atom(self.zero()) } else { self.scalar(1) };
+        let head = if self.mode == Mode::GenericPlain && init.show() == "T::zero()" { name.clone() } else { self.let_head(&name, t0) };
+        self.emit(format!("let mut {head} = {};", init.show()));
         self.bind(&name, Ty::Scalar, true);
         (self.scopes.len() - 1, self.scopes.last().map_or(0, |s| s.vars.len() - 1))
     }
@@ -1071,7 +1126,8 @@ impl<'r> Gen<'r> {
     fn idx_name(&mut self) -> String {
         for _ in 0..10 {
             let n = *self.rng.pick(&["i", "j", "k", "t", "idx", "n", "e", "row", "col", "i0", "s"]);
-            if self.name_free(n) || (self.rng.chance(0.3) && !self.reserved.iter().any(|r| r == n)) {
+            let shadows_mut = self.find(|v| v.name == n && v.mutable).len() > 0;
+            if self.name_free(n) || (self.rng.chance(0.3) && !shadows_mut && !self.reserved.iter().any(|r| r == n)) {
                 // Shadowing an outer binding inside the loop is fine (it
                 // is visible again after it).
                 if !(self.bare_helpers && HELPER_NAMES.contains(&n)) {
@@ -1520,6 +1576,8 @@ pub fn generate(rng: &mut Rng) -> Case {
         straight: long,
         in_closure: false,
         class_bits: vec![],
+        typed: 0,
+        params: vec![],
     };
     g.budget += g.rng.range(0, 8);
     if long {
@@ -1627,6 +1685,7 @@ pub fn generate(rng: &mut Rng) -> Case {
     }
     for p in &params {
         g.bind(&p.name, p.env.clone(), false);
+        g.params.push(p.name.clone());
     }
     // Raw and Unicode names as parameters stay as they are in the body.
     if params.iter().any(|p| p.name.starts_with("r#") || !p.name.is_ascii()) {
@@ -1672,6 +1731,7 @@ pub fn generate(rng: &mut Rng) -> Case {
 
     // ---- a callee ----
     let mut prelude = String::new();
+    let mut plain_prelude = String::new();
     let mut prelude_uses_attr = false;
     let bare_attr = g.rng.chance(0.7);
     if mode == Mode::Concrete && g.rng.chance(0.14) {
@@ -1704,17 +1764,29 @@ pub fn generate(rng: &mut Rng) -> Case {
                 ),
             };
             prelude.push_str(&format!("/// A differentiated function the case calls.\n{attr}\n{body}\n"));
+            // The plain copy has no attribute anywhere (so a macro bug in
+            // the callee is not blamed on the generator); `g_grad` gets a
+            // stand-in of the same signature.
+            plain_prelude.push_str(&format!("/// The callee, plain.\n{body}\n"));
+            if let CalleeKind::GradOf(n) = kind {
+                plain_prelude.push_str(&format!(
+                    "/// A stand-in for the generated gradient.\npub fn {cname}_grad(v: [{ty}; {n}]) -> [{ty}; {n}] {{\n    v\n}}\n\n"
+                ));
+            }
             g.reserved.push(cname.clone());
             g.reserved.push(format!("{cname}_grad"));
             g.callee = Some(Callee { name: cname, kind });
         }
     }
+    let mut shared = String::new();
     if g.scale_const {
-        prelude.push_str(&format!("/// A constant the body reads.\npub const SCALE: {ty} = 0.75;\n\n"));
+        shared.push_str(&format!("/// A constant the body reads.\npub const SCALE: {ty} = 0.75;\n\n"));
     }
     if g.cfg_struct {
-        prelude.push_str("/// Constant data.\npub struct Cfg {\n    /// A weight.\n    pub k: f64,\n    /// A count.\n    pub n: usize,\n}\n\n");
+        shared.push_str("/// Constant data.\npub struct Cfg {\n    /// A weight.\n    pub k: f64,\n    /// A count.\n    pub n: usize,\n}\n\n");
     }
+    prelude.push_str(&shared);
+    plain_prelude.push_str(&shared);
 
     // ---- the body ----
     let total = g.budget;
@@ -1874,9 +1946,18 @@ pub fn generate(rng: &mut Rng) -> Case {
         "pub fn {fname}{generics}({}) -> {ret_ty}{where_clause}{{\n{body}\n}}\n",
         sig_params.join(", ")
     ));
-    if !g.helpers_used.is_empty() && g.bare_helpers {
-        let list: Vec<&str> = g.helpers_used.iter().copied().collect();
-        prelude = format!("use autodiff::{{{}}};\n\n{prelude}", list.join(", "));
+    if g.bare_helpers {
+        // Import exactly the helpers the final text calls bare.
+        let list: Vec<&str> = HELPER_NAMES
+            .iter()
+            .copied()
+            .chain(["log_softmax"])
+            .filter(|h| calls_bare(&body, h))
+            .collect();
+        if !list.is_empty() {
+            prelude = format!("use autodiff::{{{}}};\n\n{prelude}", list.join(", "));
+            plain_prelude = format!("use autodiff::{{{}}};\n\n{plain_prelude}", list.join(", "));
+        }
     }
     let mut class = String::from("ok");
     for b in ["long", "call", "helpers", "iterators", "loops", "local_arrays", "exotic_names", "odd_names"] {
@@ -1912,6 +1993,7 @@ pub fn generate(rng: &mut Rng) -> Case {
         recipe: Some(recipe),
         import_attr: bare_attr,
         prelude_uses_attr,
+        plain_prelude: Some(plain_prelude),
     }
 }
 
@@ -1937,4 +2019,19 @@ fn vec_output(g: &mut Gen, e: E) -> (String, Len) {
     g.emit(format!("    {name}[{i}] = {};", rhs.show()));
     g.emit("}");
     (name, Len::Slice)
+}
+
+/// Whether `text` calls `name(` not as a path tail or method.
+fn calls_bare(text: &str, name: &str) -> bool {
+    let pat = format!("{name}(");
+    let mut from = 0;
+    while let Some(i) = text[from..].find(&pat) {
+        let at = from + i;
+        let prev = text[..at].chars().next_back();
+        if !prev.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':' || c == '.') {
+            return true;
+        }
+        from = at + pat.len();
+    }
+    false
 }
