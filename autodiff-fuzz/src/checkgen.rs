@@ -73,7 +73,11 @@ pub fn check_source(case: &Case) -> Option<String> {
         }
         let (ty, by_ref) = owned(&p.kind, e);
         let k = tys.len();
-        let arg = if by_ref { format!("&a.{k}") } else { format!("a.{k}") };
+        let arg = if by_ref {
+            format!("&a.{k}")
+        } else {
+            format!("a.{k}")
+        };
         call_args.push(arg);
         if p.wrt {
             build.push(format!("{}.like_from(&mut d)", proto(&p.kind, e)));
@@ -81,12 +85,20 @@ pub fn check_source(case: &Case) -> Option<String> {
             let j = dot_tys.len();
             dot_build.push(format!("{}.like_from(&mut d)", proto(&p.kind, e)));
             dot_tys.push(ty.clone());
-            dot_args.push(if by_ref { format!("&t.{j}") } else { format!("t.{j}") });
+            dot_args.push(if by_ref {
+                format!("&t.{j}")
+            } else {
+                format!("t.{j}")
+            });
         } else {
             let vals: Vec<String> = (0..p.kind.size())
                 .map(|_| format!("{:.3}", (rng.next_u64() % 2400) as f64 / 1000.0 - 1.2))
                 .collect();
-            build.push(format!("{}.like(&[{}])", proto(&p.kind, e), vals.join(", ")));
+            build.push(format!(
+                "{}.like(&[{}])",
+                proto(&p.kind, e),
+                vals.join(", ")
+            ));
         }
         tys.push(ty);
     }
@@ -116,17 +128,28 @@ pub fn check_source(case: &Case) -> Option<String> {
         dot_build.join(", ")
     ));
     s.push_str(&format!("impl Companions for {name} {{\n"));
-    s.push_str(&format!("    fn name(&self) -> &'static str {{\n        \"{m}\"\n    }}\n"));
-    s.push_str(&format!("    fn single(&self) -> bool {{\n        {}\n    }}\n", r.elem == Elem::F32));
+    s.push_str(&format!(
+        "    fn name(&self) -> &'static str {{\n        \"{m}\"\n    }}\n"
+    ));
+    s.push_str(&format!(
+        "    fn single(&self) -> bool {{\n        {}\n    }}\n",
+        r.elem == Elem::F32
+    ));
     s.push_str(&format!(
         "    fn param_sizes(&self) -> Vec<usize> {{\n        vec![{}]\n    }}\n",
-        sizes.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+        sizes
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     s.push_str(&format!(
         "    fn value(&self, p: &[f64]) -> Vec<f64> {{\n        let a = {m}_args(p);\n        {path}::{f}({args}).flat()\n    }}\n"
     ));
     if let OutKind::Tuple(parts) = &r.out {
-        let items: Vec<String> = (0..parts.len()).map(|i| format!("y.{i}.flat().len()")).collect();
+        let items: Vec<String> = (0..parts.len())
+            .map(|i| format!("y.{i}.flat().len()"))
+            .collect();
         s.push_str(&format!(
             "    fn out_blocks(&self, p: &[f64]) -> Vec<usize> {{\n        let a = {m}_args(p);\n        let y = {path}::{f}({args});\n        vec![{}]\n    }}\n",
             items.join(", ")
@@ -135,7 +158,7 @@ pub fn check_source(case: &Case) -> Option<String> {
     let jvp = companion(r, "jvp");
     s.push_str(&format!(
         "    fn jvp(&self, p: &[f64], v: &[f64]) -> (Vec<f64>, Vec<f64>) {{\n        let a = {m}_args(p);\n        let t = {m}_dots(v);\n        let (y, dy) = {path}::{jvp}({});\n        (y.flat(), dy.flat())\n    }}\n",
-        with(&[dots.clone()])
+        with(std::slice::from_ref(&dots))
     ));
     let vjp = companion(r, "vjp");
     s.push_str(&format!(
@@ -172,11 +195,11 @@ pub fn check_source(case: &Case) -> Option<String> {
         ));
         s.push_str(&format!(
             "    fn hvp(&self, p: &[f64], v: &[f64]) -> Option<Vec<f64>> {{\n        let a = {m}_args(p);\n        let t = {m}_dots(v);\n        Some({path}::{hvp}({}).flat())\n    }}\n",
-            with(&[dots.clone()])
+            with(std::slice::from_ref(&dots))
         ));
         s.push_str(&format!(
             "    fn grad_jvp(&self, p: &[f64], v: &[f64]) -> Option<(Vec<f64>, Vec<f64>)> {{\n        let a = {m}_args(p);\n        let t = {m}_dots(v);\n        let (g, h) = {path}::{gj}({});\n        Some((g.flat(), h.flat()))\n    }}\n",
-            with(&[dots.clone()])
+            with(std::slice::from_ref(&dots))
         ));
         // The gradient's cotangent: a slice for one slice parameter.
         let wrt: Vec<&PKind> = r.params.iter().filter(|p| p.wrt).map(|p| &p.kind).collect();
@@ -198,15 +221,21 @@ pub fn check_source(case: &Case) -> Option<String> {
 }
 
 /// The check binary's `main.rs` for these cases.
-pub fn main_source(cases: &[&Case]) -> String {
+/// Also returns, per case, the lines of `main.rs` its code occupies.
+pub fn main_source(cases: &[&Case]) -> (String, Vec<(usize, usize, String)>) {
     let mut s = String::new();
-    s.push_str("//! Generated: runs every accepted case's companions against finite differences.\n");
+    s.push_str(
+        "//! Generated: runs every accepted case's companions against finite differences.\n",
+    );
     s.push_str("#![allow(clippy::all, unused)]\n\n");
     s.push_str("mod support;\n\nuse support::{Companions, Flat};\n\n");
     let mut names = Vec::new();
+    let mut ranges = Vec::new();
     for c in cases {
         if let Some(src) = check_source(c) {
+            let first = s.lines().count() + 1;
             s.push_str(&src);
+            ranges.push((first, s.lines().count(), c.module()));
             names.push(format!("&C{}", &c.module()[1..]));
         }
     }
@@ -214,5 +243,5 @@ pub fn main_source(cases: &[&Case]) -> String {
         "fn main() {{\n    let args: Vec<String> = std::env::args().collect();\n    let seed: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1);\n    let only: Option<String> = args.get(2).cloned();\n    let from: Option<String> = args.get(3).cloned();\n    let run = move || {{\n        let cases: Vec<&dyn Companions> = vec![{}];\n        let start = from.as_deref().and_then(|f| cases.iter().position(|c| c.name() == f)).map_or(0, |i| i + 1);\n        let only = only.as_deref().filter(|o| *o != \"-\");\n        support::run_all(&cases[start..], seed, only);\n    }};\n    let worker = std::thread::Builder::new().stack_size(512 << 20).spawn(run).expect(\"a thread\");\n    let _ = worker.join();\n}}\n",
         names.join(", ")
     ));
-    s
+    (s, ranges)
 }

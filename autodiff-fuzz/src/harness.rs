@@ -43,6 +43,10 @@ pub enum Compile {
     Warning(String),
     /// The case without the attribute is not clean: the generator's fault.
     GeneratorBug(String),
+    /// The check code calling the companions as the guide documents them
+    /// does not compile: a companion's signature differs (or the checker's
+    /// reading of the guide is wrong).
+    ApiMismatch(String),
 }
 
 /// How the numeric check went.
@@ -89,6 +93,7 @@ impl Outcome {
             (Compile::ExpansionError(_), _) => "expansion_error",
             (Compile::Warning(_), _) => "warning",
             (Compile::GeneratorBug(_), _) => "generator_bug",
+            (Compile::ApiMismatch(_), _) => "api_mismatch",
             (Compile::MacroError(_), _) => {
                 if expect == Expect::Accept {
                     "refused"
@@ -115,15 +120,21 @@ impl Outcome {
             | Compile::Crash(m)
             | Compile::ExpansionError(m)
             | Compile::Warning(m)
-            | Compile::GeneratorBug(m) => m.clone(),
+            | Compile::GeneratorBug(m)
+            | Compile::ApiMismatch(m) => m.clone(),
         };
         let n = match &self.numeric {
-            Numeric::Mismatch(m) | Numeric::NanGradient(m) | Numeric::RuntimePanic(m) | Numeric::RuntimeCrash(m) => {
-                m.clone()
-            }
+            Numeric::Mismatch(m)
+            | Numeric::NanGradient(m)
+            | Numeric::RuntimePanic(m)
+            | Numeric::RuntimeCrash(m) => m.clone(),
             _ => String::new(),
         };
-        [c, n].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("\n")
+        [c, n]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -134,6 +145,7 @@ pub const HARD: &[&str] = &[
     "expansion_error",
     "warning",
     "generator_bug",
+    "api_mismatch",
     "numeric_mismatch",
     "nan_gradient",
     "runtime_panic",
@@ -153,7 +165,10 @@ impl Paths {
     /// From `CARGO_TARGET_DIR` (relative to the workspace) or `target/`.
     pub fn detect() -> Paths {
         let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let workspace = manifest.parent().expect("autodiff-fuzz sits in the workspace").to_path_buf();
+        let workspace = manifest
+            .parent()
+            .expect("autodiff-fuzz sits in the workspace")
+            .to_path_buf();
         let target = match std::env::var_os("CARGO_TARGET_DIR") {
             Some(t) if !t.is_empty() => {
                 let t = PathBuf::from(t);
@@ -195,10 +210,39 @@ fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
+/// clippy-driver: in rustc's sysroot, else beside cargo, else on `PATH`.
+fn clippy_driver() -> PathBuf {
+    let exe = if cfg!(windows) {
+        "clippy-driver.exe"
+    } else {
+        "clippy-driver"
+    };
+    if let Ok(out) = Command::new("rustc").args(["--print", "sysroot"]).output() {
+        let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+            .join("bin")
+            .join(exe);
+        if p.exists() {
+            return p;
+        }
+    }
+    if let Some(dir) = std::env::var_os("CARGO")
+        .map(PathBuf::from)
+        .and_then(|c| c.parent().map(Path::to_path_buf))
+    {
+        let p = dir.join(exe);
+        if p.exists() {
+            return p;
+        }
+    }
+    PathBuf::from(exe)
+}
+
 /// Runs `cmd` with a time limit, returning (status ok, stdout, stderr,
 /// timed out).
 fn run_with_timeout(mut cmd: Command, limit: Duration) -> (bool, String, String, bool) {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null());
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => return (false, String::new(), format!("could not start: {e}"), false),
@@ -246,6 +290,8 @@ pub struct Batch<'c> {
     limit: Duration,
     /// Whether `--offline` works (else cargo is run online).
     offline: bool,
+    /// Lines of `main.rs` holding each case's check code.
+    main_ranges: Vec<(usize, usize, String)>,
 }
 
 impl<'c> Batch<'c> {
@@ -261,7 +307,7 @@ impl<'c> Batch<'c> {
         std::fs::write(
             dir.join("Cargo.toml"),
             format!(
-                "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n[lib]\nname = \"cases\"\npath = \"src/lib.rs\"\n\n[[bin]]\nname = \"check_{name}\"\npath = \"src/main.rs\"\n\n[dependencies]\nautodiff = {{ path = \"{ws}\" }}\n\n[profile.dev]\ndebug = false\n\n[workspace]\n"
+                "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n[lib]\nname = \"cases\"\npath = \"src/lib.rs\"\n\n[[bin]]\nname = \"check_{name}\"\npath = \"src/main.rs\"\n\n[dependencies]\nautodiff = {{ path = \"{ws}\" }}\n\n[profile.dev]\ndebug = false\nincremental = false\n\n[workspace]\n"
             ),
         )?;
         let lock = paths.workspace.join("Cargo.lock");
@@ -272,7 +318,10 @@ impl<'c> Batch<'c> {
         for c in &cases {
             std::fs::write(dir.join(format!("src/{}.rs", c.module())), c.source(true))?;
             if c.plain {
-                std::fs::write(dir.join(format!("src/p{}.rs", &c.module()[1..])), c.source(false))?;
+                std::fs::write(
+                    dir.join(format!("src/p{}.rs", &c.module()[1..])),
+                    c.source(false),
+                )?;
             }
         }
         std::fs::write(dir.join("src/main.rs"), "fn main() {}\n")?;
@@ -283,6 +332,7 @@ impl<'c> Batch<'c> {
             cases,
             limit: Duration::from_secs(1200),
             offline: true,
+            main_ranges: Vec::new(),
         })
     }
 
@@ -299,39 +349,82 @@ impl<'c> Batch<'c> {
         std::fs::write(self.dir.join("src/lib.rs"), s)
     }
 
-    /// `cargo <sub> --message-format=json` on the current `lib.rs`.
+    /// `cargo <sub> --message-format=json` on the current `lib.rs`; a
+    /// `build` runs clippy's lints too (clippy-driver as the workspace's
+    /// rustc wrapper, as `cargo clippy` does for `check`).
     fn cargo(&mut self, sub: &[&str]) -> Run {
         loop {
             let mut cmd = Command::new(cargo());
             cmd.args(sub).arg("--message-format=json").arg("--quiet");
+            if sub[0] == "build" {
+                cmd.env("RUSTC_WORKSPACE_WRAPPER", clippy_driver());
+            }
             if self.offline {
                 cmd.arg("--offline");
             }
-            cmd.current_dir(&self.dir).env("CARGO_TARGET_DIR", self.target()).env_remove("RUSTFLAGS");
+            cmd.current_dir(&self.dir)
+                .env("CARGO_TARGET_DIR", self.target())
+                .env_remove("RUSTFLAGS");
+            let t = Instant::now();
             let (ok, stdout, stderr, timed_out) = run_with_timeout(cmd, self.limit);
+            if std::env::var_os("AUTODIFF_FUZZ_TRACE").is_some() {
+                eprintln!(
+                    "  cargo {} ({}): {:.1} s",
+                    sub.join(" "),
+                    self.name,
+                    t.elapsed().as_secs_f64()
+                );
+            }
             let diags = self.parse(&stdout);
-            if !ok && self.offline && diags.is_empty() && (stderr.contains("offline") || stderr.contains("failed to download")) {
+            if !ok
+                && self.offline
+                && diags.is_empty()
+                && (stderr.contains("offline") || stderr.contains("failed to download"))
+            {
                 self.offline = false;
                 continue;
             }
-            let died = ["internal compiler error", "has overflowed its stack", "SIGSEGV", "SIGABRT", "signal: ", "SIGKILL", "(exit status: 101)\n"];
+            let died = [
+                "internal compiler error",
+                "has overflowed its stack",
+                "SIGSEGV",
+                "SIGABRT",
+                "signal: ",
+                "SIGKILL",
+                "(exit status: 101)\n",
+            ];
             let crash = if timed_out {
-                Some(format!("cargo {} took longer than {:?}", sub[0], self.limit))
-            } else if let Some(d) = died.iter().find(|d| stderr.contains(*d) || stdout.contains(*d)) {
+                Some(format!(
+                    "cargo {} took longer than {:?}",
+                    sub[0], self.limit
+                ))
+            } else if let Some(d) = died
+                .iter()
+                .find(|d| stderr.contains(*d) || stdout.contains(*d))
+            {
                 Some(format!("rustc died ({d}): {}", tail(&stderr, 1500)))
             } else if !ok && !diags.iter().any(|d| d.level == "error") {
-                Some(format!("cargo failed with no error diagnostic: {}", tail(&stderr, 1500)))
+                Some(format!(
+                    "cargo failed with no error diagnostic: {}",
+                    tail(&stderr, 1500)
+                ))
             } else {
                 None
             };
-            return Run { diags, success: ok, crash };
+            return Run {
+                diags,
+                success: ok,
+                crash,
+            };
         }
     }
 
     fn parse(&self, stdout: &str) -> Vec<Diag> {
         let mut out = Vec::new();
         for line in stdout.lines() {
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
             if v["reason"] != "compiler-message" {
                 continue;
             }
@@ -342,46 +435,79 @@ impl<'c> Batch<'c> {
             }
             let message = m["message"].as_str().unwrap_or("").to_string();
             let spans = m["spans"].as_array().cloned().unwrap_or_default();
-            if spans.is_empty() && (message.starts_with("aborting due to") || message.contains("warning emitted") || message.contains("warnings emitted")) {
+            if spans.is_empty()
+                && (message.starts_with("aborting due to")
+                    || message.contains("warning emitted")
+                    || message.contains("warnings emitted"))
+            {
                 continue;
             }
             let code = m["code"]["code"].as_str().map(str::to_string);
             let rendered = m["rendered"].as_str().unwrap_or(&message).to_string();
+            let module = module_of(m).or_else(|| self.main_case(m));
             out.push(Diag {
                 level,
                 code,
                 message,
                 rendered,
-                module: module_of(m),
+                module,
             });
         }
         out
     }
 
-    /// Compiles the attributed copies of `cases` (and every plain copy)
-    /// with clippy, to a pass without errors. Returns the outcome of each
-    /// case by module.
-    fn compile(&mut self) -> BTreeMap<String, Outcome> {
+    /// Compiles the attributed copies of the cases and every plain copy:
+    /// first `cargo clippy` (errors), then, without the cases that had
+    /// errors, `cargo build` of the lib and the check binary with clippy's
+    /// lints (rustc skips lint passes when there are errors, so warnings
+    /// only show in an error-free pass), repeated until it builds. Returns
+    /// the outcome of each case and the cases the check binary holds.
+    fn compile(&mut self) -> (BTreeMap<String, Outcome>, Vec<&'c Case>, bool) {
         let mut outcomes: BTreeMap<String, Outcome> = BTreeMap::new();
         let mut live: Vec<String> = self.cases.iter().map(|c| c.module()).collect();
-        let plain: Vec<String> = self.cases.iter().filter(|c| c.plain).map(|c| format!("p{}", &c.module()[1..])).collect();
-        let mut plain_live = plain.clone();
-        for _pass in 0..8 {
+        let mut plain_live: Vec<String> = self
+            .cases
+            .iter()
+            .filter(|c| c.plain)
+            .map(|c| format!("p{}", &c.module()[1..]))
+            .collect();
+        let mut built = false;
+        for pass in 0..10 {
             let mut mods = live.clone();
             mods.extend(plain_live.iter().cloned());
             if self.write_lib(&mods).is_err() {
                 break;
             }
-            let run = self.cargo(&["clippy", "--lib"]);
+            let runnable: Vec<&'c Case> = self
+                .cases
+                .iter()
+                .copied()
+                .filter(|c| c.recipe.is_some() && live.contains(&c.module()))
+                .collect();
+            let run = if pass == 0 {
+                let _ = std::fs::write(self.dir.join("src/main.rs"), "fn main() {}\n");
+                self.cargo(&["clippy", "--lib"])
+            } else {
+                let (main, ranges) = checkgen::main_source(&runnable);
+                let _ = std::fs::write(self.dir.join("src/main.rs"), main);
+                self.main_ranges = ranges;
+                let bin = format!("check_{}", self.name);
+                self.cargo(&["build", "--bin", &bin])
+            };
             if let Some(why) = &run.crash {
                 // Bisect the attributed cases to those that crash alone.
                 let crashing = self.bisect(&live, why);
                 if crashing.is_empty() {
-                    // The plain copies crash? Then the batch is unusable.
                     for m in &live {
-                        outcomes.insert(m.clone(), outcome(Compile::Crash(format!("batch crash, not isolated: {why}")), String::new()));
+                        outcomes.insert(
+                            m.clone(),
+                            outcome(
+                                Compile::Crash(format!("batch crash, not isolated: {why}")),
+                                String::new(),
+                            ),
+                        );
                     }
-                    return outcomes;
+                    return (outcomes, Vec::new(), false);
                 }
                 for (m, msg) in crashing {
                     live.retain(|x| *x != m);
@@ -394,18 +520,37 @@ impl<'c> Batch<'c> {
             for d in run.diags {
                 match &d.module {
                     Some(m) => by_mod.entry(m.clone()).or_default().push(d),
-                    None => stray.push(d),
+                    None if d.level == "error" => stray.push(d),
+                    None => {}
                 }
             }
             let mut removed = false;
             for (m, ds) in &by_mod {
-                let rendered: String = ds.iter().map(|d| d.rendered.clone()).collect::<Vec<_>>().join("\n");
+                let rendered: String = ds
+                    .iter()
+                    .map(|d| d.rendered.clone())
+                    .collect::<Vec<_>>()
+                    .join("\n");
                 if let Some(rest) = m.strip_prefix('p') {
                     // The plain copy: the generator's fault.
                     let c = format!("c{rest}");
                     plain_live.retain(|x| x != m);
                     live.retain(|x| *x != c);
-                    outcomes.insert(c, outcome(Compile::GeneratorBug(first_line(&ds[0].rendered)), rendered));
+                    outcomes.insert(
+                        c,
+                        outcome(Compile::GeneratorBug(first_line(&ds[0].rendered)), rendered),
+                    );
+                    removed = true;
+                    continue;
+                }
+                if let Some(c) = m.strip_prefix("main:") {
+                    // The check code of case `c` does not compile: its
+                    // companions do not have the documented signatures.
+                    live.retain(|x| x != c);
+                    outcomes.insert(
+                        c.to_string(),
+                        outcome(Compile::ApiMismatch(first_line(&ds[0].rendered)), rendered),
+                    );
                     removed = true;
                     continue;
                 }
@@ -416,31 +561,49 @@ impl<'c> Batch<'c> {
             }
             if !stray.is_empty() && !removed {
                 // Errors we cannot place: bisect them like a crash.
-                let why = format!("diagnostic outside any case file: {}", first_line(&stray[0].rendered));
+                let why = format!(
+                    "diagnostic outside any case file: {}",
+                    first_line(&stray[0].rendered)
+                );
                 let culprits = self.bisect(&live, &why);
                 if culprits.is_empty() {
                     for m in &live {
-                        outcomes.insert(m.clone(), outcome(Compile::ExpansionError(why.clone()), stray[0].rendered.clone()));
+                        outcomes.insert(
+                            m.clone(),
+                            outcome(
+                                Compile::ExpansionError(why.clone()),
+                                stray[0].rendered.clone(),
+                            ),
+                        );
                     }
-                    return outcomes;
+                    return (outcomes, Vec::new(), false);
                 }
                 for (m, msg) in culprits {
                     live.retain(|x| *x != m);
-                    outcomes.insert(m, outcome(Compile::ExpansionError(msg), stray[0].rendered.clone()));
+                    outcomes.insert(
+                        m,
+                        outcome(Compile::ExpansionError(msg), stray[0].rendered.clone()),
+                    );
                 }
                 continue;
             }
-            if !removed && run.success {
-                break;
-            }
-            if !removed {
+            if pass > 0 && !removed && run.success {
+                built = true;
                 break;
             }
         }
-        for m in live {
-            outcomes.entry(m).or_insert_with(|| outcome(Compile::Accepted, String::new()));
+        for m in &live {
+            outcomes
+                .entry(m.clone())
+                .or_insert_with(|| outcome(Compile::Accepted, String::new()));
         }
-        outcomes
+        let runnable = self
+            .cases
+            .iter()
+            .copied()
+            .filter(|c| c.recipe.is_some() && live.contains(&c.module()))
+            .collect();
+        (outcomes, runnable, built)
     }
 
     /// The cases among `mods` that fail alone (crash, or leave a
@@ -457,7 +620,12 @@ impl<'c> Batch<'c> {
             run.diags
                 .iter()
                 .find(|d| d.module.is_none() && d.level == "error")
-                .map(|d| format!("diagnostic outside any case file: {}", first_line(&d.rendered)))
+                .map(|d| {
+                    format!(
+                        "diagnostic outside any case file: {}",
+                        first_line(&d.rendered)
+                    )
+                })
         };
         let mut found = Vec::new();
         let mut stack: Vec<Vec<String>> = vec![mods.to_vec()];
@@ -484,66 +652,26 @@ impl<'c> Batch<'c> {
         found
     }
 
-    /// Builds and runs the check binary over the accepted cases with a
-    /// recipe; fills in `numeric`.
-    fn check(&mut self, outcomes: &mut BTreeMap<String, Outcome>, seed: u64) {
-        let mut runnable: Vec<&Case> = self
-            .cases
-            .iter()
-            .copied()
-            .filter(|c| c.recipe.is_some() && outcomes.get(&c.module()).is_some_and(|o| o.compile == Compile::Accepted))
-            .collect();
-        for _round in 0..4 {
-            if runnable.is_empty() {
-                return;
-            }
-            let mods: Vec<String> = runnable.iter().map(|c| c.module()).collect();
-            if self.write_lib(&mods).is_err() {
-                return;
-            }
-            let _ = std::fs::write(self.dir.join("src/main.rs"), checkgen::main_source(&runnable));
-            let bin = format!("check_{}", self.name);
-            let run = self.cargo(&["build", "--bin", &bin]);
-            if !run.success {
-                // Errors only at code generation (or in the check code).
-                let mut dropped = false;
-                for d in run.diags.iter().filter(|d| d.level == "error") {
-                    if let Some(m) = &d.module {
-                        if m.starts_with('c') {
-                            if let Some(o) = outcomes.get_mut(m) {
-                                o.compile = Compile::ExpansionError(format!("at code generation: {}", first_line(&d.rendered)));
-                                o.rendered.push_str(&d.rendered);
-                            }
-                            runnable.retain(|c| c.module() != *m);
-                            dropped = true;
-                        }
-                    }
-                }
-                if !dropped {
-                    // The check code itself failed: a harness bug, reported
-                    // on every case of the batch so it is seen.
-                    let msg = run.diags.iter().map(|d| d.rendered.clone()).collect::<Vec<_>>().join("\n");
-                    for c in &runnable {
-                        if let Some(o) = outcomes.get_mut(&c.module()) {
-                            o.numeric = Numeric::RuntimeCrash(format!("check binary did not build: {}", tail(&msg, 2000)));
-                        }
-                    }
-                    return;
-                }
-                continue;
-            }
-            let exe = self.target().join("debug").join(&bin);
-            self.run_checks(&exe, &runnable, outcomes, seed);
-            return;
-        }
-    }
-
-    fn run_checks(&self, exe: &Path, cases: &[&Case], outcomes: &mut BTreeMap<String, Outcome>, seed: u64) {
+    fn run_checks(
+        &self,
+        exe: &Path,
+        cases: &[&Case],
+        outcomes: &mut BTreeMap<String, Outcome>,
+        seed: u64,
+    ) {
         let mut from = "-".to_string();
         for _attempt in 0..cases.len().max(1) {
             let mut cmd = Command::new(exe);
             cmd.arg(seed.to_string()).arg("-").arg(&from);
+            let t = Instant::now();
             let (_ok, stdout, stderr, timed_out) = run_with_timeout(cmd, Duration::from_secs(600));
+            if std::env::var_os("AUTODIFF_FUZZ_TRACE").is_some() {
+                eprintln!(
+                    "  checks ({} cases): {:.1} s",
+                    cases.len(),
+                    t.elapsed().as_secs_f64()
+                );
+            }
             let mut last_started: Option<String> = None;
             let mut finished = true;
             for line in stdout.lines() {
@@ -553,7 +681,11 @@ impl<'c> Batch<'c> {
                 } else if let Some(rest) = line.strip_prefix("RESULT ") {
                     finished = true;
                     let mut it = rest.splitn(3, ' ');
-                    let (name, kind, msg) = (it.next().unwrap_or(""), it.next().unwrap_or(""), it.next().unwrap_or("").to_string());
+                    let (name, kind, msg) = (
+                        it.next().unwrap_or(""),
+                        it.next().unwrap_or(""),
+                        it.next().unwrap_or("").to_string(),
+                    );
                     let num = match kind {
                         "ok" => Numeric::Ok,
                         "no_smooth_point" => Numeric::NoSmoothPoint,
@@ -575,7 +707,11 @@ impl<'c> Batch<'c> {
             }
             match (finished, last_started) {
                 (false, Some(name)) => {
-                    let why = if timed_out { "timed out".to_string() } else { format!("the check process died: {}", tail(&stderr, 800)) };
+                    let why = if timed_out {
+                        "timed out".to_string()
+                    } else {
+                        format!("the check process died: {}", tail(&stderr, 800))
+                    };
                     if let Some(o) = outcomes.get_mut(&name) {
                         o.numeric = Numeric::RuntimeCrash(why);
                     }
@@ -601,8 +737,26 @@ fn first_line(s: &str) -> String {
 
 fn tail(s: &str, n: usize) -> String {
     let start = s.len().saturating_sub(n);
-    let start = (start..s.len()).find(|&i| s.is_char_boundary(i)).unwrap_or(s.len());
+    let start = (start..s.len())
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(s.len());
     s[start..].to_string()
+}
+
+impl Batch<'_> {
+    /// `main:<case>` for a diagnostic in the check code of a case.
+    fn main_case(&self, m: &serde_json::Value) -> Option<String> {
+        let spans = m["spans"].as_array()?;
+        let s = spans.iter().find(|s| s["is_primary"] == true)?;
+        if !s["file_name"].as_str()?.ends_with("main.rs") {
+            return None;
+        }
+        let line = s["line_start"].as_u64()? as usize;
+        self.main_ranges
+            .iter()
+            .find(|(a, b, _)| (*a..=*b).contains(&line))
+            .map(|(_, _, c)| format!("main:{c}"))
+    }
 }
 
 /// The case module a diagnostic belongs to: its primary span's file, or
@@ -611,7 +765,9 @@ fn tail(s: &str, n: usize) -> String {
 fn module_of(m: &serde_json::Value) -> Option<String> {
     fn case_file(f: &str) -> Option<String> {
         let name = Path::new(f).file_stem()?.to_str()?;
-        let is_case = (name.starts_with('c') || name.starts_with('p')) && name.len() == 6 && name[1..].chars().all(|c| c.is_ascii_digit());
+        let is_case = (name.starts_with('c') || name.starts_with('p'))
+            && name.len() == 6
+            && name[1..].chars().all(|c| c.is_ascii_digit());
         (is_case && f.contains("src")).then(|| name.to_string())
     }
     fn from_span(s: &serde_json::Value) -> Option<String> {
@@ -648,12 +804,22 @@ fn module_of(m: &serde_json::Value) -> Option<String> {
 
 /// The verdict for a case from its diagnostics (worst first).
 fn classify(ds: &[Diag]) -> Compile {
-    let panicked = |d: &Diag| d.message.contains("panicked") || d.rendered.contains("proc macro panicked");
+    let panicked =
+        |d: &Diag| d.message.contains("panicked") || d.rendered.contains("proc macro panicked");
     if let Some(d) = ds.iter().find(|d| panicked(d)) {
-        let help = d.rendered.lines().find(|l| l.contains("message:")).unwrap_or(&d.message).trim().to_string();
+        let help = d
+            .rendered
+            .lines()
+            .find(|l| l.contains("message:"))
+            .unwrap_or(&d.message)
+            .trim()
+            .to_string();
         return Compile::Panic(help);
     }
-    if let Some(d) = ds.iter().find(|d| d.level == "error" && d.code.as_deref().is_some_and(|c| c.starts_with('E'))) {
+    if let Some(d) = ds
+        .iter()
+        .find(|d| d.level == "error" && d.code.as_deref().is_some_and(|c| c.starts_with('E')))
+    {
         return Compile::ExpansionError(first_line(&d.rendered));
     }
     if let Some(d) = ds.iter().find(|d| d.code.is_some()) {
@@ -668,28 +834,52 @@ fn classify(ds: &[Diag]) -> Compile {
 }
 
 /// Runs `cases` (one batch): compiles, classifies, checks numbers.
-pub fn run_batch(paths: &Paths, cases: &[Case], seed: u64) -> std::io::Result<BTreeMap<String, Outcome>> {
+pub fn run_batch(
+    paths: &Paths,
+    cases: &[Case],
+    seed: u64,
+) -> std::io::Result<BTreeMap<String, Outcome>> {
     let mut batch = Batch::new(paths, cases.iter().collect())?;
-    let mut outcomes = batch.compile();
-    batch.check(&mut outcomes, seed);
+    let (mut outcomes, runnable, built) = batch.compile();
+    if built && !runnable.is_empty() {
+        let exe = batch
+            .target()
+            .join("debug")
+            .join(format!("check_{}", batch.name));
+        batch.run_checks(&exe, &runnable, &mut outcomes, seed);
+    }
     Ok(outcomes)
 }
 
 /// Writes the failure files of a batch; returns their paths.
-pub fn write_failures(paths: &Paths, cases: &[Case], outcomes: &BTreeMap<String, Outcome>) -> Vec<PathBuf> {
+pub fn write_failures(
+    paths: &Paths,
+    cases: &[Case],
+    outcomes: &BTreeMap<String, Outcome>,
+) -> Vec<PathBuf> {
     let dir = paths.root.join("failures");
     let _ = std::fs::create_dir_all(&dir);
     let mut written = Vec::new();
     for c in cases {
-        let Some(o) = outcomes.get(&c.module()) else { continue };
+        let Some(o) = outcomes.get(&c.module()) else {
+            continue;
+        };
         let kind = o.kind(c.expect);
         if !HARD.contains(&kind) {
             continue;
         }
         let path = dir.join(format!("{kind}-{}-{}.rs", c.seed, c.index));
         let mut s = String::new();
-        let _ = writeln!(s, "// {kind}: case {} of seed {} (class {}, expect {:?})", c.index, c.seed, c.class, c.expect);
-        let _ = writeln!(s, "// rerun: cargo run --release -p autodiff-fuzz -- --seed {} --from {} --count 1", c.seed, c.index);
+        let _ = writeln!(
+            s,
+            "// {kind}: case {} of seed {} (class {}, expect {:?})",
+            c.index, c.seed, c.class, c.expect
+        );
+        let _ = writeln!(
+            s,
+            "// rerun: cargo run --release -p autodiff-fuzz -- --seed {} --from {} --count 1",
+            c.seed, c.index
+        );
         for l in o.message().lines() {
             let _ = writeln!(s, "// {l}");
         }

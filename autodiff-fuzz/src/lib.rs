@@ -56,7 +56,9 @@ impl Report {
     /// generator_bug, numeric_mismatch, nan_gradient, runtime_panic,
     /// runtime_crash).
     pub fn hard(&self) -> usize {
-        HARD.iter().map(|k| self.totals.get(k).copied().unwrap_or(0)).sum()
+        HARD.iter()
+            .map(|k| self.totals.get(k).copied().unwrap_or(0))
+            .sum()
     }
 
     /// The table as text: a row per class, a column per outcome.
@@ -77,7 +79,11 @@ impl Report {
             let _ = write!(s, "{class:w$}");
             for k in &kinds {
                 let n = row.get(k).copied().unwrap_or(0);
-                let cell = if n == 0 { ".".to_string() } else { n.to_string() };
+                let cell = if n == 0 {
+                    ".".to_string()
+                } else {
+                    n.to_string()
+                };
                 let _ = write!(s, " {:>width$}", cell, width = k.len().max(5));
             }
             s.push('\n');
@@ -106,7 +112,9 @@ pub fn run(config: &Config) -> std::io::Result<Report> {
         let t = Instant::now();
         let outcomes = harness::run_batch(&paths, &cases, config.seed)?;
         tally(&mut report, &cases, &outcomes);
-        report.failures.extend(harness::write_failures(&paths, &cases, &outcomes));
+        report
+            .failures
+            .extend(harness::write_failures(&paths, &cases, &outcomes));
         eprintln!(
             "autodiff-fuzz: seed {} cases {}..{} in {:.0} s; hard failures so far: {}",
             config.seed,
@@ -116,7 +124,8 @@ pub fn run(config: &Config) -> std::io::Result<Report> {
             report.hard()
         );
         if !config.keep {
-            let _ = std::fs::remove_dir_all(paths.root.join(format!("batch-{}-{}", config.seed, k)));
+            let _ =
+                std::fs::remove_dir_all(paths.root.join(format!("batch-{}-{}", config.seed, k)));
         }
         k += n;
     }
@@ -126,13 +135,23 @@ pub fn run(config: &Config) -> std::io::Result<Report> {
 
 fn tally(report: &mut Report, cases: &[Case], outcomes: &BTreeMap<String, Outcome>) {
     for c in cases {
-        let Some(o) = outcomes.get(&c.module()) else { continue };
+        let Some(o) = outcomes.get(&c.module()) else {
+            continue;
+        };
         let kind = o.kind(c.expect);
-        *report.table.entry(c.class.clone()).or_default().entry(kind).or_default() += 1;
+        *report
+            .table
+            .entry(c.class.clone())
+            .or_default()
+            .entry(kind)
+            .or_default() += 1;
         *report.totals.entry(kind).or_default() += 1;
         if HARD.contains(&kind) {
             let msg = o.message().lines().next().unwrap_or("").to_string();
-            report.lines.push(format!("{kind} seed {} case {} ({}): {msg}", c.seed, c.index, c.class));
+            report.lines.push(format!(
+                "{kind} seed {} case {} ({}): {msg}",
+                c.seed, c.index, c.class
+            ));
         }
     }
 }

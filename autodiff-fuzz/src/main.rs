@@ -5,7 +5,9 @@
 use std::process::ExitCode;
 
 fn usage() -> ExitCode {
-    eprintln!("usage: autodiff-fuzz [--seed S] [--count N] [--from K] [--batch B] [--keep] [--print K]");
+    eprintln!(
+        "usage: autodiff-fuzz [--seed S] [--count N] [--from K] [--batch B] [--keep] [--print K]"
+    );
     ExitCode::from(2)
 }
 
@@ -47,7 +49,12 @@ fn main() -> ExitCode {
                 Some(v) => {
                     // Print one case's source (with the attribute).
                     let c = autodiff_fuzz::gen::generate(config.seed, v as usize);
-                    println!("// class {} expect {:?}\n{}", c.class, c.expect, c.source(true));
+                    println!(
+                        "// class {} expect {:?}\n{}",
+                        c.class,
+                        c.expect,
+                        c.source(true)
+                    );
                     return ExitCode::SUCCESS;
                 }
                 None => return usage(),

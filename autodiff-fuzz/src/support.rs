@@ -374,11 +374,14 @@ impl Judge {
             return;
         }
         if got.is_nan() && want.val.is_finite() {
-            self.nan = Some(format!("{what}: got NaN, finite differences give {}", want.val));
+            self.nan = Some(format!(
+                "{what}: got NaN, finite differences give {}",
+                want.val
+            ));
             return;
         }
         let bound = self.tol.pass * (1.0 + want.scale.max(want.val.abs())) + 2.0 * want.slack;
-        if !((got - want.val).abs() <= bound) {
+        if !within((got - want.val).abs(), bound) {
             self.mismatch = Some(format!(
                 "{what}: got {got:e}, finite differences give {:e} (±{:.1e}, allowed {bound:.1e})",
                 want.val, want.slack
@@ -391,12 +394,16 @@ impl Judge {
             return;
         }
         if got.len() != want.len() {
-            self.mismatch = Some(format!("{what}: {} entries, the function has {}", got.len(), want.len()));
+            self.mismatch = Some(format!(
+                "{what}: {} entries, the function has {}",
+                got.len(),
+                want.len()
+            ));
             return;
         }
         for (i, (g, w)) in got.iter().zip(want).enumerate() {
             let bound = self.tol.value * (1.0 + w.abs());
-            if !((g - w).abs() <= bound) {
+            if !within((g - w).abs(), bound) {
                 self.mismatch = Some(format!("{what}[{i}]: got {g:e}, the function gives {w:e}"));
                 return;
             }
@@ -431,6 +438,11 @@ fn jacobian_layout(params: &[usize], blocks: &[usize]) -> Vec<(usize, usize)> {
         col0 += np;
     }
     out
+}
+
+/// `d <= bound`, false for NaN.
+fn within(d: f64, bound: f64) -> bool {
+    d <= bound
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
@@ -491,7 +503,14 @@ pub fn check(c: &dyn Companions, seed: u64) -> Verdict {
             if jt.len() == m {
                 let (lhs, rhs) = (dot(&w, &jt), dot(&vb, &v));
                 let scale: f64 = w.iter().zip(&jt).map(|(a, b)| (a * b).abs()).sum();
-                judge.derivative("⟨w, J v⟩ against ⟨wᵀJ, v⟩", rhs, Want { scale, ..Want::exact(lhs) });
+                judge.derivative(
+                    "⟨w, J v⟩ against ⟨wᵀJ, v⟩",
+                    rhs,
+                    Want {
+                        scale,
+                        ..Want::exact(lhs)
+                    },
+                );
             }
         }
         // The gradient and value_and_grad (scalar outputs).
@@ -515,7 +534,11 @@ pub fn check(c: &dyn Companions, seed: u64) -> Verdict {
             let layout = jacobian_layout(&c.param_sizes(), &c.out_blocks(&p));
             if judge.length("jacobian", j.len(), layout.len()) {
                 for (t, &(i, k)) in layout.iter().enumerate() {
-                    judge.derivative(&format!("jacobian entry {t} (∂out[{i}]/∂in[{k}])"), j[t], jac.want(i, k));
+                    judge.derivative(
+                        &format!("jacobian entry {t} (∂out[{i}]/∂in[{k}])"),
+                        j[t],
+                        jac.want(i, k),
+                    );
                 }
             }
         }
@@ -569,7 +592,9 @@ fn second_order(
                     judge.derivative(&format!("hessian[{i}][{k}]"), h[i * n + k], hfd.want(i, k));
                     let (a, b) = (h[i * n + k], h[k * n + i]);
                     if a != b && !(a.is_nan() && b.is_nan()) && judge.mismatch.is_none() {
-                        judge.mismatch = Some(format!("hessian not symmetric: [{i}][{k}] = {a:e}, [{k}][{i}] = {b:e}"));
+                        judge.mismatch = Some(format!(
+                            "hessian not symmetric: [{i}][{k}] = {a:e}, [{k}][{i}] = {b:e}"
+                        ));
                     }
                 }
             }
@@ -616,7 +641,11 @@ fn second_order(
                     }
                 });
             }
-            judge.derivative("vjp_jvp value tangent", tangent[0], jac.contract(|k| (0, k, v[k]), n));
+            judge.derivative(
+                "vjp_jvp value tangent",
+                tangent[0],
+                jac.contract(|k| (0, k, v[k]), n),
+            );
             for i in 0..n {
                 let h = hv(i);
                 let e = jac.want(0, i);
@@ -625,7 +654,11 @@ fn second_order(
                     slack: wd * e.slack + wg.abs() * h.slack,
                     scale: (wd * e.val).abs() + (wg * h.val).abs(),
                 };
-                judge.derivative(&format!("vjp_jvp adjoint tangent[{i}]"), tangent[1 + i], want);
+                judge.derivative(
+                    &format!("vjp_jvp adjoint tangent[{i}]"),
+                    tangent[1 + i],
+                    want,
+                );
             }
         }
     }
@@ -649,8 +682,13 @@ pub fn run_all(cases: &[&dyn Companions], seed: u64, only: Option<&str>) {
         let probe = vec![0.5; n];
         let original = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.value(&probe)));
         let line = match original {
-            Err(e) => format!("generator_bug the original function panicked: {}", panic_text(&*e)),
-            Ok(_) => match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(*c, case_seed))) {
+            Err(e) => format!(
+                "generator_bug the original function panicked: {}",
+                panic_text(&*e)
+            ),
+            Ok(_) => match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                check(*c, case_seed)
+            })) {
                 Err(e) => format!("runtime_panic a companion panicked: {}", panic_text(&*e)),
                 Ok(Verdict::Ok { points }) => format!("ok {points} points"),
                 Ok(Verdict::NoSmoothPoint) => "no_smooth_point".to_string(),
@@ -714,7 +752,10 @@ mod tests {
         }
         fn vjp(&self, p: &[f64], w: &[f64]) -> (Vec<f64>, Vec<f64>) {
             let j = jac(p);
-            let b = vec![w[0] * j[0][0] + w[1] * j[1][0], w[0] * j[0][1] + w[1] * j[1][1]];
+            let b = vec![
+                w[0] * j[0][0] + w[1] * j[1][0],
+                w[0] * j[0][1] + w[1] * j[1][1],
+            ];
             (f(p).to_vec(), b)
         }
         fn jacobian(&self, p: &[f64]) -> Option<Vec<f64>> {
@@ -738,9 +779,18 @@ mod tests {
 
     #[test]
     fn a_wrong_tangent_or_layout_or_nan_is_found() {
-        assert!(matches!(check(&Hand { wrong: "jvp" }, 1), Verdict::Mismatch(_)));
-        assert!(matches!(check(&Hand { wrong: "jacobian" }, 1), Verdict::Mismatch(_)));
-        assert!(matches!(check(&Hand { wrong: "nan" }, 1), Verdict::NanGradient(_)));
+        assert!(matches!(
+            check(&Hand { wrong: "jvp" }, 1),
+            Verdict::Mismatch(_)
+        ));
+        assert!(matches!(
+            check(&Hand { wrong: "jacobian" }, 1),
+            Verdict::Mismatch(_)
+        ));
+        assert!(matches!(
+            check(&Hand { wrong: "nan" }, 1),
+            Verdict::NanGradient(_)
+        ));
     }
 
     /// g(x) = Σ x_i³ + x0 x1 with hand-written second-order companions.
@@ -768,7 +818,9 @@ mod tests {
 
     fn matvec(h: &[f64], v: &[f64]) -> Vec<f64> {
         let n = v.len();
-        (0..n).map(|i| (0..n).map(|k| h[i * n + k] * v[k]).sum()).collect()
+        (0..n)
+            .map(|i| (0..n).map(|k| h[i * n + k] * v[k]).sum())
+            .collect()
     }
 
     impl Companions for Cubic {
@@ -788,7 +840,10 @@ mod tests {
             (self.value(p), vec![dot(&cubic_grad(p), v)])
         }
         fn vjp(&self, p: &[f64], w: &[f64]) -> (Vec<f64>, Vec<f64>) {
-            (self.value(p), cubic_grad(p).iter().map(|g| g * w[0]).collect())
+            (
+                self.value(p),
+                cubic_grad(p).iter().map(|g| g * w[0]).collect(),
+            )
         }
         fn hessian(&self, p: &[f64]) -> Option<Vec<f64>> {
             let mut h = cubic_hess(p);
@@ -819,8 +874,24 @@ mod tests {
 
     #[test]
     fn second_order_companions_are_checked() {
-        assert_eq!(check(&Cubic { wrong_hessian: false }, 3), Verdict::Ok { points: 2 });
-        assert!(matches!(check(&Cubic { wrong_hessian: true }, 3), Verdict::Mismatch(_)));
+        assert_eq!(
+            check(
+                &Cubic {
+                    wrong_hessian: false
+                },
+                3
+            ),
+            Verdict::Ok { points: 2 }
+        );
+        assert!(matches!(
+            check(
+                &Cubic {
+                    wrong_hessian: true
+                },
+                3
+            ),
+            Verdict::Mismatch(_)
+        ));
     }
 
     #[test]
@@ -854,6 +925,19 @@ mod tests {
         let f = v.flat();
         assert_eq!(f, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
         assert_eq!(v.like(&f), v);
-        assert_eq!(jacobian_layout(&[2, 1], &[1, 2]), vec![(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1), (0, 2), (1, 2), (2, 2)]);
+        assert_eq!(
+            jacobian_layout(&[2, 1], &[1, 2]),
+            vec![
+                (0, 0),
+                (0, 1),
+                (1, 0),
+                (1, 1),
+                (2, 0),
+                (2, 1),
+                (0, 2),
+                (1, 2),
+                (2, 2)
+            ]
+        );
     }
 }

@@ -149,8 +149,14 @@ mod tests {
         assert_eq!(E::bin(sum.clone(), "*", a.clone()).show(), "(a + b) * a");
         assert_eq!(E::bin(a.clone(), "-", sum.clone()).show(), "a - (a + b)");
         assert_eq!(E::bin(sum.clone(), "-", a.clone()).show(), "a + b - a");
-        assert_eq!(E::method(sum.clone(), "sin", vec![]).show(), "(a + b).sin()");
-        assert_eq!(E::method(a.clone(), "max", vec![sum.clone()]).show(), "a.max(a + b)");
+        assert_eq!(
+            E::method(sum.clone(), "sin", vec![]).show(),
+            "(a + b).sin()"
+        );
+        assert_eq!(
+            E::method(a.clone(), "max", vec![sum.clone()]).show(),
+            "a.max(a + b)"
+        );
         assert_eq!(E::neg(sum).show(), "-(a + b)");
         let cast = E::Raw("n as f64".into(), Prec::Cast);
         assert_eq!(E::bin(cast.clone(), "<", b).show(), "(n as f64) < b");

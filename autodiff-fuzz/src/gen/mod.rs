@@ -228,7 +228,8 @@ mod tests {
         let a = generate(11, 3);
         let b = generate(11, 3);
         assert_eq!(a.source(true), b.source(true));
-        let classes: std::collections::BTreeSet<String> = (0..300).map(|i| generate(5, i).class).collect();
+        let classes: std::collections::BTreeSet<String> =
+            (0..300).map(|i| generate(5, i).class).collect();
         assert!(classes.len() > 20, "{classes:?}");
     }
 }

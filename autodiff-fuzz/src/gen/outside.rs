@@ -9,7 +9,10 @@
 use super::{Case, Elem, Expect, OutKind, PKind, PRecipe, Recipe};
 use crate::rng::Rng;
 
-const NAMES: &[&str] = &["x", "y", "a", "b", "w", "t", "u", "v", "out_bar", "x_dot", "value", "i", "n", "acc", "core", "e"];
+const NAMES: &[&str] = &[
+    "x", "y", "a", "b", "w", "t", "u", "v", "out_bar", "x_dot", "value", "i", "n", "acc", "core",
+    "e",
+];
 
 /// A template being filled in.
 struct T<'r> {
@@ -22,7 +25,8 @@ struct T<'r> {
 
 impl T<'_> {
     fn lit(&mut self) -> &'static str {
-        *self.rng.pick(&["0.5", "0.25", "1.5", "2.0", "0.75", "3.0"])
+        const LITS: [&str; 6] = ["0.5", "0.25", "1.5", "2.0", "0.75", "3.0"];
+        LITS[self.rng.below(LITS.len())]
     }
 
     /// A smooth unary function of `e`, as text.
@@ -58,7 +62,16 @@ fn scalar_case(t: &T, class: &str, expect: Expect, attr: &str, body: &str, prelu
         recipe: Some(Recipe {
             func: "f".into(),
             elem: t.elem,
-            params: vec![PRecipe { kind: PKind::Scalar, wrt: true }, PRecipe { kind: PKind::Scalar, wrt: true }],
+            params: vec![
+                PRecipe {
+                    kind: PKind::Scalar,
+                    wrt: true,
+                },
+                PRecipe {
+                    kind: PKind::Scalar,
+                    wrt: true,
+                },
+            ],
             out: OutKind::Scalar,
             hessian: attr.contains("hessian"),
         }),
@@ -88,13 +101,23 @@ fn item_case(class: &str, expect: Expect, attr: &str, item: &str, prelude: &str)
 
 /// One case outside the subset.
 pub fn generate(rng: &mut Rng) -> Case {
-    let elem = if rng.chance(0.2) { Elem::F32 } else { Elem::F64 };
+    let elem = if rng.chance(0.2) {
+        Elem::F32
+    } else {
+        Elem::F64
+    };
     let x = rng.pick(NAMES).to_string();
     let mut y = rng.pick(NAMES).to_string();
     if y == x {
         y = format!("{x}2");
     }
-    let mut t = T { rng, ty: elem.ty(), elem, x, y };
+    let mut t = T {
+        rng,
+        ty: elem.ty(),
+        elem,
+        x,
+        y,
+    };
     let (x, y, ty) = (t.x.clone(), t.y.clone(), t.ty);
     let attr = "#[differentiate]";
     let which = t.rng.below(44);
@@ -120,7 +143,9 @@ pub fn generate(rng: &mut Rng) -> Case {
             scalar_case(&t, "either_continue", Expect::Either, attr, &body, "")
         }
         4 => {
-            let body = format!("    if {x} > {l} {{\n        return {sx} * {y};\n    }}\n    {x} * {y} + {sy}");
+            let body = format!(
+                "    if {x} > {l} {{\n        return {sx} * {y};\n    }}\n    {x} * {y} + {sy}"
+            );
             scalar_case(&t, "either_early_return", Expect::Either, attr, &body, "")
         }
         5 => {
@@ -130,13 +155,27 @@ pub fn generate(rng: &mut Rng) -> Case {
         6 => {
             let item = format!("/// A generated function.\npub fn f({x}: {ty}, {y}: {ty}, k: usize) -> {ty} {{\n    let w = match k {{\n        0 => {x} * {y},\n        1 => {sx},\n        _ => {y} * {l},\n    }};\n    w + {x}\n}}\n");
             let mut c = item_case("either_match_int", Expect::Either, attr, &item, "");
-            c.recipe = Some(scalar_recipe(elem, &[PKind::Scalar, PKind::Scalar, PKind::Other(t.rng.range(0, 2).to_string())]));
+            c.recipe = Some(scalar_recipe(
+                elem,
+                &[
+                    PKind::Scalar,
+                    PKind::Scalar,
+                    PKind::Other(t.rng.range(0, 2).to_string()),
+                ],
+            ));
             c
         }
         7 => {
             let item = format!("/// A generated function.\npub fn f({x}: {ty}, {y}: {ty}, o: Option<{ty}>) -> {ty} {{\n    if let Some(cv) = o {{\n        {x} * cv + {sy}\n    }} else {{\n        {x} * {y}\n    }}\n}}\n");
             let mut c = item_case("either_if_let", Expect::Either, attr, &item, "");
-            c.recipe = Some(scalar_recipe(elem, &[PKind::Scalar, PKind::Scalar, PKind::Other("Some(0.5)".into())]));
+            c.recipe = Some(scalar_recipe(
+                elem,
+                &[
+                    PKind::Scalar,
+                    PKind::Scalar,
+                    PKind::Other("Some(0.5)".into()),
+                ],
+            ));
             c
         }
         8 => {
@@ -144,12 +183,19 @@ pub fn generate(rng: &mut Rng) -> Case {
             scalar_case(&t, "either_closure_let", Expect::Either, attr, &body, "")
         }
         9 => {
-            let body = format!("    let k = ({x} * 3.0).floor() as i32;\n    {y}.powi(k.abs() + 1) + {sx}");
+            let body = format!(
+                "    let k = ({x} * 3.0).floor() as i32;\n    {y}.powi(k.abs() + 1) + {sx}"
+            );
             scalar_case(&t, "either_cast_to_int", Expect::Either, attr, &body, "")
         }
         10 => {
-            let (other, back) = if ty == "f64" { ("f32", "f64") } else { ("f64", "f32") };
-            let body = format!("    let lo = {x} as {other};\n    (lo.sin() as {back}) * {y} + {sy}");
+            let (other, back) = if ty == "f64" {
+                ("f32", "f64")
+            } else {
+                ("f64", "f32")
+            };
+            let body =
+                format!("    let lo = {x} as {other};\n    (lo.sin() as {back}) * {y} + {sy}");
             scalar_case(&t, "either_float_cast", Expect::Either, attr, &body, "")
         }
         11 => {
@@ -162,7 +208,14 @@ pub fn generate(rng: &mut Rng) -> Case {
         }
         13 => {
             let body = format!("    let mut s = {y};\n    for k in 0..=2 {{\n        s += {x} * k as {ty};\n    }}\n    s * {sy}");
-            scalar_case(&t, "either_inclusive_range", Expect::Either, attr, &body, "")
+            scalar_case(
+                &t,
+                "either_inclusive_range",
+                Expect::Either,
+                attr,
+                &body,
+                "",
+            )
         }
         14 => {
             let body = format!("    let mut s = {y};\n    for k in (0..5).step_by(2) {{\n        s += {x}.powi(k) * {l};\n    }}\n    s");
@@ -170,9 +223,17 @@ pub fn generate(rng: &mut Rng) -> Case {
         }
         15 | 16 => {
             let (class, lp) = if which == 15 {
-                ("either_windows", format!("    for win in {x}.windows(2) {{\n        s += win[0] * win[1];\n    }}"))
+                (
+                    "either_windows",
+                    format!(
+                        "    for win in {x}.windows(2) {{\n        s += win[0] * win[1];\n    }}"
+                    ),
+                )
             } else {
-                ("either_chunks", format!("    for ch in {x}.chunks(2) {{\n        s += ch[0].sin();\n    }}"))
+                (
+                    "either_chunks",
+                    format!("    for ch in {x}.chunks(2) {{\n        s += ch[0].sin();\n    }}"),
+                )
             };
             let item = format!("/// A generated function.\npub fn f({x}: &[{ty}], {y}: {ty}) -> {ty} {{\n    let mut s = {y};\n{lp}\n    s * {y}\n}}\n");
             let mut c = item_case(class, Expect::Either, attr, &item, "");
@@ -197,17 +258,31 @@ pub fn generate(rng: &mut Rng) -> Case {
                 3 => (format!("/// A generated function.\npub fn f({x}: &[{ty}], out: &mut [{ty}]) {{\n    for k in 0..{x}.len() {{\n        out[k] = {x}[k].sin();\n    }}\n}}\n"), "either_out_param"),
                 _ => (format!("/// A generated function.\npub fn f(mut {x}: {ty}, {y}: {ty}) -> {ty} {{\n    {x} *= {y};\n    {x}.sin()\n}}\n"), "either_mut_param"),
             };
-            let item = item.replace("pub fn f(", "#[allow(clippy::needless_range_loop)]\npub fn f(");
+            let item = item.replace(
+                "pub fn f(",
+                "#[allow(clippy::needless_range_loop)]\npub fn f(",
+            );
             item_case(class, Expect::Either, attr, &item, "")
         }
         20 => {
-            let a = if t.rng.chance(0.5) { "#[differentiate(crate = autodiff)]" } else { "#[differentiate(crate = \"autodiff\")]" };
+            let a = if t.rng.chance(0.5) {
+                "#[differentiate(crate = autodiff)]"
+            } else {
+                "#[differentiate(crate = \"autodiff\")]"
+            };
             let body = format!("    {x} * {y} + {sx}");
             scalar_case(&t, "either_crate_option", Expect::Either, a, &body, "")
         }
         21 => {
             let body = format!("    {x} * {y} + {sx}");
-            let mut c = scalar_case(&t, "either_renamed_crate", Expect::Either, "#[ad::differentiate]", &body, "use autodiff as ad;\n\n");
+            let mut c = scalar_case(
+                &t,
+                "either_renamed_crate",
+                Expect::Either,
+                "#[ad::differentiate]",
+                &body,
+                "use autodiff as ad;\n\n",
+            );
             c.import_attr = false;
             // Without the attribute, `ad` would be an unused import.
             c.plain = false;
@@ -222,15 +297,33 @@ pub fn generate(rng: &mut Rng) -> Case {
         23 => {
             let prelude = format!("/// Two numbers.\npub struct Pair {{\n    /// First.\n    pub a: {ty},\n    /// Second.\n    pub b: {ty},\n}}\n\n");
             // Shorthand where the names match (clippy's `redundant_field_names`).
-            let fa = if x == "a" { "a".to_string() } else { format!("a: {x}") };
-            let fb = if y == "b" { "b".to_string() } else { format!("b: {y}") };
+            let fa = if x == "a" {
+                "a".to_string()
+            } else {
+                format!("a: {x}")
+            };
+            let fb = if y == "b" {
+                "b".to_string()
+            } else {
+                format!("b: {y}")
+            };
             let body = format!("    let p = Pair {{ {fa}, {fb} }};\n    p.a * p.b + {sx}");
-            scalar_case(&t, "either_struct_literal", Expect::Either, attr, &body, &prelude)
+            scalar_case(
+                &t,
+                "either_struct_literal",
+                Expect::Either,
+                attr,
+                &body,
+                &prelude,
+            )
         }
         24 => {
             let item = format!("/// A generated function.\npub fn f({x}: {ty}, {y}: {ty}, k: usize) -> {ty} {{\n    if k == 0 {{\n        {x} * {y}\n    }} else {{\n        f({x} * {l}, {y}, k - 1) + {sx}\n    }}\n}}\n");
             let mut c = item_case("either_recursion", Expect::Either, attr, &item, "");
-            c.recipe = Some(scalar_recipe(elem, &[PKind::Scalar, PKind::Scalar, PKind::Other("2".into())]));
+            c.recipe = Some(scalar_recipe(
+                elem,
+                &[PKind::Scalar, PKind::Scalar, PKind::Other("2".into())],
+            ));
             c
         }
         25 => {
@@ -241,7 +334,14 @@ pub fn generate(rng: &mut Rng) -> Case {
         }
         26 => {
             let body = format!("    let m = [[{x}; 2]; 2];\n    m[0][1] * {y} + m[1][0]");
-            scalar_case(&t, "either_fill_with_active", Expect::Either, attr, &body, "")
+            scalar_case(
+                &t,
+                "either_fill_with_active",
+                Expect::Either,
+                attr,
+                &body,
+                "",
+            )
         }
         27 => {
             let item = format!("/// A generated function.\n#[allow(clippy::needless_range_loop)]\npub fn f({x}: [{ty}; 3], {y}: {ty}) -> {ty} {{\n    let k = ({y}.abs() * 2.0) as usize % 3;\n    let mut s = {x}[k];\n    for j in 0..({y}.abs() as usize % 2 + 1) {{\n        s += {x}[j] * {y};\n    }}\n    s\n}}\n");
@@ -250,7 +350,9 @@ pub fn generate(rng: &mut Rng) -> Case {
             c
         }
         28 => {
-            let body = format!("    let Some(c) = Some({x}) else {{\n        return {y};\n    }};\n    c * {y}");
+            let body = format!(
+                "    let Some(c) = Some({x}) else {{\n        return {y};\n    }};\n    c * {y}"
+            );
             scalar_case(&t, "either_let_else", Expect::Either, attr, &body, "")
         }
         29 => {
@@ -259,19 +361,45 @@ pub fn generate(rng: &mut Rng) -> Case {
         }
         // ---- not in SPEC §5 ----
         30 => {
-            let m = *t.rng.pick(&["to_degrees()", "to_radians()", "rem_euclid(2.0)", "div_euclid(0.5)"]);
-            let m = if t.rng.chance(0.3) { format!("copysign({y})") } else { m.to_string() };
+            let m = *t.rng.pick(&[
+                "to_degrees()",
+                "to_radians()",
+                "rem_euclid(2.0)",
+                "div_euclid(0.5)",
+            ]);
+            let m = if t.rng.chance(0.3) {
+                format!("copysign({y})")
+            } else {
+                m.to_string()
+            };
             let body = format!("    let prod = {x} * {y};\n    prod.{m} + {sx}");
             scalar_case(&t, "reject_unknown_method", Expect::Reject, attr, &body, "")
         }
         31 => {
-            let prelude = "macro_rules! twice {\n    ($e:expr) => {\n        $e * 2.0\n    };\n}\n\n";
+            let prelude =
+                "macro_rules! twice {\n    ($e:expr) => {\n        $e * 2.0\n    };\n}\n\n";
             let body = format!("    let tw = twice!({x});\n    tw * {y}");
-            scalar_case(&t, "reject_macro_on_active", Expect::Reject, attr, &body, prelude)
+            scalar_case(
+                &t,
+                "reject_macro_on_active",
+                Expect::Reject,
+                attr,
+                &body,
+                prelude,
+            )
         }
         32 => {
-            let body = format!("    match {x} {{\n        el if el > 0.0 => el * {y},\n        el => -el,\n    }}");
-            scalar_case(&t, "reject_match_on_active", Expect::Reject, attr, &body, "")
+            let body = format!(
+                "    match {x} {{\n        el if el > 0.0 => el * {y},\n        el => -el,\n    }}"
+            );
+            scalar_case(
+                &t,
+                "reject_match_on_active",
+                Expect::Reject,
+                attr,
+                &body,
+                "",
+            )
         }
         33 => {
             let chain = match t.rng.below(4) {
@@ -287,11 +415,17 @@ pub fn generate(rng: &mut Rng) -> Case {
         }
         34 => {
             let (a, class) = match t.rng.below(7) {
-                0 => ("#[differentiate(wrt(zz))]".to_string(), "reject_wrt_unknown"),
+                0 => (
+                    "#[differentiate(wrt(zz))]".to_string(),
+                    "reject_wrt_unknown",
+                ),
                 1 => ("#[differentiate(wrt)]".to_string(), "reject_wrt_bare"),
                 2 => ("#[differentiate(wrt = x)]".to_string(), "reject_wrt_value"),
                 3 => ("#[differentiate(wrt(k))]".to_string(), "reject_wrt_integer"),
-                4 => ("#[differentiate(wrt(\"x\"))]".to_string(), "reject_wrt_string"),
+                4 => (
+                    "#[differentiate(wrt(\"x\"))]".to_string(),
+                    "reject_wrt_string",
+                ),
                 5 => ("#[differentiate(wrt(x.y))]".to_string(), "reject_wrt_path"),
                 _ => ("#[differentiate(wrt())]".to_string(), "reject_wrt_empty"),
             };
@@ -300,15 +434,51 @@ pub fn generate(rng: &mut Rng) -> Case {
         }
         35 => {
             let (a, class, expect) = match t.rng.below(9) {
-                0 => ("#[differentiate(hesian)]".to_string(), "reject_option_misspelt", Expect::Reject),
-                1 => ("#[differentiate(hessian = true)]".to_string(), "reject_option_value", Expect::Reject),
-                2 => ("#[differentiate(hessian(x))]".to_string(), "reject_option_args", Expect::Reject),
-                3 => ("#[differentiate(hessian, hessian)]".to_string(), "either_option_duplicate", Expect::Either),
-                4 => (format!("#[differentiate(wrt({x}), wrt({y}))]"), "reject_wrt_twice", Expect::Reject),
-                5 => ("#[differentiate(42)]".to_string(), "reject_option_literal", Expect::Reject),
-                6 => ("#[differentiate(crate)]".to_string(), "reject_crate_bare", Expect::Reject),
-                7 => (format!("#[differentiate(wrt({x}, {x}))]"), "either_wrt_duplicate", Expect::Either),
-                _ => ("#[differentiate(hessian,, wrt(x))]".to_string(), "reject_option_double_comma", Expect::Reject),
+                0 => (
+                    "#[differentiate(hesian)]".to_string(),
+                    "reject_option_misspelt",
+                    Expect::Reject,
+                ),
+                1 => (
+                    "#[differentiate(hessian = true)]".to_string(),
+                    "reject_option_value",
+                    Expect::Reject,
+                ),
+                2 => (
+                    "#[differentiate(hessian(x))]".to_string(),
+                    "reject_option_args",
+                    Expect::Reject,
+                ),
+                3 => (
+                    "#[differentiate(hessian, hessian)]".to_string(),
+                    "either_option_duplicate",
+                    Expect::Either,
+                ),
+                4 => (
+                    format!("#[differentiate(wrt({x}), wrt({y}))]"),
+                    "reject_wrt_twice",
+                    Expect::Reject,
+                ),
+                5 => (
+                    "#[differentiate(42)]".to_string(),
+                    "reject_option_literal",
+                    Expect::Reject,
+                ),
+                6 => (
+                    "#[differentiate(crate)]".to_string(),
+                    "reject_crate_bare",
+                    Expect::Reject,
+                ),
+                7 => (
+                    format!("#[differentiate(wrt({x}, {x}))]"),
+                    "either_wrt_duplicate",
+                    Expect::Either,
+                ),
+                _ => (
+                    "#[differentiate(hessian,, wrt(x))]".to_string(),
+                    "reject_option_double_comma",
+                    Expect::Reject,
+                ),
             };
             let body = format!("    {x} * {y} + {sx}");
             let mut c = scalar_case(&t, class, expect, &a, &body, "");
@@ -355,7 +525,14 @@ pub fn generate(rng: &mut Rng) -> Case {
         38 => {
             let prelude = format!("/// A scale.\npub struct Scale(pub {ty});\n\nimpl Scale {{\n    /// Applies it.\n    pub fn apply(&self, v: {ty}) -> {ty} {{\n        self.0 * v\n    }}\n}}\n\n");
             let body = format!("    let s = Scale({l});\n    s.apply({x}) * {y}");
-            scalar_case(&t, "reject_method_on_opaque_receiver", Expect::Reject, attr, &body, &prelude)
+            scalar_case(
+                &t,
+                "reject_method_on_opaque_receiver",
+                Expect::Reject,
+                attr,
+                &body,
+                &prelude,
+            )
         }
         39 => {
             let (a, class) = if t.rng.chance(0.5) {
@@ -381,7 +558,14 @@ pub fn generate(rng: &mut Rng) -> Case {
         42 => {
             // Other attributes around it, in either order.
             let body = format!("    {x} * {y} + {sx}");
-            let mut c = scalar_case(&t, "either_other_attributes", Expect::Either, attr, &body, "");
+            let mut c = scalar_case(
+                &t,
+                "either_other_attributes",
+                Expect::Either,
+                attr,
+                &body,
+                "",
+            );
             if t.rng.chance(0.5) {
                 c.attr = format!("#[inline]\n{attr}\n#[must_use]");
             } else {
@@ -404,7 +588,13 @@ fn scalar_recipe(elem: Elem, kinds: &[PKind]) -> Recipe {
     Recipe {
         func: "f".into(),
         elem,
-        params: kinds.iter().map(|k| PRecipe { kind: k.clone(), wrt: k.is_float() }).collect(),
+        params: kinds
+            .iter()
+            .map(|k| PRecipe {
+                kind: k.clone(),
+                wrt: k.is_float(),
+            })
+            .collect(),
         out: OutKind::Scalar,
         hessian: false,
     }

@@ -17,8 +17,9 @@ use crate::rng::Rng;
 
 /// Plain names for parameters and locals.
 const PLAIN: &[&str] = &[
-    "x", "y", "z", "a", "b", "c", "u", "p", "q", "r", "d", "theta", "alpha", "beta", "rate", "mass", "pos", "vel",
-    "scale", "bias", "weight", "input", "target", "coef", "temp", "total", "energy", "loss", "step", "gain", "phase",
+    "x", "y", "z", "a", "b", "c", "u", "p", "q", "r", "d", "theta", "alpha", "beta", "rate",
+    "mass", "pos", "vel", "scale", "bias", "weight", "input", "target", "coef", "temp", "total",
+    "energy", "loss", "step", "gain", "phase",
 ];
 
 /// Names that look like what a macro generates, or like companion
@@ -98,7 +99,10 @@ const FN_NAMES: &[&str] = &[
 
 /// Literals: no approximations of named constants (clippy's
 /// `approx_constant`), no excessive precision.
-const LITS: &[&str] = &["0.5", "0.25", "0.75", "1.5", "2.0", "3.0", "0.1", "0.3", "1.25", "0.9", "2.5", "0.2", "0.05", "4.0", "1.0"];
+const LITS: &[&str] = &[
+    "0.5", "0.25", "0.75", "1.5", "2.0", "3.0", "0.1", "0.3", "1.25", "0.9", "2.5", "0.2", "0.05",
+    "4.0", "1.0",
+];
 
 /// How literals and accumulation are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,7 +141,11 @@ enum Ty {
     /// An `i32` parameter (small).
     Int32,
     /// A loop index: `lo <= i < len - hi` (`len` `None` for counted loops).
-    Idx { len: Option<Len>, lo: usize, hi: usize },
+    Idx {
+        len: Option<Len>,
+        lo: usize,
+        hi: usize,
+    },
     /// A `bool` parameter.
     Bool,
     /// A `&Cfg` parameter or `Cfg` local.
@@ -216,7 +224,17 @@ struct Gen<'r> {
     params: Vec<String>,
 }
 
-const HELPER_NAMES: &[&str] = &["sum", "dot", "norm", "logsumexp", "mean", "softmax", "sigmoid", "softplus", "matvec"];
+const HELPER_NAMES: &[&str] = &[
+    "sum",
+    "dot",
+    "norm",
+    "logsumexp",
+    "mean",
+    "softmax",
+    "sigmoid",
+    "softplus",
+    "matvec",
+];
 
 impl<'r> Gen<'r> {
     fn ty(&self) -> &'static str {
@@ -300,7 +318,10 @@ impl<'r> Gen<'r> {
     }
 
     fn find(&self, pred: impl Fn(&Var) -> bool) -> Vec<(usize, usize)> {
-        self.visible().into_iter().filter(|&at| pred(self.var(at))).collect()
+        self.visible()
+            .into_iter()
+            .filter(|&at| pred(self.var(at)))
+            .collect()
     }
 
     fn read(&mut self, at: (usize, usize)) -> String {
@@ -332,8 +353,16 @@ impl<'r> Gen<'r> {
     /// A fresh name (not visible now), from the plain or the odd pool.
     fn fresh(&mut self) -> String {
         for attempt in 0..50 {
-            let base = if self.rng.chance(0.3) { *self.rng.pick(ODD) } else { *self.rng.pick(PLAIN) };
-            let name = if attempt > 20 { format!("{base}{attempt}") } else { base.to_string() };
+            let base = if self.rng.chance(0.3) {
+                *self.rng.pick(ODD)
+            } else {
+                *self.rng.pick(PLAIN)
+            };
+            let name = if attempt > 20 {
+                format!("{base}{attempt}")
+            } else {
+                base.to_string()
+            };
             if self.name_free(&name) {
                 return name;
             }
@@ -347,7 +376,12 @@ impl<'r> Gen<'r> {
         let helper_clash = self.bare_helpers && HELPER_NAMES.contains(&name);
         // Unicode and raw names only as parameters (kept rare).
         let exotic = name.starts_with("r#") || !name.is_ascii();
-        !visible && !helper_clash && !exotic && !self.reserved.iter().any(|r| r == name) && name != "N" && name != "T"
+        !visible
+            && !helper_clash
+            && !exotic
+            && !self.reserved.iter().any(|r| r == name)
+            && name != "N"
+            && name != "T"
     }
 
     // ---- expressions ----
@@ -358,7 +392,15 @@ impl<'r> Gen<'r> {
             Len::Fixed(n) => Some(n.to_string()),
             Len::Const => Some("N".into()),
             Len::Slice => {
-                let slices = self.find(|v| matches!(&v.ty, Ty::Arr { len: Len::Slice, .. }));
+                let slices = self.find(|v| {
+                    matches!(
+                        &v.ty,
+                        Ty::Arr {
+                            len: Len::Slice,
+                            ..
+                        }
+                    )
+                });
                 if slices.is_empty() {
                     return None;
                 }
@@ -403,7 +445,9 @@ impl<'r> Gen<'r> {
         let idxs = self.find(|v| matches!(&v.ty, Ty::Idx { len: Some(l), .. } if l == len));
         if !idxs.is_empty() && self.rng.chance(0.85) {
             let at = *self.rng.pick(&idxs);
-            let Ty::Idx { lo, hi, .. } = self.var(at).ty.clone() else { unreachable!() };
+            let Ty::Idx { lo, hi, .. } = self.var(at).ty.clone() else {
+                unreachable!()
+            };
             let name = self.read(at);
             let r = self.rng.below(6);
             if r == 0 && hi > 0 {
@@ -428,11 +472,22 @@ impl<'r> Gen<'r> {
     /// A float leaf: a binding, an element, a literal, a constant.
     fn leaf(&mut self) -> E {
         let cands = self.find(|v| {
-            matches!(v.ty, Ty::Scalar | Ty::Arr { .. } | Ty::Mat(..) | Ty::Int | Ty::Idx { .. } | Ty::Cfg)
+            matches!(
+                v.ty,
+                Ty::Scalar | Ty::Arr { .. } | Ty::Mat(..) | Ty::Int | Ty::Idx { .. } | Ty::Cfg
+            )
         });
         // Prefer what is not read yet, so fewer leftovers.
-        let fresh: Vec<_> = cands.iter().copied().filter(|&at| !self.var(at).used).collect();
-        let pool = if !fresh.is_empty() && self.rng.chance(0.6) { fresh } else { cands };
+        let fresh: Vec<_> = cands
+            .iter()
+            .copied()
+            .filter(|&at| !self.var(at).used)
+            .collect();
+        let pool = if !fresh.is_empty() && self.rng.chance(0.6) {
+            fresh
+        } else {
+            cands
+        };
         if pool.is_empty() || self.rng.chance(0.12) {
             if self.scale_const && self.rng.chance(0.3) {
                 self.typed += 1;
@@ -463,14 +518,18 @@ impl<'r> Gen<'r> {
         }
         let arrays = !self.find(|v| matches!(v.ty, Ty::Arr { .. })).is_empty();
         let w = [
-            30,                                                                          // binary arithmetic
-            26,                                                                          // unary method
-            12,                                                                          // binary method
-            3,                                                                           // negation
-            if arrays { 6 } else { 0 },                                                  // helper
-            if arrays && !self.in_closure && self.mode != Mode::GenericBare { 5 } else { 0 }, // iterator
-            if self.callee.is_some() { 5 } else { 0 },                                   // call
-            2,                                                                           // UFCS
+            30,                         // binary arithmetic
+            26,                         // unary method
+            12,                         // binary method
+            3,                          // negation
+            if arrays { 6 } else { 0 }, // helper
+            if arrays && !self.in_closure && self.mode != Mode::GenericBare {
+                5
+            } else {
+                0
+            }, // iterator
+            if self.callee.is_some() { 5 } else { 0 }, // call
+            2,                          // UFCS
         ];
         match self.rng.weighted(&w) {
             0 => self.arith(depth),
@@ -494,7 +553,11 @@ impl<'r> Gen<'r> {
     fn arith(&mut self, depth: usize) -> E {
         let a = self.scalar(depth - 1);
         let op = *self.rng.pick(&["+", "-", "*", "*", "/", "+"]);
-        let mut b = if op == "/" && self.rng.chance(0.4) { self.lit() } else { self.scalar(depth - 1) };
+        let mut b = if op == "/" && self.rng.chance(0.4) {
+            self.lit()
+        } else {
+            self.scalar(depth - 1)
+        };
         if op == "/" && !b.is_literal() {
             // Away from zero: b² + c.
             let b2 = E::bin(b.clone(), "*", b);
@@ -552,7 +615,9 @@ impl<'r> Gen<'r> {
     fn leaf_nonlit(&mut self) -> E {
         for _ in 0..6 {
             let e = self.leaf();
-            if !e.is_literal() && !matches!(&e, E::Raw(s, _) if s == "SCALE" || s.starts_with("T::from(0") || s.starts_with("T::from(1") || s.starts_with("T::from(2") || s.starts_with("T::from(3") || s.starts_with("T::from(4")) {
+            if !e.is_literal()
+                && !matches!(&e, E::Raw(s, _) if s == "SCALE" || s.starts_with("T::from(0") || s.starts_with("T::from(1") || s.starts_with("T::from(2") || s.starts_with("T::from(3") || s.starts_with("T::from(4"))
+            {
                 return e;
             }
         }
@@ -562,7 +627,13 @@ impl<'r> Gen<'r> {
                 let e = self.leaf();
                 if e.is_literal() || self.mode == Mode::Concrete {
                     self.typed += 1;
-                    E::atom(format!("{}_{}", e.show().trim_start_matches("T::from(").trim_end_matches(").unwrap()"), self.ty_suffix()))
+                    E::atom(format!(
+                        "{}_{}",
+                        e.show()
+                            .trim_start_matches("T::from(")
+                            .trim_end_matches(").unwrap()"),
+                        self.ty_suffix()
+                    ))
                 } else {
                     e
                 }
@@ -578,9 +649,10 @@ impl<'r> Gen<'r> {
         let a = self.recv(depth);
         let edgy = self.rng.chance(0.04);
         let name = *self.rng.pick(&[
-            "sin", "cos", "tan", "atan", "tanh", "asinh", "cbrt", "abs", "exp", "exp2", "exp_m1", "sinh", "cosh", "ln",
-            "log2", "log10", "ln_1p", "sqrt", "recip", "asin", "acos", "atanh", "acosh", "powi", "powf", "signum",
-            "floor", "ceil", "round", "trunc", "fract", "log",
+            "sin", "cos", "tan", "atan", "tanh", "asinh", "cbrt", "abs", "exp", "exp2", "exp_m1",
+            "sinh", "cosh", "ln", "log2", "log10", "ln_1p", "sqrt", "recip", "asin", "acos",
+            "atanh", "acosh", "powi", "powf", "signum", "floor", "ceil", "round", "trunc", "fract",
+            "log",
         ]);
         let on_param = matches!(&a, E::Raw(n, Prec::Atom) if self.params.contains(n));
         if edgy && on_param && matches!(name, "sqrt" | "ln" | "acos" | "recip" | "asin" | "log2") {
@@ -622,7 +694,9 @@ impl<'r> Gen<'r> {
                 let ints = self.find(|v| v.ty == Ty::Int32);
                 let k = if !ints.is_empty() && self.rng.chance(0.4) {
                     self.read(ints[0])
-                } else if let (true, Some(&at)) = (self.rng.chance(0.3), self.find(|v| v.ty == Ty::Int).first()) {
+                } else if let (true, Some(&at)) =
+                    (self.rng.chance(0.3), self.find(|v| v.ty == Ty::Int).first())
+                {
                     format!("{} as i32", self.read(at))
                 } else {
                     self.rng.pick(&["2", "3", "2", "-1", "4"]).to_string()
@@ -636,13 +710,20 @@ impl<'r> Gen<'r> {
             }
             "powf" => {
                 let p = self.positive(a);
-                let ex = if self.rng.chance(0.5) { self.lit() } else { self.recv(depth.saturating_sub(1).max(1)) };
+                let ex = if self.rng.chance(0.5) {
+                    self.lit()
+                } else {
+                    self.recv(depth.saturating_sub(1).max(1))
+                };
                 let ex = self.unit_if_not_lit(ex);
                 E::method(p, "powf", vec![ex])
             }
             "log" => {
                 let p = self.positive(a);
-                let base = { let b = *self.rng.pick(&["2.0", "10.0", "3.0"]); self.lit_str(b) };
+                let base = {
+                    let b = *self.rng.pick(&["2.0", "10.0", "3.0"]);
+                    self.lit_str(b)
+                };
                 E::method(p, "log", vec![base])
             }
             "floor" | "ceil" | "round" | "trunc" | "fract" | "signum" => {
@@ -667,19 +748,32 @@ impl<'r> Gen<'r> {
         let a = self.recv(depth);
         let which = self.rng.below(7);
         if which == 4 {
-            let lo = { let b = *self.rng.pick(&["-1.0", "-0.5", "-2.0"]); self.lit_str(b) };
-            let hi = { let b = *self.rng.pick(&["1.0", "0.5", "2.0"]); self.lit_str(b) };
+            let lo = {
+                let b = *self.rng.pick(&["-1.0", "-0.5", "-2.0"]);
+                self.lit_str(b)
+            };
+            let hi = {
+                let b = *self.rng.pick(&["1.0", "0.5", "2.0"]);
+                self.lit_str(b)
+            };
             self.bit("piecewise");
             return E::method(a, "clamp", vec![lo, hi]);
         }
-        let mut b = if which == 6 { self.recv(depth) } else { self.scalar(depth - 1) };
+        let mut b = if which == 6 {
+            self.recv(depth)
+        } else {
+            self.scalar(depth - 1)
+        };
         match which {
             0 => E::method(a, "atan2", vec![E::bin(b, "+", self.lit_str("2.0"))]),
             // Away from hypot(0, 0), whose partials are NaN.
             1 => E::method(a, "hypot", vec![E::bin(b, "+", self.lit_str("0.5"))]),
             2 | 3 => {
                 let name = if self.rng.chance(0.5) { "max" } else { "min" };
-                if b.is_literal() || matches!(&b, E::Raw(s, _) if s.starts_with("T::from")) || matches!(&a, E::Method(_, m, _) if m == "max" || m == "min") {
+                if b.is_literal()
+                    || matches!(&b, E::Raw(s, _) if s.starts_with("T::from"))
+                    || matches!(&a, E::Method(_, m, _) if m == "max" || m == "min")
+                {
                     // `x.max(lit).min(lit)` is clippy's `manual_clamp`.
                     b = E::bin(b, "*", self.leaf_nonlit());
                     return E::method(E::method(a, "sin", vec![]), name, vec![b]);
@@ -708,6 +802,7 @@ impl<'r> Gen<'r> {
             0 => E::Call(format!("{ty}::sin"), vec![a]),
             1 => {
                 let b = self.scalar(depth - 1);
+                let b = E::bin(b, "+", self.lit_str("0.5"));
                 E::Call(format!("{ty}::hypot"), vec![a, b])
             }
             _ => {
@@ -727,12 +822,37 @@ impl<'r> Gen<'r> {
 
     /// A helper reducing an array to a float.
     fn helper_scalar(&mut self, depth: usize) -> E {
+        let which = *self.rng.pick(&[
+            "sum",
+            "dot",
+            "norm",
+            "logsumexp",
+            "mean",
+            "sigmoid",
+            "softplus",
+        ]);
+        if which == "sigmoid" || which == "softplus" {
+            // Scalar helpers: no array is read.
+            let s = self.recv(depth);
+            self.helpers_used.insert(which);
+            let p = if self.bare_helpers {
+                which.to_string()
+            } else {
+                format!("autodiff::{which}")
+            };
+            return E::Call(p, vec![s]);
+        }
         let arrays = self.find(|v| matches!(v.ty, Ty::Arr { .. }));
         let at = *self.rng.pick(&arrays);
-        let Ty::Arr { len, is_ref } = self.var(at).ty.clone() else { unreachable!() };
+        let Ty::Arr { len, is_ref } = self.var(at).ty.clone() else {
+            unreachable!()
+        };
         let name = self.read(at);
-        let arg = if is_ref { name.clone() } else { format!("&{name}") };
-        let which = *self.rng.pick(&["sum", "dot", "norm", "logsumexp", "mean", "sigmoid", "softplus"]);
+        let arg = if is_ref {
+            name.clone()
+        } else {
+            format!("&{name}")
+        };
         let path = |g: &mut Self, h: &'static str| {
             g.helpers_used.insert(h);
             if g.bare_helpers {
@@ -746,14 +866,12 @@ impl<'r> Gen<'r> {
             "dot" => {
                 let others = self.find(|v| matches!(&v.ty, Ty::Arr { len: l, .. } if *l == len));
                 let o = *self.rng.pick(&others);
-                let Ty::Arr { is_ref: r2, .. } = self.var(o).ty.clone() else { unreachable!() };
+                let Ty::Arr { is_ref: r2, .. } = self.var(o).ty.clone() else {
+                    unreachable!()
+                };
                 let n2 = self.read(o);
                 let arg2 = if r2 { n2 } else { format!("&{n2}") };
                 E::Call(path(self, "dot"), vec![E::atom(arg), E::atom(arg2)])
-            }
-            "sigmoid" | "softplus" => {
-                let s = self.recv(depth);
-                E::Call(path(self, which), vec![s])
             }
             h => E::Call(path(self, h), vec![E::atom(arg)]),
         }
@@ -763,11 +881,17 @@ impl<'r> Gen<'r> {
     fn iterator_scalar(&mut self) -> E {
         let arrays = self.find(|v| matches!(v.ty, Ty::Arr { .. }));
         let at = *self.rng.pick(&arrays);
-        let Ty::Arr { len, .. } = self.var(at).ty.clone() else { unreachable!() };
+        let Ty::Arr { len, .. } = self.var(at).ty.clone() else {
+            unreachable!()
+        };
         let name = self.read(at);
         let ty = self.ty();
         self.bit("iterators");
-        let kind = if self.mode == Mode::Concrete { self.rng.below(5) } else { 3 };
+        let kind = if self.mode == Mode::Concrete {
+            self.rng.below(5)
+        } else {
+            3
+        };
         match kind {
             0 => {
                 let (v, body) = self.closure_body(1);
@@ -777,11 +901,19 @@ impl<'r> Gen<'r> {
             2 => {
                 let others = self.find(|v| matches!(&v.ty, Ty::Arr { len: l, .. } if *l == len));
                 let o = *self.rng.pick(&others);
-                let Ty::Arr { is_ref, .. } = self.var(o).ty.clone() else { unreachable!() };
+                let Ty::Arr { is_ref, .. } = self.var(o).ty.clone() else {
+                    unreachable!()
+                };
                 let other = self.read(o);
-                let src = if is_ref || self.rng.chance(0.5) { format!("{other}.iter()") } else { format!("&{other}") };
+                let src = if is_ref || self.rng.chance(0.5) {
+                    format!("{other}.iter()")
+                } else {
+                    format!("&{other}")
+                };
                 let (a, b, body) = self.closure_body2();
-                E::atom(format!("{name}.iter().zip({src}).map(|(&{a}, &{b})| {body}).sum::<{ty}>()"))
+                E::atom(format!(
+                    "{name}.iter().zip({src}).map(|(&{a}, &{b})| {body}).sum::<{ty}>()"
+                ))
             }
             _ => {
                 // A fold; its accumulator never just adds the element
@@ -796,7 +928,9 @@ impl<'r> Gen<'r> {
                 let (v, body) = self.closure_body(1);
                 self.scopes.pop();
                 let scale = self.lit_str("0.5").show();
-                E::atom(format!("{name}.iter().fold({init}, |{acc}, &{v}| {acc} * {scale} + {body})"))
+                E::atom(format!(
+                    "{name}.iter().fold({init}, |{acc}, &{v}| {acc} * {scale} + {body})"
+                ))
             }
         }
     }
@@ -870,7 +1004,9 @@ impl<'r> Gen<'r> {
                 E::Call(callee.name, args)
             }
             CalleeKind::ArrayToScalar(n) => {
-                let arrs = self.find(|v| matches!(&v.ty, Ty::Arr { len: Len::Fixed(m), is_ref: false } if *m == n));
+                let arrs = self.find(
+                    |v| matches!(&v.ty, Ty::Arr { len: Len::Fixed(m), is_ref: false } if *m == n),
+                );
                 if arrs.is_empty() {
                     return self.leaf();
                 }
@@ -895,7 +1031,11 @@ impl<'r> Gen<'r> {
             let at = *self.rng.pick(&ints);
             let n = self.read(at);
             // (`n % 2 == 0` is clippy's `manual_is_multiple_of`.)
-            return if self.rng.chance(0.5) { format!("{n} % 2 == 1") } else { format!("{n} > 1") };
+            return if self.rng.chance(0.5) {
+                format!("{n} % 2 == 1")
+            } else {
+                format!("{n} > 1")
+            };
         }
         let a = self.recv(2);
         let mut b = self.scalar(1);
@@ -917,7 +1057,11 @@ impl<'r> Gen<'r> {
         if op == "*" || op == "/" {
             // Keep products near 1.
             let b = self.bounded(e);
-            e = E::bin(self.lit_str("1.0"), "+", E::bin(b, "*", self.lit_str("0.5")));
+            e = E::bin(
+                self.lit_str("1.0"),
+                "+",
+                E::bin(b, "*", self.lit_str("0.5")),
+            );
         }
         let name = self.var(at).name.clone();
         if let E::Bin(l, o, r) = &e {
@@ -945,19 +1089,27 @@ impl<'r> Gen<'r> {
         let arrays = !self.find(|v| matches!(v.ty, Ty::Arr { .. })).is_empty();
         let loopy = !self.straight && self.indent < 4;
         let w = [
-            26,                                                      // let
-            8,                                                       // let mut
-            if muts.is_empty() { 0 } else { 16 },                    // compound assignment
-            if muts.is_empty() || self.straight { 0 } else { 7 },    // if statement
-            if self.straight { 1 } else { 5 },                       // if expression
-            if loopy { 12 } else { 0 },                              // for loop
-            if loopy { 5 } else { 0 },                               // local array
-            3,                                                       // tuple
-            3,                                                       // block
-            5,                                                       // shadowing
-            if arrays && loopy { 4 } else { 0 },                     // array helper let
-            if self.callee.is_some() { 4 } else { 0 },               // call let
-            if self.cfg_struct && self.mode == Mode::Concrete && self.elem == Elem::F64 { 2 } else { 0 }, // struct local
+            26,                                   // let
+            8,                                    // let mut
+            if muts.is_empty() { 0 } else { 16 }, // compound assignment
+            if muts.is_empty() || self.straight {
+                0
+            } else {
+                7
+            }, // if statement
+            if self.straight { 1 } else { 5 },    // if expression
+            if loopy { 12 } else { 0 },           // for loop
+            if loopy { 5 } else { 0 },            // local array
+            3,                                    // tuple
+            3,                                    // block
+            5,                                    // shadowing
+            if arrays && loopy { 4 } else { 0 },  // array helper let
+            if self.callee.is_some() { 4 } else { 0 }, // call let
+            if self.cfg_struct && self.mode == Mode::Concrete && self.elem == Elem::F64 {
+                2
+            } else {
+                0
+            }, // struct local
         ];
         match self.rng.weighted(&w) {
             0 => self.let_scalar(),
@@ -1051,7 +1203,9 @@ impl<'r> Gen<'r> {
             .filter(|(_, v)| v.ty == Ty::Scalar && v.used && !v.mutable && !v.dirty)
             .map(|(i, _)| i)
             .collect();
-        let Some(&vi) = cands.first() else { return self.let_scalar() };
+        let Some(&vi) = cands.first() else {
+            return self.let_scalar();
+        };
         let name = self.var((top, vi)).name.clone();
         let cur = E::atom(self.read((top, vi)));
         let e = self.unary_of(cur);
@@ -1101,7 +1255,11 @@ impl<'r> Gen<'r> {
             b = E::bin(b, "+", self.lit());
         }
         let head = self.let_head(&name, t0);
-        self.emit(format!("let {head} = if {c} {{ {} }} else {{ {} }};", a.show(), b.show()));
+        self.emit(format!(
+            "let {head} = if {c} {{ {} }} else {{ {} }};",
+            a.show(),
+            b.show()
+        ));
         self.bind(&name, Ty::Scalar, false);
         self.bit("if");
     }
@@ -1116,18 +1274,33 @@ impl<'r> Gen<'r> {
         let t0 = self.typed;
         // Rarely an exact zero: a zero carried through `cbrt` or `hypot`
         // has an infinite or NaN partial, which SPEC §6 allows.
-        let init = if self.rng.chance(0.15) { E::atom(self.zero()) } else { self.scalar(1) };
-        let head = if self.mode == Mode::GenericPlain && init.show() == "T::zero()" { name.clone() } else { self.let_head(&name, t0) };
+        let init = if self.rng.chance(0.15) {
+            E::atom(self.zero())
+        } else {
+            self.scalar(1)
+        };
+        let head = if self.mode == Mode::GenericPlain && init.show() == "T::zero()" {
+            name.clone()
+        } else {
+            self.let_head(&name, t0)
+        };
         self.emit(format!("let mut {head} = {};", init.show()));
         self.bind(&name, Ty::Scalar, true);
-        (self.scopes.len() - 1, self.scopes.last().map_or(0, |s| s.vars.len() - 1))
+        (
+            self.scopes.len() - 1,
+            self.scopes.last().map_or(0, |s| s.vars.len() - 1),
+        )
     }
 
     fn idx_name(&mut self) -> String {
         for _ in 0..10 {
-            let n = *self.rng.pick(&["i", "j", "k", "t", "idx", "n", "e", "row", "col", "i0", "s"]);
-            let shadows_mut = self.find(|v| v.name == n && v.mutable).len() > 0;
-            if self.name_free(n) || (self.rng.chance(0.3) && !shadows_mut && !self.reserved.iter().any(|r| r == n)) {
+            let n = *self
+                .rng
+                .pick(&["i", "j", "k", "t", "idx", "n", "e", "row", "col", "i0", "s"]);
+            let shadows_mut = !self.find(|v| v.name == n && v.mutable).is_empty();
+            if self.name_free(n)
+                || (self.rng.chance(0.3) && !shadows_mut && !self.reserved.iter().any(|r| r == n))
+            {
                 // Shadowing an outer binding inside the loop is fine (it
                 // is visible again after it).
                 if !(self.bare_helpers && HELPER_NAMES.contains(&n)) {
@@ -1160,7 +1333,9 @@ impl<'r> Gen<'r> {
         match kind {
             0 | 4 if !arrays.is_empty() => {
                 let at = *self.rng.pick(&arrays);
-                let Ty::Arr { len, .. } = self.var(at).ty.clone() else { unreachable!() };
+                let Ty::Arr { len, .. } = self.var(at).ty.clone() else {
+                    unreachable!()
+                };
                 if kind == 4 && self.mode != Mode::GenericBare {
                     // Over the elements.
                     let name = self.read(at);
@@ -1169,10 +1344,25 @@ impl<'r> Gen<'r> {
                     let i = self.idx_name();
                     let i_ok = i != v;
                     if i_ok {
-                        self.bind(&i, Ty::Idx { len: Some(len.clone()), lo: 0, hi: 0 }, false);
+                        self.bind(
+                            &i,
+                            Ty::Idx {
+                                len: Some(len.clone()),
+                                lo: 0,
+                                hi: 0,
+                            },
+                            false,
+                        );
                     }
                     self.loop_body(at_c);
-                    let i_used = i_ok && self.scopes.last().expect("scope").vars.iter().any(|x| x.name == i && x.used);
+                    let i_used = i_ok
+                        && self
+                            .scopes
+                            .last()
+                            .expect("scope")
+                            .vars
+                            .iter()
+                            .any(|x| x.name == i && x.used);
                     header = if i_used {
                         format!("for ({i}, &{v}) in {name}.iter().enumerate() {{")
                     } else {
@@ -1195,17 +1385,41 @@ impl<'r> Gen<'r> {
                         2 => (format!("(0..{lt}).rev()"), 0, 0),
                         _ => (format!("0..{lt}"), 0, 0),
                     };
-                    self.bind(&i, Ty::Idx { len: Some(len.clone()), lo, hi }, false);
+                    self.bind(
+                        &i,
+                        Ty::Idx {
+                            len: Some(len.clone()),
+                            lo,
+                            hi,
+                        },
+                        false,
+                    );
                     self.loop_body(at_c);
-                    let used = self.scopes.last().expect("scope").vars.iter().any(|x| x.name == i && x.used);
+                    let used = self
+                        .scopes
+                        .last()
+                        .expect("scope")
+                        .vars
+                        .iter()
+                        .any(|x| x.name == i && x.used);
                     header = format!("for {} in {range} {{", if used { i.as_str() } else { "_" });
                 }
             }
             1 => {
                 let at = *self.rng.pick(&mats);
-                let Ty::Mat(r, c) = self.var(at).ty.clone() else { unreachable!() };
+                let Ty::Mat(r, c) = self.var(at).ty.clone() else {
+                    unreachable!()
+                };
                 let i = self.idx_name();
-                self.bind(&i, Ty::Idx { len: Some(Len::Fixed(r)), lo: 0, hi: 0 }, false);
+                self.bind(
+                    &i,
+                    Ty::Idx {
+                        len: Some(Len::Fixed(r)),
+                        lo: 0,
+                        hi: 0,
+                    },
+                    false,
+                );
                 let mut j = self.idx_name();
                 if j == i {
                     j = format!("{i}2");
@@ -1213,7 +1427,15 @@ impl<'r> Gen<'r> {
                 let inner_lines = std::mem::take(&mut self.lines);
                 self.indent = 2;
                 self.scopes.push(Scope { vars: vec![] });
-                self.bind(&j, Ty::Idx { len: Some(Len::Fixed(c)), lo: 0, hi: 0 }, false);
+                self.bind(
+                    &j,
+                    Ty::Idx {
+                        len: Some(Len::Fixed(c)),
+                        lo: 0,
+                        hi: 0,
+                    },
+                    false,
+                );
                 // Read the matrix at [i][j] once at least.
                 let name = self.read(at);
                 let iname = self.read((self.scopes.len() - 2, 0));
@@ -1225,7 +1447,10 @@ impl<'r> Gen<'r> {
                 if self.assign_ops {
                     self.emit(format!("{cn} += {};", rhs.show()));
                 } else {
-                    self.emit(format!("{cn} = {};", E::bin(E::atom(cn.clone()), "+", rhs).show()));
+                    self.emit(format!(
+                        "{cn} = {};",
+                        E::bin(E::atom(cn.clone()), "+", rhs).show()
+                    ));
                 }
                 self.write(at_c);
                 self.close_scope(Some(at_c));
@@ -1241,21 +1466,43 @@ impl<'r> Gen<'r> {
             }
             _ => {
                 let bound = if kind == 2 && !ints.is_empty() {
-                    { let at = *self.rng.pick(&ints); self.read(at) }
+                    {
+                        let at = *self.rng.pick(&ints);
+                        self.read(at)
+                    }
                 } else {
                     self.rng.range(2, 4).to_string()
                 };
                 let i = self.idx_name();
-                self.bind(&i, Ty::Idx { len: None, lo: 0, hi: 0 }, false);
+                self.bind(
+                    &i,
+                    Ty::Idx {
+                        len: None,
+                        lo: 0,
+                        hi: 0,
+                    },
+                    false,
+                );
                 self.loop_body(at_c);
-                let used = self.scopes.last().expect("scope").vars.iter().any(|x| x.name == i && x.used);
-                header = format!("for {} in 0..{bound} {{", if used { i.as_str() } else { "_" });
+                let used = self
+                    .scopes
+                    .last()
+                    .expect("scope")
+                    .vars
+                    .iter()
+                    .any(|x| x.name == i && x.used);
+                header = format!(
+                    "for {} in 0..{bound} {{",
+                    if used { i.as_str() } else { "_" }
+                );
             }
         }
         // An element binding the body did not read.
         let top = self.scopes.len() - 1;
         let unread: Vec<usize> = (0..self.scopes[top].vars.len())
-            .filter(|&vi| self.scopes[top].vars[vi].ty == Ty::Scalar && !self.scopes[top].vars[vi].used)
+            .filter(|&vi| {
+                self.scopes[top].vars[vi].ty == Ty::Scalar && !self.scopes[top].vars[vi].used
+            })
             .collect();
         for vi in unread {
             let name = self.read((top, vi));
@@ -1317,7 +1564,9 @@ impl<'r> Gen<'r> {
         } else {
             Len::Fixed(self.rng.range(2, 4))
         };
-        let Some(lt) = self.len_text(&len) else { return };
+        let Some(lt) = self.len_text(&len) else {
+            return;
+        };
         let name = self.fresh();
         let z = self.zero();
         let init = match &len {
@@ -1325,12 +1574,23 @@ impl<'r> Gen<'r> {
             _ => format!("[{z}; {lt}]"),
         };
         self.emit(format!("let mut {name} = {init};"));
-        let i = self.idx_name();
+        let mut i = self.idx_name();
+        if i == name {
+            i = format!("{name}_i");
+        }
         let saved = std::mem::take(&mut self.lines);
         let indent0 = self.indent;
         self.indent = 1;
         self.scopes.push(Scope { vars: vec![] });
-        self.bind(&i, Ty::Idx { len: Some(len.clone()), lo: 0, hi: 0 }, false);
+        self.bind(
+            &i,
+            Ty::Idx {
+                len: Some(len.clone()),
+                lo: 0,
+                hi: 0,
+            },
+            false,
+        );
         let e = self.scalar(2);
         // The element must depend on `i` (else clippy sees a fill).
         let iv = E::atom(self.read((self.scopes.len() - 1, 0)));
@@ -1360,11 +1620,17 @@ impl<'r> Gen<'r> {
     fn array_helper_let(&mut self) {
         let arrays = self.find(|v| matches!(v.ty, Ty::Arr { .. }));
         let at = *self.rng.pick(&arrays);
-        let Ty::Arr { len, is_ref } = self.var(at).ty.clone() else { unreachable!() };
+        let Ty::Arr { len, is_ref } = self.var(at).ty.clone() else {
+            unreachable!()
+        };
         let mats = self.find(|v| matches!(&v.ty, Ty::Mat(_, c) if len == Len::Fixed(*c)));
         let name = self.fresh();
         let src = self.read(at);
-        let arg = if is_ref { src.clone() } else { format!("&{src}") };
+        let arg = if is_ref {
+            src.clone()
+        } else {
+            format!("&{src}")
+        };
         let path = |g: &mut Self, h: &'static str| {
             g.helpers_used.insert(h);
             if g.bare_helpers {
@@ -1377,11 +1643,20 @@ impl<'r> Gen<'r> {
         let r = self.rng.below(4);
         if r == 0 && !mats.is_empty() {
             let m = *self.rng.pick(&mats);
-            let Ty::Mat(rows, _) = self.var(m).ty.clone() else { unreachable!() };
+            let Ty::Mat(rows, _) = self.var(m).ty.clone() else {
+                unreachable!()
+            };
             let mn = self.read(m);
             let p = path(self, "matvec");
             self.emit(format!("let {name} = {p}(&{mn}, {arg});"));
-            self.bind(&name, Ty::Arr { len: Len::Fixed(rows), is_ref: false }, false);
+            self.bind(
+                &name,
+                Ty::Arr {
+                    len: Len::Fixed(rows),
+                    is_ref: false,
+                },
+                false,
+            );
         } else if r == 1 && matches!(len, Len::Fixed(_) | Len::Const) && !is_ref {
             let (v, body) = self.closure_body(1);
             self.emit(format!("let {name} = {src}.map(|{v}| {body});"));
@@ -1390,7 +1665,9 @@ impl<'r> Gen<'r> {
         } else if r == 2 && self.mode == Mode::Concrete {
             let (v, body) = self.closure_body(1);
             let ty = self.ty();
-            self.emit(format!("let {name}: Vec<{ty}> = {src}.iter().map(|&{v}| {body}).collect();"));
+            self.emit(format!(
+                "let {name}: Vec<{ty}> = {src}.iter().map(|&{v}| {body}).collect();"
+            ));
             self.bit("iterators");
             let len = if len == Len::Slice { Len::Slice } else { len };
             self.bind(&name, Ty::Arr { len, is_ref: false }, false);
@@ -1408,8 +1685,12 @@ impl<'r> Gen<'r> {
         let ty = self.ty();
         match callee.kind {
             CalleeKind::ArrayToArray(n) | CalleeKind::GradOf(n) => {
-                let arrs = self.find(|v| matches!(&v.ty, Ty::Arr { len: Len::Fixed(m), is_ref: false } if *m == n));
-                let Some(&at) = arrs.first() else { return self.let_scalar() };
+                let arrs = self.find(
+                    |v| matches!(&v.ty, Ty::Arr { len: Len::Fixed(m), is_ref: false } if *m == n),
+                );
+                let Some(&at) = arrs.first() else {
+                    return self.let_scalar();
+                };
                 let src = self.read(at);
                 let f = if callee.kind == CalleeKind::GradOf(n) {
                     format!("{}_grad", callee.name.trim_start_matches("r#"))
@@ -1417,7 +1698,14 @@ impl<'r> Gen<'r> {
                     callee.name.clone()
                 };
                 self.emit(format!("let {name}: [{ty}; {n}] = {f}({src});"));
-                self.bind(&name, Ty::Arr { len: Len::Fixed(n), is_ref: false }, false);
+                self.bind(
+                    &name,
+                    Ty::Arr {
+                        len: Len::Fixed(n),
+                        is_ref: false,
+                    },
+                    false,
+                );
                 self.bit("call");
             }
             _ => {
@@ -1479,7 +1767,10 @@ impl<'r> Gen<'r> {
             if self.assign_ops {
                 self.emit(format!("{name} += {};", e.show()));
             } else {
-                self.emit(format!("{name} = {};", E::bin(E::atom(name.clone()), "+", e).show()));
+                self.emit(format!(
+                    "{name} = {};",
+                    E::bin(E::atom(name.clone()), "+", e).show()
+                ));
             }
             self.write(at);
         }
@@ -1517,7 +1808,11 @@ impl<'r> Gen<'r> {
                 Ty::Bool => {
                     let n = self.read((top, vi));
                     let (a, b) = (self.lit(), self.lit_str("-0.5"));
-                    E::atom(format!("(if {n} {{ {} }} else {{ {} }})", a.show(), b.show()))
+                    E::atom(format!(
+                        "(if {n} {{ {} }} else {{ {} }})",
+                        a.show(),
+                        b.show()
+                    ))
                 }
                 Ty::Cfg => {
                     let n = self.read((top, vi));
@@ -1549,14 +1844,19 @@ pub fn generate(rng: &mut Rng) -> Case {
         1 => Mode::GenericPlain,
         _ => Mode::GenericBare,
     };
-    let elem = if rng.chance(if mode == Mode::Concrete { 0.18 } else { 0.3 }) { Elem::F32 } else { Elem::F64 };
+    let elem = if rng.chance(if mode == Mode::Concrete { 0.18 } else { 0.3 }) {
+        Elem::F32
+    } else {
+        Elem::F64
+    };
     let long = rng.chance(0.02);
     let slice_len = rng.range(3, 5);
-    let const_n = if mode == Mode::Concrete && rng.chance(0.1) || mode != Mode::Concrete && rng.chance(0.3) {
-        Some(rng.range(2, 4))
-    } else {
-        None
-    };
+    let const_n =
+        if mode == Mode::Concrete && rng.chance(0.1) || mode != Mode::Concrete && rng.chance(0.3) {
+            Some(rng.range(2, 4))
+        } else {
+            None
+        };
     let mut g = Gen {
         rng,
         mode,
@@ -1585,7 +1885,11 @@ pub fn generate(rng: &mut Rng) -> Case {
         g.bit("long");
     }
     let ty = g.ty();
-    let fname = if g.rng.chance(0.75) { "f".to_string() } else { g.rng.pick(FN_NAMES).to_string() };
+    let fname = if g.rng.chance(0.75) {
+        "f".to_string()
+    } else {
+        g.rng.pick(FN_NAMES).to_string()
+    };
     g.reserved.push(fname.clone());
     g.bare_helpers = mode == Mode::Concrete && g.rng.chance(0.25);
     if mode == Mode::Concrete && g.rng.chance(0.15) {
@@ -1602,7 +1906,11 @@ pub fn generate(rng: &mut Rng) -> Case {
     let mut names: Vec<String> = Vec::new();
     let pick_name = |g: &mut Gen, names: &mut Vec<String>| -> String {
         for _ in 0..40 {
-            let n = if odd_params && g.rng.chance(0.6) { *g.rng.pick(ODD) } else { *g.rng.pick(PLAIN) };
+            let n = if odd_params && g.rng.chance(0.6) {
+                *g.rng.pick(ODD)
+            } else {
+                *g.rng.pick(PLAIN)
+            };
             let bad = names.iter().any(|m| m == n)
                 || (g.bare_helpers && HELPER_NAMES.contains(&n))
                 || n == "N"
@@ -1618,38 +1926,88 @@ pub fn generate(rng: &mut Rng) -> Case {
     };
     for _ in 0..n_float {
         let name = pick_name(&mut g, &mut names);
-        let k = g.rng.weighted(&[50, 12, 6, 12, 5, if const_n.is_some() { 10 } else { 0 }]);
+        let k = g
+            .rng
+            .weighted(&[50, 12, 6, 12, 5, if const_n.is_some() { 10 } else { 0 }]);
         let (ty_text, kind, env) = match k {
             0 => (ty.to_string(), PKind::Scalar, Ty::Scalar),
             1 => {
                 let n = g.rng.range(2, 4);
-                (format!("[{ty}; {n}]"), PKind::Array(n), Ty::Arr { len: Len::Fixed(n), is_ref: false })
+                (
+                    format!("[{ty}; {n}]"),
+                    PKind::Array(n),
+                    Ty::Arr {
+                        len: Len::Fixed(n),
+                        is_ref: false,
+                    },
+                )
             }
             2 => {
                 let n = g.rng.range(2, 4);
-                (format!("&[{ty}; {n}]"), PKind::RefArray(n), Ty::Arr { len: Len::Fixed(n), is_ref: true })
+                (
+                    format!("&[{ty}; {n}]"),
+                    PKind::RefArray(n),
+                    Ty::Arr {
+                        len: Len::Fixed(n),
+                        is_ref: true,
+                    },
+                )
             }
-            3 => (format!("&[{ty}]"), PKind::Slice(slice_len), Ty::Arr { len: Len::Slice, is_ref: true }),
+            3 => (
+                format!("&[{ty}]"),
+                PKind::Slice(slice_len),
+                Ty::Arr {
+                    len: Len::Slice,
+                    is_ref: true,
+                },
+            ),
             4 => {
                 let (r, c) = (g.rng.range(2, 3), g.rng.range(2, 3));
-                (format!("[[{ty}; {c}]; {r}]"), PKind::Matrix(r, c), Ty::Mat(r, c))
+                (
+                    format!("[[{ty}; {c}]; {r}]"),
+                    PKind::Matrix(r, c),
+                    Ty::Mat(r, c),
+                )
             }
             _ => {
                 let n = const_n.expect("const generic");
-                (format!("[{ty}; N]"), PKind::Array(n), Ty::Arr { len: Len::Const, is_ref: false })
+                (
+                    format!("[{ty}; N]"),
+                    PKind::Array(n),
+                    Ty::Arr {
+                        len: Len::Const,
+                        is_ref: false,
+                    },
+                )
             }
         };
-        params.push(Param { name, ty_text, kind, env });
+        params.push(Param {
+            name,
+            ty_text,
+            kind,
+            env,
+        });
     }
     // A const generic length must be inferable from a parameter.
     if let Some(n) = const_n {
-        if !params.iter().any(|p| matches!(p.env, Ty::Arr { len: Len::Const, .. })) {
+        if !params.iter().any(|p| {
+            matches!(
+                p.env,
+                Ty::Arr {
+                    len: Len::Const,
+                    ..
+                }
+            )
+        }) {
             let name = pick_name(&mut g, &mut names);
             params.push(Param {
                 name,
                 ty_text: format!("[{ty}; N]"),
                 kind: PKind::Array(n),
-                env: Ty::Arr { len: Len::Const, is_ref: false },
+                env: Ty::Arr {
+                    len: Len::Const,
+                    is_ref: false,
+                },
             });
         }
     }
@@ -1658,17 +2016,32 @@ pub fn generate(rng: &mut Rng) -> Case {
     if g.rng.chance(0.25) {
         let name = pick_name(&mut g, &mut names);
         let v = g.rng.range(1, 4);
-        extra.push(Param { name, ty_text: "usize".into(), kind: PKind::Other(v.to_string()), env: Ty::Int });
+        extra.push(Param {
+            name,
+            ty_text: "usize".into(),
+            kind: PKind::Other(v.to_string()),
+            env: Ty::Int,
+        });
     }
     if g.rng.chance(0.1) {
         let name = pick_name(&mut g, &mut names);
         let v = g.rng.range(0, 3);
-        extra.push(Param { name, ty_text: "i32".into(), kind: PKind::Other(v.to_string()), env: Ty::Int32 });
+        extra.push(Param {
+            name,
+            ty_text: "i32".into(),
+            kind: PKind::Other(v.to_string()),
+            env: Ty::Int32,
+        });
     }
     if g.rng.chance(0.08) {
         let name = pick_name(&mut g, &mut names);
         let v = g.rng.chance(0.5);
-        extra.push(Param { name, ty_text: "bool".into(), kind: PKind::Other(v.to_string()), env: Ty::Bool });
+        extra.push(Param {
+            name,
+            ty_text: "bool".into(),
+            kind: PKind::Other(v.to_string()),
+            env: Ty::Bool,
+        });
     }
     if g.cfg_struct && g.rng.chance(0.5) {
         let name = pick_name(&mut g, &mut names);
@@ -1688,7 +2061,10 @@ pub fn generate(rng: &mut Rng) -> Case {
         g.params.push(p.name.clone());
     }
     // Raw and Unicode names as parameters stay as they are in the body.
-    if params.iter().any(|p| p.name.starts_with("r#") || !p.name.is_ascii()) {
+    if params
+        .iter()
+        .any(|p| p.name.starts_with("r#") || !p.name.is_ascii())
+    {
         g.bit("exotic_names");
     }
     if odd_params {
@@ -1696,7 +2072,9 @@ pub fn generate(rng: &mut Rng) -> Case {
     }
 
     // ---- wrt and hessian ----
-    let floats: Vec<usize> = (0..params.len()).filter(|&i| params[i].kind.is_float()).collect();
+    let floats: Vec<usize> = (0..params.len())
+        .filter(|&i| params[i].kind.is_float())
+        .collect();
     let mut wrt: Vec<usize> = floats.clone();
     let explicit_wrt = g.rng.chance(0.3);
     if explicit_wrt && floats.len() > 1 && g.rng.chance(0.7) {
@@ -1708,7 +2086,15 @@ pub fn generate(rng: &mut Rng) -> Case {
 
     // ---- output shape ----
     let out_pick = g.rng.weighted(&[58, 10, 10, 15, 4]);
-    let has_slice = params.iter().any(|p| matches!(p.env, Ty::Arr { len: Len::Slice, .. }));
+    let has_slice = params.iter().any(|p| {
+        matches!(
+            p.env,
+            Ty::Arr {
+                len: Len::Slice,
+                ..
+            }
+        )
+    });
     let out = match out_pick {
         1 => OutKind::Array,
         2 if has_slice => OutKind::Vec,
@@ -1726,7 +2112,11 @@ pub fn generate(rng: &mut Rng) -> Case {
     };
     let hessian_shape = out == OutKind::Scalar
         && (wrt.iter().all(|&i| params[i].kind == PKind::Scalar)
-            || (wrt.len() == 1 && matches!(params[wrt[0]].kind, PKind::Array(_) | PKind::RefArray(_) | PKind::Slice(_))));
+            || (wrt.len() == 1
+                && matches!(
+                    params[wrt[0]].kind,
+                    PKind::Array(_) | PKind::RefArray(_) | PKind::Slice(_)
+                )));
     let hessian = hessian_shape && g.rng.chance(0.35);
 
     // ---- a callee ----
@@ -1735,10 +2125,25 @@ pub fn generate(rng: &mut Rng) -> Case {
     let mut prelude_uses_attr = false;
     let bare_attr = g.rng.chance(0.7);
     if mode == Mode::Concrete && g.rng.chance(0.14) {
-        let cname = g.rng.pick(&["inner", "helper", "layer", "g", "cost", "step_fn", "value_of"]).to_string();
+        let cname = g
+            .rng
+            .pick(&[
+                "inner", "helper", "layer", "g", "cost", "step_fn", "value_of",
+            ])
+            .to_string();
         if cname != fname && !names.contains(&cname) {
             let fixed = params.iter().find_map(|p| match p.kind {
-                PKind::Array(n) if !matches!(p.env, Ty::Arr { len: Len::Const, .. }) => Some(n),
+                PKind::Array(n)
+                    if !matches!(
+                        p.env,
+                        Ty::Arr {
+                            len: Len::Const,
+                            ..
+                        }
+                    ) =>
+                {
+                    Some(n)
+                }
                 _ => None,
             });
             let kind = match (g.rng.below(4), fixed) {
@@ -1748,11 +2153,23 @@ pub fn generate(rng: &mut Rng) -> Case {
                 _ => CalleeKind::Scalars(g.rng.range(1, 2)),
             };
             let second = hessian || matches!(kind, CalleeKind::GradOf(_));
-            let attr = if second { "#[differentiate(hessian)]" } else { "#[differentiate]" };
-            let attr = if bare_attr { attr.to_string() } else { attr.replace("#[differentiate", "#[autodiff::differentiate") };
+            let attr = if second {
+                "#[differentiate(hessian)]"
+            } else {
+                "#[differentiate]"
+            };
+            let attr = if bare_attr {
+                attr.to_string()
+            } else {
+                attr.replace("#[differentiate", "#[autodiff::differentiate")
+            };
             prelude_uses_attr = bare_attr;
             let odd = g.rng.chance(0.3);
-            let (a, b) = if odd { ("out_bar", "x_dot") } else { ("a", "b") };
+            let (a, b) = if odd {
+                ("out_bar", "x_dot")
+            } else {
+                ("a", "b")
+            };
             let body = match &kind {
                 CalleeKind::Scalars(1) => format!("pub fn {cname}({a}: {ty}) -> {ty} {{\n    ({a} * 0.5).sin() + {a} * {a}\n}}\n"),
                 CalleeKind::Scalars(_) => format!("pub fn {cname}({a}: {ty}, {b}: {ty}) -> {ty} {{\n    let t = {a} * {b};\n    t.sin() + ({a} - {b}).powi(2) * 0.5\n}}\n"),
@@ -1763,7 +2180,9 @@ pub fn generate(rng: &mut Rng) -> Case {
                     "#[allow(clippy::needless_range_loop)]\npub fn {cname}({a}: [{ty}; {n}]) -> [{ty}; {n}] {{\n    let mut y = [0.0; {n}];\n    for i in 0..{n} {{\n        y[i] = ({a}[i] * 0.5).tanh() + {a}[i] * 0.25;\n    }}\n    y\n}}\n"
                 ),
             };
-            prelude.push_str(&format!("/// A differentiated function the case calls.\n{attr}\n{body}\n"));
+            prelude.push_str(&format!(
+                "/// A differentiated function the case calls.\n{attr}\n{body}\n"
+            ));
             // The plain copy has no attribute anywhere (so a macro bug in
             // the callee is not blamed on the generator); `g_grad` gets a
             // stand-in of the same signature.
@@ -1780,7 +2199,9 @@ pub fn generate(rng: &mut Rng) -> Case {
     }
     let mut shared = String::new();
     if g.scale_const {
-        shared.push_str(&format!("/// A constant the body reads.\npub const SCALE: {ty} = 0.75;\n\n"));
+        shared.push_str(&format!(
+            "/// A constant the body reads.\npub const SCALE: {ty} = 0.75;\n\n"
+        ));
     }
     if g.cfg_struct {
         shared.push_str("/// Constant data.\npub struct Cfg {\n    /// A weight.\n    pub k: f64,\n    /// A count.\n    pub n: usize,\n}\n\n");
@@ -1831,7 +2252,11 @@ pub fn generate(rng: &mut Rng) -> Case {
             let mut tys = Vec::new();
             for (pi, part) in parts.iter().enumerate() {
                 let base = if pi == 0 { main.clone() } else { g.scalar(2) };
-                let e = if pi == 0 { combine(&mut g, base, &mut terms) } else { base };
+                let e = if pi == 0 {
+                    combine(&mut g, base, &mut terms)
+                } else {
+                    base
+                };
                 match part {
                     OutKind::Scalar => {
                         items.push(e.show());
@@ -1863,9 +2288,18 @@ pub fn generate(rng: &mut Rng) -> Case {
             let name = g.fresh();
             let z = g.zero();
             g.emit(format!("let mut {name} = [{z}; {lt}];"));
-            let i = g.idx_name();
+            // `ix` is never generated elsewhere: `e` cannot name it.
+            let i = "ix".to_string();
             g.scopes.push(Scope { vars: vec![] });
-            g.bind(&i, Ty::Idx { len: Some(len.clone()), lo: 0, hi: 0 }, false);
+            g.bind(
+                &i,
+                Ty::Idx {
+                    len: Some(len.clone()),
+                    lo: 0,
+                    hi: 0,
+                },
+                false,
+            );
             let el = g.scalar(2);
             let iv = g.read((g.scopes.len() - 1, 0));
             let ie = g.int_as_float(&iv);
@@ -1891,7 +2325,11 @@ pub fn generate(rng: &mut Rng) -> Case {
             g.emit(format!("let mut {name} = [[{z}; {c}]; {r}];"));
             let (i, j) = ("i", "j");
             let shadow_ok = g.name_free(i) && g.name_free(j);
-            let (i, j) = if shadow_ok { (i.to_string(), j.to_string()) } else { ("row".to_string(), "col".to_string()) };
+            let (i, j) = if shadow_ok {
+                (i.to_string(), j.to_string())
+            } else {
+                ("row".to_string(), "col".to_string())
+            };
             let (fi, fj) = (g.int_as_float(&i), g.int_as_float(&j));
             let rhs = E::bin(E::bin(e, "*", fi), "+", fj);
             g.emit(format!("for {i} in 0..{r} {{"));
@@ -1918,8 +2356,15 @@ pub fn generate(rng: &mut Rng) -> Case {
             }
         }
     };
-    let where_clause = if generics == "<T, const N: usize>" { "\nwhere\n    T: autodiff::Float,\n" } else { " " };
-    let sig_params: Vec<String> = params.iter().map(|p| format!("{}: {}", p.name, p.ty_text)).collect();
+    let where_clause = if generics == "<T, const N: usize>" {
+        "\nwhere\n    T: autodiff::Float,\n"
+    } else {
+        " "
+    };
+    let sig_params: Vec<String> = params
+        .iter()
+        .map(|p| format!("{}: {}", p.name, p.ty_text))
+        .collect();
     let mut opts: Vec<String> = Vec::new();
     if explicit_wrt || wrt.len() != floats.len() {
         let mut w: Vec<String> = wrt.iter().map(|&i| params[i].name.clone()).collect();
@@ -1934,8 +2379,17 @@ pub fn generate(rng: &mut Rng) -> Case {
     if g.rng.chance(0.3) {
         opts.reverse();
     }
-    let path = if bare_attr { "differentiate" } else { *g.rng.pick(&["autodiff::differentiate", "::autodiff::differentiate"]) };
-    let attr = if opts.is_empty() { format!("#[{path}]") } else { format!("#[{path}({})]", opts.join(", ")) };
+    let path = if bare_attr {
+        "differentiate"
+    } else {
+        *g.rng
+            .pick(&["autodiff::differentiate", "::autodiff::differentiate"])
+    };
+    let attr = if opts.is_empty() {
+        format!("#[{path}]")
+    } else {
+        format!("#[{path}({})]", opts.join(", "))
+    };
     let mut item = String::new();
     item.push_str("/// A generated function.\n");
     // needless_range_loop: index loops are the form the attribute reads;
@@ -1960,14 +2414,30 @@ pub fn generate(rng: &mut Rng) -> Case {
         }
     }
     let mut class = String::from("ok");
-    for b in ["long", "call", "helpers", "iterators", "loops", "local_arrays", "exotic_names", "odd_names"] {
+    for b in [
+        "long",
+        "call",
+        "helpers",
+        "iterators",
+        "loops",
+        "local_arrays",
+        "exotic_names",
+        "odd_names",
+    ] {
         if g.class_bits.contains(&b) {
             class = format!("ok_{b}");
             break;
         }
     }
     if mode != Mode::Concrete {
-        class = format!("ok_generic_{}", if mode == Mode::GenericBare { "bare" } else { "plain" });
+        class = format!(
+            "ok_generic_{}",
+            if mode == Mode::GenericBare {
+                "bare"
+            } else {
+                "plain"
+            }
+        );
     } else if elem == Elem::F32 {
         class = format!("{class}_f32");
     }
@@ -1977,7 +2447,14 @@ pub fn generate(rng: &mut Rng) -> Case {
     let recipe = Recipe {
         func: fname.clone(),
         elem,
-        params: params.iter().enumerate().map(|(i, p)| PRecipe { kind: p.kind.clone(), wrt: wrt.contains(&i) }).collect(),
+        params: params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PRecipe {
+                kind: p.kind.clone(),
+                wrt: wrt.contains(&i),
+            })
+            .collect(),
         out,
         hessian,
     };
@@ -1999,7 +2476,15 @@ pub fn generate(rng: &mut Rng) -> Case {
 
 /// `let mut out = vec![0.0; x.len()]` filled from a slice, plus `e`.
 fn vec_output(g: &mut Gen, e: E) -> (String, Len) {
-    let slices = g.find(|v| matches!(&v.ty, Ty::Arr { len: Len::Slice, is_ref: true }));
+    let slices = g.find(|v| {
+        matches!(
+            &v.ty,
+            Ty::Arr {
+                len: Len::Slice,
+                is_ref: true
+            }
+        )
+    });
     let at = *g.rng.pick(&slices);
     let src = g.read(at);
     let name = g.fresh();
@@ -2008,7 +2493,10 @@ fn vec_output(g: &mut Gen, e: E) -> (String, Len) {
         let v = "el";
         let ev = E::bin(E::method(E::atom(v), "sin", vec![]), "*", e);
         let ty = g.ty();
-        g.emit(format!("let {name}: Vec<{ty}> = {src}.iter().map(|&{v}| {}).collect();", ev.show()));
+        g.emit(format!(
+            "let {name}: Vec<{ty}> = {src}.iter().map(|&{v}| {}).collect();",
+            ev.show()
+        ));
         return (name, Len::Slice);
     }
     g.emit(format!("let mut {name} = vec![{z}; {src}.len()];"));
