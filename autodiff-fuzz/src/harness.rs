@@ -554,7 +554,13 @@ impl<'c> Batch<'c> {
                     removed = true;
                     continue;
                 }
-                let verdict = classify(ds);
+                let source = self
+                    .cases
+                    .iter()
+                    .find(|c| c.module() == *m)
+                    .map(|c| c.source(true))
+                    .unwrap_or_default();
+                let verdict = classify(ds, &source);
                 live.retain(|x| x != m);
                 outcomes.insert(m.clone(), outcome(verdict, rendered));
                 removed = true;
@@ -803,7 +809,7 @@ fn module_of(m: &serde_json::Value) -> Option<String> {
 }
 
 /// The verdict for a case from its diagnostics (worst first).
-fn classify(ds: &[Diag]) -> Compile {
+fn classify(ds: &[Diag], source: &str) -> Compile {
     let panicked =
         |d: &Diag| d.message.contains("panicked") || d.rendered.contains("proc macro panicked");
     if let Some(d) = ds.iter().find(|d| panicked(d)) {
@@ -829,8 +835,25 @@ fn classify(ds: &[Diag]) -> Compile {
     if let Some(d) = ds.iter().find(|d| d.level == "warning") {
         return Compile::Warning(first_line(&d.rendered));
     }
+    // A parse error of the expansion has no code either; it names tokens
+    // the user never wrote (`expected identifier, found `0.5_f64``).
+    if let Some(d) = ds
+        .iter()
+        .find(|d| d.message.starts_with("expected") && names_foreign_token(&d.message, source))
+    {
+        return Compile::ExpansionError(first_line(&d.rendered));
+    }
     let msgs: Vec<String> = ds.iter().map(|d| d.message.clone()).collect();
     Compile::MacroError(msgs.join(" | "))
+}
+
+/// Whether a message quotes (in backticks) a token that is not in `source`.
+fn names_foreign_token(message: &str, source: &str) -> bool {
+    message
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .any(|tok| !tok.is_empty() && !source.contains(tok))
 }
 
 /// Runs `cases` (one batch): compiles, classifies, checks numbers.
