@@ -241,7 +241,7 @@ pub fn generate(rng: &mut Rng) -> Case {
             c
         }
         17 => {
-            let item = format!("/// A generated function.\npub fn f({x}: &[{ty}], {y}: {ty}) -> {ty} {{\n    let mut v = {x}.to_vec();\n    v.swap(0, 1);\n    v[0] * {y} + v[1]\n}}\n");
+            let item = format!("/// A generated function.\npub fn f({x}: &[{ty}], {y}: {ty}) -> {ty} {{\n    let mut copy = {x}.to_vec();\n    copy.swap(0, 1);\n    copy[0] * {y} + copy[1]\n}}\n");
             let mut c = item_case("either_to_vec_swap", Expect::Either, attr, &item, "");
             c.recipe = Some(scalar_recipe(elem, &[PKind::Slice(3), PKind::Scalar]));
             c
