@@ -2497,6 +2497,7 @@ fn vec_output(g: &mut Gen, e: E) -> (String, Len) {
             "let {name}: Vec<{ty}> = {src}.iter().map(|&{v}| {}).collect();",
             ev.show()
         ));
+        bind_output(g, &name, false);
         return (name, Len::Slice);
     }
     g.emit(format!("let mut {name} = vec![{z}; {src}.len()];"));
@@ -2506,7 +2507,25 @@ fn vec_output(g: &mut Gen, e: E) -> (String, Len) {
     g.emit(format!("for {i} in 0..{src}.len() {{"));
     g.emit(format!("    {name}[{i}] = {};", rhs.show()));
     g.emit("}");
+    bind_output(g, &name, true);
     (name, Len::Slice)
+}
+
+/// Binds an output `Vec` (read by the tail), so a second output takes
+/// another name.
+fn bind_output(g: &mut Gen, name: &str, mutable: bool) {
+    g.bind(
+        name,
+        Ty::Arr {
+            len: Len::Slice,
+            is_ref: false,
+        },
+        mutable,
+    );
+    let top = g.scopes.len() - 1;
+    let last = g.scopes[top].vars.len() - 1;
+    g.scopes[top].vars[last].mutated = true;
+    g.read((top, last));
 }
 
 /// Whether `text` calls `name(` not as a path tail or method.
