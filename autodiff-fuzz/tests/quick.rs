@@ -1,0 +1,32 @@
+//! The quick tier of the fuzzer: one fixed seed, 200 cases in one batch,
+//! no hard failure allowed (no proc-macro panic, no rustc crash, no error
+//! inside the expansion, no warning from generated code, no numeric
+//! mismatch or NaN against finite differences, and no generator bug).
+//!
+//! It runs in `cargo test --workspace`. It compiles its batch crate with
+//! a nested `cargo clippy` into `<target>/autodiff-fuzz/target`, so the
+//! first run also builds the dependencies there once.
+
+#[test]
+fn quick_tier_seed_1() {
+    let config = autodiff_fuzz::Config {
+        seed: 1,
+        from: 0,
+        count: 200,
+        batch: 200,
+        keep: false,
+    };
+    let report = autodiff_fuzz::run(&config).expect("the batch crate can be written and built");
+    println!("{}", report.render());
+    for l in &report.lines {
+        println!("{l}");
+    }
+    println!("{} cases in {:.0} s", config.count, report.seconds);
+    assert_eq!(
+        report.hard(),
+        0,
+        "hard failures (the failure files are in {:?}):\n{}",
+        report.failures.first().and_then(|p| p.parent()),
+        report.lines.join("\n")
+    );
+}
