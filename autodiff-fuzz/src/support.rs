@@ -89,7 +89,7 @@ impl<A: Flat + Copy> Flat for autodiff::Matrix<A> {
         }
     }
     fn like_from(&self, data: &mut &[f64]) -> Self {
-        let rows: Vec<Vec<A>> = (0..self.rows())
+        let rows: Vec<Vec<A>> = (0..self.nrows())
             .map(|i| self.row(i).iter().map(|a| a.like_from(data)).collect())
             .collect();
         autodiff::Matrix::from_rows(&rows)
@@ -338,9 +338,17 @@ fn fd_jacobian(f: &dyn Fn(&[f64]) -> Vec<f64>, p: &[f64], single: bool, tol: Tol
             if fu.len() != m || fd.len() != m {
                 return None;
             }
+            // The rounding of the two values, divided by the width: above
+            // what the quotient is checked to, the point says nothing.
+            let eps = if single {
+                f64::from(f32::EPSILON)
+            } else {
+                f64::EPSILON
+            };
             for i in 0..m {
                 let q = (fu[i] - fd[i]) / width;
-                if !q.is_finite() {
+                let noise = 4.0 * eps * fu[i].abs().max(fd[i].abs()) / width;
+                if !q.is_finite() || noise > tol.agree * (1.0 + q.abs()) {
                     return None;
                 }
                 quotients[s][i * n + k] = q;

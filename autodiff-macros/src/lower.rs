@@ -81,12 +81,28 @@ pub fn lower(cx: &Cx, sig: &Signature, block: &Block, errors: &mut Errors) -> Lo
     }
 }
 
-/// A value in the body: one node, a tuple of values, or `()`.
+/// A value in the body: one node, a tuple of values, `()`, or a closure
+/// bound with `let` (inlined where it is called).
 #[derive(Clone, Debug, PartialEq)]
 enum Val {
     Node(NodeId),
     Tuple(Vec<Val>),
     Unit,
+    Closure(std::rc::Rc<Closure>),
+}
+
+/// A closure and the bindings it sees, as they were where it was defined.
+#[derive(Debug)]
+struct Closure {
+    expr: syn::ExprClosure,
+    scopes: Vec<Scope>,
+}
+
+/// Two closures are the same closure only if they are one.
+impl PartialEq for Closure {
+    fn eq(&self, other: &Closure) -> bool {
+        std::ptr::eq(self, other)
+    }
 }
 
 impl Val {
@@ -94,7 +110,7 @@ impl Val {
         match self {
             Val::Node(n) => out.push(*n),
             Val::Tuple(items) => items.iter().for_each(|v| v.leaves(out)),
-            Val::Unit => {}
+            Val::Unit | Val::Closure(_) => {}
         }
     }
 
@@ -104,6 +120,7 @@ impl Val {
             Val::Node(_) => Val::Node(leaves.next().unwrap_or(NodeId(0))),
             Val::Tuple(items) => Val::Tuple(items.iter().map(|v| v.rebuild(leaves)).collect()),
             Val::Unit => Val::Unit,
+            Val::Closure(c) => Val::Closure(c.clone()),
         }
     }
 
@@ -303,8 +320,11 @@ impl Lower<'_> {
     fn node(&mut self, v: Val, at: &Expr) -> NodeId {
         match v {
             Val::Node(n) => n,
-            Val::Tuple(_) | Val::Unit => {
-                match self.error(at, "expected a single value here, not a tuple or `()`") {
+            Val::Tuple(_) | Val::Unit | Val::Closure(_) => {
+                match self.error(
+                    at,
+                    "expected a single value here, not a tuple, `()` or a closure",
+                ) {
                     Val::Node(n) => n,
                     _ => NodeId(0),
                 }
@@ -379,6 +399,9 @@ impl Lower<'_> {
                 }
                 Some(Val::Tuple(_)) => {
                     return self.error(e, format!("the tuple `{name}` is used inside {what}, which #[differentiate] keeps as written; bind its fields to names first"));
+                }
+                Some(Val::Closure(_)) => {
+                    return self.error(&name, format!("the closure `{name}` is used inside {what}, which #[differentiate] keeps as written; closures bound with `let` are inlined where they are called, so call it directly"));
                 }
                 _ => {}
             }
@@ -479,6 +502,14 @@ impl Lower<'_> {
                 diverge,
                 "#[differentiate] does not support `let ... else`; use `if`/`else`",
             );
+            return;
+        }
+        let pat = match &local.pat {
+            Pat::Type(pt) => &*pt.pat,
+            other => other,
+        };
+        if let (Expr::Closure(c), Pat::Ident(pi)) = (&*init.expr, pat) {
+            self.closure(c, &pi.ident);
             return;
         }
         let saved = self.lit_ty;
@@ -1051,6 +1082,10 @@ impl Lower<'_> {
     }
 
     fn call(&mut self, e: &Expr, c: &syn::ExprCall) -> Val {
+        if let Some(Val::Closure(f)) = path_name(&c.func).and_then(|n| self.lookup(&n)) {
+            let f = f.clone();
+            return self.call_closure(&f, c);
+        }
         if let Expr::Path(p) = &*c.func {
             let segs = desugar::segments(&p.path);
             if let Some(last) = p.path.segments.last().filter(|_| self.float_fn_path(p)) {
@@ -1082,6 +1117,47 @@ impl Lower<'_> {
             }
         }
         self.opaque(e, Ty::Other, "a function call")
+    }
+
+    /// `let name = |params| body;`: a closure, inlined where it is called,
+    /// in the bindings of its definition. One that assigns to a binding
+    /// of the body (an `FnMut`) is not read.
+    fn closure(&mut self, c: &syn::ExprClosure, name: &syn::Ident) {
+        let writes: Vec<String> = assigned_names_in(&c.body)
+            .into_iter()
+            .filter(|n| self.lookup(n).is_some())
+            .collect();
+        if let Some(w) = writes.first() {
+            self.errors.at(c, format!("#[differentiate] inlines closures where they are called, and this one assigns to `{w}`, which it captures; write the update where the closure is called"));
+            return;
+        }
+        let closure = Closure {
+            expr: c.clone(),
+            scopes: self.scopes.clone(),
+        };
+        self.bind_ident(name, Val::Closure(std::rc::Rc::new(closure)));
+    }
+
+    /// `f(args)` of a closure bound with `let`: its body, with its
+    /// parameters bound to the arguments, in the bindings of its
+    /// definition.
+    fn call_closure(&mut self, f: &Closure, c: &syn::ExprCall) -> Val {
+        let params = &f.expr.inputs;
+        if params.len() != c.args.len() {
+            return self.error(
+                c,
+                format!("this closure takes {} argument(s)", params.len()),
+            );
+        }
+        let args: Vec<Val> = c.args.iter().map(|a| self.expr(a)).collect();
+        let saved = std::mem::replace(&mut self.scopes, f.scopes.clone());
+        self.scopes.push(Scope::new());
+        for (p, v) in params.iter().zip(args) {
+            self.bind_pat(p, v);
+        }
+        let v = self.expr(&f.expr.body);
+        self.scopes = saved;
+        v
     }
 
     /// Does the path name a function of a float type: `f64::sin`,
@@ -1837,6 +1913,20 @@ fn assigned_names(block: &Block) -> Vec<String> {
     let mut v = Assigned(Vec::new());
     syn::visit::Visit::visit_block(&mut v, block);
     v.0
+}
+
+/// Names an expression assigns (`name = ...`, `name += ...`).
+fn assigned_names_in(e: &Expr) -> Vec<String> {
+    let block: Block = syn::parse_quote!({ #e });
+    assigned_names(&block)
+}
+
+/// The single name a path is, if it is one.
+fn path_name(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Path(p) if p.qself.is_none() => p.path.get_ident().map(|i| i.to_string()),
+        _ => None,
+    }
 }
 
 /// The variable an assignment target writes: `a`, or `y` of `y[i][j]`.

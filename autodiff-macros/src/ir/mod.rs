@@ -836,7 +836,9 @@ impl Graph {
     /// A zero of type `ty` in `r`: zeros shaped like `like` for an array,
     /// else [`Graph::filler`].
     pub fn zero_like(&mut self, r: RegionId, ty: Ty, like: NodeId) -> NodeId {
-        if ty.is_array() {
+        // Zeros like a branch's filler are a filler too (of a type the
+        // other branch gives).
+        if ty.is_array() && *self.op(like) != Op::Default {
             self.add(r, Op::ZerosLike, vec![like], ty)
         } else {
             self.filler(r, ty)
