@@ -365,3 +365,37 @@ fn associated_functions_without_self() {
     assert_eq!(value_block, [3.0, 2.0]);
     assert_eq!(array_block, [[1.0, 0.0], [0.0, 6.0]]);
 }
+
+// ---------------------------------------------------------------------------
+// Hessians of arrays passed by reference, and through a helper in a branch.
+// ---------------------------------------------------------------------------
+
+#[differentiate(hessian)]
+fn product_by_ref<T: autodiff::Float>(r: &[T; 2]) -> T {
+    let p = r[0] * r[1];
+    p * p
+}
+
+#[differentiate(hessian)]
+fn helper_in_a_branch(q: [f64; 2]) -> f64 {
+    let mut vel = q[0];
+    if vel > q[1] {
+        vel += autodiff::sum(&q);
+    }
+    vel * q[1]
+}
+
+#[test]
+fn hessians_of_arrays_by_reference_and_of_branches() {
+    let (a, b) = (0.7, -1.3);
+    // (ab)²: [[2b², 4ab], [4ab, 2a²]]
+    let want = [[2.0 * b * b, 4.0 * a * b], [4.0 * a * b, 2.0 * a * a]];
+    let h = product_by_ref_hessian(&[a, b]);
+    for i in 0..2 {
+        assert_close(&h[i], &want[i], "hessian");
+    }
+    let h32 = product_by_ref_hessian(&[0.5_f32, 2.0]);
+    assert_eq!(h32, [[8.0, 4.0], [4.0, 0.5]]);
+    // a > b: (2a + b) b
+    assert_eq!(helper_in_a_branch_hessian([a, b]), [[0.0, 2.0], [2.0, 2.0]]);
+}

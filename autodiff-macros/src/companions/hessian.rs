@@ -191,15 +191,25 @@ impl Companions<'_> {
             |p| p.hvp(),
             |h| self.grad_tree(&h.tangents[0]),
         );
-        let (body, ret) = match &first.ty {
-            Type::Array(a) => {
-                let (len, ty) = (&a.len, &first.ty);
+        // `[T; N]` or `&[T; N]`: fixed columns; a slice: a `Matrix`.
+        let fixed = match &first.ty {
+            Type::Array(a) => Some((a, quote!(#e))),
+            Type::Reference(r) => match &*r.elem {
+                Type::Array(a) => Some((a, quote!(&#e))),
+                _ => None,
+            },
+            _ => None,
+        };
+        let (body, ret) = match fixed {
+            Some((a, arg)) => {
+                let len = &a.len;
+                let ty = Type::Array(a.clone());
                 let body = quote! {
                     #define_hvp
                     let #cols: [#ty; #len] = ::core::array::from_fn(|#j| {
                         let mut #e: #ty = #private::Zeros::zeros();
                         #e[#j] = #one;
-                        #hvp(#e)
+                        #hvp(#arg)
                     });
                     ::core::array::from_fn(|#i| ::core::array::from_fn(|#j| if #i <= #j { #cols[#j][#i] } else { #cols[#i][#j] }))
                 };
