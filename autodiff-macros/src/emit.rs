@@ -214,9 +214,7 @@ impl<'a> Emitter<'a> {
             match *g.op(id) {
                 Op::Proj(_) | Op::RegionArg(..) => {}
                 Op::If { then, els } => stmts.push(self.if_stmt(id, then, els)),
-                Op::Loop { body, carried, rev } => {
-                    stmts.push(self.loop_stmt(id, body, carried as usize, rev))
-                }
+                Op::Loop { .. } => stmts.push(self.loop_stmt(id)),
                 Op::AddAt | Op::Store => stmts.push(self.add_at(id)),
                 Op::Checked => stmts.push(self.checked(id)),
                 Op::Push | Op::PadTo => stmts.push(self.fill(id)),
@@ -453,9 +451,24 @@ impl<'a> Emitter<'a> {
 
     /// A loop: carried values are `let mut` variables (an array accumulator
     /// keeps its variable), stacked values are pushed on a tape.
-    fn loop_stmt(&mut self, id: NodeId, body: RegionId, carried: usize, rev: bool) -> TokenStream {
-        if let Some(push) = self.pushes_once(body, carried, rev) {
-            return self.extend_stmt(id, body, push);
+    /// A loop with an early exit ends each iteration with `if !go {
+    /// break; }`; an unbounded one is a `loop`, its index the count of
+    /// iterations run.
+    fn loop_stmt(&mut self, id: NodeId) -> TokenStream {
+        let Op::Loop {
+            body,
+            carried,
+            rev,
+            exit,
+        } = *self.f.graph.op(id)
+        else {
+            return TokenStream::new();
+        };
+        let carried = carried as usize;
+        if exit.is_none() {
+            if let Some(push) = self.pushes_once(body, carried, rev) {
+                return self.extend_stmt(id, body, push);
+            }
         }
         let g = &self.f.graph;
         let args = g.args(id).to_vec();
@@ -481,8 +494,11 @@ impl<'a> Emitter<'a> {
         // a size that is reasonable on the stack) and it holds scalars,
         // else one `Vec` (copies of arrays, which may be `Vec`s, included).
         let scalars = outputs[carried..].iter().all(|&o| !g.ty(o).is_array());
+        let unbounded = exit.is_some_and(|e| e.unbounded);
         let fixed = match (g.op(args[0]), g.op(args[1])) {
-            (Op::Int(a), Op::Int(b)) if scalars && (0..=MAX_FIXED_TAPE).contains(&(b - a)) => {
+            (Op::Int(a), Op::Int(b))
+                if scalars && !unbounded && (0..=MAX_FIXED_TAPE).contains(&(b - a)) =>
+            {
                 Some(proc_macro2::Literal::usize_unsuffixed((b - a) as usize))
             }
             _ => None,
@@ -497,6 +513,7 @@ impl<'a> Emitter<'a> {
             };
             pre.push(match &fixed {
                 Some(n) => quote! { let mut #t = [#empty; #n]; },
+                None if unbounded => quote! { let mut #t = ::std::vec::Vec::new(); },
                 None => {
                     let private = &self.private;
                     quote! { let mut #t = #private::tape(#start, #end); }
@@ -504,12 +521,16 @@ impl<'a> Emitter<'a> {
             });
             tapes.push(t);
         }
-        let index = self.fresh();
+        // An unbounded loop (which starts at 0) counts its iterations.
+        let index = match exit {
+            Some(e) if e.unbounded => vars[e.count as usize].clone(),
+            _ => self.fresh().into_token_stream(),
+        };
         for (j, node) in g.nodes.iter().enumerate() {
             if let Op::RegionArg(r, k) = node.op {
                 if r == body {
                     self.names[j] = Some(if k == 0 {
-                        index.to_token_stream()
+                        index.clone()
                     } else {
                         vars[k as usize - 1].clone()
                     });
@@ -554,12 +575,21 @@ impl<'a> Emitter<'a> {
         } else {
             quote!(#start..#end)
         };
+        let stop = exit.map(|e| {
+            let go = &vars[e.go as usize];
+            quote! { if !#go { break; } }
+        });
+        let head = match exit {
+            Some(e) if e.unbounded => quote!(loop),
+            _ => quote!(for #index in #range),
+        };
         quote! {
             #(#pre)*
-            for #index in #range {
+            #head {
                 #(#stmts)*
                 #(#pushes)*
                 #update
+                #stop
             }
         }
     }

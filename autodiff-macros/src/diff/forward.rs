@@ -102,8 +102,8 @@ impl<'a> Forward<'a> {
                 self.map[i] = self.branch(id, then, els, args[0], dr);
                 return;
             }
-            Op::Loop { body, carried, rev } => {
-                self.map[i] = self.loop_(id, body, carried as usize, rev, &args, dr);
+            Op::Loop { .. } => {
+                self.map[i] = self.loop_(id, &args, dr);
                 return;
             }
             // Region arguments are made with their loop.
@@ -323,15 +323,20 @@ impl<'a> Forward<'a> {
     /// those that have one (an initial tangent, or one the body gives:
     /// found by copying the body again until stable); its stacked values
     /// by their tangents.
-    fn loop_(
-        &mut self,
-        id: NodeId,
-        body: RegionId,
-        carried: usize,
-        rev: bool,
-        args: &[NodeId],
-        dr: RegionId,
-    ) -> NodeId {
+    /// The primal carried values keep their places, so an [`Exit`]'s do.
+    ///
+    /// [`Exit`]: crate::ir::Exit
+    fn loop_(&mut self, id: NodeId, args: &[NodeId], dr: RegionId) -> NodeId {
+        let Op::Loop {
+            body,
+            carried,
+            rev,
+            exit,
+        } = *self.src.op(id)
+        else {
+            return id;
+        };
+        let carried = carried as usize;
         let src_inits = &self.src.args(id)[2..];
         let outputs = self.src.region(body).outputs.clone();
         let region_args: Vec<(NodeId, u32)> = self
@@ -414,6 +419,7 @@ impl<'a> Forward<'a> {
             body: new_body,
             carried: new_carried as u32,
             rev,
+            exit,
         };
         self.dst.add(dr, op, new_args, Ty::Other)
     }

@@ -184,8 +184,8 @@ impl<'a> Reverse<'a> {
                     self.branch(id, then, els, node.args[0], dr, bars);
                     continue;
                 }
-                Op::Loop { body, carried, rev } => {
-                    self.loop_(id, body, carried as usize, rev, dr, bars);
+                Op::Loop { .. } => {
+                    self.loop_(id, dr, bars);
                     continue;
                 }
                 _ => {}
@@ -555,16 +555,18 @@ impl<'a> Reverse<'a> {
     /// taped at the start of each iteration, then reverses it. It carries
     /// the adjoints of the carried values, the adjoint arrays, and the
     /// adjoints the body sends to scalars outside the loop.
-    fn loop_(
-        &mut self,
-        id: NodeId,
-        body: RegionId,
-        carried: usize,
-        rev: bool,
-        dr: RegionId,
-        bars: &mut Bars,
-    ) {
+    fn loop_(&mut self, id: NodeId, dr: RegionId, bars: &mut Bars) {
         let src = self.src;
+        let Op::Loop {
+            body,
+            carried,
+            rev,
+            exit,
+        } = *src.op(id)
+        else {
+            return;
+        };
+        let carried = carried as usize;
         let outputs = src.region(body).outputs.clone();
         let inits = src.args(id)[2..].to_vec();
         let out_bars: Vec<Option<NodeId>> = (0..carried)
@@ -599,6 +601,27 @@ impl<'a> Reverse<'a> {
         let arrays = self.array_bars(bars);
         let start = self.primal(src.args(id)[0]);
         let end = self.primal(src.args(id)[1]);
+        // A loop that stopped early is reversed over the iterations it
+        // ran: `count` of them from its first.
+        let (first, last) = match exit {
+            Some(e) => {
+                // (Lowering reads every carried value: the count has a
+                // projection to take across branches.)
+                let count = match self.projs.get(&(id, e.count)) {
+                    Some(&p) => self.primal(p),
+                    None => {
+                        let dst_loop = self.primal(id);
+                        self.g.add(dr, Op::Proj(e.count), vec![dst_loop], Ty::Int)
+                    }
+                };
+                if rev {
+                    (self.g.int_bin(dr, IntOp::Sub, end, count), end)
+                } else {
+                    (start, self.g.int_bin(dr, IntOp::Add, start, count))
+                }
+            }
+            None => (start, end),
+        };
         loop {
             let rb = self.g.new_region(dr);
             let idx = self.g.add_local(rb, Op::RegionArg(rb, 0), vec![], Ty::Int);
@@ -664,12 +687,13 @@ impl<'a> Reverse<'a> {
                 });
             }
             self.g.set_outputs(rb, outs);
-            let mut args = vec![start, end];
+            let mut args = vec![first, last];
             args.extend(&loop_inits);
             let op = Op::Loop {
                 body: rb,
                 carried: loop_inits.len() as u32,
                 rev: !rev,
+                exit: None,
             };
             let node = self.g.add(dr, op, args, Ty::Other);
             let mut k = 0u32;

@@ -70,8 +70,18 @@ fn region(
                 writeln!(out, "{pad}}}")?;
                 continue;
             }
-            Op::Loop { body, carried, rev } => {
-                let dir = if *rev { "rev " } else { "" };
+            Op::Loop {
+                body,
+                carried,
+                rev,
+                exit,
+            } => {
+                let dir = match exit {
+                    Some(e) if e.unbounded => format!("until !{} ", e.go),
+                    Some(e) => format!("while {} ", e.go),
+                    None => String::new(),
+                };
+                let dir = if *rev { format!("rev {dir}") } else { dir };
                 writeln!(
                     out,
                     "{pad}%{} = loop {dir}{args} (carried {carried}) {{",

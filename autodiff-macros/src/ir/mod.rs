@@ -338,11 +338,13 @@ pub enum Op {
     /// `for i in start..end` (reversed if `rev`): `[start, end, init...]`.
     /// The body's outputs are the `carried` next values, then values
     /// stacked across iterations (a tape: output `carried + k` is an array
-    /// of one element per iteration, in execution order).
+    /// of one element per iteration, in execution order). A loop with an
+    /// [`Exit`] may stop early (`while`, `loop`, `break`, `return`).
     Loop {
         body: RegionId,
         carried: u32,
         rev: bool,
+        exit: Option<Exit>,
     },
 }
 
@@ -378,6 +380,17 @@ impl Op {
             _ => Vec::new(),
         }
     }
+}
+
+/// How a loop may stop before its range ends: after an iteration whose
+/// carried `Bool` `go` is false. Carried value `count` is the number of
+/// iterations run (reverse mode reverses that many); an `unbounded` loop
+/// has no end (`while`, `loop`: `end` is not read).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Exit {
+    pub go: u32,
+    pub count: u32,
+    pub unbounded: bool,
 }
 
 /// The runtime kernels behind the array helpers and their derivative

@@ -195,7 +195,13 @@ type Lin = (i64, i64);
 
 /// The plan for loop `id`, if it qualifies (see the module docs).
 fn plan(g: &Graph, live: &[bool], uses: &[u32], id: NodeId) -> Option<Plan> {
-    let Op::Loop { body, carried, rev } = *g.op(id) else {
+    let Op::Loop {
+        body,
+        carried,
+        rev,
+        exit: None,
+    } = *g.op(id)
+    else {
         return None;
     };
     let carried = carried as usize;
@@ -475,7 +481,12 @@ impl Copier<'_> {
             let node = src.node(id);
             self.dst.span = node.span;
             let new = match node.op {
-                Op::Loop { body, carried, rev } => match self.plans.remove(&id) {
+                Op::Loop {
+                    body,
+                    carried,
+                    rev,
+                    exit,
+                } => match self.plans.remove(&id) {
                     Some(p) => self.gathered(id, &p, dr),
                     None => {
                         let nb = self.dst.new_region(dr);
@@ -489,6 +500,7 @@ impl Copier<'_> {
                             body: nb,
                             carried,
                             rev,
+                            exit,
                         };
                         self.dst.add(dr, op, args, Ty::Other)
                     }
@@ -632,6 +644,7 @@ impl Copier<'_> {
             body: nb,
             carried: arrays.len() as u32,
             rev: false,
+            exit: None,
         };
         let l = self.dst.add(r, op, loop_args, Ty::Other);
         tys.iter()

@@ -143,7 +143,7 @@ impl Rebuild<'_> {
                     built.insert(id, b);
                     n
                 }
-                Op::Loop { body, carried, rev } => self.loop_(id, body, carried, rev, args, dr),
+                Op::Loop { .. } => self.loop_(id, args, dr),
                 Op::RegionArg(r, k) => {
                     let nr = self.loops.get(&r).copied().unwrap_or(r);
                     self.dst
@@ -188,15 +188,16 @@ impl Rebuild<'_> {
     /// body passes on unchanged is not carried (its initial value stands
     /// for it), one that nothing read after the loop depends on is dropped,
     /// and so are tapes nobody reads.
-    fn loop_(
-        &mut self,
-        id: NodeId,
-        body: RegionId,
-        carried: u32,
-        rev: bool,
-        args: Vec<NodeId>,
-        dr: RegionId,
-    ) -> NodeId {
+    fn loop_(&mut self, id: NodeId, args: Vec<NodeId>, dr: RegionId) -> NodeId {
+        let Op::Loop {
+            body,
+            carried,
+            rev,
+            exit,
+        } = *self.src.op(id)
+        else {
+            return id;
+        };
         let carried = carried as usize;
         let outputs = self.src.region(body).outputs.clone();
         let region_arg = |k: usize| {
@@ -214,8 +215,11 @@ impl Rebuild<'_> {
         let stacked: Vec<usize> = (carried..outputs.len())
             .filter(|k| read.contains(&(*k as u32)))
             .collect();
+        // An early exit's flag and count are always kept: they decide
+        // what the loop does.
+        let steers = |k: usize| exit.is_some_and(|e| k == e.go as usize || k == e.count as usize);
         let mut need: Vec<usize> = (0..carried)
-            .filter(|&k| read.contains(&(k as u32)) && !invariant[k])
+            .filter(|&k| (read.contains(&(k as u32)) && !invariant[k]) || steers(k))
             .collect();
         loop {
             let roots: Vec<NodeId> = need.iter().chain(&stacked).map(|&k| outputs[k]).collect();
@@ -262,10 +266,17 @@ impl Rebuild<'_> {
         self.dst.set_outputs(nb, outs);
         let mut new_args = args[..2].to_vec();
         new_args.extend(need.iter().map(|&k| args[2 + k]));
+        let place = |k: u32| need.iter().position(|&n| n == k as usize).unwrap_or(0) as u32;
+        let exit = exit.map(|e| crate::ir::Exit {
+            go: place(e.go),
+            count: place(e.count),
+            ..e
+        });
         let op = Op::Loop {
             body: nb,
             carried: need.len() as u32,
             rev,
+            exit,
         };
         self.dst.add(dr, op, new_args, Ty::Other)
     }

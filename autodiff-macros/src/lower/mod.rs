@@ -17,12 +17,16 @@ use syn::{BinOp, Block, Expr, ExprIf, Lit, Pat, Stmt, UnOp};
 
 use crate::context::Cx;
 use crate::desugar;
+
+mod flow;
+
 use crate::error::Errors;
 use crate::ir::ops::{self, HelperOut, MethodOp};
 use crate::ir::{
     Bin, Cmp, FloatTy, Function, Graph, IntOp, NodeId, Op, OutShape, Param, RegionId, Ty, Un, ROOT,
 };
 use crate::signature::{is_vec, out_ir_ty, Signature};
+use flow::assigned_names;
 
 /// The lowered function and the items (nested `fn`, `const`, `use`) its
 /// body declares, which every companion repeats.
@@ -49,6 +53,10 @@ pub fn lower(cx: &Cx, sig: &Signature, block: &Block, errors: &mut Errors) -> Lo
         items: Vec::new(),
         bound: BTreeMap::new(),
         loose: HashMap::new(),
+        frames: Vec::new(),
+        ret: None,
+        closure_depth: 0,
+        flow_names: 0,
     };
     let mut params = Vec::new();
     for (i, p) in sig.params.iter().enumerate() {
@@ -67,7 +75,20 @@ pub fn lower(cx: &Cx, sig: &Signature, block: &Block, errors: &mut Errors) -> Lo
             fields: vec![ty],
         });
     }
-    let result = cx.body(block);
+    if flow::returns_early(block) {
+        cx.set_up_return();
+    }
+    // A trailing `return e;` is the value `e`.
+    let mut stmts = block.stmts.clone();
+    if let Some(Stmt::Expr(Expr::Return(r), _)) = stmts.last() {
+        if let Some(e) = &r.expr {
+            let e = (**e).clone();
+            stmts.pop();
+            stmts.push(Stmt::Expr(e, None));
+        }
+    }
+    let result = cx.stmts(&stmts);
+    let result = cx.returned(result);
     let outputs = cx.outputs(result, block);
     cx.name_opaques();
     Lowered {
@@ -89,6 +110,9 @@ enum Val {
     Tuple(Vec<Val>),
     Unit,
     Closure(std::rc::Rc<Closure>),
+    /// The value of an exit (`break`, `continue`, `return`): none; a
+    /// branch that ends in one yields what the other branch's shape needs.
+    Never,
 }
 
 /// A closure and the bindings it sees, as they were where it was defined.
@@ -110,7 +134,7 @@ impl Val {
         match self {
             Val::Node(n) => out.push(*n),
             Val::Tuple(items) => items.iter().for_each(|v| v.leaves(out)),
-            Val::Unit | Val::Closure(_) => {}
+            Val::Unit | Val::Closure(_) | Val::Never => {}
         }
     }
 
@@ -120,6 +144,7 @@ impl Val {
             Val::Node(_) => Val::Node(leaves.next().unwrap_or(NodeId(0))),
             Val::Tuple(items) => Val::Tuple(items.iter().map(|v| v.rebuild(leaves)).collect()),
             Val::Unit => Val::Unit,
+            Val::Never => Val::Never,
             Val::Closure(c) => Val::Closure(c.clone()),
         }
     }
@@ -151,6 +176,14 @@ struct Lower<'a> {
     /// The type an unsuffixed float literal takes here.
     lit_ty: FloatTy,
     items: Vec<syn::Item>,
+    /// The loops being lowered, innermost last: their exit flags.
+    frames: Vec<flow::Frame>,
+    /// The function's `return` flag and values, if it returns early.
+    ret: Option<flow::Ret>,
+    /// Closures being inlined (a `return` there is the closure's).
+    closure_depth: usize,
+    /// Flags named so far (each gets a number).
+    flow_names: usize,
     /// Unsuffixed float literals: their type is the one their use gives
     /// them (see [`Lower::unify`]).
     loose: HashMap<NodeId, syn::LitFloat>,
@@ -320,7 +353,7 @@ impl Lower<'_> {
     fn node(&mut self, v: Val, at: &Expr) -> NodeId {
         match v {
             Val::Node(n) => n,
-            Val::Tuple(_) | Val::Unit | Val::Closure(_) => {
+            Val::Tuple(_) | Val::Unit | Val::Closure(_) | Val::Never => {
                 match self.error(
                     at,
                     "expected a single value here, not a tuple, `()` or a closure",
@@ -435,31 +468,9 @@ impl Lower<'_> {
 
     // ---- statements ----
 
-    fn body(&mut self, block: &Block) -> Val {
-        let n = block.stmts.len();
-        let mut result = Val::Unit;
-        for (i, stmt) in block.stmts.iter().enumerate() {
-            let last = i + 1 == n;
-            match stmt {
-                Stmt::Expr(Expr::Return(r), _) if last => {
-                    result = match &r.expr {
-                        Some(e) => self.expr(e),
-                        None => Val::Unit,
-                    };
-                }
-                _ => result = self.stmt(stmt, last),
-            }
-        }
-        result
-    }
-
     fn block(&mut self, block: &Block) -> Val {
         self.scopes.push(Scope::new());
-        let n = block.stmts.len();
-        let mut result = Val::Unit;
-        for (i, stmt) in block.stmts.iter().enumerate() {
-            result = self.stmt(stmt, i + 1 == n);
-        }
+        let result = self.stmts(&block.stmts);
         self.scopes.pop();
         result
     }
@@ -603,11 +614,11 @@ impl Lower<'_> {
                 self.assign_to(&b.left, v);
                 Val::Unit
             }
-            Expr::Return(r) => self.error(r, "#[differentiate] supports `return` only as the last statement of the function; use `if`/`else` as an expression instead of an early return"),
+            Expr::Return(_) | Expr::Break(_) | Expr::Continue(_) => self.exit(e),
             Expr::If(_) | Expr::Block(_) | Expr::Paren(_) => self.expr(e),
             Expr::ForLoop(f) => self.for_loop(f),
-            // Dropping these would change what the loop computes.
-            Expr::Break(_) | Expr::Continue(_) => self.error(e, "#[differentiate] does not support `break` or `continue`; put the rest of the loop body under an `if`, or narrow the loop's range"),
+            Expr::While(w) => self.while_loop(w),
+            Expr::Loop(l) => self.forever(l),
             Expr::Macro(m) if m.mac.path.is_ident("vec") => self.expr(e),
             Expr::Macro(_) => Val::Unit,
             _ if self.is_value_expr(e) => self.expr(e),
@@ -619,7 +630,14 @@ impl Lower<'_> {
                     Val::Unit
                 } else {
                     let what = construct(e);
-                    self.error(head(e), format!("{what} that uses `{}` is not supported by #[differentiate]; {}", refs[0], hint(&what)))
+                    self.error(
+                        head(e),
+                        format!(
+                            "{what} that uses `{}` is not supported by #[differentiate]; {}",
+                            refs[0],
+                            hint(&what)
+                        ),
+                    )
                 }
             }
         }
@@ -820,7 +838,10 @@ impl Lower<'_> {
             Expr::Repeat(r) => self.repeat(e, r),
             Expr::Array(a) => self.array_lit(e, a),
             Expr::Macro(m) if m.mac.path.is_ident("vec") => self.vec_macro(e, &m.mac),
-            Expr::Return(r) => self.error(r, "#[differentiate] supports `return` only as the last statement of the function; use `if`/`else` as an expression instead of an early return"),
+            Expr::Return(_) | Expr::Break(_) | Expr::Continue(_) => self.exit(e),
+            Expr::ForLoop(f) => self.for_loop(f),
+            Expr::While(w) => self.while_loop(w),
+            Expr::Loop(l) => self.forever(l),
             _ => {
                 let what = construct(e);
                 self.opaque(e, Ty::Other, &what)
@@ -1155,7 +1176,11 @@ impl Lower<'_> {
         for (p, v) in params.iter().zip(args) {
             self.bind_pat(p, v);
         }
+        self.closure_depth += 1;
+        let frames = std::mem::take(&mut self.frames);
         let v = self.expr(&f.expr.body);
+        self.frames = frames;
+        self.closure_depth -= 1;
         self.scopes = saved;
         v
     }
@@ -1491,294 +1516,6 @@ impl Lower<'_> {
         Val::Node(self.add(Op::Index, args, Ty::Float(f)))
     }
 
-    /// `for i in a..b { ... }` or `for i in (a..b).rev() { ... }`: a loop
-    /// region carrying every outer binding its body assigns.
-    fn for_loop(&mut self, f: &syn::ExprForLoop) -> Val {
-        // A loop over the elements of a float array (not of other
-        // collections, which stay an error): an index loop.
-        let over_floats = self
-            .mentions(f.expr.to_token_stream())
-            .iter()
-            .any(|n| matches!(self.lookup(&n.to_string()), Some(Val::Node(v)) if self.g.ty(*v).is_array()));
-        match desugar::for_loop(&self.gen, f).filter(|_| over_floats) {
-            Some(Ok(Expr::ForLoop(index_loop))) => return self.for_loop(&index_loop),
-            Some(other) => return self.rewritten(other),
-            None => {}
-        }
-        let Some(range) = loop_range(&f.expr) else {
-            return self.error(&f.expr, "#[differentiate] supports `for` loops over `a..b`, `a..=b`, `.rev()`, `.step_by(k)`, and the elements of a float array (`x.iter()`, `&x`); write the loop over an index range");
-        };
-        let (start, end, rev) = (range.start, range.end, range.rev);
-        let index_name = match &*f.pat {
-            Pat::Ident(pi) => Some(pi.ident.to_string()),
-            Pat::Wild(_) => None,
-            other => return self.error(other, "the loop variable must be a name or `_`"),
-        };
-        for bound in [Some(start), Some(end), range.step].into_iter().flatten() {
-            if self.mentions_active(bound) {
-                return self.error(bound, "loop bounds cannot depend on a differentiated value");
-            }
-        }
-        let (s, e) = (self.expr(start), self.expr(end));
-        let (s, mut e) = (self.node(s, start), self.node(e, end));
-        if range.inclusive {
-            let one = self.add(Op::Int(1), vec![], Ty::Int);
-            e = self.g_int(IntOp::Add, e, one);
-        }
-        // `(a..b).step_by(k)`: index `j` in `0..(b - a).div_ceil(k)`, and
-        // the loop variable `a + j * k`.
-        let (s, e, step) = match range.step {
-            Some(k) => {
-                let k_val = self.expr(k);
-                let k = self.node(k_val, k);
-                let count = self.step_count(s, e, k);
-                let zero = self.add(Op::Int(0), vec![], Ty::Int);
-                (zero, count, Some((s, k)))
-            }
-            None => (s, e, None),
-        };
-        let mut names: Vec<String> = assigned_names(&f.body)
-            .into_iter()
-            .filter(|n| self.lookup(n).is_some())
-            .collect();
-        names.sort();
-        names.dedup();
-        let mut inits = Vec::new();
-        for n in &names {
-            match self.lookup(n) {
-                Some(Val::Node(v)) => inits.push(*v),
-                _ => {
-                    return self.error(
-                        &f.body,
-                        format!("`{n}` is a tuple; a loop can carry only single values"),
-                    )
-                }
-            }
-        }
-        // A carried value is active if its initial value is, or if the body
-        // makes it so: lower the body again until that is stable.
-        // Likewise its type: a float if it starts or ends as one (an opaque
-        // initial value may not say).
-        let mut active: Vec<bool> = inits.iter().map(|v| self.is_active(*v)).collect();
-        let mut tys: Vec<Ty> = inits.iter().map(|v| self.g.ty(*v)).collect();
-        let errors_before = self.errors.len();
-        let (body, outs) = loop {
-            let index = LoopIndex {
-                name: &index_name,
-                step,
-            };
-            let (body, outs) = self.loop_body(f, &index, &names, &inits, &tys, &active);
-            let grown: Vec<usize> = (0..outs.len())
-                .filter(|&k| !active[k] && self.is_active(outs[k]))
-                .collect();
-            // An unsuffixed literal start takes the type the body gives.
-            let loose_retyped = |cx: &Self, k: usize| {
-                let out = cx.g.ty(outs[k]);
-                cx.loose.contains_key(&inits[k]) && out.float().is_some() && out != tys[k]
-            };
-            let retyped: Vec<usize> = (0..outs.len())
-                .filter(|&k| {
-                    carried_ty(tys[k], self.g.ty(outs[k])) != tys[k] || loose_retyped(self, k)
-                })
-                .collect();
-            if grown.is_empty() && retyped.is_empty() {
-                break (body, outs);
-            }
-            grown.into_iter().for_each(|k| active[k] = true);
-            for k in retyped {
-                let out = self.g.ty(outs[k]);
-                match out.float() {
-                    Some(f) if self.loose.contains_key(&inits[k]) => {
-                        inits[k] = self.retype(inits[k], f);
-                        tys[k] = out;
-                    }
-                    _ => tys[k] = carried_ty(tys[k], out),
-                }
-            }
-            self.errors.truncate(errors_before);
-        };
-        self.g.set_outputs(body, outs.clone());
-        let mut args = vec![s, e];
-        args.extend(&inits);
-        let op = Op::Loop {
-            body,
-            carried: names.len() as u32,
-            rev,
-        };
-        let node = self.add(op, args, Ty::Other);
-        for (k, name) in names.iter().enumerate() {
-            let proj = self.add(Op::Proj(k as u32), vec![node], tys[k]);
-            self.assign(name, Val::Node(proj));
-        }
-        Val::Unit
-    }
-
-    /// Lowers a loop body once, with carried values as region arguments
-    /// of the given activity; returns the region and the carried values
-    /// at the end of the body.
-    fn loop_body(
-        &mut self,
-        f: &syn::ExprForLoop,
-        index: &LoopIndex,
-        names: &[String],
-        inits: &[NodeId],
-        tys: &[Ty],
-        active: &[bool],
-    ) -> (RegionId, Vec<NodeId>) {
-        let saved_scopes = self.scopes.clone();
-        let outer = self.region;
-        let body = self.g.new_region(outer);
-        self.region = body;
-        for (k, name) in names.iter().enumerate() {
-            let arg = self.add_with(Op::RegionArg(body, k as u32 + 1), vec![], tys[k], active[k]);
-            if let Some(lit) = self.loose.get(&inits[k]).cloned() {
-                self.loose.insert(arg, lit);
-            }
-            self.assign(name, Val::Node(arg));
-        }
-        self.scopes.push(Scope::new());
-        let mut i = self.add(Op::RegionArg(body, 0), vec![], Ty::Int);
-        if let Some((start, k)) = index.step {
-            let offset = self.g_int(IntOp::Mul, i, k);
-            i = self.g_int(IntOp::Add, start, offset);
-        }
-        if let Some(name) = index.name {
-            self.bind(name, Val::Node(i));
-        }
-        self.block(&f.body);
-        self.scopes.pop();
-        let outs = names
-            .iter()
-            .zip(inits)
-            .map(|(n, init)| match self.lookup(n) {
-                Some(Val::Node(v)) => *v,
-                _ => *init,
-            })
-            .collect();
-        self.scopes = saved_scopes;
-        self.region = outer;
-        (body, outs)
-    }
-
-    /// The trip count of `(s..e).step_by(k)`: `(e - s + k - 1) / k` when
-    /// `e > s`, else 0 (in an `If`: `e - s` may not go below zero).
-    fn step_count(&mut self, s: NodeId, e: NodeId, k: NodeId) -> NodeId {
-        let names = ["start", "end", "step"].map(|n| self.gen.id(n, self.g.span));
-        for (name, v) in names.iter().zip([s, e, k]) {
-            self.bind(&name.to_string(), Val::Node(v));
-        }
-        let [s, e, k] = &names;
-        let count: ExprIf = syn::parse_quote!(if #e > #s { (#e - #s + #k - 1) / #k } else { 0 });
-        match self.if_expr(&count) {
-            Val::Node(n) => n,
-            _ => self.add(Op::Int(0), vec![], Ty::Int),
-        }
-    }
-
-    fn cond(&mut self, e: &Expr) -> NodeId {
-        if let Expr::Let(l) = e {
-            self.errors.at(
-                l,
-                "#[differentiate] does not support `if let`; use a boolean condition",
-            );
-            return self.add(Op::Bool(false), vec![], Ty::Bool);
-        }
-        let v = self.expr(e);
-        let c = self.node(v, e);
-        if self.g.ty(c) == Ty::Other {
-            // An opaque condition: it is a `bool`.
-            self.g.nodes[c.0 as usize].ty = Ty::Bool;
-        }
-        c
-    }
-
-    fn if_expr(&mut self, i: &ExprIf) -> Val {
-        let cond = self.cond(&i.cond);
-        let saved_scopes = self.scopes.clone();
-        let outer = self.region;
-
-        let then_r = self.g.new_region(outer);
-        self.region = then_r;
-        let then_val = self.block(&i.then_branch);
-        let then_scopes = std::mem::replace(&mut self.scopes, saved_scopes.clone());
-
-        let els_r = self.g.new_region(outer);
-        self.region = els_r;
-        let els_val = match &i.else_branch {
-            Some((_, e)) => self.expr(e),
-            None => Val::Unit,
-        };
-        let els_scopes = std::mem::replace(&mut self.scopes, saved_scopes);
-        self.region = outer;
-
-        if !then_val.same_shape(&els_val) {
-            return self.error(
-                i,
-                "the branches of this `if` give values of different shapes",
-            );
-        }
-        // Outer bindings either branch changed, in a fixed order.
-        let mut changed = Vec::new();
-        for (depth, scope) in self.scopes.iter().enumerate() {
-            for (name, v) in scope {
-                let t = &then_scopes[depth][name];
-                let e = &els_scopes[depth][name];
-                if (t != v || e != v) && t.same_shape(e) {
-                    changed.push((name.clone(), v.clone(), t.clone(), e.clone()));
-                }
-            }
-        }
-        let (mut then_out, mut els_out) = (Vec::new(), Vec::new());
-        then_val.leaves(&mut then_out);
-        els_val.leaves(&mut els_out);
-        for (_, _, t, e) in &changed {
-            t.leaves(&mut then_out);
-            e.leaves(&mut els_out);
-        }
-        if then_out.is_empty() {
-            return Val::Unit;
-        }
-        for k in 0..then_out.len() {
-            if let [a, b] = self.unify(&[then_out[k], els_out[k]])[..] {
-                (then_out[k], els_out[k]) = (a, b);
-            }
-        }
-        let tys: Vec<Ty> = then_out
-            .iter()
-            .zip(&els_out)
-            .map(|(a, b)| {
-                let (ta, tb) = (self.g.ty(*a), self.g.ty(*b));
-                if ta.float().is_some() {
-                    ta
-                } else {
-                    tb
-                }
-            })
-            .collect();
-        self.g.set_outputs(then_r, then_out);
-        self.g.set_outputs(els_r, els_out);
-        let if_node = self.add(
-            Op::If {
-                then: then_r,
-                els: els_r,
-            },
-            vec![cond],
-            Ty::Other,
-        );
-        let projs: Vec<NodeId> = tys
-            .iter()
-            .enumerate()
-            .map(|(k, ty)| self.add(Op::Proj(k as u32), vec![if_node], *ty))
-            .collect();
-        let mut projs = projs.into_iter();
-        let result = then_val.rebuild(&mut projs);
-        for (name, _, t, _) in changed {
-            let v = t.rebuild(&mut projs);
-            self.assign(&name, v);
-        }
-        result
-    }
-
     /// The function's outputs, checked against its declared shape.
     fn outputs(&mut self, result: Val, block: &Block) -> Vec<NodeId> {
         let span_at = block
@@ -1842,79 +1579,6 @@ fn float_of_expr(cx: &Lower, e: &Expr) -> Option<FloatTy> {
 }
 
 /// `a..b` -> `(a, b, false)`; `(a..b).rev()` -> `(a, b, true)`.
-/// The integers a `for` loop walks: `a..b`, `a..=b`, `.rev()`,
-/// `.step_by(k)`.
-struct LoopRange<'e> {
-    start: &'e Expr,
-    end: &'e Expr,
-    inclusive: bool,
-    rev: bool,
-    step: Option<&'e Expr>,
-}
-
-fn loop_range(e: &Expr) -> Option<LoopRange<'_>> {
-    match e {
-        Expr::Range(r) => Some(LoopRange {
-            start: r.start.as_deref()?,
-            end: r.end.as_deref()?,
-            inclusive: matches!(r.limits, syn::RangeLimits::Closed(_)),
-            rev: false,
-            step: None,
-        }),
-        Expr::Paren(p) => loop_range(&p.expr),
-        Expr::MethodCall(m) if m.method == "rev" && m.args.is_empty() => {
-            let r = loop_range(&m.receiver)?;
-            Some(LoopRange { rev: !r.rev, ..r })
-        }
-        // `(a..b).rev().step_by(k)` steps from the end: not read.
-        Expr::MethodCall(m) if m.method == "step_by" && m.args.len() == 1 => {
-            let r = loop_range(&m.receiver)?;
-            (!r.rev && r.step.is_none()).then_some(LoopRange {
-                step: Some(&m.args[0]),
-                ..r
-            })
-        }
-        _ => None,
-    }
-}
-
-/// A `for` loop's variable: its name, and for `.step_by(k)` the start and
-/// the step (the loop then counts steps).
-struct LoopIndex<'a> {
-    name: &'a Option<String>,
-    step: Option<(NodeId, NodeId)>,
-}
-
-/// The type of a carried value: a float if it starts or ends as one.
-fn carried_ty(init: Ty, out: Ty) -> Ty {
-    if init.elem().is_some() {
-        init
-    } else {
-        out
-    }
-}
-
-/// Names a block assigns (`name = ...`, `name += ...`), nested blocks
-/// included.
-fn assigned_names(block: &Block) -> Vec<String> {
-    struct Assigned(Vec<String>);
-    impl<'ast> syn::visit::Visit<'ast> for Assigned {
-        fn visit_expr_assign(&mut self, a: &'ast syn::ExprAssign) {
-            self.0.extend(target_name(&a.left));
-            syn::visit::visit_expr_assign(self, a);
-        }
-        fn visit_expr_binary(&mut self, b: &'ast syn::ExprBinary) {
-            if compound(&b.op).is_some() {
-                self.0.extend(target_name(&b.left));
-            }
-            syn::visit::visit_expr_binary(self, b);
-        }
-    }
-    let mut v = Assigned(Vec::new());
-    syn::visit::Visit::visit_block(&mut v, block);
-    v.0
-}
-
 /// Names an expression assigns (`name = ...`, `name += ...`).
 fn assigned_names_in(e: &Expr) -> Vec<String> {
     let block: Block = syn::parse_quote!({ #e });
