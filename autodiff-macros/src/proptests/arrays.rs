@@ -47,10 +47,10 @@ use super::properties::{
     hvp_property, jvp_property, simplify_property, swell_property, vjp_property,
 };
 use super::scalar::{a_ref, cond, leaf, opnd, Builder, Cond, Ins, Opnd, Ref};
-use super::{check, ident, seeded_runner, signed, Sample, F64};
+use super::{check, function_of, ident, seeded_runner, signed, Sample, F64};
 use crate::interp;
 use crate::ir::IntOp;
-use crate::ir::{Bin, FloatTy, Function, NodeId, Op, OutShape, Param, RegionId, Ty, Un, ROOT};
+use crate::ir::{Bin, FloatTy, Function, NodeId, Op, Param, RegionId, Ty, Un, ROOT};
 
 /// An index into an array of length `n`, resolved against the enclosing
 /// loops (`k` picks one, counted from the innermost).
@@ -870,17 +870,7 @@ fn abuild(p: &AProg, n: usize, avoid: Avoid) -> Function {
     if let Some(k) = p.array_out {
         outputs.push(b.arr(k).node);
     }
-    let shape = if outputs.len() == 1 {
-        OutShape::Leaf
-    } else {
-        OutShape::Tuple(vec![OutShape::Leaf; outputs.len()])
-    };
-    Function {
-        params,
-        graph: b.g,
-        outputs,
-        shape,
-    }
+    function_of(params, b.g, outputs)
 }
 
 impl Sample for ACase {

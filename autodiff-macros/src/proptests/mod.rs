@@ -74,7 +74,7 @@ use std::cell::Cell;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestError, TestRunner};
 
-use crate::ir::{FloatTy, Function, Graph, NodeId, Op, Param, Ty, ROOT};
+use crate::ir::{FloatTy, Function, Graph, NodeId, Op, OutShape, Param, Ty, ROOT};
 use point::Point;
 
 const F64: Ty = Ty::Float(FloatTy::F64);
@@ -144,6 +144,21 @@ fn float_param(name: &str, fields: usize) -> Param {
     Param {
         name: ident(name),
         fields: vec![F64; fields],
+    }
+}
+
+/// The function of `params` with these outputs (a tuple of several).
+fn function_of(params: Vec<Param>, graph: Graph, outputs: Vec<NodeId>) -> Function {
+    let shape = if outputs.len() == 1 {
+        OutShape::Leaf
+    } else {
+        OutShape::Tuple(vec![OutShape::Leaf; outputs.len()])
+    };
+    Function {
+        params,
+        graph,
+        outputs,
+        shape,
     }
 }
 

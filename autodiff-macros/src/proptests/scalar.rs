@@ -14,7 +14,7 @@ use super::point::{point_of, Point, Shape};
 use super::properties::{
     hvp_property, jvp_property, simplify_property, swell_property, vjp_property,
 };
-use super::{check, float_param, ident, signed, Sample, F64, SWELL};
+use super::{check, float_param, function_of, ident, signed, Sample, F64, SWELL};
 use crate::diff::forward::jvp;
 use crate::diff::reverse::vjp;
 use crate::diff::Seed;
@@ -644,19 +644,10 @@ fn build(p: &Prog) -> Function {
     if let Some(r) = p.second {
         outputs.push(b.r(r));
     }
-    let shape = if outputs.len() == 1 {
-        OutShape::Leaf
-    } else {
-        OutShape::Tuple(vec![OutShape::Leaf; outputs.len()])
-    };
-    Function {
-        params: (0..p.params)
-            .map(|i| float_param(&format!("x{i}"), 1))
-            .collect(),
-        graph: b.g,
-        outputs,
-        shape,
-    }
+    let params = (0..p.params)
+        .map(|i| float_param(&format!("x{i}"), 1))
+        .collect();
+    function_of(params, b.g, outputs)
 }
 
 // ---------------------------------------------------------------------------

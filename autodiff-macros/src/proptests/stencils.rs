@@ -27,9 +27,11 @@ use super::properties::{
     gather_property, hvp_property, simplified_vjp_property, vjp_bar, vjp_property,
 };
 use super::scalar::{a_ref, cond, opnd, Builder, Ins, Ref, BINS, UNS};
-use super::{check, float_param, ident, param_node, seeded_runner, signed, Sample, F64};
+use super::{
+    check, float_param, function_of, ident, param_node, seeded_runner, signed, Sample, F64,
+};
 use crate::ir::IntOp;
-use crate::ir::{Bin, FloatTy, Function, NodeId, Op, OutShape, Param, Ty, ROOT};
+use crate::ir::{Bin, FloatTy, Function, NodeId, Op, Param, Ty, ROOT};
 use crate::simplify::gather::gather;
 use crate::simplify::{finish, simplify};
 
@@ -258,17 +260,7 @@ fn sbuild(p: &SProg, n: usize) -> Function {
             b.g.add(ROOT, Op::Proj(k as u32), vec![l], ty)
         })
         .collect();
-    let shape = if outputs.len() == 1 {
-        OutShape::Leaf
-    } else {
-        OutShape::Tuple(vec![OutShape::Leaf; outputs.len()])
-    };
-    Function {
-        params,
-        graph: b.g,
-        outputs,
-        shape,
-    }
+    function_of(params, b.g, outputs)
 }
 
 impl Sample for SCase {
