@@ -2,7 +2,8 @@
 //! test interpreter: the same formulas on [`Scalar`]s, so dual numbers
 //! check the kernels' derivative rules against their values.
 
-use super::{add_arrays, err, Error, Scalar, Val};
+use super::value::{add_arrays, Val};
+use super::{err, Error, Scalar};
 use crate::ir::{Bin, FloatTy, Kernel, Un};
 
 /// Arithmetic on `T` in one float type.
@@ -163,7 +164,7 @@ pub fn eval<T: Scalar>(ty: FloatTy, k: Kernel, args: &[Val<T>]) -> Result<Val<T>
     let m = |i: usize| rows(&args[i]);
     let f = |i: usize| args[i].float().cloned();
     let out = match k {
-        Sum => Val::F(super::sum_all(ty, args[0].array()?)?),
+        Sum => Val::F(super::value::sum_all(ty, args[0].array()?)?),
         Mean => {
             let x = v(0)?;
             let s = ar.sum(x.len(), |i| x[i].clone());
