@@ -189,14 +189,18 @@ impl<T: Scalar> Interp<'_, T> {
 
     /// Runs a loop: its outputs are the final carried values, then one
     /// array per stacked value.
-    fn run_loop(
-        &mut self,
-        id: NodeId,
-        body: RegionId,
-        carried: usize,
-        rev: bool,
-    ) -> Result<Val<T>, Error> {
+    fn run_loop(&mut self, id: NodeId) -> Result<Val<T>, Error> {
         let g = &self.f.graph;
+        let Op::Loop {
+            body,
+            carried,
+            rev,
+            exit,
+        } = *g.op(id)
+        else {
+            return err(format!("%{}: not a loop", id.0));
+        };
+        let carried = carried as usize;
         let args = g.args(id);
         if args.len() != 2 + carried {
             return err(format!(
@@ -245,8 +249,15 @@ impl<T: Scalar> Interp<'_, T> {
         if rev {
             indices.reverse();
         }
-        let trips = indices.len() as i64;
+        // An unbounded loop runs until its exit (or this many iterations).
+        const MAX_TRIPS: i64 = 100_000;
+        let indices: Box<dyn Iterator<Item = i64>> = match exit {
+            Some(e) if e.unbounded => Box::new(start..start + MAX_TRIPS),
+            _ => Box::new(indices.into_iter()),
+        };
+        let mut trips = 0;
         for i in indices {
+            trips += 1;
             let mut a = Vec::with_capacity(1 + carried);
             a.push(Val::Int(i));
             a.append(&mut cur);
@@ -261,6 +272,14 @@ impl<T: Scalar> Interp<'_, T> {
             for &(k, var) in &slots {
                 if self.var[body_outs[k].0 as usize] != var {
                     self.vars.insert(var, cur[k].clone());
+                }
+            }
+            if let Some(e) = exit {
+                if !cur[e.go as usize].boolean()? {
+                    break;
+                }
+                if e.unbounded && trips == MAX_TRIPS {
+                    return err(format!("%{}: no exit after {MAX_TRIPS} iterations", id.0));
                 }
             }
         }
@@ -288,9 +307,7 @@ impl<T: Scalar> Interp<'_, T> {
                 // The `If` itself has no value; record which side ran.
                 return Ok(Val::Bool(taken == then));
             }
-            Op::Loop { body, carried, rev } => {
-                return self.run_loop(id, body, carried as usize, rev);
-            }
+            Op::Loop { .. } => return self.run_loop(id),
             _ => {}
         }
         let float_ty = || {

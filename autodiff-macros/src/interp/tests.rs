@@ -192,6 +192,7 @@ fn loops_carry_and_stack() {
         body,
         carried: 1,
         rev: true,
+        exit: None,
     };
     let l = g.add(ROOT, op, vec![one, four, x], Ty::Other);
     let fin = g.add(ROOT, Op::Proj(0), vec![l], F64);
@@ -324,6 +325,7 @@ fn in_place_updates_share_a_variable() {
         body,
         carried: 1,
         rev: false,
+        exit: None,
     };
     let l = g.add(ROOT, op, vec![i0, two, y1], Ty::Other);
     let fin = g.add(ROOT, Op::Proj(0), vec![l], ARR);
@@ -368,6 +370,7 @@ fn array_misuse_is_an_error() {
         body,
         carried: 2,
         rev: false,
+        exit: None,
     };
     let l = g.add(ROOT, op, vec![i0, i1, y, y], Ty::Other);
     let fin = g.add(ROOT, Op::Proj(0), vec![l], ARR);
@@ -398,6 +401,7 @@ fn dual_numbers_through_arrays() {
         body,
         carried: 1,
         rev: false,
+        exit: None,
     };
     let l = g.add(ROOT, op, vec![i0, len, y], Ty::Other);
     let fin = g.add(ROOT, Op::Proj(0), vec![l], ARR);

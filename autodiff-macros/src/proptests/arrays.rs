@@ -745,6 +745,7 @@ impl Builder {
             body,
             carried: inits.len() as u32,
             rev: l.rev,
+            exit: None,
         };
         let node = self.g.add(r, op, loop_args, Ty::Other);
         for (k, &init) in inits.iter().enumerate() {
@@ -995,7 +996,9 @@ fn array_generator_covers_the_features() {
             }
             let arg_op = |k: usize| g.op(n.args[k]);
             match &n.op {
-                Op::Loop { body, carried, rev } => {
+                Op::Loop {
+                    body, carried, rev, ..
+                } => {
                     has.insert("Loop");
                     if *rev {
                         has.insert("reversed loop");

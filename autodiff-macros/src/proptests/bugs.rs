@@ -47,6 +47,7 @@ fn for_loop(
         body: b,
         carried: inits.len() as u32,
         rev: false,
+        exit: None,
     };
     let l = g.add(r, op, loop_args, Ty::Other);
     (0..inits.len())

@@ -61,6 +61,7 @@
 
 mod arrays;
 mod bugs;
+mod flow;
 mod idioms;
 mod matrix;
 mod point;

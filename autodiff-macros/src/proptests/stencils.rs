@@ -8,7 +8,7 @@
 //! literal) over one or two array params of length `n` in 0..=7 (loops of
 //! no iteration, of fewer than their span of offsets, and longer). The body
 //! reads `a[i + c]` for offsets `c` in `-lo..=back` (`i`, `IntAdd`/`IntSub`
-//! with a literal, or the tokens `i + c` / `i - c`), combines them all, runs
+//! with a literal, or the literal first `c + i`), combines them all, runs
 //! a let-chain of mostly cheap scalar instructions on the reads and their
 //! combination (and the loop index, and,
 //! sometimes, the float param `x0`: its adjoint is then summed across
@@ -45,12 +45,13 @@ struct SProg {
     rev: bool,
     end: u8,
     /// `a[i + c]`: the array (counted), the offset (picked in range),
-    /// written as tokens.
+    /// written with the literal first.
     reads: Vec<(u8, u8, bool)>,
     body: Vec<Ins>,
     /// `s += v` (true) or `s *= v` (false), if any.
     sum: Option<bool>,
-    /// `y[i + c] += v`: the offset, the value, written as tokens.
+    /// `y[i + c] += v`: the offset, the value, written with the literal
+    /// first.
     writes: Vec<(u8, Ref, bool)>,
 }
 
@@ -128,26 +129,20 @@ fn scase() -> impl Strategy<Value = SCase> {
 }
 
 impl Builder {
-    /// `i + c`: `i`, `IntAdd`/`IntSub` with a literal, or user tokens.
-    fn shifted(&mut self, i: NodeId, c: i64, tokens: bool) -> NodeId {
+    /// `i + c`: `i`, or integer arithmetic with a literal: `i + c`,
+    /// `i - c`, or (second flag) the literal first, `c + i` (as lowering
+    /// reads what a user writes).
+    fn shifted(&mut self, i: NodeId, c: i64, literal_first: bool) -> NodeId {
         if c == 0 {
-            i
-        } else if tokens {
-            let expr = if c > 0 {
-                format!("i + {c}")
-            } else {
-                format!("i - {}", -c)
-            };
-            self.opaque(&expr, &[("i", i)], Ty::Other)
-        } else {
-            let m = self.int_lit(c.abs());
-            let op = if c > 0 {
-                Op::IntBin(IntOp::Add)
-            } else {
-                Op::IntBin(IntOp::Sub)
-            };
-            self.g.add(self.region, op, vec![i, m], Ty::Other)
+            return i;
         }
+        let m = self.int_lit(c.abs());
+        let (op, args) = match (c > 0, literal_first) {
+            (true, true) => (IntOp::Add, vec![m, i]),
+            (true, false) => (IntOp::Add, vec![i, m]),
+            (false, _) => (IntOp::Sub, vec![i, m]),
+        };
+        self.g.add(self.region, Op::IntBin(op), args, Ty::Int)
     }
 }
 
@@ -250,6 +245,7 @@ fn sbuild(p: &SProg, n: usize) -> Function {
         body,
         carried: inits.len() as u32,
         rev: p.rev,
+        exit: None,
     };
     let l = b.g.add(ROOT, op, loop_args, Ty::Other);
     let outputs: Vec<NodeId> = inits
@@ -342,7 +338,7 @@ fn stencil_generator_covers_the_shapes() {
             has.push("reversed");
         }
         if c.prog.reads.iter().any(|r| r.2) {
-            has.push("tokens");
+            has.push("literal first");
         }
         if !c.prog.writes.is_empty() {
             has.push("scatter");
@@ -374,7 +370,7 @@ fn stencil_generator_covers_the_shapes() {
         "more iterations",
         "fewer iterations than the span",
         "reversed",
-        "tokens",
+        "literal first",
         "scatter",
         "carried product",
         "reads x0",

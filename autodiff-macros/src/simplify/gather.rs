@@ -1082,6 +1082,7 @@ mod tests {
                 body: b,
                 carried: 1,
                 rev,
+                exit: None,
             },
             vec![s, e, acc],
             Ty::Other,

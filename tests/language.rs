@@ -1,0 +1,350 @@
+//! Rust as users write it (SPEC §5): every loop form, early exits,
+//! closures, casts. Each function is checked in forward and reverse mode
+//! against num-dual on a hand-written reference (the same algorithm on dual
+//! numbers, its decisions taken on the real parts) and, where it has
+//! `hessian`, against hyper-dual numbers.
+#![deny(warnings)]
+
+#[macro_use]
+mod common;
+
+use autodiff::differentiate;
+use common::{close, dual_grad, hyper_hessian, seeded, Dual64, DualNum, HyperDual64};
+
+fn assert_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: {got:?} vs {want:?}");
+    for (g, w) in got.iter().zip(want) {
+        assert!(close(*g, *w, tol), "{what}: {got:?} vs {want:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// `while` with any condition.
+// ---------------------------------------------------------------------------
+
+/// Newton's square root, to a relative tolerance.
+#[differentiate(hessian)]
+fn newton_sqrt(a: f64) -> f64 {
+    let mut x = a;
+    let mut k = 0;
+    while (x * x - a).abs() > 1e-14 * a && k < 60 {
+        x = 0.5 * (x + a / x);
+        k += 1;
+    }
+    x
+}
+
+fn newton_sqrt_ref<D: DualNum<f64> + Copy>(a: D) -> D {
+    let mut x = a;
+    let mut k = 0;
+    while (x * x - a).re().abs() > 1e-14 * a.re() && k < 60 {
+        x = (x + a / x) * 0.5;
+        k += 1;
+    }
+    x
+}
+
+#[test]
+fn newton_iteration_in_a_while_loop() {
+    for a in [2.0, 0.25, 9.0, 1e4] {
+        let want = newton_sqrt_ref(Dual64::new(a, 1.0)).eps;
+        assert!(close(newton_sqrt_grad(a), want, 1e-12), "{a}");
+        assert!(close(newton_sqrt_jvp(a, 1.0).1, want, 1e-12), "{a}");
+        assert!(close(newton_sqrt_vjp(a, 2.0).1, 2.0 * want, 1e-12), "{a}");
+        let h = hyper_hessian(|v: &[HyperDual64]| newton_sqrt_ref(v[0]), &[a]);
+        assert!(close(newton_sqrt_hessian(a)[0][0], h[0][0], 1e-9), "{a}");
+        // The derivative of sqrt, as a check of the reference.
+        assert!(close(want, 0.5 / a.sqrt(), 1e-12));
+    }
+}
+
+/// A fixed point of a contraction with `loop` and `break value`.
+#[differentiate]
+fn fixed_point(c: f64) -> f64 {
+    let mut x = 0.0;
+    loop {
+        let next = (x * 0.5 + c).cos();
+        if (next - x).abs() < 1e-14 {
+            break next;
+        }
+        x = next;
+    }
+}
+
+#[test]
+fn loop_with_break_value() {
+    for c in [0.3, -1.0, 2.0] {
+        let mut x = Dual64::from(0.0);
+        let cd = Dual64::new(c, 1.0);
+        loop {
+            let next = (x * 0.5 + cd).cos();
+            if (next - x).re.abs() < 1e-14 {
+                x = next;
+                break;
+            }
+            x = next;
+        }
+        assert!(close(fixed_point_grad(c), x.eps, 1e-10), "{c}");
+        assert!(close(fixed_point_jvp(c, 1.0).1, x.eps, 1e-10), "{c}");
+    }
+}
+
+/// Insertion sort (`while j > 0 && a[j - 1] > a[j]`), then weights.
+#[differentiate]
+fn sorted_weighted(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut a = vec![0.0; n];
+    for i in 0..n {
+        a[i] = x[i];
+    }
+    for i in 1..n {
+        let mut j = i;
+        while j > 0 && a[j - 1] > a[j] {
+            let t = a[j];
+            a[j] = a[j - 1];
+            a[j - 1] = t;
+            j -= 1;
+        }
+    }
+    let mut s = 0.0;
+    for (i, v) in a.iter().enumerate() {
+        s += (i as f64 + 1.0) * v * v;
+    }
+    s
+}
+
+fn sorted_weighted_ref(x: &[Dual64]) -> Dual64 {
+    let mut a = x.to_vec();
+    a.sort_by(|p, q| p.re.total_cmp(&q.re));
+    a.iter()
+        .enumerate()
+        .map(|(i, v)| *v * *v * (i as f64 + 1.0))
+        .fold(Dual64::from(0.0), |s, t| s + t)
+}
+
+#[test]
+fn insertion_sort_with_a_short_circuit_condition() {
+    for x in [
+        vec![0.3, -1.2, 2.5, 0.1],
+        vec![],
+        vec![1.0],
+        vec![5.0, 4.0, 3.0, 2.0, 1.0],
+    ] {
+        let want = dual_grad(sorted_weighted_ref, &x);
+        assert_close(&sorted_weighted_grad(&x), &want, 1e-12, "grad");
+        let v: Vec<f64> = (0..x.len()).map(|i| 0.5 - i as f64).collect();
+        let jvp: f64 = want.iter().zip(&v).map(|(g, d)| g * d).sum();
+        assert!(close(sorted_weighted_jvp(&x, &v).1, jvp, 1e-12));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// `break`, `continue`, `return` anywhere.
+// ---------------------------------------------------------------------------
+
+/// A guard at the top.
+#[differentiate(hessian)]
+fn guarded(x: f64, y: f64) -> f64 {
+    if x < 0.0 {
+        return y * y * x;
+    }
+    x.sin() * y
+}
+
+#[test]
+fn early_return_in_a_guard() {
+    for (x, y) in [(-1.0, 3.0), (1.0, 3.0), (0.5, -2.0)] {
+        let r = |v: &[Dual64]| {
+            if v[0].re < 0.0 {
+                v[1] * v[1] * v[0]
+            } else {
+                v[0].sin() * v[1]
+            }
+        };
+        let (gx, gy) = guarded_grad(x, y);
+        assert_close(&[gx, gy], &dual_grad(r, &[x, y]), 1e-12, "grad");
+        let rh = |v: &[HyperDual64]| {
+            if v[0].re < 0.0 {
+                v[1] * v[1] * v[0]
+            } else {
+                v[0].sin() * v[1]
+            }
+        };
+        let h = hyper_hessian(rh, &[x, y]);
+        let got = guarded_hessian(x, y);
+        for i in 0..2 {
+            assert_close(&got[i], &h[i], 1e-12, "hessian");
+        }
+    }
+}
+
+/// `continue` and `break` in one loop.
+#[differentiate]
+fn partial_sum(x: &[f64], limit: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        if x[i] < 0.0 {
+            continue;
+        }
+        s += x[i] * x[i] * limit.sqrt();
+        if s > limit {
+            break;
+        }
+    }
+    s
+}
+
+#[test]
+fn break_and_continue() {
+    let x = [0.5, -1.0, 2.0, 0.3, 4.0];
+    for limit in [0.1, 4.5, 100.0] {
+        let r = |v: &[Dual64]| {
+            let (x, limit) = (&v[..5], v[5]);
+            let mut s = Dual64::from(0.0);
+            for xi in x {
+                if xi.re < 0.0 {
+                    continue;
+                }
+                s += *xi * *xi * limit.sqrt();
+                if s.re > limit.re {
+                    break;
+                }
+            }
+            s
+        };
+        let mut p = x.to_vec();
+        p.push(limit);
+        let want = dual_grad(r, &p);
+        let (gx, gl) = partial_sum_grad(&x, limit);
+        let mut got = gx;
+        got.push(gl);
+        assert_close(&got, &want, 1e-12, "grad");
+    }
+}
+
+/// A `return` from inside a loop.
+#[differentiate]
+fn first_big(x: &[f64], t: f64) -> f64 {
+    for i in 0..x.len() {
+        if x[i] * t > 1.0 {
+            return x[i] * t * t;
+        }
+    }
+    t
+}
+
+#[test]
+fn return_inside_a_loop() {
+    let x = [0.5, -1.0, 2.0, 0.3, 4.0];
+    for t in [0.9, 0.1, 3.0] {
+        let (gx, gt) = first_big_grad(&x, t);
+        let hit = x.iter().position(|v| v * t > 1.0);
+        match hit {
+            Some(i) => {
+                let mut want = vec![0.0; 5];
+                want[i] = t * t;
+                assert_close(&gx, &want, 1e-15, "x");
+                assert!(close(gt, 2.0 * x[i] * t, 1e-15));
+            }
+            None => assert_eq!((gx, gt), (vec![0.0; 5], 1.0)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Ranges: `a..=b`, `.rev()`, `.step_by(k)`.
+// ---------------------------------------------------------------------------
+
+#[differentiate]
+fn ranges(x: &[f64], y: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 1..=x.len() - 1 {
+        s += x[i] * x[i - 1];
+    }
+    for i in (0..=2).rev() {
+        s = s * 0.5 + y * x[i];
+    }
+    for i in (1..x.len()).step_by(2) {
+        s += x[i].sin() * y;
+    }
+    s
+}
+
+fn ranges_ref(v: &[Dual64]) -> Dual64 {
+    let (x, y) = (&v[..v.len() - 1], v[v.len() - 1]);
+    let mut s = Dual64::from(0.0);
+    for i in 1..x.len() {
+        s += x[i] * x[i - 1];
+    }
+    for i in [2, 1, 0] {
+        s = s * 0.5 + y * x[i];
+    }
+    for i in (1..x.len()).step_by(2) {
+        s += x[i].sin() * y;
+    }
+    s
+}
+
+#[test]
+fn inclusive_reversed_and_stepped_ranges() {
+    let x = [0.3, -0.7, 1.1, 0.4, 2.0, -0.2];
+    let mut p = x.to_vec();
+    p.push(1.3);
+    let want = dual_grad(ranges_ref, &p);
+    let (gx, gy) = ranges_grad(&x, 1.3);
+    let mut got = gx;
+    got.push(gy);
+    assert_close(&got, &want, 1e-12, "grad");
+    let dir: Vec<f64> = (0..6).map(|i| 0.1 * i as f64 - 0.2).collect();
+    let jvp: f64 = want
+        .iter()
+        .zip(dir.iter().chain([&0.5]))
+        .map(|(g, d)| g * d)
+        .sum();
+    assert!(close(ranges_jvp(&x, 1.3, &dir, 0.5).1, jvp, 1e-12));
+}
+
+// ---------------------------------------------------------------------------
+// Closures bound with `let` (an RK4 step).
+// ---------------------------------------------------------------------------
+
+#[differentiate]
+fn rk4(y0: f64, k: f64, h: f64) -> f64 {
+    let rhs = |t: f64, y: f64| -k * y + t.sin();
+    let mut y = y0;
+    let mut t = 0.0;
+    for _ in 0..10 {
+        let k1 = rhs(t, y);
+        let k2 = rhs(t + h / 2.0, y + h * k1 / 2.0);
+        let k3 = rhs(t + h / 2.0, y + h * k2 / 2.0);
+        let k4 = rhs(t + h, y + h * k3);
+        y += h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4);
+        t += h;
+    }
+    y
+}
+
+fn rk4_ref(v: &[Dual64]) -> Dual64 {
+    let (y0, k, h) = (v[0], v[1], v[2]);
+    let rhs = |t: Dual64, y: Dual64| -k * y + t.sin();
+    let (mut y, mut t) = (y0, Dual64::from(0.0));
+    for _ in 0..10 {
+        let k1 = rhs(t, y);
+        let k2 = rhs(t + h / 2.0, y + h * k1 / 2.0);
+        let k3 = rhs(t + h / 2.0, y + h * k2 / 2.0);
+        let k4 = rhs(t + h, y + h * k3);
+        y += h / 6.0 * (k1 + k2 * 2.0 + k3 * 2.0 + k4);
+        t += h;
+    }
+    y
+}
+
+#[test]
+fn closures_called_in_the_body() {
+    let p = [1.0, 0.5, 0.1];
+    let want = dual_grad(rk4_ref, &p);
+    let (a, b, c) = rk4_grad(p[0], p[1], p[2]);
+    assert_close(&[a, b, c], &want, 1e-12, "grad");
+    let t = rk4_jvp(p[0], p[1], p[2], 0.0, 1.0, 0.0).1;
+    assert!(close(t, rk4_ref(&seeded(&p, 1)).eps, 1e-12));
+}
