@@ -2,12 +2,12 @@ use autodiff::differentiate;
 
 #[differentiate]
 fn f(x: f64, y: f64) -> f64 {
-    let g = |t: f64| t * x;
+    let g = x.to_degrees();
     let m = match y > 0.0 {
         true => y,
         false => -y,
     };
-    g(1.0) + m
+    g + m
 }
 
 fn main() {

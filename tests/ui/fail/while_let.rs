@@ -1,15 +1,15 @@
 use autodiff::differentiate;
 
-#[differentiate]
-fn f(x: f64, steps: Vec<f64>) -> f64 {
+#[differentiate(wrt(x))]
+fn f(x: f64, steps: &[f64]) -> f64 {
     let mut y = x;
-    let mut it = steps.into_iter();
+    let mut it = steps.iter();
     while let Some(h) = it.next() {
-        y = y * h;
+        y = y * *h;
     }
     y
 }
 
 fn main() {
-    let _: f64 = f_grad(1.0, vec![2.0]);
+    let _: f64 = f_grad(1.0, &[2.0]);
 }
