@@ -469,13 +469,16 @@ fn expect_powf(x: f64, y: f64, want: (f64, f64)) {
 #[test]
 fn powf_with_nonpositive_base() {
     // ∂x = y x^(y-1), ∂y = x^y ln x.
-    // x = 0: ln 0 = -inf, so the y part is 0 * -inf = NaN (x^y = 0).
-    expect_powf(0.0, 2.0, (0.0, f64::NAN));
-    expect_powf(0.0, 1.0, (1.0, f64::NAN));
-    expect_powf(0.0, 0.5, (f64::INFINITY, f64::NAN));
-    expect_powf(0.0, 3.0, (0.0, f64::NAN));
-    // x = 0, y = 0: x^y = 1, so ∂y = ln 0 = -inf and ∂x = 0 * 0^-1 = 0 * inf = NaN.
-    expect_powf(0.0, 0.0, (f64::NAN, f64::NEG_INFINITY));
+    // x = 0 (SPEC §6, JAX's convention): the y part is 0 for every y, never
+    // 0 * ln 0 = NaN.
+    expect_powf(0.0, 2.0, (0.0, 0.0));
+    expect_powf(0.0, 1.0, (1.0, 0.0));
+    expect_powf(0.0, 0.5, (f64::INFINITY, 0.0));
+    expect_powf(0.0, 3.0, (0.0, 0.0));
+    expect_powf(0.0, -1.0, (f64::NEG_INFINITY, 0.0));
+    // y = 0: x^0 is 1 for every x, so the x part is 0 (not 0 * 0^-1).
+    expect_powf(0.0, 0.0, (0.0, 0.0));
+    expect_powf(3.0, 0.0, (0.0, 3.0_f64.ln()));
     // x < 0, integral y: the x part is finite, the y part NaN (ln of a negative).
     expect_powf(-2.0, 3.0, (12.0, f64::NAN));
     expect_powf(-2.0, 2.0, (-4.0, f64::NAN));
@@ -484,6 +487,24 @@ fn powf_with_nonpositive_base() {
     expect_powf(-8.0, 1.0 / 3.0, (f64::NAN, f64::NAN));
     // Regular point for comparison.
     expect_powf(2.0, 3.0, (12.0, 8.0 * 2.0_f64.ln()));
+}
+
+/// The x part is never poisoned by the y part: along x alone, the
+/// tangent of `x.powf(1.0)` at 0 is 1, in `f64` and `f32`.
+#[test]
+fn powf_at_zero_in_forward_mode() {
+    assert_eq!(powf2::f_jvp(0.0, 1.0, 1.0, 0.0), (0.0, 1.0));
+    assert_eq!(powf2::f_jvp(0.0, 1.0, 0.0, 1.0), (0.0, 0.0));
+    assert_eq!(powf2::f_grad(0.0, 1.0), (1.0, 0.0));
+    assert_eq!(powf32::f_jvp(0.0, 1.0, 1.0, 0.0), (0.0, 1.0));
+    assert_eq!(powf32::f_grad(0.0, 2.0), (0.0, 0.0));
+}
+
+mod powf32 {
+    #[super::differentiate]
+    pub fn f(x: f32, y: f32) -> f32 {
+        x.powf(y)
+    }
 }
 
 #[test]

@@ -44,6 +44,11 @@ fn apply(g: &mut Graph, r: RegionId, p: Partial, d: NodeId) -> Option<NodeId> {
             let t = g.bin(r, Bin::Div, d, q);
             Some(g.bin(r, Bin::Mul, t, s))
         }
+        Partial::GatedScale(cond, s) => {
+            let scaled = g.bin(r, Bin::Mul, d, s);
+            let zero = g.filler(r, g.ty(d));
+            Some(g.select(r, cond, scaled, zero))
+        }
         Partial::Gate(cond, when) => {
             let zero = g.filler(r, g.ty(d));
             Some(if when {

@@ -246,6 +246,13 @@ impl<'a> Reverse<'a> {
                         node: bar.value(g, dr),
                         gate: Some((c, when)),
                     },
+                    Partial::GatedScale(c, s) => {
+                        let b = bar.value(g, dr);
+                        Bar {
+                            node: g.bin(dr, crate::ir::Bin::Mul, b, s),
+                            gate: Some((c, true)),
+                        }
+                    }
                     p => match apply(g, dr, p, bar.node) {
                         Some(n) => Bar {
                             node: n,

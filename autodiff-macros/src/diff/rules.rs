@@ -24,6 +24,9 @@ pub enum Partial {
     /// Pass the derivative through when the condition node is `when`,
     /// zero otherwise (piecewise choices: `max`, `min`, `clamp`, `Select`).
     Gate(NodeId, bool),
+    /// Multiply by the second node where the condition holds, zero
+    /// elsewhere (a slope that is NaN or infinite where it does not hold).
+    GatedScale(NodeId, NodeId),
 }
 
 /// Partial derivative of a node computing `op` with respect to operand `i`,
@@ -172,17 +175,21 @@ pub fn partial(
                 (Div, 0) => return Partial::Div(y),
                 // -(x / y) / y, as (d / y) * -(x / y)
                 (Div, _) => return Partial::DivScale(y, g.un(r, Un::Neg, out)),
-                // y x^(y - 1)
+                // y x^(y - 1), and 0 where y = 0 (x^0 is 1 for every x;
+                // the formula gives 0 * inf at x = 0).
                 (Powf, 0) => {
                     let one = c(g, 1.0);
                     let e = g.bin(r, Sub, y, one);
                     let p = g.bin(r, Powf, x, e);
-                    g.bin(r, Mul, y, p)
+                    let slope = g.bin(r, Mul, y, p);
+                    return unless_zero(g, r, y, slope);
                 }
-                // x^y ln x
+                // x^y ln x, and 0 where x = 0 (JAX's convention: the `ln 0`
+                // of a base at 0 never poisons the result).
                 (Powf, _) => {
                     let l = g.un(r, Un::Ln, x);
-                    g.bin(r, Mul, out, l)
+                    let slope = g.bin(r, Mul, out, l);
+                    return unless_zero(g, r, x, slope);
                 }
                 // atan2(x, y) = atan(x / y): ∂x = y / (x² + y²), ∂y = -x / (x² + y²)
                 (Atan2, _) => {
@@ -300,6 +307,21 @@ pub fn partial(
 // operand's adjoint); a tangent that sums terms starts from the first
 // term's fresh array and accumulates the rest into it.
 // ---------------------------------------------------------------------------
+
+/// `slope`, but 0 where `z` is 0: a literal `z` decides now, a runtime one
+/// gates the partial (the gate is applied last, so a NaN or infinite slope
+/// where `z` is 0 never reaches the result).
+fn unless_zero(g: &mut Graph, r: RegionId, z: NodeId, slope: NodeId) -> Partial {
+    match g.const_value(z) {
+        Some(v) if v == 0.0 => Partial::Zero,
+        Some(_) => Partial::Scale(slope),
+        None => {
+            let zero = g.filler(r, g.ty(z));
+            let nonzero = g.cmp(r, Cmp::Ne, z, zero);
+            Partial::GatedScale(nonzero, slope)
+        }
+    }
+}
 
 fn kernel(g: &mut Graph, r: RegionId, k: Kernel, args: Vec<NodeId>, ty: Ty) -> NodeId {
     g.add(r, Op::Kernel(k), args, ty)
