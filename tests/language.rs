@@ -348,3 +348,51 @@ fn closures_called_in_the_body() {
     let t = rk4_jvp(p[0], p[1], p[2], 0.0, 1.0, 0.0).1;
     assert!(close(t, rk4_ref(&seeded(&p, 1)).eps, 1e-12));
 }
+
+// ---------------------------------------------------------------------------
+// Casts and predicates.
+// ---------------------------------------------------------------------------
+
+/// `f32` inputs, accumulated in `f64`.
+#[differentiate]
+fn norm_in_f64(x: &[f32]) -> f32 {
+    let mut s = 0.0_f64;
+    for v in x.iter() {
+        s += (*v as f64) * (*v as f64);
+    }
+    s.sqrt() as f32
+}
+
+/// A float cast to an integer is piecewise constant; predicates decide.
+#[differentiate]
+fn stepped(x: f64, y: f64) -> f64 {
+    let n = (x * 3.0) as i64;
+    let mut s = x * n as f64;
+    if y.is_nan() || !y.is_finite() {
+        return s;
+    }
+    if y.is_sign_negative() {
+        s -= y;
+    } else {
+        s += y * y;
+    }
+    s
+}
+
+#[test]
+fn casts_between_floats_and_to_integers() {
+    let x = [3.0_f32, 4.0];
+    let g = norm_in_f64_grad(&x);
+    assert!(
+        (g[0] - 0.6).abs() < 1e-6 && (g[1] - 0.8).abs() < 1e-6,
+        "{g:?}"
+    );
+    let (v, t) = norm_in_f64_jvp(&x, &[1.0, 0.0]);
+    assert_eq!(v, 5.0);
+    assert!((t - 0.6).abs() < 1e-6);
+    // x = 1.2: n = 3; d/dx = n, d/dy = 2y (y >= 0) or -1.
+    assert_eq!(stepped_grad(1.2, 0.5), (3.0, 1.0));
+    assert_eq!(stepped_grad(1.2, -0.5), (3.0, -1.0));
+    assert_eq!(stepped_grad(1.2, f64::NAN).0, 3.0);
+    assert_eq!(stepped_grad(1.2, f64::INFINITY), (3.0, 0.0));
+}

@@ -771,6 +771,21 @@ impl<'a> Emitter<'a> {
                 let x = self.operand(a[0], prec);
                 (quote!(#x #sym #y), prec)
             }
+            Op::FloatCast => {
+                let x = self.operand(a[0], Prec::Cast);
+                let t = self.cx.float(float);
+                (quote!(#x as ::core::primitive::#t), Prec::Cast)
+            }
+            Op::FloatToInt(t) => {
+                let x = self.operand(a[0], Prec::Cast);
+                let t = format_ident!("{}", t.name());
+                (quote!(#x as ::core::primitive::#t), Prec::Cast)
+            }
+            Op::Pred(p) => {
+                let x = self.operand(a[0], Prec::Atom);
+                let m = format_ident!("{}", p.method());
+                (quote!(#x.#m()), Prec::Atom)
+            }
             Op::IntCast(t) => {
                 let x = self.operand(a[0], Prec::Cast);
                 let t = format_ident!("{}", t.name());
@@ -787,7 +802,8 @@ impl<'a> Emitter<'a> {
                 (quote!(#private::#f(#x, #y)), Prec::Atom)
             }
             Op::Cmp(c) => {
-                let x = self.operand(a[0], Prec::Add);
+                // `x as f64 < y` would read `f64<` as generics.
+                let x = self.operand(a[0], Prec::Unary);
                 let y = self.operand(a[1], Prec::Add);
                 let op = match c {
                     Cmp::Lt => quote!(<),

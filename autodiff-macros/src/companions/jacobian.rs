@@ -361,9 +361,17 @@ impl Companions<'_> {
                 .iter()
                 .enumerate()
                 .map(|(j, &w)| {
+                    // A matrix parameter's row of the Jacobian is its
+                    // gradient flattened, row-major.
                     let row = field(j, quote!(#r));
+                    let row = match self.sig.params[w].ir_ty {
+                        Ty::Array(_, 2) => {
+                            quote!(#row.iter().flatten().copied().collect::<::std::vec::Vec<_>>())
+                        }
+                        _ => quote!(#row.clone()),
+                    };
                     let collected =
-                        quote!(#rows.iter().map(|#r| #row.clone()).collect::<::std::vec::Vec<_>>());
+                        quote!(#rows.iter().map(|#r| #row).collect::<::std::vec::Vec<_>>());
                     if self.sig.params[w].ir_ty.is_array() {
                         tys.push(quote!(#private::Matrix<#float>));
                         quote!(#private::Matrix::from_rows(&#collected))

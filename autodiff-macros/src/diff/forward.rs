@@ -150,6 +150,15 @@ impl<'a> Forward<'a> {
                 }
                 return;
             }
+            // The tangent, converted.
+            Op::FloatCast => {
+                self.map[i] = self.dst.add(dr, Op::FloatCast, args.clone(), node.ty);
+                for d in 0..self.dirs {
+                    self.tan[d][i] = self.tan[d][node.args[0].0 as usize]
+                        .map(|t| self.dst.add(dr, Op::FloatCast, vec![t], node.ty));
+                }
+                return;
+            }
             Op::Kernel(k) => {
                 let out = self.dst.add(dr, node.op.clone(), args.clone(), node.ty);
                 self.map[i] = out;

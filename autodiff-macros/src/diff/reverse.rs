@@ -233,6 +233,16 @@ impl<'a> Reverse<'a> {
             if node.ty.float().is_none() {
                 continue;
             }
+            // The adjoint, converted back.
+            if node.op == Op::FloatCast {
+                let a = node.args[0];
+                if self.active[a.0 as usize] {
+                    let b = bar.value(&mut self.g, dr);
+                    let back = self.g.add(dr, Op::FloatCast, vec![b], self.src.ty(a));
+                    add_bar(&mut self.g, dr, bars, a, Bar::open(back));
+                }
+                continue;
+            }
             let args: Vec<NodeId> = node.args.iter().map(|&a| self.primal(a)).collect();
             let out = self.primal(id);
             for (k, &a) in node.args.iter().enumerate() {

@@ -265,10 +265,11 @@ pub fn partial(
             if matches!(g.op(n), Op::Int(_)) {
                 slope
             } else {
+                // Gated, not selected: at n = 0 not even a NaN tangent of
+                // `x` reaches the result (x^0 does not depend on x).
                 let int_zero = g.add(r, Op::Int(0), vec![], Ty::Int);
-                let is_zero = g.cmp(r, Cmp::Eq, n, int_zero);
-                let zero = c(g, 0.0);
-                g.select(r, is_zero, zero, slope)
+                let nonzero = g.cmp(r, Cmp::Ne, n, int_zero);
+                return Partial::GatedScale(nonzero, slope);
             }
         }
         Op::MulAdd => match i {

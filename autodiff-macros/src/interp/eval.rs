@@ -397,6 +397,11 @@ impl<T: Scalar> Interp<'_, T> {
                 let n = arg(0)?.int()?;
                 Val::F(T::constant(float_ty()?.round(n as f64)))
             }
+            // `x + 0` in the target type: the value rounded to it, the
+            // derivative passed through.
+            Op::FloatCast => Val::F(T::bin(float_ty()?, Bin::Add, &farg(0)?, &T::constant(0.0))),
+            Op::FloatToInt(t) => Val::Int(t.cast(farg(0)?.re())),
+            Op::Pred(p) => Val::Bool(p.eval(farg(0)?.re())),
             Op::IntBin(IntOp::Add) => Val::Int(arg(0)?.int()?.wrapping_add(arg(1)?.int()?)),
             // Index arithmetic: the emitted `usize` subtraction panics below
             // zero.

@@ -155,6 +155,47 @@ pub enum IntOp {
     WrappingSubI32,
 }
 
+/// The float predicates conditions may test.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Pred {
+    Nan,
+    Finite,
+    Infinite,
+    SignNegative,
+    SignPositive,
+}
+
+impl Pred {
+    const ALL: [(Pred, &'static str); 5] = [
+        (Pred::Nan, "is_nan"),
+        (Pred::Finite, "is_finite"),
+        (Pred::Infinite, "is_infinite"),
+        (Pred::SignNegative, "is_sign_negative"),
+        (Pred::SignPositive, "is_sign_positive"),
+    ];
+
+    pub fn from_method(name: &str) -> Option<Pred> {
+        Pred::ALL.iter().find(|(_, n)| *n == name).map(|(p, _)| *p)
+    }
+
+    pub fn method(self) -> &'static str {
+        Pred::ALL
+            .iter()
+            .find(|(p, _)| *p == self)
+            .map_or("is_nan", |(_, n)| n)
+    }
+
+    pub fn eval(self, x: f64) -> bool {
+        match self {
+            Pred::Nan => x.is_nan(),
+            Pred::Finite => x.is_finite(),
+            Pred::Infinite => x.is_infinite(),
+            Pred::SignNegative => x.is_sign_negative(),
+            Pred::SignPositive => x.is_sign_positive(),
+        }
+    }
+}
+
 /// The primitive integer types, the targets of `as` casts.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum IntTy {
@@ -191,6 +232,21 @@ impl IntTy {
     /// The type a name (`usize`, `i32`, ...) spells.
     pub fn from_name(name: &str) -> Option<IntTy> {
         IntTy::ALL.iter().find(|(_, n)| *n == name).map(|(t, _)| *t)
+    }
+
+    /// `v as` this type (truncated toward zero, saturated), as an `i64`
+    /// (a `u64`/`u128` above `i64::MAX` saturates there).
+    pub fn cast(self, v: f64) -> i64 {
+        match self {
+            IntTy::I8 => i64::from(v as i8),
+            IntTy::I16 => i64::from(v as i16),
+            IntTy::I32 => i64::from(v as i32),
+            IntTy::U8 => i64::from(v as u8),
+            IntTy::U16 => i64::from(v as u16),
+            IntTy::U32 => i64::from(v as u32),
+            IntTy::I64 | IntTy::I128 | IntTy::Isize => v as i64,
+            IntTy::U64 | IntTy::U128 | IntTy::Usize => (v as u64).min(i64::MAX as u64) as i64,
+        }
     }
 
     pub fn name(self) -> &'static str {
@@ -246,6 +302,13 @@ pub enum Op {
     Clamp,
     /// `n as F`: `[n]`, `n` an integer node.
     IntToFloat,
+    /// `x as F` between `f32` and `f64`: `[x]` (the derivative passes
+    /// through, converted).
+    FloatCast,
+    /// `x as i64` (any integer type) of a float `[x]`: piecewise constant.
+    FloatToInt(IntTy),
+    /// `x.is_nan()` and the like, of a float `[x]`.
+    Pred(Pred),
     /// Integer arithmetic `[a, b]` (index arithmetic, loop bounds,
     /// counters).
     IntBin(IntOp),

@@ -1036,10 +1036,23 @@ impl Lower<'_> {
         args: &[&Expr],
         turbofish: bool,
     ) -> Val {
-        if name == "len" && args.len() == 1 {
+        if (name == "len" || name == "is_empty") && args.len() == 1 {
             if let Some(arr) = self.array_binding(args[0]) {
-                return Val::Node(self.add(Op::Len, vec![arr], Ty::Int));
+                let len = self.add(Op::Len, vec![arr], Ty::Int);
+                if name == "len" {
+                    return Val::Node(len);
+                }
+                let zero = self.add(Op::Int(0), vec![], Ty::Int);
+                return Val::Node(self.add(Op::Cmp(Cmp::Eq), vec![len, zero], Ty::Bool));
             }
+        }
+        if let (Some(p), [x]) = (crate::ir::Pred::from_method(name), args) {
+            let v = self.expr(x);
+            let x = self.node(v, x);
+            if self.g.ty(x).float().is_some() {
+                return Val::Node(self.add(Op::Pred(p), vec![x], Ty::Bool));
+            }
+            return self.opaque(e, Ty::Bool, "a method call");
         }
         let Some(m) = ops::method(name).filter(|_| !turbofish) else {
             if !self.mentions_active(e) {
@@ -1344,30 +1357,35 @@ impl Lower<'_> {
         Val::Node(self.add(Op::Call(k), args, ty))
     }
 
+    /// `x as T`: between integers and floats, `f32` and `f64` (the
+    /// derivative passes through, converted), and a float to an integer
+    /// (piecewise constant, derivative 0, like `floor`).
     fn cast(&mut self, e: &Expr, c: &syn::ExprCast) -> Val {
         let to = self.cx.float_of(&c.ty);
-        if !self.mentions_active(&c.expr) {
-            let v = self.expr(&c.expr);
-            let x = self.node(v, &c.expr);
-            let int = crate::signature::int_of(&c.ty);
-            return match (self.g.ty(x), to, int) {
-                (Ty::Int, Some(f), _) => Val::Node(self.add(Op::IntToFloat, vec![x], Ty::Float(f))),
-                (Ty::Int, _, Some(t)) => Val::Node(self.add(Op::IntCast(t), vec![x], Ty::Int)),
-                (Ty::Float(f), Some(t), _) if f == t => Val::Node(x),
-                (_, Some(f), _) => self.opaque(e, Ty::Float(f), "a cast"),
-                (_, _, Some(_)) => self.opaque(e, Ty::Int, "a cast"),
-                _ => self.opaque(e, Ty::Other, "a cast"),
-            };
-        }
+        let int = crate::signature::int_of(&c.ty);
+        let active = self.mentions_active(&c.expr);
         let v = self.expr(&c.expr);
         let x = self.node(v, &c.expr);
-        match (to, self.g.ty(x).float()) {
-            (Some(t), Some(f)) if t == f => Val::Node(x),
-            _ => {
-                let to = c.ty.to_token_stream().to_string();
-                self.error(e, format!("#[differentiate] cannot differentiate through a cast to `{to}`; for an integer use a constant, or `.floor()`/`.round()` (derivative 0) and keep the value a float"))
+        let generic = |f: FloatTy| f == FloatTy::Generic;
+        let node = match (self.g.ty(x), to, int) {
+            (Ty::Int, Some(f), _) => self.add(Op::IntToFloat, vec![x], Ty::Float(f)),
+            (Ty::Int, _, Some(t)) => self.add(Op::IntCast(t), vec![x], Ty::Int),
+            (Ty::Float(f), Some(t), _) if f == t => x,
+            (Ty::Float(f), Some(t), _) if !generic(f) && !generic(t) => {
+                self.add(Op::FloatCast, vec![x], Ty::Float(t))
             }
-        }
+            (Ty::Float(f), _, Some(t)) if !generic(f) => {
+                self.add(Op::FloatToInt(t), vec![x], Ty::Int)
+            }
+            _ if active => {
+                let to = c.ty.to_token_stream().to_string();
+                return self.error(e, format!("#[differentiate] cannot differentiate through a cast to `{to}`; casts between `f32` and `f64` and to integers are read (a generic `T` converts with `T::from(..)`)"));
+            }
+            (_, Some(f), _) => return self.opaque(e, Ty::Float(f), "a cast"),
+            (_, _, Some(_)) => return self.opaque(e, Ty::Int, "a cast"),
+            _ => return self.opaque(e, Ty::Other, "a cast"),
+        };
+        Val::Node(node)
     }
 
     fn field(&mut self, e: &Expr, f: &syn::ExprField) -> Val {
@@ -1566,7 +1584,22 @@ fn float_of_expr(cx: &Lower, e: &Expr) -> Option<FloatTy> {
         },
         Expr::Unary(u) => float_of_expr(cx, &u.expr),
         Expr::Binary(b) => float_of_expr(cx, &b.left).or_else(|| float_of_expr(cx, &b.right)),
-        Expr::MethodCall(m) => float_of_expr(cx, &m.receiver),
+        // `.sum::<f64>()`, `.fold(0.0, ..)`, `x.max(y)`.
+        Expr::MethodCall(m) => {
+            let turbofish = m.turbofish.as_ref().and_then(|t| match t.args.first() {
+                Some(syn::GenericArgument::Type(ty)) => cx.cx.float_of(ty),
+                _ => None,
+            });
+            let init = (m.method == "fold").then(|| m.args.first()).flatten();
+            turbofish
+                .or_else(|| init.and_then(|i| float_of_expr(cx, i)))
+                .or_else(|| float_of_expr(cx, &m.receiver))
+        }
+        // An element of a float array.
+        Expr::Index(ix) => float_of_expr(cx, &ix.expr).or_else(|| match &*ix.expr {
+            Expr::Path(_) => cx.array_binding(&ix.expr).and_then(|a| cx.g.ty(a).elem()),
+            _ => None,
+        }),
         // `T::zero()`, `f64::from(k)`: an associated function of a float type.
         Expr::Call(c) => match &*c.func {
             Expr::Path(p) if p.qself.is_none() && p.path.segments.len() == 2 => {
@@ -1578,7 +1611,6 @@ fn float_of_expr(cx: &Lower, e: &Expr) -> Option<FloatTy> {
     }
 }
 
-/// `a..b` -> `(a, b, false)`; `(a..b).rev()` -> `(a, b, true)`.
 /// Names an expression assigns (`name = ...`, `name += ...`).
 fn assigned_names_in(e: &Expr) -> Vec<String> {
     let block: Block = syn::parse_quote!({ #e });

@@ -1,7 +1,7 @@
 //! Random programs of control flow: `while`, `loop` with `break value`,
 //! `break` and `continue` in `for` loops, early `return` at the top and
-//! inside loops, `a..=b`, `.step_by(k)`, `.rev()`, integer casts, and
-//! closures, as Rust source lowered as `#[differentiate]` lowers it, then
+//! inside loops, `a..=b`, `.step_by(k)`, `.rev()`, casts to and from
+//! integers, float predicates, and closures, as Rust source lowered as `#[differentiate]` lowers it, then
 //! checked by the same properties. `fn f(x: &[f64], t: f64) -> f64` builds
 //! scalars step by step; `x` has length 0..=5.
 
@@ -23,7 +23,7 @@ struct FlowCase {
 }
 
 /// The number of step kinds `flow_source` knows.
-const FLOW_KINDS: u8 = 14;
+const FLOW_KINDS: u8 = 16;
 
 /// One step reading scalar `s` and writing scalar `n`.
 fn flow_step(kind: u8, s: &str, n: &str) -> String {
@@ -55,6 +55,10 @@ fn flow_step(kind: u8, s: &str, n: &str) -> String {
         // `while` on a float carried value (a fixed point of a
         // contraction, with a cap).
         12 => format!("let mut {n} = {s}; let mut k = 0; while ({n} - ({n} * 0.5 + t).cos()).abs() > 1e-10 && k < 60 {{ {n} = ({n} * 0.5 + t).cos(); k += 1; }}"),
+        // Predicates, and a float cast to an integer (piecewise constant).
+        14 => format!("let {n} = if {s}.is_sign_negative() || !{s}.is_finite() {{ -{s} }} else {{ {s}.sqrt() * ({s} * 4.0) as i32 as f64 }};"),
+        // A `loop` that returns.
+        15 => format!("let mut {n} = {s}; let mut k = 0; loop {{ {n} = {n} * 0.5 + t * t; k += 1; if {n}.abs() < 0.125 || {n} > 4.0 {{ return {n} * {s}; }} if {n}.abs() > 0.5 || k > 20 {{ break; }} }}"),
         // A `while` whose body returns.
         _ => format!("let mut {n} = {s}; let mut k = 0; while k < 4 {{ {n} = {n} * 0.5 + t; if {n} > 3.0 {{ return {n}; }} k += 1; }}"),
     }

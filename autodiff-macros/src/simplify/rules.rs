@@ -63,6 +63,7 @@ fn fold(g: &mut Graph, r: RegionId, op: &Op, args: &[NodeId], ty: Ty) -> Option<
         (Op::MulAdd, Ty::Float(f)) => eval::mul_add(f, c(0)?, c(1)?, c(2)?),
         (Op::Clamp, Ty::Float(_)) => eval::clamp(c(0)?, c(1)?, c(2)?)?,
         (Op::IntToFloat, Ty::Float(_)) => int(0)? as f64,
+        (Op::FloatCast, Ty::Float(f)) => f.round(c(0)?),
         (Op::IntBin(op), _) => {
             let (a, b) = (int(0)?, int(1)?);
             let n = match op {
@@ -95,6 +96,8 @@ fn fold(g: &mut Graph, r: RegionId, op: &Op, args: &[NodeId], ty: Ty) -> Option<
             return Some(g.add(r, Op::Bool(b), vec![], Ty::Bool));
         }
         (Op::Not, _) => return Some(g.add(r, Op::Bool(!boolean(0)?), vec![], Ty::Bool)),
+        (Op::Pred(p), _) => return Some(g.add(r, Op::Bool(p.eval(c(0)?)), vec![], Ty::Bool)),
+        (Op::FloatToInt(t), _) => return Some(g.int(r, t.cast(c(0)?))),
         (Op::And | Op::Or, _) => {
             let (a, b) = (boolean(0), boolean(1));
             let and = matches!(op, Op::And);
