@@ -2250,6 +2250,9 @@ pub fn generate(rng: &mut Rng) -> Case {
         OutKind::Tuple(parts) => {
             let mut items = Vec::new();
             let mut tys = Vec::new();
+            // A `Vec` part is bound after every other part is written: no
+            // later part can read (a moved) it.
+            let mut vecs = Vec::new();
             for (pi, part) in parts.iter().enumerate() {
                 let base = if pi == 0 { main.clone() } else { g.scalar(2) };
                 let e = if pi == 0 {
@@ -2272,12 +2275,14 @@ pub fn generate(rng: &mut Rng) -> Case {
                         tys.push(format!("[{ty_s}; {n}]"));
                     }
                     _ => {
-                        let (name, lt) = vec_output(&mut g, e);
-                        items.push(name);
+                        vecs.push((items.len(), e));
+                        items.push(String::new());
                         tys.push(format!("Vec<{ty_s}>"));
-                        let _ = lt;
                     }
                 }
+            }
+            for (at, e) in vecs {
+                items[at] = vec_output(&mut g, e).0;
             }
             out_expr = format!("({})", items.join(", "));
             ret_ty = format!("({})", tys.join(", "));
