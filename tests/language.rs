@@ -396,3 +396,78 @@ fn casts_between_floats_and_to_integers() {
     assert_eq!(stepped_grad(1.2, f64::NAN).0, 3.0);
     assert_eq!(stepped_grad(1.2, f64::INFINITY), (3.0, 0.0));
 }
+
+// ---------------------------------------------------------------------------
+// Iterating over constant data tables, enumerate in chains, a..=b chains.
+// ---------------------------------------------------------------------------
+
+/// A weighted least-squares fit over a table of pairs.
+#[differentiate(wrt(a, b))]
+fn fit(a: f64, b: f64, data: &[(f64, f64)]) -> f64 {
+    let mut s = 0.0;
+    for (i, &(x, y)) in data.iter().enumerate() {
+        let r = a * x + b - y;
+        s += r * r * (i as f64 + 1.0);
+    }
+    s
+}
+
+/// One hidden unit per row of a table of rows.
+#[differentiate(wrt(w))]
+fn rows_of_a_table(w: &[f64], xs: &[Vec<f64>]) -> f64 {
+    let mut s = 0.0;
+    for row in xs.iter() {
+        let mut z = 0.0;
+        for j in 0..w.len() {
+            z += w[j] * row[j];
+        }
+        s += z.tanh();
+    }
+    s
+}
+
+#[differentiate]
+fn chains(y: &[f64], t: f64) -> f64 {
+    let a = y
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v * v * i as f64)
+        .sum::<f64>();
+    let b = (1..=4).map(|k| (k as f64 * t).sin()).sum::<f64>();
+    a + b
+}
+
+#[test]
+fn loops_and_chains_over_data() {
+    let data = [(1.0, 2.0), (2.0, 3.5), (3.0, 6.0)];
+    let r = |v: &[Dual64]| {
+        let mut s = Dual64::from(0.0);
+        for (i, &(x, y)) in data.iter().enumerate() {
+            let r = v[0] * x + v[1] - y;
+            s += r * r * (i as f64 + 1.0);
+        }
+        s
+    };
+    let (ga, gb) = fit_grad(1.5, 0.2, &data);
+    assert_close(&[ga, gb], &dual_grad(r, &[1.5, 0.2]), 1e-12, "fit");
+
+    let xs = vec![vec![1.0, 2.0], vec![-1.0, 0.5], vec![0.25, -3.0]];
+    let r = |w: &[Dual64]| {
+        xs.iter()
+            .map(|row| (w[0] * row[0] + w[1] * row[1]).tanh())
+            .fold(Dual64::from(0.0), |s, t| s + t)
+    };
+    let w = [0.3, 0.1];
+    assert_close(
+        &rows_of_a_table_grad(&w, &xs),
+        &dual_grad(r, &w),
+        1e-12,
+        "rows",
+    );
+
+    let y = [1.0, 2.0, 3.0];
+    let (gy, gt) = chains_grad(&y, 0.5);
+    assert_close(&gy, &[0.0, 4.0, 12.0], 1e-15, "enumerate");
+    let want: f64 = (1..=4).map(|k| k as f64 * (k as f64 * 0.5).cos()).sum();
+    assert!(close(gt, want, 1e-14));
+}

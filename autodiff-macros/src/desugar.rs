@@ -29,6 +29,18 @@ enum Source {
     Elems(Vec<Expr>),
     /// The integers `a..b`.
     Range(Box<(Expr, Expr)>),
+    /// The items of a source with their positions, `(i, item)`.
+    Enumerate(Box<Source>),
+}
+
+impl Source {
+    /// The source whose indices the items are at.
+    fn base(&self) -> &Source {
+        match self {
+            Source::Enumerate(s) => s.base(),
+            other => other,
+        }
+    }
 }
 
 /// `E.method(..)` chains this module reads; anything else is `None` (not an
@@ -259,9 +271,17 @@ fn first_adaptor(e: &Expr) -> Option<(Span, String)> {
 fn source(e: &Expr) -> Option<Source> {
     match e {
         Expr::Paren(p) => source(&p.expr),
-        Expr::Range(r) if matches!(r.limits, syn::RangeLimits::HalfOpen(_)) => Some(Source::Range(
-            Box::new(((**r.start.as_ref()?).clone(), (**r.end.as_ref()?).clone())),
-        )),
+        Expr::Range(r) => {
+            let (a, b) = ((**r.start.as_ref()?).clone(), (**r.end.as_ref()?).clone());
+            let b = match r.limits {
+                syn::RangeLimits::HalfOpen(_) => b,
+                syn::RangeLimits::Closed(_) => parse_quote_spanned!(b.span()=> (#b) + 1),
+            };
+            Some(Source::Range(Box::new((a, b))))
+        }
+        Expr::MethodCall(m) if m.method == "enumerate" && m.args.is_empty() => {
+            Some(Source::Enumerate(Box::new(source(&m.receiver)?)))
+        }
         Expr::MethodCall(m)
             if (m.method == "iter" || m.method == "into_iter") && m.args.is_empty() =>
         {
@@ -337,37 +357,73 @@ fn closure_params<const N: usize>(c: &ExprClosure) -> Result<[Pat; N], (Span, St
 /// `let <pat> = <item i>;` statements binding the closure's parameter (or
 /// the loop pattern) to the source's item at index `i`.
 fn bind_item(
+    g: &Gen,
     source: &Source,
     pat: &Pat,
     i: &Expr,
     span: Span,
 ) -> Result<Vec<syn::Stmt>, (Span, String)> {
-    let pat = value_pat(pat);
+    // `__ad_item(&a, i)`: lowering makes it the element of a float array,
+    // `&a[i]` of other data (so the pattern as written applies).
+    let item = |a: &Expr| -> Expr {
+        let f = g.id("item", span);
+        parse_quote_spanned!(span=> #f(&#a, #i))
+    };
+    let pairs = || {
+        (
+            pat.span(),
+            "the items of `zip` are pairs: write `|(a, b)| ...`".to_string(),
+        )
+    };
     match source {
-        Source::Range(..) => Ok(vec![parse_quote_spanned!(span=> let #pat = #i;)]),
+        Source::Enumerate(inner) => {
+            let Pat::Tuple(t) = strip_ref(pat) else {
+                return Err((pat.span(), ENUMERATE.into()));
+            };
+            let [k, p] = [t.elems.first(), t.elems.get(1)];
+            let (Some(k), Some(p), 2) = (k, p, t.elems.len()) else {
+                return Err((pat.span(), ENUMERATE.into()));
+            };
+            let k = value_pat(k);
+            let mut stmts: Vec<syn::Stmt> = vec![parse_quote_spanned!(span=> let #k = #i;)];
+            stmts.extend(bind_item(g, inner, p, i, span)?);
+            Ok(stmts)
+        }
+        Source::Range(..) => {
+            let pat = value_pat(pat);
+            Ok(vec![parse_quote_spanned!(span=> let #pat = #i;)])
+        }
         Source::Elems(arrays) if arrays.len() == 1 => {
-            let a = &arrays[0];
-            Ok(vec![parse_quote_spanned!(span=> let #pat = #a[#i];)])
+            let a = item(&arrays[0]);
+            Ok(vec![parse_quote_spanned!(span=> let #pat = #a;)])
         }
         Source::Elems(arrays) => {
-            let Pat::Tuple(t) = &pat else {
-                return Err((
-                    pat.span(),
-                    "the items of `zip` are pairs: write `|(a, b)| ...`".into(),
-                ));
+            let Pat::Tuple(t) = strip_ref(pat) else {
+                return Err(pairs());
             };
             if t.elems.len() != arrays.len() {
-                return Err((
-                    pat.span(),
-                    "the items of `zip` are pairs: write `|(a, b)| ...`".into(),
-                ));
+                return Err(pairs());
             }
             Ok(t.elems
                 .iter()
                 .zip(arrays)
-                .map(|(p, a)| parse_quote_spanned!(span=> let #p = #a[#i];))
+                .map(|(p, a)| {
+                    let a = item(a);
+                    parse_quote_spanned!(span=> let #p = #a;)
+                })
                 .collect())
         }
+    }
+}
+
+const ENUMERATE: &str = "the items of `enumerate` are pairs: write `(i, v)`";
+
+/// A pattern without its outer `&`s and parentheses.
+fn strip_ref(p: &Pat) -> &Pat {
+    match p {
+        Pat::Reference(r) => strip_ref(&r.pat),
+        Pat::Paren(p) => strip_ref(&p.pat),
+        other => other,
     }
 }
 
@@ -375,7 +431,7 @@ fn bind_item(
 /// into a buffer of its items (`i - a` for a range).
 fn index_loop(g: &Gen, source: &Source, span: Span) -> (Expr, Expr, Expr) {
     let i: Expr = g.expr("i", span);
-    match source {
+    match source.base() {
         Source::Range(r) => {
             let (a, b) = &**r;
             let slot = if is_zero(a) {
@@ -389,6 +445,7 @@ fn index_loop(g: &Gen, source: &Source, span: Span) -> (Expr, Expr, Expr) {
             let x = &arrays[0];
             (parse_quote_spanned!(span=> 0..#x.len()), i.clone(), i)
         }
+        Source::Enumerate(_) => (parse_quote_spanned!(span=> 0..0), i.clone(), i),
     }
 }
 
@@ -402,10 +459,10 @@ fn item_value(
 ) -> Result<Vec<syn::Stmt>, (Span, String)> {
     let v: Pat = g.pat("v", span);
     match map {
-        None => bind_item(source, &v, i, span),
+        None => bind_item(g, source, &v, i, span),
         Some(c) => {
             let [p] = closure_params::<1>(c)?;
-            let mut stmts = bind_item(source, &p, i, span)?;
+            let mut stmts = bind_item(g, source, &p, i, span)?;
             let body = &c.body;
             let v = g.id("v", span);
             stmts.push(parse_quote_spanned!(span=> let #v = #body;));
@@ -444,8 +501,13 @@ fn reduce(
 /// once to a name first, so that it is not computed again at every index:
 /// the bindings and the new source.
 fn bound(g: &Gen, source: Source, span: Span) -> (Vec<syn::Stmt>, Source) {
-    let Source::Elems(arrays) = source else {
-        return (Vec::new(), source);
+    let arrays = match source {
+        Source::Elems(arrays) => arrays,
+        Source::Enumerate(inner) => {
+            let (lets, inner) = bound(g, *inner, span);
+            return (lets, Source::Enumerate(Box::new(inner)));
+        }
+        other => return (Vec::new(), other),
     };
     let mut lets = Vec::new();
     let arrays = arrays
@@ -470,7 +532,7 @@ fn is_zero(e: &Expr) -> bool {
 /// `.collect::<Vec<_>>()`: a `vec![0.0; n]` written at each index.
 fn collect(g: &Gen, span: Span, source: Source, map: Option<ExprClosure>) -> Rewrite {
     let buffer = move |source: &Source| -> Expr {
-        let len: Expr = match source {
+        let len: Expr = match source.base() {
             Source::Range(r) if is_zero(&r.0) => r.1.clone(),
             Source::Range(r) => {
                 let (a, b) = &**r;
@@ -480,6 +542,7 @@ fn collect(g: &Gen, span: Span, source: Source, map: Option<ExprClosure>) -> Rew
                 let x = &arrays[0];
                 parse_quote_spanned!(span=> #x.len())
             }
+            Source::Enumerate(_) => parse_quote_spanned!(span=> 0),
         };
         parse_quote_spanned!(span=> vec![0.0; #len])
     };
@@ -548,13 +611,13 @@ pub fn for_loop(g: &Gen, f: &syn::ExprForLoop) -> Option<Rewrite> {
         }
         let k = &t.elems[0];
         let mut stmts: Vec<syn::Stmt> = vec![parse_quote_spanned!(span=> let #k = #i;)];
-        match bind_item(&source, &t.elems[1], &i, span) {
+        match bind_item(g, &source, &t.elems[1], &i, span) {
             Ok(s) => stmts.extend(s),
             Err(e) => return Some(Err(e)),
         }
         stmts
     } else {
-        match bind_item(&source, &pat, &i, span) {
+        match bind_item(g, &source, &f.pat, &i, span) {
             Ok(s) => s,
             Err(e) => return Some(Err(e)),
         }

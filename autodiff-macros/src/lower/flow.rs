@@ -374,13 +374,14 @@ impl Lower<'_> {
     /// `for pat in ..`: over a range of integers, or the elements of a
     /// float array (rewritten as an index loop).
     pub(super) fn for_loop(&mut self, f: &syn::ExprForLoop) -> Val {
-        // A loop over the elements of a float array (not of other
+        // A loop over the elements of an array (a float array, or a
+        // parameter of a slice, array or `Vec` type; not of other
         // collections, which stay an error): an index loop.
-        let over_floats = self
+        let over_arrays = self
             .mentions(f.expr.to_token_stream())
             .iter()
-            .any(|n| matches!(self.lookup(&n.to_string()), Some(Val::Node(v)) if self.g.ty(*v).is_array()));
-        match desugar::for_loop(&self.gen, f).filter(|_| over_floats) {
+            .any(|n| self.indexable(&n.to_string()));
+        match desugar::for_loop(&self.gen, f).filter(|_| over_arrays) {
             Some(Ok(Expr::ForLoop(index_loop))) => return self.for_loop(&index_loop),
             Some(other) => return self.rewritten(other),
             None => {}
@@ -432,6 +433,25 @@ impl Lower<'_> {
             },
         };
         self.lower_loop(head, &f.body)
+    }
+
+    /// Does `name` hold an array: a float array, or a parameter of a
+    /// slice, array or `Vec` type?
+    fn indexable(&self, name: &str) -> bool {
+        if matches!(self.lookup(name), Some(Val::Node(v)) if self.g.ty(*v).is_array()) {
+            return true;
+        }
+        let param = self.sig.params.iter().find(|p| p.ident == name);
+        let unref = |t: &syn::Type| match t {
+            syn::Type::Reference(r) => (*r.elem).clone(),
+            other => other.clone(),
+        };
+        param.is_some_and(|p| {
+            let ty = unref(&p.ty);
+            matches!(ty, syn::Type::Slice(_) | syn::Type::Array(_)) || crate::signature::is_vec(&ty)
+        }) && self
+            .lookup(name)
+            .is_some_and(|v| matches!(v, Val::Node(n) if matches!(self.g.op(*n), Op::Param { .. })))
     }
 
     /// `while cond { .. }`.

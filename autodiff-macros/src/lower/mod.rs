@@ -562,27 +562,85 @@ impl Lower<'_> {
     }
 
     fn bind_pat(&mut self, pat: &Pat, v: Val) {
-        match pat {
-            Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
+        match (pat, v) {
+            (Pat::Ident(pi), v) if pi.by_ref.is_none() && pi.subpat.is_none() => {
                 self.bind_ident(&pi.ident, v)
             }
-            Pat::Type(pt) => self.bind_pat(&pt.pat, v),
-            Pat::Wild(_) => {}
-            Pat::Tuple(t) => match v {
-                Val::Tuple(items) if items.len() == t.elems.len() => {
-                    for (p, item) in t.elems.iter().zip(items) {
-                        self.bind_pat(p, item);
-                    }
+            (Pat::Type(pt), v) => self.bind_pat(&pt.pat, v),
+            (Pat::Paren(p), v) => self.bind_pat(&p.pat, v),
+            (Pat::Wild(_), _) => {}
+            (Pat::Tuple(t), Val::Tuple(items)) if items.len() == t.elems.len() => {
+                for (p, item) in t.elems.iter().zip(items) {
+                    self.bind_pat(p, item);
                 }
-                _ => self
-                    .errors
-                    .at(pat, "this tuple pattern does not match the value's shape"),
-            },
-            other => self.errors.at(
+            }
+            // `&v` of a float read by an iterator: the float.
+            (Pat::Reference(r), Val::Node(n)) if self.g.ty(n).float().is_some() => {
+                self.bind_pat(&r.pat, Val::Node(n))
+            }
+            (_, Val::Node(n)) if self.destructurable(n) => self.destructure(pat, n),
+            (Pat::Tuple(_), _) => self
+                .errors
+                .at(pat, "this tuple pattern does not match the value's shape"),
+            (other, _) => self.errors.at(
                 other,
-                "#[differentiate] supports `let` patterns that are names, `_` or tuples of them",
+                "#[differentiate] supports `let` patterns that are names, `_` or tuples of them, and any pattern on constant data",
             ),
         }
+    }
+
+    /// A constant of unknown type whose expression, written again, reads
+    /// the same value (no call, no macro): a pattern may take it apart.
+    fn destructurable(&self, n: NodeId) -> bool {
+        match self.g.op(n) {
+            Op::Opaque(k) => !self.is_active(n) && pure(&self.g.opaques[*k as usize].expr),
+            _ => false,
+        }
+    }
+
+    /// `let PAT = value;` on constant data: each name of `PAT` is the
+    /// value's expression taken apart by `PAT` as written,
+    /// `{ let PAT = <value>; name }`.
+    fn destructure(&mut self, pat: &Pat, n: NodeId) {
+        let Op::Opaque(k) = *self.g.op(n) else {
+            return;
+        };
+        let value = self.g.opaques[k as usize].clone();
+        let args = self.g.args(n).to_vec();
+        for name in pattern_names(pat) {
+            let (e, tokens) = (&value.expr, pat);
+            let expr: Expr = syn::parse_quote!({ let #tokens = #e; #name });
+            let mut part = value.clone();
+            part.expr = expr;
+            part.name = None;
+            part.ty = None;
+            let node = self
+                .g
+                .add_opaque(self.region, part, args.clone(), Ty::Other);
+            if node.0 as usize == self.active.len() {
+                self.active.push(false);
+            }
+            self.bind_ident(&name, Val::Node(node));
+        }
+    }
+
+    /// `__ad_item(&a, i)` of a rewritten iterator: the element of a float
+    /// array, or `&a[i]` of other data.
+    fn iterator_item(&mut self, e: &Expr, c: &syn::ExprCall) -> Val {
+        let (Some(Expr::Reference(r)), Some(i)) = (c.args.first(), c.args.get(1)) else {
+            return self.opaque(e, Ty::Other, "an iterator's item");
+        };
+        let a = &*r.expr;
+        if let Some(arr) = self.array_binding(a) {
+            if let Ty::Array(f, 1) = self.g.ty(arr) {
+                let i = self.expr(i);
+                let i = self.node(i, e);
+                return Val::Node(self.add(Op::Index, vec![arr, i], Ty::Float(f)));
+            }
+            return self.error(a, "#[differentiate] reads the elements of float vectors; iterate over a matrix's rows by index (`for i in 0..m.len()`, `m[i][j]`)");
+        }
+        let item: Expr = syn::parse_quote_spanned!(a.span()=> &#a[#i]);
+        self.opaque(&item, Ty::Other, "an iterator's item")
     }
 
     fn expr_stmt(&mut self, e: &Expr) -> Val {
@@ -1140,7 +1198,10 @@ impl Lower<'_> {
             if let Some(rewrite) = desugar::scan(&self.gen, c).filter(|_| self.mentions_active(e)) {
                 return self.rewritten(rewrite);
             }
-            // The buffers of rewritten iterators (`desugar`).
+            // The items and buffers of rewritten iterators (`desugar`).
+            if segs == [self.gen.id("item", p.span()).to_string()] {
+                return self.iterator_item(e, c);
+            }
             if segs == [self.gen.zeros_like()] {
                 if let Some(v) = self.zeros_like(c) {
                     return v;
@@ -1608,6 +1669,38 @@ fn float_of_expr(cx: &Lower, e: &Expr) -> Option<FloatTy> {
             _ => None,
         },
         _ => None,
+    }
+}
+
+/// The names a pattern binds.
+fn pattern_names(pat: &Pat) -> Vec<syn::Ident> {
+    struct Names(Vec<syn::Ident>);
+    impl<'ast> syn::visit::Visit<'ast> for Names {
+        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+            self.0.push(p.ident.clone());
+            syn::visit::visit_pat_ident(self, p);
+        }
+    }
+    let mut names = Names(Vec::new());
+    syn::visit::Visit::visit_pat(&mut names, pat);
+    names.0
+}
+
+/// Do user tokens read a value the same way each time they are evaluated
+/// (paths, fields, indices, references, literals, arithmetic; no call)?
+fn pure(e: &Expr) -> bool {
+    match e {
+        Expr::Lit(_) | Expr::Path(_) => true,
+        Expr::Paren(p) => pure(&p.expr),
+        Expr::Group(g) => pure(&g.expr),
+        Expr::Reference(r) => pure(&r.expr),
+        Expr::Field(f) => pure(&f.base),
+        Expr::Index(i) => pure(&i.expr) && pure(&i.index),
+        Expr::Cast(c) => pure(&c.expr),
+        Expr::Unary(u) => pure(&u.expr),
+        Expr::Binary(b) => pure(&b.left) && pure(&b.right),
+        Expr::Tuple(t) => t.elems.iter().all(pure),
+        _ => false,
     }
 }
 
