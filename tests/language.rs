@@ -471,3 +471,97 @@ fn loops_and_chains_over_data() {
     let want: f64 = (1..=4).map(|k| k as f64 * (k as f64 * 0.5).cos()).sum();
     assert!(close(gt, want, 1e-14));
 }
+
+// ---------------------------------------------------------------------------
+// Sub-slices: `windows`, `chunks`, `&x[a..b]` passed on, `x[a..].iter()`.
+// ---------------------------------------------------------------------------
+
+/// A roughness penalty: squared first differences.
+#[differentiate(hessian)]
+fn roughness(x: &[f64]) -> f64 {
+    x.windows(2).map(|w| (w[1] - w[0]).powi(2)).sum()
+}
+
+/// Products of consecutive pairs; a short last chunk counts alone.
+#[differentiate]
+fn pair_products(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for c in x.chunks(2) {
+        if c.len() == 2 {
+            s += c[0] * c[1];
+        } else {
+            s += c[0];
+        }
+    }
+    s
+}
+
+#[differentiate]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..a.len() {
+        s += a[i] * b[i];
+    }
+    s
+}
+
+#[differentiate]
+fn head_and_tail(x: &[f64], y: &[f64], k: usize) -> f64 {
+    dot(&x[..k], &y[..k]) + x[k..].iter().map(|v| v.sin()).sum::<f64>()
+}
+
+#[test]
+fn windows_chunks_and_sub_slices() {
+    let x = [0.3, -0.7, 1.1, 0.4, 2.0];
+    let r = |v: &[Dual64]| {
+        let mut s = Dual64::from(0.0);
+        for i in 1..v.len() {
+            s += (v[i] - v[i - 1]).powi(2);
+        }
+        s
+    };
+    assert_close(&roughness_grad(&x), &dual_grad(r, &x), 1e-12, "windows");
+    let h = hyper_hessian(
+        |v: &[HyperDual64]| {
+            let mut s = HyperDual64::from(0.0);
+            for i in 1..v.len() {
+                s += (v[i] - v[i - 1]).powi(2);
+            }
+            s
+        },
+        &x,
+    );
+    let got = roughness_hessian(&x);
+    for i in 0..x.len() {
+        assert_close(&got.row(i).to_vec(), &h[i], 1e-12, "windows hessian");
+    }
+    // One element: no windows, a zero gradient.
+    assert_eq!(roughness_grad(&[1.0]), vec![0.0]);
+
+    let r = |v: &[Dual64]| {
+        let mut s = Dual64::from(0.0);
+        for c in v.chunks(2) {
+            s += if c.len() == 2 { c[0] * c[1] } else { c[0] };
+        }
+        s
+    };
+    assert_close(&pair_products_grad(&x), &dual_grad(r, &x), 1e-12, "chunks");
+    assert_close(
+        &pair_products_grad(&x[..4]),
+        &dual_grad(r, &x[..4]),
+        1e-12,
+        "chunks",
+    );
+
+    let y = [1.5, -0.5, 2.0, 0.25, 1.0];
+    for k in [0, 2, 5] {
+        let rx = |v: &[Dual64]| {
+            let d = (0..k).fold(Dual64::from(0.0), |s, i| s + v[i] * y[i]);
+            v[k..].iter().fold(d, |s, t| s + t.sin())
+        };
+        let (gx, gy) = head_and_tail_grad(&x, &y, k);
+        assert_close(&gx, &dual_grad(rx, &x), 1e-12, "head x");
+        let want: Vec<f64> = (0..5).map(|i| if i < k { x[i] } else { 0.0 }).collect();
+        assert_close(&gy, &want, 0.0, "head y");
+    }
+}

@@ -31,6 +31,8 @@ enum Source {
     Range(Box<(Expr, Expr)>),
     /// The items of a source with their positions, `(i, item)`.
     Enumerate(Box<Source>),
+    /// `x.windows(k)` (`chunks`: `x.chunks(k)`): sub-slices of `x`.
+    Windows { x: Expr, k: Expr, chunks: bool },
 }
 
 impl Source {
@@ -226,8 +228,6 @@ const ADAPTORS: &[&str] = &[
     "for_each",
     "zip",
     "map",
-    "windows",
-    "chunks",
 ];
 
 fn unsupported(adaptor: &str) -> String {
@@ -281,6 +281,15 @@ fn source(e: &Expr) -> Option<Source> {
         }
         Expr::MethodCall(m) if m.method == "enumerate" && m.args.is_empty() => {
             Some(Source::Enumerate(Box::new(source(&m.receiver)?)))
+        }
+        Expr::MethodCall(m)
+            if (m.method == "windows" || m.method == "chunks") && m.args.len() == 1 =>
+        {
+            Some(Source::Windows {
+                x: array(&m.receiver),
+                k: m.args[0].clone(),
+                chunks: m.method == "chunks",
+            })
         }
         Expr::MethodCall(m)
             if (m.method == "iter" || m.method == "into_iter") && m.args.is_empty() =>
@@ -397,6 +406,23 @@ fn bind_item(
             let a = item(&arrays[0]);
             Ok(vec![parse_quote_spanned!(span=> let #pat = #a;)])
         }
+        Source::Windows { x, k, chunks } => {
+            let (start, end): (Expr, Expr) = if *chunks {
+                (
+                    parse_quote_spanned!(span=> #i * (#k)),
+                    parse_quote_spanned!(span=> (#i * (#k) + (#k)).min(#x.len())),
+                )
+            } else {
+                (
+                    parse_quote_spanned!(span=> #i),
+                    parse_quote_spanned!(span=> #i + (#k)),
+                )
+            };
+            let pat = value_pat(pat);
+            Ok(vec![
+                parse_quote_spanned!(span=> let #pat = &#x[#start..#end];),
+            ])
+        }
         Source::Elems(arrays) => {
             let Pat::Tuple(t) = strip_ref(pat) else {
                 return Err(pairs());
@@ -445,7 +471,37 @@ fn index_loop(g: &Gen, source: &Source, span: Span) -> (Expr, Expr, Expr) {
             let x = &arrays[0];
             (parse_quote_spanned!(span=> 0..#x.len()), i.clone(), i)
         }
+        Source::Windows { .. } => {
+            let n = count(source.base(), span);
+            (parse_quote_spanned!(span=> 0..#n), i.clone(), i)
+        }
         Source::Enumerate(_) => (parse_quote_spanned!(span=> 0..0), i.clone(), i),
+    }
+}
+
+/// The number of items of a source.
+fn count(source: &Source, span: Span) -> Expr {
+    match source {
+        Source::Range(r) if is_zero(&r.0) => r.1.clone(),
+        Source::Range(r) => {
+            let (a, b) = &**r;
+            parse_quote_spanned!(span=> (#b) - (#a))
+        }
+        Source::Elems(arrays) => {
+            let x = &arrays[0];
+            parse_quote_spanned!(span=> #x.len())
+        }
+        Source::Windows {
+            x,
+            k,
+            chunks: false,
+        } => {
+            parse_quote_spanned!(span=> (#x.len() + 1).saturating_sub(#k))
+        }
+        Source::Windows { x, k, chunks: true } => {
+            parse_quote_spanned!(span=> (#x.len() + (#k) - 1) / (#k))
+        }
+        Source::Enumerate(inner) => count(inner, span),
     }
 }
 
@@ -532,18 +588,7 @@ fn is_zero(e: &Expr) -> bool {
 /// `.collect::<Vec<_>>()`: a `vec![0.0; n]` written at each index.
 fn collect(g: &Gen, span: Span, source: Source, map: Option<ExprClosure>) -> Rewrite {
     let buffer = move |source: &Source| -> Expr {
-        let len: Expr = match source.base() {
-            Source::Range(r) if is_zero(&r.0) => r.1.clone(),
-            Source::Range(r) => {
-                let (a, b) = &**r;
-                parse_quote_spanned!(span=> (#b) - (#a))
-            }
-            Source::Elems(arrays) => {
-                let x = &arrays[0];
-                parse_quote_spanned!(span=> #x.len())
-            }
-            Source::Enumerate(_) => parse_quote_spanned!(span=> 0),
-        };
+        let len = count(source, span);
         parse_quote_spanned!(span=> vec![0.0; #len])
     };
     fill(g, span, source, map.as_ref(), buffer)

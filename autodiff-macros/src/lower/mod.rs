@@ -113,6 +113,18 @@ enum Val {
     /// The value of an exit (`break`, `continue`, `return`): none; a
     /// branch that ends in one yields what the other branch's shape needs.
     Never,
+    /// A sub-slice `&x[a..b]` of a float vector (a window of `windows`, a
+    /// chunk of `chunks`): read in place, copied where a whole array is
+    /// needed.
+    Window(Window),
+}
+
+/// `len` elements of the float vector `arr` from `start`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Window {
+    arr: NodeId,
+    start: NodeId,
+    len: NodeId,
 }
 
 /// A closure and the bindings it sees, as they were where it was defined.
@@ -134,6 +146,7 @@ impl Val {
         match self {
             Val::Node(n) => out.push(*n),
             Val::Tuple(items) => items.iter().for_each(|v| v.leaves(out)),
+            Val::Window(w) => out.extend([w.arr, w.start, w.len]),
             Val::Unit | Val::Closure(_) | Val::Never => {}
         }
     }
@@ -145,13 +158,23 @@ impl Val {
             Val::Tuple(items) => Val::Tuple(items.iter().map(|v| v.rebuild(leaves)).collect()),
             Val::Unit => Val::Unit,
             Val::Never => Val::Never,
+            Val::Window(_) => {
+                let mut next = || leaves.next().unwrap_or(NodeId(0));
+                Val::Window(Window {
+                    arr: next(),
+                    start: next(),
+                    len: next(),
+                })
+            }
             Val::Closure(c) => Val::Closure(c.clone()),
         }
     }
 
     fn same_shape(&self, other: &Val) -> bool {
         match (self, other) {
-            (Val::Node(_), Val::Node(_)) | (Val::Unit, Val::Unit) => true,
+            (Val::Node(_), Val::Node(_))
+            | (Val::Unit, Val::Unit)
+            | (Val::Window(_), Val::Window(_)) => true,
             (Val::Tuple(a), Val::Tuple(b)) => {
                 a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_shape(y))
             }
@@ -161,6 +184,15 @@ impl Val {
 }
 
 type Scope = BTreeMap<String, Val>;
+
+/// Do the tokens of an index hold a range (`a..b`, `..`, `a..=b`)?
+fn is_range(tokens: TokenStream) -> bool {
+    let tts: Vec<TokenTree> = tokens.into_iter().collect();
+    tts.windows(2).any(|w| {
+        matches!(&w[0], TokenTree::Punct(p) if p.as_char() == '.' && p.spacing() == proc_macro2::Spacing::Joint)
+            && matches!(&w[1], TokenTree::Punct(p) if p.as_char() == '.')
+    })
+}
 
 struct Lower<'a> {
     cx: &'a Cx,
@@ -353,6 +385,7 @@ impl Lower<'_> {
     fn node(&mut self, v: Val, at: &Expr) -> NodeId {
         match v {
             Val::Node(n) => n,
+            Val::Window(w) => self.materialize(w),
             Val::Tuple(_) | Val::Unit | Val::Closure(_) | Val::Never => {
                 match self.error(
                     at,
@@ -390,9 +423,15 @@ impl Lower<'_> {
                 TokenTree::Group(g) => self.walk_mentions(g.stream(), f),
                 TokenTree::Ident(i) => {
                     if (k == 0 || !dot(tts.get(k - 1))) && self.lookup(&i.to_string()).is_some() {
-                        let len = dot(tts.get(k + 1))
-                            && matches!(tts.get(k + 2), Some(TokenTree::Ident(m)) if m == "len")
-                            && matches!(tts.get(k + 3), Some(TokenTree::Group(g)) if g.stream().is_empty());
+                        // `x.len()`, `x[a..b].len()`: the length only.
+                        let mut j = k + 1;
+                        while matches!(tts.get(j), Some(TokenTree::Group(g)) if g.delimiter() == proc_macro2::Delimiter::Bracket && is_range(g.stream()))
+                        {
+                            j += 1;
+                        }
+                        let len = dot(tts.get(j))
+                            && matches!(tts.get(j + 1), Some(TokenTree::Ident(m)) if m == "len")
+                            && matches!(tts.get(j + 2), Some(TokenTree::Group(g)) if g.stream().is_empty());
                         f(i.clone(), !len);
                     }
                 }
@@ -432,6 +471,9 @@ impl Lower<'_> {
                 }
                 Some(Val::Tuple(_)) => {
                     return self.error(e, format!("the tuple `{name}` is used inside {what}, which #[differentiate] keeps as written; bind its fields to names first"));
+                }
+                Some(Val::Window(_)) => {
+                    return self.error(&name, format!("the sub-slice `{name}` is used inside {what}, which #[differentiate] keeps as written; index it, take its `len()`, loop over it, or pass it to a #[differentiate] function"));
                 }
                 Some(Val::Closure(_)) => {
                     return self.error(&name, format!("the closure `{name}` is used inside {what}, which #[differentiate] keeps as written; closures bound with `let` are inlined where they are called, so call it directly"));
@@ -624,6 +666,18 @@ impl Lower<'_> {
         }
     }
 
+    /// `w[j]` of a window: `x[start + j]`.
+    fn window_element(&mut self, w: Window, j: &Expr) -> Val {
+        if self.mentions_active(j) {
+            return self.error(j, "an index cannot depend on a differentiated value; compute indices from integers and loop variables");
+        }
+        let v = self.expr(j);
+        let j = self.node(v, j);
+        let at = self.g_int(IntOp::Add, w.start, j);
+        let f = self.g.ty(w.arr).elem().unwrap_or(self.lit_ty);
+        Val::Node(self.add(Op::Index, vec![w.arr, at], Ty::Float(f)))
+    }
+
     /// `__ad_item(&a, i)` of a rewritten iterator: the element of a float
     /// array, or `&a[i]` of other data.
     fn iterator_item(&mut self, e: &Expr, c: &syn::ExprCall) -> Val {
@@ -631,6 +685,13 @@ impl Lower<'_> {
             return self.opaque(e, Ty::Other, "an iterator's item");
         };
         let a = &*r.expr;
+        if self.array_binding(a).is_none() {
+            match self.view(a) {
+                Some(Val::Window(w)) => return self.window_element(w, i),
+                Some(other) => return other,
+                None => {}
+            }
+        }
         if let Some(arr) = self.array_binding(a) {
             if let Ty::Array(f, 1) = self.g.ty(arr) {
                 let i = self.expr(i);
@@ -718,6 +779,7 @@ impl Lower<'_> {
                 | Expr::Index(_)
                 | Expr::Array(_)
                 | Expr::Repeat(_)
+                | Expr::Reference(_)
         )
     }
 
@@ -897,6 +959,10 @@ impl Lower<'_> {
             Expr::Array(a) => self.array_lit(e, a),
             Expr::Macro(m) if m.mac.path.is_ident("vec") => self.vec_macro(e, &m.mac),
             Expr::Return(_) | Expr::Break(_) | Expr::Continue(_) => self.exit(e),
+            // `&x`, `&x[a..b]` of an array: the array or the window.
+            Expr::Reference(r) if r.mutability.is_none() && self.array_like(&r.expr) => {
+                self.expr(&r.expr)
+            }
             Expr::ForLoop(f) => self.for_loop(f),
             Expr::While(w) => self.while_loop(w),
             Expr::Loop(l) => self.forever(l),
@@ -1095,8 +1161,13 @@ impl Lower<'_> {
         turbofish: bool,
     ) -> Val {
         if (name == "len" || name == "is_empty") && args.len() == 1 {
-            if let Some(arr) = self.array_binding(args[0]) {
-                let len = self.add(Op::Len, vec![arr], Ty::Int);
+            let len = match (self.array_binding(args[0]), self.view(args[0])) {
+                (Some(arr), _) => Some(self.add(Op::Len, vec![arr], Ty::Int)),
+                (_, Some(Val::Window(w))) => Some(w.len),
+                (_, Some(other)) => return other,
+                _ => None,
+            };
+            if let Some(len) = len {
                 if name == "len" {
                     return Val::Node(len);
                 }
@@ -1550,6 +1621,96 @@ impl Lower<'_> {
         Val::Node(self.add(Op::FillVec, vec![vv, nn], Ty::Array(f, 1)))
     }
 
+    /// A window as an array of its own: a copy, made by a loop.
+    fn materialize(&mut self, w: Window) -> NodeId {
+        let name = self.gen.id("window", self.g.span);
+        self.bind(&name.to_string(), Val::Window(w));
+        let copy: Expr = syn::parse_quote!({
+            let mut out = vec![0.0; #name.len()];
+            for i in 0..#name.len() {
+                out[i] = #name[i];
+            }
+            out
+        });
+        match self.expr(&copy) {
+            Val::Node(n) => n,
+            _ => self.add(Op::Int(0), vec![], Ty::Int),
+        }
+    }
+
+    /// Is `e` an array, a window, or a sub-slice of one?
+    fn array_like(&self, e: &Expr) -> bool {
+        match e {
+            Expr::Index(ix) if matches!(*ix.index, Expr::Range(_)) => self.array_like(&ix.expr),
+            Expr::Paren(p) => self.array_like(&p.expr),
+            _ => self.array_binding(e).is_some() || self.window_binding(e).is_some(),
+        }
+    }
+
+    /// The window a plain path names, if it names one.
+    fn window_binding(&self, e: &Expr) -> Option<Window> {
+        match self.lookup(&path_name(e)?)? {
+            Val::Window(w) => Some(*w),
+            _ => None,
+        }
+    }
+
+    /// `e` as a window if it is one: a name bound to a window, or a
+    /// sub-slice (`&x[a..b]`, `(w[1..])`) of a float vector or window. An
+    /// error comes back as the value to return.
+    fn view(&mut self, e: &Expr) -> Option<Val> {
+        match e {
+            Expr::Paren(p) => self.view(&p.expr),
+            Expr::Reference(r) => self.view(&r.expr),
+            Expr::Index(ix) => match &*ix.index {
+                Expr::Range(r) => self.sub_slice(e, &ix.expr, r),
+                _ => None,
+            },
+            _ => self.window_binding(e).map(Val::Window),
+        }
+    }
+
+    /// `x[a..b]` (`x[..b]`, `x[a..]`, `x[a..=b]`) of a float vector or a
+    /// window: a window.
+    fn sub_slice(&mut self, e: &Expr, base: &Expr, r: &syn::ExprRange) -> Option<Val> {
+        let (arr, offset, whole) = match (self.array_binding(base), self.window_binding(base)) {
+            (Some(a), _) if matches!(self.g.ty(a), Ty::Array(_, 1)) => {
+                let len = self.add(Op::Len, vec![a], Ty::Int);
+                let zero = self.add(Op::Int(0), vec![], Ty::Int);
+                (a, zero, len)
+            }
+            (_, Some(w)) => (w.arr, w.start, w.len),
+            _ => return None,
+        };
+        if [&r.start, &r.end]
+            .into_iter()
+            .flatten()
+            .any(|b| self.mentions_active(b))
+        {
+            return Some(self.error(
+                e,
+                "the bounds of a sub-slice cannot depend on a differentiated value",
+            ));
+        }
+        let bound = |cx: &mut Self, b: &Option<Box<Expr>>, default: NodeId| match b {
+            Some(b) => {
+                let v = cx.expr(b);
+                cx.node(v, b)
+            }
+            None => default,
+        };
+        let zero = self.add(Op::Int(0), vec![], Ty::Int);
+        let a = bound(self, &r.start, zero);
+        let mut b = bound(self, &r.end, whole);
+        if matches!(r.limits, syn::RangeLimits::Closed(_)) {
+            let one = self.add(Op::Int(1), vec![], Ty::Int);
+            b = self.g_int(IntOp::Add, b, one);
+        }
+        let start = self.g_int(IntOp::Add, offset, a);
+        let len = self.g_int(IntOp::Sub, b, a);
+        Some(Val::Window(Window { arr, start, len }))
+    }
+
     /// The array node a plain path names, if it names one.
     fn array_binding(&self, e: &Expr) -> Option<NodeId> {
         let Expr::Path(p) = e else { return None };
@@ -1562,6 +1723,16 @@ impl Lower<'_> {
     /// `x[i]` or `m[i][j]` on an array parameter; any other indexing is a
     /// constant kept as written.
     fn index(&mut self, e: &Expr) -> Val {
+        if let Expr::Index(ix) = e {
+            if let Expr::Range(r) = &*ix.index {
+                if let Some(v) = self.sub_slice(e, &ix.expr, r) {
+                    return v;
+                }
+            }
+            if let Some(w) = self.window_binding(&ix.expr) {
+                return self.window_element(w, &ix.index);
+            }
+        }
         let mut indices = Vec::new();
         let mut base = e;
         while let Expr::Index(ix) = base {

@@ -1,3 +1,4 @@
+//! A loop over constant data of any element type.
 use autodiff::differentiate;
 
 #[differentiate]
@@ -10,5 +11,7 @@ fn f(x: f64, names: &[String]) -> f64 {
 }
 
 fn main() {
-    let _: f64 = f_grad(1.0, &[]);
+    let names = ["ab".to_string(), "cde".to_string()];
+    assert_eq!(f_grad(1.0, &[]), 1.0);
+    assert_eq!(f_grad(1.0, &names), 6.0);
 }
