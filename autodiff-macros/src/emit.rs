@@ -21,24 +21,44 @@ fn differentiable_arg(g: &crate::ir::Graph, args: &[NodeId], n: usize, k: usize)
         .unwrap_or(0)
 }
 
-/// Is argument `i` of a call op passed by reference? Arguments and their
-/// tangents are passed as the user wrote the argument (`&x` or `x`); an
-/// output's cotangent, and its tangent, as a slice if the output is a `Vec`.
-fn call_arg_by_ref(g: &crate::ir::Graph, op: &Op, args: &[NodeId], i: usize) -> bool {
+/// How argument `i` of a call op is passed.
+#[derive(Clone, Copy, PartialEq)]
+enum Pass {
+    Value,
+    Ref,
+    /// An output's cotangent for a callee whose output type the caller
+    /// did not write: `Cotangent::cotangent(&bar)` takes the form the
+    /// callee's signature names.
+    Cotangent,
+}
+
+/// Arguments and their tangents are passed as the user wrote the argument
+/// (`&x` or `x`); an output's cotangent, and its tangent, as a slice if the
+/// output is a `Vec`, by value if it is a fixed-size array.
+fn call_arg_pass(g: &crate::ir::Graph, op: &Op, args: &[NodeId], i: usize) -> Pass {
     let (Op::Call(k) | Op::CallJvp(k) | Op::CallVjp(k) | Op::CallVjpJvp(k)) = *op else {
-        return false;
+        return Pass::Value;
     };
     let callee = &g.calls[k as usize];
     let n = callee.by_ref.len();
-    if i < n {
-        return callee.by_ref[i];
-    }
-    match op {
-        Op::CallJvp(_) => callee.by_ref[differentiable_arg(g, args, n, i - n)],
-        Op::CallVjpJvp(_) if i > n && i < args.len() - 1 => {
-            callee.by_ref[differentiable_arg(g, args, n, i - n - 1)]
+    let by_ref = if i < n {
+        callee.by_ref[i]
+    } else {
+        match op {
+            Op::CallJvp(_) => callee.by_ref[differentiable_arg(g, args, n, i - n)],
+            Op::CallVjpJvp(_) if i > n && i < args.len() - 1 => {
+                callee.by_ref[differentiable_arg(g, args, n, i - n - 1)]
+            }
+            _ => match callee.vec_out {
+                Some(vec) => vec,
+                None => return Pass::Cotangent,
+            },
         }
-        _ => callee.vec_out,
+    };
+    if by_ref {
+        Pass::Ref
+    } else {
+        Pass::Value
     }
 }
 
@@ -250,7 +270,8 @@ impl<'a> Emitter<'a> {
                         _ => self.fresh(),
                     };
                     // Arrays are adjoint accumulators, updated in place.
-                    let mutable = g.ty(id).is_array().then(|| quote!(mut));
+                    let mutable = (g.ty(id).is_array() && !matches!(g.op(id), Op::Opaque(_)))
+                        .then(|| quote!(mut));
                     let ty = match g.op(id) {
                         Op::Opaque(k) => g.opaques[*k as usize].ty.as_ref().map(|t| quote!(: #t)),
                         _ => None,
@@ -904,10 +925,13 @@ impl<'a> Emitter<'a> {
                     .enumerate()
                     .map(|(i, x)| {
                         let v = self.operand(*x, Prec::If);
-                        if call_arg_by_ref(g, &node.op, a, i) {
-                            quote!(&#v)
-                        } else {
-                            v
+                        match call_arg_pass(g, &node.op, a, i) {
+                            Pass::Value => v,
+                            Pass::Ref => quote!(&#v),
+                            Pass::Cotangent => {
+                                let private = &self.private;
+                                quote!(#private::Cotangent::cotangent(&#v))
+                            }
                         }
                     })
                     .collect();

@@ -392,6 +392,26 @@ pub fn vec_elem(ty: &Type) -> Option<&Type> {
     }
 }
 
+/// The float type of the rows of a table `ty` whose rows are vectors the
+/// IR does not hold as a matrix: `&[Vec<T>]`, `Vec<Vec<T>>`, `[&[T]; N]`.
+pub fn row_of(cx: &Cx, ty: &Type) -> Option<FloatTy> {
+    let strip = |t: &Type| match t {
+        Type::Reference(r) => (*r.elem).clone(),
+        other => other.clone(),
+    };
+    let table = strip(ty);
+    let elem = match &table {
+        Type::Slice(s) => strip(&s.elem),
+        Type::Array(a) => strip(&a.elem),
+        other => strip(vec_elem(other)?),
+    };
+    match &elem {
+        Type::Slice(s) => cx.float_of(&s.elem),
+        Type::Array(a) => cx.float_of(&a.elem),
+        other => cx.float_of(vec_elem(other)?),
+    }
+}
+
 /// Is `ty` a `Vec`?
 pub fn is_vec(ty: &Type) -> bool {
     vec_elem(ty).is_some()

@@ -1,5 +1,6 @@
 //! Support only generated code uses: run-time length checks of companion
-//! arguments, and the marker trait behind a compile error.
+//! arguments, the conversion of a cotangent to the form a callee takes, and
+//! the marker trait behind a compile error.
 
 /// Checks the length of a slice argument of a companion (a tangent, a
 /// cotangent, an out-parameter) against the length it must have.
@@ -32,6 +33,44 @@ fn length_mismatch(companion: &str, arg: &str, expected: usize, got: usize) -> !
     panic!("{companion}: `{arg}` has length {got} but must have length {expected}")
 }
 
+/// A cotangent passed to a callee's `_vjp` in the form its signature takes
+/// (SPEC §3): by value for a fixed-size array output, as a slice for a
+/// `Vec` output. The caller, which does not see the callee's signature,
+/// writes `Cotangent::cotangent(&bar)` and the expected parameter type picks
+/// the impl.
+pub trait Cotangent<Out> {
+    /// `self` as the callee's cotangent parameter.
+    fn cotangent(self) -> Out;
+}
+
+impl<T: Copy, const N: usize> Cotangent<[T; N]> for &[T; N] {
+    #[inline]
+    fn cotangent(self) -> [T; N] {
+        *self
+    }
+}
+
+impl<'a, T, const N: usize> Cotangent<&'a [T]> for &'a [T; N] {
+    #[inline]
+    fn cotangent(self) -> &'a [T] {
+        self
+    }
+}
+
+impl<'a, T> Cotangent<&'a [T]> for &'a Vec<T> {
+    #[inline]
+    fn cotangent(self) -> &'a [T] {
+        self
+    }
+}
+
+impl<'a, T> Cotangent<&'a [T]> for &'a [T] {
+    #[inline]
+    fn cotangent(self) -> &'a [T] {
+        self
+    }
+}
+
 /// Marker for companions that exist only to explain why they cannot be
 /// used: it is implemented for no type, so calling `f_grad` on a function
 /// with a tuple output fails to compile with the message below.
@@ -45,6 +84,22 @@ pub trait GradientNeedsScalarOutput {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn by_value(bar: [f64; 2]) -> f64 {
+        bar[0] + bar[1]
+    }
+
+    fn by_slice(bar: &[f64]) -> f64 {
+        bar.iter().sum()
+    }
+
+    #[test]
+    fn a_cotangent_takes_the_form_the_callee_names() {
+        let (a, v) = ([1.0, 2.0], vec![3.0, 4.0]);
+        assert_eq!(by_value(Cotangent::cotangent(&a)), 3.0);
+        assert_eq!(by_slice(Cotangent::cotangent(&a)), 3.0);
+        assert_eq!(by_slice(Cotangent::cotangent(&v)), 7.0);
+    }
 
     #[test]
     fn matching_lengths_pass() {

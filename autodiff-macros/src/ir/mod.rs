@@ -589,12 +589,12 @@ impl Opaque {
 
 /// A called function: its path, which arguments are passed by reference
 /// (`&x`), and whether it returns a `Vec` (whose cotangent is passed as a
-/// slice).
+/// slice), if the caller wrote the output's type.
 #[derive(Clone, Debug)]
 pub struct Callee {
     pub path: syn::Path,
     pub by_ref: Vec<bool>,
-    pub vec_out: bool,
+    pub vec_out: Option<bool>,
 }
 
 impl Callee {

@@ -8,7 +8,7 @@
 //! cannot differentiate is an error at its span; lowering goes on after an
 //! error so that all problems are reported together.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use proc_macro2::{TokenStream, TokenTree};
 use quote::ToTokens;
@@ -50,6 +50,8 @@ pub fn lower(cx: &Cx, sig: &Signature, block: &Block, errors: &mut Errors) -> Lo
         errors,
         lit_ty: sig.default_float,
         call_out: None,
+        indexed: indexed_names(block.to_token_stream()),
+        pure_opaques: HashMap::new(),
         items: Vec::new(),
         bound: BTreeMap::new(),
         loose: HashMap::new(),
@@ -222,9 +224,52 @@ struct Lower<'a> {
     /// Every name the body binds, with its identifier as a `let` wrote it
     /// and every node it held.
     bound: BTreeMap<String, (Option<syn::Ident>, Vec<NodeId>)>,
-    /// The declared type of the call a `let` binds (`let g: [f64; 2] =
-    /// f_grad(x);`): a called function returns a float unless so declared.
-    call_out: Option<(Ty, bool)>,
+    /// The output of the call a `let` binds: its declared type (`let g:
+    /// [f64; 2] = f_grad(x);`), or an array of unknown kind when the body
+    /// indexes the name. A called function returns a float otherwise.
+    call_out: Option<CallOut>,
+    /// Names the body indexes or takes the length or elements of.
+    indexed: HashSet<String>,
+    /// Opaque values of pure tokens (see [`pure`]) and a known type, by
+    /// their tokens, the names they read and their type.
+    pure_opaques: HashMap<String, u32>,
+}
+
+/// The output of a call, as the `let` that binds it tells.
+#[derive(Clone, Copy)]
+enum CallOut {
+    /// A declared type; whether it is a `Vec`.
+    Declared(Ty, bool),
+    /// No type written, but the result is indexed: an array, fixed-size or
+    /// `Vec`, of the arguments' float type.
+    Array,
+}
+
+/// Names the tokens index (`r[..]`) or take the length or elements of
+/// (`r.len()`, `r.iter()`, ...): arrays, whatever their declaration says.
+fn indexed_names(tokens: TokenStream) -> HashSet<String> {
+    const ARRAY_METHODS: &[&str] = &["len", "iter", "into_iter", "windows", "chunks", "is_empty"];
+    let mut out = HashSet::new();
+    let tts: Vec<TokenTree> = tokens.into_iter().collect();
+    for (k, tt) in tts.iter().enumerate() {
+        match tt {
+            TokenTree::Group(g) => out.extend(indexed_names(g.stream())),
+            TokenTree::Ident(i) => {
+                let indexed = match (tts.get(k + 1), tts.get(k + 2)) {
+                    (Some(TokenTree::Group(g)), _) => g.delimiter() == proc_macro2::Delimiter::Bracket,
+                    (Some(TokenTree::Punct(p)), Some(TokenTree::Ident(m))) => {
+                        p.as_char() == '.' && ARRAY_METHODS.iter().any(|a| m == a)
+                    }
+                    _ => false,
+                };
+                if indexed {
+                    out.insert(i.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 impl Lower<'_> {
@@ -500,8 +545,24 @@ impl Lower<'_> {
             (Ty::Other, Some(f)) => Ty::Float(f),
             _ => ty,
         };
-        let opaque = crate::ir::Opaque::new(e.clone(), names);
-        let id = self.g.add_opaque(self.region, opaque, args, ty);
+        // The same pure tokens of a known type are one value: the graph
+        // merges their nodes where the same values reach them.
+        let key = (ty != Ty::Other && pure(e)).then(|| {
+            let refs: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+            format!("{} {refs:?} {ty:?}", e.to_token_stream())
+        });
+        let known = key.as_ref().and_then(|k| self.pure_opaques.get(k).copied());
+        let id = match known {
+            Some(k) => self.g.add(self.region, Op::Opaque(k), args, ty),
+            None => {
+                let opaque = crate::ir::Opaque::new(e.clone(), names);
+                let id = self.g.add_opaque(self.region, opaque, args, ty);
+                if let Some(key) = key {
+                    self.pure_opaques.insert(key, self.g.opaques.len() as u32 - 1);
+                }
+                id
+            }
+        };
         if id.0 as usize == self.active.len() {
             self.active.push(false);
         }
@@ -571,7 +632,12 @@ impl Lower<'_> {
                 self.lit_ty = f;
             }
             if matches!(*init.expr, Expr::Call(_) | Expr::MethodCall(_)) {
-                self.call_out = out_ir_ty(self.cx, &pt.ty).map(|t| (t, is_vec(&pt.ty)));
+                self.call_out =
+                    out_ir_ty(self.cx, &pt.ty).map(|t| CallOut::Declared(t, is_vec(&pt.ty)));
+            }
+        } else if let (Pat::Ident(pi), Expr::Call(_)) = (pat, &*init.expr) {
+            if self.indexed.contains(&pi.ident.to_string()) {
+                self.call_out = Some(CallOut::Array);
             }
         }
         let nodes_before = self.g.nodes.len();
@@ -1112,6 +1178,13 @@ impl Lower<'_> {
         let float = tl.float().or(tr.float());
         match float {
             Some(f) if any_active || (tl.float().is_some() && tr.float().is_some()) => {
+                // A value kept as written that meets a differentiated float
+                // in arithmetic is a float of that type.
+                for n in [l, r] {
+                    if self.g.ty(n) == Ty::Other && matches!(self.g.op(n), Op::Opaque(_)) {
+                        self.g.nodes[n.0 as usize].ty = Ty::Float(f);
+                    }
+                }
                 Val::Node(self.add(Op::Bin(op), vec![l, r], Ty::Float(f)))
             }
             _ => self.opaque(e, Ty::Other, "an arithmetic expression"),
@@ -1382,6 +1455,7 @@ impl Lower<'_> {
         if self.errors.len() > errors {
             return self.poison();
         }
+        self.data_vectors(&mut vals, &c.args);
         let ty = self.g.ty(vals[0]);
         let un = match name {
             "sigmoid" => Some(Un::Sigmoid),
@@ -1433,6 +1507,28 @@ impl Lower<'_> {
         Val::Node(self.add(Op::Kernel(kernel), vals, ty))
     }
 
+    /// Constant data of no known type passed to an array helper (`&xs[k]`,
+    /// a row of a table): a vector of the other arguments' float type, read
+    /// through a reference.
+    fn data_vectors<'e>(&mut self, vals: &mut [NodeId], args: impl IntoIterator<Item = &'e Expr>) {
+        let f = vals
+            .iter()
+            .find_map(|&v| self.g.ty(v).float())
+            .unwrap_or(self.lit_ty);
+        for (v, a) in vals.iter_mut().zip(args) {
+            let inner = match a {
+                Expr::Reference(r) => &*r.expr,
+                other => other,
+            };
+            if self.g.ty(*v) == Ty::Other && !self.is_active(*v) && pure(inner) {
+                let r: Expr = syn::parse_quote_spanned!(inner.span()=> &#inner);
+                if let Val::Node(n) = self.opaque(&r, Ty::Array(f, 1), "a data vector") {
+                    *v = n;
+                }
+            }
+        }
+    }
+
     /// The value of code `desugar` rewrote, or its error.
     fn rewritten(&mut self, rewrite: desugar::Rewrite) -> Val {
         match rewrite {
@@ -1479,7 +1575,11 @@ impl Lower<'_> {
             .iter()
             .find_map(|a| self.g.ty(*a).elem())
             .unwrap_or(self.lit_ty);
-        let (ty, vec_out) = declared.unwrap_or((Ty::Float(f), false));
+        let (ty, vec_out) = match declared {
+            Some(CallOut::Declared(ty, vec)) => (ty, Some(vec)),
+            Some(CallOut::Array) => (Ty::Array(f, 1), None),
+            None => (Ty::Float(f), Some(false)),
+        };
         self.g.calls.push(crate::ir::Callee {
             path: path.clone(),
             by_ref,
@@ -1732,6 +1832,9 @@ impl Lower<'_> {
             if let Some(w) = self.window_binding(&ix.expr) {
                 return self.window_element(w, &ix.index);
             }
+            if let Some(row) = self.data_row(ix) {
+                return row;
+            }
         }
         let mut indices = Vec::new();
         let mut base = e;
@@ -1764,6 +1867,24 @@ impl Lower<'_> {
             args.push(self.node(v, ix));
         }
         Val::Node(self.add(Op::Index, args, Ty::Float(f)))
+    }
+
+    /// `xs[k]` of a parameter whose rows are float vectors (`&[Vec<f64>]`,
+    /// SPEC §5 data tables): a constant vector, read through `&xs[k]`.
+    fn data_row(&mut self, ix: &syn::ExprIndex) -> Option<Val> {
+        let Val::Node(table) = self.lookup(&path_name(&ix.expr)?)? else {
+            return None;
+        };
+        let (&Op::Param { index, field: None }, Ty::Other) = (self.g.op(*table), self.g.ty(*table))
+        else {
+            return None;
+        };
+        let f = crate::signature::row_of(self.cx, &self.sig.params[index as usize].ty)?;
+        if matches!(*ix.index, Expr::Range(_)) || self.mentions_active(&ix.index) {
+            return None;
+        }
+        let row: Expr = syn::parse_quote_spanned!(ix.span()=> &#ix);
+        Some(self.opaque(&row, Ty::Array(f, 1), "a row of a table"))
     }
 
     /// The function's outputs, checked against its declared shape.
