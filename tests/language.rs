@@ -565,3 +565,185 @@ fn windows_chunks_and_sub_slices() {
         assert_close(&gy, &want, 0.0, "head y");
     }
 }
+
+// ---------------------------------------------------------------------------
+// `match` and `if let`; `core::array::from_fn`.
+// ---------------------------------------------------------------------------
+
+/// How a term is weighted: data, not differentiated.
+#[derive(Clone, Copy)]
+enum Weight {
+    One,
+    Scaled(f64),
+    Squared,
+}
+
+#[differentiate]
+fn weighted(x: f64, w: Weight, mode: u8, shift: Option<f64>) -> f64 {
+    let base = match w {
+        Weight::One => x,
+        Weight::Scaled(s) => s * x,
+        Weight::Squared => x * x,
+    };
+    let k = match mode {
+        0 => base.sin(),
+        1 | 2 => base.cos(),
+        n if n > 5 => base * n as f64,
+        _ => base,
+    };
+    if let Some(s) = shift {
+        k + s * x
+    } else {
+        k
+    }
+}
+
+fn weighted_ref(x: Dual64, w: Weight, mode: u8, shift: Option<f64>) -> Dual64 {
+    let base = match w {
+        Weight::One => x,
+        Weight::Scaled(s) => x * s,
+        Weight::Squared => x * x,
+    };
+    let k = match mode {
+        0 => base.sin(),
+        1 | 2 => base.cos(),
+        n if n > 5 => base * n as f64,
+        _ => base,
+    };
+    match shift {
+        Some(s) => k + x * s,
+        None => k,
+    }
+}
+
+/// A match on a differentiated value: `name if guard` arms.
+#[differentiate(hessian)]
+fn huber(r: f64, delta: f64) -> f64 {
+    match r.abs() {
+        a if a <= delta => 0.5 * r * r,
+        a => delta * (a - 0.5 * delta),
+    }
+}
+
+#[differentiate]
+fn squares(x: &[f64; 3]) -> f64 {
+    let y: [f64; 3] = core::array::from_fn(|i| x[i] * x[i]);
+    let z = core::array::from_fn::<f64, 2, _>(|k| y[k] * y[k + 1]);
+    y[0] + z[0] + z[1]
+}
+
+#[test]
+fn match_if_let_and_from_fn() {
+    for w in [Weight::One, Weight::Scaled(-1.5), Weight::Squared] {
+        for mode in [0, 1, 2, 7, 4] {
+            for shift in [None, Some(0.25)] {
+                let x = 0.7;
+                let want = weighted_ref(Dual64::new(x, 1.0), w, mode, shift).eps;
+                assert!(
+                    close(weighted_grad(x, w, mode, shift), want, 1e-14),
+                    "{mode}"
+                );
+                assert!(close(weighted_jvp(x, w, mode, shift, 1.0).1, want, 1e-14));
+            }
+        }
+    }
+    for (r, delta) in [(0.3, 1.0), (-0.3, 1.0), (2.0, 1.0), (-2.5, 0.5)] {
+        let f = |v: &[HyperDual64]| {
+            if v[0].re.abs() <= v[1].re {
+                v[0] * v[0] * 0.5
+            } else {
+                let a = if v[0].re < 0.0 { -v[0] } else { v[0] };
+                v[1] * (a - v[1] * 0.5)
+            }
+        };
+        let h = hyper_hessian(f, &[r, delta]);
+        let got = huber_hessian(r, delta);
+        for i in 0..2 {
+            assert_close(&got[i], &h[i], 1e-12, "huber hessian");
+        }
+        let g = huber_grad(r, delta);
+        let want = if r.abs() <= delta {
+            (r, 0.0)
+        } else {
+            (delta * r.signum(), r.abs() - delta)
+        };
+        assert_close(&[g.0, g.1], &[want.0, want.1], 1e-14, "huber");
+    }
+    let x = [1.0, -2.0, 0.5];
+    let r = |v: &[Dual64]| {
+        let y: Vec<Dual64> = v.iter().map(|a| *a * *a).collect();
+        y[0] + y[0] * y[1] + y[1] * y[2]
+    };
+    assert_close(&squares_grad(&x), &dual_grad(r, &x), 1e-14, "from_fn");
+}
+
+// ---------------------------------------------------------------------------
+// Calls of any shape: results without a type, literal locals and rows of
+// data passed on.
+// ---------------------------------------------------------------------------
+
+#[differentiate]
+fn rotate(a: f64, p: [f64; 2]) -> [f64; 2] {
+    [
+        a.cos() * p[0] - a.sin() * p[1],
+        a.sin() * p[0] + a.cos() * p[1],
+    ]
+}
+
+#[differentiate]
+fn scaled(v: &[f64], s: f64) -> Vec<f64> {
+    v.iter().map(|x| x * s).collect()
+}
+
+#[differentiate]
+fn rotated_distance(a: f64, x: &[f64; 2], c: &[f64; 2]) -> f64 {
+    let rp = rotate(a, [x[0] - c[0], x[1] - c[1]]);
+    let q = scaled(&rp, a);
+    rp[0] * rp[0] + rp[1] + q[1] * q[0]
+}
+
+#[differentiate(wrt(w))]
+fn table_dots(w: &[f64], xs: &[Vec<f64>], a: f64) -> f64 {
+    let mut s = 0.0;
+    for k in 0..xs.len() {
+        s += dot(w, &xs[k]) + autodiff::dot(w, &xs[k]);
+    }
+    let lit = [a, 2.0 * a];
+    s + autodiff::dot(w, &lit) * dot(&lit, w)
+}
+
+#[test]
+fn calls_without_types_and_data_rows() {
+    let r = |v: &[Dual64]| {
+        let (a, x, c) = (v[0], [v[1], v[2]], [v[3], v[4]]);
+        let p = [x[0] - c[0], x[1] - c[1]];
+        let rp = [
+            a.cos() * p[0] - a.sin() * p[1],
+            a.sin() * p[0] + a.cos() * p[1],
+        ];
+        let q = [rp[0] * a, rp[1] * a];
+        rp[0] * rp[0] + rp[1] + q[1] * q[0]
+    };
+    let p = [0.3, 1.0, 2.0, 0.5, -0.5];
+    let (ga, gx, gc) = rotated_distance_grad(p[0], &[p[1], p[2]], &[p[3], p[4]]);
+    let got = [ga, gx[0], gx[1], gc[0], gc[1]];
+    assert_close(&got, &dual_grad(r, &p), 1e-12, "rotate");
+
+    let xs = vec![vec![1.0, 2.0], vec![-1.0, 0.5]];
+    let w = [0.3, -0.7];
+    let a = 1.5;
+    let r = |w: &[Dual64]| {
+        let mut s = Dual64::from(0.0);
+        for x in &xs {
+            s += (w[0] * x[0] + w[1] * x[1]) * 2.0;
+        }
+        let d = w[0] * a + w[1] * 2.0 * a;
+        s + d * d
+    };
+    assert_close(
+        &table_dots_grad(&w, &xs, a),
+        &dual_grad(r, &w),
+        1e-12,
+        "rows",
+    );
+}

@@ -19,6 +19,7 @@ use crate::context::Cx;
 use crate::desugar;
 
 mod flow;
+mod patterns;
 
 use crate::error::Errors;
 use crate::ir::ops::{self, HelperOut, MethodOp};
@@ -50,6 +51,7 @@ pub fn lower(cx: &Cx, sig: &Signature, block: &Block, errors: &mut Errors) -> Lo
         errors,
         lit_ty: sig.default_float,
         call_out: None,
+        let_ty: None,
         indexed: indexed_names(block.to_token_stream()),
         pure_opaques: HashMap::new(),
         items: Vec::new(),
@@ -228,6 +230,8 @@ struct Lower<'a> {
     /// [f64; 2] = f_grad(x);`), or an array of unknown kind when the body
     /// indexes the name. A called function returns a float otherwise.
     call_out: Option<CallOut>,
+    /// The type the `let` being lowered declares.
+    let_ty: Option<syn::Type>,
     /// Names the body indexes or takes the length or elements of.
     indexed: HashSet<String>,
     /// Opaque values of pure tokens (see [`pure`]) and a known type, by
@@ -256,7 +260,9 @@ fn indexed_names(tokens: TokenStream) -> HashSet<String> {
             TokenTree::Group(g) => out.extend(indexed_names(g.stream())),
             TokenTree::Ident(i) => {
                 let indexed = match (tts.get(k + 1), tts.get(k + 2)) {
-                    (Some(TokenTree::Group(g)), _) => g.delimiter() == proc_macro2::Delimiter::Bracket,
+                    (Some(TokenTree::Group(g)), _) => {
+                        g.delimiter() == proc_macro2::Delimiter::Bracket
+                    }
                     (Some(TokenTree::Punct(p)), Some(TokenTree::Ident(m))) => {
                         p.as_char() == '.' && ARRAY_METHODS.iter().any(|a| m == a)
                     }
@@ -558,7 +564,8 @@ impl Lower<'_> {
                 let opaque = crate::ir::Opaque::new(e.clone(), names);
                 let id = self.g.add_opaque(self.region, opaque, args, ty);
                 if let Some(key) = key {
-                    self.pure_opaques.insert(key, self.g.opaques.len() as u32 - 1);
+                    self.pure_opaques
+                        .insert(key, self.g.opaques.len() as u32 - 1);
                 }
                 id
             }
@@ -641,7 +648,15 @@ impl Lower<'_> {
             }
         }
         let nodes_before = self.g.nodes.len();
+        let outer_ty = std::mem::replace(
+            &mut self.let_ty,
+            match &local.pat {
+                Pat::Type(pt) => Some((*pt.ty).clone()),
+                _ => None,
+            },
+        );
         let v = self.expr(&init.expr);
+        self.let_ty = outer_ty;
         self.lit_ty = saved;
         self.call_out = None;
         if let (Pat::Type(pt), Val::Node(n)) = (&local.pat, &v) {
@@ -800,7 +815,7 @@ impl Lower<'_> {
                 Val::Unit
             }
             Expr::Return(_) | Expr::Break(_) | Expr::Continue(_) => self.exit(e),
-            Expr::If(_) | Expr::Block(_) | Expr::Paren(_) => self.expr(e),
+            Expr::If(_) | Expr::Match(_) | Expr::Block(_) | Expr::Paren(_) => self.expr(e),
             Expr::ForLoop(f) => self.for_loop(f),
             Expr::While(w) => self.while_loop(w),
             Expr::Loop(l) => self.forever(l),
@@ -1003,7 +1018,11 @@ impl Lower<'_> {
             }
             Expr::Block(b) if b.label.is_none() && b.attrs.is_empty() => self.block(&b.block),
             Expr::Tuple(t) => Val::Tuple(t.elems.iter().map(|x| self.expr(x)).collect()),
-            Expr::If(i) => self.if_expr(i),
+            Expr::If(i) => match &*i.cond {
+                Expr::Let(l) => self.if_let(i, l),
+                _ => self.if_expr(i),
+            },
+            Expr::Match(m) if self.mentions_active(e) => self.match_expr(e, m),
             Expr::Binary(b) => self.binary(e, b),
             Expr::Unary(u) => self.unary(e, u),
             Expr::MethodCall(m) => {
@@ -1351,11 +1370,57 @@ impl Lower<'_> {
                     return v;
                 }
             }
+            let from_fn = segs.ends_with(&["array".into(), "from_fn".into()]);
+            if from_fn && self.mentions_active(e) {
+                return self.array_from_fn(e, c, p);
+            }
             if self.mentions_active(e) {
                 return self.differentiable_call(&c.args, &p.path);
             }
         }
         self.opaque(e, Ty::Other, "a function call")
+    }
+
+    /// `core::array::from_fn(|i| ..)` of a length the `let` declares
+    /// (`let y: [f64; N] = ..`) or the turbofish gives (`from_fn::<_, N,
+    /// _>`): an array filled by a loop.
+    fn array_from_fn(&mut self, e: &Expr, c: &syn::ExprCall, p: &syn::ExprPath) -> Val {
+        let turbofish = p.path.segments.last().and_then(|s| match &s.arguments {
+            syn::PathArguments::AngleBracketed(a) => match a.args.iter().nth(1) {
+                Some(syn::GenericArgument::Const(n)) => Some(n.clone()),
+                Some(syn::GenericArgument::Type(syn::Type::Path(t))) => Some(syn::parse_quote!(#t)),
+                _ => None,
+            },
+            _ => None,
+        });
+        let declared = match &self.let_ty {
+            Some(syn::Type::Array(a)) => Some(a.len.clone()),
+            _ => None,
+        };
+        let Some(len) = turbofish.or(declared) else {
+            return self.error(e, "write the length of the array `core::array::from_fn` builds: `let y: [f64; N] = core::array::from_fn(..)`");
+        };
+        let (Some(Expr::Closure(f)), 1) = (c.args.first(), c.args.len()) else {
+            return self.error(e, "`core::array::from_fn` takes one closure `|i| ..`");
+        };
+        let Some(pat) = f.inputs.first().filter(|_| f.inputs.len() == 1) else {
+            return self.error(
+                f,
+                "the closure of `core::array::from_fn` takes the index: `|i| ..`",
+            );
+        };
+        let span = p.span();
+        let (out, i) = (self.gen.id("array", span), self.gen.id("i", span));
+        let body = &f.body;
+        let fill: Expr = syn::parse_quote_spanned!(span=> {
+            let mut #out = [0.0; #len];
+            for #i in 0..#len {
+                let #pat = #i;
+                #out[#i] = #body;
+            }
+            #out
+        });
+        self.expr(&fill)
     }
 
     /// `let name = |params| body;`: a closure, inlined where it is called,

@@ -3,9 +3,9 @@ use autodiff::differentiate;
 #[differentiate]
 fn f(x: f64, y: f64) -> f64 {
     let g = x.to_degrees();
-    let m = match y > 0.0 {
-        true => y,
-        false => -y,
+    let m = match (y, y) {
+        (a, b) if a > b => a,
+        _ => -y,
     };
     g + m
 }

@@ -1,3 +1,4 @@
+//! A `match` on a comparison of a differentiated value.
 use autodiff::differentiate;
 
 #[differentiate]
@@ -10,5 +11,6 @@ fn f(x: f64) -> f64 {
 }
 
 fn main() {
-    let _: f64 = f_grad(1.0);
+    assert_eq!(f_grad(1.0), 2.0);
+    assert_eq!(f_grad(-1.0), -2.0);
 }

@@ -1,3 +1,4 @@
+//! `if let` on data that is not differentiated.
 use autodiff::differentiate;
 
 #[differentiate]
@@ -7,5 +8,6 @@ fn f(x: f64, o: Option<f64>) -> f64 {
 }
 
 fn main() {
-    let _: f64 = f_grad(1.0, None);
+    assert_eq!(f_grad(1.0, None), 1.0);
+    assert_eq!(f_grad(1.0, Some(3.0)), 3.0);
 }
