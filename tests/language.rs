@@ -747,3 +747,19 @@ fn calls_without_types_and_data_rows() {
         "rows",
     );
 }
+
+#[differentiate]
+fn angles(x: f64, y: f32) -> f64 {
+    x.to_degrees().sin() + y.to_radians() as f64
+}
+
+#[test]
+fn degrees_and_radians_are_the_standard_library_products() {
+    for (x, y) in [(0.1, 2.0f32), (-123.456, 1e-3), (1e5, -7.25)] {
+        assert_eq!(angles(x, y), x.to_degrees().sin() + y.to_radians() as f64);
+        let (gx, gy) = angles_grad(x, y);
+        let k = 180.0 / std::f64::consts::PI;
+        assert!(close(gx, k * x.to_degrees().cos(), 1e-12));
+        assert!(close(gy as f64, 1.0 / k, 1e-6));
+    }
+}

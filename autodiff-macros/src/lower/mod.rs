@@ -1267,6 +1267,26 @@ impl Lower<'_> {
                 return Val::Node(self.add(Op::Cmp(Cmp::Eq), vec![len, zero], Ty::Bool));
             }
         }
+        // `to_degrees`/`to_radians` are a product with a constant, the one
+        // the standard library multiplies by.
+        if let ("to_degrees" | "to_radians", [x]) = (name, args) {
+            let v = self.expr(x);
+            let x = self.node(v, x);
+            if let Ty::Float(f) = self.g.ty(x) {
+                #[allow(clippy::excessive_precision)]
+                let k = match (name, f) {
+                    ("to_degrees", FloatTy::F32) => {
+                        57.295_779_513_082_320_876_798_154_814_105_170_3_f32 as f64
+                    }
+                    ("to_degrees", _) => 57.295_779_513_082_320_876_798_154_814_105_170_3_f64,
+                    (_, FloatTy::F32) => (std::f32::consts::PI / 180.0) as f64,
+                    _ => std::f64::consts::PI / 180.0,
+                };
+                let k = self.konst(k, f);
+                return Val::Node(self.add(Op::Bin(Bin::Mul), vec![x, k], Ty::Float(f)));
+            }
+            return self.opaque(e, Ty::Other, "a method call");
+        }
         if let (Some(p), [x]) = (crate::ir::Pred::from_method(name), args) {
             let v = self.expr(x);
             let x = self.node(v, x);

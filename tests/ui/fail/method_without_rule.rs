@@ -2,7 +2,7 @@ use autodiff::differentiate;
 
 #[differentiate]
 fn f(x: f64) -> f64 {
-    x.to_degrees() + 1.0
+    x.rem_euclid(2.0) + 1.0
 }
 
 fn main() {

@@ -2,7 +2,7 @@ use autodiff::differentiate;
 
 #[differentiate]
 fn f(x: f64, y: f64) -> f64 {
-    let g = x.to_degrees();
+    let g = x.rem_euclid(2.0);
     let m = match (y, y) {
         (a, b) if a > b => a,
         _ => -y,
