@@ -763,3 +763,47 @@ fn degrees_and_radians_are_the_standard_library_products() {
         assert!(close(gy as f64, 1.0 / k, 1e-6));
     }
 }
+
+// ---------------------------------------------------------------------------
+// `stop_gradient`, copies, `sin_cos`.
+// ---------------------------------------------------------------------------
+
+#[differentiate(hessian)]
+fn stopped(x: f64, y: f64) -> f64 {
+    let c = autodiff::stop_gradient(x * y);
+    c * x + autodiff::stop_gradient(y.sin()) * y
+}
+
+/// The variance about a mean that is held fixed.
+#[differentiate]
+fn spread(x: &[f64]) -> f64 {
+    let m = autodiff::mean(&autodiff::stop_gradient(x.to_vec()));
+    let mut y = x.to_vec();
+    y[0] = y[0] * 2.0;
+    let z = y.clone();
+    let (s, c) = z[1].sin_cos();
+    let mut acc = s * c;
+    for v in y.iter() {
+        acc += (v - m).powi(2);
+    }
+    acc
+}
+
+#[test]
+fn stop_gradient_copies_and_sin_cos() {
+    let (x, y) = (2.0, 3.0);
+    assert_eq!(stopped_grad(x, y), (x * y, y.sin()));
+    assert_eq!(stopped_hessian(x, y), [[0.0; 2]; 2]);
+    let x = [1.0, -2.0, 4.0];
+    let m = (1.0 - 2.0 + 4.0) / 3.0;
+    let r = |v: &[Dual64]| {
+        let mut y = v.to_vec();
+        y[0] = y[0] * 2.0;
+        let mut acc = y[1].sin() * y[1].cos();
+        for t in &y {
+            acc += (*t - m).powi(2);
+        }
+        acc
+    };
+    assert_close(&spread_grad(&x), &dual_grad(r, &x), 1e-12, "spread");
+}

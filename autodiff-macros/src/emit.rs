@@ -676,6 +676,12 @@ impl<'a> Emitter<'a> {
             Op::Default => (quote!(::core::default::Default::default()), Prec::Atom),
             Op::Opaque(k) => {
                 let opaque = g.opaques[k as usize].clone();
+                // A value taken as it is (`stop_gradient`): its operand.
+                if let (syn::Expr::Path(p), [r], [x]) = (&opaque.expr, &opaque.refs[..], &a[..]) {
+                    if p.path.is_ident(r) {
+                        return (self.operand(*x, Prec::Atom), Prec::Atom);
+                    }
+                }
                 let lets = self.rebind(&opaque, a);
                 let mut expr = opaque.expr.clone();
                 if let Some(t) = &self.cx.generic {

@@ -1267,6 +1267,33 @@ impl Lower<'_> {
                 return Val::Node(self.add(Op::Cmp(Cmp::Eq), vec![len, zero], Ty::Bool));
             }
         }
+        // Copies of a differentiated value are the value (arrays are
+        // values here; a write to one copies it first).
+        if let ("to_vec" | "clone" | "to_owned", [x]) = (name, args) {
+            if self.mentions_active(x) {
+                let v = match self.view(x) {
+                    Some(w) => w,
+                    None => self.expr(x),
+                };
+                let n = self.node(v, x);
+                return Val::Node(match self.g.ty(n) {
+                    ty @ Ty::Array(..) => self.add(Op::Owned, vec![n], ty),
+                    _ => n,
+                });
+            }
+        }
+        // `(s, c) = x.sin_cos()`.
+        if let ("sin_cos", [x]) = (name, args) {
+            if self.mentions_active(x) {
+                let v = self.expr(x);
+                let x = self.node(v, x);
+                if let Ty::Float(f) = self.g.ty(x) {
+                    let sin = self.add(Op::Un(Un::Sin), vec![x], Ty::Float(f));
+                    let cos = self.add(Op::Un(Un::Cos), vec![x], Ty::Float(f));
+                    return Val::Tuple(vec![Val::Node(sin), Val::Node(cos)]);
+                }
+            }
+        }
         // `to_degrees`/`to_radians` are a product with a constant, the one
         // the standard library multiplies by.
         if let ("to_degrees" | "to_radians", [x]) = (name, args) {
@@ -1390,6 +1417,10 @@ impl Lower<'_> {
                     return v;
                 }
             }
+            let stop = matches!(&segs[..], [n] | [_, n] if n == "stop_gradient");
+            if let (true, [x]) = (stop, &c.args.iter().collect::<Vec<_>>()[..]) {
+                return self.stop_gradient(x);
+            }
             let from_fn = segs.ends_with(&["array".into(), "from_fn".into()]);
             if from_fn && self.mentions_active(e) {
                 return self.array_from_fn(e, c, p);
@@ -1399,6 +1430,22 @@ impl Lower<'_> {
             }
         }
         self.opaque(e, Ty::Other, "a function call")
+    }
+
+    /// `autodiff::stop_gradient(x)`: the value of `x`, a constant to the
+    /// transforms (an opaque value, which they never differentiate).
+    fn stop_gradient(&mut self, x: &Expr) -> Val {
+        let v = self.expr(x);
+        let n = self.node(v, x);
+        let ty = self.g.ty(n);
+        let name = self.gen.id("stopped", x.span());
+        let expr: Expr = syn::parse_quote!(#name);
+        let opaque = crate::ir::Opaque::new(expr, vec![name]);
+        let id = self.g.add_opaque(self.region, opaque, vec![n], ty);
+        if id.0 as usize == self.active.len() {
+            self.active.push(false);
+        }
+        Val::Node(id)
     }
 
     /// `core::array::from_fn(|i| ..)` of a length the `let` declares
