@@ -807,3 +807,102 @@ fn stop_gradient_copies_and_sin_cos() {
     };
     assert_close(&spread_grad(&x), &dual_grad(r, &x), 1e-12, "spread");
 }
+
+// ---------------------------------------------------------------------------
+// Composition and shapes: a Hessian through a vector-output call, a
+// Hessian over parameters of several shapes, matrix outputs.
+// ---------------------------------------------------------------------------
+
+#[differentiate(hessian)]
+fn residual(x: &[f64; 2]) -> [f64; 2] {
+    [10.0 * (x[1] - x[0] * x[0]), 1.0 - x[0]]
+}
+
+#[differentiate(hessian)]
+fn rosenbrock_of_residual(x: &[f64; 2]) -> f64 {
+    let r = residual(x);
+    r.iter().map(|v| v * v).sum()
+}
+
+#[differentiate(hessian)]
+fn mixed_shapes(a: f64, v: &[f64; 2], w: &[f64]) -> f64 {
+    a * v[0] * w[0] + v[1].sin() * w[1] * w[1] + a * a * w[2]
+}
+
+#[differentiate]
+fn rotation(t: f64, s: &[f64; 2]) -> [[f64; 2]; 2] {
+    [
+        [s[0] * t.cos(), -s[1] * t.sin()],
+        [s[0] * t.sin(), s[1] * t.cos()],
+    ]
+}
+
+#[test]
+fn hessians_through_calls_and_of_mixed_shapes() {
+    let rosen = |v: &[HyperDual64]| {
+        let a = (v[1] - v[0] * v[0]) * 10.0;
+        let b = -v[0] + 1.0;
+        a * a + b * b
+    };
+    for x in [[1.0, 2.0], [-1.2, 1.0], [0.3, -0.4]] {
+        let h = rosenbrock_of_residual_hessian(&x);
+        let want = hyper_hessian(rosen, &x);
+        for i in 0..2 {
+            assert_close(&h[i], &want[i], 1e-10, "rosenbrock");
+        }
+    }
+    // `residual_vjp_jvp` itself, against hyper-dual numbers: the tangent
+    // of wᵀJ along u is wᵀ(∂J·u) + w_dotᵀJ.
+    let (x, w, u, w_dot) = ([0.5, -0.3], [1.5, -2.0], [0.2, 0.7], [0.1, 0.4]);
+    let ((value, adj), (value_dot, adj_dot)) = residual_vjp_jvp(&x, w, &u, w_dot);
+    assert_eq!(value, residual(&x));
+    assert_close(&value_dot, &residual_jvp(&x, &u).1, 1e-12, "value tangent");
+    assert_close(&adj, &residual_vjp(&x, w).1, 1e-12, "adjoint");
+    let wr = |w: [f64; 2]| {
+        move |v: &[HyperDual64]| (v[1] - v[0] * v[0]) * 10.0 * w[0] + (-v[0] + 1.0) * w[1]
+    };
+    let jt = |w: [f64; 2]| residual_vjp(&x, w).1;
+    for k in 0..2 {
+        let e = common::basis(2, k);
+        let second = common::hyper(wr(w), &x, &u, &e);
+        let want = second + jt(w_dot)[k];
+        assert!(
+            close(adj_dot[k], want, 1e-12),
+            "{k}: {} vs {want}",
+            adj_dot[k]
+        );
+    }
+
+    // a, v[0], v[1], w[0], w[1], w[2], flattened in that order.
+    let (a, v, w) = (0.7, [1.0, 2.0], [3.0, 4.0, -1.0]);
+    let h = mixed_shapes_hessian(a, &v, &w);
+    let f = |p: &[HyperDual64]| p[0] * p[1] * p[3] + p[2].sin() * p[4] * p[4] + p[0] * p[0] * p[5];
+    let want = hyper_hessian(f, &[a, v[0], v[1], w[0], w[1], w[2]]);
+    assert_eq!((h.nrows(), h.ncols()), (6, 6));
+    for i in 0..6 {
+        for j in 0..6 {
+            assert!(close(h[(i, j)], want[i][j], 1e-12), "({i}, {j})");
+        }
+    }
+}
+
+#[test]
+fn jacobian_of_a_matrix_output() {
+    let (t, s) = (0.4, [2.0, -0.5]);
+    let (dt, ds) = rotation_jacobian(t, &s);
+    let eps = 1e-6;
+    let m = |t: f64, s: [f64; 2]| rotation(t, &s);
+    for r in 0..2 {
+        for c in 0..2 {
+            let fd = (m(t + eps, s)[r][c] - m(t - eps, s)[r][c]) / (2.0 * eps);
+            assert!(close(dt[r][c], fd, 1e-8), "d/dt [{r}][{c}]");
+            for j in 0..2 {
+                let (mut sp, mut sm) = (s, s);
+                sp[j] += eps;
+                sm[j] -= eps;
+                let fd = (m(t, sp)[r][c] - m(t, sm)[r][c]) / (2.0 * eps);
+                assert!(close(ds[r][c][j], fd, 1e-8), "d/ds{j} [{r}][{c}]");
+            }
+        }
+    }
+}

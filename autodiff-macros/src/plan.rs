@@ -202,13 +202,13 @@ impl<'a> Plan<'a> {
                 fields: base.params[*i].fields.clone(),
             })
             .collect();
-        let seeds = |_d: usize, index: u32, _field: Option<u32>| match seeded
+        let seeds = |_d: usize, index: u32, field: Option<u32>| match seeded
             .iter()
             .position(|(i, _)| *i == index as usize)
         {
             Some(j) => Seed::Param {
                 index: n + j as u32,
-                field: None,
+                field,
             },
             None => Seed::Zero,
         };

@@ -75,11 +75,41 @@ impl<'a, T> Cotangent<&'a [T]> for &'a [T] {
 /// used: it is implemented for no type, so calling `f_grad` on a function
 /// with a tuple output fails to compile with the message below.
 #[diagnostic::on_unimplemented(
-    message = "a gradient needs a scalar output, and this function returns a tuple",
+    message = "a gradient needs a scalar output, and this function returns an array or a tuple",
     label = "this function's output is not a scalar",
     note = "call the `_jacobian` companion for every partial derivative, or `_vjp` with a cotangent `out_bar` to weight the outputs"
 )]
 pub trait GradientNeedsScalarOutput {}
+
+/// Marker for the `_hessian` and `_hvp` companions of a function that does
+/// not return a scalar: implemented for no type, so calling them fails to
+/// compile with the message below.
+#[diagnostic::on_unimplemented(
+    message = "a Hessian needs a scalar output, and this function returns an array or a tuple",
+    label = "this function's output is not a scalar",
+    note = "`_vjp_jvp` gives second derivatives along a cotangent and a tangent; a scalar function that calls this one has a Hessian"
+)]
+pub trait HessianNeedsScalarOutput {}
+
+/// Marker for the second-order companions (`_vjp_jvp`, `_grad_jvp`,
+/// `_grad_vjp`) of a function without the `hessian` option: a caller's
+/// Hessian, or a call of `_grad` inside a differentiated function, needs
+/// them, and the call fails to compile with the message below.
+#[diagnostic::on_unimplemented(
+    message = "this function is called where second derivatives are needed, and it has only first-order companions",
+    label = "needs `#[differentiate(hessian)]` on the function called here",
+    note = "put `#[differentiate(hessian)]` on the called function; a hand-written `_jvp`/`_vjp` pair needs a hand-written `_vjp_jvp(args.., out_bar, args_dot.., out_bar_dot) -> ((Out, G), (Out, G))` as well"
+)]
+pub trait NeedsHessianOption {}
+
+/// Marker for `_grad_vjp_jvp`, the third derivatives a Hessian of a
+/// function that calls `_grad` would need: not generated.
+#[diagnostic::on_unimplemented(
+    message = "third derivatives are not generated: a Hessian cannot go through a call of `_grad`",
+    label = "a `_grad` call inside a function with `hessian`",
+    note = "take the Hessian of the called function itself, or write the gradient out in the body"
+)]
+pub trait ThirdDerivativesNotGenerated {}
 
 #[cfg(test)]
 mod tests {

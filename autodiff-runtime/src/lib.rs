@@ -38,7 +38,10 @@ pub use num_traits;
 pub mod __private {
     pub use crate::array::{filled, tape, zeros_like, AddAssign, Owned, SumAll, Zeros, ZerosLike};
     pub use crate::fill::{ArrayFill, Fill, FillLike, VecFill};
-    pub use crate::generated::{check_len, Cotangent, GradientNeedsScalarOutput};
+    pub use crate::generated::{
+        check_len, Cotangent, GradientNeedsScalarOutput, HessianNeedsScalarOutput,
+        NeedsHessianOption, ThirdDerivativesNotGenerated,
+    };
     // The traits in the helpers' bounds: public so that the helpers are,
     // never called by name.
     pub use crate::helpers::{Elementwise, ZerosOuter, ZerosProduct, ZerosRows};

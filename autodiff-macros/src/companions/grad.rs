@@ -57,15 +57,21 @@ impl Companions<'_> {
         let arg = local("NotAScalarOutput");
         params[pos] = quote!(#id: #arg);
         let private = self.cx.private();
+        let second = matches!(suffix, "hvp" | "hessian");
+        let marker = if second {
+            quote!(#private::HessianNeedsScalarOutput)
+        } else {
+            quote!(#private::GradientNeedsScalarOutput)
+        };
         let mut generics = self.item.sig.generics.clone();
-        generics
-            .params
-            .push(syn::parse_quote!(#arg: #private::GradientNeedsScalarOutput));
+        generics.params.push(syn::parse_quote!(#arg: #marker));
         let (generics, _, where_clause) = generics.split_for_impl();
         let f = &self.sig.name;
-        let doc = format!(
-            "Not available: `{f}` does not return a scalar, and a gradient needs one. Use `{f}_jacobian`, or `{f}_vjp` with a cotangent."
-        );
+        let doc = if second {
+            format!("Not available: `{f}` does not return a scalar, and a Hessian needs one. `{f}_vjp_jvp` gives second derivatives along a cotangent and a tangent.")
+        } else {
+            format!("Not available: `{f}` does not return a scalar, and a gradient needs one. Use `{f}_jacobian`, or `{f}_vjp` with a cotangent.")
+        };
         quote! {
             #[doc = #doc]
             #[allow(dead_code, unused_variables, clippy::all)]

@@ -6,24 +6,21 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::Type;
 
-use super::Companions;
+use super::{is_slice, Companions};
 use crate::context::local;
 use crate::emit::Tree;
-use crate::ir::{OutShape, Ty};
+use crate::ir::Ty;
 use crate::signature::Signature;
 
-/// SPEC §3: a Hessian needs a scalar output, and `wrt` parameters that
-/// are all scalars, or one array `[T; N]`, or one slice.
+/// SPEC §3: the `wrt` parameters of a Hessian are scalars and vectors
+/// (any number, in any order); a matrix parameter has no Hessian layout.
 pub fn hessian_shape(sig: &Signature) -> Result<(), &'static str> {
-    let scalar_out = sig.out_shape == OutShape::Leaf && sig.outs[0].1.float().is_some();
-    if !scalar_out {
-        return Err("`hessian` needs a scalar output (`f64` or `f32`); for other outputs use `_jvp` of `_vjp` by hand");
-    }
-    let tys: Vec<Ty> = sig.wrt.iter().map(|&i| sig.params[i].ir_ty).collect();
-    let scalars = !tys.is_empty() && tys.iter().all(|t| t.float().is_some());
-    let one_vector = tys.len() == 1 && matches!(tys[0], Ty::Array(_, 1));
-    if !scalars && !one_vector {
-        return Err("`hessian` needs the `wrt` parameters to be all scalars, or one array `[T; N]`, or one slice `&[T]`; differentiate with respect to fewer parameters with `wrt(...)`");
+    let matrix = sig
+        .wrt
+        .iter()
+        .any(|&i| matches!(sig.params[i].ir_ty, Ty::Array(_, 2)));
+    if matrix {
+        return Err("`hessian` takes `wrt` parameters that are scalars and vectors; differentiate with respect to fewer parameters with `wrt(...)`, or pass the matrix as a flat vector");
     }
     Ok(())
 }
@@ -88,17 +85,36 @@ impl Companions<'_> {
                 }
             }
             wrt => {
-                let fields = (0..wrt.len()).map(syn::Index::from);
-                (self.grad_ty(), fields.map(|k| quote!(#g_bar.#k)).collect())
+                let dirs = wrt.iter().enumerate().map(|(k, &i)| {
+                    let k = syn::Index::from(k);
+                    match &self.sig.params[i].ty {
+                        Type::Reference(_) => quote!(&#g_bar.#k),
+                        _ => quote!(#g_bar.#k),
+                    }
+                });
+                (self.grad_ty(), dirs.collect())
             }
         };
         let g = self.grad_ty();
         let private = self.cx.private();
         let companion = self.name("grad_vjp").to_string();
-        let checks = self.slice_dots().into_iter().map(|(_, x)| {
-            let name = g_bar.to_string();
-            quote!(#private::check_len(#companion, #name, #x.len(), #g_bar.len());)
-        });
+        let several = self.sig.wrt.len() > 1;
+        let checks = self
+            .sig
+            .wrt
+            .iter()
+            .enumerate()
+            .filter(|(_, &i)| is_slice(&self.sig.params[i].ty))
+            .map(|(k, &i)| {
+                let x = &self.sig.params[i].ident;
+                let (name, bar) = if several {
+                    let field = syn::Index::from(k);
+                    (format!("{g_bar}.{k}"), quote!(#g_bar.#field))
+                } else {
+                    (g_bar.to_string(), quote!(#g_bar))
+                };
+                quote!(#private::check_len(#companion, #name, #x.len(), #bar.len());)
+            });
         // `f_grad_jvp` along `grad_bar`.
         let dots = &self.names.dots;
         let body = self.body(
@@ -117,6 +133,23 @@ impl Companions<'_> {
             &[quote!(#g_bar: #cot)],
             quote!((#g, #g)),
             quote!(#(#checks)* #(let #dots = #dirs;)* #body),
+        )
+    }
+
+    /// The signature `f_grad_vjp_jvp` would have (`f_grad_vjp` in forward
+    /// mode), for the companion that says it is not generated.
+    pub(super) fn grad_vjp_jvp_signature(&self) -> TokenStream {
+        let g = self.grad_ty();
+        let (g_bar, bar_dot) = (&self.names.grad_bar, local("grad_bar_dot"));
+        let mut extra = vec![quote!(#g_bar: #g)];
+        extra.extend(self.dot_params());
+        extra.push(quote!(#bar_dot: #g));
+        self.item(
+            "grad_vjp_jvp",
+            "`_grad_vjp` in forward mode",
+            &extra,
+            quote!(((#g, #g), (#g, #g))),
+            TokenStream::new(),
         )
     }
 
@@ -155,7 +188,15 @@ impl Companions<'_> {
     pub(super) fn hessian(&self) -> TokenStream {
         let p = self.sig.wrt.len();
         let first = &self.sig.params[self.sig.wrt[0]];
-        if !first.ir_ty.is_array() {
+        let scalars = self
+            .sig
+            .wrt
+            .iter()
+            .all(|&i| !self.sig.params[i].ir_ty.is_array());
+        if p > 1 && !scalars {
+            return self.flat_hessian();
+        }
+        if scalars {
             let body = self.body(
                 "hessian",
                 |plan| plan.hessian(),
@@ -239,6 +280,91 @@ impl Companions<'_> {
             &[],
             ret,
             self.calls(quote!({ #body })),
+        )
+    }
+
+    /// `f_hessian` over several `wrt` parameters of which some are
+    /// vectors: a `Matrix` over the parameters flattened and concatenated
+    /// in order (SPEC §3), one `_hvp` per column.
+    fn flat_hessian(&self) -> TokenStream {
+        let private = self.cx.private();
+        let elem = self.cx.float(self.sig.out_floats[0]);
+        let (one, zero) = (self.out_const(0, 1.0), self.out_const(0, 0.0));
+        let [cols, col, g, i, j, n, rows, hvp] =
+            ["cols", "col", "g", "i", "j", "n", "rows", "hvp"].map(local);
+        let define_hvp = self.closure(
+            "hessian",
+            &hvp,
+            &self.dot_params(),
+            self.grad_ty(),
+            |p| p.hvp(),
+            |h| self.grad_tree(&h.tangents[0]),
+        );
+        let mut offsets = Vec::new();
+        let mut basis = Vec::new();
+        let mut flatten = Vec::new();
+        let mut end = quote!(0);
+        for (k, &w) in self.sig.wrt.iter().enumerate() {
+            let param = &self.sig.params[w];
+            let (x, ty) = (&param.ident, &param.ty);
+            let at = local(&format!("at{k}"));
+            let e = &self.names.dots[k];
+            let field = syn::Index::from(k);
+            offsets.push(quote!(let #at = #end;));
+            if param.ir_ty.is_array() {
+                let (zeros, arg) = match ty {
+                    Type::Reference(r) if matches!(*r.elem, Type::Slice(_)) => {
+                        (quote!(#private::filled(#zero, #x.len())), quote!(&#e))
+                    }
+                    Type::Reference(r) => {
+                        let a = &r.elem;
+                        (quote!(<#a as #private::Zeros<_>>::zeros()), quote!(&#e))
+                    }
+                    _ => (quote!(<#ty as #private::Zeros<_>>::zeros()), quote!(#e)),
+                };
+                basis.push((
+                    quote! {
+                        let mut #e = #zeros;
+                        if #j >= #at && #j < #at + #x.len() {
+                            #e[#j - #at] = #one;
+                        }
+                    },
+                    arg,
+                ));
+                flatten.push(quote!(#col.extend(#g.#field.iter().copied());));
+                end = quote!(#at + #x.len());
+            } else {
+                basis.push((
+                    quote!(let #e = if #j == #at { #one } else { #zero };),
+                    quote!(#e),
+                ));
+                flatten.push(quote!(#col.push(#g.#field);));
+                end = quote!(#at + 1);
+            }
+        }
+        let (make, args): (Vec<_>, Vec<_>) = basis.into_iter().unzip();
+        let body = quote! {{
+            #define_hvp
+            #(#offsets)*
+            let #n = #end;
+            let #cols: ::std::vec::Vec<::std::vec::Vec<#elem>> = (0..#n).map(|#j| {
+                #(#make)*
+                let #g = #hvp(#(#args),*);
+                let mut #col = ::std::vec::Vec::with_capacity(#n);
+                #(#flatten)*
+                #col
+            }).collect();
+            let #rows: ::std::vec::Vec<::std::vec::Vec<#elem>> = (0..#n)
+                .map(|#i| (0..#n).map(|#j| if #i <= #j { #cols[#j][#i] } else { #cols[#i][#j] }).collect())
+                .collect();
+            #private::Matrix::from_rows(&#rows)
+        }};
+        self.item(
+            "hessian",
+            "The dense Hessian over the parameters flattened in order, exactly symmetric",
+            &[],
+            quote!(#private::Matrix<#elem>),
+            self.calls(body),
         )
     }
 }

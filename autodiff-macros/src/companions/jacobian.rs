@@ -21,8 +21,7 @@ impl Companions<'_> {
     pub(super) fn jacobian(&self) -> TokenStream {
         let outs = &self.sig.outs;
         if outs.iter().any(|(_, t)| matches!(t, Ty::Array(_, 2))) {
-            // A matrix output: no Jacobian (a rank-3 array); documented.
-            return TokenStream::new();
+            return self.jacobian_of_matrix_output();
         }
         if self.sig.out_shape == OutShape::Leaf && outs[0].1.is_array() {
             return self.jacobian_of_array_output();
@@ -66,6 +65,97 @@ impl Companions<'_> {
         };
         let tys = vec![column; wrt.len()];
         self.item("jacobian", DOC, &[], one_or_tuple(&tys), body)
+    }
+
+    /// The Jacobian of a matrix output `[[T; C]; R]`, output axes first
+    /// (SPEC §3, as JAX's `jacfwd`): per `wrt` parameter, `[[T; C]; R]`
+    /// for a scalar, `[[[T; N]; C]; R]` for `[T; N]`, `[[Vec<T>; C]; R]`
+    /// for a slice; one `_jvp` per basis direction.
+    fn jacobian_of_matrix_output(&self) -> TokenStream {
+        let private = self.cx.private();
+        let out_ty = &self.sig.out_ty;
+        if self.sig.out_shape != OutShape::Leaf {
+            // A matrix inside a tuple output: no Jacobian; documented.
+            return TokenStream::new();
+        }
+        let (one, zero) = (self.out_const(0, 1.0), self.out_const(0, 0.0));
+        let elem = self.cx.float(self.sig.out_floats[0]);
+        let [jvp, cols, j, r, c] = ["jvp", "cols", "j", "r", "c"].map(local);
+        let define_jvp = self.closure(
+            "jacobian",
+            &jvp,
+            &self.dot_params(),
+            quote!(#out_ty),
+            |p| p.jvp(),
+            |t| self.out_tree(&t.tangents[0]),
+        );
+        // The zero tangent of each parameter, and a basis one along `j`.
+        let tangent = |k: usize, basis: bool| -> TokenStream {
+            let param = &self.sig.params[self.sig.wrt[k]];
+            let (x, ty) = (&param.ident, &param.ty);
+            if !param.ir_ty.is_array() {
+                return if basis { quote!(#one) } else { quote!(#zero) };
+            }
+            let (zeros, by_ref) = match ty {
+                Type::Reference(rf) if matches!(*rf.elem, Type::Slice(_)) => {
+                    (quote!(#private::filled(#zero, #x.len())), true)
+                }
+                Type::Reference(rf) => {
+                    let a = &rf.elem;
+                    (quote!(<#a as #private::Zeros<_>>::zeros()), true)
+                }
+                _ => (quote!(<#ty as #private::Zeros<_>>::zeros()), false),
+            };
+            let set = basis.then(|| quote!(e[#j] = #one;));
+            let e = quote!({ let mut e = #zeros; #set e });
+            if by_ref {
+                quote!(&#e)
+            } else {
+                e
+            }
+        };
+        let mut blocks = Vec::new();
+        let mut tys = Vec::new();
+        for k in 0..self.sig.wrt.len() {
+            let args: Vec<TokenStream> = (0..self.sig.wrt.len())
+                .map(|d| tangent(d, d == k))
+                .collect();
+            let param = &self.sig.params[self.sig.wrt[k]];
+            let x = &param.ident;
+            let fixed = match &param.ty {
+                Type::Array(a) => Some(a.len.clone()),
+                Type::Reference(rf) => match &*rf.elem {
+                    Type::Array(a) => Some(a.len.clone()),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let (block, ty) = if !param.ir_ty.is_array() {
+                (quote!(#jvp(#(#args),*)), quote!(#out_ty))
+            } else if let Some(n) = fixed {
+                let block = quote!({
+                    let #cols: [#out_ty; #n] = ::core::array::from_fn(|#j| #jvp(#(#args),*));
+                    ::core::array::from_fn(|#r| ::core::array::from_fn(|#c| ::core::array::from_fn(|#j| #cols[#j][#r][#c])))
+                });
+                (block, matrix_of(out_ty, quote!([#elem; #n])))
+            } else {
+                let block = quote!({
+                    let #cols: ::std::vec::Vec<#out_ty> = (0..#x.len()).map(|#j| #jvp(#(#args),*)).collect();
+                    ::core::array::from_fn(|#r| ::core::array::from_fn(|#c| #cols.iter().map(|m| m[#r][#c]).collect()))
+                });
+                (block, matrix_of(out_ty, quote!(::std::vec::Vec<#elem>)))
+            };
+            blocks.push(block);
+            tys.push(ty);
+        }
+        let result = one_or_tuple(&blocks);
+        self.item(
+            "jacobian",
+            "The dense Jacobian, output axes first (entry `[r][c]`: the derivative of output element `[r][c]`)",
+            &[],
+            one_or_tuple(&tys),
+            self.calls(quote!({ #define_jvp #result })),
+        )
     }
 
     /// The Jacobian of a function of arrays, row by row: the gradient for
@@ -388,5 +478,20 @@ impl Companions<'_> {
             let blocks = (0..p).map(|j| field(j, quote!(#rows))).collect();
             (stmt, blocks, grads)
         }
+    }
+}
+
+/// `[[E; C]; R]` for a matrix type `[[T; C]; R]`: its entries replaced by
+/// `E`.
+fn matrix_of(matrix: &Type, entry: TokenStream) -> TokenStream {
+    match matrix {
+        Type::Array(rows) => match &*rows.elem {
+            Type::Array(row) => {
+                let (c, r) = (&row.len, &rows.len);
+                quote!([[#entry; #c]; #r])
+            }
+            _ => quote!(#matrix),
+        },
+        _ => quote!(#matrix),
     }
 }

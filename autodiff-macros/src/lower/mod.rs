@@ -633,6 +633,15 @@ impl Lower<'_> {
             self.closure(c, &pi.ident);
             return;
         }
+        let tuple_pat = matches!(pat, Pat::Tuple(_))
+            || matches!(&local.pat, Pat::Type(pt) if matches!(*pt.ty, syn::Type::Tuple(_)));
+        if tuple_pat && matches!(*init.expr, Expr::Call(_)) && self.mentions_active(&init.expr) {
+            self.errors.at(
+                &init.expr,
+                "#[differentiate] does not read a call whose result is a tuple yet; call a function per output, or return an array `[T; N]` (whose elements `r[0]`, `r[1]` are read)",
+            );
+            return;
+        }
         let saved = self.lit_ty;
         if let Pat::Type(pt) = &local.pat {
             if let Some(f) = self.cx.float_of(&pt.ty) {
@@ -1802,6 +1811,36 @@ impl Lower<'_> {
 
     /// `[a, b, c]` of floats.
     fn array_lit(&mut self, e: &Expr, a: &syn::ExprArray) -> Val {
+        // A matrix literal `[[a, b], [c, d]]`: a matrix of zeros, written.
+        let rows: Vec<&syn::ExprArray> = a
+            .elems
+            .iter()
+            .filter_map(|r| match r {
+                Expr::Array(row) => Some(row),
+                _ => None,
+            })
+            .collect();
+        if !rows.is_empty() && rows.len() == a.elems.len() && self.mentions_active(e) {
+            let c = rows[0].elems.len();
+            if rows.iter().any(|r| r.elems.len() != c) {
+                return self.error(e, "the rows of a matrix literal must have the same length");
+            }
+            let span = e.span();
+            let m = self.gen.id("matrix", span);
+            let r = rows.len();
+            let mut writes: Vec<syn::Stmt> = Vec::new();
+            for (i, row) in rows.iter().enumerate() {
+                for (j, v) in row.elems.iter().enumerate() {
+                    writes.push(syn::parse_quote_spanned!(v.span()=> #m[#i][#j] = #v;));
+                }
+            }
+            let fill: Expr = syn::parse_quote_spanned!(span=> {
+                let mut #m = [[0.0; #c]; #r];
+                #(#writes)*
+                #m
+            });
+            return self.expr(&fill);
+        }
         let floats = a
             .elems
             .iter()
