@@ -40,6 +40,14 @@
 //! loop at every iteration) changes within the finite-difference stencil:
 //! there the derivative is not the limit finite differences measure.
 //!
+//! Running them: `cargo test -p autodiff-macros proptests` (the test
+//! profile of the root `Cargo.toml` optimizes this crate: about 50 s of
+//! CPU, against 250 s unoptimized). The runner's seed is fixed, so CI runs
+//! the same cases every time; to explore further, run more cases:
+//! `PROPTEST_CASES=20000 cargo test -p autodiff-macros proptests`. The
+//! ignored tests (open bugs, unrestricted properties): `cargo test -p
+//! autodiff-macros proptests -- --ignored`.
+//!
 //! Bugs found by the properties each have a minimal `bug_*` test (ignored
 //! while it fails); the array programs of the properties avoid the shapes
 //! that trigger open ones ([`arrays::AVOID`]: now only a gap that lowering
