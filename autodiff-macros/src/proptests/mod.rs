@@ -203,6 +203,14 @@ trait Sample: Clone + std::fmt::Debug {
     fn show(&self) -> String;
 }
 
+/// `PROPTEST_CASES=n` runs `n` cases (more or fewer) instead of `default`.
+fn cases_or(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// A runner with a fixed seed, so that CI runs the same cases every time
 /// (set `PROPTEST_CASES` higher to explore more).
 fn seeded_runner(config: Config) -> TestRunner {
@@ -222,11 +230,7 @@ fn check<C: Sample>(
     cases: impl Strategy<Value = C>,
     prop: impl Fn(&Point, &Stats) -> Result<(), TestCaseError>,
 ) -> Stats {
-    // `PROPTEST_CASES=n` runs more (or fewer) cases.
-    let n_cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(CASES);
+    let n_cases = cases_or(CASES);
     let config = Config {
         cases: n_cases,
         max_global_rejects: 20 * n_cases,
