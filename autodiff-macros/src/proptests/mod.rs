@@ -40,6 +40,14 @@
 //! loop at every iteration) changes within the finite-difference stencil:
 //! there the derivative is not the limit finite differences measure.
 //!
+//! Running them: `cargo test -p autodiff-macros proptests` (the test
+//! profile of the root `Cargo.toml` optimizes this crate: they run about
+//! five times faster than unoptimized). The runner's seed is fixed, so CI
+//! runs the same cases every time; to explore further, run more cases:
+//! `PROPTEST_CASES=20000 cargo test -p autodiff-macros proptests`. The
+//! ignored tests (open bugs, unrestricted properties): `cargo test -p
+//! autodiff-macros proptests -- --ignored`.
+//!
 //! Bugs found by the properties each have a minimal `bug_*` test (ignored
 //! while it fails); the array programs of the properties avoid the shapes
 //! that trigger open ones ([`arrays::AVOID`]: now only a gap that lowering
@@ -196,6 +204,14 @@ trait Sample: Clone + std::fmt::Debug {
     fn show(&self) -> String;
 }
 
+/// `PROPTEST_CASES=n` runs `n` cases (more or fewer) instead of `default`.
+fn cases_or(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// A runner with a fixed seed, so that CI runs the same cases every time
 /// (set `PROPTEST_CASES` higher to explore more).
 fn seeded_runner(config: Config) -> TestRunner {
@@ -215,11 +231,7 @@ fn check<C: Sample>(
     cases: impl Strategy<Value = C>,
     prop: impl Fn(&Point, &Stats) -> Result<(), TestCaseError>,
 ) -> Stats {
-    // `PROPTEST_CASES=n` runs more (or fewer) cases.
-    let n_cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(CASES);
+    let n_cases = cases_or(CASES);
     let config = Config {
         cases: n_cases,
         max_global_rejects: 20 * n_cases,

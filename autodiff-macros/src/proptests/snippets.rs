@@ -4,7 +4,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
-use super::seeded_runner;
+use super::{cases_or, seeded_runner};
 
 /// Statements, many of them wrong on purpose (bad arities, non-closures,
 /// unsupported adaptors, shapes that do not fit).
@@ -51,10 +51,7 @@ const SNIPPETS: &[&str] = &[
 #[test]
 fn expansion_never_panics_on_idioms() {
     let config = Config {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(600),
+        cases: cases_or(600),
         failure_persistence: None,
         ..Config::default()
     };
