@@ -13,6 +13,15 @@
 //! Each function lives in its own module as `f` (annotated) and `r` (the
 //! num-dual reference), so that the `check!` macro can name the companions
 //! `m::f_grad`, `m::f_jvp`, ...
+// The functions under test are written the way users write them (index
+// loops, manual copies and swaps), which clippy would rewrite.
+#![allow(
+    clippy::needless_range_loop,
+    clippy::manual_memcpy,
+    clippy::manual_swap,
+    clippy::useless_vec,
+    clippy::assign_op_pattern
+)]
 
 #[macro_use]
 mod common;

@@ -32,7 +32,15 @@ enum Source {
     /// The items of a source with their positions, `(i, item)`.
     Enumerate(Box<Source>),
     /// `x.windows(k)` (`chunks`: `x.chunks(k)`): sub-slices of `x`.
-    Windows { x: Expr, k: Expr, chunks: bool },
+    Windows(Box<Windows>),
+}
+
+/// `x.windows(k)` or `x.chunks(k)`.
+#[derive(Clone)]
+struct Windows {
+    x: Expr,
+    k: Expr,
+    chunks: bool,
 }
 
 impl Source {
@@ -285,11 +293,11 @@ fn source(e: &Expr) -> Option<Source> {
         Expr::MethodCall(m)
             if (m.method == "windows" || m.method == "chunks") && m.args.len() == 1 =>
         {
-            Some(Source::Windows {
+            Some(Source::Windows(Box::new(Windows {
                 x: array(&m.receiver),
                 k: m.args[0].clone(),
                 chunks: m.method == "chunks",
-            })
+            })))
         }
         Expr::MethodCall(m)
             if (m.method == "iter" || m.method == "into_iter") && m.args.is_empty() =>
@@ -406,7 +414,8 @@ fn bind_item(
             let a = item(&arrays[0]);
             Ok(vec![parse_quote_spanned!(span=> let #pat = #a;)])
         }
-        Source::Windows { x, k, chunks } => {
+        Source::Windows(w) => {
+            let Windows { x, k, chunks } = &**w;
             let (start, end): (Expr, Expr) = if *chunks {
                 (
                     parse_quote_spanned!(span=> #i * (#k)),
@@ -471,7 +480,7 @@ fn index_loop(g: &Gen, source: &Source, span: Span) -> (Expr, Expr, Expr) {
             let x = &arrays[0];
             (parse_quote_spanned!(span=> 0..#x.len()), i.clone(), i)
         }
-        Source::Windows { .. } => {
+        Source::Windows(_) => {
             let n = count(source.base(), span);
             (parse_quote_spanned!(span=> 0..#n), i.clone(), i)
         }
@@ -491,15 +500,13 @@ fn count(source: &Source, span: Span) -> Expr {
             let x = &arrays[0];
             parse_quote_spanned!(span=> #x.len())
         }
-        Source::Windows {
-            x,
-            k,
-            chunks: false,
-        } => {
-            parse_quote_spanned!(span=> (#x.len() + 1).saturating_sub(#k))
-        }
-        Source::Windows { x, k, chunks: true } => {
-            parse_quote_spanned!(span=> (#x.len() + (#k) - 1) / (#k))
+        Source::Windows(w) => {
+            let (x, k) = (&w.x, &w.k);
+            if w.chunks {
+                parse_quote_spanned!(span=> (#x.len() + (#k) - 1) / (#k))
+            } else {
+                parse_quote_spanned!(span=> (#x.len() + 1).saturating_sub(#k))
+            }
         }
         Source::Enumerate(inner) => count(inner, span),
     }

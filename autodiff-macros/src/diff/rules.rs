@@ -314,7 +314,7 @@ pub fn partial(
 /// where `z` is 0 never reaches the result).
 fn unless_zero(g: &mut Graph, r: RegionId, z: NodeId, slope: NodeId) -> Partial {
     match g.const_value(z) {
-        Some(v) if v == 0.0 => Partial::Zero,
+        Some(0.0) => Partial::Zero,
         Some(_) => Partial::Scale(slope),
         None => {
             let zero = g.filler(r, g.ty(z));

@@ -635,7 +635,15 @@ impl Lower<'_> {
         }
         let tuple_pat = matches!(pat, Pat::Tuple(_))
             || matches!(&local.pat, Pat::Type(pt) if matches!(*pt.ty, syn::Type::Tuple(_)));
-        if tuple_pat && matches!(*init.expr, Expr::Call(_)) && self.mentions_active(&init.expr) {
+        let user_call = match &*init.expr {
+            Expr::Call(c) => {
+                desugar::scan(&self.gen, c).is_none()
+                    && path_name(&c.func)
+                        .is_none_or(|n| !matches!(self.lookup(&n), Some(Val::Closure(_))))
+            }
+            _ => false,
+        };
+        if tuple_pat && user_call && self.mentions_active(&init.expr) {
             self.errors.at(
                 &init.expr,
                 "#[differentiate] does not read a call whose result is a tuple yet; call a function per output, or return an array `[T; N]` (whose elements `r[0]`, `r[1]` are read)",

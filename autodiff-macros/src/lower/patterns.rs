@@ -108,10 +108,7 @@ impl Lower<'_> {
         if active {
             // Literal and range patterns are comparisons; `name` and `_`
             // match anything; a guard comes after the binding.
-            let test = match self.pattern_test(&arm.pat, scrutinee) {
-                Ok(t) => t,
-                Err(v) => return Err(v),
-            };
+            let test = self.pattern_test(&arm.pat, scrutinee)?;
             return Ok(match (test, guard) {
                 (Some(t), Some(g)) => parse_quote_spanned!(span=> (#t) && { #(#lets)* #g }),
                 (Some(t), None) => t,
