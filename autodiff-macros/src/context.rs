@@ -15,6 +15,9 @@ pub struct Cx {
     pub generic: Option<Ident>,
     /// The path of the facade crate (`::autodiff`).
     krate: TokenStream,
+    /// Parameters of type `&T` (`T` a float): companions bind the value
+    /// to the name, and the user's tokens that read the name see `&value`.
+    pub by_ref: Vec<Ident>,
 }
 
 impl Default for Cx {
@@ -28,6 +31,7 @@ impl Cx {
         Cx {
             generic,
             krate: quote!(::autodiff),
+            by_ref: Vec::new(),
         }
     }
 

@@ -983,6 +983,8 @@ impl<'a> Emitter<'a> {
             let v = self.operand(n, Prec::If);
             let v = if self.f.graph.ty(n).is_array() {
                 quote!(::core::clone::Clone::clone(&#v))
+            } else if self.cx.by_ref.contains(name) {
+                quote!(&#v)
             } else {
                 v
             };
@@ -994,7 +996,9 @@ impl<'a> Emitter<'a> {
     /// Is node `n` a variable the user's own `name` reaches?
     fn in_scope_as(&self, n: NodeId, name: &Ident) -> bool {
         match *self.f.graph.op(n) {
-            Op::Param { index, field: None } => self.f.params[index as usize].name == *name,
+            Op::Param { index, field: None } => {
+                self.f.params[index as usize].name == *name && !self.cx.by_ref.contains(name)
+            }
             Op::Opaque(k) => {
                 self.user_named[n.0 as usize]
                     && self.f.graph.opaques[k as usize].name.as_ref() == Some(name)

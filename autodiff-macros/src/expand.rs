@@ -42,8 +42,14 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     if let Some(e) = args.errors.take() {
         errors.push(e);
     }
-    let cx = Cx::new(signature::float_param(&item.sig.generics));
+    let mut cx = Cx::new(signature::float_param(&item.sig.generics));
     let sig = signature::read(&cx, &item, &args, &mut errors);
+    cx.by_ref = sig
+        .params
+        .iter()
+        .filter(|p| signature::float_ref(&cx, &p.ty).is_some())
+        .map(|p| p.ident.clone())
+        .collect();
     if let Some(h) = &args.hessian {
         if let Err(message) = hessian_shape(&sig) {
             errors.at(h, message);

@@ -45,17 +45,28 @@ pub fn array_of(cx: &Cx, ty: &Type) -> Option<(FloatTy, u8)> {
             .map(|f| (f, 1))
             .or_else(|| rows(&s.elem)),
         Type::Reference(r)
-            if r.mutability.is_none() && matches!(*r.elem, Type::Array(_) | Type::Slice(_)) =>
+            if r.mutability.is_none()
+                && matches!(*r.elem, Type::Array(_) | Type::Slice(_) | Type::Path(_)) =>
         {
             array_of(cx, &r.elem)
         }
         Type::Paren(p) => array_of(cx, &p.elem),
+        // `Vec<T>`, by value or by reference: a vector.
+        Type::Path(_) => cx.float_of(vec_elem(ty)?).map(|f| (f, 1)),
+        _ => None,
+    }
+}
+
+/// `&T` of a float `T`: read through the reference.
+pub fn float_ref(cx: &Cx, ty: &Type) -> Option<FloatTy> {
+    match ty {
+        Type::Reference(r) if r.mutability.is_none() => cx.float_of(&r.elem),
         _ => None,
     }
 }
 
 fn ir_ty(cx: &Cx, ty: &Type) -> Ty {
-    if let Some(f) = cx.float_of(ty) {
+    if let Some(f) = cx.float_of(ty).or_else(|| float_ref(cx, ty)) {
         Ty::Float(f)
     } else if int_of(ty).is_some() {
         Ty::Int

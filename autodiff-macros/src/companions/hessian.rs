@@ -72,14 +72,21 @@ impl Companions<'_> {
         let g_bar = &self.names.grad_bar;
         let (cot, dirs): (TokenStream, Vec<TokenStream>) = match self.sig.wrt.as_slice() {
             [i] => {
-                let ty = &self.sig.params[*i].ty;
-                match ty {
-                    Type::Reference(r) if matches!(*r.elem, Type::Slice(_)) => {
-                        (quote!(#ty), vec![quote!(#g_bar)])
+                let param = &self.sig.params[*i];
+                let ty = &param.ty;
+                match (ty, param.ir_ty) {
+                    // A vector of run-time length: its cotangent is a slice.
+                    (_, Ty::Array(f, 1)) if is_slice(ty) => {
+                        let t = self.cx.float(f);
+                        (quote!(&[#t]), vec![quote!(#g_bar)])
                     }
-                    Type::Reference(r) => {
+                    (Type::Reference(r), Ty::Array(..)) => {
                         let elem = &r.elem;
                         (quote!(#elem), vec![quote!(&#g_bar)])
+                    }
+                    (Type::Reference(r), _) => {
+                        let elem = &r.elem;
+                        (quote!(#elem), vec![quote!(#g_bar)])
                     }
                     _ => (quote!(#ty), vec![quote!(#g_bar)]),
                 }
@@ -87,8 +94,9 @@ impl Companions<'_> {
             wrt => {
                 let dirs = wrt.iter().enumerate().map(|(k, &i)| {
                     let k = syn::Index::from(k);
-                    match &self.sig.params[i].ty {
-                        Type::Reference(_) => quote!(&#g_bar.#k),
+                    let param = &self.sig.params[i];
+                    match &param.ty {
+                        Type::Reference(_) if param.ir_ty.is_array() => quote!(&#g_bar.#k),
                         _ => quote!(#g_bar.#k),
                     }
                 });
@@ -210,7 +218,7 @@ impl Companions<'_> {
                     )
                 },
             );
-            let ty = &first.ty;
+            let ty = super::param_grad_ty(&first.ty);
             return self.item(
                 "hessian",
                 "The dense Hessian, exactly symmetric",
@@ -223,11 +231,10 @@ impl Companions<'_> {
         let elem = self.cx.float(self.sig.out_floats[0]);
         let (one, zero) = (self.out_const(0, 1.0), self.out_const(0, 0.0));
         let [cols, e, i, j, n, rows, hvp] = ["cols", "e", "i", "j", "n", "rows", "hvp"].map(local);
-        let (dot, ty) = (&self.names.dots[0], &first.ty);
         let define_hvp = self.closure(
             "hessian",
             &hvp,
-            &[quote!(#dot: #ty)],
+            &self.closure_dot_params(),
             self.grad_ty(),
             |p| p.hvp(),
             |h| self.grad_tree(&h.tangents[0]),
@@ -295,7 +302,7 @@ impl Companions<'_> {
         let define_hvp = self.closure(
             "hessian",
             &hvp,
-            &self.dot_params(),
+            &self.closure_dot_params(),
             self.grad_ty(),
             |p| p.hvp(),
             |h| self.grad_tree(&h.tangents[0]),
@@ -313,9 +320,7 @@ impl Companions<'_> {
             offsets.push(quote!(let #at = #end;));
             if param.ir_ty.is_array() {
                 let (zeros, arg) = match ty {
-                    Type::Reference(r) if matches!(*r.elem, Type::Slice(_)) => {
-                        (quote!(#private::filled(#zero, #x.len())), quote!(&#e))
-                    }
+                    _ if is_slice(ty) => (quote!(#private::filled(#zero, #x.len())), quote!(&#e)),
                     Type::Reference(r) => {
                         let a = &r.elem;
                         (quote!(<#a as #private::Zeros<_>>::zeros()), quote!(&#e))

@@ -84,7 +84,7 @@ impl Companions<'_> {
         let define_jvp = self.closure(
             "jacobian",
             &jvp,
-            &self.dot_params(),
+            &self.closure_dot_params(),
             quote!(#out_ty),
             |p| p.jvp(),
             |t| self.out_tree(&t.tangents[0]),
@@ -97,9 +97,7 @@ impl Companions<'_> {
                 return if basis { quote!(#one) } else { quote!(#zero) };
             }
             let (zeros, by_ref) = match ty {
-                Type::Reference(rf) if matches!(*rf.elem, Type::Slice(_)) => {
-                    (quote!(#private::filled(#zero, #x.len())), true)
-                }
+                _ if super::is_slice(ty) => (quote!(#private::filled(#zero, #x.len())), true),
                 Type::Reference(rf) => {
                     let a = &rf.elem;
                     (quote!(<#a as #private::Zeros<_>>::zeros()), true)

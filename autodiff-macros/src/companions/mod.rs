@@ -154,7 +154,8 @@ impl<'a> Companions<'a> {
         self.plan.as_ref().map(Plan::function)
     }
 
-    /// `x_dot: X` for each `wrt` parameter `x: X`.
+    /// `x_dot: X` for each `wrt` parameter `x: X` (SPEC §3: the
+    /// parameter's type; `&[T]` for a `Vec<T>` by value).
     fn dot_params(&self) -> Vec<TokenStream> {
         self.sig
             .wrt
@@ -162,9 +163,46 @@ impl<'a> Companions<'a> {
             .zip(&self.names.dots)
             .map(|(&i, dot)| {
                 let ty = &self.sig.params[i].ty;
-                quote!(#dot: #ty)
+                match crate::signature::vec_elem(ty) {
+                    Some(elem) => quote!(#dot: &[#elem]),
+                    None => quote!(#dot: #ty),
+                }
             })
             .collect()
+    }
+
+    /// The tangent parameters of a closure local to a companion: as
+    /// [`Companions::dot_params`], but a float passed by reference is
+    /// passed by value.
+    fn closure_dot_params(&self) -> Vec<TokenStream> {
+        self.sig
+            .wrt
+            .iter()
+            .zip(&self.names.dots)
+            .zip(self.dot_params())
+            .map(|((&i, dot), param)| {
+                match crate::signature::float_ref(self.cx, &self.sig.params[i].ty) {
+                    Some(f) => {
+                        let t = self.cx.float(f);
+                        quote!(#dot: #t)
+                    }
+                    None => param,
+                }
+            })
+            .collect()
+    }
+
+    /// `let x: T = *x;` for each float parameter passed by reference: the
+    /// body reads its value.
+    fn deref_prologue(&self) -> TokenStream {
+        let mut out = TokenStream::new();
+        for p in &self.sig.params {
+            if let Some(f) = crate::signature::float_ref(self.cx, &p.ty) {
+                let (x, t) = (&p.ident, self.cx.float(f));
+                out.extend(quote!(let #x: #t = *#x;));
+            }
+        }
+        out
     }
 
     /// The slice tangents: `(x_dot, x)` for each `wrt` slice `x`.
@@ -179,6 +217,19 @@ impl<'a> Companions<'a> {
             .collect()
     }
 
+    /// `let x_dot: T = *x_dot;` for each tangent of a float passed by
+    /// reference.
+    fn deref_dots(&self) -> TokenStream {
+        let mut out = TokenStream::new();
+        for (&i, dot) in self.sig.wrt.iter().zip(&self.names.dots) {
+            if let Some(f) = crate::signature::float_ref(self.cx, &self.sig.params[i].ty) {
+                let t = self.cx.float(f);
+                out.extend(quote!(let #dot: #t = *#dot;));
+            }
+        }
+        out
+    }
+
     /// `check_len("f_jvp", "x_dot", x.len(), x_dot.len());` for each slice
     /// tangent (SPEC §7); the optimizer then knows the lengths are equal.
     fn dot_prologue(&self, suffix: &str) -> TokenStream {
@@ -189,6 +240,7 @@ impl<'a> Companions<'a> {
             let name = dot.to_string();
             out.extend(quote! { #private::check_len(#companion, #name, #x.len(), #dot.len()); });
         }
+        out.extend(self.deref_dots());
         out
     }
 
@@ -398,7 +450,10 @@ impl<'a> Companions<'a> {
         let track = (!checked.is_empty() && self.marker.is_none()).then(|| quote!(#[track_caller]));
         let body = match self.marker {
             Some(_) => quote!(::core::unreachable!()),
-            None => body,
+            None => {
+                let deref = self.plan.as_ref().map(|_| self.deref_prologue());
+                quote!(#deref #body)
+            }
         };
         quote! {
             #[doc = #doc]
@@ -426,16 +481,22 @@ fn param_grad_ty(ty: &Type) -> TokenStream {
                 let elem = &s.elem;
                 quote!(::std::vec::Vec<#elem>)
             }
-            Type::Array(a) => a.to_token_stream(),
-            _ => ty.to_token_stream(),
+            // `&[T; N]`, `&T`, `&Vec<T>`: the value's own type.
+            other => other.to_token_stream(),
         },
         _ => ty.to_token_stream(),
     }
 }
 
-/// Is `ty` a slice `&[T]`?
+/// Does `ty` have a length known at run time only (`&[T]`, `Vec<T>`,
+/// `&Vec<T>`)?
 fn is_slice(ty: &Type) -> bool {
-    matches!(ty, Type::Reference(r) if matches!(*r.elem, Type::Slice(_)))
+    match ty {
+        Type::Reference(r) => {
+            matches!(*r.elem, Type::Slice(_)) || crate::signature::is_vec(&r.elem)
+        }
+        other => crate::signature::is_vec(other),
+    }
 }
 
 /// One item as itself, several as a tuple (gradients, Jacobian blocks).

@@ -1241,8 +1241,13 @@ impl Lower<'_> {
                     _ => self.opaque(e, Ty::Other, "a negation"),
                 }
             }
-            // `*v` of a float an iterator closure reads (a copy here).
+            // `*v` of a float (a closure's `&v`, a `&f64` parameter): the
+            // float itself.
             UnOp::Deref(_) if self.mentions_active(e) => self.expr(&u.expr),
+            UnOp::Deref(_) => match self.expr(&u.expr) {
+                Val::Node(n) if self.g.ty(n).float().is_some() => Val::Node(n),
+                _ => self.opaque(e, Ty::Other, "a dereference"),
+            },
             UnOp::Not(_) => {
                 let v = self.expr(&u.expr);
                 let x = self.node(v, &u.expr);
@@ -1714,6 +1719,14 @@ impl Lower<'_> {
         for a in call_args {
             let (inner, r) = match a {
                 Expr::Reference(r) if r.mutability.is_none() => (&*r.expr, true),
+                // A `&f64` parameter passed on: a reference, as written.
+                Expr::Path(p)
+                    if p.path
+                        .get_ident()
+                        .is_some_and(|i| self.cx.by_ref.contains(i)) =>
+                {
+                    (a, true)
+                }
                 other => (other, false),
             };
             let v = self.expr(inner);
