@@ -80,6 +80,9 @@ impl Companions<'_> {
                         let t = self.cx.float(f);
                         (quote!(&[#t]), vec![quote!(#g_bar)])
                     }
+                    (Type::Reference(r), _) if matches!(*r.elem, Type::Slice(_)) => {
+                        (quote!(#ty), vec![quote!(#g_bar)])
+                    }
                     (Type::Reference(r), Ty::Array(..)) => {
                         let elem = &r.elem;
                         (quote!(#elem), vec![quote!(&#g_bar)])
