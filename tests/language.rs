@@ -895,6 +895,44 @@ fn hessians_through_calls_and_of_mixed_shapes() {
     }
 }
 
+#[differentiate]
+fn bilinear(c: &[[f64; 2]], m: &[[f64; 2]; 2], t: f64) -> [[f64; 2]; 2] {
+    [
+        [c[0][0] * m[1][0] * t, c[1][1]],
+        [m[0][1] * t, c[0][1] * c[1][0]],
+    ]
+}
+
+#[test]
+fn jacobian_of_a_matrix_output_with_respect_to_matrices() {
+    let (c, m, t) = ([[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]], 0.5);
+    let (jc, jm, jt) = bilinear_jacobian(&c, &m, t);
+    let eps = 1e-6;
+    for r in 0..2 {
+        for k in 0..2 {
+            let fd_t =
+                (bilinear(&c, &m, t + eps)[r][k] - bilinear(&c, &m, t - eps)[r][k]) / (2.0 * eps);
+            assert!(close(jt[r][k], fd_t, 1e-8));
+            for a in 0..2 {
+                for b in 0..2 {
+                    let (mut cp, mut cm) = (c, c);
+                    cp[a][b] += eps;
+                    cm[a][b] -= eps;
+                    let fd =
+                        (bilinear(&cp, &m, t)[r][k] - bilinear(&cm, &m, t)[r][k]) / (2.0 * eps);
+                    assert!(close(jc[r][k][a][b], fd, 1e-8), "c [{r}][{k}] [{a}][{b}]");
+                    let (mut mp, mut mm) = (m, m);
+                    mp[a][b] += eps;
+                    mm[a][b] -= eps;
+                    let fd =
+                        (bilinear(&c, &mp, t)[r][k] - bilinear(&c, &mm, t)[r][k]) / (2.0 * eps);
+                    assert!(close(jm[r][k][a][b], fd, 1e-8), "m [{r}][{k}] [{a}][{b}]");
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn jacobian_of_a_matrix_output() {
     let (t, s) = (0.4, [2.0, -0.5]);

@@ -96,15 +96,22 @@ impl Companions<'_> {
             if !param.ir_ty.is_array() {
                 return if basis { quote!(#one) } else { quote!(#zero) };
             }
-            let (zeros, by_ref) = match ty {
+            let row_len = matrix_row_len(ty);
+            let (zeros, by_ref) = match (ty, &row_len) {
+                (Type::Reference(rf), Some(c)) if matches!(*rf.elem, Type::Slice(_)) => {
+                    (quote!(::std::vec![[#zero; #c]; #x.len()]), true)
+                }
                 _ if super::is_slice(ty) => (quote!(#private::filled(#zero, #x.len())), true),
-                Type::Reference(rf) => {
+                (Type::Reference(rf), _) => {
                     let a = &rf.elem;
                     (quote!(<#a as #private::Zeros<_>>::zeros()), true)
                 }
                 _ => (quote!(<#ty as #private::Zeros<_>>::zeros()), false),
             };
-            let set = basis.then(|| quote!(e[#j] = #one;));
+            let set = basis.then(|| match &row_len {
+                Some(c) => quote!(e[#j / (#c)][#j % (#c)] = #one;),
+                None => quote!(e[#j] = #one;),
+            });
             let e = quote!({ let mut e = #zeros; #set e });
             if by_ref {
                 quote!(&#e)
@@ -128,8 +135,31 @@ impl Companions<'_> {
                 },
                 _ => None,
             };
+            let row_len = matrix_row_len(&param.ty);
             let (block, ty) = if !param.ir_ty.is_array() {
                 (quote!(#jvp(#(#args),*)), quote!(#out_ty))
+            } else if let Some(cc) = row_len {
+                // A matrix parameter: entry `[r][c]` is a matrix of its shape.
+                let [a, b] = ["a", "b"].map(local);
+                match fixed {
+                    Some(rr) => {
+                        let block = quote!({
+                            let #cols: [#out_ty; (#rr) * (#cc)] = ::core::array::from_fn(|#j| #jvp(#(#args),*));
+                            ::core::array::from_fn(|#r| ::core::array::from_fn(|#c| ::core::array::from_fn(|#a| ::core::array::from_fn(|#b| #cols[#a * (#cc) + #b][#r][#c]))))
+                        });
+                        (block, matrix_of(out_ty, quote!([[#elem; #cc]; #rr])))
+                    }
+                    None => {
+                        let block = quote!({
+                            let #cols: ::std::vec::Vec<#out_ty> = (0..#x.len() * (#cc)).map(|#j| #jvp(#(#args),*)).collect();
+                            ::core::array::from_fn(|#r| ::core::array::from_fn(|#c| (0..#x.len()).map(|#a| ::core::array::from_fn(|#b| #cols[#a * (#cc) + #b][#r][#c])).collect()))
+                        });
+                        (
+                            block,
+                            matrix_of(out_ty, quote!(::std::vec::Vec<[#elem; #cc]>)),
+                        )
+                    }
+                }
             } else if let Some(n) = fixed {
                 let block = quote!({
                     let #cols: [#out_ty; #n] = ::core::array::from_fn(|#j| #jvp(#(#args),*));
@@ -491,5 +521,23 @@ fn matrix_of(matrix: &Type, entry: TokenStream) -> TokenStream {
             _ => quote!(#matrix),
         },
         _ => quote!(#matrix),
+    }
+}
+
+/// The row length `C` of a matrix parameter (`[[T; C]; R]`, `&[[T; C]; R]`,
+/// `&[[T; C]]`).
+fn matrix_row_len(ty: &Type) -> Option<syn::Expr> {
+    let rows = match ty {
+        Type::Reference(r) => &*r.elem,
+        other => other,
+    };
+    let row = match rows {
+        Type::Array(a) => &*a.elem,
+        Type::Slice(s) => &*s.elem,
+        _ => return None,
+    };
+    match row {
+        Type::Array(a) => Some(a.len.clone()),
+        _ => None,
     }
 }
