@@ -953,3 +953,47 @@ fn jacobian_of_a_matrix_output() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Changes in place: copy_from_slice, swap, fill; a working copy of data.
+// ---------------------------------------------------------------------------
+
+#[differentiate(wrt(w))]
+fn in_place(w: &[f64], state: &[f64]) -> f64 {
+    let mut st = vec![0.0; state.len()];
+    st.copy_from_slice(state);
+    let mut scratch = state.to_vec();
+    for _ in 0..2 {
+        for i in 0..st.len() {
+            st[i] = st[i] * w[i];
+            scratch[i] = (scratch[i] * w[i]).tanh();
+        }
+    }
+    st.swap(0, 1);
+    let mut ones = vec![0.0; 2];
+    ones.fill(w[0]);
+    st[0] + 2.0 * st[1] + scratch.iter().sum::<f64>() + ones[1]
+}
+
+#[test]
+fn copies_swaps_and_fills_in_place() {
+    let (w, s) = ([1.5, 0.5], [2.0, 3.0]);
+    let r = |v: &[Dual64]| {
+        let mut st = [Dual64::from(s[0]), Dual64::from(s[1])];
+        let mut scratch = st;
+        for _ in 0..2 {
+            for i in 0..2 {
+                st[i] = st[i] * v[i];
+                scratch[i] = (scratch[i] * v[i]).tanh();
+            }
+        }
+        st.swap(0, 1);
+        st[0] + st[1] * 2.0 + scratch[0] + scratch[1] + v[0]
+    };
+    assert_close(&in_place_grad(&w, &s), &dual_grad(r, &w), 1e-12, "in place");
+    assert!(close(
+        in_place(&w, &s),
+        r(&[Dual64::from(w[0]), Dual64::from(w[1])]).re,
+        1e-14
+    ));
+}

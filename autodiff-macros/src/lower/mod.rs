@@ -599,6 +599,11 @@ impl Lower<'_> {
             // Statement macros (`assert!`, `println!`) run in the original
             // function only: companions compute values, not effects.
             Stmt::Macro(_) => Val::Unit,
+            Stmt::Expr(Expr::MethodCall(m), semi)
+                if (semi.is_some() || !last) && self.local_receiver(&m.receiver) =>
+            {
+                self.in_place(m)
+            }
             Stmt::Expr(e, semi) => {
                 let v = self.expr_stmt(e);
                 if last && semi.is_none() {
@@ -606,6 +611,76 @@ impl Lower<'_> {
                 } else {
                     Val::Unit
                 }
+            }
+        }
+    }
+
+    /// Is `e` a name the body binds (not a parameter)?
+    fn local_receiver(&self, e: &Expr) -> bool {
+        match path_name(e).and_then(|n| self.lookup(&n)) {
+            Some(Val::Node(n)) => !matches!(self.g.op(*n), Op::Param { .. }),
+            Some(Val::Tuple(_) | Val::Window(_)) => true,
+            _ => false,
+        }
+    }
+
+    /// `v.method(..);` on a binding of the body: a change in place.
+    /// `copy_from_slice`, `swap` and `fill` on a float array are element
+    /// writes; anything else would change a value companions keep as it
+    /// was, so it is an error.
+    fn in_place(&mut self, m: &syn::ExprMethodCall) -> Val {
+        let v = &m.receiver;
+        let span = m.method.span();
+        let args: Vec<&Expr> = m.args.iter().collect();
+        let float_array = self
+            .array_binding(v)
+            .is_some_and(|a| matches!(self.g.ty(a), Ty::Array(_, 1)));
+        let writes: Option<Expr> = match (m.method.to_string().as_str(), &args[..]) {
+            ("copy_from_slice", [src]) if float_array => {
+                let (s, i) = (self.gen.id("source", span), self.gen.id("i", span));
+                Some(syn::parse_quote_spanned!(span=> {
+                    let #s = #src;
+                    for #i in 0..#v.len() {
+                        #v[#i] = #s[#i];
+                    }
+                }))
+            }
+            ("swap", [a, b]) if float_array => {
+                let (i, j, t) = (
+                    self.gen.id("i", span),
+                    self.gen.id("j", span),
+                    self.gen.id("t", span),
+                );
+                Some(syn::parse_quote_spanned!(span=> {
+                    let (#i, #j) = (#a, #b);
+                    let #t = #v[#i];
+                    #v[#i] = #v[#j];
+                    #v[#j] = #t;
+                }))
+            }
+            ("fill", [x]) if float_array => {
+                let (x_name, i) = (self.gen.id("fill", span), self.gen.id("i", span));
+                Some(syn::parse_quote_spanned!(span=> {
+                    let #x_name = #x;
+                    for #i in 0..#v.len() {
+                        #v[#i] = #x_name;
+                    }
+                }))
+            }
+            _ => None,
+        };
+        match writes {
+            Some(w) => {
+                self.expr(&w);
+                Val::Unit
+            }
+            None => {
+                let name = v.to_token_stream().to_string();
+                let method = &m.method;
+                self.error(
+                    m,
+                    format!("`{name}.{method}(..)` changes `{name}` in place, which #[differentiate] does not read (its companions would see `{name}` unchanged); build the value in one expression, or write its elements (`{name}[i] = ..`) of a local float array"),
+                )
             }
         }
     }
@@ -1292,7 +1367,8 @@ impl Lower<'_> {
         // Copies of a differentiated value are the value (arrays are
         // values here; a write to one copies it first).
         if let ("to_vec" | "clone" | "to_owned", [x]) = (name, args) {
-            if self.mentions_active(x) {
+            let array = self.array_like(x) || self.view_of(x);
+            if self.mentions_active(x) || array {
                 let v = match self.view(x) {
                     Some(w) => w,
                     None => self.expr(x),
@@ -1936,6 +2012,16 @@ impl Lower<'_> {
             Expr::Index(ix) if matches!(*ix.index, Expr::Range(_)) => self.array_like(&ix.expr),
             Expr::Paren(p) => self.array_like(&p.expr),
             _ => self.array_binding(e).is_some() || self.window_binding(e).is_some(),
+        }
+    }
+
+    /// Is `e` a sub-slice of an array (`x[a..b]`, `&x[..k]`)?
+    fn view_of(&self, e: &Expr) -> bool {
+        match e {
+            Expr::Paren(p) => self.view_of(&p.expr),
+            Expr::Reference(r) => self.view_of(&r.expr),
+            Expr::Index(ix) => matches!(*ix.index, Expr::Range(_)) && self.array_like(&ix.expr),
+            _ => false,
         }
     }
 
