@@ -10,9 +10,13 @@ pub mod lse;
 pub mod ode;
 pub mod det;
 pub mod kmeans;
+pub mod gmm;
+pub mod lstm;
+pub mod ba;
+pub mod ht;
 
 /// The modules this tool implements, by GradBench name.
-pub const MODULES: &[&str] = &["hello", "llsq", "lse", "ode", "det", "kmeans"];
+pub const MODULES: &[&str] = &["hello", "llsq", "lse", "ode", "det", "kmeans", "gmm", "lstm", "ba", "ht"];
 
 /// Whether `module` is implemented (the answer to `define`).
 pub fn defines(module: &str) -> bool {
@@ -28,6 +32,10 @@ pub fn evaluate(module: &str, function: &str, input: Value) -> Result<Evaluation
         "ode" => ode::evaluate(function, input),
         "det" => det::evaluate(function, input),
         "kmeans" => kmeans::evaluate(function, input),
+        "gmm" => gmm::evaluate(function, input),
+        "lstm" => lstm::evaluate(function, input),
+        "ba" => ba::evaluate(function, input),
+        "ht" => ht::evaluate(function, input),
         _ => Err(format!("module `{module}` is not implemented")),
     }
 }
