@@ -10,4 +10,5 @@
 //! eval's input, times the function and shapes its output.
 
 pub mod evals;
+pub mod gd;
 pub mod protocol;

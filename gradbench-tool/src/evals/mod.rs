@@ -14,9 +14,11 @@ pub mod gmm;
 pub mod lstm;
 pub mod ba;
 pub mod ht;
+pub mod saddle;
+pub mod particle;
 
 /// The modules this tool implements, by GradBench name.
-pub const MODULES: &[&str] = &["hello", "llsq", "lse", "ode", "det", "kmeans", "gmm", "lstm", "ba", "ht"];
+pub const MODULES: &[&str] = &["hello", "llsq", "lse", "ode", "det", "kmeans", "gmm", "lstm", "ba", "ht", "saddle", "particle"];
 
 /// Whether `module` is implemented (the answer to `define`).
 pub fn defines(module: &str) -> bool {
@@ -36,6 +38,8 @@ pub fn evaluate(module: &str, function: &str, input: Value) -> Result<Evaluation
         "lstm" => lstm::evaluate(function, input),
         "ba" => ba::evaluate(function, input),
         "ht" => ht::evaluate(function, input),
+        "saddle" => saddle::evaluate(function, input),
+        "particle" => particle::evaluate(function, input),
         _ => Err(format!("module `{module}` is not implemented")),
     }
 }
