@@ -166,7 +166,10 @@ pub fn respond(
                 .get("id")
                 .and_then(Value::as_i64)
                 .ok_or_else(|| format!("message without an integer id: {line}"))?;
-            return Ok(Response { id, ..Response::default() });
+            return Ok(Response {
+                id,
+                ..Response::default()
+            });
         }
     };
     Ok(match message {
@@ -177,7 +180,11 @@ pub fn respond(
         },
         Message::Define { id, module } => {
             if defines(&module) {
-                Response { id, success: Some(true), ..Response::default() }
+                Response {
+                    id,
+                    success: Some(true),
+                    ..Response::default()
+                }
             } else {
                 Response {
                     id,
@@ -187,28 +194,43 @@ pub fn respond(
                 }
             }
         }
-        Message::Evaluate { id, module, function, input, .. } => {
-            match evaluate(&module, &function, input) {
-                Ok(Evaluation { output, timings }) => Response {
-                    id,
-                    success: Some(true),
-                    output: Some(output),
-                    timings: Some(timings),
-                    ..Response::default()
-                },
-                Err(error) => Response {
-                    id,
-                    success: Some(false),
-                    error: Some(error),
-                    ..Response::default()
-                },
-            }
-        }
-        Message::Analysis { id, of, valid, error } => {
+        Message::Evaluate {
+            id,
+            module,
+            function,
+            input,
+            ..
+        } => match evaluate(&module, &function, input) {
+            Ok(Evaluation { output, timings }) => Response {
+                id,
+                success: Some(true),
+                output: Some(output),
+                timings: Some(timings),
+                ..Response::default()
+            },
+            Err(error) => Response {
+                id,
+                success: Some(false),
+                error: Some(error),
+                ..Response::default()
+            },
+        },
+        Message::Analysis {
+            id,
+            of,
+            valid,
+            error,
+        } => {
             if !valid {
-                eprintln!("evaluate {of} judged invalid: {}", error.unwrap_or_default());
+                eprintln!(
+                    "evaluate {of} judged invalid: {}",
+                    error.unwrap_or_default()
+                );
             }
-            Response { id, ..Response::default() }
+            Response {
+                id,
+                ..Response::default()
+            }
         }
     })
 }

@@ -173,7 +173,8 @@ pub fn jacobian(problem: &Problem) -> SparseRows {
             &problem.feats[i],
         );
         for r in 0..2 {
-            jac.cols.extend((0..CAM_PARAMS).map(|j| CAM_PARAMS * cam + j));
+            jac.cols
+                .extend((0..CAM_PARAMS).map(|j| CAM_PARAMS * cam + j));
             jac.vals.extend_from_slice(&d_cam[r]);
             jac.cols.extend((0..3).map(|j| cam_cols + 3 * pt + j));
             jac.vals.extend_from_slice(&d_x[r]);
@@ -239,9 +240,15 @@ pub fn evaluate(function: &str, input: Value) -> Result<Evaluation, String> {
                     elements: reproj[..2].to_vec(),
                     repeated: reproj.len() / 2,
                 },
-                w_err: WeightSummary { element: w_err[0], repeated: w_err.len() },
+                w_err: WeightSummary {
+                    element: w_err[0],
+                    repeated: w_err.len(),
+                },
             };
-            Ok(Evaluation { output: to_output(&output)?, timings })
+            Ok(Evaluation {
+                output: to_output(&output)?,
+                timings,
+            })
         }
         "jacobian" => {
             let (jac, timings) = measure(input.runs, || jacobian(&problem));
@@ -250,7 +257,10 @@ pub fn evaluate(function: &str, input: Value) -> Result<Evaluation, String> {
                 cols: head_and_last(&jac.cols),
                 vals: head_and_last(&jac.vals),
             };
-            Ok(Evaluation { output: to_output(&output)?, timings })
+            Ok(Evaluation {
+                output: to_output(&output)?,
+                timings,
+            })
         }
         _ => Err(super::unknown_function("ba", function)),
     }

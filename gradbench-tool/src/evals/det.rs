@@ -56,16 +56,26 @@ pub fn primal(a: &[f64], ell: usize) -> f64 {
 pub fn evaluate(function: &str, input: Value) -> Result<Evaluation, String> {
     let Input { a, ell, runs } = parse_input(input)?;
     if a.len() != ell * ell {
-        return Err(format!("A has {} entries, not ell² = {}", a.len(), ell * ell));
+        return Err(format!(
+            "A has {} entries, not ell² = {}",
+            a.len(),
+            ell * ell
+        ));
     }
     match function {
         "primal" => {
             let (y, timings) = measure(runs, || primal(&a, ell));
-            Ok(Evaluation { output: to_output(&y)?, timings })
+            Ok(Evaluation {
+                output: to_output(&y)?,
+                timings,
+            })
         }
         "gradient" => {
             let (g, timings) = measure(runs, || primal_grad(&a, ell));
-            Ok(Evaluation { output: to_output(&g)?, timings })
+            Ok(Evaluation {
+                output: to_output(&g)?,
+                timings,
+            })
         }
         _ => Err(super::unknown_function("det", function)),
     }

@@ -134,8 +134,8 @@ pub fn objective(
     let lse_alpha = logsumexp(alpha);
 
     let dof = d + m + 1;
-    let prior_constant = (dof * d) as f64 * (gamma.ln() - 0.5 * 2f64.ln())
-        - ln_multigamma(0.5 * dof as f64, d);
+    let prior_constant =
+        (dof * d) as f64 * (gamma.ln() - 0.5 * 2f64.ln()) - ln_multigamma(0.5 * dof as f64, d);
     let mut prior = 0.0;
     for c in 0..k {
         let mut frobenius = 0.0;
@@ -184,7 +184,10 @@ pub fn evaluate(function: &str, input: Value) -> Result<Evaluation, String> {
             let (y, timings) = measure(input.runs, || {
                 objective(alpha, &flat.mu, &flat.q, &flat.l, x, gamma, m)
             });
-            Ok(Evaluation { output: to_output(&y)?, timings })
+            Ok(Evaluation {
+                output: to_output(&y)?,
+                timings,
+            })
         }
         "jacobian" => {
             let ((g_alpha, g_mu, g_q, g_l), timings) = measure(input.runs, || {
@@ -194,9 +197,16 @@ pub fn evaluate(function: &str, input: Value) -> Result<Evaluation, String> {
                 alpha: g_alpha,
                 mu: rows(&g_mu, d),
                 q: rows(&g_q, d),
-                l: if d > 1 { rows(&g_l, d * (d - 1) / 2) } else { vec![Vec::new(); k] },
+                l: if d > 1 {
+                    rows(&g_l, d * (d - 1) / 2)
+                } else {
+                    vec![Vec::new(); k]
+                },
             };
-            Ok(Evaluation { output: to_output(&gradient)?, timings })
+            Ok(Evaluation {
+                output: to_output(&gradient)?,
+                timings,
+            })
         }
         _ => Err(super::unknown_function("gmm", function)),
     }

@@ -15,11 +15,17 @@ pub fn square(x: f64) -> f64 {
 pub fn evaluate(function: &str, input: Value) -> Result<Evaluation, String> {
     let x: f64 = parse_input(input)?;
     // hello's input has no Runs: one run each.
-    let once = Runs { min_runs: 1, min_seconds: 0.0 };
+    let once = Runs {
+        min_runs: 1,
+        min_seconds: 0.0,
+    };
     let (y, timings) = match function {
         "square" => measure(once, || square(x)),
         "double" => measure(once, || square_grad(x)),
         _ => return Err(super::unknown_function("hello", function)),
     };
-    Ok(Evaluation { output: to_output(&y)?, timings })
+    Ok(Evaluation {
+        output: to_output(&y)?,
+        timings,
+    })
 }

@@ -1,7 +1,7 @@
 //! `ht`: hand tracking (ADBench's HT): a skinned hand model posed by 26
 //! parameters, and the distances of its surface to observed points.
 
-use autodiff::{differentiate, Matrix};
+use autodiff::differentiate;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -241,15 +241,25 @@ pub fn objective(theta: &[f64], us: &[[f64; 2]], data: &Data) -> Vec<f64> {
 
 /// The Jacobian, one row per residual: ∂/∂(u₀, u₁) of the row's own
 /// correspondence (complicated variant), then ∂/∂θ. The θ columns come
-/// from `objective_jacobian` (forward mode, one pass per parameter), the u
-/// columns from `residual_jacobian` per correspondence.
+/// from `objective_jvp` along each basis vector (forward mode, one pass
+/// per parameter), the u columns from `residual_jacobian` per
+/// correspondence.
 pub fn jacobian(theta: &[f64], us: &[[f64; 2]], data: &Data) -> Vec<Vec<f64>> {
-    let d_theta: Matrix<f64> = objective_jacobian(theta, us, data);
+    // macro gap: gb-jacobian-slice-forward (`objective_jacobian` takes one
+    // reverse pass per residual, 3N of them, instead of 26 forward passes)
+    let mut basis = vec![0.0; theta.len()];
+    let mut columns = Vec::with_capacity(theta.len());
+    for j in 0..theta.len() {
+        basis[j] = 1.0;
+        columns.push(objective_jvp(theta, us, data, &basis).1);
+        basis[j] = 0.0;
+    }
     let n = data.correspondences.len();
+    let theta_row = |r: usize| columns.iter().map(move |c| c[r]);
     let mut rows = Vec::with_capacity(3 * n);
     if us.is_empty() {
         for r in 0..3 * n {
-            rows.push(d_theta.row(r).to_vec());
+            rows.push(theta_row(r).collect());
         }
         return rows;
     }
@@ -257,12 +267,17 @@ pub fn jacobian(theta: &[f64], us: &[[f64; 2]], data: &Data) -> Vec<Vec<f64>> {
     let vertex = |v: usize| [verts[3 * v], verts[3 * v + 1], verts[3 * v + 2]];
     for i in 0..n {
         let t = data.model.triangles[data.correspondences[i]];
-        let (d_u, _, _, _) =
-            residual_jacobian(us[i], data.points[i], vertex(t[0]), vertex(t[1]), vertex(t[2]));
+        let (d_u, _, _, _) = residual_jacobian(
+            us[i],
+            data.points[i],
+            vertex(t[0]),
+            vertex(t[1]),
+            vertex(t[2]),
+        );
         for j in 0..3 {
             let mut row = Vec::with_capacity(2 + theta.len());
             row.extend_from_slice(&d_u[j]);
-            row.extend_from_slice(d_theta.row(3 * i + j));
+            row.extend(theta_row(3 * i + j));
             rows.push(row);
         }
     }
@@ -271,18 +286,29 @@ pub fn jacobian(theta: &[f64], us: &[[f64; 2]], data: &Data) -> Vec<Vec<f64>> {
 
 /// Runs `objective` or `jacobian`.
 pub fn evaluate(function: &str, input: Value) -> Result<Evaluation, String> {
-    let Input { theta, data, us, runs } = parse_input(input)?;
+    let Input {
+        theta,
+        data,
+        us,
+        runs,
+    } = parse_input(input)?;
     if !us.is_empty() && us.len() != data.correspondences.len() {
         return Err("us needs one pair per correspondence".to_string());
     }
     match function {
         "objective" => {
             let (err, timings) = measure(runs, || objective(&theta, &us, &data));
-            Ok(Evaluation { output: to_output(&err)?, timings })
+            Ok(Evaluation {
+                output: to_output(&err)?,
+                timings,
+            })
         }
         "jacobian" => {
             let (jac, timings) = measure(runs, || jacobian(&theta, &us, &data));
-            Ok(Evaluation { output: to_output(&jac)?, timings })
+            Ok(Evaluation {
+                output: to_output(&jac)?,
+                timings,
+            })
         }
         _ => Err(super::unknown_function("ht", function)),
     }

@@ -51,7 +51,11 @@ pub fn dir(points: &[Vec<f64>], centroids: &[f64], d: usize) -> Vec<f64> {
 
 /// Runs `cost` or `dir`.
 pub fn evaluate(function: &str, input: Value) -> Result<Evaluation, String> {
-    let Input { points, centroids, runs } = parse_input(input)?;
+    let Input {
+        points,
+        centroids,
+        runs,
+    } = parse_input(input)?;
     let d = centroids.first().map_or(0, Vec::len);
     if d == 0 || points.iter().chain(&centroids).any(|r| r.len() != d) {
         return Err("points and centroids need one nonzero dimension".to_string());
@@ -60,12 +64,18 @@ pub fn evaluate(function: &str, input: Value) -> Result<Evaluation, String> {
     match function {
         "cost" => {
             let (y, timings) = measure(runs, || cost(&points, &flat, d));
-            Ok(Evaluation { output: to_output(&y)?, timings })
+            Ok(Evaluation {
+                output: to_output(&y)?,
+                timings,
+            })
         }
         "dir" => {
             let (dir, timings) = measure(runs, || dir(&points, &flat, d));
             let rows: Vec<&[f64]> = dir.chunks(d).collect();
-            Ok(Evaluation { output: to_output(&rows)?, timings })
+            Ok(Evaluation {
+                output: to_output(&rows)?,
+                timings,
+            })
         }
         _ => Err(super::unknown_function("kmeans", function)),
     }

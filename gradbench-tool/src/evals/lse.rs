@@ -31,11 +31,17 @@ pub fn evaluate(function: &str, input: Value) -> Result<Evaluation, String> {
     match function {
         "primal" => {
             let (y, timings) = measure(runs, || primal(&x));
-            Ok(Evaluation { output: to_output(&y)?, timings })
+            Ok(Evaluation {
+                output: to_output(&y)?,
+                timings,
+            })
         }
         "gradient" => {
             let (g, timings) = measure(runs, || primal_grad(&x));
-            Ok(Evaluation { output: to_output(&g)?, timings })
+            Ok(Evaluation {
+                output: to_output(&g)?,
+                timings,
+            })
         }
         _ => Err(super::unknown_function("lse", function)),
     }

@@ -60,9 +60,8 @@ pub fn objective(
                     sigmoid(st[h + i] * main_params[w + b + i] + main_params[bias + b + i]);
                 let outgate =
                     sigmoid(input[i] * main_params[w + 2 * b + i] + main_params[bias + 2 * b + i]);
-                let change = (st[h + i] * main_params[w + 3 * b + i]
-                    + main_params[bias + 3 * b + i])
-                    .tanh();
+                let change =
+                    (st[h + i] * main_params[w + 3 * b + i] + main_params[bias + 3 * b + i]).tanh();
                 st[c + i] = st[c + i] * forget + ingate * change;
                 st[h + i] = outgate * st[c + i].tanh();
             }
@@ -98,15 +97,21 @@ pub fn evaluate(function: &str, input: Value) -> Result<Evaluation, String> {
     }
     match function {
         "objective" => {
-            let (y, timings) =
-                measure(input.runs, || objective(&main, &extra, &state, sequence));
-            Ok(Evaluation { output: to_output(&y)?, timings })
+            let (y, timings) = measure(input.runs, || objective(&main, &extra, &state, sequence));
+            Ok(Evaluation {
+                output: to_output(&y)?,
+                timings,
+            })
         }
         "jacobian" => {
-            let ((g_main, g_extra), timings) =
-                measure(input.runs, || objective_grad(&main, &extra, &state, sequence));
+            let ((g_main, g_extra), timings) = measure(input.runs, || {
+                objective_grad(&main, &extra, &state, sequence)
+            });
             let flat: Vec<f64> = g_main.into_iter().chain(g_extra).collect();
-            Ok(Evaluation { output: to_output(&flat)?, timings })
+            Ok(Evaluation {
+                output: to_output(&flat)?,
+                timings,
+            })
         }
         _ => Err(super::unknown_function("lstm", function)),
     }

@@ -4,21 +4,23 @@ use serde_json::Value;
 
 use crate::protocol::Evaluation;
 
+pub mod ba;
+pub mod det;
+pub mod gmm;
 pub mod hello;
+pub mod ht;
+pub mod kmeans;
 pub mod llsq;
 pub mod lse;
-pub mod ode;
-pub mod det;
-pub mod kmeans;
-pub mod gmm;
 pub mod lstm;
-pub mod ba;
-pub mod ht;
-pub mod saddle;
+pub mod ode;
 pub mod particle;
+pub mod saddle;
 
 /// The modules this tool implements, by GradBench name.
-pub const MODULES: &[&str] = &["hello", "llsq", "lse", "ode", "det", "kmeans", "gmm", "lstm", "ba", "ht", "saddle", "particle"];
+pub const MODULES: &[&str] = &[
+    "hello", "llsq", "lse", "ode", "det", "kmeans", "gmm", "lstm", "ba", "ht", "saddle", "particle",
+];
 
 /// Whether `module` is implemented (the answer to `define`).
 pub fn defines(module: &str) -> bool {

@@ -89,5 +89,8 @@ pub fn evaluate(function: &str, input: Value) -> Result<Evaluation, String> {
         _ => return Err(super::unknown_function("particle", function)),
     };
     let (w_final, timings) = measure(runs, || particle(w, outer));
-    Ok(Evaluation { output: to_output(&w_final)?, timings })
+    Ok(Evaluation {
+        output: to_output(&w_final)?,
+        timings,
+    })
 }

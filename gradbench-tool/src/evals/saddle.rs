@@ -88,7 +88,10 @@ fn grad_y_r(x: [f64; 2], y: [f64; 2]) -> [f64; 2] {
 /// ∇ᵧ f by forward mode (two `f_jvp`).
 fn grad_y_f(x: [f64; 2], y: [f64; 2]) -> [f64; 2] {
     let z = [x[0], x[1], y[0], y[1]];
-    [f_jvp(z, [0.0, 0.0, 1.0, 0.0]).1, f_jvp(z, [0.0, 0.0, 0.0, 1.0]).1]
+    [
+        f_jvp(z, [0.0, 0.0, 1.0, 0.0]).1,
+        f_jvp(z, [0.0, 0.0, 0.0, 1.0]).1,
+    ]
 }
 
 /// The saddle point (x, y) from `start`, the outer level in mode `outer`
@@ -101,7 +104,10 @@ pub fn saddle(start: [f64; 2], outer: char, inner: char) -> [f64; 4] {
         if outer == 'r' {
             max_y_grad(x, start)
         } else {
-            [max_y_jvp(x, start, [1.0, 0.0]).1, max_y_jvp(x, start, [0.0, 1.0]).1]
+            [
+                max_y_jvp(x, start, [1.0, 0.0]).1,
+                max_y_jvp(x, start, [0.0, 1.0]).1,
+            ]
         }
     };
     let x = argmin(cost, grad, start);
@@ -124,5 +130,8 @@ pub fn evaluate(function: &str, input: Value) -> Result<Evaluation, String> {
         _ => return Err(super::unknown_function("saddle", function)),
     };
     let (point, timings) = measure(runs, || saddle(start, outer, inner));
-    Ok(Evaluation { output: to_output(&point)?, timings })
+    Ok(Evaluation {
+        output: to_output(&point)?,
+        timings,
+    })
 }
