@@ -29,6 +29,7 @@ pub struct Input {
 /// flattened row-major.
 // macro gap: gb-vec-rows-wrt (`main_params: &[Vec<f64>]` cannot be differentiated)
 #[differentiate(wrt(main_params, extra_params))]
+#[allow(clippy::manual_memcpy)]
 pub fn objective(
     main_params: &[f64],
     extra_params: &[f64],
@@ -37,7 +38,9 @@ pub fn objective(
 ) -> f64 {
     let b = extra_params.len() / 3;
     let layers = state.len() / (2 * b);
-    // macro gap: gb-to-vec-written (`let mut st = state.to_vec();`)
+    // macro gap: gb-to-vec-written (`let mut st = state.to_vec();`), and
+    // gb-copy-from-slice-wrong (`st.copy_from_slice(state)` gives a zero
+    // gradient)
     let mut st = vec![0.0; state.len()];
     for i in 0..state.len() {
         st[i] = state[i];
@@ -65,6 +68,7 @@ pub fn objective(
                 st[c + i] = st[c + i] * forget + ingate * change;
                 st[h + i] = outgate * st[c + i].tanh();
             }
+            // macro gap: gb-copy-from-subslice (`input.copy_from_slice(&st[h..h + b])`)
             for i in 0..b {
                 input[i] = st[h + i];
             }

@@ -1,5 +1,8 @@
 //! One module per GradBench eval, and the dispatch on the module's name.
 
+// Index loops are the form #[differentiate] reads best.
+#![allow(clippy::needless_range_loop)]
+
 use serde_json::Value;
 
 use crate::protocol::Evaluation;
