@@ -83,6 +83,7 @@ pub fn ln_multigamma(a: f64, p: usize) -> f64 {
 /// The log-posterior. `mu` and `q` hold k rows of d, `l` k rows of
 /// d(d − 1)/2, each flattened row-major; `x` holds the data points.
 // macro gap: gb-vec-rows-wrt (`mu: &[Vec<f64>]` etc. cannot be differentiated)
+// macro gap: gb-tangent-derive (the parameters as one `#[derive(Tangent)]` struct)
 #[differentiate(wrt(alpha, mu, q, l))]
 pub fn objective(
     alpha: &[f64],

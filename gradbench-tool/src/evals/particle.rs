@@ -42,6 +42,7 @@ pub fn potential(z: [f64; 3]) -> f64 {
 ///
 /// The force is always reverse mode: a differentiated function cannot
 /// call `potential_jvp` (macro gap gb-tuple-call-destructure).
+// macro gap: gb-tuple-call-destructure (`potential_jvp` cannot be called here)
 #[differentiate]
 pub fn miss(w: f64) -> f64 {
     let dt = 0.1;

@@ -38,6 +38,8 @@ pub fn f(z: [f64; 4]) -> f64 {
 /// The inner level is always reverse mode: a differentiated function
 /// cannot call `f_jvp` (macro gap gb-tuple-call-destructure), so the
 /// `rf` and `ff` functions use this one too.
+// macro gap: gb-solver-closure-call (a generic solver taking `f_grad` in a closure)
+// macro gap: gb-tuple-call-destructure (`f_jvp` cannot be called here)
 #[differentiate(wrt(x))]
 pub fn max_y(x: [f64; 2], start: [f64; 2]) -> f64 {
     let mut y0 = start[0];
