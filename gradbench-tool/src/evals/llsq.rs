@@ -32,13 +32,13 @@ pub fn primal(x: &[f64], n: usize) -> f64 {
         } else {
             0.0
         };
-        let mut inner = s;
-        let mut power = 1.0;
-        for j in 0..x.len() {
-            inner -= x[j] * power;
-            power *= t;
+        // Σⱼ xⱼ tʲ by Horner's rule.
+        let mut poly = 0.0;
+        for j in (0..x.len()).rev() {
+            poly = poly * t + x[j];
         }
-        sum += inner * inner;
+        let r = s - poly;
+        sum += r * r;
     }
     sum / 2.0
 }
