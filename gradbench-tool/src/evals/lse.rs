@@ -20,6 +20,7 @@ pub struct Input {
 #[differentiate]
 pub fn primal(x: &[f64]) -> f64 {
     // macro gap: gb-fold-fn-path (`fold(f64::NEG_INFINITY, f64::max)`)
+    // macro gap: gb-stop-gradient (the shift `a` could be a constant)
     let a = x.iter().fold(f64::NEG_INFINITY, |m, v| m.max(*v));
     let s: f64 = x.iter().map(|v| (v - a).exp()).sum();
     s.ln() + a
