@@ -1,4 +1,4 @@
-//! The attribute's options: `wrt(a, b)` and `hessian`.
+//! The attribute's options: `wrt(a, b)`, `hessian` and `crate = path`.
 
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
@@ -10,6 +10,9 @@ pub mod kw {
     pub const WRT: &str = "wrt";
     /// `hessian`: also emit `f_hessian` and `f_hvp`.
     pub const HESSIAN: &str = "hessian";
+    /// `crate = path` (or serde's `crate = "path"`): where generated code
+    /// finds the facade.
+    pub const CRATE: &str = "crate";
 }
 
 /// Parsed `#[differentiate(...)]` options.
@@ -19,6 +22,8 @@ pub struct Args {
     pub wrt: Option<Vec<Ident>>,
     /// The `hessian` keyword, if present.
     pub hessian: Option<Ident>,
+    /// The path of `crate = path`, if given, spanned as the user wrote it.
+    pub krate: Option<syn::Path>,
     /// Problems with the options that did not stop their parsing.
     pub errors: Option<syn::Error>,
 }
@@ -52,11 +57,28 @@ impl Parse for Args {
                     push(syn::Error::new(key.span(), "`hessian` is given twice"));
                 }
                 args.hessian = Some(key);
+            } else if key == kw::CRATE {
+                if args.krate.is_some() {
+                    push(syn::Error::new(
+                        key.span(),
+                        "`crate` is given twice; give one path to the facade",
+                    ));
+                }
+                match crate_path(input) {
+                    Ok(path) => args.krate = Some(path),
+                    Err(e) => {
+                        push(e);
+                        // Skip the rest of the value, up to the next option.
+                        while !input.is_empty() && !input.peek(Token![,]) {
+                            input.parse::<proc_macro2::TokenTree>()?;
+                        }
+                    }
+                }
             } else {
                 push(syn::Error::new(
                     key.span(),
                     format!(
-                        "unknown option `{key}`; the options are `wrt(param, ...)` and `hessian`"
+                        "unknown option `{key}`; the options are `wrt(param, ...)`, `hessian` and `crate = path`"
                     ),
                 ));
                 // Skip the unknown option's argument: `(...)` or `= value`.
@@ -81,4 +103,62 @@ impl Parse for Args {
         args.errors = errors;
         Ok(args)
     }
+}
+
+/// The value of `crate = path`: a path (`::ad`, `crate::reexports::ad`),
+/// or the same in a string literal, as serde's `crate = "..."` takes it.
+fn crate_path(input: ParseStream) -> syn::Result<syn::Path> {
+    let eq: Token![=] = input.parse().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            "`crate` takes the path of the facade crate: `crate = path`, e.g. `crate = ::autodiff`",
+        )
+    })?;
+    let wrong = |span| {
+        syn::Error::new(
+            span,
+            "expected the path of the facade crate, like `::autodiff` or `crate::reexports::autodiff`",
+        )
+    };
+    if input.peek(syn::LitStr) {
+        let lit: syn::LitStr = input.parse()?;
+        let tokens: proc_macro2::TokenStream = lit.parse().map_err(|_| wrong(lit.span()))?;
+        // Respan so that an error about the path points at the string.
+        let tokens = respan(tokens, lit.span());
+        return syn::parse2::<PathOnly>(tokens)
+            .map(|p| p.0)
+            .map_err(|_| wrong(lit.span()));
+    }
+    if input.is_empty() || input.peek(Token![,]) {
+        return Err(wrong(eq.span));
+    }
+    input.call(syn::Path::parse_mod_style).map_err(|e| wrong(e.span()))
+}
+
+/// A path with nothing after it.
+struct PathOnly(syn::Path);
+
+impl Parse for PathOnly {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let path = input.call(syn::Path::parse_mod_style)?;
+        if !input.is_empty() {
+            return Err(input.error("unexpected tokens after the path"));
+        }
+        Ok(PathOnly(path))
+    }
+}
+
+fn respan(tokens: proc_macro2::TokenStream, span: proc_macro2::Span) -> proc_macro2::TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let proc_macro2::TokenTree::Group(g) = &tt {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(span);
+                tt = proc_macro2::TokenTree::Group(group);
+            }
+            tt.set_span(span);
+            tt
+        })
+        .collect()
 }

@@ -2,8 +2,12 @@
 //! the function's generic float type, if any, and where generated code
 //! finds the facade. Passed down explicitly (no thread-local state).
 
+mod manifest;
+
+use std::path::Path;
+
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, ToTokens};
 use syn::{Ident, Type};
 
 use crate::ir::FloatTy;
@@ -13,7 +17,8 @@ pub struct Cx {
     /// The type parameter `T` of `fn f<T: Float>`, whose values are
     /// [`FloatTy::Generic`].
     pub generic: Option<Ident>,
-    /// The path of the facade crate (`::autodiff`).
+    /// The path of the facade crate: `::autodiff` unless
+    /// [`Cx::with_crate`] says otherwise.
     krate: TokenStream,
     /// Parameters of type `&T` (`T` a float): companions bind the value
     /// to the name, and the user's tokens that read the name see `&value`.
@@ -35,8 +40,14 @@ impl Cx {
         }
     }
 
+    /// The context with generated code finding the facade at `krate`
+    /// (see [`facade`]).
+    pub fn with_crate(self, krate: TokenStream) -> Cx {
+        Cx { krate, ..self }
+    }
+
     /// The one place generated code's runtime path is spelled:
-    /// `::autodiff::__private`.
+    /// `::autodiff::__private` (or `<krate>::__private`).
     pub fn private(&self) -> TokenStream {
         let krate = &self.krate;
         quote!(#krate::__private)
@@ -71,6 +82,26 @@ impl Cx {
             (FloatTy::Generic, Some(t)) => quote!(#t),
             _ => quote!(f64),
         }
+    }
+}
+
+/// Where generated code finds the facade: the `crate = path` the user
+/// gave, as written (an error about it points at it); else the name the
+/// user's `Cargo.toml` gives the facade package (a renamed dependency,
+/// `ad = { package = "static-autodiff", .. }`, is `::ad`), read as the
+/// `proc-macro-crate` crate does; else `::autodiff`.
+pub fn facade(explicit: Option<&syn::Path>) -> TokenStream {
+    if let Some(path) = explicit {
+        return path.to_token_stream();
+    }
+    let found = std::env::var_os("CARGO_MANIFEST_DIR").and_then(|dir| {
+        let package = std::env::var("CARGO_PKG_NAME").ok();
+        manifest::facade_name(Path::new(&dir), package.as_deref())
+    });
+    // A key that is no identifier (never valid in Cargo) is not used.
+    match found.and_then(|name| syn::parse_str::<Ident>(&name).ok()) {
+        Some(name) => quote!(::#name),
+        None => quote!(::autodiff),
     }
 }
 

@@ -9,7 +9,7 @@ use syn::ItemFn;
 
 use crate::args::Args;
 use crate::companions::{hessian_shape, Companions};
-use crate::context::Cx;
+use crate::context::{self, Cx};
 use crate::error::Errors;
 use crate::{fallback, lower, signature};
 
@@ -42,7 +42,8 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     if let Some(e) = args.errors.take() {
         errors.push(e);
     }
-    let mut cx = Cx::new(signature::float_param(&item.sig.generics));
+    let mut cx = Cx::new(signature::float_param(&item.sig.generics))
+        .with_crate(context::facade(args.krate.as_ref()));
     let sig = signature::read(&cx, &item, &args, &mut errors);
     cx.by_ref = sig
         .params

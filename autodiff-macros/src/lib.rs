@@ -4,7 +4,7 @@
 //! The entry point only parses and delegates; the pipeline (lower, IR,
 //! transforms, simplifier, emitter) is plain Rust in the modules below.
 //!
-//! [`autodiff`]: https://docs.rs/autodiff
+//! [`autodiff`]: https://docs.rs/static-autodiff
 
 mod args;
 mod companions;

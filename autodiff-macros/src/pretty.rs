@@ -129,16 +129,32 @@ fn literal(text: &str) -> String {
     t.strip_suffix(".0").unwrap_or(t).to_string()
 }
 
-/// Length of a `::autodiff::__private::` / `::core::primitive::` /
-/// `::core::default::Default::default()` prefix at the start of `tts`.
+/// Length of a `::autodiff::__private::` (the facade under any path:
+/// `::ad::__private::`, `crate::x::__private::`) / `::core::primitive::`
+/// prefix at the start of `tts`.
 fn private_path(tts: &[TokenTree]) -> Option<usize> {
     let text: Vec<String> = tts.iter().take(10).map(|t| t.to_string()).collect();
     let starts = |p: &[&str]| text.len() >= p.len() && text.iter().zip(p).all(|(a, b)| a == b);
-    if starts(&[":", ":", "autodiff", ":", ":", "__private", ":", ":"]) {
-        return Some(8);
-    }
     if starts(&[":", ":", "core", ":", ":", "primitive", ":", ":"]) {
         return Some(8);
+    }
+    let colons = |at: usize| {
+        matches!((tts.get(at), tts.get(at + 1)),
+            (Some(TokenTree::Punct(a)), Some(TokenTree::Punct(b)))
+                if a.as_char() == ':' && a.spacing() == Spacing::Joint && b.as_char() == ':')
+    };
+    let mut at = if colons(0) { 2 } else { 0 };
+    for segment in 0..16 {
+        let TokenTree::Ident(name) = tts.get(at)? else {
+            return None;
+        };
+        if !colons(at + 1) {
+            return None;
+        }
+        if segment > 0 && name == "__private" {
+            return Some(at + 3);
+        }
+        at += 3;
     }
     None
 }
@@ -161,6 +177,12 @@ mod tests {
             format(quote!(-x.sin() + ::autodiff::__private::sign0(y))),
             "-x.sin() + sign0(y)"
         );
+        // The facade under a renamed dependency or a `crate = path`.
+        assert_eq!(
+            format(quote!(::ad::__private::sign0(y) * crate::re::ad::__private::cast(x))),
+            "sign0(y) * cast(x)"
+        );
+        assert_eq!(format(quote!(a::b(x) + __private::c(y))), "a::b(x) + __private::c(y)");
         assert_eq!(
             format(quote!(let t0 = x.cos(); t0 * t0)),
             "let t0 = x.cos(); t0 * t0"

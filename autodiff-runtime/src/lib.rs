@@ -1,5 +1,6 @@
-//! Runtime support for [`autodiff`](https://docs.rs/autodiff): the array
-//! helpers (which `#[differentiate]` knows the derivatives of), [`scan`],
+//! Runtime support for [`autodiff`](https://docs.rs/static-autodiff) (the
+//! `static-autodiff` package): the array helpers (which `#[differentiate]`
+//! knows the derivatives of), [`scan`],
 //! [`stop_gradient`], the dense [`Matrix`] of dynamic Jacobians and
 //! Hessians, the [`Pretty`] derivative printout, and finite-difference
 //! checks of derivatives ([`check_grad`], [`check_jvp`], [`check_vjp`],
