@@ -7,7 +7,7 @@
 //! partial and accumulates. Adding an op is adding its arm here.
 
 use crate::ir::IntOp;
-use crate::ir::{Bin, Cmp, Graph, Kernel, NodeId, Op, RegionId, Ty, Un};
+use crate::ir::{Bin, Cmp, Graph, Kernel, NodeId, Op, Pred, RegionId, Ty, Un};
 
 /// The local derivative of an op's output with respect to one operand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,12 +176,26 @@ pub fn partial(
                 // -(x / y) / y, as (d / y) * -(x / y)
                 (Div, _) => return Partial::DivScale(y, g.un(r, Un::Neg, out)),
                 // y x^(y - 1), and 0 where y = 0 (x^0 is 1 for every x;
-                // the formula gives 0 * inf at x = 0).
+                // the formula gives 0 * inf at x = 0). Where the value
+                // p = x^y is a normal number and y is finite, x^(y - 1) is
+                // p / x: the value already computed, divided (x is then
+                // finite and nonzero, and p / x is x^(y - 1) to rounding,
+                // overflow and underflow included; closer than the formula
+                // where y - 1 rounds, as for a tiny y). Elsewhere (x = 0,
+                // infinities, NaN, p out of the normal range) the formula,
+                // computed only there: its `powf` is in the branch not
+                // taken. A literal y folds its half of the test.
                 (Powf, 0) => {
+                    let normal = g.add(r, Op::Pred(Pred::Normal), vec![out], Ty::Bool);
+                    let finite = g.add(r, Op::Pred(Pred::Finite), vec![y], Ty::Bool);
+                    let normal = g.add(r, Op::And, vec![normal, finite], Ty::Bool);
+                    let q = g.bin(r, Div, out, x);
+                    let reuse = g.bin(r, Mul, y, q);
                     let one = c(g, 1.0);
                     let e = g.bin(r, Sub, y, one);
                     let p = g.bin(r, Powf, x, e);
-                    let slope = g.bin(r, Mul, y, p);
+                    let formula = g.bin(r, Mul, y, p);
+                    let slope = g.select(r, normal, reuse, formula);
                     return unless_zero(g, r, y, slope);
                 }
                 // x^y ln x, and 0 where x = 0 (JAX's convention: the `ln 0`

@@ -401,7 +401,7 @@ impl<T: Scalar> Interp<'_, T> {
             // derivative passed through.
             Op::FloatCast => Val::F(T::bin(float_ty()?, Bin::Add, &farg(0)?, &T::constant(0.0))),
             Op::FloatToInt(t) => Val::Int(t.cast(farg(0)?.re())),
-            Op::Pred(p) => Val::Bool(p.eval(farg(0)?.re())),
+            Op::Pred(p) => Val::Bool(p.eval(g.float_ty(node.args[0]), farg(0)?.re())),
             Op::IntBin(IntOp::Add) => Val::Int(arg(0)?.int()?.wrapping_add(arg(1)?.int()?)),
             // Index arithmetic: the emitted `usize` subtraction panics below
             // zero.

@@ -163,15 +163,19 @@ pub enum Pred {
     Infinite,
     SignNegative,
     SignPositive,
+    /// Neither zero, subnormal, infinite nor NaN: where a rule may divide
+    /// by a value and keep every bit of its precision (`powf`'s `x` part).
+    Normal,
 }
 
 impl Pred {
-    const ALL: [(Pred, &'static str); 5] = [
+    const ALL: [(Pred, &'static str); 6] = [
         (Pred::Nan, "is_nan"),
         (Pred::Finite, "is_finite"),
         (Pred::Infinite, "is_infinite"),
         (Pred::SignNegative, "is_sign_negative"),
         (Pred::SignPositive, "is_sign_positive"),
+        (Pred::Normal, "is_normal"),
     ];
 
     pub fn from_method(name: &str) -> Option<Pred> {
@@ -185,13 +189,17 @@ impl Pred {
             .map_or("is_nan", |(_, n)| n)
     }
 
-    pub fn eval(self, x: f64) -> bool {
+    /// The predicate on `x`, a value of type `ty` (an `f32` is normal in
+    /// a narrower range than its `f64` image).
+    pub fn eval(self, ty: FloatTy, x: f64) -> bool {
         match self {
             Pred::Nan => x.is_nan(),
             Pred::Finite => x.is_finite(),
             Pred::Infinite => x.is_infinite(),
             Pred::SignNegative => x.is_sign_negative(),
             Pred::SignPositive => x.is_sign_positive(),
+            Pred::Normal if ty == FloatTy::F32 => (x as f32).is_normal(),
+            Pred::Normal => x.is_normal(),
         }
     }
 }

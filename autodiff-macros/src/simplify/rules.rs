@@ -96,7 +96,10 @@ fn fold(g: &mut Graph, r: RegionId, op: &Op, args: &[NodeId], ty: Ty) -> Option<
             return Some(g.add(r, Op::Bool(b), vec![], Ty::Bool));
         }
         (Op::Not, _) => return Some(g.add(r, Op::Bool(!boolean(0)?), vec![], Ty::Bool)),
-        (Op::Pred(p), _) => return Some(g.add(r, Op::Bool(p.eval(c(0)?)), vec![], Ty::Bool)),
+        (Op::Pred(p), _) => {
+            let b = p.eval(g.float_ty(args[0]), c(0)?);
+            return Some(g.add(r, Op::Bool(b), vec![], Ty::Bool));
+        }
         (Op::FloatToInt(t), _) => return Some(g.int(r, t.cast(c(0)?))),
         (Op::And | Op::Or, _) => {
             let (a, b) = (boolean(0), boolean(1));
