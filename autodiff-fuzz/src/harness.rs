@@ -307,7 +307,7 @@ impl<'c> Batch<'c> {
         std::fs::write(
             dir.join("Cargo.toml"),
             format!(
-                "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n[lib]\nname = \"cases\"\npath = \"src/lib.rs\"\n\n[[bin]]\nname = \"check_{name}\"\npath = \"src/main.rs\"\n\n[dependencies]\nautodiff = {{ path = \"{ws}\" }}\n\n[profile.dev]\ndebug = false\nincremental = false\n\n[workspace]\n"
+                "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n[lib]\nname = \"cases\"\npath = \"src/lib.rs\"\n\n[[bin]]\nname = \"check_{name}\"\npath = \"src/main.rs\"\n\n[dependencies]\nautodiff = {{ path = \"{ws}\", package = \"static-autodiff\" }}\n\n[profile.dev]\ndebug = false\nincremental = false\n\n[workspace]\n"
             ),
         )?;
         let lock = paths.workspace.join("Cargo.lock");

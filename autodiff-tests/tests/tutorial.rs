@@ -1,7 +1,7 @@
 //! The numbers of `examples/tutorial.rs`, checked against TUTORIAL.md and
 //! against num-dual.
 
-#[path = "../examples/tutorial.rs"]
+#[path = "../../examples/tutorial.rs"]
 #[allow(dead_code)]
 mod tutorial;
 
