@@ -19,6 +19,7 @@ mod fallback;
 mod interp;
 mod ir;
 mod lower;
+mod outparams;
 mod plan;
 mod pretty;
 #[cfg(test)]
