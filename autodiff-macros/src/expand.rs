@@ -11,7 +11,7 @@ use crate::args::Args;
 use crate::companions::{hessian_shape, Companions};
 use crate::context::{self, Cx};
 use crate::error::Errors;
-use crate::{fallback, lower, outparams, signature};
+use crate::{fallback, lower, pure_fn, signature};
 
 /// Expands `#[differentiate(args)] item`.
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -44,8 +44,8 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     }
     let mut cx = Cx::new(signature::float_param(&item.sig.generics))
         .with_crate(context::facade(args.krate.as_ref()));
-    if outparams::has_mut_params(&item) {
-        let result = outparams::expand(&cx, &args, &item, expand);
+    if pure_fn::applies(&cx, &item) {
+        let result = pure_fn::expand(&cx, &args, &item, expand);
         let errors = errors.to_compile_errors();
         let item = original(&cx, item);
         return match result {

@@ -19,11 +19,11 @@ mod fallback;
 mod interp;
 mod ir;
 mod lower;
-mod outparams;
 mod plan;
 mod pretty;
 #[cfg(test)]
 mod proptests;
+mod pure_fn;
 mod signature;
 mod simplify;
 #[cfg(test)]
