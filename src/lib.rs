@@ -1,7 +1,7 @@
 #![doc = include_str!("guide.md")]
 
-pub use autodiff_macros::differentiate;
-pub use autodiff_runtime::{Matrix, Pretty, PrettyEntry, Rows};
+pub use autodiff_macros::{differentiate, Tangent};
+pub use autodiff_runtime::{Matrix, Pretty, PrettyEntry, Rows, Tangent};
 
 /// Finite-difference checks of derivatives (see the guide's "Checking a
 /// gradient").

@@ -44,7 +44,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     }
     let mut cx = Cx::new(signature::float_param(&item.sig.generics))
         .with_crate(context::facade(args.krate.as_ref()));
-    if pure_fn::applies(&cx, &item) {
+    if pure_fn::applies(&cx, &args, &item) {
         let result = pure_fn::expand(&cx, &args, &item, expand);
         let errors = errors.to_compile_errors();
         let item = original(&cx, item);

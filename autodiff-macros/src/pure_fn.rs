@@ -51,6 +51,16 @@ enum Kind {
     Plain,
     /// A tuple of floats and arrays: one pure parameter per field.
     Tuple(Vec<(Ident, Type)>),
+    /// A struct named in `wrt` (it derives `Tangent`): passed as itself
+    /// (fields read as integers stay reads of it), and each field the body
+    /// reads as a float or a vector a parameter of its own.
+    Struct {
+        /// The struct's type, without `&`.
+        ty: Box<Type>,
+        leaves: Vec<Leaf>,
+        /// The element type of the float leaves.
+        elem: TokenStream,
+    },
     /// `&mut`: its value on entry, `input`; `active` when differentiated.
     Mut {
         shape: Shape,
@@ -74,6 +84,9 @@ impl Group {
         match &self.kind {
             Kind::Plain => vec![self.ident.clone()],
             Kind::Tuple(fields) => fields.iter().map(|(n, _)| n.clone()).collect(),
+            Kind::Struct { leaves, .. } => std::iter::once(self.ident.clone())
+                .chain(leaves.iter().map(|l| l.name.clone()))
+                .collect(),
             Kind::Mut { input, .. } => vec![input.clone()],
         }
     }
@@ -87,14 +100,36 @@ impl Group {
 }
 
 /// Does the function have a parameter read through a pure function?
-pub fn applies(cx: &Cx, item: &ItemFn) -> bool {
+pub fn applies(cx: &Cx, args: &Args, item: &ItemFn) -> bool {
     item.sig.inputs.iter().any(|a| match a {
         FnArg::Typed(pt) => match &*pt.ty {
-            Type::Reference(r) => r.mutability.is_some(),
-            ty => tuple_fields(cx, ty).is_some(),
+            Type::Reference(r) if r.mutability.is_some() => true,
+            ty => tuple_fields(cx, ty).is_some() || named_struct(cx, args, pt).is_some(),
         },
         FnArg::Receiver(r) => r.mutability.is_some() && r.reference.is_some(),
     })
+}
+
+/// The struct type of a parameter `p: S` or `p: &S` that `wrt` names and
+/// the pipeline does not read by itself.
+fn named_struct(cx: &Cx, args: &Args, pt: &syn::PatType) -> Option<Type> {
+    let Pat::Ident(pi) = &*pt.pat else {
+        return None;
+    };
+    if !args.wrt.as_ref()?.contains(&pi.ident) || signature::differentiable_ty(cx, &pt.ty) {
+        return None;
+    }
+    let ty = match &*pt.ty {
+        Type::Reference(r) if r.mutability.is_none() => &*r.elem,
+        ty => ty,
+    };
+    match ty {
+        Type::Path(p) if p.qself.is_none() && signature::int_of(ty).is_none() => {
+            let last = p.path.segments.last()?;
+            (last.ident != "Vec" && last.ident != "bool").then(|| ty.clone())
+        }
+        _ => None,
+    }
 }
 
 /// The field types of a tuple of floats and arrays of floats.
@@ -115,7 +150,7 @@ pub fn expand(
     pipeline: impl Fn(TokenStream, TokenStream) -> TokenStream,
 ) -> Result<TokenStream, Errors> {
     let mut errors = Errors::default();
-    let mut groups = groups(cx, item, &mut errors);
+    let mut groups = groups(cx, args, item, &mut errors);
     let any_mut = groups.iter().any(|g| g.shape().is_some());
     let mut ret = None;
     if any_mut {
@@ -176,8 +211,199 @@ pub fn expand(
     Ok(quote!(#file #companions))
 }
 
+/// A field of a struct parameter that the body reads as a float or a
+/// vector.
+struct Leaf {
+    /// The fields from the parameter: `[inner, c]` for `p.inner.c`.
+    path: Vec<Ident>,
+    /// The pure function's parameter: `__p_inner_c`.
+    name: Ident,
+    vector: bool,
+}
+
+/// A leaf's field path and its pure parameter.
+type LeafName = (Vec<Ident>, Ident);
+
+/// How the body uses a field: as a float, a vector, an integer (a range
+/// bound, an index) or only through `as`.
+#[derive(Clone, Copy, PartialEq)]
+enum Use {
+    Scalar,
+    Vector,
+    Int,
+    Cast,
+}
+
+/// `p.a.b` as `[a, b]`, if `e` is such a chain of named fields of `name`.
+fn chain(e: &Expr, name: &Ident) -> Option<Vec<Ident>> {
+    let mut path = Vec::new();
+    let mut e = e;
+    loop {
+        match e {
+            Expr::Field(f) => {
+                let syn::Member::Named(m) = &f.member else {
+                    return None;
+                };
+                path.push(m.clone());
+                e = &f.base;
+            }
+            Expr::Path(p) if p.path.is_ident(name) && !path.is_empty() => {
+                path.reverse();
+                return Some(path);
+            }
+            Expr::Paren(p) => e = &p.expr,
+            _ => return None,
+        }
+    }
+}
+
+/// The fields of the struct parameter `name` that the body reads as
+/// floats or vectors (fields read as integers stay reads of the struct).
+fn struct_leaves(block: &syn::Block, name: &Ident, errors: &mut Errors) -> Vec<Leaf> {
+    struct Uses<'a> {
+        name: &'a Ident,
+        uses: Vec<(Vec<Ident>, Use, Span)>,
+        bare: Vec<Span>,
+    }
+    impl Uses<'_> {
+        fn record(&mut self, e: &Expr, how: Use) -> bool {
+            match chain(e, self.name) {
+                Some(path) => {
+                    self.uses.push((path, how, syn::spanned::Spanned::span(e)));
+                    true
+                }
+                None => false,
+            }
+        }
+        fn operand(&mut self, e: &Expr, how: Use) {
+            if !self.record(e, how) {
+                self.visit_expr(e);
+            }
+        }
+    }
+    const VECTOR_METHODS: &[&str] = &[
+        "len", "is_empty", "iter", "windows", "chunks", "to_vec", "first", "last",
+    ];
+    impl<'ast> Visit<'ast> for Uses<'_> {
+        fn visit_expr(&mut self, e: &'ast Expr) {
+            match e {
+                Expr::Index(ix) => {
+                    self.operand(&ix.expr, Use::Vector);
+                    self.operand(&ix.index, Use::Int);
+                }
+                Expr::MethodCall(m) => {
+                    let how = if VECTOR_METHODS.iter().any(|v| m.method == v) {
+                        Use::Vector
+                    } else {
+                        Use::Scalar
+                    };
+                    self.operand(&m.receiver, how);
+                    for a in &m.args {
+                        self.visit_expr(a);
+                    }
+                }
+                Expr::Cast(c) => self.operand(&c.expr, Use::Cast),
+                Expr::Range(r) => {
+                    for b in r.start.iter().chain(r.end.iter()) {
+                        self.operand(b, Use::Int);
+                    }
+                }
+                Expr::Reference(r) => self.operand(&r.expr, Use::Vector),
+                Expr::Field(_) if self.record(e, Use::Scalar) => {}
+                Expr::Path(p) if p.path.is_ident(self.name) => {
+                    self.bare.push(syn::spanned::Spanned::span(p));
+                }
+                _ => syn::visit::visit_expr(self, e),
+            }
+        }
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut uses = Uses {
+        name,
+        uses: Vec::new(),
+        bare: Vec::new(),
+    };
+    uses.visit_block(block);
+    for span in uses.bare {
+        errors.push(syn::Error::new(span, format!("`{name}` is differentiated field by field: read its fields (`{name}.field`) here; passing the whole struct on is not differentiated yet")));
+    }
+    let mut leaves: Vec<Leaf> = Vec::new();
+    let mut paths: Vec<&Vec<Ident>> = Vec::new();
+    for (path, _, _) in &uses.uses {
+        if !paths.contains(&path) {
+            paths.push(path);
+        }
+    }
+    for path in paths {
+        let hows: Vec<(Use, Span)> = uses
+            .uses
+            .iter()
+            .filter(|(p, _, _)| p == path)
+            .map(|(_, h, s)| (*h, *s))
+            .collect();
+        let has = |u: Use| hows.iter().any(|(h, _)| *h == u);
+        if has(Use::Int) || !(has(Use::Scalar) || has(Use::Vector)) {
+            continue;
+        }
+        if has(Use::Scalar) && has(Use::Vector) {
+            let span = hows
+                .iter()
+                .find(|(h, _)| *h == Use::Scalar)
+                .map_or(name.span(), |(_, s)| *s);
+            errors.push(syn::Error::new(span, "this field is read both as a float and as an array; #[differentiate] reads each field of a differentiated struct one way"));
+            continue;
+        }
+        let joined: Vec<String> = path.iter().map(|i| i.to_string()).collect();
+        leaves.push(Leaf {
+            path: path.clone(),
+            name: format_ident!("__{}_{}", name, joined.join("_")),
+            vector: has(Use::Vector),
+        });
+    }
+    for a in &leaves {
+        for b in &leaves {
+            if a.path.len() < b.path.len() && b.path.starts_with(&a.path) {
+                let shown: Vec<String> = a.path.iter().map(|i| i.to_string()).collect();
+                errors.at(
+                    &a.path[0],
+                    format!(
+                        "`{name}.{}` is read whole and through its fields; read its fields only",
+                        shown.join(".")
+                    ),
+                );
+            }
+        }
+    }
+    leaves
+}
+
+/// The element type of a struct's float fields: the function's generic
+/// float, or its float parameters' type (`f64` unless all are `f32`).
+fn struct_elem(cx: &Cx, item: &ItemFn) -> TokenStream {
+    if let Some(t) = &cx.generic {
+        return quote!(#t);
+    }
+    let floats: Vec<crate::ir::FloatTy> = item
+        .sig
+        .inputs
+        .iter()
+        .filter_map(|a| match a {
+            FnArg::Typed(pt) => signature::array_of(cx, &pt.ty)
+                .map(|(f, _)| f)
+                .or_else(|| cx.float_of(&pt.ty))
+                .or_else(|| signature::float_ref(cx, &pt.ty)),
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    if !floats.is_empty() && floats.iter().all(|f| *f == crate::ir::FloatTy::F32) {
+        quote!(f32)
+    } else {
+        quote!(f64)
+    }
+}
+
 /// Every parameter, checked.
-fn groups(cx: &Cx, item: &ItemFn, errors: &mut Errors) -> Vec<Group> {
+fn groups(cx: &Cx, args: &Args, item: &ItemFn, errors: &mut Errors) -> Vec<Group> {
     let mut groups = Vec::new();
     for arg in &item.sig.inputs {
         let FnArg::Typed(pt) = arg else { continue };
@@ -206,6 +432,11 @@ fn groups(cx: &Cx, item: &ItemFn, errors: &mut Errors) -> Vec<Group> {
                     active: reads(&item.block, &ident),
                 }
             }
+            _ if named_struct(cx, args, pt).is_some() => Kind::Struct {
+                ty: Box::new(named_struct(cx, args, pt).unwrap_or_else(|| (*pt.ty).clone())),
+                leaves: struct_leaves(&item.block, &ident, errors),
+                elem: struct_elem(cx, item),
+            },
             ty => match tuple_fields(cx, ty) {
                 Some(fields) => Kind::Tuple(
                     fields
@@ -248,7 +479,12 @@ fn pure_wrt(
             let mut wrt = Vec::new();
             for g in groups.iter() {
                 if names.contains(&g.ident) {
-                    wrt.extend(g.pure_names());
+                    match &g.kind {
+                        Kind::Struct { leaves, .. } => {
+                            wrt.extend(leaves.iter().map(|l| l.name.clone()))
+                        }
+                        _ => wrt.extend(g.pure_names()),
+                    }
                 }
             }
             // Names that are not parameters: the pipeline says so.
@@ -280,7 +516,7 @@ fn pure_wrt(
                 .collect()
         }
     };
-    if wrt.is_empty() {
+    if wrt.is_empty() && errors.is_empty() {
         errors.at(
             &item.sig.ident,
             "this function reads no float parameter, so its outputs have no derivative; #[differentiate] needs at least one float input",
@@ -360,6 +596,8 @@ fn slice_elem(ty: &Type) -> Type {
 /// `&mut` parameters too (closures and items have their own).
 struct Rewrite<'a> {
     tuples: Vec<(Ident, Vec<Ident>)>,
+    /// Each struct parameter's leaves: field path and pure parameter.
+    structs: Vec<(Ident, Vec<LeafName>)>,
     scalars: Vec<Ident>,
     tuple: Option<&'a dyn Fn(Option<Expr>) -> Expr>,
 }
@@ -372,6 +610,11 @@ impl VisitMut for Rewrite<'_> {
                     && matches!(&*u.expr, Expr::Path(p) if self.scalars.iter().any(|s| p.path.is_ident(s))) =>
             {
                 *e = (*u.expr).clone();
+            }
+            Expr::Field(_) if self.leaf(e).is_some() => {
+                if let Some(name) = self.leaf(e) {
+                    *e = syn::parse_quote!(#name);
+                }
             }
             Expr::Field(f) => {
                 let field = match (&*f.base, &f.member) {
@@ -395,11 +638,29 @@ impl VisitMut for Rewrite<'_> {
                     r.expr = Some(Box::new(tuple(r.expr.take().map(|v| *v))));
                 }
             }
-            Expr::Closure(_) => {}
+            // A closure's `return` is its own; its field reads are not.
+            Expr::Closure(c) => {
+                let tuple = self.tuple.take();
+                self.visit_expr_mut(&mut c.body);
+                self.tuple = tuple;
+            }
             _ => syn::visit_mut::visit_expr_mut(self, e),
         }
     }
     fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+impl Rewrite<'_> {
+    /// The pure parameter a struct field chain `p.a.b` reads, if any.
+    fn leaf(&self, e: &Expr) -> Option<Ident> {
+        self.structs.iter().find_map(|(p, leaves)| {
+            let path = chain(e, p)?;
+            leaves
+                .iter()
+                .find(|(l, _)| *l == path)
+                .map(|(_, n)| n.clone())
+        })
+    }
 }
 
 /// The pure function: each tuple's fields parameters of their own, bound
@@ -417,6 +678,17 @@ fn pure_item(item: &ItemFn, groups: &[Group], any_mut: bool, ret: Option<&Type>)
         let name = &g.ident;
         match &g.kind {
             Kind::Plain => inputs.push(arg.clone()),
+            Kind::Struct { leaves, elem, .. } => {
+                inputs.push(arg.clone());
+                for l in leaves {
+                    let n = &l.name;
+                    inputs.push(if l.vector {
+                        syn::parse_quote!(#n: &[#elem])
+                    } else {
+                        syn::parse_quote!(#n: #elem)
+                    });
+                }
+            }
             Kind::Tuple(fields) => {
                 let names: Vec<&Ident> = fields.iter().map(|(n, _)| n).collect();
                 for (n, t) in fields {
@@ -454,9 +726,23 @@ fn pure_item(item: &ItemFn, groups: &[Group], any_mut: bool, ret: Option<&Type>)
         .filter(|g| matches!(g.kind, Kind::Tuple(_)))
         .map(|g| (g.ident.clone(), g.pure_names()))
         .collect();
+    let structs: Vec<(Ident, Vec<LeafName>)> = groups
+        .iter()
+        .filter_map(|g| match &g.kind {
+            Kind::Struct { leaves, .. } => Some((
+                g.ident.clone(),
+                leaves
+                    .iter()
+                    .map(|l| (l.path.clone(), l.name.clone()))
+                    .collect(),
+            )),
+            _ => None,
+        })
+        .collect();
     if !any_mut {
         let mut rewrite = Rewrite {
             tuples,
+            structs,
             scalars: Vec::new(),
             tuple: None,
         };
@@ -488,6 +774,7 @@ fn pure_item(item: &ItemFn, groups: &[Group], any_mut: bool, ret: Option<&Type>)
     };
     let mut rewrite = Rewrite {
         tuples,
+        structs,
         scalars: groups
             .iter()
             .filter(|g| matches!(g.shape(), Some(Shape::Scalar)))
@@ -545,6 +832,15 @@ fn hide(file: &mut syn::File, name: &Ident, pure: &Ident, groups: &[Group]) {
     for g in groups {
         match &g.kind {
             Kind::Plain => {}
+            Kind::Struct { leaves, .. } => {
+                for l in leaves {
+                    let path: Vec<String> = l.path.iter().map(|i| i.to_string()).collect();
+                    renames.push((
+                        l.name.to_string(),
+                        format!("{}.{}", g.ident, path.join(".")),
+                    ));
+                }
+            }
             Kind::Tuple(fields) => {
                 for (k, (n, _)) in fields.iter().enumerate() {
                     renames.push((n.to_string(), format!("{}.{k}", g.ident)));
@@ -674,8 +970,22 @@ impl Wrappers<'_> {
             quote!(-> #ret)
         };
         let sig = &self.item.sig;
-        let (vis, generics, where_clause) =
-            (&self.item.vis, &sig.generics, &sig.generics.where_clause);
+        let mut generics = sig.generics.clone();
+        // A struct of the generic float `T` derives `Tangent` for `T:
+        // Tangent`, which `T: Float` does not imply.
+        if let Some(t) = &self.cx.generic {
+            if self
+                .groups
+                .iter()
+                .any(|g| matches!(g.kind, Kind::Struct { .. }))
+            {
+                let private = self.cx.private();
+                for p in generics.type_params_mut().filter(|p| p.ident == *t) {
+                    p.bounds.push(syn::parse_quote!(#private::Tangent));
+                }
+            }
+        }
+        let (vis, where_clause) = (&self.item.vis, &generics.where_clause);
         let name = self.name(suffix);
         let params = sig.inputs.iter();
         let doc = format!("{doc} [`{}`], generated by `#[differentiate]`.", sig.ident);
@@ -694,6 +1004,17 @@ impl Wrappers<'_> {
             let name = &g.ident;
             match &g.kind {
                 Kind::Plain => args.push(quote!(#name)),
+                Kind::Struct { leaves, .. } => {
+                    args.push(quote!(#name));
+                    for l in leaves {
+                        let path = &l.path;
+                        args.push(if l.vector {
+                            quote!(&#name #(.#path)* [..])
+                        } else {
+                            quote!(#name #(.#path)*)
+                        });
+                    }
+                }
                 Kind::Tuple(fields) => args.extend((0..fields.len()).map(|k| {
                     let k = syn::Index::from(k);
                     quote!(#name.#k)
@@ -730,6 +1051,19 @@ impl Wrappers<'_> {
         Ident::new(&name, Span::call_site())
     }
 
+    /// Is the field `p.path` differentiated (no field on the way marked
+    /// `#[tangent(skip)]`)? `st` is `p`'s struct type.
+    fn differentiated(&self, p: &Ident, st: &Type, path: &[Ident]) -> TokenStream {
+        let private = self.cx.private();
+        let first = path[0].to_string();
+        let mut test = quote!(<#st as #private::Tangent>::differentiated(#first));
+        for k in 1..path.len() {
+            let (outer, field) = (&path[..k], path[k].to_string());
+            test.extend(quote!(&& #private::differentiated(&#p #(.#outer)*, #field)));
+        }
+        test
+    }
+
     /// The tangent arguments of a forward companion, grouped as the
     /// function's parameters (a tuple's tangent is a tuple, a `&mut`
     /// one's is `&mut`): the wrapper's parameters, and the arguments of
@@ -759,6 +1093,19 @@ impl Wrappers<'_> {
                     let (pat, ty) = (&pt.pat, &pt.ty);
                     params.push(quote!(#pat: #ty));
                     args.push(pat.to_token_stream());
+                }
+                Kind::Struct { ty: st, leaves, .. } => {
+                    let (dot, ty) = (self.fresh(format!("{}_dot", g.ident)), &g.ty);
+                    params.push(quote!(#dot: #ty));
+                    let private = self.cx.private();
+                    for l in leaves.iter().filter(|l| self.wrt.contains(&l.name)) {
+                        let (path, diff) = (&l.path, self.differentiated(&g.ident, st, &l.path));
+                        args.push(if l.vector {
+                            quote!(&#private::tangent_or_zeros(#diff, &#dot #(.#path)* [..])[..])
+                        } else {
+                            quote!(if #diff { #dot #(.#path)* } else { #private::Tangent::zero_tangent(&#dot #(.#path)*) })
+                        });
+                    }
                 }
                 Kind::Tuple(_) => {
                     let (dot, ty) = (self.fresh(format!("{}_dot", g.ident)), &g.ty);
@@ -819,6 +1166,26 @@ impl Wrappers<'_> {
                     let (p, t) = (&parts[taken[0]], &tys[taken[0]]);
                     values.push(quote!(#p));
                     types.push(quote!(#t));
+                }
+                Kind::Struct { ty: st, leaves, .. } => {
+                    let (private, p, built) = (self.cx.private(), &group.ident, local("gradient"));
+                    let mut sets = TokenStream::new();
+                    let wrt_leaves = leaves.iter().filter(|l| self.wrt.contains(&l.name));
+                    for (l, &j) in wrt_leaves.zip(&taken) {
+                        let (path, part) = (&l.path, &parts[j]);
+                        let diff = self.differentiated(p, st, path);
+                        sets.extend(if l.vector {
+                            quote!(if #diff { #built #(.#path)* .copy_from_slice(&#part); })
+                        } else {
+                            quote!(if #diff { #built #(.#path)* = #part; })
+                        });
+                    }
+                    values.push(quote!({
+                        let mut #built = <#st as #private::Tangent>::zero_tangent(::core::borrow::Borrow::<#st>::borrow(&#p));
+                        #sets
+                        #built
+                    }));
+                    types.push(quote!(#st));
                 }
                 Kind::Tuple(_) => {
                     let ps = taken.iter().map(|&j| &parts[j]);

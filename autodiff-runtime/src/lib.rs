@@ -20,6 +20,7 @@ mod matrix;
 mod pretty;
 mod rules;
 mod scalar;
+mod tangent;
 
 pub use check::{check_grad, check_hessian, check_jvp, check_vjp, GradCheck};
 pub use helpers::{
@@ -28,6 +29,7 @@ pub use helpers::{
 };
 pub use matrix::{Matrix, Rows};
 pub use pretty::{Pretty, PrettyEntry};
+pub use tangent::Tangent;
 
 /// The `num-traits` crate, for `T: Float` bounds.
 pub use num_traits;
@@ -51,6 +53,7 @@ pub mod __private {
     pub use crate::matrix::Matrix;
     pub use crate::pretty::{Pretty, PrettyEntry};
     pub use crate::scalar::{cast, lit, max_first, min_first, sign0};
+    pub use crate::tangent::{differentiated, tangent_or_zeros, Tangent};
 
     /// Derivative rules for the array helpers: the JVP and VJP kernels
     /// generated code calls for `sum`, `dot`, `matvec`, `softmax`, ...

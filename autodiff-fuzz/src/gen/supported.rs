@@ -2329,7 +2329,8 @@ pub fn generate(rng: &mut Rng) -> Case {
             let z = g.zero();
             g.emit(format!("let mut {name} = [[{z}; {c}]; {r}];"));
             let (i, j) = ("i", "j");
-            let shadow_ok = g.name_free(i) && g.name_free(j);
+            // The loop variables must not shadow the matrix itself.
+            let shadow_ok = g.name_free(i) && g.name_free(j) && name != i && name != j;
             let (i, j) = if shadow_ok {
                 (i.to_string(), j.to_string())
             } else {
