@@ -106,8 +106,15 @@ pub fn applies(cx: &Cx, args: &Args, item: &ItemFn) -> bool {
             Type::Reference(r) if r.mutability.is_some() => true,
             ty => tuple_fields(cx, ty).is_some() || named_struct(cx, args, pt).is_some(),
         },
-        FnArg::Receiver(r) => r.mutability.is_some() && r.reference.is_some(),
+        FnArg::Receiver(r) => (r.mutability.is_some() && r.reference.is_some()) || names_self(args),
     })
+}
+
+/// Does `wrt` name `self`?
+fn names_self(args: &Args) -> bool {
+    args.wrt
+        .as_ref()
+        .is_some_and(|w| w.iter().any(|n| n == "self"))
 }
 
 /// The struct type of a parameter `p: S` or `p: &S` that `wrt` names and
@@ -173,12 +180,6 @@ pub fn expand(
                 errors.at(r, "#[differentiate] does not read an early `return` in a function that writes an array through `&mut`; put the rest of the body in an `else` branch");
             }
         }
-    }
-    if let Some(self_arg) = item.sig.receiver() {
-        errors.at(
-            self_arg,
-            "#[differentiate] does not support `&mut` or tuple parameters in methods; make it a free function",
-        );
     }
     let pure = pure_item(item, &groups, any_mut, ret.as_ref());
     let wrt = pure_wrt(cx, item, &pure, args, &mut groups, &mut errors);
@@ -406,7 +407,30 @@ fn struct_elem(cx: &Cx, item: &ItemFn) -> TokenStream {
 fn groups(cx: &Cx, args: &Args, item: &ItemFn, errors: &mut Errors) -> Vec<Group> {
     let mut groups = Vec::new();
     for arg in &item.sig.inputs {
-        let FnArg::Typed(pt) = arg else { continue };
+        let pt = match arg {
+            FnArg::Typed(pt) => pt,
+            FnArg::Receiver(r) => {
+                let ident = Ident::new("self", r.self_token.span);
+                if r.mutability.is_some() || (names_self(args) && r.reference.is_none()) {
+                    errors.at(r, "#[differentiate] reads the receiver as `&self`; a method that changes `self` is not differentiated");
+                }
+                let kind = if names_self(args) {
+                    Kind::Struct {
+                        ty: Box::new(syn::parse_quote!(Self)),
+                        leaves: struct_leaves(&item.block, &ident, errors),
+                        elem: struct_elem(cx, item),
+                    }
+                } else {
+                    Kind::Plain
+                };
+                groups.push(Group {
+                    ident,
+                    ty: (*r.ty).clone(),
+                    kind,
+                });
+                continue;
+            }
+        };
         let Pat::Ident(pi) = &*pt.pat else {
             errors.at(&pt.pat, "#[differentiate] needs each parameter to be a plain name, like `x: f64`; destructure inside the body");
             continue;
@@ -942,8 +966,15 @@ impl Wrappers<'_> {
         })
     }
 
-    fn pure_name(&self, suffix: &str) -> Ident {
-        format_ident!("{}_{suffix}", self.pure)
+    /// How a wrapper calls the pure companion `suffix` (`Self::..` in a
+    /// method).
+    fn pure_name(&self, suffix: &str) -> TokenStream {
+        let name = format_ident!("{}_{suffix}", self.pure);
+        if self.item.sig.receiver().is_some() {
+            quote!(Self::#name)
+        } else {
+            quote!(#name)
+        }
     }
 
     fn name(&self, suffix: &str) -> Ident {
@@ -1454,7 +1485,13 @@ impl Wrappers<'_> {
         let out = self.output(pure)?.clone();
         let companion = self.name(suffix).to_string();
         let args = self.pure_args();
-        let (name, pure_fn) = (self.pure_name(suffix), self.pure);
+        let name = self.pure_name(suffix);
+        let pure = self.pure;
+        let pure_fn = if self.item.sig.receiver().is_some() {
+            quote!(Self::#pure)
+        } else {
+            quote!(#pure)
+        };
         let (result, ret) = (local("result"), local("regrouped"));
         let (tail, ret_ty, regroup) = if suffix == "grad" {
             let r = self.regroup(&result, &out, &[], &companion);

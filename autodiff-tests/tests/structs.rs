@@ -152,3 +152,40 @@ fn a_generic_struct_by_value() {
     assert!((g.x - 0.6).abs() < 1e-6 && (g.y - 0.8).abs() < 1e-6);
     let _ = Dual64::from(0.0);
 }
+
+/// `&self` methods with `wrt(self)` (SPEC §4).
+#[derive(Clone, Tangent)]
+struct Quadratic {
+    a: [f64; 2],
+    c: f64,
+    #[tangent(skip)]
+    terms: usize,
+}
+
+impl Quadratic {
+    #[differentiate(wrt(self, x))]
+    fn eval(&self, x: f64) -> f64 {
+        let mut s = self.c;
+        for k in 0..self.terms {
+            s += self.a[k] * x.powi(k as i32 + 1);
+        }
+        s
+    }
+}
+
+#[test]
+fn a_method_differentiated_in_self() {
+    let q = Quadratic {
+        a: [2.0, -0.5],
+        c: 1.0,
+        terms: 2,
+    };
+    let x = 1.5;
+    let (g, gx): (Quadratic, f64) = q.eval_grad(x);
+    assert!(close(g.a[0], x, 1e-15) && close(g.a[1], x * x, 1e-15));
+    assert_eq!((g.c, g.terms), (1.0, 0));
+    assert!(close(gx, 2.0 - 0.5 * 2.0 * x, 1e-15));
+    let (v, t) = q.eval_jvp(x, &q.zero_tangent(), 1.0);
+    assert_eq!(v, q.eval(x));
+    assert!(close(t, gx, 1e-15));
+}
