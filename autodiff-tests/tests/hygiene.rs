@@ -636,3 +636,31 @@ fn the_facade_reached_through_a_reexport() {
     assert!((h[(0, 0)] - want).abs() < 1e-14);
     assert_eq!(through_reexport::g_grad(1.0), 1.0_f64.exp());
 }
+
+// ---------------------------------------------------------------------------
+// Parameters named like the crates generated code names (`core`, `std`),
+// read beside `if let` and `match`, which lower to `::core::matches!`
+// (the fuzzer's seed 11 cases 1353, 1428 and 1434 overflowed the macro's
+// stack).
+// ---------------------------------------------------------------------------
+
+#[::autodiff::differentiate]
+fn crate_named_params(core: f64, std: f64, o: Option<f64>, k: u8) -> f64 {
+    let s = match k {
+        0 => core,
+        _ => std,
+    };
+    if let Some(cv) = o {
+        core * cv + s.sin()
+    } else {
+        core * std
+    }
+}
+
+#[test]
+fn parameters_named_core_and_std() {
+    let (g0, g1) = crate_named_params_grad(2.0, 3.0, Some(0.5), 0);
+    assert!((g0 - (0.5 + 2.0_f64.cos())).abs() < 1e-15 && g1 == 0.0);
+    let (g0, g1) = crate_named_params_grad(2.0, 3.0, None, 1);
+    assert_eq!((g0, g1), (3.0, 2.0));
+}

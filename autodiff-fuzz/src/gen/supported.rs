@@ -1669,8 +1669,16 @@ impl<'r> Gen<'r> {
                 "let {name}: Vec<{ty}> = {src}.iter().map(|&{v}| {body}).collect();"
             ));
             self.bit("iterators");
-            let len = if len == Len::Slice { Len::Slice } else { len };
-            self.bind(&name, Ty::Arr { len, is_ref: false }, false);
+            // A `Vec`, whatever its source: its length is a run-time one
+            // (fixed-array forms such as `.map` do not apply to it).
+            self.bind(
+                &name,
+                Ty::Arr {
+                    len: Len::Slice,
+                    is_ref: false,
+                },
+                false,
+            );
         } else {
             let h = *self.rng.pick(&["softmax", "log_softmax"]);
             let p = path(self, h);

@@ -469,11 +469,22 @@ impl Lower<'_> {
         let tts: Vec<TokenTree> = tokens.into_iter().collect();
         let dot =
             |t: Option<&TokenTree>| matches!(t, Some(TokenTree::Punct(p)) if p.as_char() == '.');
+        let colon =
+            |t: Option<&TokenTree>| matches!(t, Some(TokenTree::Punct(p)) if p.as_char() == ':');
+        // A segment of a path (`::core::matches`, `f64::max`) is no
+        // binding, whatever its name.
+        let segment = |k: usize| {
+            (k >= 2 && colon(tts.get(k - 1)) && colon(tts.get(k - 2)))
+                || (colon(tts.get(k + 1)) && colon(tts.get(k + 2)))
+        };
         for (k, tt) in tts.iter().enumerate() {
             match tt {
                 TokenTree::Group(g) => self.walk_mentions(g.stream(), f),
                 TokenTree::Ident(i) => {
-                    if (k == 0 || !dot(tts.get(k - 1))) && self.lookup(&i.to_string()).is_some() {
+                    if (k == 0 || !dot(tts.get(k - 1)))
+                        && !segment(k)
+                        && self.lookup(&i.to_string()).is_some()
+                    {
                         // `x.len()`, `x[a..b].len()`: the length only.
                         let mut j = k + 1;
                         while matches!(tts.get(j), Some(TokenTree::Group(g)) if g.delimiter() == proc_macro2::Delimiter::Bracket && is_range(g.stream()))
