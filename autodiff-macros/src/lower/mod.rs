@@ -1824,6 +1824,24 @@ impl Lower<'_> {
             .iter()
             .find_map(|a| self.g.ty(*a).elem())
             .unwrap_or(self.lit_ty);
+        // A constant passed by value (`g(x, h(c))`, `g(SCALE, x)`) is kept
+        // as written, of a type lowering cannot see: as an argument of a
+        // differentiated function it is a float of the others' type (its
+        // tangent a zero), as in arithmetic. Values that are plainly not
+        // floats (copies, arrays, structs, tuples) stay what they are.
+        for (a, r) in args.iter().zip(&by_ref) {
+            let scalar_form = |e: &Expr| {
+                matches!(
+                    e,
+                    Expr::Call(_) | Expr::Path(_) | Expr::Field(_) | Expr::Paren(_)
+                )
+            };
+            let kept = self.g.ty(*a) == Ty::Other
+                && matches!(self.g.op(*a), Op::Opaque(k) if scalar_form(&self.g.opaques[*k as usize].expr));
+            if kept && !r {
+                self.g.nodes[a.0 as usize].ty = Ty::Float(f);
+            }
+        }
         let (ty, vec_out) = match declared {
             Some(CallOut::Declared(ty, vec)) => (ty, Some(vec)),
             Some(CallOut::Array) => (Ty::Array(f, 1), None),
