@@ -1662,15 +1662,16 @@ impl<'r> Gen<'r> {
             self.emit(format!("let {name} = {src}.map(|{v}| {body});"));
             self.bit("iterators");
             self.bind(&name, Ty::Arr { len, is_ref: false }, false);
-        } else if r == 2 && self.mode == Mode::Concrete {
+        } else if r == 2 && self.mode == Mode::Concrete && len == Len::Slice {
+            // A `Vec` collected from a slice: a run-time length like its
+            // source (from a fixed array it would be bound as the array,
+            // and read with array-only forms such as `.map`).
             let (v, body) = self.closure_body(1);
             let ty = self.ty();
             self.emit(format!(
                 "let {name}: Vec<{ty}> = {src}.iter().map(|&{v}| {body}).collect();"
             ));
             self.bit("iterators");
-            // A `Vec`, whatever its source: its length is a run-time one
-            // (fixed-array forms such as `.map` do not apply to it).
             self.bind(
                 &name,
                 Ty::Arr {
