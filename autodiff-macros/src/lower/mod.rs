@@ -82,15 +82,18 @@ pub fn lower(cx: &Cx, sig: &Signature, block: &Block, errors: &mut Errors) -> Lo
     if flow::returns_early(block) {
         cx.set_up_return();
     }
-    // A trailing `return e;` is the value `e`.
-    let mut stmts = block.stmts.clone();
-    if let Some(Stmt::Expr(Expr::Return(r), _)) = stmts.last() {
+    // A trailing `return e;` is the value `e`. (The body is borrowed, not
+    // cloned: a clone recurses as deep as the deepest expression, which
+    // overflows the stack of a debug-built macro on a 2,000-term sum.)
+    let mut stmts: Vec<std::borrow::Cow<Stmt>> =
+        block.stmts.iter().map(std::borrow::Cow::Borrowed).collect();
+    if let Some(Stmt::Expr(Expr::Return(r), _)) = block.stmts.last() {
         if let Some(e) = &r.expr {
-            let e = (**e).clone();
             stmts.pop();
-            stmts.push(Stmt::Expr(e, None));
+            stmts.push(std::borrow::Cow::Owned(Stmt::Expr((**e).clone(), None)));
         }
     }
+    let stmts: Vec<&Stmt> = stmts.iter().map(|s| &**s).collect();
     let result = cx.stmts(&stmts);
     let result = cx.returned(result);
     let outputs = cx.outputs(result, block);
