@@ -944,6 +944,15 @@ impl<'a> Emitter<'a> {
                 let span = node.span;
                 (quote_spanned!(span=> #path(#(#args),*)), Prec::Atom)
             }
+            Op::TupleAt { at, len } => {
+                let v = self.operand(a[0], Prec::If);
+                let zero = match g.ty(a[0]) {
+                    crate::ir::Ty::Float(f) => float_const(self.cx, 0.0, f),
+                    _ => quote!(0.0),
+                };
+                let parts = (0..len).map(|k| if k == at { v.clone() } else { zero.clone() });
+                (quote!((#(#parts,)*)), Prec::Atom)
+            }
             Op::Field(ref path) => {
                 let x = self.operand(a[0], Prec::Atom);
                 let fields = path.iter().map(|k| syn::Index::from(*k as usize));

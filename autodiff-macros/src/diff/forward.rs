@@ -150,6 +150,15 @@ impl<'a> Forward<'a> {
                 }
                 return;
             }
+            // Linear: the tangent in the same place.
+            Op::TupleAt { .. } => {
+                self.map[i] = self.dst.add(dr, node.op.clone(), args.clone(), node.ty);
+                for d in 0..self.dirs {
+                    self.tan[d][i] = self.tan[d][node.args[0].0 as usize]
+                        .map(|t| self.dst.add(dr, node.op.clone(), vec![t], node.ty));
+                }
+                return;
+            }
             // The tangent, converted.
             Op::FloatCast => {
                 self.map[i] = self.dst.add(dr, Op::FloatCast, args.clone(), node.ty);
@@ -311,6 +320,22 @@ impl<'a> Forward<'a> {
         let mut jargs = args.to_vec();
         for (j, a) in src_args.iter().enumerate() {
             let ty = self.src.ty(*a);
+            // The cotangent of a call's tuple result: its tangent is the
+            // same tuple of the part's tangent (zeros without one).
+            if let Op::TupleAt { .. } = self.src.op(*a) {
+                let t = match tans[j] {
+                    Some(t) => t,
+                    None => {
+                        let part = self.src.args(*a)[0];
+                        let f = self.src.ty(part).float().unwrap_or(crate::ir::FloatTy::F64);
+                        let zero = self.dst.konst(dr, f, 0.0);
+                        let op = self.src.op(*a).clone();
+                        self.dst.add(dr, op, vec![zero], Ty::Other)
+                    }
+                };
+                jargs.push(t);
+                continue;
+            }
             if ty.elem().is_some() {
                 let t = match tans[j] {
                     Some(t) => t,

@@ -222,6 +222,19 @@ impl<'a> Reverse<'a> {
                 self.call(id, k, bar, dr, bars);
                 continue;
             }
+            // One part of a call's tuple result: the call's cotangent is
+            // a tuple with this part's adjoint in its place.
+            if let (Op::Field(path), [call]) = (&node.op, &node.args[..]) {
+                if let (Op::Call(k), [at]) = (self.src().node(*call).op.clone(), &path[..]) {
+                    if let Some(len) = self.src().calls[k as usize].tuple_len {
+                        let v = bar.value(&mut self.g, dr);
+                        let at = *at;
+                        let tuple = self.g.add(dr, Op::TupleAt { at, len }, vec![v], Ty::Other);
+                        self.call(*call, k, Bar::open(tuple), dr, bars);
+                        continue;
+                    }
+                }
+            }
             if let Op::Kernel(k) = node.op {
                 self.kernel(id, k, bar, dr, bars);
                 continue;

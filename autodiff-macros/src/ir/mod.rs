@@ -378,6 +378,12 @@ pub enum Op {
     CallVjpJvp(u32),
     /// A field of a tuple-valued node: `x.1` is `[1]`, `x.1.0` is `[1, 0]`.
     Field(Vec<u32>),
+    /// A tuple of `len` floats, `[v]` at `at` and zeros elsewhere: the
+    /// cotangent a call's tuple result gets from one of its parts.
+    TupleAt {
+        at: u32,
+        len: u32,
+    },
     /// `acc` with the array `b` added elementwise: `[acc, b]`, emitted in
     /// place like `AddAt`.
     AddArray,
@@ -603,6 +609,10 @@ pub struct Callee {
     pub path: syn::Path,
     pub by_ref: Vec<bool>,
     pub vec_out: Option<bool>,
+    /// The number of floats in the tuple the callee returns, when the body
+    /// destructures it (`let (a, b) = g(x)`): the call is a tuple, read by
+    /// [`Op::Field`], and each part's cotangent is an [`Op::TupleAt`].
+    pub tuple_len: Option<u32>,
 }
 
 impl Callee {

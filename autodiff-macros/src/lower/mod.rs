@@ -733,10 +733,7 @@ impl Lower<'_> {
             _ => false,
         };
         if tuple_pat && user_call && self.mentions_active(&init.expr) {
-            self.errors.at(
-                &init.expr,
-                "#[differentiate] does not read a call whose result is a tuple yet; call a function per output, or return an array `[T; N]` (whose elements `r[0]`, `r[1]` are read)",
-            );
+            self.tuple_call(&local.pat, pat, &init.expr);
             return;
         }
         let saved = self.lit_ty;
@@ -1798,6 +1795,69 @@ impl Lower<'_> {
 
     /// `g(a, &x, n)` on differentiated values: a call the transforms take
     /// through `g_jvp` and `g_vjp` (SPEC §5). The callee returns a float.
+    /// `let (a, b) = g(x, y);` of a differentiated `g` returning a tuple of
+    /// floats: one call, whose parts are read by [`Op::Field`] (and whose
+    /// cotangent is assembled from theirs in reverse mode).
+    fn tuple_call(&mut self, declared: &Pat, pat: &Pat, call: &Expr) {
+        const HELP: &str = "#[differentiate] reads a call's tuple result destructured into names, each a float: `let (a, b) = g(x);`; return an array `[T; N]` for anything else";
+        let Pat::Tuple(t) = pat else {
+            self.errors.at(pat, HELP);
+            return;
+        };
+        if let Pat::Type(pt) = declared {
+            let floats = matches!(&*pt.ty, syn::Type::Tuple(tt) if tt.elems.iter().all(|e| self.cx.float_of(e).is_some()));
+            if !floats {
+                self.errors.at(&pt.ty, HELP);
+                return;
+            }
+        }
+        let names: Vec<Option<&syn::Ident>> = t
+            .elems
+            .iter()
+            .map(|e| match e {
+                Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
+                    Some(Some(&pi.ident))
+                }
+                Pat::Wild(_) => Some(None),
+                _ => None,
+            })
+            .collect::<Option<_>>()
+            .unwrap_or_default();
+        // A part the body indexes is an array, which the call's
+        // cotangent cannot be built for.
+        let indexed = names
+            .iter()
+            .flatten()
+            .any(|n| self.indexed.contains(&n.to_string()));
+        if names.len() != t.elems.len() || names.is_empty() || indexed {
+            self.errors.at(pat, HELP);
+            return;
+        }
+        let Expr::Call(c) = call else {
+            self.errors.at(call, HELP);
+            return;
+        };
+        let Expr::Path(p) = &*c.func else {
+            self.errors.at(call, HELP);
+            return;
+        };
+        let Val::Node(node) = self.differentiable_call(&c.args, &p.path) else {
+            return;
+        };
+        let f = self.g.ty(node).float().unwrap_or(self.lit_ty);
+        if let Some(callee) = self.g.calls.last_mut() {
+            callee.tuple_len = Some(names.len() as u32);
+            callee.vec_out = Some(false);
+        }
+        self.g.nodes[node.0 as usize].ty = Ty::Other;
+        for (j, name) in names.iter().enumerate() {
+            if let Some(name) = name {
+                let part = self.add(Op::Field(vec![j as u32]), vec![node], Ty::Float(f));
+                self.bind_ident(name, Val::Node(part));
+            }
+        }
+    }
+
     fn differentiable_call<'e>(
         &mut self,
         call_args: impl IntoIterator<Item = &'e Expr>,
@@ -1854,6 +1914,7 @@ impl Lower<'_> {
             path: path.clone(),
             by_ref,
             vec_out,
+            tuple_len: None,
         });
         let k = self.g.calls.len() as u32 - 1;
         Val::Node(self.add(Op::Call(k), args, ty))
