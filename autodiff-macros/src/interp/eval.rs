@@ -579,9 +579,11 @@ impl<T: Scalar> Interp<'_, T> {
                 v
             }
             // Calls run user functions the interpreter does not have.
-            Op::Call(_) | Op::CallJvp(_) | Op::CallVjp(_) | Op::CallVjpJvp(_) => {
-                return err(format!("%{}: calls cannot be interpreted", id.0))
-            }
+            Op::Call(_)
+            | Op::CallJvp(_)
+            | Op::CallVjp(_)
+            | Op::CallVjpJvp(_)
+            | Op::TupleAt { .. } => return err(format!("%{}: calls cannot be interpreted", id.0)),
             Op::If { .. } | Op::Loop { .. } => unreachable!(),
         };
         Ok(v)
