@@ -1112,3 +1112,27 @@ fn branch_with_tuple_output_forward_and_reverse() {
     // tie x == y: else branch.
     assert_eq!(branch_tuple::f_jacobian(1.0, 1.0), ([0.0, 2.0], [1.0, 0.0]));
 }
+
+mod hypot0 {
+    #[super::differentiate]
+    pub fn f(x: f64, y: f64) -> f64 {
+        x.hypot(y)
+    }
+
+    /// The fuzzer's seed 13 case 194: a zero factor times hypot at the
+    /// origin gave a NaN tangent (0 * 0/0).
+    #[super::differentiate]
+    pub fn scaled(x: f64, y: f64) -> f64 {
+        (x - x) * x.hypot(y - y) + y
+    }
+}
+
+#[test]
+fn hypot_at_the_origin_has_derivative_zero() {
+    assert_eq!(hypot0::f_grad(0.0, 0.0), (0.0, 0.0));
+    assert_eq!(hypot0::f_jvp(0.0, 0.0, 1.0, 1.0), (0.0, 0.0));
+    let (gx, gy) = hypot0::f_grad(3.0, -4.0);
+    assert!((gx - 0.6).abs() < 1e-15 && (gy + 0.8).abs() < 1e-15);
+    assert_eq!(hypot0::scaled_grad(0.0, 0.0), (0.0, 1.0));
+    assert_eq!(hypot0::scaled_jvp(0.0, 0.0, 1.0, 0.0).1, 0.0);
+}

@@ -217,7 +217,12 @@ pub fn partial(
                         g.un(r, Un::Neg, q)
                     }
                 }
-                (Hypot, _) => g.bin(r, Div, a[i], out),
+                // x / h, and 0 at the origin (h = 0), where hypot is a
+                // cone: the value `abs` takes at 0 (|x| is hypot(x, 0)).
+                (Hypot, _) => {
+                    let slope = g.bin(r, Div, a[i], out);
+                    return unless_zero(g, r, out, slope);
+                }
                 // log_y(x) = ln x / ln y
                 (Log, 0) => {
                     let ly = g.un(r, Un::Ln, y);
