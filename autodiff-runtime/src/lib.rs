@@ -20,6 +20,7 @@ mod matrix;
 mod pretty;
 mod rules;
 mod scalar;
+mod vector;
 
 pub use check::{check_grad, check_hessian, check_jvp, check_vjp, GradCheck};
 pub use helpers::{
@@ -51,6 +52,10 @@ pub mod __private {
     pub use crate::matrix::Matrix;
     pub use crate::pretty::{Pretty, PrettyEntry};
     pub use crate::scalar::{cast, lit, max_first, min_first, sign0};
+    pub use crate::vector::VectorParam;
+    /// The owned type of an `ArrayView1`'s gradient.
+    #[cfg(feature = "ndarray")]
+    pub use ndarray::Array1;
 
     /// Derivative rules for the array helpers: the JVP and VJP kernels
     /// generated code calls for `sum`, `dot`, `matvec`, `softmax`, ...

@@ -1,0 +1,180 @@
+//! [`VectorParam`]: how generated code reads a vector parameter of
+//! another crate's type (nalgebra's `DVector`, `SVector`; ndarray's
+//! `Array1`, `ArrayView1`) as a slice, and gives its gradient back in the
+//! parameter's own owned type. The implementations are behind the
+//! features `nalgebra` and `ndarray`.
+
+/// A vector parameter of a differentiated function: its elements as a
+/// slice, and its owned type, which gradients come back in. Generated code
+/// calls it by path; a user never needs to.
+pub trait VectorParam {
+    /// The element type (`f64`, `f32`, `T`).
+    type Elem;
+    /// The owned type of gradients: `DVector<T>` for `DVector<T>`,
+    /// `Array1<T>` for `ArrayView1<'_, T>`.
+    type Owned;
+
+    /// The elements, in order.
+    ///
+    /// # Panics
+    ///
+    /// If the elements are not contiguous in memory (a strided or reversed
+    /// ndarray view): the message names the cause and what to pass.
+    fn elems(&self) -> &[Self::Elem];
+
+    /// The owned vector holding `v`; `like` fixes the type (and, for a
+    /// vector of fixed length, checks `v`'s length).
+    fn owned_from(like: &Self, v: Vec<Self::Elem>) -> Self::Owned;
+}
+
+impl<V: VectorParam + ?Sized> VectorParam for &V {
+    type Elem = V::Elem;
+    type Owned = V::Owned;
+
+    #[track_caller]
+    fn elems(&self) -> &[V::Elem] {
+        (**self).elems()
+    }
+
+    #[track_caller]
+    fn owned_from(like: &Self, v: Vec<V::Elem>) -> V::Owned {
+        V::owned_from(like, v)
+    }
+}
+
+#[cfg(feature = "nalgebra")]
+mod with_nalgebra {
+    use super::VectorParam;
+    use nalgebra::{DVector, SVector, Scalar};
+
+    impl<T: Scalar> VectorParam for DVector<T> {
+        type Elem = T;
+        type Owned = DVector<T>;
+
+        fn elems(&self) -> &[T] {
+            self.as_slice()
+        }
+
+        fn owned_from(_: &Self, v: Vec<T>) -> DVector<T> {
+            DVector::from_vec(v)
+        }
+    }
+
+    impl<T: Scalar, const N: usize> VectorParam for SVector<T, N> {
+        type Elem = T;
+        type Owned = SVector<T, N>;
+
+        fn elems(&self) -> &[T] {
+            self.as_slice()
+        }
+
+        #[track_caller]
+        fn owned_from(_: &Self, v: Vec<T>) -> SVector<T, N> {
+            assert_eq!(
+                v.len(),
+                N,
+                "a gradient of {} elements for an SVector of {N}",
+                v.len()
+            );
+            SVector::from_iterator(v)
+        }
+    }
+}
+
+#[cfg(feature = "ndarray")]
+mod with_ndarray {
+    use super::VectorParam;
+    use ndarray::{Array1, ArrayView1};
+
+    /// The elements of a one-dimensional array, or a panic that says why
+    /// there are none to borrow.
+    #[track_caller]
+    fn contiguous<'a, T>(s: Option<&'a [T]>, what: &str) -> &'a [T] {
+        match s {
+            Some(s) => s,
+            None => panic!(
+                "#[differentiate] reads an {what} parameter as a slice, and this one's elements are not contiguous in memory (a strided or reversed view, like `a.slice(s![..;2])`): pass `x.to_owned()`, or a view of contiguous elements"
+            ),
+        }
+    }
+
+    impl<T> VectorParam for Array1<T> {
+        type Elem = T;
+        type Owned = Array1<T>;
+
+        #[track_caller]
+        fn elems(&self) -> &[T] {
+            contiguous(self.as_slice(), "Array1")
+        }
+
+        fn owned_from(_: &Self, v: Vec<T>) -> Array1<T> {
+            Array1::from(v)
+        }
+    }
+
+    impl<T> VectorParam for ArrayView1<'_, T> {
+        type Elem = T;
+        type Owned = Array1<T>;
+
+        #[track_caller]
+        fn elems(&self) -> &[T] {
+            contiguous(self.as_slice(), "ArrayView1")
+        }
+
+        fn owned_from(_: &Self, v: Vec<T>) -> Array1<T> {
+            Array1::from(v)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[allow(unused_imports)]
+    use super::VectorParam;
+
+    #[cfg(feature = "nalgebra")]
+    #[test]
+    fn nalgebra_vectors_are_slices_and_come_back_owned() {
+        use nalgebra::{DVector, SVector};
+        let d = DVector::from_vec(vec![1.0, 2.0, 3.0]);
+        assert_eq!(VectorParam::elems(&&d), &[1.0, 2.0, 3.0]);
+        let g: DVector<f64> = VectorParam::owned_from(&&d, vec![4.0, 5.0, 6.0]);
+        assert_eq!(g, DVector::from_vec(vec![4.0, 5.0, 6.0]));
+        let s = SVector::<f32, 2>::new(1.0, 2.0);
+        assert_eq!(s.elems(), &[1.0, 2.0]);
+        let g: SVector<f32, 2> = VectorParam::owned_from(&s, vec![3.0, 4.0]);
+        assert_eq!(g, SVector::<f32, 2>::new(3.0, 4.0));
+    }
+
+    #[cfg(feature = "nalgebra")]
+    #[test]
+    #[should_panic(expected = "a gradient of 1 elements for an SVector of 2")]
+    fn an_svector_of_the_wrong_length_panics() {
+        let s = nalgebra::SVector::<f64, 2>::zeros();
+        VectorParam::owned_from(&s, vec![1.0]);
+    }
+
+    #[cfg(feature = "ndarray")]
+    #[test]
+    fn ndarray_vectors_are_slices_and_come_back_owned() {
+        use ndarray::{array, Array1};
+        let a = array![1.0, 2.0, 3.0];
+        assert_eq!(a.elems(), &[1.0, 2.0, 3.0]);
+        let v = a.view();
+        assert_eq!(VectorParam::elems(&&v), &[1.0, 2.0, 3.0]);
+        let g: Array1<f64> = VectorParam::owned_from(&v, vec![0.5, 1.5, 2.5]);
+        assert_eq!(g, array![0.5, 1.5, 2.5]);
+        // A contiguous part of a longer array is a slice too.
+        let part = a.slice_axis(ndarray::Axis(0), ndarray::Slice::from(1..));
+        assert_eq!(part.elems(), &[2.0, 3.0]);
+    }
+
+    #[cfg(feature = "ndarray")]
+    #[test]
+    #[should_panic(expected = "this one's elements are not contiguous in memory")]
+    fn a_strided_view_panics_naming_the_cause() {
+        let a = ndarray::array![1.0, 2.0, 3.0, 4.0];
+        let every_other = a.slice_axis(ndarray::Axis(0), ndarray::Slice::new(0, None, 2));
+        every_other.elems();
+    }
+}
