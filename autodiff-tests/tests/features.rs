@@ -1,0 +1,209 @@
+//! The nalgebra and ndarray integrations (features `nalgebra`, `ndarray`;
+//! SPEC §4 and §8): vector parameters of their types in every companion,
+//! checked against num-dual and hyper-dual numbers on hand-written
+//! re-implementations, gradients in the parameters' owned types, and the
+//! conversions of `Matrix`.
+#![deny(warnings)]
+
+#[macro_use]
+mod common;
+
+use autodiff::{differentiate, Matrix};
+use common::{close, dual_grad, hyper_hessian, Dual64, DualNum, HyperDual64};
+use nalgebra::{DMatrix, DVector, SVector};
+use ndarray::{Array1, Array2, ArrayView1};
+
+/// `x·y + ‖x‖ + Σ sin xᵢ`, with nalgebra's methods.
+#[differentiate(hessian)]
+fn energy(x: &DVector<f64>, y: &DVector<f64>) -> f64 {
+    let mut s = x.dot(y) + x.norm();
+    for i in 0..x.len() {
+        s += x[i].sin() * y[i];
+    }
+    s
+}
+
+fn energy_ref<D: DualNum<f64> + Copy>(x: &[D], y: &[D]) -> D {
+    let mut dot = D::from(0.0);
+    let mut sq = D::from(0.0);
+    let mut s = D::from(0.0);
+    for i in 0..x.len() {
+        dot += x[i] * y[i];
+        sq += x[i] * x[i];
+        s += x[i].sin() * y[i];
+    }
+    dot + sq.sqrt() + s
+}
+
+/// The reference on the parameters laid end to end.
+fn energy_flat<D: DualNum<f64> + Copy>(z: &[D]) -> D {
+    let n = z.len() / 2;
+    energy_ref(&z[..n], &z[n..])
+}
+
+fn all_close(got: &[f64], want: &[f64], tol: f64) -> bool {
+    got.len() == want.len() && got.iter().zip(want).all(|(g, w)| close(*g, *w, tol))
+}
+
+#[test]
+fn dvector_parameters_in_every_companion() {
+    let x = DVector::from_vec(vec![0.3, -1.2, 2.0]);
+    let y = DVector::from_vec(vec![1.5, 0.25, -0.7]);
+    let z: Vec<f64> = x.iter().chain(y.iter()).copied().collect();
+    let want = dual_grad(energy_flat, &z);
+
+    let (gx, gy): (DVector<f64>, DVector<f64>) = energy_grad(&x, &y);
+    assert!(all_close(gx.as_slice(), &want[..3], 1e-12), "{gx} {want:?}");
+    assert!(all_close(gy.as_slice(), &want[3..], 1e-12));
+
+    let (v, (gx2, _)) = energy_value_and_grad(&x, &y);
+    assert!(close(v, energy(&x, &y), 1e-14));
+    assert_eq!(gx2, gx);
+
+    // J·v along (u, w), against the num-dual gradient.
+    let u = DVector::from_vec(vec![1.0, -2.0, 0.5]);
+    let w = DVector::from_vec(vec![0.0, 1.0, 3.0]);
+    let (v, dv) = energy_jvp(&x, &y, &u, &w);
+    let uw: Vec<f64> = u.iter().chain(w.iter()).copied().collect();
+    let want_dv: f64 = want.iter().zip(&uw).map(|(g, d)| g * d).sum();
+    assert!(close(v, energy(&x, &y), 1e-14));
+    assert!(close(dv, want_dv, 1e-12));
+
+    let (_, (bx, by)) = energy_vjp(&x, &y, 2.0);
+    assert!(all_close(
+        bx.as_slice(),
+        &want[..3].iter().map(|g| 2.0 * g).collect::<Vec<_>>(),
+        1e-12
+    ));
+    assert!(all_close(
+        by.as_slice(),
+        &want[3..].iter().map(|g| 2.0 * g).collect::<Vec<_>>(),
+        1e-12
+    ));
+
+    let (jx, jy) = energy_jacobian(&x, &y);
+    assert_eq!((jx, jy), (gx.clone(), gy.clone()));
+
+    // H·v and the dense Hessian, against hyper-dual numbers.
+    let h = hyper_hessian(energy_flat, &z);
+    let (hx, hy) = energy_hvp(&x, &y, &u, &w);
+    let hv: Vec<f64> = h
+        .iter()
+        .map(|row| row.iter().zip(&uw).map(|(a, b)| a * b).sum())
+        .collect();
+    assert!(all_close(hx.as_slice(), &hv[..3], 1e-11), "{hx} {hv:?}");
+    assert!(all_close(hy.as_slice(), &hv[3..], 1e-11));
+    let dense = energy_hessian(&x, &y);
+    for (i, row) in h.iter().enumerate() {
+        assert!(all_close(dense.row(i), row, 1e-11));
+    }
+}
+
+/// A fixed-size vector by value, one element per `wrt` parameter.
+#[differentiate(wrt(p))]
+fn spring(p: SVector<f64, 3>, k: f64) -> f64 {
+    0.5 * k * p.norm_squared() + p.sum().exp()
+}
+
+#[test]
+fn svector_by_value_gives_an_svector() {
+    let p = SVector::<f64, 3>::new(0.1, -0.4, 0.8);
+    let g: SVector<f64, 3> = spring_grad(p, 2.5);
+    let want = dual_grad(
+        |q: &[Dual64]| {
+            let sq = q.iter().fold(Dual64::from(0.0), |a, &b| a + b * b);
+            let sum = q.iter().fold(Dual64::from(0.0), |a, &b| a + b);
+            sq * 0.5 * 2.5 + sum.exp()
+        },
+        p.as_slice(),
+    );
+    assert!(all_close(g.as_slice(), &want, 1e-12));
+    // The tangent of a vector passed by value is taken by reference.
+    let (_, d) = spring_jvp(p, 2.5, &SVector::<f64, 3>::new(1.0, 0.0, 0.0));
+    assert!(close(d, want[0], 1e-12));
+}
+
+/// Generic over the float type and the length.
+#[differentiate]
+fn sq_norm<T: autodiff::Float + nalgebra::Scalar, const N: usize>(x: &SVector<T, N>) -> T {
+    let mut s = T::zero();
+    for i in 0..x.len() {
+        s = s + x[i] * x[i];
+    }
+    s
+}
+
+#[test]
+fn svector_generic_over_float_and_length() {
+    let x = SVector::<f32, 2>::new(1.5, -2.0);
+    let g = sq_norm_grad(&x);
+    assert_eq!(g, SVector::<f32, 2>::new(3.0, -4.0));
+}
+
+/// ndarray's owned vector and a view, side by side.
+#[differentiate]
+fn weighted(a: &Array1<f64>, w: ArrayView1<f64>) -> f64 {
+    let mut s = 0.0;
+    for i in 0..a.len() {
+        s += w[i] * a[i] * a[i];
+    }
+    s + a.dot(&w)
+}
+
+fn weighted_flat<D: DualNum<f64> + Copy>(z: &[D]) -> D {
+    let n = z.len() / 2;
+    let (a, w) = (&z[..n], &z[n..]);
+    (0..n).fold(D::from(0.0), |s, i| s + w[i] * a[i] * a[i] + a[i] * w[i])
+}
+
+#[test]
+fn ndarray_vectors_and_views_give_array1() {
+    let a = Array1::from(vec![0.5, -1.0, 2.0, 0.25]);
+    let w = Array1::from(vec![1.0, 2.0, -0.5, 3.0]);
+    let z: Vec<f64> = a.iter().chain(w.iter()).copied().collect();
+    let want = dual_grad(weighted_flat, &z);
+    let (ga, gw): (Array1<f64>, Array1<f64>) = weighted_grad(&a, w.view());
+    assert!(all_close(ga.as_slice().unwrap(), &want[..4], 1e-12));
+    assert!(all_close(gw.as_slice().unwrap(), &want[4..], 1e-12));
+    // The tangent of a view is a view.
+    let ones = Array1::from(vec![1.0; 4]);
+    let (_, d) = weighted_jvp(&a, w.view(), &ones, ones.view());
+    assert!(close(d, want.iter().sum(), 1e-12));
+}
+
+#[test]
+#[should_panic(expected = "not contiguous in memory")]
+fn a_strided_view_panics() {
+    let a = Array1::from(vec![0.5, -1.0, 2.0, 0.25]);
+    let w = Array1::from(vec![1.0; 8]);
+    let every_other = w.slice_axis(ndarray::Axis(0), ndarray::Slice::new(0, None, 2));
+    weighted_grad(&a, every_other);
+}
+
+#[test]
+#[should_panic(expected = "energy_jvp")]
+fn a_tangent_of_the_wrong_length_panics_naming_the_companion() {
+    let x = DVector::from_vec(vec![0.3, -1.2]);
+    let short = DVector::from_vec(vec![1.0]);
+    energy_jvp(&x, &x, &short, &x);
+}
+
+#[test]
+fn matrix_converts_to_and_from_dmatrix_and_array2() {
+    let m = Matrix::from(vec![vec![1.0, 2.0, 3.0], vec![4.0, 5.0, 6.0]]);
+    let d = DMatrix::from(m.clone());
+    assert_eq!(
+        d,
+        DMatrix::from_row_slice(2, 3, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    );
+    assert_eq!(Matrix::from(d), m);
+    let a = Array2::from(m.clone());
+    assert_eq!(a, ndarray::arr2(&[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]));
+    assert_eq!(Matrix::from(a), m);
+    // A Hessian as the linear-algebra crates want it.
+    let x = DVector::from_vec(vec![0.3, -1.2]);
+    let h: DMatrix<f64> = energy_hessian(&x, &x).into();
+    assert_eq!(h.shape(), (4, 4));
+    assert!((h.clone() - h.transpose()).abs().max() < 1e-12);
+    let _ = HyperDual64::from(0.0);
+}
