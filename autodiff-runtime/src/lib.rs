@@ -22,6 +22,9 @@ mod rules;
 mod scalar;
 mod vector;
 
+#[cfg(feature = "argmin")]
+pub mod argmin;
+
 pub use check::{check_grad, check_hessian, check_jvp, check_vjp, GradCheck};
 pub use helpers::{
     dot, log_softmax, logsumexp, matmul, matvec, mean, norm, outer, scan, scan_n, sigmoid, softmax,
