@@ -132,7 +132,9 @@ fn crate_path(input: ParseStream) -> syn::Result<syn::Path> {
     if input.is_empty() || input.peek(Token![,]) {
         return Err(wrong(eq.span));
     }
-    input.call(syn::Path::parse_mod_style).map_err(|e| wrong(e.span()))
+    input
+        .call(syn::Path::parse_mod_style)
+        .map_err(|e| wrong(e.span()))
 }
 
 /// A path with nothing after it.

@@ -179,10 +179,15 @@ mod tests {
         );
         // The facade under a renamed dependency or a `crate = path`.
         assert_eq!(
-            format(quote!(::ad::__private::sign0(y) * crate::re::ad::__private::cast(x))),
+            format(quote!(
+                ::ad::__private::sign0(y) * crate::re::ad::__private::cast(x)
+            )),
             "sign0(y) * cast(x)"
         );
-        assert_eq!(format(quote!(a::b(x) + __private::c(y))), "a::b(x) + __private::c(y)");
+        assert_eq!(
+            format(quote!(a::b(x) + __private::c(y))),
+            "a::b(x) + __private::c(y)"
+        );
         assert_eq!(
             format(quote!(let t0 = x.cos(); t0 * t0)),
             "let t0 = x.cos(); t0 * t0"

@@ -342,7 +342,9 @@ pub fn parse(text: &str) -> Option<Table> {
                     let (last, parents) = path.split_last()?;
                     let parent = root.table_at(parents)?;
                     match parent.0.iter_mut().find(|(k, _)| k == last) {
-                        Some((_, Value::Array(items))) => items.push(Value::Table(Table::default())),
+                        Some((_, Value::Array(items))) => {
+                            items.push(Value::Table(Table::default()))
+                        }
                         Some(_) => return None,
                         None => parent.0.push((
                             last.clone(),
@@ -562,7 +564,10 @@ mod tests {
             package.string("description").map(String::as_str),
             Some("            Multi-line, with \"quotes\" and [brackets] = and # no comment.")
         );
-        assert_eq!(package.string("license-file").map(String::as_str), Some("a ''b'' c"));
+        assert_eq!(
+            package.string("license-file").map(String::as_str),
+            Some("a ''b'' c")
+        );
         match parsed.get("bin") {
             Some(Value::Array(bins)) => assert_eq!(bins.len(), 2),
             other => panic!("bins: {other:?}"),
@@ -572,15 +577,27 @@ mod tests {
     #[test]
     fn follows_workspace_inheritance() {
         let ws = "[workspace]\nmembers = [\"a\"]\n\n[workspace.dependencies]\nad = { package = \"static-autodiff\", path = \"..\" }\nstatic-autodiff = { path = \"..\" }\nsyn = \"2\"\n";
-        assert_eq!(key_of("[dependencies]\nad = { workspace = true }", ws).as_deref(), Some("ad"));
-        assert_eq!(key_of("[dependencies]\nad.workspace = true", ws).as_deref(), Some("ad"));
+        assert_eq!(
+            key_of("[dependencies]\nad = { workspace = true }", ws).as_deref(),
+            Some("ad")
+        );
+        assert_eq!(
+            key_of("[dependencies]\nad.workspace = true", ws).as_deref(),
+            Some("ad")
+        );
         assert_eq!(
             key_of("[dev-dependencies]\nstatic-autodiff.workspace = true", ws).as_deref(),
             Some("static-autodiff")
         );
-        assert_eq!(key_of("[dependencies]\nsyn = { workspace = true }", ws), None);
+        assert_eq!(
+            key_of("[dependencies]\nsyn = { workspace = true }", ws),
+            None
+        );
         // Inherited from a workspace without that key: not the facade.
-        assert_eq!(key_of("[dependencies]\nother = { workspace = true }", ws), None);
+        assert_eq!(
+            key_of("[dependencies]\nother = { workspace = true }", ws),
+            None
+        );
     }
 
     #[test]
@@ -621,14 +638,20 @@ mod tests {
         std::fs::create_dir_all(&member).unwrap();
         let write = |p: &Path, s: &str| std::fs::write(p.join("Cargo.toml"), s).unwrap();
         write(&dir, "[workspace]\n[workspace.dependencies]\nmy-ad = { package = \"static-autodiff\", path = \"x\" }\n");
-        write(&member, "[package]\nname = \"m\"\n[dependencies]\nmy-ad.workspace = true\n");
+        write(
+            &member,
+            "[package]\nname = \"m\"\n[dependencies]\nmy-ad.workspace = true\n",
+        );
         assert_eq!(facade_name(&member, Some("m")).as_deref(), Some("my_ad"));
         write(&member, "[dependencies]\nstatic-autodiff = \"0.1\"\n");
         assert_eq!(facade_name(&member, Some("m")).as_deref(), Some("autodiff"));
         write(&member, "[dependencies]\nautodiff = \"0.7\"\n");
         assert_eq!(facade_name(&member, Some("m")), None);
         // The facade's own tests, examples and doctests.
-        assert_eq!(facade_name(&member, Some("static-autodiff")).as_deref(), Some("autodiff"));
+        assert_eq!(
+            facade_name(&member, Some("static-autodiff")).as_deref(),
+            Some("autodiff")
+        );
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(facade_name(&member, Some("m")), None);
     }
@@ -639,13 +662,21 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let manifest = read(&root.join("Cargo.toml")).expect("the root manifest parses");
         let package = manifest.table("package").expect("[package]");
-        assert_eq!(package.string("name").map(String::as_str), Some(FACADE_PACKAGE));
+        assert_eq!(
+            package.string("name").map(String::as_str),
+            Some(FACADE_PACKAGE)
+        );
         let lib = manifest.table("lib").expect("[lib]");
         assert_eq!(lib.string("name").map(String::as_str), Some(FACADE_LIB));
         // And the workspace's own key for it is found as a user's would be.
         let key = facade_key(&manifest, || workspace_dependencies(&root));
         assert_eq!(key, None, "the facade does not depend on itself");
         let ws = workspace_dependencies(&root).expect("[workspace.dependencies]");
-        assert_eq!(ws.table("autodiff").and_then(|d| d.string("package")).map(String::as_str), Some(FACADE_PACKAGE));
+        assert_eq!(
+            ws.table("autodiff")
+                .and_then(|d| d.string("package"))
+                .map(String::as_str),
+            Some(FACADE_PACKAGE)
+        );
     }
 }
