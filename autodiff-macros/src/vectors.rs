@@ -1,6 +1,7 @@
 //! Vector parameters of nalgebra's and ndarray's types (SPEC §4):
-//! `DVector<T>`, `SVector<T, N>`, `Array1<T>`, `ArrayView1<'_, T>`, by
-//! value or by reference, recognized by the last segment of their path.
+//! `DVector<T>`, `SVector<T, N>` (and its aliases `Vector1<T>` to
+//! `Vector6<T>`), `Array1<T>`, `ArrayView1<'_, T>`, by value or by
+//! reference, recognized by the last segment of their path.
 //!
 //! The function is expanded as if each such parameter were a slice
 //! `&[T]` (the pipeline's own vectors), and each companion a user calls
@@ -27,8 +28,20 @@ use crate::context::{self, local, Cx};
 use crate::error::Errors;
 use crate::signature;
 
-/// The vector types, by the last segment of their path.
-const VECTORS: &[&str] = &["DVector", "SVector", "Array1", "ArrayView1"];
+/// The vector types, by the last segment of their path: nalgebra's
+/// `SVector` also under its aliases `Vector1` to `Vector6`.
+const VECTORS: &[&str] = &[
+    "DVector",
+    "SVector",
+    "Vector1",
+    "Vector2",
+    "Vector3",
+    "Vector4",
+    "Vector5",
+    "Vector6",
+    "Array1",
+    "ArrayView1",
+];
 /// The matrix types, which are refused.
 const MATRICES: &[&str] = &["DMatrix", "SMatrix", "Array2", "ArrayView2"];
 

@@ -10,7 +10,7 @@ mod common;
 
 use autodiff::{differentiate, Matrix};
 use common::{close, dual_grad, hyper_hessian, Dual64, DualNum, HyperDual64};
-use nalgebra::{DMatrix, DVector, SVector};
+use nalgebra::{DMatrix, DVector, SVector, Vector3};
 use ndarray::{Array1, Array2, ArrayView1};
 
 /// `x·y + ‖x‖ + Σ sin xᵢ`, with nalgebra's methods.
@@ -206,4 +206,37 @@ fn matrix_converts_to_and_from_dmatrix_and_array2() {
     assert_eq!(h.shape(), (4, 4));
     assert!((h.clone() - h.transpose()).abs().max() < 1e-12);
     let _ = HyperDual64::from(0.0);
+}
+
+/// A vector output of a vector parameter: `f_jvp` takes the tangent in the
+/// parameter's type, `f_vjp` gives the gradient back in it, `f_jacobian`
+/// is the dense `Matrix`.
+#[differentiate]
+fn squares(x: &Vector3<f64>) -> Vec<f64> {
+    let mut y = vec![0.0; 3];
+    y[0] = x[0] * x[1];
+    y[1] = x[1] * x[2];
+    y[2] = x[2].sin();
+    y
+}
+
+#[test]
+fn a_vector_output_of_an_alias_of_svector() {
+    let x = Vector3::new(0.5, -1.5, 2.0);
+    // Columns of the Jacobian by num-dual, one seed per parameter.
+    let column = |j: usize| {
+        let d = common::seeded(x.as_slice(), j);
+        [d[0] * d[1], d[1] * d[2], d[2].sin()].map(|v| v.eps)
+    };
+    let jac = squares_jacobian(&x);
+    for j in 0..3 {
+        let col = column(j);
+        for i in 0..3 {
+            assert!(close(jac[(i, j)], col[i], 1e-12));
+        }
+    }
+    let (_, dy) = squares_jvp(&x, &Vector3::new(0.0, 1.0, 0.0));
+    assert!(all_close(&dy, &column(1), 1e-12));
+    let (_, g): (_, Vector3<f64>) = squares_vjp(&x, &[0.0, 0.0, 1.0]);
+    assert!(all_close(g.as_slice(), &[0.0, 0.0, 2.0_f64.cos()], 1e-12));
 }
