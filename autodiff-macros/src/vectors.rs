@@ -13,13 +13,19 @@
 //! In the body, `x.dot(&y)`, `x.norm()`, `x.norm_squared()` and `x.sum()`
 //! on such parameters are the array helpers `dot`, `norm` and `sum`.
 //!
+//! Fixed-size matrices (`SMatrix<T, R, C>`, `Matrix3<T>`, `Matrix2x3<T>`)
+//! are read the same way as arrays of rows `[[T; C]; R]` (the runtime's
+//! `MatrixParam`), with `m[(i, j)]` as `m[i][j]`, `m.nrows()`/`m.ncols()`
+//! as the shape and `m * x` as `matvec(&m, &x)`.
+//!
 //! The macro sees tokens only: the generated code compiles where the user
-//! enabled the facade's feature of that crate. Matrices (`DMatrix`,
-//! `SMatrix`, `Array2`, `ArrayView2`) are not differentiated: a spanned
+//! enabled the facade's feature of that crate. Matrices of run-time shape
+//! (`DMatrix`, `Array2`, `ArrayView2`) are not differentiated: a spanned
 //! error says what to pass instead.
 
 use proc_macro2::TokenStream;
 use quote::{quote, ToTokens};
+use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{Expr, FnArg, Ident, Item, ItemFn, Pat, Type};
 
@@ -42,8 +48,9 @@ const VECTORS: &[&str] = &[
     "Array1",
     "ArrayView1",
 ];
-/// The matrix types, which are refused.
-const MATRICES: &[&str] = &["DMatrix", "SMatrix", "Array2", "ArrayView2"];
+/// The matrix types of run-time shape, which are refused (the pipeline's
+/// matrices have rows of a fixed length).
+const MATRICES: &[&str] = &["DMatrix", "Array2", "ArrayView2"];
 
 /// A parameter of one of [`VECTORS`]' types.
 struct VectorParam {
@@ -59,6 +66,48 @@ struct VectorParam {
     /// Passed by value and owned (`DVector<T>`, not `&DVector<T>` nor a
     /// view): its tangent is taken by reference.
     by_value: bool,
+    /// The shape of a fixed-size matrix (`SMatrix<T, R, C>`, `Matrix3<T>`):
+    /// its rows and columns, as expressions. `None` for a vector.
+    shape: Option<(TokenStream, TokenStream)>,
+}
+
+impl VectorParam {
+    /// The runtime trait that reads it: `VectorParam` (as a slice) or
+    /// `MatrixParam` (as an array of rows).
+    fn reader(&self, cx: &Cx) -> TokenStream {
+        let private = cx.private();
+        match self.shape {
+            None => quote!(#private::VectorParam),
+            Some(_) => quote!(#private::MatrixParam),
+        }
+    }
+}
+
+/// The shape of nalgebra's fixed-size matrix type `seg`: `SMatrix<T, R,
+/// C>`, `MatrixN<T>` (N×N) and `MatrixRxC<T>`, N, R and C from 1 to 6.
+fn matrix_shape(seg: &syn::PathSegment) -> Option<(TokenStream, TokenStream)> {
+    let name = seg.ident.to_string();
+    if name == "SMatrix" {
+        let syn::PathArguments::AngleBracketed(a) = &seg.arguments else {
+            return None;
+        };
+        let dims: Vec<TokenStream> = a.args.iter().skip(1).map(|g| g.to_token_stream()).collect();
+        return match dims.as_slice() {
+            [r, c] => Some((r.clone(), c.clone())),
+            _ => None,
+        };
+    }
+    let dims = name.strip_prefix("Matrix")?;
+    let digit = |d: &str| match d.parse::<usize>() {
+        Ok(n) if (1..=6).contains(&n) && d.len() == 1 => Some(n),
+        _ => None,
+    };
+    let (r, c) = match dims.split_once('x') {
+        Some((r, c)) => (digit(r)?, digit(c)?),
+        None => (digit(dims)?, digit(dims)?),
+    };
+    let lit = |n: usize| syn::LitInt::new(&n.to_string(), seg.ident.span()).to_token_stream();
+    Some((lit(r), lit(c)))
 }
 
 /// The last segment of a type path (through references and parentheses)
@@ -104,7 +153,9 @@ fn vector_params(cx: &Cx, item: &ItemFn) -> Vec<VectorParam> {
             continue;
         };
         let name = last.ident.to_string();
-        if !VECTORS.contains(&name.as_str()) || cx.float_of(elem).is_none() {
+        let shape = matrix_shape(last);
+        let known = VECTORS.contains(&name.as_str()) || shape.is_some();
+        if !known || cx.float_of(elem).is_none() {
             continue;
         }
         let owned: Type = if name == "ArrayView1" {
@@ -120,6 +171,7 @@ fn vector_params(cx: &Cx, item: &ItemFn) -> Vec<VectorParam> {
             elem: elem.clone(),
             owned,
             by_value,
+            shape,
         });
     }
     out
@@ -142,7 +194,7 @@ fn matrix_errors(cx: &Cx, item: &ItemFn, args: &Args, errors: &mut Errors) {
         if named {
             errors.at(
                 &pt.ty,
-                format!("#[differentiate] does not differentiate `{name}` parameters yet; pass the matrix as rows of a fixed length (`&[[T; C]]`, converted with `autodiff::Matrix`), or flat as a vector (`DVector`, `Array1`, `&[T]`) and index it as `m[i * ncols + j]`; or leave `{}` out of `wrt(...)` to use it as constant data", pi.ident),
+                format!("#[differentiate] does not differentiate `{name}` parameters yet (a matrix of run-time shape); pass a fixed-size `SMatrix`, rows of a fixed length (`&[[T; C]]`), or the matrix flat as a vector (`DVector`, `Array1`, `&[T]`) indexed as `m[i * ncols + j]`; or leave `{}` out of `wrt(...)` to use it as constant data", pi.ident),
             );
         }
     }
@@ -214,11 +266,22 @@ fn with_slices(cx: &Cx, item: &ItemFn, vectors: &[VectorParam]) -> ItemFn {
     for v in vectors {
         if let FnArg::Typed(pt) = &mut item.sig.inputs[v.index] {
             let elem = &v.elem;
-            *pt.ty = syn::parse_quote!(&[#elem]);
+            *pt.ty = match &v.shape {
+                None => syn::parse_quote!(&[#elem]),
+                Some((r, c)) => syn::parse_quote!([[#elem; #c]; #r]),
+            };
         }
     }
     let mut methods = Methods {
-        names: vectors.iter().map(|v| v.ident.clone()).collect(),
+        names: vectors
+            .iter()
+            .filter(|v| v.shape.is_none())
+            .map(|v| v.ident.clone())
+            .collect(),
+        matrices: vectors
+            .iter()
+            .filter_map(|v| Some((v.ident.clone(), v.shape.clone()?)))
+            .collect(),
         krate: cx_krate(cx),
     };
     methods.visit_block_mut(&mut item.block);
@@ -231,15 +294,77 @@ fn cx_krate(_: &Cx) -> TokenStream {
 }
 
 /// Rewrites `x.dot(&y)`, `x.norm()`, `x.norm_squared()` and `x.sum()`, for
-/// `x` a vector parameter, as calls of the array helpers.
+/// `x` a vector parameter, as calls of the array helpers; and for `m` a
+/// matrix parameter, `m[(i, j)]` as `m[i][j]`, `m.nrows()`, `m.ncols()` as
+/// its shape, `m.sum()` as the helper and `m * x` (`x` a vector
+/// parameter) as `matvec(&m, &x)`.
 struct Methods {
     names: Vec<Ident>,
+    /// The matrix parameters and their shapes.
+    matrices: Vec<(Ident, (TokenStream, TokenStream))>,
     krate: TokenStream,
+}
+
+impl Methods {
+    /// The parameter `e` names, if it is one of `among`.
+    fn param<'a>(e: &Expr, among: impl IntoIterator<Item = &'a Ident>) -> Option<Ident> {
+        let e = match e {
+            Expr::Reference(r) if r.mutability.is_none() => &*r.expr,
+            Expr::Paren(p) => &*p.expr,
+            other => other,
+        };
+        let Expr::Path(p) = e else { return None };
+        let id = p.path.get_ident()?;
+        among.into_iter().find(|m| *m == id).cloned()
+    }
+
+    fn shape(&self, m: &Ident) -> Option<&(TokenStream, TokenStream)> {
+        self.matrices.iter().find(|(id, _)| id == m).map(|(_, s)| s)
+    }
+
+    /// The rewrite of `e` for a matrix parameter, if it is one.
+    fn matrix(&self, e: &Expr) -> Option<Expr> {
+        let krate = &self.krate;
+        let matrices = self.matrices.iter().map(|(id, _)| id);
+        match e {
+            Expr::Index(ix) => {
+                let m = Self::param(&ix.expr, matrices)?;
+                let Expr::Tuple(t) = &*ix.index else {
+                    return None;
+                };
+                let [i, j] = [t.elems.first()?, t.elems.get(1)?];
+                (t.elems.len() == 2)
+                    .then(|| syn::parse_quote_spanned!(ix.bracket_token.span.join()=> #m[#i][#j]))
+            }
+            Expr::MethodCall(mc) if mc.args.is_empty() && mc.turbofish.is_none() => {
+                let m = Self::param(&mc.receiver, matrices)?;
+                let (r, c) = self.shape(&m)?;
+                let span = mc.method.span();
+                match mc.method.to_string().as_str() {
+                    "nrows" => Some(syn::parse_quote_spanned!(span=> (#r))),
+                    "ncols" => Some(syn::parse_quote_spanned!(span=> (#c))),
+                    "sum" => Some(syn::parse_quote_spanned!(span=> #krate::sum(&#m))),
+                    _ => None,
+                }
+            }
+            Expr::Binary(b) if matches!(b.op, syn::BinOp::Mul(_)) => {
+                let m = Self::param(&b.left, matrices)?;
+                let x = Self::param(&b.right, &self.names)?;
+                let span = b.op.span();
+                Some(syn::parse_quote_spanned!(span=> #krate::matvec(&#m, &#x)))
+            }
+            _ => None,
+        }
+    }
 }
 
 impl VisitMut for Methods {
     fn visit_expr_mut(&mut self, e: &mut Expr) {
         syn::visit_mut::visit_expr_mut(self, e);
+        if let Some(rewritten) = self.matrix(e) {
+            *e = rewritten;
+            return;
+        }
         let Expr::MethodCall(m) = e else { return };
         let receiver = match &*m.receiver {
             Expr::Path(p) => p.path.get_ident(),
@@ -353,7 +478,6 @@ impl Wrap<'_> {
 
     /// The companion `f` (of suffix `suffix`) wrapped for the vector types.
     fn wrapper(&self, inner: ItemFn, suffix: &str) -> TokenStream {
-        let private = self.cx.private();
         let n = self.item.sig.inputs.len();
         let dots = takes_dots(suffix);
         let mut outer = self.retyped(inner.clone(), suffix);
@@ -376,7 +500,11 @@ impl Wrap<'_> {
                         let like = like(&v.ident);
                         likes.extend(quote!(let #like = &#x;));
                     }
-                    quote!(#private::VectorParam::elems(&#x))
+                    let reader = v.reader(self.cx);
+                    match v.shape {
+                        None => quote!(#reader::elems(&#x)),
+                        Some(_) => quote!(#reader::rows(&#x)),
+                    }
                 }
                 None => quote!(#x),
             });
@@ -442,11 +570,10 @@ impl Wrap<'_> {
 
     /// The gradient `g` of the slice function in the parameters' types.
     fn grad(&self, g: TokenStream) -> TokenStream {
-        let private = self.cx.private();
         let one = |i: usize, g: TokenStream| match self.vector(i) {
             Some(v) => {
-                let like = like(&v.ident);
-                quote!(#private::VectorParam::owned_from(#like, #g))
+                let (like, reader) = (like(&v.ident), v.reader(self.cx));
+                quote!(#reader::owned_from(#like, #g))
             }
             None => g,
         };

@@ -42,10 +42,53 @@ impl<V: VectorParam + ?Sized> VectorParam for &V {
     }
 }
 
+/// A matrix parameter of fixed shape (nalgebra's `SMatrix<T, R, C>`): its
+/// rows as an array `[[T; C]; R]`, the pipeline's matrix, and its owned
+/// type, which gradients come back in. Generated code calls it by path.
+pub trait MatrixParam {
+    /// The rows, `[[T; C]; R]`.
+    type Rows;
+    /// The owned type of gradients.
+    type Owned;
+
+    /// The rows, copied out of the matrix's storage (nalgebra's is
+    /// column-major).
+    fn rows(&self) -> Self::Rows;
+
+    /// The owned matrix whose rows are `rows`; `like` fixes the type.
+    fn owned_from(like: &Self, rows: Self::Rows) -> Self::Owned;
+}
+
+impl<M: MatrixParam + ?Sized> MatrixParam for &M {
+    type Rows = M::Rows;
+    type Owned = M::Owned;
+
+    fn rows(&self) -> M::Rows {
+        (**self).rows()
+    }
+
+    fn owned_from(like: &Self, rows: M::Rows) -> M::Owned {
+        M::owned_from(like, rows)
+    }
+}
+
 #[cfg(feature = "nalgebra")]
 mod with_nalgebra {
-    use super::VectorParam;
-    use nalgebra::{DVector, SVector, Scalar};
+    use super::{MatrixParam, VectorParam};
+    use nalgebra::{DVector, SMatrix, SVector, Scalar};
+
+    impl<T: Scalar, const R: usize, const C: usize> MatrixParam for SMatrix<T, R, C> {
+        type Rows = [[T; C]; R];
+        type Owned = SMatrix<T, R, C>;
+
+        fn rows(&self) -> [[T; C]; R] {
+            std::array::from_fn(|i| std::array::from_fn(|j| self[(i, j)].clone()))
+        }
+
+        fn owned_from(_: &Self, rows: [[T; C]; R]) -> SMatrix<T, R, C> {
+            SMatrix::from_fn(|i, j| rows[i][j].clone())
+        }
+    }
 
     impl<T: Scalar> VectorParam for DVector<T> {
         type Elem = T;
@@ -144,6 +187,16 @@ mod tests {
         assert_eq!(s.elems(), &[1.0, 2.0]);
         let g: SVector<f32, 2> = VectorParam::owned_from(&s, vec![3.0, 4.0]);
         assert_eq!(g, SVector::<f32, 2>::new(3.0, 4.0));
+    }
+
+    #[cfg(feature = "nalgebra")]
+    #[test]
+    fn smatrices_are_rows_and_come_back_owned() {
+        use super::MatrixParam;
+        let m = nalgebra::Matrix2x3::new(1.0, 2.0, 3.0, 4.0, 5.0, 6.0);
+        assert_eq!(MatrixParam::rows(&&m), [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+        let back = MatrixParam::owned_from(&m, [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+        assert_eq!(back, m);
     }
 
     #[cfg(feature = "nalgebra")]

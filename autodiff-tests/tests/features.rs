@@ -10,7 +10,7 @@ mod common;
 
 use autodiff::{differentiate, Matrix};
 use common::{close, dual_grad, hyper_hessian, Dual64, DualNum, HyperDual64};
-use nalgebra::{DMatrix, DVector, SVector, Vector3};
+use nalgebra::{DMatrix, DVector, Matrix2x3, SMatrix, SVector, Vector2, Vector3};
 use ndarray::{Array1, Array2, ArrayView1};
 
 /// `x·y + ‖x‖ + Σ sin xᵢ`, with nalgebra's methods.
@@ -239,4 +239,63 @@ fn a_vector_output_of_an_alias_of_svector() {
     assert!(all_close(&dy, &column(1), 1e-12));
     let (_, g): (_, Vector3<f64>) = squares_vjp(&x, &[0.0, 0.0, 1.0]);
     assert!(all_close(g.as_slice(), &[0.0, 0.0, 2.0_f64.cos()], 1e-12));
+}
+
+/// Fixed-size matrices: `SMatrix` and its aliases, indexed `a[(i, j)]`,
+/// with `nrows`/`ncols` and `a * x`; gradients come back as matrices.
+#[differentiate]
+fn bilinear(a: &Matrix2x3<f64>, x: &Vector3<f64>, y: Vector2<f64>) -> f64 {
+    let ax = a * x;
+    let mut s = 0.0;
+    for i in 0..a.nrows() {
+        s += y[i] * ax[i];
+        for j in 0..a.ncols() {
+            s += 0.1 * a[(i, j)] * a[(i, j)] * x[j];
+        }
+    }
+    s
+}
+
+fn bilinear_ref<D: DualNum<f64> + Copy>(z: &[D]) -> D {
+    // a row by row, then x, then y.
+    let (a, x, y) = (&z[..6], &z[6..9], &z[9..]);
+    let mut s = D::from(0.0);
+    for i in 0..2 {
+        let mut ax = D::from(0.0);
+        for j in 0..3 {
+            ax += a[3 * i + j] * x[j];
+            s += a[3 * i + j] * a[3 * i + j] * x[j] * 0.1;
+        }
+        s += y[i] * ax;
+    }
+    s
+}
+
+#[test]
+fn smatrix_parameters_give_smatrix_gradients() {
+    let a = Matrix2x3::new(0.5, -1.0, 2.0, 1.5, 0.25, -0.75);
+    let x = Vector3::new(1.0, -2.0, 0.5);
+    let y = Vector2::new(0.3, -0.6);
+    let mut z: Vec<f64> = (0..2)
+        .flat_map(|i| (0..3).map(move |j| (i, j)))
+        .map(|ij| a[ij])
+        .collect();
+    z.extend(x.iter().chain(y.iter()));
+    let want = dual_grad(bilinear_ref, &z);
+    let (ga, gx, gy): (Matrix2x3<f64>, Vector3<f64>, Vector2<f64>) = bilinear_grad(&a, &x, y);
+    for i in 0..2 {
+        for j in 0..3 {
+            assert!(close(ga[(i, j)], want[3 * i + j], 1e-12), "({i}, {j})");
+        }
+    }
+    assert!(all_close(gx.as_slice(), &want[6..9], 1e-12));
+    assert!(all_close(gy.as_slice(), &want[9..], 1e-12));
+    // The tangent of a matrix is a matrix.
+    let da = SMatrix::<f64, 2, 3>::from_fn(|i, j| (i + j) as f64);
+    let (_, d) = bilinear_jvp(&a, &x, y, &da, &Vector3::zeros(), &Vector2::zeros());
+    let dir: Vec<f64> = (0..2)
+        .flat_map(|i| (0..3).map(move |j| (i + j) as f64))
+        .collect();
+    let want_d: f64 = dir.iter().zip(&want[..6]).map(|(a, b)| a * b).sum();
+    assert!(close(d, want_d, 1e-12));
 }
