@@ -72,12 +72,14 @@ impl<M: MatrixParam + ?Sized> MatrixParam for &M {
     }
 }
 
+/// No `Scalar` bound: a function generic over `T: Float` takes vectors of
+/// `T` (the storage is built directly).
 #[cfg(feature = "nalgebra")]
 mod with_nalgebra {
     use super::{MatrixParam, VectorParam};
-    use nalgebra::{DVector, SMatrix, SVector, Scalar};
+    use nalgebra::{ArrayStorage, DVector, Dyn, SMatrix, SVector, VecStorage, U1};
 
-    impl<T: Scalar, const R: usize, const C: usize> MatrixParam for SMatrix<T, R, C> {
+    impl<T: Clone, const R: usize, const C: usize> MatrixParam for SMatrix<T, R, C> {
         type Rows = [[T; C]; R];
         type Owned = SMatrix<T, R, C>;
 
@@ -86,11 +88,13 @@ mod with_nalgebra {
         }
 
         fn owned_from(_: &Self, rows: [[T; C]; R]) -> SMatrix<T, R, C> {
-            SMatrix::from_fn(|i, j| rows[i][j].clone())
+            // nalgebra's storage is column after column.
+            let columns = std::array::from_fn(|j| std::array::from_fn(|i| rows[i][j].clone()));
+            SMatrix::from_data(ArrayStorage(columns))
         }
     }
 
-    impl<T: Scalar> VectorParam for DVector<T> {
+    impl<T> VectorParam for DVector<T> {
         type Elem = T;
         type Owned = DVector<T>;
 
@@ -99,11 +103,11 @@ mod with_nalgebra {
         }
 
         fn owned_from(_: &Self, v: Vec<T>) -> DVector<T> {
-            DVector::from_vec(v)
+            DVector::from_data(VecStorage::new(Dyn(v.len()), U1, v))
         }
     }
 
-    impl<T: Scalar, const N: usize> VectorParam for SVector<T, N> {
+    impl<T, const N: usize> VectorParam for SVector<T, N> {
         type Elem = T;
         type Owned = SVector<T, N>;
 
@@ -113,13 +117,11 @@ mod with_nalgebra {
 
         #[track_caller]
         fn owned_from(_: &Self, v: Vec<T>) -> SVector<T, N> {
-            assert_eq!(
-                v.len(),
-                N,
-                "a gradient of {} elements for an SVector of {N}",
-                v.len()
-            );
-            SVector::from_iterator(v)
+            let n = v.len();
+            match <[T; N]>::try_from(v) {
+                Ok(a) => SVector::from_data(ArrayStorage([a])),
+                Err(_) => panic!("a gradient of {n} elements for an SVector of {N}"),
+            }
         }
     }
 }

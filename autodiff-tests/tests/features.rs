@@ -123,9 +123,9 @@ fn svector_by_value_gives_an_svector() {
     assert!(close(d, want[0], 1e-12));
 }
 
-/// Generic over the float type and the length.
+/// Generic over the float type (no bound but `Float`) and the length.
 #[differentiate]
-fn sq_norm<T: autodiff::Float + nalgebra::Scalar, const N: usize>(x: &SVector<T, N>) -> T {
+fn sq_norm<T: autodiff::Float, const N: usize>(x: &SVector<T, N>) -> T {
     let mut s = T::zero();
     for i in 0..x.len() {
         s = s + x[i] * x[i];
