@@ -69,6 +69,8 @@ struct VectorParam {
     /// The shape of a fixed-size matrix (`SMatrix<T, R, C>`, `Matrix3<T>`):
     /// its rows and columns, as expressions. `None` for a vector.
     shape: Option<(TokenStream, TokenStream)>,
+    /// One of nalgebra's types (not ndarray's).
+    nalgebra: bool,
 }
 
 impl VectorParam {
@@ -172,6 +174,7 @@ fn vector_params(cx: &Cx, item: &ItemFn) -> Vec<VectorParam> {
             owned,
             by_value,
             shape,
+            nalgebra: !name.starts_with("Array"),
         });
     }
     out
@@ -221,22 +224,21 @@ pub fn expand(
         return None;
     }
     if let (Some(FnArg::Receiver(r)), Some(v)) = (item.sig.inputs.first(), vectors.first()) {
-        errors.at(&v.ty, format!("#[differentiate] takes `{}` parameters in functions, not yet in methods with `{}`: take the vector as `&[T]` here, or call a function from the method", container(&v.ty).map_or(String::new(), |(s, _)| s.ident.to_string()), r.to_token_stream()));
+        errors.at(&v.ty, format!("#[differentiate] takes `{}` parameters in functions, not yet in methods with `{}`: take the vector as `&[T]` here, or call a function from the method", container(&v.ty).map_or(String::new(), |(s, _)| s.ident.to_string()), receiver(r)));
     }
-    if !errors.is_empty() {
-        // The usual expansion (the original, stubs) after these errors.
-        let err = errors.to_compile_errors();
-        let rest = again(args_tokens.clone(), item.to_token_stream());
-        return Some(quote!(#err #rest));
+    let (slices, passed) = with_slices(&cx, item, &vectors);
+    for e in passed {
+        errors.push(e);
     }
-    let slices = with_slices(&cx, item, &vectors);
+    // After errors, the expansion of the function with slices gives the
+    // companions' signatures: stubs of them, in the user's types.
     let expanded = again(args_tokens.clone(), slices.to_token_stream());
     let Ok(file) = syn::parse2::<syn::File>(expanded.clone()) else {
         return Some(expanded);
     };
     // The wrt parameters, as the pipeline reads them from the slices.
     let sig = signature::read(&cx, &slices, &args, &mut Errors::default());
-    let failed = file.items.iter().any(|i| matches!(i, Item::Macro(_)));
+    let failed = !errors.is_empty() || file.items.iter().any(|i| matches!(i, Item::Macro(_)));
     let wrap = Wrap {
         cx: &cx,
         item,
@@ -246,7 +248,7 @@ pub fn expand(
             && sig.out_shape == crate::ir::OutShape::Leaf
             && sig.outs[0].1.float().is_some(),
     };
-    let mut out = TokenStream::new();
+    let mut out = errors.to_compile_errors();
     for it in file.items {
         match it {
             Item::Fn(f) if f.sig.ident == item.sig.ident => {
@@ -259,9 +261,20 @@ pub fn expand(
     Some(out)
 }
 
-/// `item` with each vector parameter a slice `&[T]`, and the vector
-/// methods in its body the array helpers.
-fn with_slices(cx: &Cx, item: &ItemFn, vectors: &[VectorParam]) -> ItemFn {
+/// `self`, `&self` or `&mut self`, as written in messages.
+fn receiver(r: &syn::Receiver) -> &'static str {
+    match (&r.reference, &r.mutability) {
+        (Some(_), Some(_)) => "&mut self",
+        (Some(_), None) => "&self",
+        _ => "self",
+    }
+}
+
+/// `item` with each vector parameter a slice `&[T]` (each matrix an array
+/// of rows), and the vector methods in its body the array helpers; with
+/// the errors of such parameters passed to functions, which would get a
+/// slice where they take the vector type.
+fn with_slices(cx: &Cx, item: &ItemFn, vectors: &[VectorParam]) -> (ItemFn, Vec<syn::Error>) {
     let mut item = item.clone();
     for v in vectors {
         if let FnArg::Typed(pt) = &mut item.sig.inputs[v.index] {
@@ -282,10 +295,17 @@ fn with_slices(cx: &Cx, item: &ItemFn, vectors: &[VectorParam]) -> ItemFn {
             .iter()
             .filter_map(|v| Some((v.ident.clone(), v.shape.clone()?)))
             .collect(),
+        nalgebra: vectors
+            .iter()
+            .filter(|v| v.shape.is_none() && v.nalgebra)
+            .map(|v| v.ident.clone())
+            .collect(),
         krate: cx_krate(cx),
+        errors: Vec::new(),
+        closures: Vec::new(),
     };
     methods.visit_block_mut(&mut item.block);
-    item
+    (item, methods.errors)
 }
 
 /// The facade's path as the lowering recognizes a helper call through it.
@@ -302,7 +322,14 @@ struct Methods {
     names: Vec<Ident>,
     /// The matrix parameters and their shapes.
     matrices: Vec<(Ident, (TokenStream, TokenStream))>,
+    /// The vector parameters of nalgebra's types (whose `as_slice()` is
+    /// the slice itself).
+    nalgebra: Vec<Ident>,
     krate: TokenStream,
+    /// Vector and matrix parameters passed to other functions.
+    errors: Vec<syn::Error>,
+    /// The closures the body binds with `let`.
+    closures: Vec<Ident>,
 }
 
 impl Methods {
@@ -358,12 +385,55 @@ impl Methods {
     }
 }
 
+impl Methods {
+    /// An error for each vector or matrix parameter among `args` of a call
+    /// of `callee`, which is not an array helper.
+    fn passed<'a>(&mut self, callee: &str, args: impl IntoIterator<Item = &'a Expr>) {
+        if crate::ir::ops::helper_named(callee).is_some() {
+            return;
+        }
+        for a in args {
+            let all = self
+                .names
+                .iter()
+                .chain(self.matrices.iter().map(|(id, _)| id));
+            if let Some(x) = Self::param(a, all) {
+                self.errors.push(syn::Error::new_spanned(a, format!("#[differentiate] reads `{x}` as a slice of its elements (or an array of rows), so it cannot pass `{x}` to `{callee}`, which takes its own type: pass a slice (`{x}.as_slice()` of a nalgebra vector, or take `&[T]` in both functions), or compute what `{callee}` does inline")));
+            }
+        }
+    }
+}
+
 impl VisitMut for Methods {
     fn visit_expr_mut(&mut self, e: &mut Expr) {
+        // A function (not a closure of the body, which takes what it is
+        // given) called with a vector parameter, before `x.as_slice()` in
+        // its arguments becomes `x`.
+        if let Expr::Call(c) = e {
+            if let Expr::Path(p) = &*c.func {
+                let closure = p
+                    .path
+                    .get_ident()
+                    .is_some_and(|f| self.closures.contains(f));
+                if !closure {
+                    let callee = p.path.segments.last().map(|s| s.ident.to_string());
+                    let args: Vec<Expr> = c.args.iter().cloned().collect();
+                    self.passed(&callee.unwrap_or_default(), &args);
+                }
+            }
+        }
         syn::visit_mut::visit_expr_mut(self, e);
         if let Some(rewritten) = self.matrix(e) {
             *e = rewritten;
             return;
+        }
+        // `x.as_slice()` of a nalgebra vector is the slice `x` is here.
+        if let Expr::MethodCall(m) = e {
+            let as_slice = m.method == "as_slice" && m.args.is_empty();
+            if let Some(x) = Self::param(&m.receiver, &self.nalgebra).filter(|_| as_slice) {
+                *e = syn::parse_quote_spanned!(m.method.span()=> #x);
+                return;
+            }
         }
         let Expr::MethodCall(m) = e else { return };
         let receiver = match &*m.receiver {
@@ -387,6 +457,17 @@ impl VisitMut for Methods {
             _ => return,
         };
         *e = call;
+    }
+
+    fn visit_local_mut(&mut self, l: &mut syn::Local) {
+        syn::visit_mut::visit_local_mut(self, l);
+        let closure = l
+            .init
+            .as_ref()
+            .is_some_and(|i| matches!(&*i.expr, Expr::Closure(_)));
+        if let (Pat::Ident(pi), true) = (&l.pat, closure) {
+            self.closures.push(pi.ident.clone());
+        }
     }
 
     fn visit_item_mut(&mut self, _: &mut Item) {}
@@ -440,7 +521,9 @@ impl Wrap<'_> {
             return f.to_token_stream();
         }
         if stub {
-            return self.retyped(f, &suffix).to_token_stream();
+            let mut f = self.retyped(f, &suffix);
+            f.block = syn::parse_quote!({ ::core::unreachable!() });
+            return f.to_token_stream();
         }
         if !user {
             // A function with vector parameters cannot yet be called from

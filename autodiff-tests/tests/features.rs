@@ -4,6 +4,7 @@
 //! re-implementations, gradients in the parameters' owned types, and the
 //! conversions of `Matrix`.
 #![deny(warnings)]
+#![allow(clippy::needless_range_loop)]
 
 #[macro_use]
 mod common;
@@ -298,4 +299,33 @@ fn smatrix_parameters_give_smatrix_gradients() {
         .collect();
     let want_d: f64 = dir.iter().zip(&want[..6]).map(|(a, b)| a * b).sum();
     assert!(close(d, want_d, 1e-12));
+}
+
+/// `x.as_slice()` of a nalgebra vector passed to a function of a slice
+/// (another differentiated function), and a closure of the body given the
+/// vector itself.
+#[differentiate]
+fn sum_sq(v: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..v.len() {
+        s += v[i] * v[i];
+    }
+    s
+}
+
+#[differentiate]
+fn calls_on_slices(x: &DVector<f64>) -> f64 {
+    let first = |v| x[0] * v;
+    sum_sq(x.as_slice()) + first(x[1])
+}
+
+#[test]
+fn a_vector_passed_on_as_a_slice() {
+    let x = DVector::from_vec(vec![1.5, -0.5, 2.0]);
+    let g = calls_on_slices_grad(&x);
+    let want = dual_grad(
+        |v: &[Dual64]| v[0] * v[0] + v[1] * v[1] + v[2] * v[2] + v[0] * v[1],
+        x.as_slice(),
+    );
+    assert!(all_close(g.as_slice(), &want, 1e-12));
 }
