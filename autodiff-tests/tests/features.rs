@@ -206,7 +206,6 @@ fn matrix_converts_to_and_from_dmatrix_and_array2() {
     let h: DMatrix<f64> = energy_hessian(&x, &x).into();
     assert_eq!(h.shape(), (4, 4));
     assert!((h.clone() - h.transpose()).abs().max() < 1e-12);
-    let _ = HyperDual64::from(0.0);
 }
 
 /// A vector output of a vector parameter: `f_jvp` takes the tangent in the
@@ -328,4 +327,40 @@ fn a_vector_passed_on_as_a_slice() {
         x.as_slice(),
     );
     assert!(all_close(g.as_slice(), &want, 1e-12));
+}
+
+/// A vector and a scalar differentiated together: the gradient and the
+/// Jacobian of a scalar output are the pair (vector, scalar).
+#[differentiate(hessian)]
+fn scaled_norm(x: &DVector<f64>, k: f64) -> f64 {
+    k * x.norm()
+}
+
+#[test]
+fn a_vector_and_a_scalar_together() {
+    let x = DVector::from_vec(vec![3.0, 4.0]);
+    let want = dual_grad(
+        |z: &[Dual64]| z[2] * (z[0] * z[0] + z[1] * z[1]).sqrt(),
+        &[3.0, 4.0, 2.0],
+    );
+    let (gx, gk): (DVector<f64>, f64) = scaled_norm_grad(&x, 2.0);
+    assert!(all_close(gx.as_slice(), &want[..2], 1e-12));
+    assert!(close(gk, want[2], 1e-12));
+    let (jx, jk) = scaled_norm_jacobian(&x, 2.0);
+    assert!(all_close(jx.as_slice(), &want[..2], 1e-12));
+    assert!(close(jk, want[2], 1e-12));
+    let (hx, hk): (DVector<f64>, f64) =
+        scaled_norm_hvp(&x, 2.0, &DVector::from_vec(vec![0.0, 0.0]), 1.0);
+    // H·(0, 0, 1) is the column ∂g/∂k = x / ‖x‖ (and 0 for k).
+    assert!(all_close(hx.as_slice(), &[0.6, 0.8], 1e-12));
+    assert!(close(hk, 0.0, 1e-12));
+    // The dense Hessian over (x, k) flattened.
+    let h = scaled_norm_hessian(&x, 2.0);
+    let want_h = hyper_hessian(
+        |z: &[HyperDual64]| z[2] * (z[0] * z[0] + z[1] * z[1]).sqrt(),
+        &[3.0, 4.0, 2.0],
+    );
+    for (i, row) in want_h.iter().enumerate() {
+        assert!(all_close(h.row(i), row, 1e-12));
+    }
 }
