@@ -13,6 +13,11 @@
 //! In the body, `x.dot(&y)`, `x.norm()`, `x.norm_squared()` and `x.sum()`
 //! on such parameters are the array helpers `dot`, `norm` and `sum`.
 //!
+//! A function returning a `DVector<T>` or an `Array1<T>` (built with
+//! `DVector::from_vec(v)`, `Array1::from(v)`) returns a `Vec<T>` in its
+//! companions; the wrappers of `f_jvp` and `f_vjp` take and give vectors of
+//! that type (the runtime's `VectorOut`).
+//!
 //! Fixed-size matrices (`SMatrix<T, R, C>`, `Matrix3<T>`, `Matrix2x3<T>`)
 //! are read the same way as arrays of rows `[[T; C]; R]` (the runtime's
 //! `MatrixParam`), with `m[(i, j)]` as `m[i][j]`, `m.nrows()`/`m.ncols()`
@@ -180,6 +185,22 @@ fn vector_params(cx: &Cx, item: &ItemFn) -> Vec<VectorParam> {
     out
 }
 
+/// The vector types a function may return, built in the body with
+/// `DVector::from_vec(v)`, `Array1::from_vec(v)` or `Array1::from(v)`.
+const OUTPUTS: &[&str] = &["DVector", "Array1"];
+
+/// The function's output type and its element type, when it returns one
+/// of [`OUTPUTS`] of a float.
+fn vector_output(cx: &Cx, item: &ItemFn) -> Option<(Type, Type)> {
+    let syn::ReturnType::Type(_, ty) = &item.sig.output else {
+        return None;
+    };
+    let (last, elem) = container(ty)?;
+    let ours =
+        OUTPUTS.contains(&last.ident.to_string().as_str()) && !matches!(**ty, Type::Reference(_));
+    (ours && cx.float_of(elem).is_some()).then(|| ((**ty).clone(), elem.clone()))
+}
+
 /// The errors of matrix parameters that would be differentiated (named in
 /// `wrt`, or every float parameter when there is no `wrt`).
 fn matrix_errors(cx: &Cx, item: &ItemFn, args: &Args, errors: &mut Errors) {
@@ -220,13 +241,14 @@ pub fn expand(
     let mut errors = Errors::default();
     matrix_errors(&cx, item, &args, &mut errors);
     let vectors = vector_params(&cx, item);
-    if vectors.is_empty() && errors.is_empty() {
+    let out = vector_output(&cx, item);
+    if vectors.is_empty() && errors.is_empty() && out.is_none() {
         return None;
     }
     if let (Some(FnArg::Receiver(r)), Some(v)) = (item.sig.inputs.first(), vectors.first()) {
         errors.at(&v.ty, format!("#[differentiate] takes `{}` parameters in functions, not yet in methods with `{}`: take the vector as `&[T]` here, or call a function from the method", container(&v.ty).map_or(String::new(), |(s, _)| s.ident.to_string()), receiver(r)));
     }
-    let (slices, passed) = with_slices(&cx, item, &vectors);
+    let (slices, passed) = with_slices(&cx, item, &vectors, out.as_ref());
     for e in passed {
         errors.push(e);
     }
@@ -244,6 +266,7 @@ pub fn expand(
         item,
         vectors: &vectors,
         wrt: &sig.wrt,
+        out: out.as_ref().map(|(ty, _)| ty),
         scalar_out: sig.outs.len() == 1
             && sig.out_shape == crate::ir::OutShape::Leaf
             && sig.outs[0].1.float().is_some(),
@@ -261,6 +284,37 @@ pub fn expand(
     Some(out)
 }
 
+/// Rewrites `DVector::from_vec(v)`, `Array1::from_vec(v)` and
+/// `Array1::from(v)` as `v`: the vector a function returns is a `Vec` in
+/// its companions.
+struct Constructors;
+
+impl VisitMut for Constructors {
+    fn visit_expr_mut(&mut self, e: &mut Expr) {
+        syn::visit_mut::visit_expr_mut(self, e);
+        let Expr::Call(c) = e else { return };
+        let Expr::Path(p) = &*c.func else { return };
+        let segs: Vec<String> = p
+            .path
+            .segments
+            .iter()
+            .map(|s| s.ident.to_string())
+            .collect();
+        let ours = match segs.as_slice() {
+            [.., ty, f] => {
+                OUTPUTS.contains(&ty.as_str())
+                    && (f == "from_vec" || (ty == "Array1" && f == "from"))
+            }
+            _ => false,
+        };
+        if let (true, Some(arg), 1) = (ours, c.args.first(), c.args.len()) {
+            *e = syn::parse_quote!((#arg));
+        }
+    }
+
+    fn visit_item_mut(&mut self, _: &mut Item) {}
+}
+
 /// `self`, `&self` or `&mut self`, as written in messages.
 fn receiver(r: &syn::Receiver) -> &'static str {
     match (&r.reference, &r.mutability) {
@@ -274,8 +328,17 @@ fn receiver(r: &syn::Receiver) -> &'static str {
 /// of rows), and the vector methods in its body the array helpers; with
 /// the errors of such parameters passed to functions, which would get a
 /// slice where they take the vector type.
-fn with_slices(cx: &Cx, item: &ItemFn, vectors: &[VectorParam]) -> (ItemFn, Vec<syn::Error>) {
+fn with_slices(
+    cx: &Cx,
+    item: &ItemFn,
+    vectors: &[VectorParam],
+    out: Option<&(Type, Type)>,
+) -> (ItemFn, Vec<syn::Error>) {
     let mut item = item.clone();
+    if let Some((_, elem)) = out {
+        item.sig.output = syn::parse_quote!(-> ::std::vec::Vec<#elem>);
+        Constructors.visit_block_mut(&mut item.block);
+    }
     for v in vectors {
         if let FnArg::Typed(pt) = &mut item.sig.inputs[v.index] {
             let elem = &v.elem;
@@ -478,6 +541,8 @@ struct Wrap<'a> {
     cx: &'a Cx,
     item: &'a ItemFn,
     vectors: &'a [VectorParam],
+    /// The output's type, when it is a vector of [`OUTPUTS`].
+    out: Option<&'a Type>,
     /// The differentiated parameters' indices.
     wrt: &'a [usize],
     scalar_out: bool,
@@ -551,6 +616,9 @@ impl Wrap<'_> {
                     Some(v) => Self::dot_ty(v),
                     _ => continue,
                 }
+            } else if let (Some(out), "vjp", true) = (self.out, suffix, k == n) {
+                // The cotangent of a vector output has its type.
+                syn::parse_quote!(&#out)
             } else {
                 continue;
             };
@@ -570,6 +638,11 @@ impl Wrap<'_> {
             let FnArg::Typed(pt) = input else { continue };
             let Pat::Ident(pi) = &*pt.pat else { continue };
             let x = &pi.ident;
+            if let (Some(_), "vjp", true) = (self.out, suffix, k == n) {
+                let private = self.cx.private();
+                args.push(quote!(#private::VectorParam::elems(&#x)));
+                continue;
+            }
             let vector = if k < n {
                 self.vector(k)
             } else if dots {
@@ -605,7 +678,48 @@ impl Wrap<'_> {
         let turbofish = (!params.is_empty()).then(|| quote!(::<#(#params),*>));
         let name = inner.sig.ident.clone();
         let r = local("r");
-        let (value, ret) = match suffix {
+        let private = self.cx.private();
+        let (value, ret) = match (suffix, self.out) {
+            ("jvp", Some(out)) => {
+                let from = quote!(<#out as #private::VectorOut>::from_elems);
+                (quote!((#from(#r.0), #from(#r.1))), quote!((#out, #out)))
+            }
+            ("vjp", Some(out)) => {
+                let from = quote!(<#out as #private::VectorOut>::from_elems);
+                let g = self.grad(quote!(#r.1));
+                let g_ty = match &inner.sig.output {
+                    syn::ReturnType::Type(_, t) => match &**t {
+                        Type::Tuple(t) if t.elems.len() == 2 => self.grad_ty_of(&t.elems[1]),
+                        other => other.to_token_stream(),
+                    },
+                    syn::ReturnType::Default => quote!(()),
+                };
+                (quote!((#from(#r.0), #g)), quote!((#out, #g_ty)))
+            }
+            _ => self.value_and_ret(&inner, suffix, &r),
+        };
+        outer.sig.output = syn::parse_quote!(-> #ret);
+        let mut local_fn = inner;
+        local_fn.vis = syn::Visibility::Inherited;
+        local_fn.attrs.retain(|a| !a.path().is_ident("doc"));
+        let attrs = &outer.attrs;
+        let vis = &outer.vis;
+        let sig = &outer.sig;
+        quote! {
+            #(#attrs)*
+            #vis #sig {
+                #local_fn
+                #likes
+                let #r = #name #turbofish (#(#args),*);
+                #value
+            }
+        }
+    }
+
+    /// What the wrapper of companion `suffix` returns, and its type, when
+    /// the output is not a vector of [`OUTPUTS`].
+    fn value_and_ret(&self, inner: &ItemFn, suffix: &str, r: &Ident) -> (TokenStream, TokenStream) {
+        match suffix {
             "grad" | "hvp" => (self.grad(quote!(#r)), self.grad_ty(&inner.sig.output)),
             "jacobian" if self.scalar_out => {
                 (self.grad(quote!(#r)), self.grad_ty(&inner.sig.output))
@@ -631,22 +745,6 @@ impl Wrap<'_> {
                     syn::ReturnType::Default => quote!(()),
                 };
                 (quote!(#r), ret)
-            }
-        };
-        outer.sig.output = syn::parse_quote!(-> #ret);
-        let mut local_fn = inner;
-        local_fn.vis = syn::Visibility::Inherited;
-        local_fn.attrs.retain(|a| !a.path().is_ident("doc"));
-        let attrs = &outer.attrs;
-        let vis = &outer.vis;
-        let sig = &outer.sig;
-        quote! {
-            #(#attrs)*
-            #vis #sig {
-                #local_fn
-                #likes
-                let #r = #name #turbofish (#(#args),*);
-                #value
             }
         }
     }

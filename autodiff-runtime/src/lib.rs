@@ -55,7 +55,7 @@ pub mod __private {
     pub use crate::matrix::Matrix;
     pub use crate::pretty::{Pretty, PrettyEntry};
     pub use crate::scalar::{cast, lit, max_first, min_first, sign0};
-    pub use crate::vector::{MatrixParam, VectorParam};
+    pub use crate::vector::{MatrixParam, VectorOut, VectorParam};
     /// The owned type of an `ArrayView1`'s gradient.
     #[cfg(feature = "ndarray")]
     pub use ndarray::Array1;

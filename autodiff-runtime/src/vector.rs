@@ -42,6 +42,17 @@ impl<V: VectorParam + ?Sized> VectorParam for &V {
     }
 }
 
+/// A vector output of a differentiated function (`DVector<T>`,
+/// `Array1<T>`): built from the elements the companions compute.
+/// Generated code calls it by path.
+pub trait VectorOut {
+    /// The element type.
+    type Elem;
+
+    /// The vector of the elements `v`, in order.
+    fn from_elems(v: Vec<Self::Elem>) -> Self;
+}
+
 /// A matrix parameter of fixed shape (nalgebra's `SMatrix<T, R, C>`): its
 /// rows as an array `[[T; C]; R]`, the pipeline's matrix, and its owned
 /// type, which gradients come back in. Generated code calls it by path.
@@ -94,6 +105,14 @@ mod with_nalgebra {
         }
     }
 
+    impl<T> super::VectorOut for DVector<T> {
+        type Elem = T;
+
+        fn from_elems(v: Vec<T>) -> DVector<T> {
+            DVector::from_data(VecStorage::new(Dyn(v.len()), U1, v))
+        }
+    }
+
     impl<T> VectorParam for DVector<T> {
         type Elem = T;
         type Owned = DVector<T>;
@@ -140,6 +159,14 @@ mod with_ndarray {
             None => panic!(
                 "#[differentiate] reads an {what} parameter as a slice, and this one's elements are not contiguous in memory (a strided or reversed view, like `a.slice(s![..;2])`): pass `x.to_owned()`, or a view of contiguous elements"
             ),
+        }
+    }
+
+    impl<T> super::VectorOut for Array1<T> {
+        type Elem = T;
+
+        fn from_elems(v: Vec<T>) -> Array1<T> {
+            Array1::from(v)
         }
     }
 

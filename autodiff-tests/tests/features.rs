@@ -364,3 +364,66 @@ fn a_vector_and_a_scalar_together() {
         assert!(all_close(h.row(i), row, 1e-12));
     }
 }
+
+/// A vector output: built with `DVector::from_vec` (`Array1::from`), its
+/// `f_jvp` gives vectors of its type, `f_vjp` takes the cotangent in it,
+/// `f_jacobian` is the dense `Matrix`.
+#[differentiate]
+fn smooth(x: &DVector<f64>) -> DVector<f64> {
+    let mut y = vec![0.0; x.len() - 1];
+    for i in 0..x.len() - 1 {
+        y[i] = x[i].tanh() * x[i + 1];
+    }
+    DVector::from_vec(y)
+}
+
+#[differentiate]
+fn smooth_nd(x: &Array1<f64>) -> Array1<f64> {
+    let mut y = vec![0.0; x.len() - 1];
+    for i in 0..x.len() - 1 {
+        y[i] = x[i].tanh() * x[i + 1];
+    }
+    Array1::from(y)
+}
+
+fn smooth_ref(x: &[Dual64]) -> Vec<Dual64> {
+    (0..x.len() - 1).map(|i| x[i].tanh() * x[i + 1]).collect()
+}
+
+#[test]
+fn vector_outputs_of_their_own_types() {
+    let xs = [0.3, -1.2, 0.8, 2.0];
+    let x = DVector::from_vec(xs.to_vec());
+    let jac = smooth_jacobian(&x);
+    for j in 0..4 {
+        let col: Vec<f64> = smooth_ref(&common::seeded(&xs, j))
+            .iter()
+            .map(|d| d.eps)
+            .collect();
+        for i in 0..3 {
+            assert!(close(jac[(i, j)], col[i], 1e-12));
+        }
+        let e = DVector::from_vec(common::basis(4, j));
+        let (y, dy): (DVector<f64>, DVector<f64>) = smooth_jvp(&x, &e);
+        assert!(all_close(y.as_slice(), smooth(&x).as_slice(), 1e-14));
+        assert!(all_close(dy.as_slice(), &col, 1e-12));
+        let a = Array1::from(xs.to_vec());
+        let (_, dy) = smooth_nd_jvp(&a, &Array1::from(common::basis(4, j)));
+        assert!(all_close(dy.as_slice().unwrap(), &col, 1e-12));
+    }
+    let w = DVector::from_vec(vec![1.0, -2.0, 0.5]);
+    let (_, g): (DVector<f64>, DVector<f64>) = smooth_vjp(&x, &w);
+    for j in 0..4 {
+        let col: Vec<f64> = smooth_ref(&common::seeded(&xs, j))
+            .iter()
+            .map(|d| d.eps)
+            .collect();
+        let want: f64 = col.iter().zip(w.iter()).map(|(a, b)| a * b).sum();
+        assert!(close(g[j], want, 1e-12));
+    }
+    let (_, g2) = smooth_nd_vjp(
+        &Array1::from(xs.to_vec()),
+        &Array1::from(vec![1.0, -2.0, 0.5]),
+    );
+    assert!(all_close(g2.as_slice().unwrap(), g.as_slice(), 1e-14));
+}
