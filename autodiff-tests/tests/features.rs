@@ -427,3 +427,53 @@ fn vector_outputs_of_their_own_types() {
     );
     assert!(all_close(g2.as_slice().unwrap(), g.as_slice(), 1e-14));
 }
+
+/// Hygiene: with `core`, `std` and `autodiff` shadowed by local modules,
+/// the wrappers and the helpers that `x.dot(w)`, `x.norm()`, `x.sum()`
+/// become still compile (they are emitted by absolute paths).
+mod shadowed {
+    #[allow(dead_code)]
+    mod core {}
+    #[allow(dead_code)]
+    mod std {}
+    #[allow(dead_code)]
+    mod autodiff {}
+
+    use nalgebra::{DVector, Matrix2, Vector2};
+
+    #[::autodiff::differentiate(wrt(x))]
+    pub fn mixed(x: &DVector<f64>, w: &DVector<f64>) -> f64 {
+        x.dot(w) + x.norm() + x.sum() + w.norm_squared()
+    }
+
+    #[::autodiff::differentiate]
+    pub fn quad(a: Matrix2<f64>, x: Vector2<f64>) -> Vec<f64> {
+        let ax = a * x;
+        let mut y = vec![0.0; 2];
+        y[0] = ax[0] * a[(0, 1)];
+        y[1] = ax[1] + a.sum();
+        y
+    }
+}
+
+#[test]
+fn hygiene_with_shadowed_crate_names() {
+    let x = DVector::from_vec(vec![3.0, 4.0]);
+    let w = DVector::from_vec(vec![1.0, 2.0]);
+    let g = shadowed::mixed_grad(&x, &w);
+    // w + x/‖x‖ + 1
+    assert!(all_close(
+        g.as_slice(),
+        &[1.0 + 0.6 + 1.0, 2.0 + 0.8 + 1.0],
+        1e-12
+    ));
+    let a = nalgebra::Matrix2::new(1.0, 2.0, 3.0, 4.0);
+    let (_, dy) = shadowed::quad_jvp(
+        a,
+        Vector2::new(1.0, 1.0),
+        &nalgebra::Matrix2::zeros(),
+        &Vector2::new(1.0, 0.0),
+    );
+    // ∂/∂x₀ of (ax)₀·a₀₁ = a₀₀·a₀₁, of (ax)₁ = a₁₀
+    assert!(all_close(&dy, &[2.0, 3.0], 1e-12));
+}
