@@ -29,7 +29,7 @@
 //! error says what to pass instead.
 
 use proc_macro2::TokenStream;
-use quote::{quote, ToTokens};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{Expr, FnArg, Ident, Item, ItemFn, Pat, Type};
@@ -656,10 +656,14 @@ impl Wrap<'_> {
                         let like = like(&v.ident);
                         likes.extend(quote!(let #like = &#x;));
                     }
+                    // Spanned on the parameter's type: without the feature
+                    // (or with another version of the crate), the error
+                    // points there.
                     let reader = v.reader(self.cx);
+                    let span = v.ty.span();
                     match v.shape {
-                        None => quote!(#reader::elems(&#x)),
-                        Some(_) => quote!(#reader::rows(&#x)),
+                        None => quote_spanned!(span=> #reader::elems(&#x)),
+                        Some(_) => quote_spanned!(span=> #reader::rows(&#x)),
                     }
                 }
                 None => quote!(#x),

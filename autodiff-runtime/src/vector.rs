@@ -7,6 +7,10 @@
 /// A vector parameter of a differentiated function: its elements as a
 /// slice, and its owned type, which gradients come back in. Generated code
 /// calls it by path; a user never needs to.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a vector type #[differentiate] reads",
+    note = "static-autodiff reads nalgebra 0.33's DVector and SVector under its feature `nalgebra`, ndarray 0.16's Array1 and ArrayView1 under `ndarray`: enable the feature, and use those versions"
+)]
 pub trait VectorParam {
     /// The element type (`f64`, `f32`, `T`).
     type Elem;
@@ -45,6 +49,10 @@ impl<V: VectorParam + ?Sized> VectorParam for &V {
 /// A vector output of a differentiated function (`DVector<T>`,
 /// `Array1<T>`): built from the elements the companions compute.
 /// Generated code calls it by path.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a vector output #[differentiate] builds",
+    note = "static-autodiff builds nalgebra 0.33's DVector under its feature `nalgebra`, ndarray 0.16's Array1 under `ndarray`: enable the feature, and use those versions"
+)]
 pub trait VectorOut {
     /// The element type.
     type Elem;
@@ -56,6 +64,10 @@ pub trait VectorOut {
 /// A matrix parameter of fixed shape (nalgebra's `SMatrix<T, R, C>`): its
 /// rows as an array `[[T; C]; R]`, the pipeline's matrix, and its owned
 /// type, which gradients come back in. Generated code calls it by path.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a matrix type #[differentiate] reads",
+    note = "static-autodiff reads nalgebra 0.33's SMatrix under its feature `nalgebra`: enable the feature, and use that version"
+)]
 pub trait MatrixParam {
     /// The rows, `[[T; C]; R]`.
     type Rows;
