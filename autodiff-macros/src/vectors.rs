@@ -248,7 +248,7 @@ pub fn expand(
     if let (Some(FnArg::Receiver(r)), Some(v)) = (item.sig.inputs.first(), vectors.first()) {
         errors.at(&v.ty, format!("#[differentiate] takes `{}` parameters in functions, not yet in methods with `{}`: take the vector as `&[T]` here, or call a function from the method", container(&v.ty).map_or(String::new(), |(s, _)| s.ident.to_string()), receiver(r)));
     }
-    let (slices, passed) = with_slices(&cx, item, &vectors, out.as_ref());
+    let (slices, passed) = with_slices(item, &vectors, out.as_ref());
     for e in passed {
         errors.push(e);
     }
@@ -329,7 +329,6 @@ fn receiver(r: &syn::Receiver) -> &'static str {
 /// the errors of such parameters passed to functions, which would get a
 /// slice where they take the vector type.
 fn with_slices(
-    cx: &Cx,
     item: &ItemFn,
     vectors: &[VectorParam],
     out: Option<&(Type, Type)>,
@@ -363,7 +362,7 @@ fn with_slices(
             .filter(|v| v.shape.is_none() && v.nalgebra)
             .map(|v| v.ident.clone())
             .collect(),
-        krate: cx_krate(cx),
+        krate: helpers_path(),
         errors: Vec::new(),
         closures: Vec::new(),
     };
@@ -371,8 +370,10 @@ fn with_slices(
     (item, methods.errors)
 }
 
-/// The facade's path as the lowering recognizes a helper call through it.
-fn cx_krate(_: &Cx) -> TokenStream {
+/// The path of the helpers the rewritten methods call: the lowering
+/// recognizes `autodiff::dot` by name, whatever the facade is called, and
+/// emits the kernel through the facade's real path.
+fn helpers_path() -> TokenStream {
     quote!(autodiff)
 }
 
