@@ -1,7 +1,44 @@
 #![doc = include_str!("guide.md")]
 
+/// Differentiates a numeric function at compile time: beside it, the
+/// attribute emits its companions, plain Rust functions with the same
+/// visibility and generics.
+///
+/// ```
+/// use autodiff::differentiate;
+///
+/// #[differentiate(hessian)]
+/// fn f(x: f64, y: [f64; 2]) -> f64 {
+///     x * y[0] + (x * y[1]).sin()
+/// }
+///
+/// // What `#[differentiate(hessian)]` emits for this `f` (generated code):
+/// //   fn f_grad(x: f64, y: [f64; 2]) -> (f64, [f64; 2])
+/// //   fn f_value_and_grad(x: f64, y: [f64; 2]) -> (f64, (f64, [f64; 2]))
+/// //   fn f_jvp(x: f64, y: [f64; 2], x_dot: f64, y_dot: [f64; 2]) -> (f64, f64)
+/// //   fn f_vjp(x: f64, y: [f64; 2], out_bar: f64) -> (f64, (f64, [f64; 2]))
+/// //   fn f_jacobian(x: f64, y: [f64; 2]) -> (f64, [f64; 2])
+/// //   fn f_hvp(x: f64, y: [f64; 2], x_dot: f64, y_dot: [f64; 2]) -> (f64, [f64; 2])
+/// //   fn f_hessian(x: f64, y: [f64; 2]) -> autodiff::Matrix<f64>  // 3 × 3
+/// //   fn f_pp() -> autodiff::Pretty
+/// let (gx, gy): (f64, [f64; 2]) = f_grad(0.5, [2.0, 0.0]);
+/// assert_eq!((gx, gy), (2.0, [0.5, 0.5]));
+/// let (value, tangent) = f_jvp(0.5, [2.0, 0.0], 1.0, [0.0, 0.0]);
+/// assert_eq!((value, tangent), (1.0, 2.0));
+/// let h = f_hessian(0.5, [2.0, 0.0]);
+/// assert_eq!(h[(0, 1)], 1.0);
+/// ```
+///
+/// Options: `wrt(x, ..)` (the parameters to differentiate; by default every
+/// float and float array), `hessian` (second-order companions) and
+/// `crate = path` (where the facade is, for a re-export). The crate
+/// documentation is the full guide: which bodies are understood, every
+/// companion's shapes, `&mut` and struct parameters, and the errors.
 pub use autodiff_macros::differentiate;
-pub use autodiff_runtime::{Matrix, Pretty, PrettyEntry, Rows};
+/// Derives [`Tangent`](trait@Tangent) for a struct: see the trait, and the
+/// guide's "Structs".
+pub use autodiff_macros::Tangent;
+pub use autodiff_runtime::{Matrix, Pretty, PrettyEntry, Rows, Tangent};
 
 /// Finite-difference checks of derivatives (see the guide's "Checking a
 /// gradient").

@@ -41,7 +41,11 @@ impl Parse for Args {
             if key == kw::WRT {
                 let content;
                 syn::parenthesized!(content in input);
-                let names = Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
+                // `parse_any`: `wrt(self)` names the receiver.
+                let names = Punctuated::<Ident, Token![,]>::parse_terminated_with(
+                    &content,
+                    syn::ext::IdentExt::parse_any,
+                )?;
                 if args.wrt.is_some() {
                     push(syn::Error::new(
                         key.span(),

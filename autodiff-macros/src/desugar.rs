@@ -117,10 +117,21 @@ fn fold(
     map: Option<ExprClosure>,
 ) -> Rewrite {
     let init = e.args[0].clone();
+    // `.fold(init, f64::max)`: a function by its path is `|acc, v| f(acc, v)`.
+    if let Expr::Path(f) = &e.args[1] {
+        return reduce(
+            g,
+            span,
+            source,
+            map,
+            init,
+            |acc, v| parse_quote_spanned!(span=> #f(#acc, #v)),
+        );
+    }
     let Expr::Closure(c) = &e.args[1] else {
         return Err((
             e.args[1].span(),
-            "`fold` needs a closure `|acc, v| ...` here".into(),
+            "`fold` needs a closure `|acc, v| ...` or a function (`f64::max`) here".into(),
         ));
     };
     let [acc_pat, item_pat] = closure_params::<2>(c)?;
@@ -258,7 +269,18 @@ fn mapped(e: &Expr) -> Option<Result<Mapped, (Span, String)>> {
         if let Some(s) = source(&m.receiver) {
             return Some(match &m.args[0] {
                 Expr::Closure(c) => Ok((s, Some(c.clone()))),
-                other => Err((other.span(), "`map` needs a closure `|v| ...` here".into())),
+                // `.map(f64::exp)`: a function by its path is `|v| f(v)`.
+                Expr::Path(f) => {
+                    let span = f.span();
+                    Ok((
+                        s,
+                        Some(parse_quote_spanned!(span=> |__ad_map_v| #f(__ad_map_v))),
+                    ))
+                }
+                other => Err((
+                    other.span(),
+                    "`map` needs a closure `|v| ...` or a function (`f64::exp`) here".into(),
+                )),
             });
         }
     }

@@ -11,7 +11,7 @@ use crate::args::Args;
 use crate::companions::{hessian_shape, Companions};
 use crate::context::{self, Cx};
 use crate::error::Errors;
-use crate::{fallback, lower, signature, vectors};
+use crate::{fallback, lower, pure_fn, signature, vectors};
 
 /// Expands `#[differentiate(args)] item`: the pipeline, but for a
 /// function with parameters of nalgebra's or ndarray's vector types
@@ -56,6 +56,18 @@ fn pipeline(args: TokenStream, item: TokenStream) -> TokenStream {
     }
     let mut cx = Cx::new(signature::float_param(&item.sig.generics))
         .with_crate(context::facade(args.krate.as_ref()));
+    if pure_fn::applies(&cx, &args, &item) {
+        let result = pure_fn::expand(&cx, &args, &item, expand);
+        let errors = errors.to_compile_errors();
+        let item = original(&cx, item);
+        return match result {
+            Ok(companions) => quote! { #errors #item #companions },
+            Err(more) => {
+                let more = more.to_compile_errors();
+                quote! { #errors #more #item }
+            }
+        };
+    }
     let sig = signature::read(&cx, &item, &args, &mut errors);
     cx.by_ref = sig
         .params

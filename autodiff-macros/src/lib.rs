@@ -9,6 +9,7 @@
 mod args;
 mod companions;
 mod context;
+mod derive;
 mod desugar;
 mod diff;
 mod emit;
@@ -23,6 +24,7 @@ mod plan;
 mod pretty;
 #[cfg(test)]
 mod proptests;
+mod pure_fn;
 mod signature;
 mod simplify;
 #[cfg(test)]
@@ -36,4 +38,14 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn differentiate(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::expand(args.into(), item.into()).into()
+}
+
+/// `#[derive(Tangent)]`: makes a struct of floats, float arrays, `Vec`s and
+/// other such structs a parameter type that `#[differentiate(wrt(p))]`
+/// differentiates field by field; fields marked `#[tangent(skip)]` are
+/// constants (data, integers, labels) and hold `Default::default()` in a
+/// gradient. See the `autodiff` crate's documentation.
+#[proc_macro_derive(Tangent, attributes(tangent))]
+pub fn derive_tangent(input: TokenStream) -> TokenStream {
+    derive::expand(input.into()).into()
 }

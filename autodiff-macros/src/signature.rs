@@ -65,6 +65,12 @@ pub fn float_ref(cx: &Cx, ty: &Type) -> Option<FloatTy> {
     }
 }
 
+/// Can a parameter of type `ty` be differentiated (a float, an array or
+/// slice of floats, by value or by reference)?
+pub fn differentiable_ty(cx: &Cx, ty: &Type) -> bool {
+    ir_ty(cx, ty).elem().is_some()
+}
+
 fn ir_ty(cx: &Cx, ty: &Type) -> Ty {
     if let Some(f) = cx.float_of(ty).or_else(|| float_ref(cx, ty)) {
         Ty::Float(f)

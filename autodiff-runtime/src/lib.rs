@@ -20,6 +20,7 @@ mod matrix;
 mod pretty;
 mod rules;
 mod scalar;
+mod tangent;
 mod vector;
 
 #[cfg(feature = "argmin")]
@@ -32,6 +33,7 @@ pub use helpers::{
 };
 pub use matrix::{Matrix, Rows};
 pub use pretty::{Pretty, PrettyEntry};
+pub use tangent::Tangent;
 
 /// The `num-traits` crate, for `T: Float` bounds.
 pub use num_traits;
@@ -55,6 +57,7 @@ pub mod __private {
     pub use crate::matrix::Matrix;
     pub use crate::pretty::{Pretty, PrettyEntry};
     pub use crate::scalar::{cast, lit, max_first, min_first, sign0};
+    pub use crate::tangent::{differentiated, tangent_or_zeros, Tangent};
     pub use crate::vector::{MatrixParam, VectorOut, VectorParam};
     /// The owned type of an `ArrayView1`'s gradient.
     #[cfg(feature = "ndarray")]

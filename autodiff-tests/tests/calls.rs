@@ -272,3 +272,32 @@ fn an_argument_updated_after_the_call() {
         }
     }
 }
+
+/// Constants of a type the attribute cannot see, passed to a
+/// differentiated function (the fuzzer's seed 12 cases 141 and 257): a
+/// float constant and a constant call are floats with tangent 0.
+mod opaque_args {
+    use autodiff::differentiate;
+
+    pub const SCALE: f64 = 0.75;
+
+    #[differentiate]
+    pub fn helper(a: f64, b: f64) -> f64 {
+        a * b.sin()
+    }
+
+    #[differentiate]
+    pub fn caller(x: f64, c: [f64; 2]) -> f64 {
+        let _ = c;
+        helper(x, helper(SCALE, 2.0)) + helper(SCALE, x)
+    }
+}
+
+#[test]
+fn constant_arguments_of_unseen_type_are_floats() {
+    let x = 0.3;
+    let (gx, gc) = opaque_args::caller_grad(x, [1.0, 2.0]);
+    let k = 0.75 * 2.0_f64.sin();
+    assert!((gx - (k.sin() + 0.75 * x.cos())).abs() < 1e-15);
+    assert_eq!(gc, [0.0, 0.0]);
+}

@@ -598,3 +598,69 @@ fn every_generated_name_as_a_parameter_and_a_local() {
         __ad_s0 __ad_xs __ad_ys __ad_y __ad_n0 __autodiff_zeros_like
     );
 }
+
+// ---------------------------------------------------------------------------
+// `crate = path` (SPEC §2): the facade reached through a re-export.
+// ---------------------------------------------------------------------------
+
+mod reexport {
+    pub mod math {
+        pub use ::autodiff as ad;
+    }
+}
+
+mod through_reexport {
+    use crate::reexport::math::ad;
+
+    #[ad::differentiate(crate = crate::reexport::math::ad, hessian)]
+    pub fn f(x: f64, y: [f64; 2]) -> f64 {
+        x * y[0] + (y[1] * x).sin()
+    }
+
+    // serde's string form.
+    #[ad::differentiate(crate = "crate::reexport::math::ad")]
+    pub fn g(x: f64) -> f64 {
+        x.exp()
+    }
+}
+
+#[test]
+fn the_facade_reached_through_a_reexport() {
+    let (x, y) = (0.5, [2.0, -1.5]);
+    let (gx, gy) = through_reexport::f_grad(x, y);
+    assert!((gx - (y[0] + y[1] * (y[1] * x).cos())).abs() < 1e-14);
+    assert!((gy[0] - x).abs() < 1e-15);
+    assert!((gy[1] - x * (y[1] * x).cos()).abs() < 1e-14);
+    let h = through_reexport::f_hessian(x, y);
+    let want = -y[1] * y[1] * (y[1] * x).sin();
+    assert!((h[(0, 0)] - want).abs() < 1e-14);
+    assert_eq!(through_reexport::g_grad(1.0), 1.0_f64.exp());
+}
+
+// ---------------------------------------------------------------------------
+// Parameters named like the crates generated code names (`core`, `std`),
+// read beside `if let` and `match`, which lower to `::core::matches!`
+// (the fuzzer's seed 11 cases 1353, 1428 and 1434 overflowed the macro's
+// stack).
+// ---------------------------------------------------------------------------
+
+#[::autodiff::differentiate]
+fn crate_named_params(core: f64, std: f64, o: Option<f64>, k: u8) -> f64 {
+    let s = match k {
+        0 => core,
+        _ => std,
+    };
+    if let Some(cv) = o {
+        core * cv + s.sin()
+    } else {
+        core * std
+    }
+}
+
+#[test]
+fn parameters_named_core_and_std() {
+    let (g0, g1) = crate_named_params_grad(2.0, 3.0, Some(0.5), 0);
+    assert!((g0 - (0.5 + 2.0_f64.cos())).abs() < 1e-15 && g1 == 0.0);
+    let (g0, g1) = crate_named_params_grad(2.0, 3.0, None, 1);
+    assert_eq!((g0, g1), (3.0, 2.0));
+}

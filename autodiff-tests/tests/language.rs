@@ -997,3 +997,22 @@ fn copies_swaps_and_fills_in_place() {
         1e-14
     ));
 }
+
+/// Functions by their path in `fold` and `map` (GradBench's lse as a user
+/// writes it).
+#[differentiate]
+fn logsumexp_by_paths(x: &[f64]) -> f64 {
+    let m = x.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let s: f64 = x.iter().cloned().map(f64::exp).sum();
+    m + (s * (-m).exp()).ln()
+}
+
+#[test]
+fn fold_and_map_take_functions_by_path() {
+    let x = [0.5, -1.0, 2.0];
+    let g = logsumexp_by_paths_grad(&x);
+    let z: f64 = x.iter().map(|v| v.exp()).sum();
+    for i in 0..3 {
+        assert!((g[i] - x[i].exp() / z).abs() < 1e-15, "{i}");
+    }
+}

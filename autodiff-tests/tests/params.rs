@@ -97,3 +97,54 @@ fn vectors_by_reference_and_by_value() {
         }
     }
 }
+
+/// A tuple parameter (SPEC §4): its fields are differentiated, its tangent
+/// and gradient are the tuple type.
+#[differentiate(hessian)]
+fn tupled(p: (f64, [f64; 2]), x: f64) -> f64 {
+    let (a, w) = p;
+    a * w[0] * x + p.1[1].sin() * x * x
+}
+
+fn tupled_dual<D: DualNum<f64> + Copy>(z: &[D]) -> D {
+    z[0] * z[1] * z[3] + z[2].sin() * z[3] * z[3]
+}
+
+#[test]
+fn tuple_parameters_have_tuple_gradients() {
+    let (p, x) = ((0.7, [1.3, -0.4]), 2.1);
+    let z = [p.0, p.1[0], p.1[1], x];
+    let want = dual_grad(tupled_dual, &z);
+    let ((ga, gw), gx) = tupled_grad(p, x);
+    let got = [ga, gw[0], gw[1], gx];
+    for k in 0..4 {
+        assert!(
+            close(got[k], want[k], 1e-13),
+            "grad {k}: {} vs {}",
+            got[k],
+            want[k]
+        );
+    }
+    let (v, (g2, gx2)) = tupled_value_and_grad(p, x);
+    assert_eq!(v, tupled(p, x));
+    assert_eq!((g2, gx2), ((ga, gw), gx));
+    let (v3, t) = tupled_jvp(p, x, (1.0, [0.5, -2.0]), 0.25);
+    assert_eq!(v3, v);
+    let dir = [1.0, 0.5, -2.0, 0.25];
+    let want_t: f64 = (0..4).map(|k| want[k] * dir[k]).sum();
+    assert!(close(t, want_t, 1e-13));
+    let (_, ((va, vw), vx)) = tupled_vjp(p, x, 3.0);
+    assert!(
+        close(va, 3.0 * ga, 1e-15)
+            && close(vw[1], 3.0 * gw[1], 1e-15)
+            && close(vx, 3.0 * gx, 1e-15)
+    );
+    // H·v regrouped, against hyper-dual numbers.
+    let h = hyper_hessian(tupled_dual, &z);
+    let ((ha, hw), hx) = tupled_hvp(p, x, (1.0, [0.5, -2.0]), 0.25);
+    let got = [ha, hw[0], hw[1], hx];
+    for i in 0..4 {
+        let want: f64 = (0..4).map(|j| h[i][j] * dir[j]).sum();
+        assert!(close(got[i], want, 1e-12), "hvp {i}");
+    }
+}

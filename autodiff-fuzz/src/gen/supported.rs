@@ -1662,15 +1662,24 @@ impl<'r> Gen<'r> {
             self.emit(format!("let {name} = {src}.map(|{v}| {body});"));
             self.bit("iterators");
             self.bind(&name, Ty::Arr { len, is_ref: false }, false);
-        } else if r == 2 && self.mode == Mode::Concrete {
+        } else if r == 2 && self.mode == Mode::Concrete && len == Len::Slice {
+            // A `Vec` collected from a slice: a run-time length like its
+            // source (from a fixed array it would be bound as the array,
+            // and read with array-only forms such as `.map`).
             let (v, body) = self.closure_body(1);
             let ty = self.ty();
             self.emit(format!(
                 "let {name}: Vec<{ty}> = {src}.iter().map(|&{v}| {body}).collect();"
             ));
             self.bit("iterators");
-            let len = if len == Len::Slice { Len::Slice } else { len };
-            self.bind(&name, Ty::Arr { len, is_ref: false }, false);
+            self.bind(
+                &name,
+                Ty::Arr {
+                    len: Len::Slice,
+                    is_ref: false,
+                },
+                false,
+            );
         } else {
             let h = *self.rng.pick(&["softmax", "log_softmax"]);
             let p = path(self, h);
@@ -2329,7 +2338,8 @@ pub fn generate(rng: &mut Rng) -> Case {
             let z = g.zero();
             g.emit(format!("let mut {name} = [[{z}; {c}]; {r}];"));
             let (i, j) = ("i", "j");
-            let shadow_ok = g.name_free(i) && g.name_free(j);
+            // The loop variables must not shadow the matrix itself.
+            let shadow_ok = g.name_free(i) && g.name_free(j) && name != i && name != j;
             let (i, j) = if shadow_ok {
                 (i.to_string(), j.to_string())
             } else {

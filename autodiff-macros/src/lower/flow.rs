@@ -144,9 +144,10 @@ enum Head<'e> {
 impl Lower<'_> {
     /// Statements in order. After one that may exit, the rest of them run
     /// under `if !(flags) { .. }`.
-    pub(super) fn stmts(&mut self, stmts: &[Stmt]) -> Val {
+    pub(super) fn stmts<S: std::borrow::Borrow<Stmt>>(&mut self, stmts: &[S]) -> Val {
         let n = stmts.len();
         for (i, stmt) in stmts.iter().enumerate() {
+            let stmt: &Stmt = stmt.borrow();
             let last = i + 1 == n;
             if last {
                 return self.stmt(stmt, true);
@@ -189,10 +190,10 @@ impl Lower<'_> {
     }
 
     /// `if go { rest } else { fillers }`.
-    fn guarded(&mut self, go: NodeId, rest: &[Stmt]) -> Val {
+    fn guarded<S: std::borrow::Borrow<Stmt>>(&mut self, go: NodeId, rest: &[S]) -> Val {
         self.branch_with(
             go,
-            &rest[0],
+            rest[0].borrow(),
             |cx| {
                 cx.scopes.push(Scope::new());
                 let v = cx.stmts(rest);

@@ -82,15 +82,18 @@ pub fn lower(cx: &Cx, sig: &Signature, block: &Block, errors: &mut Errors) -> Lo
     if flow::returns_early(block) {
         cx.set_up_return();
     }
-    // A trailing `return e;` is the value `e`.
-    let mut stmts = block.stmts.clone();
-    if let Some(Stmt::Expr(Expr::Return(r), _)) = stmts.last() {
+    // A trailing `return e;` is the value `e`. (The body is borrowed, not
+    // cloned: a clone recurses as deep as the deepest expression, which
+    // overflows the stack of a debug-built macro on a 2,000-term sum.)
+    let mut stmts: Vec<std::borrow::Cow<Stmt>> =
+        block.stmts.iter().map(std::borrow::Cow::Borrowed).collect();
+    if let Some(Stmt::Expr(Expr::Return(r), _)) = block.stmts.last() {
         if let Some(e) = &r.expr {
-            let e = (**e).clone();
             stmts.pop();
-            stmts.push(Stmt::Expr(e, None));
+            stmts.push(std::borrow::Cow::Owned(Stmt::Expr((**e).clone(), None)));
         }
     }
+    let stmts: Vec<&Stmt> = stmts.iter().map(|s| &**s).collect();
     let result = cx.stmts(&stmts);
     let result = cx.returned(result);
     let outputs = cx.outputs(result, block);
@@ -469,11 +472,22 @@ impl Lower<'_> {
         let tts: Vec<TokenTree> = tokens.into_iter().collect();
         let dot =
             |t: Option<&TokenTree>| matches!(t, Some(TokenTree::Punct(p)) if p.as_char() == '.');
+        let colon =
+            |t: Option<&TokenTree>| matches!(t, Some(TokenTree::Punct(p)) if p.as_char() == ':');
+        // A segment of a path (`::core::matches`, `f64::max`) is no
+        // binding, whatever its name.
+        let segment = |k: usize| {
+            (k >= 2 && colon(tts.get(k - 1)) && colon(tts.get(k - 2)))
+                || (colon(tts.get(k + 1)) && colon(tts.get(k + 2)))
+        };
         for (k, tt) in tts.iter().enumerate() {
             match tt {
                 TokenTree::Group(g) => self.walk_mentions(g.stream(), f),
                 TokenTree::Ident(i) => {
-                    if (k == 0 || !dot(tts.get(k - 1))) && self.lookup(&i.to_string()).is_some() {
+                    if (k == 0 || !dot(tts.get(k - 1)))
+                        && !segment(k)
+                        && self.lookup(&i.to_string()).is_some()
+                    {
                         // `x.len()`, `x[a..b].len()`: the length only.
                         let mut j = k + 1;
                         while matches!(tts.get(j), Some(TokenTree::Group(g)) if g.delimiter() == proc_macro2::Delimiter::Bracket && is_range(g.stream()))
@@ -1813,6 +1827,24 @@ impl Lower<'_> {
             .iter()
             .find_map(|a| self.g.ty(*a).elem())
             .unwrap_or(self.lit_ty);
+        // A constant passed by value (`g(x, h(c))`, `g(SCALE, x)`) is kept
+        // as written, of a type lowering cannot see: as an argument of a
+        // differentiated function it is a float of the others' type (its
+        // tangent a zero), as in arithmetic. Values that are plainly not
+        // floats (copies, arrays, structs, tuples) stay what they are.
+        for (a, r) in args.iter().zip(&by_ref) {
+            let scalar_form = |e: &Expr| {
+                matches!(
+                    e,
+                    Expr::Call(_) | Expr::Path(_) | Expr::Field(_) | Expr::Paren(_)
+                )
+            };
+            let kept = self.g.ty(*a) == Ty::Other
+                && matches!(self.g.op(*a), Op::Opaque(k) if scalar_form(&self.g.opaques[*k as usize].expr));
+            if kept && !r {
+                self.g.nodes[a.0 as usize].ty = Ty::Float(f);
+            }
+        }
         let (ty, vec_out) = match declared {
             Some(CallOut::Declared(ty, vec)) => (ty, Some(vec)),
             Some(CallOut::Array) => (Ty::Array(f, 1), None),

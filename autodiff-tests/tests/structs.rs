@@ -1,0 +1,191 @@
+//! Struct parameters (SPEC §4): `#[derive(autodiff::Tangent)]`, a struct
+//! named in `wrt` differentiated field by field, its gradient and tangent
+//! the struct's own type, nested structs, array and `Vec` fields, and
+//! `#[tangent(skip)]` data; against num-dual (each function written again
+//! over dual numbers).
+#![deny(warnings)]
+#![allow(clippy::needless_range_loop)]
+
+#[macro_use]
+mod common;
+
+use autodiff::{differentiate, Tangent};
+use common::{close, dual_grad, Dual64, DualNum};
+
+#[derive(Clone, Debug, PartialEq, Tangent)]
+struct Layer {
+    w: Vec<f64>,
+    b: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Tangent)]
+struct Model {
+    hidden: Layer,
+    scale: [f64; 2],
+    gain: f64,
+    /// Data: not differentiated, `Default` in a gradient.
+    #[tangent(skip)]
+    offsets: Vec<f64>,
+    #[tangent(skip)]
+    steps: usize,
+}
+
+/// A struct by reference, with a nested struct, an array field, a skipped
+/// vector read as floats and a skipped integer read as a loop bound.
+#[differentiate(wrt(m, x))]
+fn predict(m: &Model, x: &[f64]) -> f64 {
+    let mut z = m.hidden.b;
+    for i in 0..x.len() {
+        z += m.hidden.w[i] * x[i] + m.offsets[i];
+    }
+    let mut y = z.tanh() * m.scale[0] + m.scale[1];
+    for _ in 0..m.steps {
+        y *= m.gain;
+    }
+    y
+}
+
+/// The same over dual numbers, its parameters flattened as
+/// [w0, w1, w2, b, scale0, scale1, gain, x0, x1, x2].
+fn predict_dual<D: DualNum<f64> + Copy>(z: &[D], offsets: &[f64], steps: usize) -> D {
+    let mut s = z[3];
+    for i in 0..3 {
+        s += z[i] * z[7 + i] + D::from(offsets[i]);
+    }
+    let mut y = s.tanh() * z[4] + z[5];
+    for _ in 0..steps {
+        y *= z[6];
+    }
+    y
+}
+
+fn model() -> Model {
+    Model {
+        hidden: Layer {
+            w: vec![0.3, -0.7, 1.1],
+            b: 0.05,
+        },
+        scale: [1.5, -0.25],
+        gain: 0.9,
+        offsets: vec![0.1, 0.2, -0.3],
+        steps: 2,
+    }
+}
+
+#[test]
+fn a_struct_gradient_is_the_struct() {
+    let (m, x) = (model(), [0.4, -1.2, 0.8]);
+    let z = [
+        m.hidden.w[0],
+        m.hidden.w[1],
+        m.hidden.w[2],
+        m.hidden.b,
+        m.scale[0],
+        m.scale[1],
+        m.gain,
+        x[0],
+        x[1],
+        x[2],
+    ];
+    let want = dual_grad(|z| predict_dual(z, &m.offsets, m.steps), &z);
+    let (g, gx): (Model, Vec<f64>) = predict_grad(&m, &x);
+    let got = [
+        g.hidden.w[0],
+        g.hidden.w[1],
+        g.hidden.w[2],
+        g.hidden.b,
+        g.scale[0],
+        g.scale[1],
+        g.gain,
+        gx[0],
+        gx[1],
+        gx[2],
+    ];
+    for k in 0..10 {
+        assert!(
+            close(got[k], want[k], 1e-13),
+            "{k}: {} vs {}",
+            got[k],
+            want[k]
+        );
+    }
+    // Skipped fields hold `Default::default()`.
+    assert!(g.offsets.is_empty());
+    assert_eq!(g.steps, 0);
+    // value_and_grad and vjp agree; jvp along a struct tangent.
+    let (v, (g2, _)) = predict_value_and_grad(&m, &x);
+    assert_eq!(v, predict(&m, &x));
+    assert_eq!(g2, g);
+    let mut dm = model().zero_tangent();
+    dm.hidden.w = vec![1.0, 0.0, -1.0];
+    dm.gain = 2.0;
+    // Tangents of skipped fields are ignored, whatever they hold.
+    dm.offsets = vec![5.0, 5.0, 5.0];
+    dm.steps = 7;
+    let dx = [0.0, 0.5, 0.0];
+    let (v3, t) = predict_jvp(&m, &x, &dm, &dx);
+    assert_eq!(v3, v);
+    let dir = [1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.5, 0.0];
+    let want_t: f64 = (0..10).map(|k| want[k] * dir[k]).sum();
+    assert!(close(t, want_t, 1e-13), "{t} vs {want_t}");
+    let (_, (gv, _)) = predict_vjp(&m, &x, 2.0);
+    assert!(close(gv.gain, 2.0 * g.gain, 1e-15));
+}
+
+/// A struct by value, generic over the float type.
+#[derive(Clone, Copy, Tangent)]
+struct Point<T> {
+    x: T,
+    y: T,
+}
+
+#[differentiate(wrt(p))]
+fn radius<T: autodiff::Float>(p: Point<T>) -> T {
+    (p.x * p.x + p.y * p.y).sqrt()
+}
+
+#[test]
+fn a_generic_struct_by_value() {
+    let g = radius_grad(Point { x: 3.0_f64, y: 4.0 });
+    assert!(close(g.x, 0.6, 1e-15) && close(g.y, 0.8, 1e-15));
+    let g = radius_grad(Point { x: 3.0_f32, y: 4.0 });
+    assert!((g.x - 0.6).abs() < 1e-6 && (g.y - 0.8).abs() < 1e-6);
+    let _ = Dual64::from(0.0);
+}
+
+/// `&self` methods with `wrt(self)` (SPEC §4).
+#[derive(Clone, Tangent)]
+struct Quadratic {
+    a: [f64; 2],
+    c: f64,
+    #[tangent(skip)]
+    terms: usize,
+}
+
+impl Quadratic {
+    #[differentiate(wrt(self, x))]
+    fn eval(&self, x: f64) -> f64 {
+        let mut s = self.c;
+        for k in 0..self.terms {
+            s += self.a[k] * x.powi(k as i32 + 1);
+        }
+        s
+    }
+}
+
+#[test]
+fn a_method_differentiated_in_self() {
+    let q = Quadratic {
+        a: [2.0, -0.5],
+        c: 1.0,
+        terms: 2,
+    };
+    let x = 1.5;
+    let (g, gx): (Quadratic, f64) = q.eval_grad(x);
+    assert!(close(g.a[0], x, 1e-15) && close(g.a[1], x * x, 1e-15));
+    assert_eq!((g.c, g.terms), (1.0, 0));
+    assert!(close(gx, 2.0 - 0.5 * 2.0 * x, 1e-15));
+    let (v, t) = q.eval_jvp(x, &q.zero_tangent(), 1.0);
+    assert_eq!(v, q.eval(x));
+    assert!(close(t, gx, 1e-15));
+}
