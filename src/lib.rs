@@ -62,6 +62,11 @@ pub use autodiff_runtime::num_traits::Float;
 /// dependency of their own.
 pub use autodiff_runtime::num_traits;
 
+/// A differentiated function as an argmin problem (feature `argmin`): see
+/// the guide's "Using an optimizer (argmin)".
+#[cfg(feature = "argmin")]
+pub use autodiff_runtime::argmin;
+
 /// Not public API: what generated code calls, as
 /// `::autodiff::__private::name` (the runtime's own hidden `__private`,
 /// whole). May change in any release.

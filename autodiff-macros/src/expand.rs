@@ -11,10 +11,22 @@ use crate::args::Args;
 use crate::companions::{hessian_shape, Companions};
 use crate::context::{self, Cx};
 use crate::error::Errors;
-use crate::{fallback, lower, pure_fn, signature};
+use crate::{fallback, lower, pure_fn, signature, vectors};
 
-/// Expands `#[differentiate(args)] item`.
+/// Expands `#[differentiate(args)] item`: the pipeline, but for a
+/// function with parameters of nalgebra's or ndarray's vector types
+/// ([`vectors`]).
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    if let Ok(f) = syn::parse2::<ItemFn>(item.clone()) {
+        if let Some(out) = vectors::expand(&args, &f, pipeline) {
+            return out;
+        }
+    }
+    pipeline(args, item)
+}
+
+/// The expansion of any function the attribute applies to.
+fn pipeline(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut item: ItemFn = match syn::parse2(item.clone()) {
         Ok(f) => f,
         Err(_) => {
@@ -82,7 +94,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 /// The function as the user wrote it, but: unused, it does not warn (its
 /// companions may be what the user calls), and in a function generic over
 /// `T: Float`, float literals become `T`s.
-fn original(cx: &Cx, mut item: ItemFn) -> ItemFn {
+pub(crate) fn original(cx: &Cx, mut item: ItemFn) -> ItemFn {
     item.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
     if let Some(t) = &cx.generic {
         let mut literals = signature::LiteralsAs {

@@ -21,6 +21,10 @@ mod pretty;
 mod rules;
 mod scalar;
 mod tangent;
+mod vector;
+
+#[cfg(feature = "argmin")]
+pub mod argmin;
 
 pub use check::{check_grad, check_hessian, check_jvp, check_vjp, GradCheck};
 pub use helpers::{
@@ -54,6 +58,10 @@ pub mod __private {
     pub use crate::pretty::{Pretty, PrettyEntry};
     pub use crate::scalar::{cast, lit, max_first, min_first, sign0};
     pub use crate::tangent::{differentiated, tangent_or_zeros, Tangent};
+    pub use crate::vector::{MatrixParam, VectorOut, VectorParam};
+    /// The owned type of an `ArrayView1`'s gradient.
+    #[cfg(feature = "ndarray")]
+    pub use ndarray::Array1;
 
     /// Derivative rules for the array helpers: the JVP and VJP kernels
     /// generated code calls for `sum`, `dot`, `matvec`, `softmax`, ...

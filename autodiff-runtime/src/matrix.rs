@@ -9,6 +9,9 @@ use std::ops::{Index, IndexMut};
 /// derivative of output `i`; column `j` is with respect to input `j`.
 ///
 /// It converts with [`From`] to and from `Vec<Vec<T>>` (one `Vec` a row),
+/// and, under the features of those names, to and from nalgebra's
+/// `DMatrix<T>` (0.33) and ndarray's `Array2<T>` (0.16), element `(i, j)`
+/// staying element `(i, j)` whatever the storage order,
 /// is indexed by `m[(i, j)]`, iterates over its rows as slices
 /// (`for row in &m`, or [`rows`](Matrix::rows)), and prints one row a line
 /// with `{}`, columns aligned, honouring a precision (`{:.3}`).
@@ -178,6 +181,56 @@ impl<T> From<Matrix<T>> for Vec<Vec<T>> {
             rows.push(data.by_ref().take(m.ncols).collect());
         }
         rows
+    }
+}
+
+/// `DMatrix<T>` (nalgebra 0.33, feature `nalgebra`), which stores
+/// columns: the elements are reordered, element `(i, j)` staying `(i, j)`.
+#[cfg(feature = "nalgebra")]
+mod with_nalgebra {
+    use super::Matrix;
+    use nalgebra::{DMatrix, Scalar};
+
+    impl<T: Scalar> From<Matrix<T>> for DMatrix<T> {
+        fn from(m: Matrix<T>) -> Self {
+            DMatrix::from_row_iterator(m.nrows, m.ncols, m.data)
+        }
+    }
+
+    impl<T: Scalar> From<DMatrix<T>> for Matrix<T> {
+        fn from(m: DMatrix<T>) -> Self {
+            let (nrows, ncols) = m.shape();
+            // The transpose's columns are `m`'s rows.
+            let data = Vec::from(m.transpose().data);
+            Matrix { nrows, ncols, data }
+        }
+    }
+}
+
+/// `Array2<T>` (ndarray 0.16, feature `ndarray`): element `(i, j)` stays
+/// `(i, j)`, whatever the array's memory order.
+#[cfg(feature = "ndarray")]
+mod with_ndarray {
+    use super::Matrix;
+    use ndarray::Array2;
+
+    impl<T> From<Matrix<T>> for Array2<T> {
+        fn from(m: Matrix<T>) -> Self {
+            match Array2::from_shape_vec((m.nrows, m.ncols), m.data) {
+                Ok(a) => a,
+                // A `Matrix` always holds `nrows * ncols` elements.
+                Err(e) => unreachable!("a Matrix of the wrong size: {e}"),
+            }
+        }
+    }
+
+    impl<T: Clone> From<Array2<T>> for Matrix<T> {
+        fn from(a: Array2<T>) -> Self {
+            let (nrows, ncols) = a.dim();
+            // `iter` visits the elements in logical (row-major) order.
+            let data = a.iter().cloned().collect();
+            Matrix { nrows, ncols, data }
+        }
     }
 }
 
@@ -386,5 +439,40 @@ mod tests {
         assert_eq!(format!("{:.0}", Matrix::from(vec![vec![0.4_f32]])), "0");
         assert_eq!(Matrix::<f64>::from(vec![]).to_string(), "");
         assert_eq!(Matrix::from(vec![vec![1, 20]]).to_string(), "1  20");
+    }
+
+    #[cfg(feature = "nalgebra")]
+    #[test]
+    fn converts_to_and_from_nalgebra_keeping_elements_in_place() {
+        let m = two_by_three();
+        let d = nalgebra::DMatrix::from(m.clone());
+        assert_eq!(d.shape(), (2, 3));
+        assert_eq!(d[(0, 2)], 3.0);
+        assert_eq!(d[(1, 0)], 4.0);
+        assert_eq!(Matrix::from(d), m);
+        let col_major = nalgebra::DMatrix::from_column_slice(2, 3, &[1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+        assert_eq!(Matrix::from(col_major), m);
+        let empty = nalgebra::DMatrix::<f64>::zeros(0, 3);
+        let e = Matrix::from(empty);
+        assert_eq!((e.nrows(), e.ncols()), (0, 3));
+    }
+
+    #[cfg(feature = "ndarray")]
+    #[test]
+    fn converts_to_and_from_ndarray_keeping_elements_in_place() {
+        let m = two_by_three();
+        let a = ndarray::Array2::from(m.clone());
+        assert_eq!(a.dim(), (2, 3));
+        assert_eq!(a[[0, 2]], 3.0);
+        assert_eq!(a[[1, 0]], 4.0);
+        assert_eq!(Matrix::from(a.clone()), m);
+        // A column-major array gives the same matrix.
+        let f = a.t().to_owned().reversed_axes();
+        assert_eq!(Matrix::from(f), m);
+        let transposed = a.reversed_axes();
+        assert_eq!(
+            Matrix::from(transposed),
+            Matrix::from(vec![vec![1.0, 4.0], vec![2.0, 5.0], vec![3.0, 6.0]])
+        );
     }
 }
