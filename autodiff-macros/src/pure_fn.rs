@@ -265,6 +265,7 @@ fn struct_leaves(block: &syn::Block, name: &Ident, errors: &mut Errors) -> Vec<L
         name: &'a Ident,
         uses: Vec<(Vec<Ident>, Use, Span)>,
         bare: Vec<Span>,
+        rows: Vec<Span>,
     }
     impl Uses<'_> {
         fn record(&mut self, e: &Expr, how: Use) -> bool {
@@ -288,6 +289,15 @@ fn struct_leaves(block: &syn::Block, name: &Ident, errors: &mut Errors) -> Vec<L
     impl<'ast> Visit<'ast> for Uses<'_> {
         fn visit_expr(&mut self, e: &'ast Expr) {
             match e {
+                // `p.w[i][j]`: a field of rows.
+                Expr::Index(ix) if matches!(&*ix.expr, Expr::Index(inner) if chain(&inner.expr, self.name).is_some()) =>
+                {
+                    if let Expr::Index(inner) = &*ix.expr {
+                        self.rows.push(syn::spanned::Spanned::span(&*ix.expr));
+                        self.visit_expr(&inner.index);
+                    }
+                    self.operand(&ix.index, Use::Int);
+                }
                 Expr::Index(ix) => {
                     self.operand(&ix.expr, Use::Vector);
                     self.operand(&ix.index, Use::Int);
@@ -323,8 +333,12 @@ fn struct_leaves(block: &syn::Block, name: &Ident, errors: &mut Errors) -> Vec<L
         name,
         uses: Vec::new(),
         bare: Vec::new(),
+        rows: Vec::new(),
     };
     uses.visit_block(block);
+    for span in uses.rows {
+        errors.push(syn::Error::new(span, "a field of a differentiated struct is read as a vector (`p.w[i]`); one indexed twice (`p.w[i][j]`) is not read yet: store it flat (`w: Vec<f64>`, read as `p.w[i * cols + j]`)"));
+    }
     for span in uses.bare {
         errors.push(syn::Error::new(span, format!("`{name}` is differentiated field by field: read its fields (`{name}.field`) here; passing the whole struct on is not differentiated yet")));
     }
