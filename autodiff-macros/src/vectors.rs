@@ -252,6 +252,14 @@ pub fn expand(
     for e in passed {
         errors.push(e);
     }
+    // `&mut` and tuple parameters (and structs in `wrt`) go through the
+    // pipeline's pure function, whose companions have other shapes.
+    if let (true, Some(v)) = (
+        crate::pure_fn::applies(&cx, &args, &slices),
+        vectors.first(),
+    ) {
+        errors.at(&v.ty, "#[differentiate] does not yet take nalgebra's or ndarray's vectors beside `&mut`, tuple or struct parameters: take this one as `&[T]` (`x.as_slice()` at the call), or return the values instead of writing them");
+    }
     // After errors, the expansion of the function with slices gives the
     // companions' signatures: stubs of them, in the user's types.
     let expanded = again(args_tokens.clone(), slices.to_token_stream());
@@ -571,13 +579,16 @@ impl Wrap<'_> {
     /// vector types.
     fn companion(&self, f: ItemFn, failed: bool) -> TokenStream {
         let name = self.item.sig.ident.to_string();
-        let suffix = f
+        let Some(suffix) = f
             .sig
             .ident
             .to_string()
             .strip_prefix(&format!("{name}_"))
-            .unwrap_or_default()
-            .to_string();
+            .map(str::to_string)
+        else {
+            // Not a companion (an item of the pipeline's own): as it is.
+            return f.to_token_stream();
+        };
         let stub = failed || f.sig.generics.params.len() != self.item.sig.generics.params.len();
         let user = matches!(
             suffix.as_str(),
