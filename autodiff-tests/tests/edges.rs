@@ -1123,7 +1123,7 @@ mod hypot0 {
     /// origin gave a NaN tangent (0 * 0/0).
     #[super::differentiate]
     pub fn scaled(x: f64, y: f64) -> f64 {
-        (x - x) * x.hypot(y - y) + y
+        (x - y) * x.hypot(y) + y
     }
 }
 
