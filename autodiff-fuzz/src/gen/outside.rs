@@ -262,6 +262,20 @@ pub fn generate(rng: &mut Rng) -> Case {
                 "pub fn f(",
                 "#[allow(clippy::needless_range_loop)]\npub fn f(",
             );
+            // Half the tuple cases are struct parameters instead (no draw
+            // of their own, so that the seeds keep their other cases).
+            if class == "either_tuple_param" && x.len() % 2 == 0 {
+                let prelude = format!("/// Parameters.\n#[derive(Clone, autodiff::Tangent)]\npub struct Params {{\n    /// Weights.\n    pub w: [{ty}; 3],\n    /// Bias.\n    pub b: {ty},\n    /// Steps.\n    #[tangent(skip)]\n    pub n: usize,\n}}\n\n");
+                let item = format!("/// A generated function.\npub fn f(p: &Params, {y}: {ty}) -> {ty} {{\n    let mut s = p.b;\n    for k in 0..p.n.min(3) {{\n        s += p.w[k] * {y};\n    }}\n    s.sin()\n}}\n");
+                let attr = format!("#[differentiate(wrt(p, {y}))]");
+                return item_case(
+                    "either_struct_param",
+                    Expect::Either,
+                    &attr,
+                    &item,
+                    &prelude,
+                );
+            }
             item_case(class, Expect::Either, attr, &item, "")
         }
         20 => {
