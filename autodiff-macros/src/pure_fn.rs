@@ -266,9 +266,12 @@ fn struct_leaves(block: &syn::Block, name: &Ident, errors: &mut Errors) -> Vec<L
         uses: Vec<(Vec<Ident>, Use, Span)>,
         bare: Vec<Span>,
         rows: Vec<Span>,
+        int_context: bool,
     }
     impl Uses<'_> {
         fn record(&mut self, e: &Expr, how: Use) -> bool {
+            // Inside a range bound or an index every field is an integer.
+            let how = if self.int_context { Use::Int } else { how };
             match chain(e, self.name) {
                 Some(path) => {
                     self.uses.push((path, how, syn::spanned::Spanned::span(e)));
@@ -279,7 +282,10 @@ fn struct_leaves(block: &syn::Block, name: &Ident, errors: &mut Errors) -> Vec<L
         }
         fn operand(&mut self, e: &Expr, how: Use) {
             if !self.record(e, how) {
+                let outer = self.int_context;
+                self.int_context |= how == Use::Int;
                 self.visit_expr(e);
+                self.int_context = outer;
             }
         }
     }
@@ -303,8 +309,30 @@ fn struct_leaves(block: &syn::Block, name: &Ident, errors: &mut Errors) -> Vec<L
                     self.operand(&ix.index, Use::Int);
                 }
                 Expr::MethodCall(m) => {
+                    // `p.n.min(3)`: an integer method of an integer literal
+                    // (a float's `min` takes `3.0`; `powi(2)` is a float's).
+                    const INT_METHODS: &[&str] = &[
+                        "min",
+                        "max",
+                        "clamp",
+                        "pow",
+                        "saturating_sub",
+                        "saturating_add",
+                    ];
+                    let int_arg = INT_METHODS.iter().any(|n| m.method == n)
+                        && m.args.iter().any(|a| {
+                            matches!(
+                                a,
+                                Expr::Lit(syn::ExprLit {
+                                    lit: syn::Lit::Int(_),
+                                    ..
+                                })
+                            )
+                        });
                     let how = if VECTOR_METHODS.iter().any(|v| m.method == v) {
                         Use::Vector
+                    } else if int_arg {
+                        Use::Int
                     } else {
                         Use::Scalar
                     };
@@ -334,6 +362,7 @@ fn struct_leaves(block: &syn::Block, name: &Ident, errors: &mut Errors) -> Vec<L
         uses: Vec::new(),
         bare: Vec::new(),
         rows: Vec::new(),
+        int_context: false,
     };
     uses.visit_block(block);
     for span in uses.rows {

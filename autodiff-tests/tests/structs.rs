@@ -189,3 +189,37 @@ fn a_method_differentiated_in_self() {
     assert_eq!(v, q.eval(x));
     assert!(close(t, gx, 1e-15));
 }
+
+/// Integer fields read through integer methods and in range bounds stay
+/// data; `powi(2)` of a float field is a float (the fuzzer's struct case).
+#[derive(Clone, Tangent)]
+struct Steps {
+    w: [f64; 3],
+    b: f64,
+    #[tangent(skip)]
+    n: usize,
+}
+
+#[differentiate(wrt(p, rate))]
+fn stepped(p: &Steps, rate: f64) -> f64 {
+    let mut s = p.b.powi(2);
+    for k in 0..p.n.min(3) {
+        s += p.w[k] * rate;
+    }
+    s.sin()
+}
+
+#[test]
+fn integer_fields_in_bounds_are_data() {
+    let p = Steps {
+        w: [0.5, -1.0, 2.0],
+        b: 0.3,
+        n: 2,
+    };
+    let (g, gr) = stepped_grad(&p, 0.7);
+    let s = 0.09 + (0.5 - 1.0) * 0.7;
+    let c = f64::cos(s);
+    assert!(close(g.b, c * 0.6, 1e-15) && close(gr, c * -0.5, 1e-15));
+    assert!(close(g.w[0], c * 0.7, 1e-15) && close(g.w[1], c * 0.7, 1e-15));
+    assert_eq!((g.w[2], g.n), (0.0, 0));
+}
