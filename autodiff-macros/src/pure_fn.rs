@@ -30,6 +30,7 @@ use syn::visit_mut::VisitMut;
 use syn::{Expr, FnArg, Ident, ItemFn, Pat, ReturnType, Stmt, Type};
 
 use crate::args::Args;
+use crate::companions::one_or_tuple;
 use crate::context::{local, Cx};
 use crate::error::Errors;
 use crate::signature;
@@ -1578,13 +1579,5 @@ fn value_of(shape: Shape, name: TokenStream) -> TokenStream {
     match shape {
         Shape::Scalar | Shape::Fixed => quote!(*#name),
         Shape::Slice => quote!(&#name[..]),
-    }
-}
-
-/// One item as itself, several as a tuple.
-fn one_or_tuple(items: &[TokenStream]) -> TokenStream {
-    match items {
-        [one] => one.clone(),
-        _ => quote!((#(#items),*)),
     }
 }

@@ -500,7 +500,7 @@ fn is_slice(ty: &Type) -> bool {
 }
 
 /// One item as itself, several as a tuple (gradients, Jacobian blocks).
-fn one_or_tuple(items: &[TokenStream]) -> TokenStream {
+pub(crate) fn one_or_tuple(items: &[TokenStream]) -> TokenStream {
     match items {
         [one] => one.clone(),
         _ => quote!((#(#items,)*)),
