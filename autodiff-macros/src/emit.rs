@@ -992,7 +992,12 @@ impl<'a> Emitter<'a> {
             let v = self.operand(n, Prec::If);
             let v = if self.f.graph.ty(n).is_array() {
                 quote!(::core::clone::Clone::clone(&#v))
-            } else if self.cx.by_ref.contains(name) {
+            } else if self.cx.by_ref.contains(name)
+                || (self.f.graph.ty(n) == crate::ir::Ty::Other && places_only(&opaque.expr, name))
+            {
+                // A value of unknown type may not be `Copy`: borrowed
+                // where the tokens only read its fields, index it or call
+                // its methods, so that other tokens can read it again.
                 quote!(&#v)
             } else {
                 v
@@ -1029,6 +1034,45 @@ impl<'a> Emitter<'a> {
             })
             .collect()
     }
+}
+
+/// Does `expr` mention `name` only as a place: the base of a field
+/// access, an index or a method call (which all see through a reference)?
+fn places_only(expr: &syn::Expr, name: &Ident) -> bool {
+    struct Places<'a> {
+        name: &'a Ident,
+        other: bool,
+    }
+    impl Places<'_> {
+        /// Skips `base` when it is the name itself.
+        fn base(&mut self, base: &syn::Expr) {
+            match base {
+                syn::Expr::Path(p) if p.path.is_ident(self.name) => {}
+                _ => syn::visit::Visit::visit_expr(self, base),
+            }
+        }
+    }
+    impl<'ast> syn::visit::Visit<'ast> for Places<'_> {
+        fn visit_expr_field(&mut self, e: &'ast syn::ExprField) {
+            self.base(&e.base);
+        }
+        fn visit_expr_index(&mut self, e: &'ast syn::ExprIndex) {
+            self.base(&e.expr);
+            self.visit_expr(&e.index);
+        }
+        fn visit_expr_method_call(&mut self, e: &'ast syn::ExprMethodCall) {
+            self.base(&e.receiver);
+            for arg in &e.args {
+                self.visit_expr(arg);
+            }
+        }
+        fn visit_ident(&mut self, i: &'ast Ident) {
+            self.other |= i == self.name;
+        }
+    }
+    let mut v = Places { name, other: false };
+    syn::visit::Visit::visit_expr(&mut v, expr);
+    !v.other
 }
 
 /// The runtime function of kernel `k` on operands `a`: its matrix form

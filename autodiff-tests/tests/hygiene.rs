@@ -664,3 +664,38 @@ fn parameters_named_core_and_std() {
     let (g0, g1) = crate_named_params_grad(2.0, 3.0, None, 1);
     assert_eq!((g0, g1), (3.0, 2.0));
 }
+
+// ---------------------------------------------------------------------------
+// A local value of a type the macro cannot see (not `Copy`) read in two
+// places, under a name the body binds twice (the loop's `&w` and the
+// `let`), so it cannot be emitted under its own name: the tokens that read
+// its field borrow it (the fuzzer's seed 14 case 1445 moved it twice).
+// ---------------------------------------------------------------------------
+
+/// Data without `Copy`.
+pub struct NotCopy {
+    /// A weight.
+    pub k: f64,
+}
+
+#[::autodiff::differentiate]
+fn opaque_read_twice(x: f64, y: [f64; 2]) -> f64 {
+    let mut s = 0.0;
+    for &w in y.iter() {
+        s += w * x;
+    }
+    let w = NotCopy { k: 0.25 };
+    let a = w.k.atan2(x);
+    s + a * w.k.min(x)
+}
+
+#[test]
+fn a_value_of_unknown_type_read_twice_is_borrowed() {
+    let (x, y) = (0.7, [1.5, -0.5]);
+    let (gx, gy) = opaque_read_twice_grad(x, y);
+    // d/dx [x (y0 + y1) + atan2(k, x) min(k, x)] with k = 0.25 < x.
+    let k: f64 = 0.25;
+    let want = y[0] + y[1] - k / (k * k + x * x) * k;
+    assert!((gx - want).abs() < 1e-14, "{gx} vs {want}");
+    assert_eq!(gy, [x, x]);
+}
