@@ -245,3 +245,44 @@ fn idioms_at_f64_and_f32() {
         "value",
     );
 }
+
+/// A branch yielding a value the macro cannot type (`norm` of a local
+/// array, through its path) where the other yields a float: its tangent
+/// is a float zero, not `Default::default()` (which `T: Float` lacks; the
+/// fuzzer's seed 14 case 673).
+#[differentiate(wrt(x))]
+fn branch_of_unseen_type<T: Float>(x: T, c: &[T; 2]) -> T {
+    let d = autodiff::softmax(c);
+    let q = if c[1] > x {
+        autodiff::norm(&d).sin()
+    } else {
+        x * x
+    };
+    q * x
+}
+
+#[test]
+fn a_branch_of_unseen_type_beside_a_float() {
+    let c = [0.5, 1.0];
+    for x in [0.25_f64, 2.0] {
+        let want = first_derivative(
+            |x: Dual64| {
+                let e = [c[0].exp(), c[1].exp()];
+                let n = (e[0] * e[0] + e[1] * e[1]).sqrt() / (e[0] + e[1]);
+                let q = if c[1] > x.re {
+                    Dual64::from(n.sin())
+                } else {
+                    x * x
+                };
+                q * x
+            },
+            x,
+        )
+        .1;
+        close(branch_of_unseen_type_jvp(x, &c, 1.0).1, want, 1e-14, "jvp");
+        close(branch_of_unseen_type_grad(x, &c), want, 1e-14, "grad");
+        let c32 = [0.5_f32, 1.0];
+        let g32 = branch_of_unseen_type_grad(x as f32, &c32) as f64;
+        close(g32, want, 1e-5, "grad f32");
+    }
+}
