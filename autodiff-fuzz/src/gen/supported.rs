@@ -681,8 +681,9 @@ impl<'r> Gen<'r> {
                 E::method(u, name, vec![])
             }
             "cbrt" => {
-                // Away from 0, where the derivative is infinite.
-                let shifted = E::bin(a, "+", self.lit_str("0.5"));
+                // Away from 0, where the derivative is infinite (0.75, not the
+                // 0.5 of the clamp bounds: `x.clamp(-0.5, 1.0) + 0.5` is 0).
+                let shifted = E::bin(a, "+", self.lit_str("0.75"));
                 E::method(shifted, "cbrt", vec![])
             }
             "acosh" => {
