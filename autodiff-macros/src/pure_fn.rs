@@ -220,7 +220,12 @@ struct Leaf {
     path: Vec<Ident>,
     /// The pure function's parameter: `__p_inner_c`.
     name: Ident,
+    /// Read as a vector (`p.w[i]`, `p.w.len()`): a slice `&[T]`.
     vector: bool,
+    /// Indexed twice (`p.w[i][j]`): rows of a fixed length the caller's
+    /// type gives, a slice `&[[T; C]]` whose `C` is a const parameter of
+    /// the pure function, `cols`.
+    cols: Option<Ident>,
 }
 
 /// A leaf's field path and its pure parameter.
@@ -232,6 +237,7 @@ type LeafName = (Vec<Ident>, Ident);
 enum Use {
     Scalar,
     Vector,
+    Rows,
     Int,
     Cast,
 }
@@ -266,7 +272,6 @@ fn struct_leaves(block: &syn::Block, name: &Ident, errors: &mut Errors) -> Vec<L
         name: &'a Ident,
         uses: Vec<(Vec<Ident>, Use, Span)>,
         bare: Vec<Span>,
-        rows: Vec<Span>,
         int_context: bool,
     }
     impl Uses<'_> {
@@ -300,8 +305,8 @@ fn struct_leaves(block: &syn::Block, name: &Ident, errors: &mut Errors) -> Vec<L
                 Expr::Index(ix) if matches!(&*ix.expr, Expr::Index(inner) if chain(&inner.expr, self.name).is_some()) =>
                 {
                     if let Expr::Index(inner) = &*ix.expr {
-                        self.rows.push(syn::spanned::Spanned::span(&*ix.expr));
-                        self.visit_expr(&inner.index);
+                        self.record(&inner.expr, Use::Rows);
+                        self.operand(&inner.index, Use::Int);
                     }
                     self.operand(&ix.index, Use::Int);
                 }
@@ -337,7 +342,14 @@ fn struct_leaves(block: &syn::Block, name: &Ident, errors: &mut Errors) -> Vec<L
                     } else {
                         Use::Scalar
                     };
-                    self.operand(&m.receiver, how);
+                    if how == Use::Vector {
+                        // `0..p.w.len()`: a vector, in a range bound too.
+                        let outer = std::mem::replace(&mut self.int_context, false);
+                        self.operand(&m.receiver, how);
+                        self.int_context = outer;
+                    } else {
+                        self.operand(&m.receiver, how);
+                    }
                     for a in &m.args {
                         self.visit_expr(a);
                     }
@@ -362,13 +374,9 @@ fn struct_leaves(block: &syn::Block, name: &Ident, errors: &mut Errors) -> Vec<L
         name,
         uses: Vec::new(),
         bare: Vec::new(),
-        rows: Vec::new(),
         int_context: false,
     };
     uses.visit_block(block);
-    for span in uses.rows {
-        errors.push(syn::Error::new(span, "a field of a differentiated struct is read as a vector (`p.w[i]`); one indexed twice (`p.w[i][j]`) is not read yet: store it flat (`w: Vec<f64>`, read as `p.w[i * cols + j]`)"));
-    }
     for span in uses.bare {
         errors.push(syn::Error::new(span, format!("`{name}` is differentiated field by field: read its fields (`{name}.field`) here; passing the whole struct on is not differentiated yet")));
     }
@@ -387,10 +395,11 @@ fn struct_leaves(block: &syn::Block, name: &Ident, errors: &mut Errors) -> Vec<L
             .map(|(_, h, s)| (*h, *s))
             .collect();
         let has = |u: Use| hows.iter().any(|(h, _)| *h == u);
-        if has(Use::Int) || !(has(Use::Scalar) || has(Use::Vector)) {
+        let array = has(Use::Vector) || has(Use::Rows);
+        if has(Use::Int) || !(has(Use::Scalar) || array) {
             continue;
         }
-        if has(Use::Scalar) && has(Use::Vector) {
+        if has(Use::Scalar) && array {
             let span = hows
                 .iter()
                 .find(|(h, _)| *h == Use::Scalar)
@@ -399,10 +408,12 @@ fn struct_leaves(block: &syn::Block, name: &Ident, errors: &mut Errors) -> Vec<L
             continue;
         }
         let joined: Vec<String> = path.iter().map(|i| i.to_string()).collect();
+        let leaf = format!("__{}_{}", name, joined.join("_"));
         leaves.push(Leaf {
             path: path.clone(),
-            name: format_ident!("__{}_{}", name, joined.join("_")),
-            vector: has(Use::Vector),
+            cols: has(Use::Rows).then(|| format_ident!("{}_COLS", leaf.to_uppercase())),
+            name: format_ident!("{leaf}"),
+            vector: !has(Use::Rows) && has(Use::Vector),
         });
     }
     for a in &leaves {
@@ -750,7 +761,13 @@ fn pure_item(item: &ItemFn, groups: &[Group], any_mut: bool, ret: Option<&Type>)
                 inputs.push(arg.clone());
                 for l in leaves {
                     let n = &l.name;
-                    inputs.push(if l.vector {
+                    inputs.push(if let Some(c) = &l.cols {
+                        pure.sig
+                            .generics
+                            .params
+                            .push(syn::parse_quote!(const #c: usize));
+                        syn::parse_quote!(#n: &[[#elem; #c]])
+                    } else if l.vector {
                         syn::parse_quote!(#n: &[#elem])
                     } else {
                         syn::parse_quote!(#n: #elem)
@@ -1002,7 +1019,8 @@ impl Wrappers<'_> {
         self.file.items.iter().find_map(|it| match it {
             syn::Item::Fn(f)
                 if f.sig.ident == name
-                    && f.sig.generics.params.len() <= self.item.sig.generics.params.len() =>
+                    && f.sig.generics.params.len()
+                        <= self.item.sig.generics.params.len() + self.cols() =>
             {
                 Some(&f.sig)
             }
@@ -1023,6 +1041,18 @@ impl Wrappers<'_> {
 
     fn name(&self, suffix: &str) -> Ident {
         format_ident!("{}_{suffix}", self.item.sig.ident)
+    }
+
+    /// The pure function's const parameters: the row lengths of struct
+    /// fields indexed twice.
+    fn cols(&self) -> usize {
+        self.groups
+            .iter()
+            .map(|g| match &g.kind {
+                Kind::Struct { leaves, .. } => leaves.iter().filter(|l| l.cols.is_some()).count(),
+                _ => 0,
+            })
+            .sum()
     }
 
     /// The pure function's parameter count.
@@ -1083,7 +1113,7 @@ impl Wrappers<'_> {
                     args.push(quote!(#name));
                     for l in leaves {
                         let path = &l.path;
-                        args.push(if l.vector {
+                        args.push(if l.vector || l.cols.is_some() {
                             quote!(&#name #(.#path)* [..])
                         } else {
                             quote!(#name #(.#path)*)
@@ -1175,7 +1205,9 @@ impl Wrappers<'_> {
                     let private = self.cx.private();
                     for l in leaves.iter().filter(|l| self.wrt.contains(&l.name)) {
                         let (path, diff) = (&l.path, self.differentiated(&g.ident, st, &l.path));
-                        args.push(if l.vector {
+                        args.push(if l.cols.is_some() {
+                            quote!(&#private::rows_tangent_or_zeros(#diff, &#dot #(.#path)* [..])[..])
+                        } else if l.vector {
                             quote!(&#private::tangent_or_zeros(#diff, &#dot #(.#path)* [..])[..])
                         } else {
                             quote!(if #diff { #dot #(.#path)* } else { #private::Tangent::zero_tangent(&#dot #(.#path)*) })
@@ -1249,7 +1281,7 @@ impl Wrappers<'_> {
                     for (l, &j) in wrt_leaves.zip(&taken) {
                         let (path, part) = (&l.path, &parts[j]);
                         let diff = self.differentiated(p, st, path);
-                        sets.extend(if l.vector {
+                        sets.extend(if l.vector || l.cols.is_some() {
                             quote!(if #diff { #built #(.#path)* .copy_from_slice(&#part); })
                         } else {
                             quote!(if #diff { #built #(.#path)* = #part; })
@@ -1359,10 +1391,44 @@ impl Wrappers<'_> {
     /// A companion whose result passes through unchanged.
     fn passing(&self, suffix: &str, doc: &str) -> Option<TokenStream> {
         let pure = self.pure_fn(suffix)?;
+        if self.cols() > 0 {
+            return self.no_jacobian_of_rows(suffix);
+        }
         let out = self.output(pure)?;
         let head = self.head(suffix, doc, &[], out.to_token_stream());
         let (name, args) = (self.pure_name(suffix), self.pure_args());
         Some(quote!(#head { #name(#(#args,)*) }))
+    }
+
+    /// A companion that fails to compile where it is called, saying why:
+    /// its first parameter's type is a marker no type implements.
+    fn no_jacobian_of_rows(&self, suffix: &str) -> Option<TokenStream> {
+        let (private, marker) = (self.cx.private(), local("Unavailable"));
+        let mut params: Vec<TokenStream> = self
+            .item
+            .sig
+            .inputs
+            .iter()
+            .map(|a| a.to_token_stream())
+            .collect();
+        let first = params.first_mut()?;
+        let arg0 = local("arg0");
+        *first = quote!(#arg0: #marker);
+        let mut generics = self.item.sig.generics.clone();
+        generics
+            .params
+            .push(syn::parse_quote!(#marker: #private::NoJacobianOfRows));
+        let (generics, _, where_clause) = generics.split_for_impl();
+        let (vis, name) = (&self.item.vis, self.name(suffix));
+        let doc = format!(
+            "Not available: [`{}`] reads a struct field indexed twice (`p.w[i][j]`); `_vjp` with each basis cotangent gives the Jacobian.",
+            self.item.sig.ident
+        );
+        Some(quote! {
+            #[doc = #doc]
+            #[allow(clippy::too_many_arguments, unused_variables, dead_code)]
+            #vis fn #name #generics (#(#params,)*) #where_clause { ::core::unreachable!() }
+        })
     }
 
     /// The values the pure function returns: `(ret, p1, p2, ..)` as a

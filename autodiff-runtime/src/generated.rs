@@ -111,6 +111,17 @@ pub trait NeedsHessianOption {}
 )]
 pub trait ThirdDerivativesNotGenerated {}
 
+/// Marker for `_jacobian` and `_hessian` of a function whose struct
+/// parameter has a field indexed twice (`p.w[i][j]`): their flattened
+/// layout has no type the macro can name, and the call fails to compile
+/// with the message below.
+#[diagnostic::on_unimplemented(
+    message = "`_jacobian` and `_hessian` are not generated for a struct field indexed twice (`p.w[i][j]`)",
+    label = "a struct parameter with a field of rows",
+    note = "`_grad`, `_vjp`, `_jvp` and `_hvp` give tangents and gradients as the struct itself; a Jacobian is `_vjp` with each basis cotangent"
+)]
+pub trait NoJacobianOfRows {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,7 +47,7 @@ pub mod __private {
     pub use crate::fill::{ArrayFill, Fill, FillLike, VecFill};
     pub use crate::generated::{
         check_len, Cotangent, GradientNeedsScalarOutput, HessianNeedsScalarOutput,
-        NeedsHessianOption, ThirdDerivativesNotGenerated,
+        NeedsHessianOption, NoJacobianOfRows, ThirdDerivativesNotGenerated,
     };
     // The traits in the helpers' bounds: public so that the helpers are,
     // never called by name.
@@ -57,7 +57,7 @@ pub mod __private {
     pub use crate::matrix::Matrix;
     pub use crate::pretty::{Pretty, PrettyEntry};
     pub use crate::scalar::{cast, lit, max_first, min_first, sign0};
-    pub use crate::tangent::{differentiated, tangent_or_zeros, Tangent};
+    pub use crate::tangent::{differentiated, rows_tangent_or_zeros, tangent_or_zeros, Tangent};
     pub use crate::vector::{MatrixParam, VectorOut, VectorParam};
     /// The owned type of an `ArrayView1`'s gradient.
     #[cfg(feature = "ndarray")]

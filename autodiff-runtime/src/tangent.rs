@@ -95,3 +95,16 @@ pub fn tangent_or_zeros<T: Copy + num_traits::Zero>(
         std::borrow::Cow::Owned(vec![T::zero(); tangent.len()])
     }
 }
+
+/// [`tangent_or_zeros`] of rows of a fixed length (`[[T; C]]`).
+#[doc(hidden)]
+pub fn rows_tangent_or_zeros<T: Copy + num_traits::Zero, const C: usize>(
+    differentiated: bool,
+    tangent: &[[T; C]],
+) -> std::borrow::Cow<'_, [[T; C]]> {
+    if differentiated {
+        std::borrow::Cow::Borrowed(tangent)
+    } else {
+        std::borrow::Cow::Owned(vec![[T::zero(); C]; tangent.len()])
+    }
+}

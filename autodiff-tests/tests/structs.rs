@@ -223,3 +223,124 @@ fn integer_fields_in_bounds_are_data() {
     assert!(close(g.w[0], c * 0.7, 1e-15) && close(g.w[1], c * 0.7, 1e-15));
     assert_eq!((g.w[2], g.n), (0.0, 0));
 }
+
+// ---------------------------------------------------------------------------
+// A field indexed twice (`p.w[i][j]`): a weight matrix as rows of a fixed
+// length, in an array field and in a `Vec` field.
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Debug, PartialEq, Tangent)]
+struct Dense {
+    w: [[f64; 3]; 2],
+    b: [f64; 2],
+}
+
+#[derive(Clone, Debug, PartialEq, Tangent)]
+struct Rows {
+    w: Vec<[f64; 2]>,
+    scale: f64,
+}
+
+#[differentiate(wrt(p, x))]
+fn dense(p: &Dense, x: &[f64; 3]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..2 {
+        let mut z = p.b[i];
+        for j in 0..3 {
+            z += p.w[i][j] * x[j];
+        }
+        s += z.tanh();
+    }
+    s
+}
+
+fn dense_dual<D: DualNum<f64> + Copy>(z: &[D]) -> D {
+    // [w00, w01, w02, w10, w11, w12, b0, b1, x0, x1, x2]
+    let mut s = D::from(0.0);
+    for i in 0..2 {
+        let mut a = z[6 + i];
+        for j in 0..3 {
+            a += z[3 * i + j] * z[8 + j];
+        }
+        s += a.tanh();
+    }
+    s
+}
+
+#[differentiate(wrt(r))]
+fn rows(r: &Rows, x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..r.w.len() {
+        s += r.w[i][0] * x[i] + (r.w[i][1] * r.scale).sin();
+    }
+    s * s
+}
+
+#[test]
+fn a_field_indexed_twice_is_differentiated() {
+    let p = Dense {
+        w: [[0.3, -0.2, 0.8], [1.1, 0.4, -0.6]],
+        b: [0.05, -0.1],
+    };
+    let x = [0.7, -1.3, 0.25];
+    let (gp, gx) = dense_grad(&p, &x);
+    let mut z: Vec<f64> = p.w.iter().flatten().copied().collect();
+    z.extend(p.b);
+    z.extend(x);
+    let want = dual_grad(|z| dense_dual(z), &z);
+    for i in 0..2 {
+        for j in 0..3 {
+            assert!(close(gp.w[i][j], want[3 * i + j], 1e-14), "w[{i}][{j}]");
+        }
+        assert!(close(gp.b[i], want[6 + i], 1e-14), "b[{i}]");
+    }
+    for j in 0..3 {
+        assert!(close(gx[j], want[8 + j], 1e-14), "x[{j}]");
+    }
+    // The tangent is the struct too: J·v along every leaf at once.
+    let dot = Dense {
+        w: [[1.0, 0.5, -0.5], [0.25, -1.0, 2.0]],
+        b: [0.5, 1.5],
+    };
+    let (_, t) = dense_jvp(&p, &x, &dot, &[0.0; 3]);
+    let mut v: Vec<f64> = dot.w.iter().flatten().copied().collect();
+    v.extend(dot.b);
+    v.extend([0.0; 3]);
+    assert!(
+        close(
+            t,
+            want.iter().zip(&v).map(|(a, b)| a * b).sum::<f64>(),
+            1e-14
+        ),
+        "the tangent"
+    );
+
+    let r = Rows {
+        w: vec![[0.5, -0.3], [1.2, 0.9], [-0.4, 0.2]],
+        scale: 1.7,
+    };
+    let xs = [0.3, -0.8, 1.1];
+    let g = rows_grad(&r, &xs);
+    let f = |w: &[[f64; 2]], scale: f64| {
+        let s: f64 = (0..3)
+            .map(|i| w[i][0] * xs[i] + (w[i][1] * scale).sin())
+            .sum();
+        s * s
+    };
+    let h = 1e-6;
+    for i in 0..3 {
+        for j in 0..2 {
+            let (mut up, mut down) = (r.w.clone(), r.w.clone());
+            up[i][j] += h;
+            down[i][j] -= h;
+            let fd = (f(&up, r.scale) - f(&down, r.scale)) / (2.0 * h);
+            assert!(
+                close(g.w[i][j], fd, 1e-7),
+                "w[{i}][{j}]: {} vs {fd}",
+                g.w[i][j]
+            );
+        }
+    }
+    let fd = (f(&r.w, r.scale + h) - f(&r.w, r.scale - h)) / (2.0 * h);
+    assert!(close(g.scale, fd, 1e-7), "scale");
+}
