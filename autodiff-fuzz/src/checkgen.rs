@@ -131,9 +131,12 @@ pub fn check_source(case: &Case) -> Option<String> {
     s.push_str(&format!(
         "    fn name(&self) -> &'static str {{\n        \"{m}\"\n    }}\n"
     ));
+    // A value rounded to `f32` inside an `f64` function (`x as f32`) is
+    // checked to single precision: finite differences of the rounded
+    // value are that coarse (seed 15 case 238).
+    let single = r.elem == Elem::F32 || case.item.contains(" as f32");
     s.push_str(&format!(
-        "    fn single(&self) -> bool {{\n        {}\n    }}\n",
-        r.elem == Elem::F32
+        "    fn single(&self) -> bool {{\n        {single}\n    }}\n"
     ));
     s.push_str(&format!(
         "    fn param_sizes(&self) -> Vec<usize> {{\n        vec![{}]\n    }}\n",
