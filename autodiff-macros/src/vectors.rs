@@ -23,12 +23,20 @@
 //! `MatrixParam`), with `m[(i, j)]` as `m[i][j]`, `m.nrows()`/`m.ncols()`
 //! as the shape and `m * x` as `matvec(&m, &x)`.
 //!
+//! Matrices of run-time shape (`DMatrix`, `Array2`, `ArrayView2`) that are
+//! differentiated are read as one slice of their elements in storage order
+//! (nalgebra's column after column, ndarray's row after row; the runtime's
+//! `DynMatrixParam`), with their shape as two hidden `usize` parameters
+//! after the user's: `m[(i, j)]` (and ndarray's `m[[i, j]]`) is the flat
+//! element, `m.nrows()`/`m.ncols()`/`m.dim()` the shape, `m.sum()`,
+//! `m.norm()` the helpers on the elements, and `m * x` (nalgebra),
+//! `m.dot(&x)` (ndarray) a loop. Gradients come back in the matrix's owned
+//! type. Not differentiated, such a matrix is data and keeps its type.
+//!
 //! The macro sees tokens only: the generated code compiles where the user
-//! enabled the facade's feature of that crate. Matrices of run-time shape
-//! (`DMatrix`, `Array2`, `ArrayView2`) are not differentiated: a spanned
-//! error says what to pass instead.
+//! enabled the facade's feature of that crate.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
@@ -53,8 +61,7 @@ const VECTORS: &[&str] = &[
     "Array1",
     "ArrayView1",
 ];
-/// The matrix types of run-time shape, which are refused (the pipeline's
-/// matrices have rows of a fixed length).
+/// The matrix types of run-time shape, read as flat slices with a shape.
 const MATRICES: &[&str] = &["DMatrix", "Array2", "ArrayView2"];
 
 /// A parameter of one of [`VECTORS`]' types.
@@ -76,6 +83,9 @@ struct VectorParam {
     shape: Option<(TokenStream, TokenStream)>,
     /// One of nalgebra's types (not ndarray's).
     nalgebra: bool,
+    /// A matrix of run-time shape: the hidden parameters of the slice
+    /// function holding its rows and columns.
+    dynamic: Option<(Ident, Ident)>,
 }
 
 impl VectorParam {
@@ -83,9 +93,10 @@ impl VectorParam {
     /// `MatrixParam` (as an array of rows).
     fn reader(&self, cx: &Cx) -> TokenStream {
         let private = cx.private();
-        match self.shape {
-            None => quote!(#private::VectorParam),
-            Some(_) => quote!(#private::MatrixParam),
+        match (&self.shape, &self.dynamic) {
+            (_, Some(_)) => quote!(#private::DynMatrixParam),
+            (None, None) => quote!(#private::VectorParam),
+            (Some(_), None) => quote!(#private::MatrixParam),
         }
     }
 }
@@ -149,8 +160,9 @@ fn value_ty(ty: &Type) -> &Type {
     }
 }
 
-/// The parameters of `item` of a vector type with a float element.
-fn vector_params(cx: &Cx, item: &ItemFn) -> Vec<VectorParam> {
+/// The parameters of `item` of a vector type with a float element, and
+/// the differentiated ones of a matrix type of run-time shape.
+fn vector_params(cx: &Cx, item: &ItemFn, args: &Args) -> Vec<VectorParam> {
     let private = cx.private();
     let mut out = Vec::new();
     for (index, input) in item.sig.inputs.iter().enumerate() {
@@ -161,16 +173,25 @@ fn vector_params(cx: &Cx, item: &ItemFn) -> Vec<VectorParam> {
         };
         let name = last.ident.to_string();
         let shape = matrix_shape(last);
-        let known = VECTORS.contains(&name.as_str()) || shape.is_some();
+        let named = args.wrt.as_ref().is_none_or(|w| w.contains(&pi.ident));
+        let dynamic = (MATRICES.contains(&name.as_str()) && named).then(|| {
+            let x = &pi.ident;
+            (
+                local(&format!("__{x}_nrows")),
+                local(&format!("__{x}_ncols")),
+            )
+        });
+        let known = VECTORS.contains(&name.as_str()) || shape.is_some() || dynamic.is_some();
         if !known || cx.float_of(elem).is_none() {
             continue;
         }
-        let owned: Type = if name == "ArrayView1" {
-            syn::parse_quote!(#private::Array1<#elem>)
-        } else {
-            value_ty(&pt.ty).clone()
+        let view = name.starts_with("ArrayView");
+        let owned: Type = match name.as_str() {
+            "ArrayView1" => syn::parse_quote!(#private::Array1<#elem>),
+            "ArrayView2" => syn::parse_quote!(#private::Array2<#elem>),
+            _ => value_ty(&pt.ty).clone(),
         };
-        let by_value = !matches!(&*pt.ty, Type::Reference(_)) && name != "ArrayView1";
+        let by_value = !matches!(&*pt.ty, Type::Reference(_)) && !view;
         out.push(VectorParam {
             index,
             ident: pi.ident.clone(),
@@ -180,6 +201,7 @@ fn vector_params(cx: &Cx, item: &ItemFn) -> Vec<VectorParam> {
             by_value,
             shape,
             nalgebra: !name.starts_with("Array"),
+            dynamic,
         });
     }
     out
@@ -201,29 +223,6 @@ fn vector_output(cx: &Cx, item: &ItemFn) -> Option<(Type, Type)> {
     (ours && cx.float_of(elem).is_some()).then(|| ((**ty).clone(), elem.clone()))
 }
 
-/// The errors of matrix parameters that would be differentiated (named in
-/// `wrt`, or every float parameter when there is no `wrt`).
-fn matrix_errors(cx: &Cx, item: &ItemFn, args: &Args, errors: &mut Errors) {
-    for input in &item.sig.inputs {
-        let FnArg::Typed(pt) = input else { continue };
-        let Pat::Ident(pi) = &*pt.pat else { continue };
-        let Some((last, elem)) = container(&pt.ty) else {
-            continue;
-        };
-        let name = last.ident.to_string();
-        if !MATRICES.contains(&name.as_str()) || cx.float_of(elem).is_none() {
-            continue;
-        }
-        let named = args.wrt.as_ref().is_none_or(|w| w.contains(&pi.ident));
-        if named {
-            errors.at(
-                &pt.ty,
-                format!("#[differentiate] does not differentiate `{name}` parameters yet (a matrix of run-time shape); pass a fixed-size `SMatrix`, rows of a fixed length (`&[[T; C]]`), or the matrix flat as a vector (`DVector`, `Array1`, `&[T]`) indexed as `m[i * ncols + j]`; or leave `{}` out of `wrt(...)` to use it as constant data", pi.ident),
-            );
-        }
-    }
-}
-
 /// The expansion of a function with vector or matrix parameters, or
 /// `None` when it has none (the common case: the pipeline as usual).
 /// `again` is the pipeline itself, run on the function with slices.
@@ -239,8 +238,7 @@ pub fn expand(
     let cx = Cx::new(signature::float_param(&item.sig.generics))
         .with_crate(context::facade(args.krate.as_ref()));
     let mut errors = Errors::default();
-    matrix_errors(&cx, item, &args, &mut errors);
-    let vectors = vector_params(&cx, item);
+    let vectors = vector_params(&cx, item, &args);
     let out = vector_output(&cx, item);
     if vectors.is_empty() && errors.is_empty() && out.is_none() {
         return None;
@@ -355,11 +353,29 @@ fn with_slices(
             };
         }
     }
+    // The shapes of matrices of run-time shape, after the user's
+    // parameters (so that those keep their places).
+    for (rows, cols) in vectors.iter().filter_map(|v| v.dynamic.as_ref()) {
+        item.sig.inputs.push(syn::parse_quote!(#rows: usize));
+        item.sig.inputs.push(syn::parse_quote!(#cols: usize));
+    }
     let mut methods = Methods {
         names: vectors
             .iter()
-            .filter(|v| v.shape.is_none())
+            .filter(|v| v.shape.is_none() && v.dynamic.is_none())
             .map(|v| v.ident.clone())
+            .collect(),
+        dynamic: vectors
+            .iter()
+            .filter_map(|v| {
+                let (rows, cols) = v.dynamic.clone()?;
+                Some(Dynamic {
+                    ident: v.ident.clone(),
+                    rows,
+                    cols,
+                    by_columns: v.nalgebra,
+                })
+            })
             .collect(),
         matrices: vectors
             .iter()
@@ -367,7 +383,7 @@ fn with_slices(
             .collect(),
         nalgebra: vectors
             .iter()
-            .filter(|v| v.shape.is_none() && v.nalgebra)
+            .filter(|v| v.shape.is_none() && v.dynamic.is_none() && v.nalgebra)
             .map(|v| v.ident.clone())
             .collect(),
         krate: helpers_path(),
@@ -392,6 +408,8 @@ fn helpers_path() -> TokenStream {
 /// parameter) as `matvec(&m, &x)`.
 struct Methods {
     names: Vec<Ident>,
+    /// The matrix parameters of run-time shape.
+    dynamic: Vec<Dynamic>,
     /// The matrix parameters and their shapes.
     matrices: Vec<(Ident, (TokenStream, TokenStream))>,
     /// The vector parameters of nalgebra's types (whose `as_slice()` is
@@ -404,7 +422,111 @@ struct Methods {
     closures: Vec<Ident>,
 }
 
+/// A matrix parameter of run-time shape, read as a flat slice.
+struct Dynamic {
+    ident: Ident,
+    /// The hidden parameters holding its shape.
+    rows: Ident,
+    cols: Ident,
+    /// Stored column after column (nalgebra), else row after row.
+    by_columns: bool,
+}
+
+impl Dynamic {
+    /// The flat index of element `(i, j)`.
+    fn at(&self, i: &Expr, j: &Expr) -> TokenStream {
+        let (rows, cols) = (&self.rows, &self.cols);
+        if self.by_columns {
+            quote!((#j) * #rows + (#i))
+        } else {
+            quote!((#i) * #cols + (#j))
+        }
+    }
+
+    /// `m * x` as a loop over the flat elements: a `Vec` of `nrows`.
+    fn matvec(&self, x: &Ident, span: Span) -> Expr {
+        let (m, rows, cols) = (&self.ident, &self.rows, &self.cols);
+        let (y, i, j) = (local("__y"), local("__i"), local("__j"));
+        let at = self.at(&syn::parse_quote!(#i), &syn::parse_quote!(#j));
+        syn::parse_quote_spanned!(span=> {
+            let mut #y = vec![0.0; #rows];
+            for #i in 0..#rows {
+                for #j in 0..#cols {
+                    #y[#i] += #m[#at] * #x[#j];
+                }
+            }
+            #y
+        })
+    }
+}
+
 impl Methods {
+    fn dynamic(&self, e: &Expr) -> Option<&Dynamic> {
+        let m = Self::param(e, self.dynamic.iter().map(|d| &d.ident))?;
+        self.dynamic.iter().find(|d| d.ident == m)
+    }
+
+    /// The rewrite of `e` for a matrix parameter of run-time shape, if it
+    /// is one, or an error for what is not read on one.
+    fn dynamic_matrix(&mut self, e: &Expr) -> Option<Expr> {
+        let krate = self.krate.clone();
+        match e {
+            Expr::Index(ix) => {
+                let d = self.dynamic(&ix.expr)?;
+                let elems: Vec<&Expr> = match &*ix.index {
+                    Expr::Tuple(t) => t.elems.iter().collect(),
+                    Expr::Array(a) => a.elems.iter().collect(),
+                    _ => Vec::new(),
+                };
+                let span = ix.bracket_token.span.join();
+                let [i, j] = elems[..] else {
+                    let m = d.ident.clone();
+                    self.errors.push(syn::Error::new_spanned(
+                        &ix.index,
+                        format!("index the matrix `{m}` by row and column: `{m}[(i, j)]`"),
+                    ));
+                    return Some(syn::parse_quote_spanned!(span=> #m[0]));
+                };
+                let (m, at) = (&d.ident, d.at(i, j));
+                Some(syn::parse_quote_spanned!(span=> #m[#at]))
+            }
+            Expr::MethodCall(mc) if mc.turbofish.is_none() => {
+                let d = self.dynamic(&mc.receiver)?;
+                let (m, rows, cols) = (d.ident.clone(), d.rows.clone(), d.cols.clone());
+                let by_columns = d.by_columns;
+                let span = mc.method.span();
+                let arg = mc.args.first().and_then(|a| Self::param(a, &self.names));
+                match (mc.method.to_string().as_str(), mc.args.len()) {
+                    ("nrows", 0) => Some(syn::parse_quote_spanned!(span=> #rows)),
+                    ("ncols", 0) => Some(syn::parse_quote_spanned!(span=> #cols)),
+                    ("dim", 0) => Some(syn::parse_quote_spanned!(span=> (#rows, #cols))),
+                    ("sum", 0) => Some(syn::parse_quote_spanned!(span=> #krate::sum(&#m))),
+                    ("norm", 0) if d.by_columns => {
+                        Some(syn::parse_quote_spanned!(span=> #krate::norm(&#m)))
+                    }
+                    ("norm_squared", 0) if d.by_columns => {
+                        Some(syn::parse_quote_spanned!(span=> #krate::dot(&#m, &#m)))
+                    }
+                    ("dot", 1) if !d.by_columns && arg.is_some() => arg.map(|x| d.matvec(&x, span)),
+                    ("len" | "is_empty", 0) => None,
+                    (name, _) => {
+                        let what = m.to_string();
+                        self.errors.push(syn::Error::new(span, format!("#[differentiate] reads the matrix `{what}` by its elements `{what}[(i, j)]`, `nrows()`, `ncols()`, `sum()`{} and its product with a vector parameter; `{name}` is not read on it: write it with those, or leave `{what}` out of `wrt(...)`", if by_columns { ", `norm()`" } else { "" })));
+                        // Read as something the pipeline takes: the error
+                        // above is the one the user sees.
+                        Some(syn::parse_quote_spanned!(span=> #krate::sum(&#m)))
+                    }
+                }
+            }
+            Expr::Binary(b) if matches!(b.op, syn::BinOp::Mul(_)) => {
+                let d = self.dynamic(&b.left)?;
+                let x = Self::param(&b.right, &self.names)?;
+                d.by_columns.then(|| d.matvec(&x, b.op.span()))
+            }
+            _ => None,
+        }
+    }
+
     /// The parameter `e` names, if it is one of `among`.
     fn param<'a>(e: &Expr, among: impl IntoIterator<Item = &'a Ident>) -> Option<Ident> {
         let e = match e {
@@ -468,7 +590,8 @@ impl Methods {
             let all = self
                 .names
                 .iter()
-                .chain(self.matrices.iter().map(|(id, _)| id));
+                .chain(self.matrices.iter().map(|(id, _)| id))
+                .chain(self.dynamic.iter().map(|d| &d.ident));
             if let Some(x) = Self::param(a, all) {
                 self.errors.push(syn::Error::new_spanned(a, format!("#[differentiate] reads `{x}` as a slice of its elements (or an array of rows), so it cannot pass `{x}` to `{callee}`, which takes its own type: pass a slice (`{x}.as_slice()` of a nalgebra vector, or take `&[T]` in both functions), or compute what `{callee}` does inline")));
             }
@@ -495,7 +618,7 @@ impl VisitMut for Methods {
             }
         }
         syn::visit_mut::visit_expr_mut(self, e);
-        if let Some(rewritten) = self.matrix(e) {
+        if let Some(rewritten) = self.matrix(e).or_else(|| self.dynamic_matrix(e)) {
             *e = rewritten;
             return;
         }
@@ -562,6 +685,32 @@ impl Wrap<'_> {
         self.vectors.iter().find(|v| v.index == index)
     }
 
+    /// The hidden shape parameters of the slice function, after the
+    /// user's: each as the call that reads it from its matrix.
+    fn hidden(&self) -> Vec<TokenStream> {
+        let mut out = Vec::new();
+        for v in self.vectors.iter().filter(|v| v.dynamic.is_some()) {
+            let (reader, x, span) = (v.reader(self.cx), &v.ident, v.ty.span());
+            out.push(quote_spanned!(span=> #reader::nrows(&#x)));
+            out.push(quote_spanned!(span=> #reader::ncols(&#x)));
+        }
+        out
+    }
+
+    /// Where slice-function parameter `k` comes from: the user's parameter
+    /// `k`, hidden shape `k - n`, or extra parameter (tangent, cotangent)
+    /// `k - n - hidden`.
+    fn place(&self, k: usize) -> Place {
+        let (n, h) = (self.item.sig.inputs.len(), self.hidden().len());
+        if k < n {
+            Place::User(k)
+        } else if k < n + h {
+            Place::Hidden(k - n)
+        } else {
+            Place::Extra(k - n - h)
+        }
+    }
+
     /// The tangent type of vector parameter `v`: its type, by reference
     /// when it is passed by value.
     fn dot_ty(v: &VectorParam) -> Type {
@@ -611,60 +760,72 @@ impl Wrap<'_> {
     }
 
     /// `f` with the vector parameters (and tangents, for the companions
-    /// of suffix `suffix` that take them) in their own types.
+    /// of suffix `suffix` that take them) in their own types, without the
+    /// hidden shape parameters.
     fn retyped(&self, mut f: ItemFn, suffix: &str) -> ItemFn {
-        let n = self.item.sig.inputs.len();
         let dots = takes_dots(suffix);
-        for (k, input) in f.sig.inputs.iter_mut().enumerate() {
-            let FnArg::Typed(pt) = input else { continue };
-            let ty = if k < n {
-                match self.vector(k) {
-                    // A stub's marker parameter keeps its type.
-                    Some(v) if !matches!(&*pt.ty, Type::Path(_)) => v.ty.clone(),
-                    _ => continue,
+        let inputs = std::mem::take(&mut f.sig.inputs);
+        for (k, mut input) in inputs.into_iter().enumerate() {
+            let place = self.place(k);
+            if let (FnArg::Typed(pt), Some(ty)) = (&mut input, self.user_ty(place, suffix, dots)) {
+                // A stub's marker parameter keeps its type.
+                if !(matches!(place, Place::User(_)) && matches!(&*pt.ty, Type::Path(_))) {
+                    *pt.ty = ty;
                 }
-            } else if dots {
-                match self.wrt.get(k - n).and_then(|&i| self.vector(i)) {
-                    Some(v) => Self::dot_ty(v),
-                    _ => continue,
-                }
-            } else if let (Some(out), "vjp", true) = (self.out, suffix, k == n) {
-                // The cotangent of a vector output has its type.
-                syn::parse_quote!(&#out)
-            } else {
-                continue;
-            };
-            *pt.ty = ty;
+            }
+            if !matches!(place, Place::Hidden(_)) {
+                f.sig.inputs.push(input);
+            }
         }
         f
     }
 
+    /// The user's type of the parameter at `place`, where it differs from
+    /// the slice function's.
+    fn user_ty(&self, place: Place, suffix: &str, dots: bool) -> Option<Type> {
+        match place {
+            Place::User(k) => self.vector(k).map(|v| v.ty.clone()),
+            Place::Hidden(_) => None,
+            Place::Extra(e) if dots => self
+                .wrt
+                .get(e)
+                .and_then(|&i| self.vector(i))
+                .map(Self::dot_ty),
+            // The cotangent of a vector output has its type.
+            Place::Extra(0) if suffix == "vjp" => self.out.map(|out| syn::parse_quote!(&#out)),
+            Place::Extra(_) => None,
+        }
+    }
+
     /// The companion `f` (of suffix `suffix`) wrapped for the vector types.
     fn wrapper(&self, inner: ItemFn, suffix: &str) -> TokenStream {
-        let n = self.item.sig.inputs.len();
         let dots = takes_dots(suffix);
         let mut outer = self.retyped(inner.clone(), suffix);
+        let hidden = self.hidden();
         let mut args = Vec::new();
         let mut likes = TokenStream::new();
         for (k, input) in inner.sig.inputs.iter().enumerate() {
             let FnArg::Typed(pt) = input else { continue };
             let Pat::Ident(pi) = &*pt.pat else { continue };
             let x = &pi.ident;
-            if let (Some(_), "vjp", true) = (self.out, suffix, k == n) {
-                let private = self.cx.private();
-                args.push(quote!(#private::VectorParam::elems(&#x)));
-                continue;
-            }
-            let vector = if k < n {
-                self.vector(k)
-            } else if dots {
-                self.wrt.get(k - n).and_then(|&i| self.vector(i))
-            } else {
-                None
+            let place = self.place(k);
+            let vector = match place {
+                Place::Hidden(h) => {
+                    args.push(hidden[h].clone());
+                    continue;
+                }
+                Place::Extra(0) if self.out.is_some() && suffix == "vjp" => {
+                    let private = self.cx.private();
+                    args.push(quote!(#private::VectorParam::elems(&#x)));
+                    continue;
+                }
+                Place::User(k) => self.vector(k),
+                Place::Extra(e) if dots => self.wrt.get(e).and_then(|&i| self.vector(i)),
+                Place::Extra(_) => None,
             };
             args.push(match vector {
                 Some(v) => {
-                    if k < n {
+                    if let Place::User(_) = place {
                         let like = like(&v.ident);
                         likes.extend(quote!(let #like = &#x;));
                     }
@@ -673,9 +834,10 @@ impl Wrap<'_> {
                     // points there.
                     let reader = v.reader(self.cx);
                     let span = v.ty.span();
-                    match v.shape {
-                        None => quote_spanned!(span=> #reader::elems(&#x)),
-                        Some(_) => quote_spanned!(span=> #reader::rows(&#x)),
+                    match (&v.shape, &v.dynamic) {
+                        (_, Some(_)) => quote_spanned!(span=> #reader::flat(&#x)),
+                        (None, None) => quote_spanned!(span=> #reader::elems(&#x)),
+                        (Some(_), None) => quote_spanned!(span=> #reader::rows(&#x)),
                     }
                 }
                 None => quote!(#x),
@@ -810,6 +972,15 @@ impl Wrap<'_> {
     }
 }
 
+/// Where a parameter of the slice function comes from (see
+/// [`Wrap::place`]).
+#[derive(Clone, Copy)]
+enum Place {
+    User(usize),
+    Hidden(usize),
+    Extra(usize),
+}
+
 /// Do the extra parameters of the companion of suffix `suffix` start with
 /// the tangents of the `wrt` parameters?
 fn takes_dots(suffix: &str) -> bool {
@@ -900,18 +1071,35 @@ mod tests {
         .assert_eq(&text[start..end]);
     }
 
-    /// A differentiated matrix is refused, spanned on its type.
+    /// A differentiated matrix of run-time shape is a flat slice with its
+    /// shape as hidden parameters, indexed in storage order (nalgebra's
+    /// column-major); a method it does not read is an error.
     #[test]
-    fn a_matrix_parameter_is_refused() {
+    fn a_dynamic_matrix_is_a_flat_slice_with_a_hidden_shape() {
         let text = expanded(
             quote!(),
-            quote! { fn f(a: &DMatrix<f64>, x: f64) -> f64 { a[(0, 0)] * x } },
+            quote! { fn f(a: &DMatrix<f64>, x: f64) -> f64 { a[(0, 1)] * x * a.nrows() as f64 } },
         );
-        assert!(text.contains("does not differentiate `DMatrix` parameters yet"));
-        // Named out of `wrt`, it is constant data.
+        assert!(
+            text.contains("fn f_grad(a: &DMatrix<f64>, x: f64) -> (DMatrix<f64>, f64)"),
+            "{text}"
+        );
+        assert!(text.contains("        a: &[f64],\n        x: f64,\n        __a_nrows: usize,\n        __a_ncols: usize,\n"), "{text}");
+        // Element (0, 1), column-major.
+        assert!(
+            text.contains("let t0 = 1 * __a_nrows;") && text.contains("a[t0]"),
+            "{text}"
+        );
+        assert!(text.contains("DynMatrixParam::nrows(&a)"), "{text}");
+        let text = expanded(
+            quote!(),
+            quote! { fn f(a: &DMatrix<f64>, x: f64) -> f64 { a.trace() * x } },
+        );
+        assert!(text.contains("`trace` is not read on it"), "{text}");
+        // Named out of `wrt`, it is constant data, as written.
         let text = expanded(
             quote!(wrt(x)),
-            quote! { fn f(a: &DMatrix<f64>, x: f64) -> f64 { a[(0, 0)] * x } },
+            quote! { fn f(a: &DMatrix<f64>, x: f64) -> f64 { a.trace() * x } },
         );
         assert!(!text.contains("compile_error"));
     }

@@ -58,10 +58,11 @@ pub mod __private {
     pub use crate::pretty::{Pretty, PrettyEntry};
     pub use crate::scalar::{cast, lit, max_first, min_first, sign0};
     pub use crate::tangent::{differentiated, rows_tangent_or_zeros, tangent_or_zeros, Tangent};
-    pub use crate::vector::{MatrixParam, VectorOut, VectorParam};
-    /// The owned type of an `ArrayView1`'s gradient.
+    pub use crate::vector::{DynMatrixParam, MatrixParam, VectorOut, VectorParam};
+    /// The owned types of an `ArrayView1`'s and an `ArrayView2`'s
+    /// gradients.
     #[cfg(feature = "ndarray")]
-    pub use ndarray::Array1;
+    pub use ndarray::{Array1, Array2};
 
     /// Derivative rules for the array helpers: the JVP and VJP kernels
     /// generated code calls for `sum`, `dot`, `matvec`, `softmax`, ...

@@ -95,12 +95,67 @@ impl<M: MatrixParam + ?Sized> MatrixParam for &M {
     }
 }
 
+/// A matrix parameter of run-time shape (nalgebra's `DMatrix`, ndarray's
+/// `Array2` and `ArrayView2`): its elements as one slice in its storage
+/// order (nalgebra's column after column, ndarray's row after row), its
+/// shape, and its owned type, which gradients come back in. Generated code
+/// calls it by path, and indexes the slice in that order.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a matrix type #[differentiate] reads",
+    note = "static-autodiff reads nalgebra 0.33's DMatrix under its feature `nalgebra`, ndarray 0.16's Array2 and ArrayView2 under `ndarray`: enable the feature, and use those versions"
+)]
+pub trait DynMatrixParam {
+    /// The element type.
+    type Elem;
+    /// The owned type of gradients.
+    type Owned;
+
+    /// The elements in storage order.
+    ///
+    /// # Panics
+    ///
+    /// If an ndarray's elements are not contiguous in row order (a
+    /// transposed or strided view): the message says what to pass.
+    fn flat(&self) -> &[Self::Elem];
+
+    /// The number of rows.
+    fn nrows(&self) -> usize;
+
+    /// The number of columns.
+    fn ncols(&self) -> usize;
+
+    /// The owned matrix of `like`'s shape holding `v` in storage order.
+    fn owned_from(like: &Self, v: Vec<Self::Elem>) -> Self::Owned;
+}
+
+impl<M: DynMatrixParam + ?Sized> DynMatrixParam for &M {
+    type Elem = M::Elem;
+    type Owned = M::Owned;
+
+    #[track_caller]
+    fn flat(&self) -> &[M::Elem] {
+        (**self).flat()
+    }
+
+    fn nrows(&self) -> usize {
+        (**self).nrows()
+    }
+
+    fn ncols(&self) -> usize {
+        (**self).ncols()
+    }
+
+    fn owned_from(like: &Self, v: Vec<M::Elem>) -> M::Owned {
+        M::owned_from(like, v)
+    }
+}
+
 /// No `Scalar` bound: a function generic over `T: Float` takes vectors of
 /// `T` (the storage is built directly).
 #[cfg(feature = "nalgebra")]
 mod with_nalgebra {
     use super::{MatrixParam, VectorParam};
-    use nalgebra::{ArrayStorage, DVector, Dyn, SMatrix, SVector, VecStorage, U1};
+    use nalgebra::{ArrayStorage, DMatrix, DVector, Dyn, SMatrix, SVector, VecStorage, U1};
 
     impl<T: Clone, const R: usize, const C: usize> MatrixParam for SMatrix<T, R, C> {
         type Rows = [[T; C]; R];
@@ -114,6 +169,27 @@ mod with_nalgebra {
             // nalgebra's storage is column after column.
             let columns = std::array::from_fn(|j| std::array::from_fn(|i| rows[i][j].clone()));
             SMatrix::from_data(ArrayStorage(columns))
+        }
+    }
+
+    impl<T> super::DynMatrixParam for DMatrix<T> {
+        type Elem = T;
+        type Owned = DMatrix<T>;
+
+        fn flat(&self) -> &[T] {
+            self.as_slice()
+        }
+
+        fn nrows(&self) -> usize {
+            self.nrows()
+        }
+
+        fn ncols(&self) -> usize {
+            self.ncols()
+        }
+
+        fn owned_from(like: &Self, v: Vec<T>) -> DMatrix<T> {
+            DMatrix::from_data(VecStorage::new(Dyn(like.nrows()), Dyn(like.ncols()), v))
         }
     }
 
@@ -160,7 +236,7 @@ mod with_nalgebra {
 #[cfg(feature = "ndarray")]
 mod with_ndarray {
     use super::VectorParam;
-    use ndarray::{Array1, ArrayView1};
+    use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
     /// The elements of a one-dimensional array, or a panic that says why
     /// there are none to borrow.
@@ -171,6 +247,73 @@ mod with_ndarray {
             None => panic!(
                 "#[differentiate] reads an {what} parameter as a slice, and this one's elements are not contiguous in memory (a strided or reversed view, like `a.slice(s![..;2])`): pass `x.to_owned()`, or a view of contiguous elements"
             ),
+        }
+    }
+
+    /// The elements of a two-dimensional array in row order, or a panic
+    /// that says why there are none to borrow.
+    #[track_caller]
+    fn rows_in_order<'a, T>(s: Option<&'a [T]>, what: &str) -> &'a [T] {
+        match s {
+            Some(s) => s,
+            None => panic!(
+                "#[differentiate] reads an {what} parameter as its elements row after row, and this one's are not contiguous in that order (a transposed or strided view, like `a.t()`): pass `a.as_standard_layout()`, or `a.to_owned()`"
+            ),
+        }
+    }
+
+    impl<T> super::DynMatrixParam for Array2<T> {
+        type Elem = T;
+        type Owned = Array2<T>;
+
+        #[track_caller]
+        fn flat(&self) -> &[T] {
+            rows_in_order(self.as_slice(), "Array2")
+        }
+
+        fn nrows(&self) -> usize {
+            self.nrows()
+        }
+
+        fn ncols(&self) -> usize {
+            self.ncols()
+        }
+
+        fn owned_from(like: &Self, v: Vec<T>) -> Array2<T> {
+            owned2(like.dim(), v)
+        }
+    }
+
+    impl<T> super::DynMatrixParam for ArrayView2<'_, T> {
+        type Elem = T;
+        type Owned = Array2<T>;
+
+        #[track_caller]
+        fn flat(&self) -> &[T] {
+            rows_in_order(self.to_slice(), "ArrayView2")
+        }
+
+        fn nrows(&self) -> usize {
+            self.nrows()
+        }
+
+        fn ncols(&self) -> usize {
+            self.ncols()
+        }
+
+        fn owned_from(like: &Self, v: Vec<T>) -> Array2<T> {
+            owned2(like.dim(), v)
+        }
+    }
+
+    /// The array of shape `dim` holding `v` row after row (`v` has that
+    /// many elements: the gradient of a matrix of that shape).
+    #[track_caller]
+    fn owned2<T>(dim: (usize, usize), v: Vec<T>) -> Array2<T> {
+        let n = v.len();
+        match Array2::from_shape_vec(dim, v) {
+            Ok(a) => a,
+            Err(_) => panic!("a gradient of {n} elements for an array of shape {dim:?}"),
         }
     }
 

@@ -12,7 +12,7 @@ mod common;
 use autodiff::{differentiate, Matrix};
 use common::{close, dual_grad, hyper_hessian, Dual64, DualNum, HyperDual64};
 use nalgebra::{DMatrix, DVector, Matrix2x3, SMatrix, SVector, Vector2, Vector3};
-use ndarray::{Array1, Array2, ArrayView1};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 /// `x·y + ‖x‖ + Σ sin xᵢ`, with nalgebra's methods.
 #[differentiate(hessian)]
@@ -476,4 +476,140 @@ fn hygiene_with_shadowed_crate_names() {
     );
     // ∂/∂x₀ of (ax)₀·a₀₁ = a₀₀·a₀₁, of (ax)₁ = a₁₀
     assert!(all_close(&dy, &[2.0, 3.0], 1e-12));
+}
+
+/// Matrices of run-time shape (`DMatrix`, `Array2`, `ArrayView2`): indexed
+/// `a[(i, j)]` (ndarray's `a[[i, j]]` too), with `nrows`/`ncols`/`dim`,
+/// `sum`, `norm`, `a * x` (nalgebra) and `a.dot(x)` (ndarray); gradients
+/// and tangents in the matrix's own owned type.
+#[differentiate(hessian)]
+fn quadratic_form(a: &DMatrix<f64>, x: &DVector<f64>) -> f64 {
+    let ax = a * x;
+    let mut s = a.norm();
+    for i in 0..a.nrows() {
+        s += x[i] * ax[i] + a[(i, a.ncols() - 1)].sin();
+    }
+    s
+}
+
+/// The same over dual numbers: `a` row by row (r × c), then `x` (c).
+fn quadratic_form_ref<D: DualNum<f64> + Copy>(z: &[D], r: usize, c: usize) -> D {
+    let (a, x) = (&z[..r * c], &z[r * c..]);
+    let mut s = a.iter().fold(D::from(0.0), |s, &v| s + v * v).sqrt();
+    for i in 0..r {
+        let mut ax = D::from(0.0);
+        for j in 0..c {
+            ax += a[c * i + j] * x[j];
+        }
+        s += x[i] * ax + a[c * i + c - 1].sin();
+    }
+    s
+}
+
+#[differentiate(wrt(w))]
+fn ndarray_layer(w: &Array2<f64>, x: &Array1<f64>, mask: ArrayView2<f64>) -> f64 {
+    let z = w.dot(x);
+    let (rows, cols) = w.dim();
+    let mut s = 0.5 * w.sum();
+    for i in 0..rows {
+        for j in 0..cols {
+            s += w[[i, j]] * mask[[i, j]];
+        }
+        s += z[i].tanh();
+    }
+    s
+}
+
+fn ndarray_layer_ref<D: DualNum<f64> + Copy>(w: &[D], x: &[f64], mask: &[f64], c: usize) -> D {
+    let r = w.len() / c;
+    let mut s = w.iter().fold(D::from(0.0), |s, &v| s + v) * 0.5;
+    for i in 0..r {
+        let mut z = D::from(0.0);
+        for j in 0..c {
+            z += w[c * i + j] * x[j];
+            s += w[c * i + j] * mask[c * i + j];
+        }
+        s += z.tanh();
+    }
+    s
+}
+
+#[differentiate]
+fn view_weighted(w: ArrayView2<f64>) -> f64 {
+    let mut s = 0.0;
+    for i in 0..w.nrows() {
+        for j in 0..w.ncols() {
+            s += w[(i, j)] * w[(i, j)] * (i + 2 * j) as f64;
+        }
+    }
+    s
+}
+
+#[test]
+fn matrices_of_run_time_shape_give_their_own_types() {
+    // A square DMatrix (a * x needs c == r for x[i] * ax[i]).
+    let (r, c) = (3, 3);
+    let a = DMatrix::from_row_slice(r, c, &[0.5, -1.0, 2.0, 1.5, 0.25, -0.75, 0.1, 0.9, -0.3]);
+    let x = DVector::from_vec(vec![1.0, -2.0, 0.5]);
+    let mut z: Vec<f64> = (0..r)
+        .flat_map(|i| (0..c).map(move |j| (i, j)))
+        .map(|ij| a[ij])
+        .collect();
+    z.extend(x.iter());
+    let want = dual_grad(|z| quadratic_form_ref(z, r, c), &z);
+    let (ga, gx): (DMatrix<f64>, DVector<f64>) = quadratic_form_grad(&a, &x);
+    assert_eq!(ga.shape(), (r, c));
+    for i in 0..r {
+        for j in 0..c {
+            assert!(close(ga[(i, j)], want[c * i + j], 1e-12), "({i}, {j})");
+        }
+    }
+    assert!(all_close(gx.as_slice(), &want[r * c..], 1e-12));
+    // The tangent of a matrix is a matrix; the Hessian is over the
+    // parameters' elements in storage order (nalgebra's column-major).
+    let da = DMatrix::from_fn(r, c, |i, j| (i + 2 * j) as f64 * 0.1);
+    let (_, d) = quadratic_form_jvp(&a, &x, &da, &DVector::zeros(c));
+    let want_d: f64 = (0..r)
+        .flat_map(|i| (0..c).map(move |j| (i, j)))
+        .map(|(i, j)| da[(i, j)] * want[c * i + j])
+        .sum();
+    assert!(close(d, want_d, 1e-12));
+    let h = quadratic_form_hessian(&a, &x);
+    let storage = |k: usize| if k < r * c { (k % r) * c + k / r } else { k };
+    let want_h = hyper_hessian(|z| quadratic_form_ref(z, r, c), &z);
+    for p in 0..r * c + c {
+        for q in 0..r * c + c {
+            let w = want_h[storage(p)][storage(q)];
+            assert!(
+                close(h[(p, q)], w, 1e-10),
+                "hessian ({p}, {q}): {} vs {w}",
+                h[(p, q)]
+            );
+        }
+    }
+
+    // ndarray, row-major: an Array2 by reference and a view as data.
+    let w = Array2::from_shape_vec((2, 3), vec![0.1, 0.2, 0.3, -0.4, 0.5, 0.6]).unwrap();
+    let xv = Array1::from(vec![1.0, -2.0, 0.5]);
+    let mask = Array2::from_shape_vec((2, 3), vec![1.0, 1.5, 2.0, -1.0, 0.0, 3.0]).unwrap();
+    let g: Array2<f64> = ndarray_layer_grad(&w, &xv, mask.view());
+    let want = dual_grad(
+        |z| ndarray_layer_ref(z, xv.as_slice().unwrap(), mask.as_slice().unwrap(), 3),
+        w.as_slice().unwrap(),
+    );
+    assert_eq!(g.dim(), (2, 3));
+    assert!(all_close(g.as_slice().unwrap(), &want, 1e-12));
+
+    // A view by value: its gradient is an owned Array2.
+    let g: Array2<f64> = view_weighted_grad(w.view());
+    for ((i, j), &gij) in g.indexed_iter() {
+        assert!(close(gij, 2.0 * w[[i, j]] * (i + 2 * j) as f64, 1e-15));
+    }
+}
+
+#[test]
+#[should_panic(expected = "not contiguous in that order")]
+fn a_transposed_view_panics() {
+    let w = Array2::from_shape_vec((2, 3), vec![0.1, 0.2, 0.3, -0.4, 0.5, 0.6]).unwrap();
+    let _ = view_weighted_grad(w.t());
 }

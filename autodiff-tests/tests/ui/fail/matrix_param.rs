@@ -1,11 +1,12 @@
-// A matrix of nalgebra (or ndarray) is not differentiated yet: the error
-// says what to pass instead, on the parameter's type.
+// A matrix of run-time shape is read by its elements, shape, sum, norm
+// and product with a vector: another method on it is an error that says
+// so, at the method.
 use autodiff::differentiate;
 use nalgebra::DMatrix;
 
 #[differentiate]
 fn trace_times(a: &DMatrix<f64>, x: f64) -> f64 {
-    (a[(0, 0)] + a[(1, 1)]) * x
+    a.trace() * x
 }
 
 fn main() {
