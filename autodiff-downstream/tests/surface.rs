@@ -20,7 +20,16 @@ fn a_struct_gradient_through_the_renamed_facade() {
         w: [[0.3, -0.2], [1.0, 0.4]],
     };
     let g = loss_grad(&line, &xs, &ys);
-    let flat = |l: &Line| vec![l.slope, l.intercept, l.w[0][0], l.w[0][1], l.w[1][0], l.w[1][1]];
+    let flat = |l: &Line| {
+        vec![
+            l.slope,
+            l.intercept,
+            l.w[0][0],
+            l.w[0][1],
+            l.w[1][0],
+            l.w[1][1],
+        ]
+    };
     let unflat = |z: &[f64]| Line {
         slope: z[0],
         intercept: z[1],
@@ -46,12 +55,19 @@ fn generic_hessian_and_check_grad() {
     for i in 0..3 {
         for k in 0..3 {
             let want = fd(|z| rosenbrock_grad(z)[i], &x, k);
-            assert!((h[(i, k)] - want).abs() < 1e-4 * (1.0 + want.abs()), "({i}, {k})");
+            assert!(
+                (h[(i, k)] - want).abs() < 1e-4 * (1.0 + want.abs()),
+                "({i}, {k})"
+            );
         }
     }
     // f32, with the library's own checker.
     let x32 = [-1.2_f32, 1.0, 0.5];
-    let check = ad::check_grad(|x: &[f32]| rosenbrock(x), |x: &[f32]| rosenbrock_grad(x), &x32);
+    let check = ad::check_grad(
+        |x: &[f32]| rosenbrock(x),
+        |x: &[f32]| rosenbrock_grad(x),
+        &x32,
+    );
     assert!(check.passed_default(), "{check}");
 }
 
