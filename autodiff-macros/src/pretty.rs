@@ -133,16 +133,17 @@ fn literal(text: &str) -> String {
 /// `::ad::__private::`, `crate::x::__private::`) / `::core::primitive::`
 /// prefix at the start of `tts`.
 fn private_path(tts: &[TokenTree]) -> Option<usize> {
-    let text: Vec<String> = tts.iter().take(10).map(|t| t.to_string()).collect();
-    let starts = |p: &[&str]| text.len() >= p.len() && text.iter().zip(p).all(|(a, b)| a == b);
-    if starts(&[":", ":", "core", ":", ":", "primitive", ":", ":"]) {
-        return Some(8);
-    }
+    // Called at every token: nothing is stringified before the first
+    // token could start a path.
     let colons = |at: usize| {
         matches!((tts.get(at), tts.get(at + 1)),
             (Some(TokenTree::Punct(a)), Some(TokenTree::Punct(b)))
                 if a.as_char() == ':' && a.spacing() == Spacing::Joint && b.as_char() == ':')
     };
+    let ident_is = |at: usize, s: &str| matches!(tts.get(at), Some(TokenTree::Ident(i)) if i == s);
+    if colons(0) && ident_is(2, "core") && colons(3) && ident_is(5, "primitive") && colons(6) {
+        return Some(8);
+    }
     let mut at = if colons(0) { 2 } else { 0 };
     for segment in 0..16 {
         let TokenTree::Ident(name) = tts.get(at)? else {

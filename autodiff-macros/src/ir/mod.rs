@@ -627,6 +627,51 @@ impl Callee {
     }
 }
 
+/// A fast hasher for the interning table, whose keys are small and not
+/// chosen by an adversary: each word is mixed in by a rotation, an xor and
+/// a multiplication by an odd constant (the idea of Firefox's hash).
+#[derive(Default, Clone, Copy)]
+pub struct FastHasher(u64);
+
+impl FastHasher {
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl std::hash::Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.mix(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.mix(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.mix(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.mix(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.mix(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Builds [`FastHasher`]s.
+pub type BuildFast = std::hash::BuildHasherDefault<FastHasher>;
+
 /// The arena of nodes and regions.
 #[derive(Clone, Debug)]
 pub struct Graph {
@@ -636,9 +681,10 @@ pub struct Graph {
     pub calls: Vec<Callee>,
     /// The span new nodes get: the tokens a pass is working on.
     pub span: proc_macro2::Span,
-    /// Op, operands, region and type of each interned node (`3.0` as an
-    /// `f32` and as an `f64` are two nodes).
-    interned: HashMap<(Op, Vec<NodeId>, RegionId, Ty), NodeId>,
+    /// Op, operands and type of each interned node (`3.0` as an `f32` and
+    /// as an `f64` are two nodes), with the regions that hold one: a
+    /// lookup hashes the key once, whatever the nesting.
+    interned: HashMap<(Op, Vec<NodeId>, Ty), Vec<(RegionId, NodeId)>, BuildFast>,
 }
 
 impl Default for Graph {
@@ -649,7 +695,7 @@ impl Default for Graph {
             opaques: Vec::new(),
             calls: Vec::new(),
             span: proc_macro2::Span::call_site(),
-            interned: HashMap::new(),
+            interned: HashMap::default(),
         }
     }
 }
@@ -709,14 +755,17 @@ impl Graph {
         if op.allocates() {
             return self.push(region, op, args, ty);
         }
-        let mut r = self.region(region).parent;
-        while let Some(reg) = r {
-            if let Some(&id) = self.interned.get(&(op.clone(), args.clone(), reg, ty)) {
-                return id;
+        let key = (op, args, ty);
+        if let Some(held) = self.interned.get(&key) {
+            let mut r = self.region(region).parent;
+            while let Some(reg) = r {
+                if let Some(&(_, id)) = held.iter().find(|(h, _)| *h == reg) {
+                    return id;
+                }
+                r = self.region(reg).parent;
             }
-            r = self.region(reg).parent;
         }
-        self.add_local(region, op, args, ty)
+        self.intern(region, key)
     }
 
     /// Like [`Graph::add`], but looks only in `region` itself for an
@@ -724,11 +773,17 @@ impl Graph {
     /// it was built: a node of an enclosing region found by lookup might
     /// come after that `If`.
     pub fn add_local(&mut self, region: RegionId, op: Op, args: Vec<NodeId>, ty: Ty) -> NodeId {
-        if let Some(&id) = self.interned.get(&(op.clone(), args.clone(), region, ty)) {
+        self.intern(region, (op, args, ty))
+    }
+
+    /// The node `key` of `region` itself, built if there is none.
+    fn intern(&mut self, region: RegionId, key: (Op, Vec<NodeId>, Ty)) -> NodeId {
+        let held = self.interned.get(&key).into_iter().flatten();
+        if let Some(&(_, id)) = held.into_iter().find(|(h, _)| *h == region) {
             return id;
         }
-        let id = self.push(region, op.clone(), args.clone(), ty);
-        self.interned.insert((op, args, region, ty), id);
+        let id = self.push(region, key.0.clone(), key.1.clone(), key.2);
+        self.interned.entry(key).or_default().push((region, id));
         id
     }
 
