@@ -286,3 +286,33 @@ fn a_branch_of_unseen_type_beside_a_float() {
         close(g32, want, 1e-5, "grad f32");
     }
 }
+
+/// `powf` of a base the macro cannot type (a call on a loop index) in a
+/// generic function: the test `base != 0` of its exponent's partial
+/// compares with a `T` zero, not `Default::default()` (the fuzzer's seed
+/// 15 case 2472).
+#[differentiate]
+fn powf_of_unseen_base<T: Float>(x: T) -> T {
+    let mut s = T::zero();
+    for j in 0..3 {
+        s = s + autodiff::softplus(T::from(j).unwrap()).exp().powf(x.sin());
+    }
+    s
+}
+
+#[test]
+fn powf_of_a_base_of_unseen_type() {
+    for x in [0.3_f64, -1.1] {
+        let want = first_derivative(
+            |x: Dual64| {
+                let softplus = |v: f64| v.exp().ln_1p();
+                (0..3).fold(Dual64::from(0.0), |s, k| {
+                    s + Dual64::from(softplus(k as f64).exp()).powd(x.sin())
+                })
+            },
+            x,
+        )
+        .1;
+        close(powf_of_unseen_base_grad(x), want, 1e-13, "grad");
+    }
+}

@@ -2518,7 +2518,13 @@ fn vec_output(g: &mut Gen, e: E) -> (String, Len) {
         return (name, Len::Slice);
     }
     g.emit(format!("let mut {name} = vec![{z}; {src}.len()];"));
-    let i = if g.name_free("i") { "i" } else { "ix" };
+    // Not the vector's own name (it is bound after the loop: seed 15 case
+    // 2350 wrote `i[i] = ..`).
+    let i = if g.name_free("i") && name != "i" {
+        "i"
+    } else {
+        "ix"
+    };
     let xi = E::atom(format!("{src}[{i}]"));
     let rhs = E::bin(E::bin(xi.clone(), "*", xi), "+", e);
     g.emit(format!("for {i} in 0..{src}.len() {{"));

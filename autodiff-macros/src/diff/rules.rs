@@ -336,7 +336,13 @@ fn unless_zero(g: &mut Graph, r: RegionId, z: NodeId, slope: NodeId) -> Partial 
         Some(0.0) => Partial::Zero,
         Some(_) => Partial::Scale(slope),
         None => {
-            let zero = g.filler(r, g.ty(z));
+            // A value of unseen type (an opaque base of `powf`) is the
+            // slope's float.
+            let ty = match g.ty(z) {
+                Ty::Other => g.ty(slope),
+                ty => ty,
+            };
+            let zero = g.filler(r, ty);
             let nonzero = g.cmp(r, Cmp::Ne, z, zero);
             Partial::GatedScale(nonzero, slope)
         }
