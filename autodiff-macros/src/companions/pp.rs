@@ -68,7 +68,13 @@ impl Companions<'_> {
                 vec![]
             };
             let raw = vjp(f, extra, &seeds, &wrt);
-            let simple = finish(&raw);
+            // A scalar output's simplified derivative is the gradient the
+            // plan has simplified already (for `_grad`): finished again,
+            // it is not simplified from scratch.
+            let simple = match &self.plan {
+                Some(plan) if m == 1 && !array => finish(&plan.gradient().func),
+                _ => finish(&raw),
+            };
             for (j, &w) in self.sig.wrt.iter().enumerate() {
                 let output = if m == 1 {
                     name.clone()
