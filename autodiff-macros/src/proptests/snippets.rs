@@ -51,7 +51,7 @@ const SNIPPETS: &[&str] = &[
 #[test]
 fn expansion_never_panics_on_idioms() {
     let config = Config {
-        cases: cases_or(600),
+        cases: cases_or(250),
         failure_persistence: None,
         ..Config::default()
     };

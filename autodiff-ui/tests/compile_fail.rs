@@ -3,7 +3,7 @@
 //! Each file in `tests/ui/fail` holds one construct the attribute must
 //! reject, with the expected diagnostics in the `.stderr` beside it; each
 //! file in `tests/ui/pass` holds constructs it must accept. Regenerate the
-//! `.stderr` files with `TRYBUILD=overwrite cargo test --test compile_fail`
+//! `.stderr` files with `TRYBUILD=overwrite cargo test -p autodiff-ui`
 //! and review the diff.
 
 #[test]
