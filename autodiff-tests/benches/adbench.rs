@@ -20,7 +20,7 @@
 //! variants are timed in the same run; `main` checks before any timing
 //! that the variants agree (1e-10 relative).
 //!
-//! Run: `cargo bench --bench adbench -- --warm-up-time 1 --measurement-time 3`.
+//! Run: `cargo bench -p autodiff-tests --features bench --bench adbench -- --warm-up-time 1 --measurement-time 3`.
 
 #![allow(missing_docs)]
 // Index loops are the form #[differentiate] reads.

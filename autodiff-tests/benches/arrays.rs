@@ -25,7 +25,7 @@
 //! variants agree (1e-10 relative) at several points, so a wrong gradient
 //! cannot be benchmarked silently.
 //!
-//! Run: `cargo bench --bench arrays -- --warm-up-time 1 --measurement-time 3`.
+//! Run: `cargo bench -p autodiff-tests --features bench --bench arrays -- --warm-up-time 1 --measurement-time 3`.
 
 #![allow(missing_docs)]
 // Index loops are the form #[differentiate] reads (iterators come later);

@@ -43,7 +43,7 @@
 //! agree (1e-10 relative) at several points, so a wrong gradient cannot be
 //! benchmarked silently.
 //!
-//! Run: `cargo bench --bench idioms -- --warm-up-time 1 --measurement-time 3`.
+//! Run: `cargo bench -p autodiff-tests --features bench --bench idioms -- --warm-up-time 1 --measurement-time 3`.
 
 #![allow(missing_docs)]
 // Index loops are the form #[differentiate] reads.

@@ -14,7 +14,7 @@
 //! agree (1e-10 relative), and prints the bytes each `_grad` call
 //! allocates (its tape), counted by a wrapping global allocator.
 //!
-//! Run: `cargo bench -p autodiff-tests --bench loops -- --warm-up-time 1 --measurement-time 3`.
+//! Run: `cargo bench -p autodiff-tests --features bench --bench loops -- --warm-up-time 1 --measurement-time 3`.
 
 #![allow(missing_docs)]
 #![allow(clippy::needless_range_loop)]

@@ -14,7 +14,7 @@ shift 3 2>/dev/null || shift $#
 target=${CARGO_TARGET_DIR:-target}
 i=1
 while [ "$i" -le "$rounds" ]; do
-    cargo bench --bench "$bench" -- --warm-up-time 0.5 --measurement-time 1 \
+    cargo bench -p autodiff-tests --features bench --bench "$bench" -- --warm-up-time 0.5 --measurement-time 1 \
         --sample-size 20 --save-baseline "$prefix$i" "$@" >/dev/null 2>&1
     i=$((i + 1))
 done

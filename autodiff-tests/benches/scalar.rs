@@ -13,7 +13,7 @@
 //! that all variants agree (1e-12 relative) at several points, so a wrong
 //! gradient cannot be benchmarked silently.
 //!
-//! Run: `cargo bench --bench scalar -- --warm-up-time 1 --measurement-time 3`.
+//! Run: `cargo bench -p autodiff-tests --features bench --bench scalar -- --warm-up-time 1 --measurement-time 3`.
 
 #![allow(missing_docs)]
 

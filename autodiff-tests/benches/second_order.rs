@@ -32,7 +32,7 @@
 //! comparable. Before anything is timed, `main` checks that all variants
 //! agree (1e-10 relative) at several points.
 //!
-//! Run: `cargo bench --bench second_order -- --warm-up-time 1 --measurement-time 3`.
+//! Run: `cargo bench -p autodiff-tests --features bench --bench second_order -- --warm-up-time 1 --measurement-time 3`.
 
 #![allow(missing_docs)]
 // Index loops are the form #[differentiate] reads; the num-dual variants use

@@ -26,7 +26,7 @@
 //! in the same run. Before anything is timed, `main` checks that every
 //! variant agrees with the generated code (1e-10 relative) at every point.
 //!
-//! Run: `cargo bench --bench small_ops -- --warm-up-time 1 --measurement-time 3`.
+//! Run: `cargo bench -p autodiff-tests --features bench --bench small_ops -- --warm-up-time 1 --measurement-time 3`.
 
 #![allow(missing_docs)]
 

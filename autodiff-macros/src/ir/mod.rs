@@ -672,6 +672,10 @@ impl std::hash::Hasher for FastHasher {
 /// Builds [`FastHasher`]s.
 pub type BuildFast = std::hash::BuildHasherDefault<FastHasher>;
 
+/// The interning table: op, operands and type, to the regions holding
+/// such a node and the node in each.
+type Interned = HashMap<(Op, Vec<NodeId>, Ty), Vec<(RegionId, NodeId)>, BuildFast>;
+
 /// The arena of nodes and regions.
 #[derive(Clone, Debug)]
 pub struct Graph {
@@ -684,7 +688,7 @@ pub struct Graph {
     /// Op, operands and type of each interned node (`3.0` as an `f32` and
     /// as an `f64` are two nodes), with the regions that hold one: a
     /// lookup hashes the key once, whatever the nesting.
-    interned: HashMap<(Op, Vec<NodeId>, Ty), Vec<(RegionId, NodeId)>, BuildFast>,
+    interned: Interned,
 }
 
 impl Default for Graph {

@@ -9,7 +9,7 @@
 use autodiff::differentiate;
 use common::{dual_grad, rosenbrock_ref, seeded, smoothness_ref};
 
-mod common;
+use crate::common;
 use num_dual::{Dual64, DualNum};
 
 /// Relative tolerance against num-dual (same formulas, different order).

@@ -1,12 +1,12 @@
 //! The numbers of `examples/tutorial.rs`, checked against TUTORIAL.md and
 //! against num-dual.
 
-#[path = "../../examples/tutorial.rs"]
+#[path = "../../../examples/tutorial.rs"]
 #[allow(dead_code)]
-mod tutorial;
+mod example;
 
+use example::*;
 use num_dual::{Dual64, DualNum};
-use tutorial::*;
 
 #[test]
 fn row1_gradient_of_x_squared() {

@@ -9,7 +9,7 @@ use autodiff::differentiate;
 use common::seeded;
 use num_dual::{Dual64, DualNum, HyperDual64};
 
-mod common;
+use crate::common;
 
 const TOL: f64 = 1e-12;
 

@@ -3,8 +3,7 @@
 #![deny(warnings)]
 #![allow(clippy::needless_range_loop, clippy::ptr_arg)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use autodiff::differentiate;
 use common::{close, dual_grad, hyper_hessian, Dual64, DualNum, HyperDual64};

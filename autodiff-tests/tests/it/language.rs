@@ -14,8 +14,7 @@
     clippy::assign_op_pattern
 )]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use autodiff::differentiate;
 use common::{close, dual_grad, hyper_hessian, seeded, Dual64, DualNum, HyperDual64};

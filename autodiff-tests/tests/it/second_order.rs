@@ -9,7 +9,7 @@
 use autodiff::differentiate;
 use common::{rosenbrock_ref, smoothness_ref};
 
-mod common;
+use crate::common;
 use common::{basis, hyper, hyper_hessian};
 use num_dual::{DualNum, HyperDual64};
 

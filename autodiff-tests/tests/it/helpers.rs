@@ -12,7 +12,7 @@ use autodiff::{
 use common::dual_grad;
 use num_dual::{Dual64, DualNum};
 
-mod common;
+use crate::common;
 
 fn close(a: f64, b: f64, tol: f64, what: &str) {
     assert!(

@@ -5,8 +5,7 @@
 #![deny(warnings)]
 #![allow(clippy::needless_range_loop, clippy::ptr_arg)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use autodiff::differentiate;
 use common::{close, Dual64, DualNum};

@@ -23,8 +23,7 @@
     clippy::assign_op_pattern
 )]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::{c, Dual64, DualNum};
 

@@ -9,7 +9,7 @@ use autodiff::{differentiate, scan, scan_n, sigmoid};
 use common::dual_grad;
 use num_dual::{Dual64, DualNum};
 
-mod common;
+use crate::common;
 
 fn close(a: f64, b: f64, tol: f64, what: &str) {
     assert!(

@@ -610,15 +610,15 @@ mod reexport {
 }
 
 mod through_reexport {
-    use crate::reexport::math::ad;
+    use crate::hygiene::reexport::math::ad;
 
-    #[ad::differentiate(crate = crate::reexport::math::ad, hessian)]
+    #[ad::differentiate(crate = crate::hygiene::reexport::math::ad, hessian)]
     pub fn f(x: f64, y: [f64; 2]) -> f64 {
         x * y[0] + (y[1] * x).sin()
     }
 
     // serde's string form.
-    #[ad::differentiate(crate = "crate::reexport::math::ad")]
+    #[ad::differentiate(crate = "crate::hygiene::reexport::math::ad")]
     pub fn g(x: f64) -> f64 {
         x.exp()
     }

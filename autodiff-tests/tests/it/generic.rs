@@ -9,7 +9,7 @@ use autodiff::{differentiate, Float};
 use common::dual_grad;
 use num_dual::{first_derivative, Dual64, DualNum};
 
-mod common;
+use crate::common;
 
 fn close(got: f64, want: f64, tol: f64, what: &str) {
     assert!(

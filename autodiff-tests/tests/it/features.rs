@@ -6,8 +6,7 @@
 #![deny(warnings)]
 #![allow(clippy::needless_range_loop)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use autodiff::{differentiate, Matrix};
 use common::{close, dual_grad, hyper_hessian, Dual64, DualNum, HyperDual64};

@@ -16,8 +16,7 @@
     clippy::assign_op_pattern
 )]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use autodiff::differentiate;
 use common::{close, dual_grad, seeded, Dual64};

@@ -9,7 +9,7 @@ use autodiff::differentiate;
 use common::dual_grad;
 use num_dual::{Dual64, DualNum};
 
-mod common;
+use crate::common;
 
 fn close(a: f64, b: f64, what: &str) {
     assert!(
