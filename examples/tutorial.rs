@@ -1,6 +1,6 @@
 //! Theano's "Computing gradients" tutorial, reproduced with
 //! `#[differentiate]`. Each section prints the numbers the tutorial prints;
-//! `tests/tutorial.rs` checks the same numbers.
+//! `autodiff-tests/tests/it/tutorial.rs` checks the same numbers.
 //!
 //! Run with `cargo run --example tutorial`.
 

@@ -4,10 +4,10 @@
 //! the objective alone, for two loop functions over slices:
 //!
 //! - `rosenbrock`: the extended Rosenbrock function at n = 100 and
-//!   n = 10 000 (the loop form of `tests/arrays.rs`); two hand-written
+//!   n = 10 000 (the loop form of `tests/it/arrays.rs`); two hand-written
 //!   gradients: `hand` (each entry written once, the `g[i + 1]` part carried
 //!   in a register) and `hand-textbook` (two `+=` per term into a zeroed
-//!   vector, as in `tests/arrays.rs`),
+//!   vector, as in `tests/it/arrays.rs`),
 //! - `logreg`: the logistic-regression loss of 500 rows by 100 features,
 //!   differentiated in the weights `w` only, with the data `x` (row-major
 //!   500 × 100) and labels `y` passed as constant parameters, written as
@@ -80,7 +80,7 @@ fn logreg(w: &[f64], x: &[f64], y: &[f64]) -> f64 {
 // bounds checks).
 // ---------------------------------------------------------------------------
 
-/// The textbook form (as in `tests/arrays.rs`): each term adds into
+/// The textbook form (as in `tests/it/arrays.rs`): each term adds into
 /// `g[i]` and `g[i + 1]` of a zeroed vector. Timed too, as the gradient most
 /// people write first.
 #[inline(never)]

@@ -3,7 +3,7 @@
 //!
 //! - `rosenbrock_hvp/100`: the Hessian-vector product of the extended
 //!   Rosenbrock function (the loop form over `&[f64]` of
-//!   `tests/second_order.rs`) at n = 100:
+//!   `tests/it/second_order.rs`) at n = 100:
 //!   - `generated`: `rosenbrock_hvp` (forward over reverse),
 //!   - `hand`: a careful hand-written Hv (one pass over `x` and `v`, the
 //!     tangent of the hand-written gradient, the `Hv[i + 1]` part carried in
