@@ -118,6 +118,25 @@ fn names_self(args: &Args) -> bool {
         .is_some_and(|w| w.iter().any(|n| n == "self"))
 }
 
+/// The standard library's containers: named in `wrt`, they are no struct
+/// of the user's (the error is the signature's: what can be passed).
+pub const CONTAINERS: &[&str] = &[
+    "HashMap",
+    "BTreeMap",
+    "HashSet",
+    "BTreeSet",
+    "VecDeque",
+    "LinkedList",
+    "BinaryHeap",
+    "Box",
+    "Rc",
+    "Arc",
+    "Option",
+    "Cell",
+    "RefCell",
+    "String",
+];
+
 /// The struct type of a parameter `p: S` or `p: &S` that `wrt` names and
 /// the pipeline does not read by itself.
 fn named_struct(cx: &Cx, args: &Args, pt: &syn::PatType) -> Option<Type> {
@@ -134,7 +153,11 @@ fn named_struct(cx: &Cx, args: &Args, pt: &syn::PatType) -> Option<Type> {
     match ty {
         Type::Path(p) if p.qself.is_none() && signature::int_of(ty).is_none() => {
             let last = p.path.segments.last()?;
-            (last.ident != "Vec" && last.ident != "bool").then(|| ty.clone())
+            let not_struct = ["Vec", "bool"]
+                .iter()
+                .chain(CONTAINERS)
+                .any(|n| last.ident == n);
+            (!not_struct).then(|| ty.clone())
         }
         _ => None,
     }

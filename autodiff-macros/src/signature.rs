@@ -102,6 +102,23 @@ pub struct Signature {
     pub out_known: bool,
 }
 
+/// `ty` as a user writes it: `&[&[f64]]`, not `& [& [f64]]`.
+fn shown_type(ty: &Type) -> String {
+    let text = ty.to_token_stream().to_string();
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' if out.ends_with(['&', '[', '(', '<', ':']) => {}
+            ' ' if chars
+                .peek()
+                .is_some_and(|n| [']', ')', '<', '>', ';', ',', ':'].contains(n)) => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// The primitive integer type `ty` names, if it names one.
 pub fn int_of(ty: &Type) -> Option<IntTy> {
     match ty {
@@ -308,10 +325,15 @@ fn wrt_indices(
                 ok = false;
             }
             Some(i) if !params[i].differentiable() => {
-                let ty = params[i].ty.to_token_stream().to_string();
+                let ty = shown_type(&params[i].ty);
+                let what = if params[i].ir_ty == Ty::Int {
+                    format!("an integer is data: leave `{n}` out of `wrt(...)`")
+                } else {
+                    format!("pass a matrix as rows of a fixed length (`&[[f64; C]]`), flat (`&[f64]`) or as a `DMatrix`/`Array2`, a struct that derives `autodiff::Tangent`, or leave `{n}` out of `wrt(...)` to use it as constant data")
+                };
                 errors.at(
                     n,
-                    format!("`wrt` names `{n}`, which has type `{ty}`; only `f32`/`f64` parameters and arrays or slices of them can be differentiated"),
+                    format!("`wrt` names `{n}`, which has type `{ty}`; only `f32`/`f64` parameters and arrays or slices of them can be differentiated: {what}"),
                 );
                 ok = false;
             }
