@@ -139,6 +139,10 @@ pub fn check_source(case: &Case) -> Option<String> {
         "    fn single(&self) -> bool {{\n        {single}\n    }}\n"
     ));
     s.push_str(&format!(
+        "    fn nan_edges(&self) -> bool {{\n        {}\n    }}\n",
+        r.nan_edges
+    ));
+    s.push_str(&format!(
         "    fn param_sizes(&self) -> Vec<usize> {{\n        vec![{}]\n    }}\n",
         sizes
             .iter()

@@ -46,9 +46,12 @@ pub struct Names {
 impl Names {
     /// `x_dot` for each `wrt` parameter `x`, `out_bar`, `out_bar_dot`,
     /// `grad_bar`; each gets `_` appended until it differs from every
-    /// parameter and every other name here.
-    pub fn new(sig: &Signature) -> Names {
+    /// parameter, every identifier of the body (a local the expansion
+    /// emits under its own name would shadow it: seed 16 case 921's `let
+    /// out_bar = Cfg { .. }`) and every other name here.
+    pub fn new(sig: &Signature, body: &syn::Block) -> Names {
         let mut taken: Vec<String> = sig.params.iter().map(|p| p.ident.to_string()).collect();
+        idents(quote::ToTokens::to_token_stream(body), &mut taken);
         let mut fresh = |base: String| {
             let mut name = base;
             while taken.contains(&name) {
@@ -67,6 +70,17 @@ impl Names {
             out_bar: fresh("out_bar".into()),
             out_bar_dot: fresh("out_bar_dot".into()),
             grad_bar: fresh("grad_bar".into()),
+        }
+    }
+}
+
+/// Every identifier in `tokens`, into `out`.
+fn idents(tokens: proc_macro2::TokenStream, out: &mut Vec<String>) {
+    for t in tokens {
+        match t {
+            proc_macro2::TokenTree::Ident(i) => out.push(i.to_string()),
+            proc_macro2::TokenTree::Group(g) => idents(g.stream(), out),
+            _ => {}
         }
     }
 }

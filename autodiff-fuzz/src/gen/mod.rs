@@ -118,6 +118,11 @@ pub struct Recipe {
     pub out: OutKind,
     /// Whether the second-order companions exist.
     pub hessian: bool,
+    /// The body applies `ln`, `sqrt`, `log2`, ... to a parameter as it is
+    /// (the generator's edge cases): a NaN value there, hidden from the
+    /// output by `min`/`max`, has a NaN partial SPEC §6 allows, so a NaN
+    /// derivative is not a failure.
+    pub nan_edges: bool,
 }
 
 impl Recipe {

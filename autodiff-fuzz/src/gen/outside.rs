@@ -74,6 +74,7 @@ fn scalar_case(t: &T, class: &str, expect: Expect, attr: &str, body: &str, prelu
             ],
             out: OutKind::Scalar,
             hessian: attr.contains("hessian"),
+            nan_edges: false,
         }),
         import_attr: attr.starts_with("#[differentiate"),
         prelude_uses_attr: false,
@@ -611,5 +612,6 @@ fn scalar_recipe(elem: Elem, kinds: &[PKind]) -> Recipe {
             .collect(),
         out: OutKind::Scalar,
         hessian: false,
+        nan_edges: false,
     }
 }

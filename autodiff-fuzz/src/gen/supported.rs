@@ -2474,6 +2474,7 @@ pub fn generate(rng: &mut Rng) -> Case {
             .collect(),
         out,
         hessian,
+        nan_edges: g.class_bits.contains(&"edge"),
     };
     Case {
         seed: 0,

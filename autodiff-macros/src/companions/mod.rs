@@ -54,7 +54,7 @@ impl<'a> Companions<'a> {
         lowered: &'a Lowered,
         hessian: bool,
     ) -> Self {
-        let names = Names::new(sig);
+        let names = Names::new(sig, &item.block);
         Companions {
             cx,
             item,
@@ -76,7 +76,7 @@ impl<'a> Companions<'a> {
             plan: None,
             items: &[],
             hessian: hessian && hessian_shape(sig).is_ok(),
-            names: Names::new(sig),
+            names: Names::new(sig, &item.block),
             marker: None,
         }
     }

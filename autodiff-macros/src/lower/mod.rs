@@ -1482,6 +1482,21 @@ impl Lower<'_> {
             .find_map(|v| self.g.ty(*v).float())
             .unwrap_or(self.lit_ty);
         let ty = Ty::Float(f);
+        // Operands kept as written (a constant's `alpha.tanh().exp()`)
+        // are floats of that type too: a branch that does not compute one
+        // yields a float zero for it, not `Default::default()` (seed 16
+        // case 1342, a generic `T`).
+        // (`powi`'s exponent is an integer.)
+        let floats = if matches!(m, MethodOp::PowI) {
+            1
+        } else {
+            vals.len()
+        };
+        for &n in &vals[..floats] {
+            if self.g.ty(n) == Ty::Other && matches!(self.g.op(n), Op::Opaque(_)) {
+                self.g.nodes[n.0 as usize].ty = ty;
+            }
+        }
         let node = match m {
             MethodOp::Un(u) => self.add(Op::Un(u), vals, ty),
             MethodOp::Bin(b) => self.add(Op::Bin(b), vals, ty),

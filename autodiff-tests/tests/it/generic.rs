@@ -316,3 +316,42 @@ fn powf_of_a_base_of_unseen_type() {
         close(powf_of_unseen_base_grad(x), want, 1e-13, "grad");
     }
 }
+
+/// A constant kept as written (`alpha.tanh().exp()`, `alpha` inactive)
+/// as the base of `powf` in one branch of a generic function: the other
+/// branch yields a `T` zero for it, not `Default::default()` (the
+/// fuzzer's seed 16 case 1342).
+#[differentiate(wrt(y))]
+fn branch_saves_a_constant<T: Float>(y: T, adj: &[T; 2], row0: bool) -> T {
+    let alpha = autodiff::softplus(adj[0]);
+    if row0 {
+        alpha.tanh().exp().powf(y.tanh())
+    } else {
+        y * alpha
+    }
+}
+
+#[test]
+fn a_saved_constant_in_a_generic_branch() {
+    let adj = [0.4, -0.2];
+    let alpha = (1.0 + 0.4_f64.exp()).ln();
+    for (y, row0) in [(0.3_f64, true), (0.3, false)] {
+        let want = first_derivative(
+            |y: Dual64| {
+                if row0 {
+                    Dual64::from(alpha.tanh().exp()).powd(y.tanh())
+                } else {
+                    y * alpha
+                }
+            },
+            y,
+        )
+        .1;
+        close(
+            branch_saves_a_constant_grad(y, &adj, row0),
+            want,
+            1e-14,
+            "grad",
+        );
+    }
+}

@@ -699,3 +699,33 @@ fn a_value_of_unknown_type_read_twice_is_borrowed() {
     assert!((gx - want).abs() < 1e-14, "{gx} vs {want}");
     assert_eq!(gy, [x, x]);
 }
+
+// ---------------------------------------------------------------------------
+// A local named like a companion's parameter (`out_bar`), holding a value
+// of unseen type that the expansion emits under its own name: the
+// companion's cotangent takes another name (the fuzzer's seed 16 case
+// 921 shadowed `out_bar` and called `len` on the struct).
+// ---------------------------------------------------------------------------
+
+#[::autodiff::differentiate]
+fn local_named_out_bar(p: [f64; 3], loss: f64) -> [f64; 2] {
+    let out_bar = NotCopy { k: 0.3 };
+    // Read twice: emitted under its own name.
+    let grad_bar = out_bar.k * loss + out_bar.k;
+    // An output written by a loop: its cotangent's length is checked.
+    let mut y = [0.0; 2];
+    for i in 0..2 {
+        y[i] = p[i] * grad_bar + p[2] * loss * i as f64;
+    }
+    y
+}
+
+#[test]
+fn a_local_named_like_a_cotangent() {
+    let (p, loss) = ([1.0, 2.0, 3.0], 0.5);
+    let (y, (gp, gl)) = local_named_out_bar_vjp(p, loss, [1.0, 1.0]);
+    let k = 0.3 * loss + 0.3;
+    assert_eq!(y, [p[0] * k, p[1] * k + p[2] * loss]);
+    assert_eq!(gp, [k, k, loss]);
+    assert!((gl - (0.3 * (p[0] + p[1]) + p[2])).abs() < 1e-15);
+}
