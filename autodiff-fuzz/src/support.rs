@@ -485,7 +485,11 @@ pub fn check(c: &dyn Companions, seed: u64) -> Verdict {
             }
         }
         let y = c.value(&p);
-        if y.iter().any(|v| !v.is_finite()) {
+        // Where values are huge, a step of finite differences crosses so
+        // many jumps of `round`, `floor` or `ceil` that the staircase looks
+        // like a slope, while the derivative is 0 (seed 16 case 1580:
+        // values of 1e11 to 9e15, past 2^52 where they are the identity).
+        if y.iter().any(|v| !v.is_finite() || v.abs() > 1e8) {
             continue;
         }
         let Some(jac) = fd_jacobian(&|q| c.value(q), &p, single, tol) else {
