@@ -2410,8 +2410,9 @@ pub fn generate(rng: &mut Rng) -> Case {
     item.push_str("/// A generated function.\n");
     // needless_range_loop: index loops are the form the attribute reads;
     // too_many_arguments: random signatures; redundant_closure: a map's
-    // closure may be a float method by path (`|t| f64::sin(t)`).
-    item.push_str("#[allow(clippy::needless_range_loop, clippy::too_many_arguments, clippy::redundant_closure)]\n");
+    // closure may be a float method by path (`|t| f64::sin(t)`); eq_op:
+    // random operands may be equal (`x - x`).
+    item.push_str("#[allow(clippy::needless_range_loop, clippy::too_many_arguments, clippy::redundant_closure, clippy::eq_op)]\n");
     let body = g.lines.join("\n");
     item.push_str(&format!(
         "pub fn {fname}{generics}({}) -> {ret_ty}{where_clause}{{\n{body}\n}}\n",

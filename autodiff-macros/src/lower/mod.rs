@@ -2297,10 +2297,17 @@ impl Lower<'_> {
         }
         let mut out = Vec::new();
         result.leaves(&mut out);
-        // A literal output takes the declared output type.
+        // A literal output takes the declared output type; so does a
+        // value kept as written (its tangent is that type's zero, not
+        // `Default::default()`: seed 16 case 2543, a generic `T`).
         for (k, o) in out.iter_mut().enumerate() {
             if let Some(v) = self.g.const_value(*o) {
                 *o = self.konst(v, self.sig.out_floats[k]);
+            } else if let (Ty::Other, Op::Opaque(_), Some((_, Ty::Float(f)))) =
+                (self.g.ty(*o), self.g.op(*o), self.sig.outs.get(k))
+            {
+                let f = *f;
+                self.g.nodes[o.0 as usize].ty = Ty::Float(f);
             }
         }
         out

@@ -355,3 +355,23 @@ fn a_saved_constant_in_a_generic_branch() {
         );
     }
 }
+
+/// A tuple output whose element is a constant kept as written (a call on
+/// an integer): its tangent is a `T` zero, not `Default::default()` (the
+/// fuzzer's seed 16 case 2543).
+#[differentiate]
+fn constant_output<T: Float>(x: T, r: usize) -> (T, T) {
+    (
+        x * x,
+        autodiff::softplus(T::from(r).unwrap().powi(r as i32)),
+    )
+}
+
+#[test]
+fn a_constant_output_of_a_generic_function() {
+    let (v, t) = constant_output_jvp(1.5_f64, 2, 1.0);
+    assert_eq!(t, (3.0, 0.0));
+    assert!((v.1 - (1.0 + 4.0_f64.exp()).ln()).abs() < 1e-14);
+    let (_, t32) = constant_output_jvp(1.5_f32, 2, 1.0);
+    assert_eq!(t32, (3.0, 0.0));
+}
