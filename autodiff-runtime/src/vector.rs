@@ -236,7 +236,7 @@ mod with_nalgebra {
 #[cfg(feature = "ndarray")]
 mod with_ndarray {
     use super::VectorParam;
-    use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+    use ndarray::{Array1, Array2, ArrayView1};
 
     /// The elements of a one-dimensional array, or a panic that says why
     /// there are none to borrow.
@@ -262,12 +262,14 @@ mod with_ndarray {
         }
     }
 
-    impl<T> super::DynMatrixParam for Array2<T> {
-        type Elem = T;
-        type Owned = Array2<T>;
+    /// Every two-dimensional array: owned (`Array2`), viewed
+    /// (`ArrayView2`) or shared.
+    impl<S: ndarray::Data> super::DynMatrixParam for ndarray::ArrayBase<S, ndarray::Ix2> {
+        type Elem = S::Elem;
+        type Owned = Array2<S::Elem>;
 
         #[track_caller]
-        fn flat(&self) -> &[T] {
+        fn flat(&self) -> &[S::Elem] {
             rows_in_order(self.as_slice(), "Array2")
         }
 
@@ -279,29 +281,7 @@ mod with_ndarray {
             self.ncols()
         }
 
-        fn owned_from(like: &Self, v: Vec<T>) -> Array2<T> {
-            owned2(like.dim(), v)
-        }
-    }
-
-    impl<T> super::DynMatrixParam for ArrayView2<'_, T> {
-        type Elem = T;
-        type Owned = Array2<T>;
-
-        #[track_caller]
-        fn flat(&self) -> &[T] {
-            rows_in_order(self.to_slice(), "ArrayView2")
-        }
-
-        fn nrows(&self) -> usize {
-            self.nrows()
-        }
-
-        fn ncols(&self) -> usize {
-            self.ncols()
-        }
-
-        fn owned_from(like: &Self, v: Vec<T>) -> Array2<T> {
+        fn owned_from(like: &Self, v: Vec<S::Elem>) -> Array2<S::Elem> {
             owned2(like.dim(), v)
         }
     }
