@@ -492,12 +492,7 @@ impl<'a> Forward<'a> {
                 if tans.iter().all(Option::is_none) {
                     continue;
                 }
-                // A branch may yield a value of unseen type where the
-                // other yields a float: the tangent is a float.
-                let ty = match src_outs.map(|o| self.src.ty(o)) {
-                    [Ty::Other, other] => other,
-                    [ty, _] => ty,
-                };
+                let ty: Ty = self.src.ty(src_outs[0]);
                 for (side, r) in [t, e].into_iter().enumerate() {
                     let v = match tans[side] {
                         Some(v) => v,

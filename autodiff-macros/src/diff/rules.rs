@@ -336,13 +336,7 @@ fn unless_zero(g: &mut Graph, r: RegionId, z: NodeId, slope: NodeId) -> Partial 
         Some(0.0) => Partial::Zero,
         Some(_) => Partial::Scale(slope),
         None => {
-            // A value of unseen type (an opaque base of `powf`) is the
-            // slope's float.
-            let ty = match g.ty(z) {
-                Ty::Other => g.ty(slope),
-                ty => ty,
-            };
-            let zero = g.filler(r, ty);
+            let zero = g.filler(r, g.ty(z));
             let nonzero = g.cmp(r, Cmp::Ne, z, zero);
             Partial::GatedScale(nonzero, slope)
         }

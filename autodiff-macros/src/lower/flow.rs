@@ -863,6 +863,12 @@ impl Lower<'_> {
                 }
             })
             .collect();
+        // A branch yielding a value kept as written where the other yields
+        // a float yields a float (seed 14 case 673).
+        for (k, ty) in tys.iter().enumerate() {
+            self.as_float(then_out[k], *ty);
+            self.as_float(els_out[k], *ty);
+        }
         self.g.set_outputs(then_r, then_out);
         self.g.set_outputs(els_r, els_out);
         let if_node = self.add(

@@ -1303,9 +1303,7 @@ impl Lower<'_> {
                 // A value kept as written that meets a differentiated float
                 // in arithmetic is a float of that type.
                 for n in [l, r] {
-                    if self.g.ty(n) == Ty::Other && matches!(self.g.op(n), Op::Opaque(_)) {
-                        self.g.nodes[n.0 as usize].ty = Ty::Float(f);
-                    }
+                    self.as_float(n, Ty::Float(f));
                 }
                 Val::Node(self.add(Op::Bin(op), vec![l, r], Ty::Float(f)))
             }
@@ -1493,9 +1491,7 @@ impl Lower<'_> {
             vals.len()
         };
         for &n in &vals[..floats] {
-            if self.g.ty(n) == Ty::Other && matches!(self.g.op(n), Op::Opaque(_)) {
-                self.g.nodes[n.0 as usize].ty = ty;
-            }
+            self.as_float(n, ty);
         }
         let node = match m {
             MethodOp::Un(u) => self.add(Op::Un(u), vals, ty),
@@ -2273,6 +2269,19 @@ impl Lower<'_> {
         Some(self.opaque(&row, Ty::Array(f, 1), "a row of a table"))
     }
 
+    /// A value kept as written (of a type the macro cannot see) that is
+    /// used where a float `ty` is: that float, so that the zeros built
+    /// for it (a branch that does not compute it, its tangent) are floats,
+    /// not `Default::default()`, which a generic `T: Float` lacks.
+    fn as_float(&mut self, n: NodeId, ty: Ty) {
+        if ty.float().is_some()
+            && self.g.ty(n) == Ty::Other
+            && matches!(self.g.op(n), Op::Opaque(_))
+        {
+            self.g.nodes[n.0 as usize].ty = ty;
+        }
+    }
+
     /// The function's outputs, checked against its declared shape.
     fn outputs(&mut self, result: Val, block: &Block) -> Vec<NodeId> {
         let span_at = block
@@ -2303,11 +2312,9 @@ impl Lower<'_> {
         for (k, o) in out.iter_mut().enumerate() {
             if let Some(v) = self.g.const_value(*o) {
                 *o = self.konst(v, self.sig.out_floats[k]);
-            } else if let (Ty::Other, Op::Opaque(_), Some((_, Ty::Float(f)))) =
-                (self.g.ty(*o), self.g.op(*o), self.sig.outs.get(k))
-            {
-                let f = *f;
-                self.g.nodes[o.0 as usize].ty = Ty::Float(f);
+            } else if let Some((_, ty)) = self.sig.outs.get(k) {
+                let ty = *ty;
+                self.as_float(*o, ty);
             }
         }
         out
