@@ -118,9 +118,12 @@ fn names_self(args: &Args) -> bool {
         .is_some_and(|w| w.iter().any(|n| n == "self"))
 }
 
-/// The standard library's containers: named in `wrt`, they are no struct
-/// of the user's (the error is the signature's: what can be passed).
-pub const CONTAINERS: &[&str] = &[
+/// `Vec`, `bool` and the standard library's containers: named in `wrt`,
+/// they are no struct of the user's (the error is the signature's: what
+/// can be passed).
+const NOT_STRUCTS: &[&str] = &[
+    "Vec",
+    "bool",
     "HashMap",
     "BTreeMap",
     "HashSet",
@@ -153,11 +156,7 @@ fn named_struct(cx: &Cx, args: &Args, pt: &syn::PatType) -> Option<Type> {
     match ty {
         Type::Path(p) if p.qself.is_none() && signature::int_of(ty).is_none() => {
             let last = p.path.segments.last()?;
-            let not_struct = ["Vec", "bool"]
-                .iter()
-                .chain(CONTAINERS)
-                .any(|n| last.ident == n);
-            (!not_struct).then(|| ty.clone())
+            (!NOT_STRUCTS.iter().any(|n| last.ident == n)).then(|| ty.clone())
         }
         _ => None,
     }
@@ -1228,9 +1227,7 @@ impl Wrappers<'_> {
                     let private = self.cx.private();
                     for l in leaves.iter().filter(|l| self.wrt.contains(&l.name)) {
                         let (path, diff) = (&l.path, self.differentiated(&g.ident, st, &l.path));
-                        args.push(if l.cols.is_some() {
-                            quote!(&#private::rows_tangent_or_zeros(#diff, &#dot #(.#path)* [..])[..])
-                        } else if l.vector {
+                        args.push(if l.vector || l.cols.is_some() {
                             quote!(&#private::tangent_or_zeros(#diff, &#dot #(.#path)* [..])[..])
                         } else {
                             quote!(if #diff { #dot #(.#path)* } else { #private::Tangent::zero_tangent(&#dot #(.#path)*) })
@@ -1265,10 +1262,14 @@ impl Wrappers<'_> {
         let parts: Vec<Ident> = (0..self.wrt.len())
             .map(|k| local(&format!("g{k}")))
             .collect();
-        let tys: Vec<Type> = match ty {
+        let mut tys: Vec<Type> = match ty {
             Type::Tuple(t) if self.wrt.len() > 1 => t.elems.iter().cloned().collect(),
             other => vec![other.clone()],
         };
+        // A pure companion that is a stub (its expansion reported an
+        // error, say a float type the attribute cannot see) has no
+        // gradient tuple: the wrapper only has to parse, after that error.
+        tys.resize(self.wrt.len(), syn::parse_quote!(()));
         let pattern = one_or_tuple(
             &parts
                 .iter()

@@ -57,7 +57,7 @@ pub mod __private {
     pub use crate::matrix::Matrix;
     pub use crate::pretty::{Pretty, PrettyEntry};
     pub use crate::scalar::{cast, lit, max_first, min_first, sign0};
-    pub use crate::tangent::{differentiated, rows_tangent_or_zeros, tangent_or_zeros, Tangent};
+    pub use crate::tangent::{differentiated, tangent_or_zeros, Tangent};
     pub use crate::vector::{DynMatrixParam, MatrixParam, VectorOut, VectorParam};
     /// The owned types of an `ArrayView1`'s and an `ArrayView2`'s
     /// gradients.

@@ -82,29 +82,16 @@ pub fn differentiated<S: Tangent>(_value: &S, field: &str) -> bool {
     S::differentiated(field)
 }
 
-/// A tangent slice, or zeros of its length where the field is not
-/// differentiated.
+/// A tangent slice, or zeros of its shape where the field is not
+/// differentiated (floats, or rows `[T; C]` of a field indexed twice).
 #[doc(hidden)]
-pub fn tangent_or_zeros<T: Copy + num_traits::Zero>(
+pub fn tangent_or_zeros<T: Tangent + Clone>(
     differentiated: bool,
     tangent: &[T],
 ) -> std::borrow::Cow<'_, [T]> {
     if differentiated {
         std::borrow::Cow::Borrowed(tangent)
     } else {
-        std::borrow::Cow::Owned(vec![T::zero(); tangent.len()])
-    }
-}
-
-/// [`tangent_or_zeros`] of rows of a fixed length (`[[T; C]]`).
-#[doc(hidden)]
-pub fn rows_tangent_or_zeros<T: Copy + num_traits::Zero, const C: usize>(
-    differentiated: bool,
-    tangent: &[[T; C]],
-) -> std::borrow::Cow<'_, [[T; C]]> {
-    if differentiated {
-        std::borrow::Cow::Borrowed(tangent)
-    } else {
-        std::borrow::Cow::Owned(vec![[T::zero(); C]; tangent.len()])
+        std::borrow::Cow::Owned(tangent.iter().map(Tangent::zero_tangent).collect())
     }
 }
