@@ -56,6 +56,16 @@ fn pipeline(args: TokenStream, item: TokenStream) -> TokenStream {
     }
     let mut cx = Cx::new(signature::float_param(&item.sig.generics))
         .with_crate(context::facade(args.krate.as_ref()));
+    // A method over its `impl`'s float parameter: nothing can be
+    // generated (no stub either, whose types would be wrong), only the
+    // error that says why.
+    let mut foreign = Errors::default();
+    signature::impl_type_params(&item.sig, args.wrt.as_deref(), &mut foreign);
+    if !foreign.is_empty() {
+        let (errors, foreign) = (errors.to_compile_errors(), foreign.to_compile_errors());
+        let item = original(&cx, item);
+        return quote! { #errors #foreign #item };
+    }
     if pure_fn::applies(&cx, &args, &item) {
         let result = pure_fn::expand(&cx, &args, &item, expand);
         let errors = errors.to_compile_errors();

@@ -102,6 +102,58 @@ pub struct Signature {
     pub out_known: bool,
 }
 
+/// The first type parameter of the enclosing `impl` that a method's
+/// output or `wrt` parameters mention (`T` in `impl<T: Float> S<T>`): the
+/// attribute sees the method only, so it cannot tell that `T` is a float.
+/// A name is taken for one when it is short, capitalized and not the
+/// method's own; only in types that must be floats (a data parameter may
+/// be a struct `P`).
+pub fn impl_type_params(sig: &syn::Signature, wrt: Option<&[Ident]>, errors: &mut Errors) {
+    if sig.receiver().is_none() {
+        return;
+    }
+    let own: Vec<String> = sig
+        .generics
+        .type_params()
+        .map(|p| p.ident.to_string())
+        .collect();
+    let mut tokens = TokenStream::new();
+    sig.output.to_tokens(&mut tokens);
+    for input in &sig.inputs {
+        if let (FnArg::Typed(pt), Some(wrt)) = (input, wrt) {
+            if matches!(&*pt.pat, Pat::Ident(pi) if wrt.contains(&pi.ident)) {
+                pt.ty.to_tokens(&mut tokens);
+            }
+        }
+    }
+    let found = first_foreign(tokens, &own);
+    if let Some(t) = found {
+        errors.at(&t, format!("`{t}` is a type parameter of the enclosing `impl`, which #[differentiate] cannot see (it reads the method alone), so it cannot tell that `{t}` is a float; differentiate a free function `fn f<{t}: autodiff::Float>(..)` and call it from the method, or write the method for `f64`/`f32`"));
+    }
+}
+
+/// The first short capitalized name in `tokens` that is not one of `own`,
+/// leaving out array lengths (`[f64; N]`: a const the pipeline reads).
+fn first_foreign(tokens: TokenStream, own: &[String]) -> Option<Ident> {
+    let mut after_semi = false;
+    for t in tokens {
+        let found = match &t {
+            proc_macro2::TokenTree::Ident(i) if !after_semi => {
+                let name = i.to_string();
+                let short = name.len() <= 2 && name.starts_with(|c: char| c.is_ascii_uppercase());
+                (short && !own.contains(&name)).then(|| i.clone())
+            }
+            proc_macro2::TokenTree::Group(g) => first_foreign(g.stream(), own),
+            _ => None,
+        };
+        if found.is_some() {
+            return found;
+        }
+        after_semi = matches!(&t, proc_macro2::TokenTree::Punct(p) if p.as_char() == ';');
+    }
+    None
+}
+
 /// `ty` as a user writes it: `&[&[f64]]`, not `& [& [f64]]`.
 fn shown_type(ty: &Type) -> String {
     let text = ty.to_token_stream().to_string();

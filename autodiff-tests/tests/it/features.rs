@@ -612,3 +612,72 @@ fn a_transposed_view_panics() {
     let w = Array2::from_shape_vec((2, 3), vec![0.1, 0.2, 0.3, -0.4, 0.5, 0.6]).unwrap();
     let _ = view_weighted_grad(w.t());
 }
+
+/// Matrices of run-time shape in other element types and passings: a
+/// generic `T` (indexed), `f32` with `a * x` (whose loop builds `f32`
+/// zeros), and an ndarray matrix by value (its tangent by reference).
+#[differentiate]
+fn generic_quadratic<T: autodiff::Float + nalgebra::Scalar>(a: &DMatrix<T>, x: &DVector<T>) -> T {
+    let mut s = T::zero();
+    for i in 0..a.nrows() {
+        for j in 0..a.ncols() {
+            s = s + x[i] * a[(i, j)] * x[j];
+        }
+    }
+    s
+}
+
+#[differentiate]
+fn f32_matvec(a: &DMatrix<f32>, x: &DVector<f32>) -> f32 {
+    let y = a * x;
+    y[0] * y[1]
+}
+
+#[differentiate(wrt(w))]
+fn f32_rows(w: Array2<f32>, x: &Array1<f32>) -> f32 {
+    let z = w.dot(x);
+    z[0] * z[1] + w[[1, 0]]
+}
+
+#[test]
+fn matrices_of_run_time_shape_generic_f32_and_by_value() {
+    let a = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, -0.5, 0.25]);
+    let x = DVector::from_vec(vec![0.5, -1.5]);
+    let (ga, gx) = generic_quadratic_grad(&a, &x);
+    for i in 0..2 {
+        for j in 0..2 {
+            assert!(close(ga[(i, j)], x[i] * x[j], 1e-14), "({i}, {j})");
+        }
+    }
+    let want_x = (&a + a.transpose()) * &x;
+    assert!(all_close(gx.as_slice(), want_x.as_slice(), 1e-14));
+
+    let (a32, x32) = (a.map(|v| v as f32), x.map(|v| v as f32));
+    let (ga32, _) = f32_matvec_grad(&a32, &x32);
+    let y = &a * &x;
+    for i in 0..2 {
+        for j in 0..2 {
+            let want = y[1 - i] * x[j];
+            assert!(close(ga32[(i, j)] as f64, want, 1e-5), "({i}, {j})");
+        }
+    }
+
+    let w = Array2::from_shape_vec((2, 2), vec![1.0_f32, 2.0, -0.5, 0.25]).unwrap();
+    let xv = Array1::from(vec![0.5_f32, -1.5]);
+    let g = f32_rows_grad(w.clone(), &xv);
+    let z = w.dot(&xv);
+    for i in 0..2 {
+        for j in 0..2 {
+            let want = z[1 - i] * xv[j] + if (i, j) == (1, 0) { 1.0 } else { 0.0 };
+            assert!(
+                (g[[i, j]] - want).abs() < 1e-5,
+                "({i}, {j}): {} vs {want}",
+                g[[i, j]]
+            );
+        }
+    }
+    // The tangent of a matrix passed by value is taken by reference.
+    let dw = Array2::from_shape_vec((2, 2), vec![0.0_f32, 0.0, 1.0, 0.0]).unwrap();
+    let (_, t) = f32_rows_jvp(w, &xv, &dw);
+    assert!((t - (z[0] * xv[0] + 1.0)).abs() < 1e-5, "{t}");
+}

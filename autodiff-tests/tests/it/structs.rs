@@ -343,3 +343,74 @@ fn a_field_indexed_twice_is_differentiated() {
     let fd = (f(&r.w, r.scale + h) - f(&r.w, r.scale - h)) / (2.0 * h);
     assert!(close(g.scale, fd, 1e-7), "scale");
 }
+
+/// Rows read in a `&self` method differentiated in `self`, with a field
+/// marked data as the loop bound; and rows of a generic float in a free
+/// function.
+#[derive(Clone, Debug, PartialEq, Tangent)]
+struct Affine<T> {
+    a: [[T; 2]; 2],
+    b: [T; 2],
+    #[tangent(skip)]
+    n: usize,
+}
+
+impl Affine<f64> {
+    #[differentiate(wrt(self, x))]
+    fn energy(&self, x: [f64; 2]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..self.n {
+            let mut z = self.b[i];
+            for j in 0..2 {
+                z += self.a[i][j] * x[j];
+            }
+            s += z * z;
+        }
+        s
+    }
+}
+
+#[differentiate(wrt(p))]
+fn generic_energy<T: autodiff::Float + autodiff::Tangent>(p: &Affine<T>, x: [T; 2]) -> T {
+    let mut s = T::zero();
+    for i in 0..2 {
+        s = s + p.a[i][0] * x[0] + p.a[i][1] * x[1] * p.b[i];
+    }
+    s
+}
+
+#[test]
+fn rows_in_a_method_and_in_a_generic_function() {
+    let p = Affine {
+        a: [[0.5, -1.0], [2.0, 0.25]],
+        b: [0.1, -0.3],
+        n: 2,
+    };
+    let x = [1.5, -0.5];
+    let (gp, gx) = p.energy_grad(x);
+    let z = |i: usize| p.b[i] + p.a[i][0] * x[0] + p.a[i][1] * x[1];
+    for i in 0..2 {
+        assert!(close(gp.b[i], 2.0 * z(i), 1e-14), "b[{i}]");
+        for j in 0..2 {
+            assert!(close(gp.a[i][j], 2.0 * z(i) * x[j], 1e-14), "a[{i}][{j}]");
+        }
+    }
+    let want_x: Vec<f64> = (0..2)
+        .map(|j| 2.0 * z(0) * p.a[0][j] + 2.0 * z(1) * p.a[1][j])
+        .collect();
+    assert!(close(gx[0], want_x[0], 1e-14) && close(gx[1], want_x[1], 1e-14));
+    assert_eq!(gp.n, 0);
+    // f32 through the generic function.
+    let p32 = Affine {
+        a: [[0.5_f32, -1.0], [2.0, 0.25]],
+        b: [0.1, -0.3],
+        n: 2,
+    };
+    let g = generic_energy_grad(&p32, [1.5, -0.5]);
+    for i in 0..2 {
+        let (a1, b) = (p32.a[i][1] as f64, p32.b[i] as f64);
+        assert!(close(g.a[i][0] as f64, x[0], 1e-6), "a[{i}][0]");
+        assert!(close(g.a[i][1] as f64, x[1] * b, 1e-6), "a[{i}][1]");
+        assert!(close(g.b[i] as f64, a1 * x[1], 1e-6), "b[{i}]");
+    }
+}
