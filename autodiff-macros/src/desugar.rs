@@ -684,11 +684,12 @@ pub fn for_loop(g: &Gen, f: &syn::ExprForLoop) -> Option<Rewrite> {
             )));
         }
         let k = &t.elems[0];
-        let mut stmts: Vec<syn::Stmt> = vec![parse_quote_spanned!(span=> let #k = #i;)];
-        match bind_item(g, &source, &t.elems[1], &i, span) {
-            Ok(s) => stmts.extend(s),
+        // The item first: the index's name may shadow the iterated array's.
+        let mut stmts = match bind_item(g, &source, &t.elems[1], &i, span) {
+            Ok(s) => s,
             Err(e) => return Some(Err(e)),
-        }
+        };
+        stmts.push(parse_quote_spanned!(span=> let #k = #i;));
         stmts
     } else {
         match bind_item(g, &source, &f.pat, &i, span) {

@@ -729,3 +729,30 @@ fn a_local_named_like_a_cotangent() {
     assert_eq!(gp, [k, k, loss]);
     assert!((gl - (0.3 * (p[0] + p[1]) + p[2])).abs() < 1e-15);
 }
+
+// ---------------------------------------------------------------------------
+// `enumerate`'s index named like the array it walks (the fuzzer's seed 17
+// case 724): the item is read before the index's name shadows the array.
+// ---------------------------------------------------------------------------
+
+#[::autodiff::differentiate]
+fn index_shadows_array(h: f64, i: &[f64; 3]) -> f64 {
+    let mut b = 0.5;
+    for (i, &target) in i.iter().enumerate() {
+        b += target * h * (i as f64 + 1.0);
+    }
+    b * h
+}
+
+#[test]
+fn an_enumerate_index_named_like_its_array() {
+    let (h, x) = (0.7, [1.5, -0.5, 2.0]);
+    let (gh, gx) = index_shadows_array_grad(h, &x);
+    let s = x[0] + 2.0 * x[1] + 3.0 * x[2];
+    // f = 0.5 h + s h^2
+    assert!((gh - (0.5 + 2.0 * s * h)).abs() < 1e-14, "{gh}");
+    let want = [h * h, 2.0 * h * h, 3.0 * h * h];
+    for k in 0..3 {
+        assert!((gx[k] - want[k]).abs() < 1e-14, "{gx:?}");
+    }
+}
