@@ -75,7 +75,7 @@ impl Names {
 }
 
 /// Every identifier in `tokens`, into `out`.
-fn idents(tokens: proc_macro2::TokenStream, out: &mut Vec<String>) {
+pub fn idents(tokens: proc_macro2::TokenStream, out: &mut Vec<String>) {
     for t in tokens {
         match t {
             proc_macro2::TokenTree::Ident(i) => out.push(i.to_string()),
@@ -98,6 +98,7 @@ pub struct Plan<'a> {
     hvp: OnceCell<Program>,
     vjp_jvp: OnceCell<Program>,
     hessian: OnceCell<Program>,
+    rows: OnceCell<Program>,
 }
 
 impl<'a> Plan<'a> {
@@ -114,6 +115,7 @@ impl<'a> Plan<'a> {
             hvp: OnceCell::new(),
             vjp_jvp: OnceCell::new(),
             hessian: OnceCell::new(),
+            rows: OnceCell::new(),
         }
     }
 
@@ -160,11 +162,11 @@ impl<'a> Plan<'a> {
             .get_or_init(|| self.directional(self.f, &primal(self.f), &[]))
     }
 
-    /// Forward mode with one basis direction per `wrt` parameter
-    /// (direction `d` seeds parameter `wrt[d]` with 1).
+    /// Forward mode along every direction of [`Plan::basis`]: the
+    /// columns of the Jacobian.
     pub fn basis_jvp(&self) -> &Program {
         self.basis_jvp
-            .get_or_init(|| self.basis(self.f, &primal(self.f)))
+            .get_or_init(|| self.basis_forward(self.f, &primal(self.f)))
     }
 
     /// The gradient program in forward mode along the `_dot` parameters:
@@ -187,12 +189,32 @@ impl<'a> Plan<'a> {
         })
     }
 
-    /// The gradient program with one basis direction per `wrt` parameter:
-    /// the dense Hessian of scalar parameters.
+    /// The gradient program in forward mode along every direction of
+    /// [`Plan::basis`]: the columns of the dense Hessian.
     pub fn hessian(&self) -> &Program {
         self.hessian.get_or_init(|| {
             let g = self.gradient();
-            self.basis(&g.func, &g.primal)
+            self.basis_forward(&g.func, &g.primal)
+        })
+    }
+
+    /// Every row of the Jacobian in one program: the vjp program in
+    /// forward mode along its cotangent, one direction per output element
+    /// (`m` of them: the fields of a tuple of floats, or the elements of
+    /// one array). The vjp is linear in its cotangent, so the tangent of
+    /// its adjoints along basis direction `d` is row `d`; the primal and
+    /// every partial are computed once, shared by all rows.
+    pub fn jacobian_rows(&self, m: usize) -> &Program {
+        self.rows.get_or_init(|| {
+            let v = self.vjp();
+            let out_bar = self.f.params.len() as u32;
+            let seeds = |d: usize, index: u32, field: Option<u32>| match field {
+                _ if index != out_bar => Seed::Zero,
+                None => Seed::Basis(d as u32),
+                Some(k) if k as usize == d => Seed::One,
+                Some(_) => Seed::Zero,
+            };
+            forward(&v.func, &v.primal, vec![], m, &seeds)
         })
     }
 
@@ -229,16 +251,81 @@ impl<'a> Plan<'a> {
         forward(base, parts, extra, 1, &seeds)
     }
 
-    fn basis(&self, base: &Function, parts: &Parts) -> Program {
+    /// The directions of [`basis`], when the function's calls can take
+    /// them: a vector passed by reference has a tangent by reference,
+    /// which a basis direction (a local array) is not.
+    pub fn basis(&self) -> Option<Vec<Dir>> {
+        let by_ref = self.sig.wrt.iter().any(|&i| {
+            let p = &self.sig.params[i];
+            p.ir_ty.is_array() && matches!(p.ty, syn::Type::Reference(_))
+        });
+        if by_ref && !self.f.graph.calls.is_empty() {
+            return None;
+        }
+        basis(self.sig)
+    }
+
+    /// `base` in forward mode along every direction of [`Plan::basis`].
+    fn basis_forward(&self, base: &Function, parts: &Parts) -> Program {
         let wrt = &self.sig.wrt;
-        let seeds = |d: usize, index: u32, _field: Option<u32>| {
-            if wrt[d] == index as usize {
-                Seed::One
-            } else {
-                Seed::Zero
-            }
+        let dirs = self.basis().unwrap_or_default();
+        let seeds = |d: usize, index: u32, _field: Option<u32>| match dirs[d] {
+            Dir { wrt: w, .. } if wrt[w] != index as usize => Seed::Zero,
+            Dir { elem: None, .. } => Seed::One,
+            Dir { elem: Some(k), .. } => Seed::Basis(k),
         };
-        forward(base, parts, vec![], wrt.len(), &seeds)
+        forward(base, parts, vec![], dirs.len(), &seeds)
+    }
+}
+
+/// The most basis directions (rows or columns) a Jacobian or a Hessian
+/// computes in one program; beyond, it runs a jvp, vjp or hvp per
+/// direction, so that the code stays a small multiple of the function's.
+pub const ONE_SWEEP: usize = 16;
+
+/// One direction of a basis: the `wrt` parameter at position `wrt` and,
+/// for an array, its element `elem`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dir {
+    pub wrt: usize,
+    pub elem: Option<u32>,
+}
+
+/// The basis over every float of the `wrt` parameters, in order, when
+/// each is a float or a vector of literal length (`[T; 3]`, `&[T; 3]`)
+/// and, with vectors, there are at most [`ONE_SWEEP`] of them.
+pub fn basis(sig: &Signature) -> Option<Vec<Dir>> {
+    let mut dirs = Vec::new();
+    for (w, &i) in sig.wrt.iter().enumerate() {
+        let param = &sig.params[i];
+        match param.ir_ty {
+            crate::ir::Ty::Float(_) => dirs.push(Dir { wrt: w, elem: None }),
+            crate::ir::Ty::Array(_, 1) => {
+                let n = literal_len(&param.ty)?;
+                dirs.extend((0..n as u32).map(|k| Dir {
+                    wrt: w,
+                    elem: Some(k),
+                }));
+            }
+            _ => return None,
+        }
+    }
+    // Scalars only: one direction each, as many as there are.
+    (dirs.len() == sig.wrt.len() || dirs.len() <= ONE_SWEEP).then_some(dirs)
+}
+
+/// `N` of `[T; N]` or `&[T; N]` whose length is a literal.
+pub fn literal_len(ty: &syn::Type) -> Option<usize> {
+    match ty {
+        syn::Type::Reference(r) => literal_len(&r.elem),
+        syn::Type::Array(a) => match &a.len {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Int(n),
+                ..
+            }) => n.base10_parse().ok(),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

@@ -1298,7 +1298,14 @@ impl<'r> Gen<'r> {
             let n = *self
                 .rng
                 .pick(&["i", "j", "k", "t", "idx", "n", "e", "row", "col", "i0", "s"]);
-            let shadows_mut = !self.find(|v| v.name == n && v.mutable).is_empty();
+            // Never a mutable binding's name, nor an array's: the loop
+            // body may read them (seed 18 case 1191 read a matrix through
+            // a loop index of its name).
+            let shadows_mut = !self
+                .find(|v| {
+                    v.name == n && (v.mutable || matches!(v.ty, Ty::Arr { .. } | Ty::Mat(..)))
+                })
+                .is_empty();
             if self.name_free(n)
                 || (self.rng.chance(0.3) && !shadows_mut && !self.reserved.iter().any(|r| r == n))
             {

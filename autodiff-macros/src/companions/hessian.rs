@@ -195,7 +195,9 @@ impl Companions<'_> {
     /// `f_hessian(x, ..)`: the dense Hessian, exactly symmetric (entry
     /// `(i, j)` with `i > j` is the one computed for `(j, i)`). Scalars:
     /// one forward pass per parameter over the gradient program, unused
-    /// entries never computed. An array: one `_hvp` per column.
+    /// entries never computed. A vector of literal length N ≤
+    /// [`crate::plan::ONE_SWEEP`]: the same over its N elements, one
+    /// program. Another array: one `_hvp` per column.
     pub(super) fn hessian(&self) -> TokenStream {
         let p = self.sig.wrt.len();
         let first = &self.sig.params[self.sig.wrt[0]];
@@ -234,15 +236,21 @@ impl Companions<'_> {
         let elem = self.cx.float(self.sig.out_floats[0]);
         let (one, zero) = (self.out_const(0, 1.0), self.out_const(0, 0.0));
         let [cols, e, i, j, n, rows, hvp] = ["cols", "e", "i", "j", "n", "rows", "hvp"].map(local);
-        let define_hvp = self.closure(
-            "hessian",
-            &hvp,
-            &self.closure_dot_params(),
-            self.grad_ty(),
-            |p| p.hvp(),
-            |h| self.grad_tree(&h.tangents[0]),
-        );
-        // `[T; N]` or `&[T; N]`: fixed columns; a slice: a `Matrix`.
+        let define_hvp = || {
+            self.closure(
+                "hessian",
+                &hvp,
+                &self.closure_dot_params(),
+                self.grad_ty(),
+                |p| p.hvp(),
+                |h| self.grad_tree(&h.tangents[0]),
+            )
+        };
+        let symmetric = quote! {
+            ::core::array::from_fn(|#i| ::core::array::from_fn(|#j| if #i <= #j { #cols[#j][#i] } else { #cols[#i][#j] }))
+        };
+        // `[T; N]` or `&[T; N]`: fixed columns, from one program over a
+        // basis of N directions when N is small; a slice: a `Matrix`.
         let fixed = match &first.ty {
             Type::Array(a) => Some((a, quote!(#e))),
             Type::Reference(r) => match &*r.elem {
@@ -252,9 +260,31 @@ impl Companions<'_> {
             _ => None,
         };
         let (body, ret) = match fixed {
+            Some((a, _)) if self.plan.as_ref().is_some_and(|p| p.basis().is_some()) => {
+                let len = &a.len;
+                let ty = Type::Array(a.clone());
+                let columns = self.body(
+                    "hessian",
+                    |plan| plan.hessian(),
+                    |h| {
+                        Tree::Array(
+                            h.tangents
+                                .iter()
+                                .map(|t| Tree::Leaf(t.adjoints[0]))
+                                .collect(),
+                        )
+                    },
+                );
+                let body = quote! {
+                    let #cols: [#ty; #len] = { #columns };
+                    #symmetric
+                };
+                (body, quote!([#ty; #len]))
+            }
             Some((a, arg)) => {
                 let len = &a.len;
                 let ty = Type::Array(a.clone());
+                let define_hvp = define_hvp();
                 let body = quote! {
                     #define_hvp
                     let #cols: [#ty; #len] = ::core::array::from_fn(|#j| {
@@ -262,12 +292,13 @@ impl Companions<'_> {
                         #e[#j] = #one;
                         #hvp(#arg)
                     });
-                    ::core::array::from_fn(|#i| ::core::array::from_fn(|#j| if #i <= #j { #cols[#j][#i] } else { #cols[#i][#j] }))
+                    #symmetric
                 };
                 (body, quote!([#ty; #len]))
             }
             _ => {
                 let x = &first.ident;
+                let define_hvp = define_hvp();
                 let body = quote! {
                     #define_hvp
                     let #n = #x.len();

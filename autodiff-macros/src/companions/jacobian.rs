@@ -13,6 +13,7 @@ use super::{one_or_tuple, param_grad_ty, Companions};
 use crate::context::local;
 use crate::emit::Tree;
 use crate::ir::{FloatTy, OutShape, Ty};
+use crate::plan;
 use crate::signature;
 
 const DOC: &str = "The dense Jacobian (one entry per output and `wrt` parameter)";
@@ -198,6 +199,18 @@ impl Companions<'_> {
                 let body = self.body("jacobian", |p| p.gradient(), |g| self.grad_tree(&g.primal));
                 return self.item("jacobian", DOC, &[], self.grad_ty(), body);
             }
+            OutShape::Tuple(_) if self.one_sweep_rows(m) => {
+                let tys: Vec<TokenStream> = self
+                    .sig
+                    .wrt
+                    .iter()
+                    .map(|&i| {
+                        let g = param_grad_ty(&self.sig.params[i].ty);
+                        quote!([#g; #m])
+                    })
+                    .collect();
+                (self.rows_in_one_sweep(m), one_or_tuple(&tys))
+            }
             OutShape::Tuple(_) => {
                 let vjp = local("vjp");
                 let define = self.vjp_closure(&vjp);
@@ -259,14 +272,19 @@ impl Companions<'_> {
             quote!(#value()),
             &|e| e,
         );
-        let result = one_or_tuple(&blocks);
-        let define_vjp = self.vjp_closure(&vjp);
-        let define_value = if signature::is_vec(out_ty) {
-            self.value_closure(&value)
-        } else {
-            TokenStream::new()
+        let by_rows = match plan::literal_len(out_ty) {
+            Some(m) if self.one_sweep_rows(m) => self.rows_in_one_sweep(m),
+            _ => {
+                let result = one_or_tuple(&blocks);
+                let define_vjp = self.vjp_closure(&vjp);
+                let define_value = if signature::is_vec(out_ty) {
+                    self.value_closure(&value)
+                } else {
+                    TokenStream::new()
+                };
+                quote!({ #define_value #define_vjp #stmt #result })
+            }
         };
-        let by_rows = quote!({ #define_value #define_vjp #stmt #result });
         // One array parameter by value: forward mode when it is shorter.
         let param = &self.sig.params[self.sig.wrt[0]];
         let [cols, e, i, j] = ["cols", "e", "i", "j"].map(local);
@@ -275,25 +293,41 @@ impl Companions<'_> {
                 if param.ir_ty == Ty::Array(self.sig.out_floats[0], 1) =>
             {
                 let (m, n, pty) = (&a.len, &pa.len, &param.ty);
-                let dot = &self.names.dots[0];
-                let define_jvp = self.closure(
-                    "jacobian",
-                    &jvp,
-                    &[quote!(#dot: #pty)],
-                    quote!(#out_ty),
-                    |p| p.jvp(),
-                    |j| self.out_tree(&j.tangents[0]),
-                );
-                quote! {
-                    if #n < #m {
+                let transpose =
+                    quote!(::core::array::from_fn(|#i| ::core::array::from_fn(|#j| #cols[#j][#i])));
+                let columns = if self.plan.as_ref().is_some_and(|p| p.basis().is_some()) {
+                    let columns = self.body(
+                        "jacobian",
+                        |p| p.basis_jvp(),
+                        |c| {
+                            Tree::Array(c.tangents.iter().map(|t| Tree::Leaf(t.value[0])).collect())
+                        },
+                    );
+                    quote!({ let #cols: [#out_ty; #n] = { #columns }; #transpose })
+                } else {
+                    let dot = &self.names.dots[0];
+                    let define_jvp = self.closure(
+                        "jacobian",
+                        &jvp,
+                        &[quote!(#dot: #pty)],
+                        quote!(#out_ty),
+                        |p| p.jvp(),
+                        |j| self.out_tree(&j.tangents[0]),
+                    );
+                    quote!({
                         #define_jvp
                         let #cols: [#out_ty; #n] = ::core::array::from_fn(|#j| {
                             let mut #e: #pty = #private::Zeros::zeros();
                             #e[#j] = #one;
                             #jvp(#e)
                         });
-                        ::core::array::from_fn(|#i| ::core::array::from_fn(|#j| #cols[#j][#i]))
-                    } else #by_rows
+                        #transpose
+                    })
+                };
+                match (plan::literal_len(out_ty), plan::literal_len(pty)) {
+                    (Some(m), Some(n)) if n < m => columns,
+                    (Some(_), Some(_)) => by_rows,
+                    _ => quote!(if #n < #m #columns else #by_rows),
                 }
             }
             _ => by_rows,
@@ -378,6 +412,57 @@ impl Companions<'_> {
             one_or_tuple(&tys),
             self.calls(body),
         )
+    }
+
+    /// Are the `m` rows computed in one program? Not for a long output,
+    /// nor when the function calls another: the program is the forward
+    /// mode of the vjp, which would need the callee's second-order
+    /// companions.
+    fn one_sweep_rows(&self, m: usize) -> bool {
+        m <= plan::ONE_SWEEP && self.func().is_none_or(|f| f.graph.calls.is_empty())
+    }
+
+    /// Every row of the Jacobian from one program (see
+    /// [`crate::plan::Plan::jacobian_rows`]): per `wrt` parameter, the
+    /// array of its `m` rows. The program keeps the cotangent parameter
+    /// of the vjp it is built from: where the emitted code still names it
+    /// (a basis cotangent read at a computed index is made from its
+    /// shape), it is bound to zeros.
+    fn rows_in_one_sweep(&self, m: usize) -> TokenStream {
+        let out_bar = &self.names.out_bar;
+        let cot = self.cotangent_ty();
+        let zero = match &self.sig.out_shape {
+            OutShape::Leaf => {
+                let private = self.cx.private();
+                quote!(#private::Zeros::zeros())
+            }
+            OutShape::Tuple(_) => {
+                let zeros = (0..m).map(|k| self.out_const(k, 0.0));
+                quote!((#(#zeros,)*))
+            }
+        };
+        let p = self.sig.wrt.len();
+        let body = self.body(
+            "jacobian",
+            |plan| plan.jacobian_rows(m),
+            |rows| {
+                let block = |j: usize| {
+                    let row = |d: usize| Tree::Leaf(rows.tangents[d].adjoints[j]);
+                    Tree::Array((0..m).map(row).collect())
+                };
+                match p {
+                    1 => block(0),
+                    p => Tree::Tuple((0..p).map(block).collect()),
+                }
+            },
+        );
+        let mut used = Vec::new();
+        crate::plan::idents(body.clone(), &mut used);
+        if used.contains(&out_bar.to_string()) {
+            quote!({ let #out_bar: #cot = #zero; #body })
+        } else {
+            quote!({ #body })
+        }
     }
 
     /// `let vjp = |out_bar| -> G { .. };`: the adjoints for a cotangent.

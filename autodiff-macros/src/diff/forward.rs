@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::{accumulate, apply, rules, Seed};
+use super::{accumulate, apply, one_hot, rules, Seed};
 use crate::ir::{Function, Graph, NodeId, Op, Param, RegionId, Ty, ROOT};
 
 /// Seeds of one direction, per `(param index, tuple field)` of the source.
@@ -127,11 +127,19 @@ impl<'a> Forward<'a> {
             Op::Index => {
                 self.map[i] = self.dst.add(dr, Op::Index, args.clone(), node.ty);
                 for d in 0..self.dirs {
-                    self.tan[d][i] = self.tan[d][node.args[0].0 as usize].map(|t| {
-                        let mut targs = args.clone();
-                        targs[0] = t;
-                        self.dst.add(dr, Op::Index, targs, node.ty)
-                    });
+                    let Some(t) = self.tan[d][node.args[0].0 as usize] else {
+                        continue;
+                    };
+                    // An element of a basis direction: 1 or nothing.
+                    if let (Some((k, one)), [_, j]) = (one_hot(&self.dst, t), args.as_slice()) {
+                        if let Op::Int(j) = *self.dst.op(*j) {
+                            self.tan[d][i] = (j == k).then_some(one);
+                            continue;
+                        }
+                    }
+                    let mut targs = args.clone();
+                    targs[0] = t;
+                    self.tan[d][i] = Some(self.dst.add(dr, Op::Index, targs, node.ty));
                 }
                 return;
             }
@@ -203,7 +211,9 @@ impl<'a> Forward<'a> {
             Op::Param { index, field } => {
                 self.map[i] = self.dst.add(dr, node.op.clone(), vec![], node.ty);
                 for d in 0..self.dirs {
-                    self.tan[d][i] = (self.seeds)(d, index, field).node(&mut self.dst, node.ty);
+                    let like = self.map[i];
+                    self.tan[d][i] =
+                        (self.seeds)(d, index, field).node(&mut self.dst, node.ty, like);
                 }
                 return;
             }

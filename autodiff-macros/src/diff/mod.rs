@@ -17,20 +17,51 @@ pub enum Seed {
     One,
     /// A parameter of the new function (`x_dot`, `out_bar`).
     Param { index: u32, field: Option<u32> },
+    /// Element `k` of an array is 1, the others 0: one direction of a
+    /// basis over an array's elements (a forward seed only; see
+    /// [`one_hot`]).
+    Basis(u32),
 }
 
 impl Seed {
-    /// The node for this seed in the root region of `g`, `None` for zero.
-    pub fn node(self, g: &mut Graph, ty: Ty) -> Option<NodeId> {
+    /// The node for this seed in the root region of `g`, `None` for zero;
+    /// `like` is the value seeded (an array seed has its shape).
+    pub fn node(self, g: &mut Graph, ty: Ty, like: NodeId) -> Option<NodeId> {
         let f = ty.elem()?;
         match self {
             Seed::Zero => None,
             Seed::One if ty.is_array() => None,
+            Seed::Basis(_) if !ty.is_array() => None,
+            Seed::Basis(k) => {
+                let zeros = g.add(crate::ir::ROOT, Op::ZerosLike, vec![like], ty);
+                let (k, one) = (
+                    g.int(crate::ir::ROOT, k as i64),
+                    g.konst(crate::ir::ROOT, f, 1.0),
+                );
+                Some(g.add(crate::ir::ROOT, Op::Store, vec![zeros, k, one], ty))
+            }
             Seed::One => Some(g.konst(crate::ir::ROOT, f, 1.0)),
             Seed::Param { index, field } => {
                 Some(g.add(crate::ir::ROOT, Op::Param { index, field }, vec![], ty))
             }
         }
+    }
+}
+
+/// The position and value of the one nonzero element of a [`Seed::Basis`]
+/// array (seen through the copies and length checks a cotangent goes
+/// through), so that reading an element of it is a literal or a
+/// structural zero.
+pub fn one_hot(g: &Graph, mut n: NodeId) -> Option<(i64, NodeId)> {
+    while matches!(g.op(n), Op::Owned | Op::Checked) {
+        n = g.args(n)[0];
+    }
+    match (g.op(n), g.args(n)) {
+        (Op::Store, &[zeros, k, v]) if *g.op(zeros) == Op::ZerosLike => match g.op(k) {
+            Op::Int(k) => Some((*k, v)),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

@@ -1090,11 +1090,11 @@ pub fn vjp(
     }
     for (&o, seed) in f.outputs.iter().zip(out_seeds) {
         let ty = f.graph.ty(o);
-        if let Some(s) = seed.node(&mut rev.g, ty) {
+        let value = rev.ctxs[0].map[o.0 as usize];
+        if let Some(s) = seed.node(&mut rev.g, ty, value) {
             // An array cotangent is checked against the value's length,
             // and copied: its adjoint is updated in place.
             let s = if ty.is_array() {
-                let value = rev.ctxs[0].map[o.0 as usize];
                 let s = rev.g.add(ROOT, Op::Checked, vec![s, value], ty);
                 rev.g.add(ROOT, Op::Owned, vec![s], ty)
             } else {

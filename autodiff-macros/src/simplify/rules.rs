@@ -32,9 +32,18 @@ pub fn build(
         // say).
         (Op::IntBin(IntOp::Sub | IntOp::Add), _) if *g.op(args[1]) == Op::Int(0) => Some(args[0]),
         (Op::IntBin(IntOp::Mul | IntOp::Div), _) if *g.op(args[1]) == Op::Int(1) => Some(args[0]),
-        // Zeros shaped like a copy (or like zeros) of `a` are zeros like `a`.
+        // An element of a basis direction read at a known index.
+        (Op::Index, Some(f)) if args.len() == 2 => {
+            match (crate::diff::one_hot(g, args[0]), g.op(args[1])) {
+                (Some((k, one)), Op::Int(j)) if *j == k => Some(one),
+                (Some(_), Op::Int(_)) => Some(g.konst(r, f, 0.0)),
+                _ => None,
+            }
+        }
+        // Zeros shaped like a copy of `a`, like zeros, or like `a` updated
+        // in place, are zeros like `a`.
         (Op::ZerosLike, _) => match g.op(args[0]) {
-            Op::ZerosLike | Op::Owned => {
+            Op::ZerosLike | Op::Owned | Op::Checked | Op::AddAt | Op::Store | Op::AddArray => {
                 let inner = g.args(args[0])[0];
                 Some(g.add(r, Op::ZerosLike, vec![inner], ty))
             }

@@ -17,6 +17,7 @@ mod generic;
 mod helpers;
 mod hygiene;
 mod iterators;
+mod jacobians;
 mod language;
 mod outparams;
 mod params;
