@@ -172,6 +172,16 @@ pub fn check_source(case: &Case) -> Option<String> {
         "    fn vjp(&self, p: &[f64], w: &[f64]) -> (Vec<f64>, Vec<f64>) {{\n        let a = {m}_args(p);\n        let wb = {path}::{f}({args}).like(w);\n        let (y, b) = {path}::{vjp}({});\n        (y.flat(), b.flat())\n    }}\n",
         with(&[cotangent(&r.out, "wb")])
     ));
+    if r.has_closures() {
+        let (lin, pull) = (companion(r, "linearize"), companion(r, "pullback"));
+        s.push_str(&format!(
+            "    fn linearize(&self, p: &[f64], v: &[f64]) -> Option<(Vec<f64>, Vec<f64>)> {{\n        let a = {m}_args(p);\n        let t = {m}_dots(v);\n        let (y, push) = {path}::{lin}({args});\n        Some((y.flat(), push({dots}).flat()))\n    }}\n"
+        ));
+        s.push_str(&format!(
+            "    fn pullback(&self, p: &[f64], w: &[f64]) -> Option<(Vec<f64>, Vec<f64>)> {{\n        let a = {m}_args(p);\n        let wb = {path}::{f}({args}).like(w);\n        let (y, pull) = {path}::{pull}({args});\n        Some((y.flat(), pull({}).flat()))\n    }}\n",
+            cotangent(&r.out, "wb")
+        ));
+    }
     if r.scalar_out() {
         let grad = companion(r, "grad");
         let vg = companion(r, "value_and_grad");

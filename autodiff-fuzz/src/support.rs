@@ -152,6 +152,14 @@ pub trait Companions {
     /// `f_vjp` with the cotangent `w` (shaped like the output): (value,
     /// adjoints).
     fn vjp(&self, p: &[f64], w: &[f64]) -> (Vec<f64>, Vec<f64>);
+    /// `f_linearize`'s value and its closure's J·v along `v`.
+    fn linearize(&self, _p: &[f64], _v: &[f64]) -> Option<(Vec<f64>, Vec<f64>)> {
+        None
+    }
+    /// `f_pullback`'s value and its closure's wᵀ·J.
+    fn pullback(&self, _p: &[f64], _w: &[f64]) -> Option<(Vec<f64>, Vec<f64>)> {
+        None
+    }
     /// `f_jacobian`, flattened.
     fn jacobian(&self, _p: &[f64]) -> Option<Vec<f64>> {
         None
@@ -532,6 +540,25 @@ pub fn check(c: &dyn Companions, seed: u64) -> Verdict {
                         ..Want::exact(lhs)
                     },
                 );
+            }
+        }
+        // The closures at the point: the same products.
+        if let Some((ly, lt)) = c.linearize(&p, &v) {
+            judge.value("linearize value", &ly, &y);
+            if judge.length("linearize tangent", lt.len(), m) {
+                for (i, &t) in lt.iter().enumerate() {
+                    let want = jac.contract(|k| (i, k, v[k]), n);
+                    judge.derivative(&format!("linearize tangent[{i}]"), t, want);
+                }
+            }
+        }
+        if let Some((py, pb)) = c.pullback(&p, &w) {
+            judge.value("pullback value", &py, &y);
+            if judge.length("pullback adjoints", pb.len(), n) {
+                for (k, &b) in pb.iter().enumerate() {
+                    let want = jac.contract(|i| (i, k, w[i]), m);
+                    judge.derivative(&format!("pullback adjoint[{k}]"), b, want);
+                }
             }
         }
         // The gradient and value_and_grad (scalar outputs).

@@ -29,6 +29,7 @@ mod signature;
 mod simplify;
 #[cfg(test)]
 mod snapshots;
+mod split;
 mod vectors;
 
 use proc_macro::TokenStream;

@@ -746,6 +746,10 @@ impl Wrap<'_> {
         if suffix == "pp" {
             return f.to_token_stream();
         }
+        if matches!(suffix.as_str(), "linearize" | "pullback") {
+            // Closures over the slice function's values: not wrapped yet.
+            return TokenStream::new();
+        }
         if stub {
             let mut f = self.retyped(f, &suffix);
             f.block = syn::parse_quote!({ ::core::unreachable!() });

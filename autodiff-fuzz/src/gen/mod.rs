@@ -131,6 +131,16 @@ impl Recipe {
         self.out == OutKind::Scalar
     }
 
+    /// Whether `f_linearize` and `f_pullback` exist: no parameter of a
+    /// type the generator names itself (a struct, a view), whose
+    /// closures the attribute does not make.
+    pub fn has_closures(&self) -> bool {
+        self.params.iter().all(|p| match &p.kind {
+            PKind::Other(e) => !e.contains("m::") && !e.contains('&'),
+            _ => true,
+        })
+    }
+
     /// Whether `f_jacobian` exists (no matrix output).
     pub fn has_jacobian(&self) -> bool {
         fn ok(o: &OutKind) -> bool {

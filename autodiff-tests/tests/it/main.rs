@@ -19,6 +19,7 @@ mod hygiene;
 mod iterators;
 mod jacobians;
 mod language;
+mod linearize;
 mod outparams;
 mod params;
 mod scan;
