@@ -1,4 +1,4 @@
-//! The quick tier of the fuzzer: one fixed seed, 150 cases in one batch,
+//! The quick tier of the fuzzer: one fixed seed, 90 cases in one batch,
 //! no hard failure allowed (no proc-macro panic, no rustc crash, no error
 //! inside the expansion, no warning from generated code, no numeric
 //! mismatch or NaN against finite differences, and no generator bug).
@@ -12,8 +12,8 @@ fn quick_tier_seed_1() {
     let config = autodiff_fuzz::Config {
         seed: 1,
         from: 0,
-        count: 150,
-        batch: 150,
+        count: 90,
+        batch: 90,
         keep: false,
     };
     let report = autodiff_fuzz::run(&config).expect("the batch crate can be written and built");
