@@ -34,7 +34,7 @@
 //! array's tangent and cotangent are arrays. The interpreter runs what the
 //! emitted code does, arrays updated in place.
 //!
-//! Each property runs 400 cases in `cargo test` (the long tier runs more:
+//! Each property runs 250 cases in `cargo test` (the long tier runs more:
 //! `PROPTEST_CASES`, below). A case is discarded when a value of the
 //! program is not finite, or when a branch or kink decision (a comparison,
 //! the side of an `If`, `min`/`max`/`clamp`/`abs`/`floor`/... choices, in a
@@ -90,7 +90,7 @@ use point::Point;
 const F64: Ty = Ty::Float(FloatTy::F64);
 
 /// Cases per property.
-const CASES: u32 = 400;
+const CASES: u32 = 250;
 
 // ---------------------------------------------------------------------------
 // Tolerances (relative + absolute: |a - b| <= atol + rtol * max(|a|, |b|)).

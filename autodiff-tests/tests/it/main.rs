@@ -7,6 +7,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod accepted;
 mod arrays;
 mod calls;
 mod edges;
