@@ -2,7 +2,7 @@
 //! each module is one, written as a user would, compiled with the rest
 //! of this binary and called once; the numbers are checked elsewhere.
 
-#![allow(clippy::needless_range_loop, clippy::let_and_return, dead_code)]
+#![allow(clippy::all, dead_code)]
 
 mod break_in_loop {
     use autodiff::differentiate;
