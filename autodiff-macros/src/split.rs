@@ -14,13 +14,28 @@ use crate::ir::{Function, Graph, NodeId, Op, Param, ROOT};
 
 /// The two parts of a program.
 pub struct Split {
-    /// The program's `value` outputs, then each captured value.
+    /// The program's `value` outputs, then the captured values it
+    /// returns ([`Layout::returned`]).
     pub outer: Function,
     /// The program's `derivs` outputs, from the program's parameters and
-    /// one more parameter per captured value (named as [`Split::names`]).
+    /// one more parameter per captured value (named as [`Layout::names`]).
     pub inner: Function,
-    /// The captured values' names, in the order `outer` returns them.
+    pub layout: Layout,
+}
+
+/// How the captured values pass from the first part to the closure.
+#[derive(Default)]
+pub struct Layout {
+    /// The captured values' names.
     pub names: Vec<syn::Ident>,
+    /// The captured values `outer` returns after the value, in order (by
+    /// position in `names`): the floats and the like, then the last
+    /// `arrays` of them, arrays.
+    pub returned: Vec<usize>,
+    pub arrays: usize,
+    /// Captured arrays that are the value's output `k`: `(j, k)`, a copy
+    /// of the value.
+    pub aliases: Vec<(usize, usize)>,
 }
 
 /// Cuts `f` between the parameters `seeds` and the rest; `None` if a
@@ -111,20 +126,23 @@ pub fn split(f: &Function, seeds: &[usize], value: &[usize], derivs: &[usize]) -
             }
         }
     }
+    // Returned by the first part as one tuple, the values before the
+    // arrays they may read (a length written inline), each array once.
+    captured.sort_by_key(|c| g.ty(*c).is_array());
     let names: Vec<syn::Ident> = (0..captured.len())
         .map(|j| local(&format!("c{j}")))
         .collect();
     let mut outer = f.clone();
     outer.outputs = value.iter().map(|&k| f.outputs[k]).collect();
-    for &c in &captured {
-        // An array that is also the value is captured as a copy.
-        let copy = g.ty(c).is_array() && outer.outputs.contains(&c);
-        let c = match copy {
-            true => outer.graph.add(ROOT, Op::Owned, vec![c], g.ty(c)),
-            false => c,
-        };
-        outer.outputs.push(c);
+    let mut aliases = Vec::new();
+    let mut returned = Vec::new();
+    for (j, &c) in captured.iter().enumerate() {
+        match value.iter().position(|&k| f.outputs[k] == c) {
+            Some(k) if g.ty(c).is_array() => aliases.push((j, k)),
+            _ => returned.push(j),
+        }
     }
+    outer.outputs.extend(returned.iter().map(|&j| captured[j]));
     let mut inner_f = f.clone();
     let first = f.params.len() as u32;
     for (j, (&c, name)) in captured.iter().zip(&names).enumerate() {
@@ -140,10 +158,19 @@ pub fn split(f: &Function, seeds: &[usize], value: &[usize], derivs: &[usize]) -
         });
     }
     inner_f.outputs = derivs.iter().map(|&k| f.outputs[k]).collect();
+    let arrays = returned
+        .iter()
+        .filter(|&&j| g.ty(captured[j]).is_array())
+        .count();
     Some(Split {
         outer,
         inner: inner_f,
-        names,
+        layout: Layout {
+            names,
+            returned,
+            arrays,
+            aliases,
+        },
     })
 }
 

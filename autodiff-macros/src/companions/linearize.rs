@@ -12,7 +12,7 @@ use syn::{Lifetime, Type};
 use super::Companions;
 use crate::emit::Tree;
 use crate::plan::Parts;
-use crate::split::split;
+use crate::split::{split, Layout, Split};
 
 impl Companions<'_> {
     /// `f_linearize`: the jvp program cut at the tangents. A loop that
@@ -27,21 +27,26 @@ impl Companions<'_> {
         let n = plan.function().params.len();
         let seeds: Vec<usize> = (n..n + self.sig.wrt.len()).collect();
         let tangent = j.tangents[0].value.clone();
-        let (outer, names, inner) = match split(&j.func, &seeds, &j.primal.value, &tangent) {
-            Some(s) => (s.outer, s.names, s.inner),
-            None => {
-                let mut inner = j.func.clone();
-                inner.outputs = tangent.iter().map(|&k| j.func.outputs[k]).collect();
-                (plan.primal().func.clone(), Vec::new(), inner)
+        let Split {
+            outer,
+            inner,
+            layout,
+        } = split(&j.func, &seeds, &j.primal.value, &tangent).unwrap_or_else(|| {
+            let mut inner = j.func.clone();
+            inner.outputs = tangent.iter().map(|&k| j.func.outputs[k]).collect();
+            Split {
+                outer: plan.primal().func.clone(),
+                inner,
+                layout: Layout::default(),
             }
-        };
+        });
         let out = &self.sig.out_ty;
         let dots = self.dot_params();
         let prologue = self.dot_prologue("linearize");
         let tangent = self.emit("linearize", inner, &self.out_tree(&flat(tangent.len())));
         let closure = quote!(move |#(#dots),*| -> #out { #prologue #tangent });
         let dot_tys = self.dot_types();
-        let body = self.capture("linearize", outer, &names, closure);
+        let body = self.capture("linearize", outer, &layout, closure);
         self.item_with(
             "linearize",
             "The value, and a closure giving the Jacobian-vector product J·v for any tangents (JAX's `linearize`)",
@@ -61,7 +66,12 @@ impl Companions<'_> {
         };
         let v = plan.vjp();
         let n = plan.function().params.len();
-        let Some(s) = split(&v.func, &[n], &v.primal.value, &v.primal.adjoints) else {
+        let Some(Split {
+            outer,
+            inner,
+            layout,
+        }) = split(&v.func, &[n], &v.primal.value, &v.primal.adjoints)
+        else {
             return TokenStream::new();
         };
         let out = &self.sig.out_ty;
@@ -71,9 +81,9 @@ impl Companions<'_> {
             value: Vec::new(),
             adjoints: (0..v.primal.adjoints.len()).collect(),
         };
-        let reverse = self.emit("pullback", s.inner, &self.grad_tree(&adjoints));
+        let reverse = self.emit("pullback", inner, &self.grad_tree(&adjoints));
         let closure = quote!(move |#out_bar: #cot| -> #g { #reverse });
-        let body = self.capture("pullback", s.outer, &s.names, closure);
+        let body = self.capture("pullback", outer, &layout, closure);
         self.item_with(
             "pullback",
             "The value, and a closure giving the vector-Jacobian product vᵀ·J for any cotangent (the function `jax.vjp` returns)",
@@ -84,22 +94,42 @@ impl Companions<'_> {
         )
     }
 
-    /// `let (value, c0, ..) = { first part }; (value, closure)`.
+    /// `let (c0, .., value, .., cn) = { first part }; (value, closure)`:
+    /// the captured floats, the value, then the captured arrays (a float
+    /// may read an array's length inline, before the array moves); a
+    /// captured array that is the value itself is a copy of it.
     fn capture(
         &self,
         suffix: &str,
         outer: crate::ir::Function,
-        names: &[syn::Ident],
+        s: &Layout,
         closure: TokenStream,
     ) -> TokenStream {
         let nv = self.sig.out_shape.len();
-        let value_tree = self.out_tree(&flat(nv));
-        let captured = (0..names.len()).map(|j| Tree::Leaf(nv + j));
-        let tree = Tree::Tuple(std::iter::once(value_tree).chain(captured).collect());
-        let first = self.emit(suffix, outer, &tree);
         let value = crate::context::local("value");
+        let floats = s.returned.len() - s.arrays;
+        let leaf = |t: usize| Tree::Leaf(nv + t);
+        let mut items: Vec<Tree> = (0..floats).map(leaf).collect();
+        items.push(self.out_tree(&flat(nv)));
+        items.extend((floats..s.returned.len()).map(leaf));
+        let first = self.emit(suffix, outer, &Tree::Tuple(items));
+        let name = |t: &usize| &s.names[*t];
+        let (before, after) = s.returned.split_at(floats);
+        let (before, after) = (before.iter().map(name), after.iter().map(name));
+        let copies = s.aliases.iter().map(|&(j, k)| {
+            let c = &s.names[j];
+            let part = match self.sig.out_shape {
+                crate::ir::OutShape::Leaf => quote!(#value),
+                _ => {
+                    let k = syn::Index::from(k);
+                    quote!(#value.#k)
+                }
+            };
+            quote!(let #c = ::core::clone::Clone::clone(&#part);)
+        });
         quote!({
-            let (#value, #(#names,)*) = { #first };
+            let (#(#before,)* #value, #(#after,)*) = { #first };
+            #(#copies)*
             (#value, #closure)
         })
     }

@@ -160,3 +160,28 @@ fn a_cotangent_of_the_wrong_length_names_the_companion() {
     let (_, vj) = until_pullback(&x, 1.0);
     let _ = vj(&[1.0, 2.0]);
 }
+
+// ---- a local vector the closure reads, and its length ----
+
+#[differentiate]
+fn ramp(loss: f64, pos: &[f64]) -> f64 {
+    let mut r = vec![0.0; pos.len()];
+    for i in 0..pos.len() {
+        r[i] = loss + i as f64;
+    }
+    let s = r[1] * pos[0];
+    s * s + autodiff::mean(&r)
+}
+
+#[test]
+fn a_captured_vector_and_its_length() {
+    // The first part returns the vector and the length it was read for
+    // (the fuzzer's seed 19 case 246 moved the vector before the length
+    // was read).
+    let pos = [0.5, -1.0, 2.0];
+    let (value, pull) = ramp_pullback(0.3, &pos);
+    assert_eq!(value, ramp(0.3, &pos));
+    for u in [1.0, -2.0] {
+        assert_eq!(pull(u), ramp_vjp(0.3, &pos, u).1);
+    }
+}
