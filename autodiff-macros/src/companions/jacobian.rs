@@ -194,23 +194,23 @@ impl Companions<'_> {
     fn jacobian_by_rows(&self) -> TokenStream {
         let p = self.sig.wrt.len();
         let m = self.sig.out_shape.len();
+        // `[G; M]` per parameter: its `M` rows.
+        let tys: Vec<TokenStream> = self
+            .sig
+            .wrt
+            .iter()
+            .map(|&i| {
+                let g = param_grad_ty(&self.sig.params[i].ty);
+                quote!([#g; #m])
+            })
+            .collect();
+        let rows_ty = one_or_tuple(&tys);
         let (body, ret) = match &self.sig.out_shape {
             OutShape::Leaf => {
                 let body = self.body("jacobian", |p| p.gradient(), |g| self.grad_tree(&g.primal));
                 return self.item("jacobian", DOC, &[], self.grad_ty(), body);
             }
-            OutShape::Tuple(_) if self.one_sweep_rows(m) => {
-                let tys: Vec<TokenStream> = self
-                    .sig
-                    .wrt
-                    .iter()
-                    .map(|&i| {
-                        let g = param_grad_ty(&self.sig.params[i].ty);
-                        quote!([#g; #m])
-                    })
-                    .collect();
-                (self.rows_in_one_sweep(m), one_or_tuple(&tys))
-            }
+            OutShape::Tuple(_) if self.one_sweep_rows(m) => (self.rows_in_one_sweep(m), rows_ty),
             OutShape::Tuple(_) => {
                 let vjp = local("vjp");
                 let define = self.vjp_closure(&vjp);
@@ -235,20 +235,8 @@ impl Companions<'_> {
                         quote!([#(#items),*])
                     })
                     .collect();
-                let tys: Vec<TokenStream> = self
-                    .sig
-                    .wrt
-                    .iter()
-                    .map(|&i| {
-                        let g = param_grad_ty(&self.sig.params[i].ty);
-                        quote!([#g; #m])
-                    })
-                    .collect();
                 let value = one_or_tuple(&blocks);
-                (
-                    quote! { #define #(let #names = #rows;)* #value },
-                    one_or_tuple(&tys),
-                )
+                (quote! { #define #(let #names = #rows;)* #value }, rows_ty)
             }
         };
         self.item("jacobian", DOC, &[], ret, self.calls(body))

@@ -32,6 +32,16 @@ pub fn hyper(f: impl Fn(&[HyperDual64]) -> HyperDual64, x: &[f64], u: &[f64], v:
     f(&xs).eps1eps2
 }
 
+/// `j[i][k]` = ∂out_i/∂x_k by num-dual, one pass per input.
+pub fn dual_jacobian(f: impl Fn(&[Dual64]) -> Vec<Dual64>, x: &[f64]) -> Vec<Vec<f64>> {
+    let cols: Vec<Vec<f64>> = (0..x.len())
+        .map(|k| f(&seeded(x, k)).iter().map(|d| d.eps).collect())
+        .collect();
+    (0..cols[0].len())
+        .map(|i| cols.iter().map(|c| c[i]).collect())
+        .collect()
+}
+
 pub fn basis(n: usize, i: usize) -> Vec<f64> {
     (0..n).map(|k| if k == i { 1.0 } else { 0.0 }).collect()
 }

@@ -7,7 +7,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use autodiff::differentiate;
-use common::{dual_grad, rosenbrock_ref, seeded, smoothness_ref};
+use common::{dual_grad, dual_jacobian, rosenbrock_ref, smoothness_ref};
 
 use crate::common;
 use num_dual::{Dual64, DualNum};
@@ -370,16 +370,6 @@ fn gradients_agree_with_finite_differences() {
 }
 
 // ---- local arrays, element writes, array outputs ----
-
-/// The Jacobian of `f` at `x` by num-dual: `j[i][k]` = ∂out_i/∂x_k.
-fn dual_jacobian(f: impl Fn(&[Dual64]) -> Vec<Dual64>, x: &[f64]) -> Vec<Vec<f64>> {
-    let cols: Vec<Vec<f64>> = (0..x.len())
-        .map(|k| f(&seeded(x, k)).iter().map(|d| d.eps).collect())
-        .collect();
-    (0..cols[0].len())
-        .map(|i| cols.iter().map(|c| c[i]).collect())
-        .collect()
-}
 
 #[differentiate]
 fn cumsum(x: &[f64]) -> Vec<f64> {

@@ -19,19 +19,7 @@
 use crate::common;
 
 use autodiff::differentiate;
-use common::{close, dual_grad, seeded, Dual64};
-
-/// The Jacobian of `f` at `x` by num-dual, row `i` the derivative of
-/// output `i`.
-fn dual_jacobian(f: impl Fn(&[Dual64]) -> Vec<Dual64>, x: &[f64]) -> Vec<Vec<f64>> {
-    let cols: Vec<Vec<f64>> = (0..x.len())
-        .map(|j| f(&seeded(x, j)).iter().map(|d| d.eps).collect())
-        .collect();
-    let m = cols.first().map_or(0, Vec::len);
-    (0..m)
-        .map(|i| cols.iter().map(|c| c[i]).collect())
-        .collect()
-}
+use common::{close, dual_grad, dual_jacobian, Dual64};
 
 fn assert_close(got: &[f64], want: &[f64], what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: {got:?} vs {want:?}");

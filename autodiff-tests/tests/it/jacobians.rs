@@ -9,23 +9,13 @@
 use autodiff::differentiate;
 use num_dual::{Dual64, DualNum, HyperDual64};
 
-use crate::common::{hyper_hessian, seeded};
+use crate::common::{dual_jacobian, hyper_hessian};
 
 fn close(a: f64, b: f64, what: &str) {
     assert!(
         (a - b).abs() <= 1e-11 * b.abs().max(1.0),
         "{what}: {a} vs {b}"
     );
-}
-
-/// `j[i][k]` = ∂out_i/∂x_k by num-dual, one pass per input.
-fn dual_jacobian(f: impl Fn(&[Dual64]) -> Vec<Dual64>, x: &[f64]) -> Vec<Vec<f64>> {
-    let cols: Vec<Vec<f64>> = (0..x.len())
-        .map(|k| f(&seeded(x, k)).iter().map(|d| d.eps).collect())
-        .collect();
-    (0..cols[0].len())
-        .map(|i| cols.iter().map(|c| c[i]).collect())
-        .collect()
 }
 
 /// A deterministic point in [-1, 1]^n.
