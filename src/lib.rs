@@ -30,8 +30,10 @@
 /// ```
 ///
 /// Options: `wrt(x, ..)` (the parameters to differentiate; by default every
-/// float and float array), `hessian` (second-order companions) and
-/// `crate = path` (where the facade is, for a re-export). The crate
+/// float and float array), `hessian` (second-order companions),
+/// `linearize` (`f_linearize` and `f_pullback`: closures giving J·v and
+/// vᵀ·J at one point) and `crate = path` (where the facade is, for a
+/// re-export). The crate
 /// documentation is the full guide: which bodies are understood, every
 /// companion's shapes, `&mut` and struct parameters, and the errors.
 pub use autodiff_macros::differentiate;

@@ -1,4 +1,5 @@
-//! The attribute's options: `wrt(a, b)`, `hessian` and `crate = path`.
+//! The attribute's options: `wrt(a, b)`, `hessian`, `linearize` and
+//! `crate = path`.
 
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
@@ -10,6 +11,8 @@ pub mod kw {
     pub const WRT: &str = "wrt";
     /// `hessian`: also emit `f_hessian` and `f_hvp`.
     pub const HESSIAN: &str = "hessian";
+    /// `linearize`: also emit `f_linearize` and `f_pullback`.
+    pub const LINEARIZE: &str = "linearize";
     /// `crate = path` (or serde's `crate = "path"`): where generated code
     /// finds the facade.
     pub const CRATE: &str = "crate";
@@ -22,6 +25,8 @@ pub struct Args {
     pub wrt: Option<Vec<Ident>>,
     /// The `hessian` keyword, if present.
     pub hessian: Option<Ident>,
+    /// The `linearize` keyword, if present.
+    pub linearize: Option<Ident>,
     /// The path of `crate = path`, if given, spanned as the user wrote it.
     pub krate: Option<syn::Path>,
     /// Problems with the options that did not stop their parsing.
@@ -61,6 +66,11 @@ impl Parse for Args {
                     push(syn::Error::new(key.span(), "`hessian` is given twice"));
                 }
                 args.hessian = Some(key);
+            } else if key == kw::LINEARIZE {
+                if args.linearize.is_some() {
+                    push(syn::Error::new(key.span(), "`linearize` is given twice"));
+                }
+                args.linearize = Some(key);
             } else if key == kw::CRATE {
                 if args.krate.is_some() {
                     push(syn::Error::new(
@@ -82,7 +92,7 @@ impl Parse for Args {
                 push(syn::Error::new(
                     key.span(),
                     format!(
-                        "unknown option `{key}`; the options are `wrt(param, ...)`, `hessian` and `crate = path`"
+                        "unknown option `{key}`; the options are `wrt(param, ...)`, `hessian`, `linearize` and `crate = path`"
                     ),
                 ));
                 // Skip the unknown option's argument: `(...)` or `= value`.

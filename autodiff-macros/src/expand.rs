@@ -96,7 +96,9 @@ fn pipeline(args: TokenStream, item: TokenStream) -> TokenStream {
         let item = original(&cx, item);
         return fallback::expand(&cx, &item, &sig, &errors, hessian);
     }
-    let companions = Companions::new(&cx, &item, &sig, &lowered, hessian).all();
+    let companions = Companions::new(&cx, &item, &sig, &lowered, hessian)
+        .with_linearize(args.linearize.clone())
+        .all();
     let item = original(&cx, item);
     quote! { #item #companions }
 }

@@ -204,6 +204,9 @@ pub fn expand(
             }
         }
     }
+    if let Some(k) = &args.linearize {
+        errors.at(k, crate::companions::LINEARIZE_NEEDS);
+    }
     let pure = pure_item(item, &groups, any_mut, ret.as_ref());
     let wrt = pure_wrt(cx, item, &pure, args, &mut groups, &mut errors);
     if !errors.is_empty() {

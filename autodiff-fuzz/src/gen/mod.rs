@@ -118,6 +118,8 @@ pub struct Recipe {
     pub out: OutKind,
     /// Whether the second-order companions exist.
     pub hessian: bool,
+    /// Whether the attribute has `linearize` (`f_linearize`, `f_pullback`).
+    pub linearize: bool,
     /// The body applies `ln`, `sqrt`, `log2`, ... to a parameter as it is
     /// (the generator's edge cases): a NaN value there, hidden from the
     /// output by `min`/`max`, has a NaN partial SPEC §6 allows, so a NaN
@@ -131,14 +133,10 @@ impl Recipe {
         self.out == OutKind::Scalar
     }
 
-    /// Whether `f_linearize` and `f_pullback` exist: no parameter of a
-    /// type the generator names itself (a struct, a view), whose
-    /// closures the attribute does not make.
+    /// Whether `f_linearize` and `f_pullback` exist (see
+    /// [`closures_apply`]).
     pub fn has_closures(&self) -> bool {
-        self.params.iter().all(|p| match &p.kind {
-            PKind::Other(e) => !e.contains("m::") && !e.contains('&'),
-            _ => true,
-        })
+        self.linearize && closures_apply(&self.params)
     }
 
     /// Whether `f_jacobian` exists (no matrix output).
@@ -247,4 +245,14 @@ mod tests {
             (0..300).map(|i| generate(5, i).class).collect();
         assert!(classes.len() > 20, "{classes:?}");
     }
+}
+
+/// Whether `linearize` applies to parameters like these: none of a type
+/// the generator names itself (a struct, a view), over which the
+/// attribute makes no closures.
+pub fn closures_apply(params: &[PRecipe]) -> bool {
+    params.iter().all(|p| match &p.kind {
+        PKind::Other(e) => !e.contains("m::") && !e.contains('&'),
+        _ => true,
+    })
 }

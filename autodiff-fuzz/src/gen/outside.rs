@@ -74,6 +74,7 @@ fn scalar_case(t: &T, class: &str, expect: Expect, attr: &str, body: &str, prelu
             ],
             out: OutKind::Scalar,
             hessian: attr.contains("hessian"),
+            linearize: false,
             nan_edges: false,
         }),
         import_attr: attr.starts_with("#[differentiate"),
@@ -612,6 +613,7 @@ fn scalar_recipe(elem: Elem, kinds: &[PKind]) -> Recipe {
             .collect(),
         out: OutKind::Scalar,
         hessian: false,
+        linearize: false,
         nan_edges: false,
     }
 }

@@ -12,7 +12,7 @@
 //! is warning-free as plain Rust.
 
 use super::expr::{Prec, E};
-use super::{Case, Elem, Expect, OutKind, PKind, PRecipe, Recipe};
+use super::{closures_apply, Case, Elem, Expect, OutKind, PKind, PRecipe, Recipe};
 use crate::rng::Rng;
 
 /// Plain names for parameters and locals.
@@ -2399,6 +2399,18 @@ pub fn generate(rng: &mut Rng) -> Case {
     if hessian {
         opts.push("hessian".into());
     }
+    let recipe_params: Vec<PRecipe> = params
+        .iter()
+        .enumerate()
+        .map(|(i, p)| PRecipe {
+            kind: p.kind.clone(),
+            wrt: wrt.contains(&i),
+        })
+        .collect();
+    let linearize = closures_apply(&recipe_params) && g.rng.chance(0.4);
+    if linearize {
+        opts.push("linearize".into());
+    }
     if g.rng.chance(0.3) {
         opts.reverse();
     }
@@ -2472,16 +2484,10 @@ pub fn generate(rng: &mut Rng) -> Case {
     let recipe = Recipe {
         func: fname.clone(),
         elem,
-        params: params
-            .iter()
-            .enumerate()
-            .map(|(i, p)| PRecipe {
-                kind: p.kind.clone(),
-                wrt: wrt.contains(&i),
-            })
-            .collect(),
+        params: recipe_params,
         out,
         hessian,
+        linearize,
         nan_edges: g.class_bits.contains(&"edge"),
     };
     Case {

@@ -14,7 +14,24 @@ use crate::emit::Tree;
 use crate::plan::Parts;
 use crate::split::{split, Layout, Split};
 
+/// Why `linearize` cannot apply (a method, a struct, `&mut`, a matrix).
+pub const LINEARIZE_NEEDS: &str = "`linearize` makes closures over the function's parameters, which needs a free function whose parameters are floats, arrays, slices, `Vec`s or references to them (no method, struct, `&mut` or matrix type): remove `linearize`, or call `_jvp`/`_vjp` for each vector";
+
 impl Companions<'_> {
+    /// `f_linearize` and `f_pullback` (the `linearize` option), or the
+    /// error, at the keyword, that says why they cannot be made.
+    pub(super) fn closures(&self, key: &syn::Ident) -> TokenStream {
+        if self.capturing().is_some() {
+            let mut out = self.linearize();
+            out.extend(self.pullback());
+            return out;
+        }
+        if self.plan.is_none() {
+            return TokenStream::new();
+        }
+        syn::Error::new(key.span(), LINEARIZE_NEEDS).to_compile_error()
+    }
+
     /// `f_linearize`: the jvp program cut at the tangents. A loop that
     /// carries tangents beside the primal runs again in the closure (its
     /// primal values are not kept); everything before and after it is

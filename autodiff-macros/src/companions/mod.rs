@@ -16,6 +16,7 @@ mod pp;
 mod vjp;
 
 pub use hessian::hessian_shape;
+pub use linearize::LINEARIZE_NEEDS;
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, ToTokens};
@@ -45,6 +46,8 @@ pub struct Companions<'a> {
     /// For companions that exist only to explain why they cannot be
     /// called: the marker trait no type implements, and the doc.
     marker: Option<(TokenStream, String)>,
+    /// The `linearize` option: emit `f_linearize` and `f_pullback`.
+    linearize: Option<Ident>,
 }
 
 impl<'a> Companions<'a> {
@@ -65,7 +68,14 @@ impl<'a> Companions<'a> {
             hessian,
             names,
             marker: None,
+            linearize: None,
         }
+    }
+
+    /// With the `linearize` option (its keyword, for an error where the
+    /// closures cannot be made).
+    pub fn with_linearize(self, linearize: Option<Ident>) -> Self {
+        Companions { linearize, ..self }
     }
 
     /// Companions with the right signatures and no bodies (after errors).
@@ -79,6 +89,7 @@ impl<'a> Companions<'a> {
             hessian: hessian && hessian_shape(sig).is_ok(),
             names: Names::new(sig, &item.block),
             marker: None,
+            linearize: None,
         }
     }
 
@@ -122,8 +133,9 @@ impl<'a> Companions<'a> {
                 out.extend(self.unavailable("NeedsHessianOption", why, |c| c.grad_vjp()));
             }
         }
-        out.extend(self.linearize());
-        out.extend(self.pullback());
+        if let Some(key) = &self.linearize {
+            out.extend(self.closures(key));
+        }
         out.extend(self.pp());
         out
     }
@@ -143,6 +155,7 @@ impl<'a> Companions<'a> {
             plan: None,
             marker: Some((quote!(#private::#marker), why.to_string())),
             names: self.names.clone(),
+            linearize: None,
             ..*self
         };
         companion(&stub)

@@ -26,7 +26,7 @@ fn vector(n: usize, seed: u64) -> Vec<f64> {
 
 // ---- a loop over a slice, a scalar output ----
 
-#[differentiate]
+#[differentiate(linearize)]
 fn energy(x: &[f64], w: f64) -> f64 {
     let mut s = 0.0;
     for i in 0..x.len() {
@@ -74,7 +74,7 @@ fn energy_closures_give_jvps_and_vjps() {
 
 // ---- straight-line code with an array output ----
 
-#[differentiate]
+#[differentiate(linearize)]
 fn polar(p: [f64; 2], s: f64) -> [f64; 3] {
     let r = p[0].hypot(p[1]);
     let a = p[1].atan2(p[0]);
@@ -118,7 +118,7 @@ fn polar_closures_agree_with_num_dual() {
 
 // ---- a loop that stops early, a `Vec` output ----
 
-#[differentiate]
+#[differentiate(linearize)]
 fn until(x: &[f64], cap: f64) -> Vec<f64> {
     let mut out = vec![0.0; x.len()];
     let mut acc = 0.0;
@@ -163,7 +163,7 @@ fn a_cotangent_of_the_wrong_length_names_the_companion() {
 
 // ---- a local vector the closure reads, and its length ----
 
-#[differentiate]
+#[differentiate(linearize)]
 fn ramp(loss: f64, pos: &[f64]) -> f64 {
     let mut r = vec![0.0; pos.len()];
     for i in 0..pos.len() {
