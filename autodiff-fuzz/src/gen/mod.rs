@@ -232,6 +232,16 @@ pub fn generate(seed: u64, index: usize) -> Case {
     case
 }
 
+/// Whether `linearize` applies to parameters like these: none of a type
+/// the generator names itself (a struct, a view), over which the
+/// attribute makes no closures.
+pub fn closures_apply(params: &[PRecipe]) -> bool {
+    params.iter().all(|p| match &p.kind {
+        PKind::Other(e) => !e.contains("m::") && !e.contains('&'),
+        _ => true,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,14 +255,4 @@ mod tests {
             (0..300).map(|i| generate(5, i).class).collect();
         assert!(classes.len() > 20, "{classes:?}");
     }
-}
-
-/// Whether `linearize` applies to parameters like these: none of a type
-/// the generator names itself (a struct, a view), over which the
-/// attribute makes no closures.
-pub fn closures_apply(params: &[PRecipe]) -> bool {
-    params.iter().all(|p| match &p.kind {
-        PKind::Other(e) => !e.contains("m::") && !e.contains('&'),
-        _ => true,
-    })
 }
