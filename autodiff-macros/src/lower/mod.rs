@@ -1904,11 +1904,12 @@ impl Lower<'_> {
         // tangent a zero), as in arithmetic. Values that are plainly not
         // floats (copies, arrays, structs, tuples) stay what they are.
         for (a, r) in args.iter().zip(&by_ref) {
-            let scalar_form = |e: &Expr| {
-                matches!(
-                    e,
-                    Expr::Call(_) | Expr::Path(_) | Expr::Field(_) | Expr::Paren(_)
-                )
+            // (A float method of a constant, `cfg.k.atan()`, too: seed 19
+            // case 1874 passed it without its zero tangent.)
+            let scalar_form = |e: &Expr| match e {
+                Expr::Call(_) | Expr::Path(_) | Expr::Field(_) | Expr::Paren(_) => true,
+                Expr::MethodCall(m) => crate::ir::ops::method(&m.method.to_string()).is_some(),
+                _ => false,
             };
             let kept = self.g.ty(*a) == Ty::Other
                 && matches!(self.g.op(*a), Op::Opaque(k) if scalar_form(&self.g.opaques[*k as usize].expr));

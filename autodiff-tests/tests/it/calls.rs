@@ -358,3 +358,34 @@ fn tuple_results_of_calls_are_destructured() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// A float method of a constant passed to a differentiated function (the
+// fuzzer's seed 19 case 1874: `cost(cfg.k.atan(), x)` went to `cost_jvp`
+// without the constant's zero tangent).
+// ---------------------------------------------------------------------------
+
+pub struct Weights {
+    pub k: f64,
+}
+
+#[differentiate]
+fn pair_cost(a: f64, b: f64) -> f64 {
+    (a * b).sin() + (a - b) * (a - b)
+}
+
+#[differentiate(wrt(x))]
+fn through_method(w: &Weights, x: f64) -> f64 {
+    pair_cost(w.k.atan(), x) * x
+}
+
+#[test]
+fn a_float_method_of_a_constant_as_an_argument() {
+    let (w, x) = (Weights { k: 0.7 }, 1.3);
+    let a = w.k.atan();
+    let want = ((a * x).cos() * a - 2.0 * (a - x)) * x + pair_cost(a, x);
+    let (value, tangent) = through_method_jvp(&w, x, 1.0);
+    assert_eq!(value, through_method(&w, x));
+    assert!((tangent - want).abs() < 1e-12, "{tangent} vs {want}");
+    assert!((through_method_grad(&w, x) - want).abs() < 1e-12);
+}
