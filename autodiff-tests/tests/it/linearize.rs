@@ -185,3 +185,31 @@ fn a_captured_vector_and_its_length() {
         assert_eq!(pull(u), ramp_vjp(0.3, &pos, u).1);
     }
 }
+
+// ---- the forms a user writes: generic floats, `&T`, const generics ----
+
+#[differentiate(linearize)]
+fn scaled_norm<T: autodiff::Float, const N: usize>(x: &[T; N], s: &T) -> T {
+    let mut acc = T::zero();
+    for i in 0..N {
+        acc = acc + x[i] * x[i] * *s;
+    }
+    acc.sqrt()
+}
+
+#[test]
+fn closures_of_a_generic_function_over_references() {
+    let (x, s) = ([0.5f32, -1.5, 2.0], 0.8f32);
+    let (value, jv) = scaled_norm_linearize(&x, &s);
+    let (value2, vj) = scaled_norm_pullback(&x, &s);
+    assert_eq!((value, value2), (scaled_norm(&x, &s), value));
+    let (xd, sd) = ([1.0f32, 0.0, -1.0], 0.5f32);
+    assert_eq!(jv(&xd, &sd), scaled_norm_jvp(&x, &s, &xd, &sd).1);
+    assert_eq!(vj(2.0), scaled_norm_vjp(&x, &s, 2.0).1);
+    // d/dx_i = x_i s / n: independent of the code under test.
+    let n = (x.iter().map(|v| v * v).sum::<f32>() * s).sqrt();
+    let (gx, _) = vj(1.0);
+    for i in 0..3 {
+        assert!((gx[i] - x[i] * s / n).abs() < 1e-6, "{gx:?}");
+    }
+}
