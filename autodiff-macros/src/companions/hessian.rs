@@ -235,7 +235,8 @@ impl Companions<'_> {
         let private = self.cx.private();
         let elem = self.cx.float(self.sig.out_floats[0]);
         let (one, zero) = (self.out_const(0, 1.0), self.out_const(0, 0.0));
-        let [cols, e, i, j, n, rows, hvp] = ["cols", "e", "i", "j", "n", "rows", "hvp"].map(local);
+        let [cols, e, i, j, n, hvp] = ["cols", "e", "i", "j", "n", "hvp"].map(local);
+        let matrix = symmetric_matrix(&private, &elem, &cols, &n);
         let define_hvp = || {
             self.closure(
                 "hessian",
@@ -307,10 +308,7 @@ impl Companions<'_> {
                         #e[#j] = #one;
                         #hvp(&#e)
                     }).collect();
-                    let #rows: ::std::vec::Vec<::std::vec::Vec<#elem>> = (0..#n)
-                        .map(|#i| (0..#n).map(|#j| if #i <= #j { #cols[#j][#i] } else { #cols[#i][#j] }).collect())
-                        .collect();
-                    #private::Matrix::from_rows(&#rows)
+                    #matrix
                 };
                 (body, quote!(#private::Matrix<#elem>))
             }
@@ -331,8 +329,8 @@ impl Companions<'_> {
         let private = self.cx.private();
         let elem = self.cx.float(self.sig.out_floats[0]);
         let (one, zero) = (self.out_const(0, 1.0), self.out_const(0, 0.0));
-        let [cols, col, g, i, j, n, rows, hvp] =
-            ["cols", "col", "g", "i", "j", "n", "rows", "hvp"].map(local);
+        let [cols, col, g, j, n, hvp] = ["cols", "col", "g", "j", "n", "hvp"].map(local);
+        let matrix = symmetric_matrix(&private, &elem, &cols, &n);
         let define_hvp = self.closure(
             "hessian",
             &hvp,
@@ -393,10 +391,7 @@ impl Companions<'_> {
                 #(#flatten)*
                 #col
             }).collect();
-            let #rows: ::std::vec::Vec<::std::vec::Vec<#elem>> = (0..#n)
-                .map(|#i| (0..#n).map(|#j| if #i <= #j { #cols[#j][#i] } else { #cols[#i][#j] }).collect())
-                .collect();
-            #private::Matrix::from_rows(&#rows)
+            #matrix
         }};
         self.item(
             "hessian",
@@ -405,5 +400,22 @@ impl Companions<'_> {
             quote!(#private::Matrix<#elem>),
             self.calls(body),
         )
+    }
+}
+
+/// The dense `Matrix` of the `n` columns `cols` of a Hessian, exactly
+/// symmetric: entry `(i, j)` with `i > j` is the one computed for `(j, i)`.
+fn symmetric_matrix(
+    private: &TokenStream,
+    elem: &TokenStream,
+    cols: &syn::Ident,
+    n: &syn::Ident,
+) -> TokenStream {
+    let [i, j, rows] = ["i", "j", "rows"].map(local);
+    quote! {
+        let #rows: ::std::vec::Vec<::std::vec::Vec<#elem>> = (0..#n)
+            .map(|#i| (0..#n).map(|#j| if #i <= #j { #cols[#j][#i] } else { #cols[#i][#j] }).collect())
+            .collect();
+        #private::Matrix::from_rows(&#rows)
     }
 }
