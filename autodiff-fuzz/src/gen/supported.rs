@@ -2430,8 +2430,9 @@ pub fn generate(rng: &mut Rng) -> Case {
     // needless_range_loop: index loops are the form the attribute reads;
     // too_many_arguments: random signatures; redundant_closure: a map's
     // closure may be a float method by path (`|t| f64::sin(t)`); eq_op:
-    // random operands may be equal (`x - x`).
-    item.push_str("#[allow(clippy::needless_range_loop, clippy::too_many_arguments, clippy::redundant_closure, clippy::eq_op)]\n");
+    // random operands may be equal (`x - x`); if_same_then_else: random
+    // branches may be equal (seed 20 case 989).
+    item.push_str("#[allow(clippy::needless_range_loop, clippy::too_many_arguments, clippy::redundant_closure, clippy::eq_op, clippy::if_same_then_else)]\n");
     let body = g.lines.join("\n");
     item.push_str(&format!(
         "pub fn {fname}{generics}({}) -> {ret_ty}{where_clause}{{\n{body}\n}}\n",

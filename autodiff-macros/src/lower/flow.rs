@@ -149,6 +149,9 @@ impl Lower<'_> {
         for (i, stmt) in stmts.iter().enumerate() {
             let stmt: &Stmt = stmt.borrow();
             let last = i + 1 == n;
+            if let Stmt::Local(_) = stmt {
+                self.indexed = super::indexed_later(&stmts[i + 1..]);
+            }
             if last {
                 return self.stmt(stmt, true);
             }

@@ -52,7 +52,7 @@ pub fn lower(cx: &Cx, sig: &Signature, block: &Block, errors: &mut Errors) -> Lo
         lit_ty: sig.default_float,
         call_out: None,
         let_ty: None,
-        indexed: indexed_names(block.to_token_stream()),
+        indexed: HashSet::new(),
         pure_opaques: HashMap::new(),
         items: Vec::new(),
         bound: BTreeMap::new(),
@@ -235,7 +235,9 @@ struct Lower<'a> {
     call_out: Option<CallOut>,
     /// The type the `let` being lowered declares.
     let_ty: Option<syn::Type>,
-    /// Names the body indexes or takes the length or elements of.
+    /// Names the statements after the `let` being lowered index or take
+    /// the length or elements of, while that `let`'s bindings are in scope
+    /// (see [`indexed_later`]).
     indexed: HashSet<String>,
     /// Opaque values of pure tokens (see [`pure`]) and a known type, by
     /// their tokens, the names they read and their type.
@@ -279,6 +281,55 @@ fn indexed_names(tokens: TokenStream) -> HashSet<String> {
         }
     }
     out
+}
+
+/// Names that `rest`, the statements after a `let`, index or take the
+/// length or elements of before a later `let` binds them again: the
+/// bindings that `let` makes which are arrays. A name is scoped, not
+/// global: `let beta = softmax(x); .. beta[j]` in one loop says nothing of
+/// `let beta = g(b);` in the next (seed 20 case 472 typed the second call
+/// as an array, and its derivative was lost).
+pub(super) fn indexed_later<S: std::borrow::Borrow<Stmt>>(rest: &[S]) -> HashSet<String> {
+    let mut out = HashSet::new();
+    let mut rebound = HashSet::new();
+    for stmt in rest {
+        let (tokens, binds) = match stmt.borrow() {
+            Stmt::Local(l) => (
+                l.init
+                    .as_ref()
+                    .map(|i| i.expr.to_token_stream())
+                    .unwrap_or_default(),
+                Some(&l.pat),
+            ),
+            other => (other.to_token_stream(), None),
+        };
+        out.extend(
+            indexed_names(tokens)
+                .into_iter()
+                .filter(|n| !rebound.contains(n)),
+        );
+        if let Some(pat) = binds {
+            pat_names(pat, &mut rebound);
+        }
+    }
+    out
+}
+
+/// The names a pattern binds.
+fn pat_names(pat: &Pat, out: &mut HashSet<String>) {
+    match pat {
+        Pat::Ident(pi) => {
+            out.insert(pi.ident.to_string());
+        }
+        Pat::Type(pt) => pat_names(&pt.pat, out),
+        Pat::Tuple(t) => t.elems.iter().for_each(|p| pat_names(p, out)),
+        Pat::Reference(r) => pat_names(&r.pat, out),
+        Pat::Paren(p) => pat_names(&p.pat, out),
+        Pat::Slice(s) => s.elems.iter().for_each(|p| pat_names(p, out)),
+        Pat::TupleStruct(t) => t.elems.iter().for_each(|p| pat_names(p, out)),
+        Pat::Struct(s) => s.fields.iter().for_each(|f| pat_names(&f.pat, out)),
+        _ => {}
+    }
 }
 
 impl Lower<'_> {

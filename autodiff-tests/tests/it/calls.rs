@@ -389,3 +389,53 @@ fn a_float_method_of_a_constant_as_an_argument() {
     assert!((tangent - want).abs() < 1e-12, "{tangent} vs {want}");
     assert!((through_method_grad(&w, x) - want).abs() < 1e-12);
 }
+
+// ---------------------------------------------------------------------------
+// A call bound to a name that an earlier loop used for an array (the
+// fuzzer's seed 20 case 472: `let beta = g(bias);` was typed as an array
+// because another `beta` was indexed, and `_vjp` lost the call's term).
+// ---------------------------------------------------------------------------
+
+#[differentiate]
+fn square(a: f64) -> f64 {
+    a * a
+}
+
+#[differentiate]
+fn reused_name(x: &[f64]) -> f64 {
+    let mut bias = 0.5;
+    for j in 0..x.len() {
+        let beta = [x[j], 2.0 * x[j]];
+        bias += beta[1] * bias * 0.25 + beta[0];
+    }
+    for _ in 0..2 {
+        let beta = square(bias);
+        bias *= 1.0 + beta * 0.1;
+    }
+    bias
+}
+
+fn reused_name_dual(x: &[Dual64]) -> Dual64 {
+    let mut bias = Dual64::from(0.5);
+    for &xj in x {
+        bias += xj * 2.0 * bias * 0.25 + xj;
+    }
+    for _ in 0..2 {
+        bias *= (bias * bias) * 0.1 + 1.0;
+    }
+    bias
+}
+
+#[test]
+fn a_name_reused_for_a_call_after_an_array() {
+    let x = [0.3, -0.2, 0.4];
+    let grad = reused_name_grad(&x);
+    for k in 0..x.len() {
+        let seeded: Vec<Dual64> = x
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| Dual64::new(v, if i == k { 1.0 } else { 0.0 }))
+            .collect();
+        close(grad[k], reused_name_dual(&seeded).eps, "gradient");
+    }
+}
