@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use super::forward::{CopiedRegion, Forward};
 use super::rules::{self, Partial};
 use super::{accumulate, apply, Seed};
-use crate::ir::IntOp;
 use crate::ir::{Function, Graph, Kernel, NodeId, Op, Param, RegionId, Ty, ROOT};
+use crate::ir::{IntOp, IntTy};
 
 /// An adjoint, possibly valid only when a condition has a given value
 /// (and zero otherwise). Keeping the gate symbolic instead of multiplying
@@ -805,7 +805,10 @@ impl<'a> Reverse<'a> {
                     } else if !taping {
                         let init = src.args(id)[1 + k as usize];
                         self.primal(init)
-                    } else if node.ty.is_array() && snapshots(src, body, k) {
+                    } else if node.ty.is_array()
+                        && snapshots(src, body, k)
+                        && !dead_on_entry(src, id, n)
+                    {
                         // Written in the body, and read by a loop nested in
                         // it (whose reads this level does not tape): a copy
                         // as each iteration starts is taped, and the
@@ -836,6 +839,21 @@ impl<'a> Reverse<'a> {
                             }
                             _ => value,
                         }
+                    } else if let Some(step) = induction_step(src, body, n, k) {
+                        // A counter stepped by a constant (`li += 1`): its
+                        // value at an iteration is computed, not taped.
+                        let init = self.primal(src.args(id)[1 + k as usize]);
+                        let pos = self
+                            .g
+                            .add(rb, Op::IntCast(IntTy::Usize), vec![pos], Ty::Int);
+                        let step_node =
+                            self.g
+                                .add(rb, Op::Int(step.unsigned_abs() as i64), vec![], Ty::Int);
+                        let offset =
+                            self.g
+                                .add(rb, Op::IntBin(IntOp::Mul), vec![pos, step_node], Ty::Int);
+                        let op = if step < 0 { IntOp::Sub } else { IntOp::Add };
+                        self.g.add(rb, Op::IntBin(op), vec![init, offset], Ty::Int)
                     } else {
                         let Op::Loop { body: dst_body, .. } = *self.g.op(dst_loop) else {
                             continue;
@@ -988,6 +1006,198 @@ fn snapshots(src: &Graph, body: RegionId, k: u32) -> bool {
         .iter()
         .any(|n| matches!(n.op, Op::Loop { .. }) && src.within(n.region, body));
     written && inner_loop
+}
+
+/// The constant step of carried value `k` of loop body `body`, whose
+/// region argument is `arg`, if it is an index counter: a `usize` (the body
+/// indexes an array with it) that every iteration steps by a literal
+/// (`li += 1`, `li -= 2`). Its value at iteration `pos` is then
+/// `init + pos * step`, which reverse mode computes instead of taping it
+/// (ADBench's GMM taped its packed-triangle index once per row).
+fn induction_step(src: &Graph, body: RegionId, arg: NodeId, k: u32) -> Option<i64> {
+    // (An integer of a type lowering does not track is `Other`.)
+    if !matches!(src.ty(arg), Ty::Int | Ty::Other) {
+        return None;
+    }
+    let out = *src.region(body).outputs.get(k as usize - 1)?;
+    if src.node(out).region != body {
+        return None;
+    }
+    let step = match (src.op(out), src.args(out)) {
+        (Op::IntBin(op @ (IntOp::Add | IntOp::Sub)), &[a, b]) if a == arg => {
+            let Op::Int(c) = *src.op(b) else {
+                return None;
+            };
+            if *op == IntOp::Add {
+                c
+            } else {
+                -c
+            }
+        }
+        (&Op::Opaque(o), &[a]) if a == arg => opaque_step(&src.opaques[o as usize])?,
+        _ => return None,
+    };
+    let indexes = src.nodes.iter().any(|n| {
+        matches!(n.op, Op::Index | Op::Store | Op::AddAt)
+            && (n.args[1..].contains(&arg) || n.args[1..].contains(&out))
+    });
+    indexes.then_some(step)
+}
+
+/// The step `c` of `name + c` or `name - c` kept as written, `name` the
+/// one binding it reads.
+fn opaque_step(opaque: &crate::ir::Opaque) -> Option<i64> {
+    let [name] = &opaque.refs[..] else {
+        return None;
+    };
+    let syn::Expr::Binary(b) = unparen(&opaque.expr) else {
+        return None;
+    };
+    let sign = match b.op {
+        syn::BinOp::Add(_) => 1,
+        syn::BinOp::Sub(_) => -1,
+        _ => return None,
+    };
+    let is_name = matches!(unparen(&b.left), syn::Expr::Path(p) if p.path.is_ident(name));
+    let syn::Expr::Lit(syn::ExprLit {
+        lit: syn::Lit::Int(step),
+        ..
+    }) = unparen(&b.right)
+    else {
+        return None;
+    };
+    let step: i64 = step.base10_parse().ok()?;
+    is_name.then_some(sign * step)
+}
+
+fn unparen(e: &syn::Expr) -> &syn::Expr {
+    match e {
+        syn::Expr::Paren(p) => unparen(&p.expr),
+        syn::Expr::Group(g) => unparen(&g.expr),
+        other => other,
+    }
+}
+
+/// Is carried array `arg` (a region argument of loop `id`'s body) dead as
+/// each iteration starts: its only element access is a loop at the top of
+/// the body that writes every element (`for i in 0..d { xc[i] = ..; }`,
+/// over the length the array was made with) without reading any, or a
+/// loop whose every iteration starts that way and after which the body
+/// does not read it? Then the reversal needs no copy of it per iteration:
+/// a recomputation overwrites whatever array it is given (ADBench's GMM
+/// copied three scratch vectors per data point, twice).
+fn dead_on_entry(src: &Graph, id: NodeId, arg: NodeId) -> bool {
+    let Op::RegionArg(body, k) = *src.op(arg) else {
+        return false;
+    };
+    if src.region(body).outputs.contains(&arg) {
+        return false;
+    }
+    let mut first = None;
+    for u in users(src, arg) {
+        match src.op(u) {
+            Op::Len => {}
+            Op::Loop { .. } if first.is_none() => first = Some(u),
+            _ => return false,
+        }
+    }
+    let Some(l) = first else {
+        return false;
+    };
+    let Op::Loop {
+        body: lb,
+        exit: None,
+        ..
+    } = *src.op(l)
+    else {
+        return false;
+    };
+    let a = src.args(l);
+    let slots: Vec<usize> = (2..a.len()).filter(|&j| a[j] == arg).collect();
+    let [slot] = slots[..] else {
+        return false;
+    };
+    let Some(inner) = region_arg(src, lb, slot as u32 - 1) else {
+        return false;
+    };
+    if src.node(l).region != body {
+        return false;
+    }
+    if overwrites(src, l, inner, src.args(id)[1 + k as usize]) {
+        return true;
+    }
+    // Nested: every iteration of the inner loop starts by overwriting it,
+    // and its value after the inner loop is only carried on.
+    let after = users(src, l)
+        .into_iter()
+        .filter(|&p| src.op(p) == &Op::Proj(slot as u32 - 2))
+        .flat_map(|p| users(src, p))
+        .next();
+    let carried_on = src.region(body).outputs.iter().position(
+        |&o| matches!(src.op(o), Op::Proj(j) if *j == slot as u32 - 2 && src.args(o) == [l]),
+    ) == Some(k as usize - 1);
+    after.is_none() && carried_on && dead_on_entry(src, l, inner)
+}
+
+/// Does loop `l`, carrying array `inner` (a region argument of its body)
+/// from `init`, write every element of it without reading any: `for i in
+/// 0..n { a[i] = v; }` with `n` the length `init` was made with?
+fn overwrites(src: &Graph, l: NodeId, inner: NodeId, init: NodeId) -> bool {
+    let Op::RegionArg(lb, j) = *src.op(inner) else {
+        return false;
+    };
+    let a = src.args(l);
+    let Some(len) = array_len(src, init) else {
+        return false;
+    };
+    let same_len =
+        a[1] == len || matches!((src.op(a[1]), src.op(len)), (Op::Int(x), Op::Int(y)) if x == y);
+    let (Op::Int(0), true, Some(i)) = (src.op(a[0]), same_len, region_arg(src, lb, 0)) else {
+        return false;
+    };
+    let [store] = users(src, inner)[..] else {
+        return false;
+    };
+    let s = src.node(store);
+    s.op == Op::Store
+        && s.args.len() == 3
+        && s.args[0] == inner
+        && s.args[1] == i
+        && s.region == lb
+        && src.region(lb).outputs.get(j as usize - 1) == Some(&store)
+}
+
+/// The length array `a` was made with, if it is a fresh array: `vec![v;
+/// n]`'s `n`, or a literal length.
+fn array_len(src: &Graph, a: NodeId) -> Option<NodeId> {
+    match *src.op(a) {
+        Op::FillVec => Some(src.args(a)[1]),
+        Op::RegionArg(r, k) if k > 0 => {
+            // Carried by an enclosing loop: the array it starts from.
+            let outer = src
+                .nodes
+                .iter()
+                .position(|n| matches!(n.op, Op::Loop { body, .. } if body == r))?;
+            array_len(src, src.args(NodeId(outer as u32))[1 + k as usize])
+        }
+        _ => None,
+    }
+}
+
+/// The node `RegionArg(region, k)`, if the region reads it.
+fn region_arg(src: &Graph, region: RegionId, k: u32) -> Option<NodeId> {
+    src.nodes
+        .iter()
+        .position(|n| n.op == Op::RegionArg(region, k))
+        .map(|p| NodeId(p as u32))
+}
+
+/// The nodes that take `a` as an operand.
+fn users(src: &Graph, a: NodeId) -> Vec<NodeId> {
+    (0..src.nodes.len() as u32)
+        .map(NodeId)
+        .filter(|&n| src.args(n).contains(&a))
+        .collect()
 }
 
 /// Is array `a` updated in place (a later version is made from it, or a

@@ -873,3 +873,223 @@ fn gather_through_an_index_array() {
     let (_, t) = gather_jvp(&x, &[2, 0, 2], &[0.0, 0.0, 1.0]);
     assert_eq!(t, 12.0);
 }
+
+// ---- scratch vectors overwritten every iteration, and index counters ----
+//
+// Reverse mode neither copies a vector that each iteration overwrites
+// before reading it nor tapes a counter stepped by a constant (`li += 1`);
+// these check that the derivatives stay right, next to the vectors that
+// do carry values across iterations (partly overwritten, read first).
+
+const SCRATCH_D: usize = 4;
+
+/// ADBench's GMM in small: per point, `xc` and `qxc` are overwritten per
+/// component, `qxc` then updated along a packed triangle indexed by a
+/// counter, and `terms` overwritten per point.
+#[differentiate(wrt(w))]
+fn scratch_rows(w: &[f64], x: &[f64]) -> f64 {
+    let d = SCRATCH_D;
+    let k = w.len() / (2 * d + d * (d - 1) / 2);
+    let stride = 2 * d + d * (d - 1) / 2;
+    let n = x.len() / d;
+    let mut xc = vec![0.0; d];
+    let mut qxc = vec![0.0; d];
+    let mut terms = vec![0.0; k];
+    let mut total = 0.0;
+    for ix in 0..n {
+        for ik in 0..k {
+            for id in 0..d {
+                xc[id] = x[ix * d + id] - w[ik * stride + id];
+            }
+            for id in 0..d {
+                qxc[id] = w[ik * stride + d + id].exp() * xc[id];
+            }
+            let mut li = ik * stride + 2 * d;
+            for i in 0..d {
+                for j in i + 1..d {
+                    qxc[j] += w[li] * xc[i];
+                    li += 1;
+                }
+            }
+            let mut sq = 0.0;
+            for id in 0..d {
+                sq += qxc[id] * qxc[id];
+            }
+            terms[ik] = -0.5 * sq;
+        }
+        total += autodiff::logsumexp(&terms);
+    }
+    total
+}
+
+fn scratch_rows_ref<D: DualNum<f64> + Copy>(w: &[D], x: &[f64]) -> D {
+    let d = SCRATCH_D;
+    let stride = 2 * d + d * (d - 1) / 2;
+    let k = w.len() / stride;
+    let mut total = D::zero();
+    for ix in 0..x.len() / d {
+        let terms: Vec<D> = (0..k)
+            .map(|ik| {
+                let xc: Vec<D> = (0..d)
+                    .map(|id| -w[ik * stride + id] + x[ix * d + id])
+                    .collect();
+                let mut qxc: Vec<D> = (0..d)
+                    .map(|id| w[ik * stride + d + id].exp() * xc[id])
+                    .collect();
+                let mut li = ik * stride + 2 * d;
+                for i in 0..d {
+                    for j in i + 1..d {
+                        qxc[j] += w[li] * xc[i];
+                        li += 1;
+                    }
+                }
+                qxc.iter().fold(D::zero(), |s, &q| s + q * q) * -0.5
+            })
+            .collect();
+        let m = terms
+            .iter()
+            .map(|t| t.re())
+            .fold(f64::NEG_INFINITY, f64::max);
+        total += terms.iter().fold(D::zero(), |s, &t| s + (t - m).exp()).ln() + m;
+    }
+    total
+}
+
+/// `buf[0]` is never overwritten and `buf[1]` is read before it is: both
+/// carry values from one iteration to the next.
+// A `Vec`, like the scratch vectors reverse mode stops copying.
+#[allow(clippy::useless_vec)]
+#[differentiate]
+fn carried_scratch(x: &[f64]) -> f64 {
+    let mut buf = vec![0.5; 3];
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += buf[1] * x[i];
+        for j in 1..3 {
+            buf[j] = (buf[j - 1] + x[i]).sin();
+        }
+        buf[0] += buf[2] * 0.5;
+    }
+    s + buf[0]
+}
+
+fn carried_scratch_ref<D: DualNum<f64> + Copy>(x: &[D]) -> D {
+    let mut buf = [D::from(0.5); 3];
+    let mut s = D::zero();
+    for &xi in x {
+        s += buf[1] * xi;
+        for j in 1..3 {
+            buf[j] = (buf[j - 1] + xi).sin();
+        }
+        buf[0] += buf[2] * 0.5;
+    }
+    s + buf[0]
+}
+
+/// Each iteration overwrites `buf[1..]` first, but `buf[0]` carries.
+// A `Vec`, like the scratch vectors reverse mode stops copying.
+#[allow(clippy::useless_vec)]
+#[differentiate]
+fn partly_overwritten(x: &[f64]) -> f64 {
+    let mut buf = vec![0.5; 3];
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        for j in 1..3 {
+            buf[j] = x[i] * (j as f64);
+        }
+        for j in 0..3 {
+            s += buf[j] * buf[2 - j];
+        }
+        buf[0] = buf[1].sin() + s * 0.1;
+    }
+    s
+}
+
+fn partly_overwritten_ref<D: DualNum<f64> + Copy>(x: &[D]) -> D {
+    let mut buf = [D::from(0.5); 3];
+    let mut s = D::zero();
+    for &xi in x {
+        for (j, b) in buf.iter_mut().enumerate().skip(1) {
+            *b = xi * j as f64;
+        }
+        for j in 0..3 {
+            s += buf[j] * buf[2 - j];
+        }
+        buf[0] = buf[1].sin() + s * 0.1;
+    }
+    s
+}
+
+/// A counter stepped down by two.
+#[differentiate]
+fn counting_down(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() / 2 {
+        let mut at = x.len() + 1;
+        for _ in 0..i + 1 {
+            at -= 2;
+            s = (s + x[at] * x[i]).tanh();
+        }
+    }
+    s
+}
+
+fn counting_down_ref<D: DualNum<f64> + Copy>(x: &[D]) -> D {
+    let mut s = D::zero();
+    for i in 0..x.len() / 2 {
+        let mut at = x.len() + 1;
+        for _ in 0..i + 1 {
+            at -= 2;
+            s = (s + x[at] * x[i]).tanh();
+        }
+    }
+    s
+}
+
+#[test]
+fn overwritten_scratch_and_counters_against_num_dual() {
+    let d = SCRATCH_D;
+    let stride = 2 * d + d * (d - 1) / 2;
+    for (k, n) in [(1, 1), (2, 3), (3, 5)] {
+        let w: Vec<f64> = point(k * stride, 40 + k as u64)
+            .iter()
+            .map(|v| v * 0.3)
+            .collect();
+        let x = point(n * d, 50 + n as u64);
+        let grad = scratch_rows_grad(&w, &x);
+        for dir in 0..3 {
+            let v = point(w.len(), 60 + dir);
+            let want = dual_dir(|wd| scratch_rows_ref(wd, &x), &w, &v);
+            let got: f64 = grad.iter().zip(&v).map(|(g, v)| g * v).sum();
+            close(got, want, &format!("scratch_rows k={k} n={n}"));
+            let (_, jvp) = scratch_rows_jvp(&w, &x, &v);
+            close(jvp, want, &format!("scratch_rows_jvp k={k} n={n}"));
+        }
+    }
+    for n in [0, 1, 2, 5] {
+        let x = point(n, 70 + n as u64);
+        let g = carried_scratch_grad(&x);
+        for k in 0..n {
+            let e: Vec<f64> = (0..n).map(|i| f64::from(i == k)).collect();
+            close(
+                g[k],
+                dual_dir(carried_scratch_ref, &x, &e),
+                "carried_scratch",
+            );
+            let g = partly_overwritten_grad(&x);
+            close(
+                g[k],
+                dual_dir(partly_overwritten_ref, &x, &e),
+                "partly_overwritten",
+            );
+        }
+    }
+    for n in [2, 3, 6, 7] {
+        let x = point(n, 80 + n as u64);
+        let g = counting_down_grad(&x);
+        for k in 0..n {
+            let e: Vec<f64> = (0..n).map(|i| f64::from(i == k)).collect();
+            close(g[k], dual_dir(counting_down_ref, &x, &e), "counting_down");
+        }
+    }
+}
