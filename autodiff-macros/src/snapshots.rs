@@ -375,7 +375,7 @@ fn idioms_become_loops_and_kernels() {
                 &x,
                 ::autodiff::__private::rules::logsumexp(&x),
             );
-            for t2 in (0..x.len()).rev() {
+            for t2 in 0..x.len() {
                 let t3 = x[t2];
                 t1[t2] += t3 * t3;
                 t0[t2] += 2.0_f64 * (w[t2] * t3);
@@ -416,7 +416,7 @@ fn dense_layer_adjoints_are_kernels() {
             let mut t1 = ::autodiff::__private::rules::sigmoid(&t0);
             let mut t2 = ::autodiff::__private::ZerosLike::zeros_like(&a);
             let mut t3 = ::autodiff::__private::ZerosLike::zeros_like(&t1);
-            for t4 in (0..t1.len()).rev() {
+            for t4 in 0..t1.len() {
                 let t5 = t1[t4];
                 t3[t4] += t5 - y[t4];
             }

@@ -9,6 +9,7 @@
 //! `ln(1 + exp(x)) -> softplus(x)`. There is no reassociation and no
 //! `x * 0 -> 0` on a runtime `x`.
 
+mod fuse;
 pub mod gather;
 mod rules;
 
@@ -34,7 +35,8 @@ pub fn simplify(f: &Function) -> Function {
 }
 
 /// The program as the emitter gets it: simplified, its adjoint stencil
-/// loops gathered ([`gather`]), and simplified again.
+/// loops gathered ([`gather`]), its accumulating reversals fused with their
+/// forward loops ([`fuse`]), and simplified again after each.
 ///
 /// The pass runs last, on each companion's own program: the transforms
 /// (`jvp` over `vjp` for `_hvp`) never see a gathered loop, and the
@@ -42,7 +44,11 @@ pub fn simplify(f: &Function) -> Function {
 /// too.
 pub fn finish(f: &Function) -> Function {
     let s = simplify(f);
-    match gather::gather(&s) {
+    let s = match gather::gather(&s) {
+        Some(g) => simplify(&g),
+        None => s,
+    };
+    match fuse::fuse(&s) {
         Some(g) => simplify(&g),
         None => s,
     }
