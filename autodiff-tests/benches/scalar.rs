@@ -2,7 +2,8 @@
 //! against a hand-written gradient and against forward-mode dual numbers
 //! (`num-dual`, one vector-dual pass), for three small scalar functions:
 //!
-//! - `rosen`: Rosenbrock in 2-D,
+//! - `rosen`: Rosenbrock in 2-D; also `_value_and_grad` against the value
+//!   and gradient written by hand (`hand-value-and-grad`),
 //! - `trig`: a 10-op chain of sin/cos/tanh/exp/ln over 2 inputs,
 //! - `logistic`: the logistic loss `ln(1 + exp(-y (w0 x0 + w1 x1 + b)))`
 //!   differentiated in `(w0, w1, b)` with the data `(x0, x1, y)` passed as
@@ -153,6 +154,20 @@ fn rosen_grad_gen(x: f64, y: f64) -> (f64, f64) {
 }
 
 #[inline(never)]
+fn rosen_value_and_grad_gen(x: f64, y: f64) -> (f64, (f64, f64)) {
+    rosen_value_and_grad(x, y)
+}
+
+/// By hand, the value with the gradient: the shared terms once.
+#[inline(never)]
+fn rosen_value_and_grad_hand(x: f64, y: f64) -> (f64, (f64, f64)) {
+    let a = 1.0 - x;
+    let b = y - x * x;
+    let t = 200.0 * b;
+    (a * a + 100.0 * b * b, (-2.0 * a - 2.0 * x * t, t))
+}
+
+#[inline(never)]
 fn trig_grad_gen(x: f64, y: f64) -> (f64, f64) {
     trig_grad(x, y)
 }
@@ -188,6 +203,9 @@ fn check_agreement() {
     ];
     for &(x, y) in &pts2 {
         let at = format!("({x}, {y})");
+        let (v, g) = rosen_value_and_grad_gen(x, y);
+        let (hv, hg) = rosen_value_and_grad_hand(x, y);
+        close("rosen value_and_grad", &at, &[v, g.0, g.1], &[hv, hg.0, hg.1], "hand");
         // value_and_grad's value is the primal kept as written.
         close(
             "rosen value",
@@ -284,6 +302,12 @@ fn bench_rosen(c: &mut Criterion) {
     });
     g.bench_function("num-dual", |b| {
         b.iter(|| rosen_grad_dual(black_box(x), black_box(y)))
+    });
+    g.bench_function("value_and_grad", |b| {
+        b.iter(|| rosen_value_and_grad_gen(black_box(x), black_box(y)))
+    });
+    g.bench_function("hand-value-and-grad", |b| {
+        b.iter(|| rosen_value_and_grad_hand(black_box(x), black_box(y)))
     });
     g.finish();
 }
