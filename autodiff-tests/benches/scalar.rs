@@ -205,7 +205,13 @@ fn check_agreement() {
         let at = format!("({x}, {y})");
         let (v, g) = rosen_value_and_grad_gen(x, y);
         let (hv, hg) = rosen_value_and_grad_hand(x, y);
-        close("rosen value_and_grad", &at, &[v, g.0, g.1], &[hv, hg.0, hg.1], "hand");
+        close(
+            "rosen value_and_grad",
+            &at,
+            &[v, g.0, g.1],
+            &[hv, hg.0, hg.1],
+            "hand",
+        );
         // value_and_grad's value is the primal kept as written.
         close(
             "rosen value",

@@ -18,6 +18,10 @@ mod vjp;
 pub use hessian::hessian_shape;
 pub use linearize::LINEARIZE_NEEDS;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, ToTokens};
 use syn::{Ident, ItemFn, Type};
@@ -48,7 +52,16 @@ pub struct Companions<'a> {
     marker: Option<(TokenStream, String)>,
     /// The `linearize` option: emit `f_linearize` and `f_pullback`.
     linearize: Option<Ident>,
+    /// Programs finished for emission, by the plan's program (its address)
+    /// and the outputs kept: companions that return the same outputs of
+    /// one program (`_value_and_grad` and `_pp`'s simplified gradient)
+    /// simplify it once.
+    finished: RefCell<Finished>,
 }
+
+/// Finished programs by the address of the plan's program and the outputs
+/// kept.
+type Finished = HashMap<(usize, Vec<NodeId>), Rc<Function>>;
 
 impl<'a> Companions<'a> {
     pub fn new(
@@ -69,6 +82,7 @@ impl<'a> Companions<'a> {
             names,
             marker: None,
             linearize: None,
+            finished: RefCell::default(),
         }
     }
 
@@ -90,6 +104,7 @@ impl<'a> Companions<'a> {
             names: Names::new(sig, &item.block),
             marker: None,
             linearize: None,
+            finished: RefCell::default(),
         }
     }
 
@@ -156,6 +171,7 @@ impl<'a> Companions<'a> {
             marker: Some((quote!(#private::#marker), why.to_string())),
             names: self.names.clone(),
             linearize: None,
+            finished: RefCell::default(),
             ..*self
         };
         companion(&stub)
@@ -386,8 +402,9 @@ impl<'a> Companions<'a> {
         match &self.plan {
             Some(plan) => {
                 let program = pick(plan);
-                let tree = tree(program);
-                self.emit(suffix, program.func.clone(), &tree)
+                let (f, tree) = returned(program.func.clone(), &tree(program));
+                let f = self.finished(program, f);
+                self.emit_finished(suffix, &f, &tree)
             }
             None => quote!(::core::unreachable!()),
         }
@@ -399,8 +416,24 @@ impl<'a> Companions<'a> {
         // Only what the companion returns is kept: the simplifier then
         // drops the rest, loop-carried values included.
         let (f, tree) = returned(f, tree);
+        self.emit_finished(suffix, &finish(&f), &tree)
+    }
+
+    /// `f` (outputs pruned to what a companion returns) finished, once per
+    /// program of the plan and set of outputs.
+    fn finished(&self, program: &Program, f: Function) -> Rc<Function> {
+        let key = (program as *const Program as usize, f.outputs.clone());
+        let mut cache = self.finished.borrow_mut();
+        cache
+            .entry(key)
+            .or_insert_with(|| Rc::new(finish(&f)))
+            .clone()
+    }
+
+    /// The statements and value computing `tree` of the finished `f`.
+    fn emit_finished(&self, suffix: &str, f: &Function, tree: &Tree) -> TokenStream {
         let companion = self.name(suffix).to_string();
-        let body = emit::body(self.cx, &finish(&f), &tree, Some(&companion));
+        let body = emit::body(self.cx, f, tree, Some(&companion));
         let items = self.items;
         quote!(#(#items)* #body)
     }

@@ -72,8 +72,11 @@ impl Companions<'_> {
             // plan has simplified already (for `_grad`): finished again,
             // it is not simplified from scratch.
             let simple = match &self.plan {
-                Some(plan) if m == 1 && !array => finish(&plan.gradient().func),
-                _ => finish(&raw),
+                Some(plan) if m == 1 && !array => {
+                    let gradient = plan.gradient();
+                    self.finished(gradient, gradient.func.clone())
+                }
+                _ => std::rc::Rc::new(finish(&raw)),
             };
             for (j, &w) in self.sig.wrt.iter().enumerate() {
                 let output = if m == 1 {

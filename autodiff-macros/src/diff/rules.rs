@@ -205,17 +205,21 @@ pub fn partial(
                     let slope = g.bin(r, Mul, out, l);
                     return unless_zero(g, r, x, slope);
                 }
-                // atan2(x, y) = atan(x / y): ∂x = y / (x² + y²), ∂y = -x / (x² + y²)
+                // atan2(x, y) = atan(x / y): ∂x = y / (x² + y²), ∂y = -x / (x² + y²),
+                // and 0 where x² + y² is 0 (the origin, where atan2 jumps:
+                // 0 / 0 there would poison a zero tangent, as `hypot`'s
+                // partials would; seed 21 case 4355).
                 (Atan2, _) => {
                     let xx = g.bin(r, Mul, x, x);
                     let yy = g.bin(r, Mul, y, y);
                     let d = g.bin(r, Add, xx, yy);
-                    if i == 0 {
+                    let slope = if i == 0 {
                         g.bin(r, Div, y, d)
                     } else {
                         let q = g.bin(r, Div, x, d);
                         g.un(r, Un::Neg, q)
-                    }
+                    };
+                    return unless_zero(g, r, d, slope);
                 }
                 // x / h, and 0 at the origin (h = 0), where hypot is a
                 // cone: the value `abs` takes at 0 (|x| is hypot(x, 0)).

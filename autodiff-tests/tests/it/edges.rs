@@ -1136,3 +1136,29 @@ fn hypot_at_the_origin_has_derivative_zero() {
     assert_eq!(hypot0::scaled_grad(0.0, 0.0), (0.0, 1.0));
     assert_eq!(hypot0::scaled_jvp(0.0, 0.0, 1.0, 0.0).1, 0.0);
 }
+
+mod atan2_origin {
+    #[super::differentiate]
+    pub fn f(x: f64, y: f64) -> f64 {
+        x.atan2(y)
+    }
+
+    /// The fuzzer's seed 21 case 4355: `(w * 0.0 * v).atan2(b)` met `b ==
+    /// 0` in a loop; the first argument's tangent is 0, but 0 * 0/0 made
+    /// the whole gradient NaN.
+    #[super::differentiate]
+    pub fn zero_numerator(v: f64, b: f64) -> f64 {
+        (v * 0.0).atan2(b.trunc()) + v
+    }
+}
+
+#[test]
+fn atan2_at_the_origin_has_derivative_zero() {
+    assert_eq!(atan2_origin::f_grad(0.0, 0.0), (0.0, 0.0));
+    assert_eq!(atan2_origin::f_jvp(0.0, 0.0, 1.0, 1.0), (0.0, 0.0));
+    // Elsewhere y / (x² + y²) and -x / (x² + y²).
+    let (gx, gy) = atan2_origin::f_grad(3.0, -4.0);
+    assert!((gx + 4.0 / 25.0).abs() < 1e-15 && (gy + 3.0 / 25.0).abs() < 1e-15);
+    assert_eq!(atan2_origin::zero_numerator_grad(1.5, 0.25), (1.0, 0.0));
+    assert_eq!(atan2_origin::zero_numerator_jvp(1.5, 0.25, 1.0, 1.0).1, 1.0);
+}
