@@ -148,6 +148,10 @@ struct Emitter<'a> {
     /// [`Opaque::name`](crate::ir::Opaque::name)).
     user_named: Vec<bool>,
     next: usize,
+    /// Per loop being emitted, outermost first: the declarations of the
+    /// tapes of loops nested in its body, which go before it (a tape
+    /// reused by every iteration instead of allocated in each).
+    hoisted: Vec<Vec<TokenStream>>,
 }
 
 impl<'a> Emitter<'a> {
@@ -215,6 +219,7 @@ impl<'a> Emitter<'a> {
             names: vec![None; g.nodes.len()],
             user_named: vec![false; g.nodes.len()],
             next: 0,
+            hoisted: Vec::new(),
         }
     }
 
@@ -398,6 +403,19 @@ impl<'a> Emitter<'a> {
     }
 
     /// The projections of a region node: (output index, node).
+    /// Is `id` (a tape) only read, element by element, within the region
+    /// its loop is in: never moved, carried or yielded, so one buffer can
+    /// serve every iteration of an enclosing loop?
+    fn only_read(&self, id: NodeId) -> bool {
+        let g = &self.f.graph;
+        let read = g.nodes.iter().enumerate().all(|(j, node)| {
+            !self.live[j]
+                || !node.args.contains(&id)
+                || (node.op == Op::Index && node.args[0] == id && !node.args[1..].contains(&id))
+        });
+        read && g.regions.iter().all(|r| !r.outputs.contains(&id))
+    }
+
     fn projections(&self, id: NodeId) -> Vec<(usize, NodeId)> {
         let g = &self.f.graph;
         g.nodes
@@ -524,7 +542,8 @@ impl<'a> Emitter<'a> {
             }
             _ => None,
         };
-        for &out in &outputs[carried..] {
+        let projections = self.projections(id);
+        for (k, &out) in outputs.iter().enumerate().skip(carried) {
             let t = self.fresh().into_token_stream();
             // Filled with zeros of the element type (a generic `T: Float`
             // has no `Default`), or the type's default.
@@ -532,13 +551,21 @@ impl<'a> Emitter<'a> {
                 crate::ir::Ty::Float(f) => float_const(self.cx, 0.0, f),
                 _ => quote!(::core::default::Default::default()),
             };
+            let private = &self.private;
+            let reused = !self.hoisted.is_empty()
+                && projections
+                    .iter()
+                    .filter(|(j, _)| *j == k)
+                    .all(|(_, proj)| self.only_read(*proj));
             pre.push(match &fixed {
                 Some(n) => quote! { let mut #t = [#empty; #n]; },
                 None if unbounded => quote! { let mut #t = ::std::vec::Vec::new(); },
-                None => {
-                    let private = &self.private;
-                    quote! { let mut #t = #private::tape(#start, #end); }
+                None if reused => {
+                    let frame = self.hoisted.last_mut().expect("in a loop");
+                    frame.push(quote! { let mut #t = ::std::vec::Vec::new(); });
+                    quote! { #private::retape(&mut #t, #start, #end); }
                 }
+                None => quote! { let mut #t = #private::tape(#start, #end); },
             });
             tapes.push(t);
         }
@@ -558,8 +585,12 @@ impl<'a> Emitter<'a> {
                 }
             }
         }
+        self.hoisted.push(Vec::new());
         let stmts = self.region(body);
         let outs: Vec<TokenStream> = outputs.iter().map(|o| self.operand(*o, Prec::If)).collect();
+        let mut hoisted = self.hoisted.pop().unwrap_or_default();
+        hoisted.append(&mut pre);
+        let pre = hoisted;
         let position = if rev {
             quote!(#end - 1 - #index)
         } else {

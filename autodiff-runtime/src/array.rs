@@ -261,6 +261,14 @@ pub fn tape<T>(start: usize, end: usize) -> Vec<T> {
     Vec::with_capacity(end.saturating_sub(start))
 }
 
+/// `tape` emptied for a loop over `start..end`, keeping its allocation: a
+/// tape made in a loop body is one buffer for every iteration.
+#[inline]
+pub fn retape<T>(tape: &mut Vec<T>, start: usize, end: usize) {
+    tape.clear();
+    tape.reserve(end.saturating_sub(start));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,7 +43,9 @@ pub use num_traits;
 /// change in any release.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::array::{filled, tape, zeros_like, AddAssign, Owned, SumAll, Zeros, ZerosLike};
+    pub use crate::array::{
+        filled, retape, tape, zeros_like, AddAssign, Owned, SumAll, Zeros, ZerosLike,
+    };
     pub use crate::fill::{ArrayFill, Fill, FillLike, VecFill};
     pub use crate::generated::{
         check_len, Cotangent, GradientNeedsScalarOutput, HessianNeedsScalarOutput,

@@ -1066,6 +1066,11 @@ fn overwritten_scratch_and_counters_against_num_dual() {
             close(jvp, want, &format!("scratch_rows_jvp k={k} n={n}"));
         }
     }
+    // The tape of each row's counter-indexed loop is one buffer, reused.
+    let code = scratch_rows_pp()
+        .simplified("w")
+        .expect("a derivative in w");
+    assert!(code.contains("retape"), "{code}");
     for n in [0, 1, 2, 5] {
         let x = point(n, 70 + n as u64);
         let g = carried_scratch_grad(&x);

@@ -213,3 +213,20 @@ fn chains_over_computed_arrays() {
     }
     close(over_computed(&x), f(&x.map(Dual64::from)).re, "value");
 }
+
+/// A `Vec` output collected from the data alone (the fuzzer's seed 22
+/// case 697: its tangent came back empty).
+#[differentiate(wrt(w))]
+fn with_data(w: f64, r: &[f64]) -> (f64, Vec<f64>) {
+    let scaled: Vec<f64> = r.iter().map(|&v| v.sin()).collect();
+    (w * r[0], scaled)
+}
+
+#[test]
+fn a_constant_collected_output_has_zero_tangents_of_its_length() {
+    let r = [0.5, 1.0, 2.0];
+    let ((value, data), (dw, ddata)) = with_data_jvp(1.5, &r, 1.0);
+    assert_eq!((value, data.len()), (0.75, 3));
+    assert_eq!(dw, 0.5);
+    assert_eq!(ddata, vec![0.0; 3]);
+}
