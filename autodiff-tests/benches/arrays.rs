@@ -35,7 +35,7 @@
 
 use std::hint::black_box;
 
-use hand::{close, point, rosenbrock_grad_hand};
+use hand::{close, logreg_data, point, rosenbrock_grad_hand};
 
 mod hand;
 
@@ -44,9 +44,7 @@ use criterion::Criterion;
 use num_dual::{gradient, DualDVec64, DualNum, DualSVec64};
 
 /// Features of the logistic regression (the length of `w`).
-const FEATURES: usize = 100;
-/// Rows of the logistic-regression data.
-const ROWS: usize = 500;
+const FEATURES: usize = hand::LOGREG_FEATURES;
 
 // ---------------------------------------------------------------------------
 // The functions, differentiated by the attribute.
@@ -216,18 +214,6 @@ fn logreg_objective(w: &[f64], x: &[f64], y: &[f64]) -> f64 {
 // ---------------------------------------------------------------------------
 // Inputs.
 // ---------------------------------------------------------------------------
-
-/// Logistic-regression data: weights, row-major `ROWS × FEATURES` design
-/// matrix, labels in {-1, 1}.
-fn logreg_data(seed: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-    let w = point(FEATURES, seed, 0.3);
-    let x = point(ROWS * FEATURES, seed + 1, 1.0);
-    let y = point(ROWS, seed + 2, 1.0)
-        .into_iter()
-        .map(|v| if v >= 0.0 { 1.0 } else { -1.0 })
-        .collect();
-    (w, x, y)
-}
 
 // ---------------------------------------------------------------------------
 // Agreement check, run once before any timing.

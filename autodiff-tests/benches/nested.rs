@@ -21,7 +21,7 @@
 
 use std::hint::black_box;
 
-use hand::{close, point};
+use hand::{close, logreg_data, point};
 
 mod hand;
 
@@ -32,9 +32,7 @@ use num_dual::{gradient, DualNum, DualSVec64};
 /// Coordinates of Chebyquad.
 const CHEBY_N: usize = 8;
 /// Features of the logistic regression (the length of `w`).
-const FEATURES: usize = 100;
-/// Rows of the logistic-regression data.
-const ROWS: usize = 500;
+const FEATURES: usize = hand::LOGREG_FEATURES;
 
 // ---------------------------------------------------------------------------
 // Chebyquad.
@@ -247,17 +245,6 @@ fn logreg_helper_grad_gen(w: &[f64], x: &[f64], y: &[f64]) -> Vec<f64> {
 #[inline(never)]
 fn logreg_objective(w: &[f64], x: &[f64], y: &[f64]) -> f64 {
     logreg_softplus(w, x, y)
-}
-
-/// Weights, a row-major `ROWS × FEATURES` design matrix, labels in {-1, 1}.
-fn logreg_data(seed: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-    let w = point(FEATURES, seed, 0.3);
-    let x = point(ROWS * FEATURES, seed + 1, 1.0);
-    let y = point(ROWS, seed + 2, 1.0)
-        .into_iter()
-        .map(|v| if v >= 0.0 { 1.0 } else { -1.0 })
-        .collect();
-    (w, x, y)
 }
 
 fn check_agreement() {

@@ -20,6 +20,23 @@ pub fn point(n: usize, seed: u64, scale: f64) -> Vec<f64> {
         .collect()
 }
 
+/// Features of the logistic regressions (the length of `w`).
+pub const LOGREG_FEATURES: usize = 100;
+/// Rows of the logistic-regression data.
+pub const LOGREG_ROWS: usize = 500;
+
+/// Logistic-regression data: weights, a row-major `LOGREG_ROWS ×
+/// LOGREG_FEATURES` design matrix, labels in {-1, 1}.
+pub fn logreg_data(seed: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let w = point(LOGREG_FEATURES, seed, 0.3);
+    let x = point(LOGREG_ROWS * LOGREG_FEATURES, seed + 1, 1.0);
+    let y = point(LOGREG_ROWS, seed + 2, 1.0)
+        .into_iter()
+        .map(|v| if v >= 0.0 { 1.0 } else { -1.0 })
+        .collect();
+    (w, x, y)
+}
+
 /// Relative agreement required of every variant before timing.
 pub const TOL: f64 = 1e-10;
 
