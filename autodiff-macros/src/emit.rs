@@ -193,6 +193,9 @@ impl<'a> Emitter<'a> {
                     // length, which writes keep) is computed where it
                     // stands.
                     Op::Len => used_once_here(i),
+                    // Zeros shaped like a value the function returns are
+                    // made before the value is moved into the result.
+                    Op::ZerosLike => false,
                     _ if node
                         .args
                         .iter()

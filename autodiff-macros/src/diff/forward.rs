@@ -554,7 +554,10 @@ pub fn jvp(f: &Function, extra: Vec<Param>, dirs: usize, seeds: Seeds) -> Functi
         for &o in &f.outputs {
             let t = match fwd.tangent(d, o) {
                 Some(t) => t,
-                None if f.graph.ty(o).is_array() => {
+                // (A value kept as written that the body declares an array,
+                // `let v: Vec<f64> = ...collect();`, too: its zero tangent
+                // has its length, not an empty `Vec`'s; seed 22 case 697.)
+                None if f.graph.ty(o).is_array() || declared_array(&f.graph, o) => {
                     let p = fwd.map[o.0 as usize];
                     fwd.dst.add(ROOT, Op::ZerosLike, vec![p], f.graph.ty(o))
                 }
@@ -574,4 +577,16 @@ pub fn jvp(f: &Function, extra: Vec<Param>, dirs: usize, seeds: Seeds) -> Functi
         outputs,
         shape: f.shape.clone(),
     }
+}
+
+/// Is `n` a value kept as written whose `let` declares an array type
+/// (`[T; N]`, `Vec<T>`)?
+fn declared_array(g: &Graph, n: NodeId) -> bool {
+    let Op::Opaque(k) = *g.op(n) else {
+        return false;
+    };
+    g.opaques[k as usize]
+        .ty
+        .as_ref()
+        .is_some_and(|t| matches!(t, syn::Type::Array(_)) || crate::signature::is_vec(t))
 }

@@ -834,11 +834,6 @@ impl Lower<'_> {
                 self.g.nodes[n.0 as usize].ty = Ty::Float(f);
             } else if crate::signature::int_of(ty).is_some() {
                 self.g.nodes[n.0 as usize].ty = Ty::Int;
-            } else if let Some(t @ Ty::Array(..)) = out_ir_ty(self.cx, ty) {
-                // `let v: Vec<f64> = <kept as written>;`: an array, whose
-                // zero tangent is zeros of its length, not an empty `Vec`
-                // (seed 22 case 697 returned one from `f_jvp`).
-                self.g.nodes[n.0 as usize].ty = t;
             }
         }
     }

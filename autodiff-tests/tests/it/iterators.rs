@@ -222,8 +222,25 @@ fn with_data(w: f64, r: &[f64]) -> (f64, Vec<f64>) {
     (w * r[0], scaled)
 }
 
+/// The same, generic, and a declared fixed array of a const-generic length.
+#[differentiate(wrt(x))]
+fn with_data_generic<T: autodiff::Float>(x: T, d: &[T]) -> (T, Vec<T>) {
+    let v: Vec<T> = d.iter().map(|&t| t.sin()).collect();
+    (x * v[0], v)
+}
+
+#[differentiate(wrt(x))]
+fn with_fixed_data<const N: usize>(x: f64, d: [f64; N]) -> (f64, [f64; N]) {
+    let a: [f64; N] = d.map(|t| t * 0.5);
+    (x * a[0], a)
+}
+
 #[test]
 fn a_constant_collected_output_has_zero_tangents_of_its_length() {
+    let ((_, v), (dx, dv)) = with_data_generic_jvp(0.5_f32, &[1.0, 2.0], 1.0);
+    assert_eq!((dx, dv), (v[0], vec![0.0; 2]));
+    let ((_, a), (dx, da)) = with_fixed_data_jvp(0.5, [1.0, 2.0, 4.0], 1.0);
+    assert_eq!((dx, da), (a[0], [0.0; 3]));
     let r = [0.5, 1.0, 2.0];
     let ((value, data), (dw, ddata)) = with_data_jvp(1.5, &r, 1.0);
     assert_eq!((value, data.len()), (0.75, 3));
