@@ -807,7 +807,7 @@ impl<'a> Reverse<'a> {
                         self.primal(init)
                     } else if node.ty.is_array()
                         && snapshots(src, body, k)
-                        && !dead_on_entry(src, id, n)
+                        && !dead_on_entry(src, &src.users(), id, n)
                     {
                         // Written in the body, and read by a loop nested in
                         // it (whose reads this level does not tape): a copy
@@ -1086,7 +1086,7 @@ fn unparen(e: &syn::Expr) -> &syn::Expr {
 /// does not read it? Then the reversal needs no copy of it per iteration:
 /// a recomputation overwrites whatever array it is given (ADBench's GMM
 /// copied three scratch vectors per data point, twice).
-fn dead_on_entry(src: &Graph, id: NodeId, arg: NodeId) -> bool {
+fn dead_on_entry(src: &Graph, users: &[Vec<NodeId>], id: NodeId, arg: NodeId) -> bool {
     let Op::RegionArg(body, k) = *src.op(arg) else {
         return false;
     };
@@ -1094,7 +1094,7 @@ fn dead_on_entry(src: &Graph, id: NodeId, arg: NodeId) -> bool {
         return false;
     }
     let mut first = None;
-    for u in users(src, arg) {
+    for &u in &users[arg.0 as usize] {
         match src.op(u) {
             Op::Len => {}
             Op::Loop { .. } if first.is_none() => first = Some(u),
@@ -1117,32 +1117,32 @@ fn dead_on_entry(src: &Graph, id: NodeId, arg: NodeId) -> bool {
     let [slot] = slots[..] else {
         return false;
     };
-    let Some(inner) = region_arg(src, lb, slot as u32 - 1) else {
+    let Some(inner) = src.region_arg(lb, slot as u32 - 1) else {
         return false;
     };
     if src.node(l).region != body {
         return false;
     }
-    if overwrites(src, l, inner, src.args(id)[1 + k as usize]) {
+    if overwrites(src, users, l, inner, src.args(id)[1 + k as usize]) {
         return true;
     }
     // Nested: every iteration of the inner loop starts by overwriting it,
     // and its value after the inner loop is only carried on.
-    let after = users(src, l)
-        .into_iter()
-        .filter(|&p| src.op(p) == &Op::Proj(slot as u32 - 2))
-        .flat_map(|p| users(src, p))
+    let after = users[l.0 as usize]
+        .iter()
+        .filter(|&&p| src.op(p) == &Op::Proj(slot as u32 - 2))
+        .flat_map(|p| &users[p.0 as usize])
         .next();
     let carried_on = src.region(body).outputs.iter().position(
         |&o| matches!(src.op(o), Op::Proj(j) if *j == slot as u32 - 2 && src.args(o) == [l]),
     ) == Some(k as usize - 1);
-    after.is_none() && carried_on && dead_on_entry(src, l, inner)
+    after.is_none() && carried_on && dead_on_entry(src, users, l, inner)
 }
 
 /// Does loop `l`, carrying array `inner` (a region argument of its body)
 /// from `init`, write every element of it without reading any: `for i in
 /// 0..n { a[i] = v; }` with `n` the length `init` was made with?
-fn overwrites(src: &Graph, l: NodeId, inner: NodeId, init: NodeId) -> bool {
+fn overwrites(src: &Graph, users: &[Vec<NodeId>], l: NodeId, inner: NodeId, init: NodeId) -> bool {
     let Op::RegionArg(lb, j) = *src.op(inner) else {
         return false;
     };
@@ -1152,10 +1152,10 @@ fn overwrites(src: &Graph, l: NodeId, inner: NodeId, init: NodeId) -> bool {
     };
     let same_len =
         a[1] == len || matches!((src.op(a[1]), src.op(len)), (Op::Int(x), Op::Int(y)) if x == y);
-    let (Op::Int(0), true, Some(i)) = (src.op(a[0]), same_len, region_arg(src, lb, 0)) else {
+    let (Op::Int(0), true, Some(i)) = (src.op(a[0]), same_len, src.region_arg(lb, 0)) else {
         return false;
     };
-    let [store] = users(src, inner)[..] else {
+    let [store] = users[inner.0 as usize][..] else {
         return false;
     };
     let s = src.node(store);
@@ -1167,8 +1167,8 @@ fn overwrites(src: &Graph, l: NodeId, inner: NodeId, init: NodeId) -> bool {
         && src.region(lb).outputs.get(j as usize - 1) == Some(&store)
 }
 
-/// The length array `a` was made with, if it is a fresh array: `vec![v;
-/// n]`'s `n`, or a literal length.
+/// The length array `a` was made with, if it is a fresh `vec![v; n]`
+/// (directly, or carried by enclosing loops from one): its `n`.
 fn array_len(src: &Graph, a: NodeId) -> Option<NodeId> {
     match *src.op(a) {
         Op::FillVec => Some(src.args(a)[1]),
@@ -1182,22 +1182,6 @@ fn array_len(src: &Graph, a: NodeId) -> Option<NodeId> {
         }
         _ => None,
     }
-}
-
-/// The node `RegionArg(region, k)`, if the region reads it.
-fn region_arg(src: &Graph, region: RegionId, k: u32) -> Option<NodeId> {
-    src.nodes
-        .iter()
-        .position(|n| n.op == Op::RegionArg(region, k))
-        .map(|p| NodeId(p as u32))
-}
-
-/// The nodes that take `a` as an operand.
-fn users(src: &Graph, a: NodeId) -> Vec<NodeId> {
-    (0..src.nodes.len() as u32)
-        .map(NodeId)
-        .filter(|&n| src.args(n).contains(&a))
-        .collect()
 }
 
 /// Is array `a` updated in place (a later version is made from it, or a

@@ -881,6 +881,26 @@ impl Graph {
     }
 
     /// Which nodes the `outputs` depend on (through regions too).
+    /// The nodes that take each node as an operand, indexed by node.
+    pub fn users(&self) -> Vec<Vec<NodeId>> {
+        let mut out = vec![Vec::new(); self.nodes.len()];
+        for (i, node) in self.nodes.iter().enumerate() {
+            for &a in &node.args {
+                out[a.0 as usize].push(NodeId(i as u32));
+            }
+        }
+        out
+    }
+
+    /// The node `RegionArg(region, k)`, if the region reads it.
+    pub fn region_arg(&self, region: RegionId, k: u32) -> Option<NodeId> {
+        self.region(region)
+            .nodes
+            .iter()
+            .copied()
+            .find(|&n| self.op(n) == &Op::RegionArg(region, k))
+    }
+
     pub fn live(&self, outputs: &[NodeId]) -> Vec<bool> {
         let mut live = vec![false; self.nodes.len()];
         let mut stack: Vec<NodeId> = outputs.to_vec();

@@ -47,7 +47,8 @@ use crate::ir::{Function, Graph, IntOp, NodeId, Op, RegionId, Ty, ROOT};
 pub fn fuse(f: &Function) -> Option<Function> {
     let src = &f.graph;
     let live = src.live(&f.outputs);
-    let users = users(src, &live);
+    // (The function is simplified: every node is live.)
+    let users = src.users();
     let mut pairs = HashMap::new();
     let mut taken = HashSet::new();
     let mut flip = HashSet::new();
@@ -99,28 +100,6 @@ struct Plan {
     /// Nodes of the region after `forward` that `reverse` reads: copied
     /// before the fused loop, in source order.
     hoist: Vec<NodeId>,
-}
-
-/// The live users of each node.
-fn users(src: &Graph, live: &[bool]) -> Vec<Vec<NodeId>> {
-    let mut out = vec![Vec::new(); src.nodes.len()];
-    for (i, node) in src.nodes.iter().enumerate() {
-        if live[i] {
-            for &a in &node.args {
-                out[a.0 as usize].push(NodeId(i as u32));
-            }
-        }
-    }
-    out
-}
-
-/// The node `RegionArg(region, k)`, if the region reads it.
-fn region_arg(src: &Graph, region: RegionId, k: u32) -> Option<NodeId> {
-    src.region(region)
-        .nodes
-        .iter()
-        .copied()
-        .find(|&n| src.op(n) == &Op::RegionArg(region, k))
 }
 
 fn plan(src: &Graph, live: &[bool], users: &[Vec<NodeId>], rev: NodeId) -> Option<Plan> {
@@ -183,7 +162,7 @@ fn plan(src: &Graph, live: &[bool], users: &[Vec<NodeId>], rev: NodeId) -> Optio
     }
     // Every use of F: its carried results outside R's reach, its tapes
     // only as `tape[pos]` in R's body.
-    let idx = region_arg(src, rb, 0);
+    let idx = src.region_arg(rb, 0);
     let at_pos = |p: NodeId| {
         Some(p) == idx && src.op(fa[0]) == &Op::Int(0)
             || matches!(src.op(p), Op::IntBin(IntOp::Sub) if src.args(p) == [idx.unwrap_or(p), fa[0]])
@@ -273,12 +252,12 @@ fn order_free(src: &Graph, users: &[Vec<NodeId>], id: NodeId) -> bool {
     else {
         return false;
     };
-    let Some(idx) = region_arg(src, body, 0) else {
+    let Some(idx) = src.region_arg(body, 0) else {
         return false;
     };
     src.region(body).outputs.len() == carried as usize
         && (1..=carried).all(|k| {
-            let Some(mut cur) = region_arg(src, body, k) else {
+            let Some(mut cur) = src.region_arg(body, k) else {
                 return false;
             };
             let out = src.region(body).outputs[k as usize - 1];
@@ -303,7 +282,7 @@ fn order_free(src: &Graph, users: &[Vec<NodeId>], id: NodeId) -> bool {
 /// once, by the next update?
 fn sum_chain(src: &Graph, users: &[Vec<NodeId>], body: RegionId, k: u32) -> bool {
     let out = src.region(body).outputs[k as usize - 1];
-    let Some(mut cur) = region_arg(src, body, k) else {
+    let Some(mut cur) = src.region_arg(body, k) else {
         return false;
     };
     if cur == out {
