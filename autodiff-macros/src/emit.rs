@@ -405,7 +405,6 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// The projections of a region node: (output index, node).
     /// Is `id` (a tape) only read, element by element, within the region
     /// its loop is in: never moved, carried or yielded, so one buffer can
     /// serve every iteration of an enclosing loop?
@@ -419,6 +418,7 @@ impl<'a> Emitter<'a> {
         read && g.regions.iter().all(|r| !r.outputs.contains(&id))
     }
 
+    /// The projections of a region node: (output index, node).
     fn projections(&self, id: NodeId) -> Vec<(usize, NodeId)> {
         let g = &self.f.graph;
         g.nodes
@@ -555,20 +555,25 @@ impl<'a> Emitter<'a> {
                 _ => quote!(::core::default::Default::default()),
             };
             let private = &self.private;
-            let reused = !self.hoisted.is_empty()
-                && projections
-                    .iter()
-                    .filter(|(j, _)| *j == k)
-                    .all(|(_, proj)| self.only_read(*proj));
-            pre.push(match &fixed {
-                Some(n) => quote! { let mut #t = [#empty; #n]; },
-                None if unbounded => quote! { let mut #t = ::std::vec::Vec::new(); },
-                None if reused => {
-                    let frame = self.hoisted.last_mut().expect("in a loop");
+            let reused = projections
+                .iter()
+                .filter(|(j, _)| *j == k)
+                .all(|(_, proj)| self.only_read(*proj));
+            // The enclosing loop's declarations, if the tape can be one of
+            // them.
+            let frame = if reused {
+                self.hoisted.last_mut()
+            } else {
+                None
+            };
+            pre.push(match (&fixed, frame) {
+                (Some(n), _) => quote! { let mut #t = [#empty; #n]; },
+                (None, _) if unbounded => quote! { let mut #t = ::std::vec::Vec::new(); },
+                (None, Some(frame)) => {
                     frame.push(quote! { let mut #t = ::std::vec::Vec::new(); });
                     quote! { #private::retape(&mut #t, #start, #end); }
                 }
-                None => quote! { let mut #t = #private::tape(#start, #end); },
+                (None, None) => quote! { let mut #t = #private::tape(#start, #end); },
             });
             tapes.push(t);
         }

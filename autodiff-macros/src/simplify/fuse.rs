@@ -47,18 +47,18 @@ use crate::ir::{Function, Graph, IntOp, NodeId, Op, RegionId, Ty, ROOT};
 pub fn fuse(f: &Function) -> Option<Function> {
     let src = &f.graph;
     let live = src.live(&f.outputs);
-    // (The function is simplified: every node is live.)
+    // (The function comes simplified: a dead user, if any, only makes a
+    // plan fail.)
     let users = src.users();
     let mut pairs = HashMap::new();
-    let mut taken = HashSet::new();
     let mut flip = HashSet::new();
     for (i, node) in src.nodes.iter().enumerate() {
         let r = NodeId(i as u32);
         if !live[i] || !matches!(node.op, Op::Loop { rev: true, .. }) {
             continue;
         }
-        if let Some(p) = plan(src, &live, &users, r) {
-            if taken.insert(p.forward) {
+        if let Some(p) = plan(src, &users, r) {
+            if !pairs.contains_key(&p.forward) {
                 pairs.insert(p.forward, p);
                 continue;
             }
@@ -102,7 +102,7 @@ struct Plan {
     hoist: Vec<NodeId>,
 }
 
-fn plan(src: &Graph, live: &[bool], users: &[Vec<NodeId>], rev: NodeId) -> Option<Plan> {
+fn plan(src: &Graph, users: &[Vec<NodeId>], rev: NodeId) -> Option<Plan> {
     let Op::Loop {
         body: rb,
         carried: rc,
@@ -121,7 +121,7 @@ fn plan(src: &Graph, live: &[bool], users: &[Vec<NodeId>], rev: NodeId) -> Optio
     let inside = |n: NodeId| src.within(src.node(n).region, rb);
     let body_nodes: Vec<NodeId> = (0..src.nodes.len() as u32)
         .map(NodeId)
-        .filter(|&n| live[n.0 as usize] && inside(n))
+        .filter(|&n| inside(n))
         .collect();
     let mut outer: Vec<NodeId> = ra.to_vec();
     for &n in &body_nodes {
@@ -163,9 +163,10 @@ fn plan(src: &Graph, live: &[bool], users: &[Vec<NodeId>], rev: NodeId) -> Optio
     // Every use of F: its carried results outside R's reach, its tapes
     // only as `tape[pos]` in R's body.
     let idx = src.region_arg(rb, 0);
-    let at_pos = |p: NodeId| {
-        Some(p) == idx && src.op(fa[0]) == &Op::Int(0)
-            || matches!(src.op(p), Op::IntBin(IntOp::Sub) if src.args(p) == [idx.unwrap_or(p), fa[0]])
+    let at_pos = |p: NodeId| match idx {
+        Some(i) if p == i => src.op(fa[0]) == &Op::Int(0),
+        Some(i) => src.op(p) == &Op::IntBin(IntOp::Sub) && src.args(p) == [i, fa[0]],
+        None => false,
     };
     let mut tapes = HashSet::new();
     for &u in &users[fwd.0 as usize] {
