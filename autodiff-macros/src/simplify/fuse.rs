@@ -58,8 +58,8 @@ pub fn fuse(f: &Function) -> Option<Function> {
             continue;
         }
         if let Some(p) = plan(src, &users, r) {
-            if !pairs.contains_key(&p.forward) {
-                pairs.insert(p.forward, p);
+            if let std::collections::hash_map::Entry::Vacant(slot) = pairs.entry(p.forward) {
+                slot.insert(p);
                 continue;
             }
         }
