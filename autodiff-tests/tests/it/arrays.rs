@@ -1155,4 +1155,37 @@ fn a_loss_over_rows_against_num_dual() {
     // One loop over the rows, no tape: the reversal runs with the rows.
     let code = row_loss_pp().simplified("w").expect("a derivative in w");
     assert!(!code.contains("tape"), "{code}");
+    // Generic, fused the same way: at f64 the same gradient as above, at
+    // f32 the same to f32 precision.
+    let (w, x) = (point(ROW, 95), point(4 * ROW, 96));
+    let y = [1.0, -1.0, -1.0, 1.0];
+    let (gw, _) = row_loss_grad(&w, 0.125, &x, &y);
+    let (gw_t, _) = row_loss_generic_grad(&w, 0.125, &x, &y);
+    for k in 0..ROW {
+        close(gw_t[k], gw[k], "row_loss_generic f64");
+    }
+    let f32s = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
+    let (gw32, _) = row_loss_generic_grad(&f32s(&w), 0.125_f32, &f32s(&x), &f32s(&y));
+    for k in 0..ROW {
+        assert!((f64::from(gw32[k]) - gw[k]).abs() < 1e-4 * gw[k].abs().max(1.0));
+    }
+    let code = row_loss_generic_pp()
+        .simplified("w")
+        .expect("a derivative in w");
+    assert!(!code.contains("tape"), "{code}");
+}
+
+/// `row_loss` over any float type.
+#[differentiate(wrt(w, decay))]
+fn row_loss_generic<T: autodiff::Float>(w: &[T], decay: T, x: &[T], y: &[T]) -> T {
+    let mut s = T::zero();
+    for i in 0..y.len() {
+        let mut z = T::zero();
+        for j in 0..ROW {
+            z = z + w[j] * x[i * ROW + j];
+        }
+        let m = -y[i] * z;
+        s = s + m.max(T::zero()) + (-m.abs()).exp().ln_1p() + decay * z * z;
+    }
+    s
 }
