@@ -760,16 +760,32 @@ impl Graph {
             return self.push(region, op, args, ty);
         }
         let key = (op, args, ty);
-        if let Some(held) = self.interned.get(&key) {
-            let mut r = self.region(region).parent;
-            while let Some(reg) = r {
-                if let Some(&(_, id)) = held.iter().find(|(h, _)| *h == reg) {
-                    return id;
-                }
-                r = self.region(reg).parent;
-            }
+        match self.region(region).parent {
+            Some(parent) => match self.lookup(parent, &key) {
+                Some(id) => id,
+                None => self.intern(region, key),
+            },
+            None => self.intern(region, key),
         }
-        self.intern(region, key)
+    }
+
+    /// The node computing `op` on `args` in `region` itself, if one was
+    /// built.
+    pub fn find(&self, region: RegionId, op: Op, args: Vec<NodeId>, ty: Ty) -> Option<NodeId> {
+        let held = self.interned.get(&(op, args, ty))?;
+        held.iter().find(|(h, _)| *h == region).map(|&(_, id)| id)
+    }
+
+    fn lookup(&self, region: RegionId, key: &(Op, Vec<NodeId>, Ty)) -> Option<NodeId> {
+        let held = self.interned.get(key)?;
+        let mut r = Some(region);
+        while let Some(reg) = r {
+            if let Some(&(_, id)) = held.iter().find(|(h, _)| *h == reg) {
+                return Some(id);
+            }
+            r = self.region(reg).parent;
+        }
+        None
     }
 
     /// Like [`Graph::add`], but looks only in `region` itself for an

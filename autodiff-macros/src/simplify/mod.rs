@@ -176,11 +176,11 @@ impl Rebuild<'_> {
                         self.dst.add(dr, Op::Proj(pos as u32), args, node.ty)
                     }
                 },
-                _ => {
-                    let shared = &self.shared;
-                    let is_shared = |n: NodeId| shared.get(n.0 as usize).copied().unwrap_or(false);
-                    rules::build(&mut self.dst, dr, &node.op, args, node.ty, &is_shared)
-                }
+                Op::Un(_) => match self.reuse_branches(&node.op, args[0], node.ty) {
+                    Some(n) => n,
+                    None => self.build(dr, &node.op, args, node.ty),
+                },
+                _ => self.build(dr, &node.op, args, node.ty),
             };
             self.map[id.0 as usize] = Some(new);
             if self.shared.len() <= new.0 as usize {
@@ -188,6 +188,53 @@ impl Rebuild<'_> {
             }
             self.shared[new.0 as usize] |= self.uses[id.0 as usize] > 1;
         }
+    }
+
+    /// `op(args)` in `dr`, rewritten by the rules.
+    fn build(&mut self, dr: RegionId, op: &Op, args: Vec<NodeId>, ty: Ty) -> NodeId {
+        let shared = &self.shared;
+        let is_shared = |n: NodeId| shared.get(n.0 as usize).copied().unwrap_or(false);
+        rules::build(&mut self.dst, dr, op, args, ty, &is_shared)
+    }
+
+    /// `op` of `x`, where `x` reads an output of an `If` each of whose
+    /// branches already computes `op` of what it yields there (or yields a
+    /// literal, which folds): a new output of that `If`. A reversed branch
+    /// reading `theta` from its forward branch then reuses the forward
+    /// branch's `theta.cos()` instead of computing it again. Exact: the
+    /// new output is `op` of the old one on either branch.
+    fn reuse_branches(&mut self, op: &Op, x: NodeId, ty: Ty) -> Option<NodeId> {
+        let Op::Proj(k) = *self.dst.op(x) else {
+            return None;
+        };
+        let if_node = self.dst.args(x)[0];
+        let Op::If { then, els } = *self.dst.op(if_node) else {
+            return None;
+        };
+        let mut found = [x; 2];
+        for (side, r) in [then, els].into_iter().enumerate() {
+            let v = self.dst.region(r).outputs[k as usize];
+            found[side] = match self.dst.const_value(v) {
+                // Made in the branch itself: an interned literal of an
+                // enclosing region may come after the `If`.
+                Some(_) => {
+                    let folded = self.build(r, op, vec![v], ty);
+                    let Op::Const(bits) = *self.dst.op(folded) else {
+                        return None;
+                    };
+                    self.dst.add_local(r, Op::Const(bits), vec![], ty)
+                }
+                None => self.dst.find(r, op.clone(), vec![v], ty)?,
+            };
+        }
+        for (side, r) in [then, els].into_iter().enumerate() {
+            let mut outs = self.dst.region(r).outputs.clone();
+            outs.push(found[side]);
+            self.dst.set_outputs(r, outs);
+        }
+        let k = self.dst.region(then).outputs.len() as u32 - 1;
+        let at = self.dst.node(if_node).region;
+        Some(self.dst.add(at, Op::Proj(k), vec![if_node], ty))
     }
 
     /// Rebuilds a loop, keeping only what is read: a carried value the
@@ -377,6 +424,25 @@ mod tests {
         assert_eq!(simp("x - -y"), "x + y");
         assert_eq!(simp("-x * -y"), "x * y");
         assert_eq!(simp("1.0 / x"), "x.recip()");
+    }
+
+    #[test]
+    fn a_function_of_a_branch_output_reuses_the_branch() {
+        // `t.cos()` after the `if` is the branch's own `t.cos()` (and
+        // `cos(0) = 1` on the other side), yielded by the `if`.
+        assert_eq!(
+            simp(
+                "let (c, t) = if x > 0.0 { let t = x.sqrt(); (t.cos(), t) } else { (2.0, 0.0) }; \
+                 c * y + t.cos()"
+            ),
+            "let (t1, t2) = if x > 0 { let t0 = x.sqrt().cos(); (t0, t0) } else { (2, 1) }; \
+             t1 * y + t2"
+        );
+        // Not when a branch would have to compute it anew.
+        assert_eq!(
+            simp("let t = if x > 0.0 { x.sqrt() } else { y }; t.cos()"),
+            "let t0 = if x > 0 { x.sqrt() } else { y }; t0.cos()"
+        );
     }
 
     #[test]
