@@ -479,3 +479,26 @@ fn running_product_tapes_two_floats_per_iteration() {
     "#]]
     .assert_eq(&companion(item, "running_product_grad"));
 }
+
+/// A scratch vector every iteration overwrites before reading it: the
+/// reverse loop recomputes it in a fresh vector, so the forward loop does
+/// not run first only to leave its last contents behind (ADBench GMM).
+#[test]
+fn overwritten_scratch_needs_no_forward_pass() {
+    let item = quote! {
+        fn scores(x: &[f64], w: &[f64]) -> f64 {
+            let k = w.len();
+            let mut s = vec![0.0; k];
+            let mut total = 0.0;
+            for i in 0..x.len() {
+                for j in 0..k {
+                    s[j] = w[j] * x[i];
+                }
+                total += logsumexp(&s);
+            }
+            total
+        }
+    };
+    let grad = companion(item, "scores_grad");
+    assert_eq!(grad.matches("for ").count(), 3, "{grad}");
+}

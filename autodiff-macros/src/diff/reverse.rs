@@ -822,6 +822,13 @@ impl<'a> Reverse<'a> {
                         let copy = self.g.add_first(dst_body, Op::Owned, vec![value], node.ty);
                         let snap = self.tape_read(c, dst_loop, loop_region, copy, rb, pos);
                         self.g.add(rb, Op::Owned, vec![snap], node.ty)
+                    } else if let Some((fill, len)) = fresh_stand_in(src, id, n) {
+                        // Overwritten before it is read in every
+                        // iteration: a fresh array of its length stands in
+                        // (the forward loop need not run for it).
+                        let (fill, len) = (self.primal(fill), self.primal(len));
+                        let outer = self.g.region(rb).parent.unwrap_or(ROOT);
+                        self.g.add(outer, Op::FillVec, vec![fill, len], node.ty)
                     } else if node.ty.is_array() {
                         // A carried array is updated in place, so it cannot
                         // be taped; its reads are (below). A copy of its
@@ -1139,6 +1146,18 @@ fn dead_on_entry(src: &Graph, users: &[Vec<NodeId>], id: NodeId, arg: NodeId) ->
     after.is_none() && carried_on && dead_on_entry(src, users, l, inner)
 }
 
+/// The fill value and length of a fresh array that can stand in for array
+/// `arg` (a region argument of loop `id`'s body) in the loop's
+/// recomputation: `arg` is overwritten before it is read in every
+/// iteration, and starts from a `vec![v; n]`.
+fn fresh_stand_in(src: &Graph, id: NodeId, arg: NodeId) -> Option<(NodeId, NodeId)> {
+    let Op::RegionArg(_, k) = *src.op(arg) else {
+        return None;
+    };
+    let init = array_root(src, src.args(id)[1 + k as usize])?;
+    dead_on_entry(src, &src.users(), id, arg).then(|| (src.args(init)[0], src.args(init)[1]))
+}
+
 /// Does loop `l`, carrying array `inner` (a region argument of its body)
 /// from `init`, write every element of it without reading any: `for i in
 /// 0..n { a[i] = v; }` with `n` the length `init` was made with?
@@ -1170,15 +1189,20 @@ fn overwrites(src: &Graph, users: &[Vec<NodeId>], l: NodeId, inner: NodeId, init
 /// The length array `a` was made with, if it is a fresh `vec![v; n]`
 /// (directly, or carried by enclosing loops from one): its `n`.
 fn array_len(src: &Graph, a: NodeId) -> Option<NodeId> {
+    array_root(src, a).map(|root| src.args(root)[1])
+}
+
+/// The `vec![v; n]` array `a` is, directly or carried by enclosing loops.
+fn array_root(src: &Graph, a: NodeId) -> Option<NodeId> {
     match *src.op(a) {
-        Op::FillVec => Some(src.args(a)[1]),
+        Op::FillVec => Some(a),
         Op::RegionArg(r, k) if k > 0 => {
             // Carried by an enclosing loop: the array it starts from.
             let outer = src
                 .nodes
                 .iter()
                 .position(|n| matches!(n.op, Op::Loop { body, .. } if body == r))?;
-            array_len(src, src.args(NodeId(outer as u32))[1 + k as usize])
+            array_root(src, src.args(NodeId(outer as u32))[1 + k as usize])
         }
         _ => None,
     }
