@@ -40,13 +40,14 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::copy::{Copy, Pass};
 use crate::ir::{Function, Graph, IntOp, NodeId, Op, RegionId, Ty, ROOT};
 
 /// `f` with every qualifying pair of loops fused, or `None` if no pair
 /// qualifies. The result needs [`super::simplify`] (dead tapes).
 pub fn fuse(f: &Function) -> Option<Function> {
-    let src = &f.graph;
-    let live = src.live(&f.outputs);
+    let c = Copy::new(f);
+    let (src, live) = (&f.graph, &c.live);
     // (The function comes simplified: a dead user, if any, only makes a
     // plan fail.)
     let users = src.users();
@@ -70,27 +71,15 @@ pub fn fuse(f: &Function) -> Option<Function> {
     if pairs.is_empty() && flip.is_empty() {
         return None;
     }
-    let mut c = Copier {
-        src,
-        dst: Graph::default(),
-        live,
-        map: vec![None; src.nodes.len()],
-        bodies: HashMap::new(),
+    let mut fuse = Fuse {
+        c,
         pairs,
         flip,
         fused: HashMap::new(),
         tapes: HashMap::new(),
     };
-    c.dst.opaques = src.opaques.clone();
-    c.dst.calls = src.calls.clone();
-    c.region(ROOT, ROOT);
-    let outputs = f.outputs.iter().map(|&o| c.get(o)).collect();
-    Some(Function {
-        params: f.params.clone(),
-        graph: c.dst,
-        outputs,
-        shape: f.shape.clone(),
-    })
+    fuse.region(ROOT, ROOT);
+    Some(fuse.c.finish(f))
 }
 
 /// One pair of loops to fuse.
@@ -372,13 +361,8 @@ fn movable(
 }
 
 /// Copies the live part of a function, fusing the planned pairs.
-struct Copier<'a> {
-    src: &'a Graph,
-    dst: Graph,
-    live: Vec<bool>,
-    map: Vec<Option<NodeId>>,
-    /// Source loop body -> its copy and the offset of its carried values.
-    bodies: HashMap<RegionId, (RegionId, u32)>,
+struct Fuse<'a> {
+    c: Copy<'a>,
     pairs: HashMap<NodeId, Plan>,
     /// Reversed loops to run forward.
     flip: HashSet<NodeId>,
@@ -389,103 +373,40 @@ struct Copier<'a> {
     tapes: HashMap<NodeId, NodeId>,
 }
 
-impl Copier<'_> {
-    fn get(&self, id: NodeId) -> NodeId {
-        self.map[id.0 as usize].unwrap_or(NodeId(u32::MAX))
+impl<'a> Pass<'a> for Fuse<'a> {
+    fn copy(&mut self) -> &mut Copy<'a> {
+        &mut self.c
     }
 
-    fn region(&mut self, sr: RegionId, dr: RegionId) {
-        let src = self.src;
-        for &id in &src.region(sr).nodes {
-            if self.live[id.0 as usize] && self.map[id.0 as usize].is_none() {
-                self.node(id, dr);
+    fn rewrite(&mut self, id: NodeId, dr: RegionId) -> Option<NodeId> {
+        let node = self.c.src.node(id);
+        let arg = node.args.first().copied();
+        match node.op {
+            Op::Loop { .. } if self.pairs.contains_key(&id) => Some(self.fuse_pair(id, dr)),
+            Op::Proj(k) => {
+                let (l, outs) = self.fused.get(&arg?)?;
+                let (l, k) = (*l, outs[k as usize]);
+                Some(self.c.dst.add(dr, Op::Proj(k), vec![l], node.ty))
             }
+            Op::Index => Some(self.c.get(*self.tapes.get(&arg?)?)),
+            _ => None,
         }
     }
 
-    fn node(&mut self, id: NodeId, dr: RegionId) {
-        let src = self.src;
-        let node = src.node(id);
-        self.dst.span = node.span;
-        let new = match node.op {
-            Op::Loop { .. } if self.pairs.contains_key(&id) => self.fuse_pair(id, dr),
-            Op::Loop {
-                body,
-                carried,
-                rev,
-                exit,
-            } => {
-                let nb = self.dst.new_region(dr);
-                self.bodies.insert(body, (nb, 0));
-                self.region(body, nb);
-                let outs = src
-                    .region(body)
-                    .outputs
-                    .iter()
-                    .map(|&o| self.get(o))
-                    .collect();
-                self.dst.set_outputs(nb, outs);
-                let args = node.args.iter().map(|&a| self.get(a)).collect();
-                let op = Op::Loop {
-                    body: nb,
-                    carried,
-                    rev: rev && !self.flip.contains(&id),
-                    exit,
-                };
-                self.dst.add(dr, op, args, Ty::Other)
-            }
-            Op::If { then, els } => {
-                let mut regions = [ROOT; 2];
-                for (side, sr) in [then, els].into_iter().enumerate() {
-                    let r = self.dst.new_region(dr);
-                    self.region(sr, r);
-                    let outs = src
-                        .region(sr)
-                        .outputs
-                        .iter()
-                        .map(|&o| self.get(o))
-                        .collect();
-                    self.dst.set_outputs(r, outs);
-                    regions[side] = r;
-                }
-                let op = Op::If {
-                    then: regions[0],
-                    els: regions[1],
-                };
-                let cond = self.get(node.args[0]);
-                self.dst.add(dr, op, vec![cond], Ty::Other)
-            }
-            Op::RegionArg(r, k) => {
-                let (nr, offset) = self.bodies.get(&r).copied().unwrap_or((dr, 0));
-                let k = if k == 0 { 0 } else { k + offset };
-                self.dst
-                    .add_local(nr, Op::RegionArg(nr, k), vec![], node.ty)
-            }
-            Op::Proj(k) if self.fused.contains_key(&node.args[0]) => {
-                let (l, outs) = &self.fused[&node.args[0]];
-                let (l, k) = (*l, outs[k as usize]);
-                self.dst.add(dr, Op::Proj(k), vec![l], node.ty)
-            }
-            Op::Index if self.tapes.contains_key(&node.args[0]) => {
-                let value = self.tapes[&node.args[0]];
-                self.get(value)
-            }
-            _ => {
-                let args = node.args.iter().map(|&a| self.get(a)).collect();
-                self.dst.add(dr, node.op.clone(), args, node.ty)
-            }
-        };
-        self.map[id.0 as usize] = Some(new);
+    fn reversed(&self, id: NodeId, rev: bool) -> bool {
+        rev && !self.flip.contains(&id)
     }
+}
 
+impl Fuse<'_> {
     /// The forward loop `fwd` and its reversal as one forward loop: the
     /// forward body, then the reversal's, carrying the forward loop's
     /// values, then the reversal's, then stacking the forward loop's tapes.
     fn fuse_pair(&mut self, fwd: NodeId, dr: RegionId) -> NodeId {
-        let src = self.src;
+        let src = self.c.src;
         let p = self.pairs.remove(&fwd).expect("planned");
         for &h in &p.hoist {
-            if self.map[h.0 as usize].is_none() {
+            if self.c.map[h.0 as usize].is_none() {
                 self.node(h, dr);
             }
         }
@@ -504,9 +425,9 @@ impl Copier<'_> {
         else {
             unreachable!("planned pairs are loops");
         };
-        let nb = self.dst.new_region(dr);
-        self.bodies.insert(fb, (nb, 0));
-        self.bodies.insert(rb, (nb, fc));
+        let nb = self.c.dst.new_region(dr);
+        self.c.bodies.insert(fb, (nb, 0));
+        self.c.bodies.insert(rb, (nb, fc));
         self.region(fb, nb);
         let f_outs = src.region(fb).outputs.clone();
         for (i, n) in src.nodes.iter().enumerate() {
@@ -519,21 +440,24 @@ impl Copier<'_> {
         }
         self.region(rb, nb);
         let r_outs = src.region(rb).outputs.clone();
-        let mut outs: Vec<NodeId> = f_outs[..fc as usize].iter().map(|&o| self.get(o)).collect();
-        outs.extend(r_outs.iter().map(|&o| self.get(o)));
-        outs.extend(f_outs[fc as usize..].iter().map(|&o| self.get(o)));
-        self.dst.set_outputs(nb, outs);
+        let mut outs: Vec<NodeId> = f_outs[..fc as usize]
+            .iter()
+            .map(|&o| self.c.get(o))
+            .collect();
+        outs.extend(r_outs.iter().map(|&o| self.c.get(o)));
+        outs.extend(f_outs[fc as usize..].iter().map(|&o| self.c.get(o)));
+        self.c.dst.set_outputs(nb, outs);
         let fa = src.args(fwd);
         let ra = src.args(p.reverse);
-        let mut args: Vec<NodeId> = fa.iter().map(|&a| self.get(a)).collect();
-        args.extend(ra[2..].iter().map(|&a| self.get(a)));
+        let mut args: Vec<NodeId> = fa.iter().map(|&a| self.c.get(a)).collect();
+        args.extend(ra[2..].iter().map(|&a| self.c.get(a)));
         let op = Op::Loop {
             body: nb,
             carried: fc + rc,
             rev: false,
             exit: None,
         };
-        let l = self.dst.add(dr, op, args, Ty::Other);
+        let l = self.c.dst.add(dr, op, args, Ty::Other);
         let f_map = (0..f_outs.len() as u32)
             .map(|k| if k < fc { k } else { k + rc })
             .collect();
@@ -541,7 +465,7 @@ impl Copier<'_> {
         self.fused.insert(fwd, (l, f_map));
         self.fused.insert(p.reverse, (l, r_map));
         // The reversal is built here: mark it copied.
-        self.map[p.reverse.0 as usize] = Some(l);
+        self.c.map[p.reverse.0 as usize] = Some(l);
         l
     }
 }

@@ -89,6 +89,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::copy::{Copy, Pass};
 use crate::diff::reverse::costly;
 use crate::ir::IntOp;
 use crate::ir::{Cmp, Function, Graph, NodeId, Op, RegionId, Ty, ROOT};
@@ -105,38 +106,26 @@ pub const MAX_SPAN: i64 = 8;
 /// qualifies. The result needs [`super::simplify`]: the instantiated
 /// bodies hold dead nodes.
 pub fn gather(f: &Function) -> Option<Function> {
-    let src = &f.graph;
-    let live = src.live(&f.outputs);
-    let uses = live_uses(src, &live, &f.outputs);
+    let c = Copy::new(f);
+    let (src, live) = (&f.graph, &c.live);
+    let uses = live_uses(src, live, &f.outputs);
     let plans: HashMap<NodeId, Plan> = (0..src.nodes.len())
         .filter(|&i| live[i])
         .filter_map(|i| {
             let id = NodeId(i as u32);
-            plan(src, &live, &uses, id).map(|p| (id, p))
+            plan(src, live, &uses, id).map(|p| (id, p))
         })
         .collect();
     if plans.is_empty() {
         return None;
     }
-    let mut c = Copier {
-        src,
-        dst: Graph::default(),
-        live,
-        map: vec![None; src.nodes.len()],
-        bodies: HashMap::new(),
+    let mut g = Gather {
+        c,
         plans,
         replaced: HashMap::new(),
     };
-    c.dst.opaques = src.opaques.clone();
-    c.dst.calls = src.calls.clone();
-    c.region(ROOT, ROOT);
-    let outputs = f.outputs.iter().map(|&o| c.get(o)).collect();
-    Some(Function {
-        params: f.params.clone(),
-        graph: c.dst,
-        outputs,
-        shape: f.shape.clone(),
-    })
+    g.region(ROOT, ROOT);
+    Some(g.c.finish(f))
 }
 
 /// How one qualifying loop is gathered.
@@ -454,101 +443,43 @@ enum Segment {
 }
 
 /// Copies the live part of a function, gathering the planned loops.
-struct Copier<'a> {
-    src: &'a Graph,
-    dst: Graph,
-    live: Vec<bool>,
-    map: Vec<Option<NodeId>>,
-    /// Source loop body -> its copy.
-    bodies: HashMap<RegionId, RegionId>,
+struct Gather<'a> {
+    c: Copy<'a>,
     plans: HashMap<NodeId, Plan>,
     /// Source loop -> the values standing for its outputs (a filled
     /// array's `Finish`).
     replaced: HashMap<NodeId, Vec<NodeId>>,
 }
 
-impl Copier<'_> {
-    fn get(&self, id: NodeId) -> NodeId {
-        self.map[id.0 as usize].unwrap_or(NodeId(u32::MAX))
+impl<'a> Pass<'a> for Gather<'a> {
+    fn copy(&mut self) -> &mut Copy<'a> {
+        &mut self.c
     }
 
-    fn region(&mut self, sr: RegionId, dr: RegionId) {
-        let src = self.src;
-        for &id in &src.region(sr).nodes {
-            if !self.live[id.0 as usize] {
-                continue;
+    fn rewrite(&mut self, id: NodeId, dr: RegionId) -> Option<NodeId> {
+        let src = self.c.src;
+        match *src.op(id) {
+            Op::Loop { .. } => {
+                let p = self.plans.remove(&id)?;
+                Some(self.gathered(id, &p, dr))
             }
-            let node = src.node(id);
-            self.dst.span = node.span;
-            let new = match node.op {
-                Op::Loop {
-                    body,
-                    carried,
-                    rev,
-                    exit,
-                } => match self.plans.remove(&id) {
-                    Some(p) => self.gathered(id, &p, dr),
-                    None => {
-                        let nb = self.dst.new_region(dr);
-                        self.bodies.insert(body, nb);
-                        self.region(body, nb);
-                        let outs = src.region(body).outputs.iter().map(|&o| self.get(o));
-                        let outs = outs.collect();
-                        self.dst.set_outputs(nb, outs);
-                        let args = node.args.iter().map(|&a| self.get(a)).collect();
-                        let op = Op::Loop {
-                            body: nb,
-                            carried,
-                            rev,
-                            exit,
-                        };
-                        self.dst.add(dr, op, args, Ty::Other)
-                    }
-                },
-                Op::If { then, els } => {
-                    let mut regions = [ROOT; 2];
-                    for (side, sr) in [then, els].into_iter().enumerate() {
-                        let r = self.dst.new_region(dr);
-                        self.region(sr, r);
-                        let outs = src.region(sr).outputs.iter().map(|&o| self.get(o));
-                        let outs = outs.collect();
-                        self.dst.set_outputs(r, outs);
-                        regions[side] = r;
-                    }
-                    let op = Op::If {
-                        then: regions[0],
-                        els: regions[1],
-                    };
-                    let cond = self.get(node.args[0]);
-                    self.dst.add(dr, op, vec![cond], Ty::Other)
-                }
-                Op::RegionArg(r, k) => {
-                    let nr = self.bodies.get(&r).copied().unwrap_or(dr);
-                    self.dst
-                        .add_local(nr, Op::RegionArg(nr, k), vec![], node.ty)
-                }
-                Op::Proj(k) if self.replaced.contains_key(&node.args[0]) => {
-                    self.replaced[&node.args[0]][k as usize]
-                }
-                _ => {
-                    let args = node.args.iter().map(|&a| self.get(a)).collect();
-                    self.dst.add(dr, node.op.clone(), args, node.ty)
-                }
-            };
-            self.map[id.0 as usize] = Some(new);
+            Op::Proj(k) => Some(self.replaced.get(&src.args(id)[0])?[k as usize]),
+            _ => None,
         }
     }
+}
 
+impl Gather<'_> {
     /// Loop `id` gathered: `if s < e { prologue; main; epilogue }`, an
     /// `If` whose outputs are the loop's.
     fn gathered(&mut self, id: NodeId, p: &Plan, dr: RegionId) -> NodeId {
-        let args: Vec<NodeId> = self.src.args(id).iter().map(|&a| self.get(a)).collect();
+        let args: Vec<NodeId> = self.c.src.args(id).iter().map(|&a| self.c.get(a)).collect();
         let (s, e, inits) = (args[0], args[1], args[2..].to_vec());
-        let cond = self.dst.add(dr, Op::Cmp(Cmp::Lt), vec![s, e], Ty::Bool);
-        let then = self.dst.new_region(dr);
-        let els = self.dst.new_region(dr);
-        let like = p.fill.map(|l| self.get(l));
-        let g = &mut self.dst;
+        let cond = self.c.dst.add(dr, Op::Cmp(Cmp::Lt), vec![s, e], Ty::Bool);
+        let then = self.c.dst.new_region(dr);
+        let els = self.c.dst.new_region(dr);
+        let like = p.fill.map(|l| self.c.get(l));
+        let g = &mut self.c.dst;
         let b = offset(g, then, s, p.cmax);
         let c = if p.cmax - p.cmin <= 1 {
             // e - s >= 1 = cmax - cmin: e + cmin >= s + cmax.
@@ -583,14 +514,14 @@ impl Copier<'_> {
         arrays = self.segment(p, then, Segment::Main, main, c, arrays, bounds);
         let epi = At { base: c, plus: 0 };
         arrays = self.segment(p, then, Segment::Epilogue, epi, d, arrays, bounds);
-        self.dst.set_outputs(then, arrays);
-        self.dst.set_outputs(els, els_out);
+        self.c.dst.set_outputs(then, arrays);
+        self.c.dst.set_outputs(els, els_out);
         let op = Op::If { then, els };
-        let node = self.dst.add(dr, op, vec![cond], Ty::Other);
+        let node = self.c.dst.add(dr, op, vec![cond], Ty::Other);
         if let Some(like) = like {
-            let ty = self.dst.ty(inits[0]);
-            let buf = self.dst.add(dr, Op::Proj(0), vec![node], ty);
-            let array = self.dst.add(dr, Op::Finish, vec![buf, like], ty);
+            let ty = self.c.dst.ty(inits[0]);
+            let buf = self.c.dst.add(dr, Op::Proj(0), vec![node], ty);
+            let array = self.c.dst.add(dr, Op::Finish, vec![buf, like], ty);
             self.replaced.insert(id, vec![array]);
         }
         node
@@ -621,23 +552,25 @@ impl Copier<'_> {
             };
             return self.element(p, r, seg, lo, arrays, bounds);
         }
-        let lo = lo.node(&mut self.dst, r, 0);
-        let nb = self.dst.new_region(r);
-        let tys: Vec<Ty> = arrays.iter().map(|&a| self.dst.ty(a)).collect();
+        let lo = lo.node(&mut self.c.dst, r, 0);
+        let nb = self.c.dst.new_region(r);
+        let tys: Vec<Ty> = arrays.iter().map(|&a| self.c.dst.ty(a)).collect();
         let vars: Vec<NodeId> = tys
             .iter()
             .enumerate()
             .map(|(k, &ty)| {
-                self.dst
+                self.c
+                    .dst
                     .add_local(nb, Op::RegionArg(nb, k as u32 + 1), vec![], ty)
             })
             .collect();
         let j = self
+            .c
             .dst
             .add_local(nb, Op::RegionArg(nb, 0), vec![], Ty::Int);
         let j = At { base: j, plus: 0 };
         let outs = self.element(p, nb, seg, j, vars, bounds);
-        self.dst.set_outputs(nb, outs);
+        self.c.dst.set_outputs(nb, outs);
         let mut loop_args = vec![lo, hi];
         loop_args.extend(&arrays);
         let op = Op::Loop {
@@ -646,10 +579,10 @@ impl Copier<'_> {
             rev: false,
             exit: None,
         };
-        let l = self.dst.add(r, op, loop_args, Ty::Other);
+        let l = self.c.dst.add(r, op, loop_args, Ty::Other);
         tys.iter()
             .enumerate()
-            .map(|(k, &ty)| self.dst.add(r, Op::Proj(k as u32), vec![l], ty))
+            .map(|(k, &ty)| self.c.dst.add(r, Op::Proj(k as u32), vec![l], ty))
             .collect()
     }
 
@@ -665,8 +598,8 @@ impl Copier<'_> {
     ) -> Vec<NodeId> {
         if p.fill.is_some() {
             let v = self.value(p, r, seg, j, (s, e));
-            let ty = self.dst.ty(arrays[0]);
-            arrays[0] = self.dst.add(r, Op::Push, vec![arrays[0], v], ty);
+            let ty = self.c.dst.ty(arrays[0]);
+            arrays[0] = self.c.dst.add(r, Op::Push, vec![arrays[0], v], ty);
             return arrays;
         }
         if seg == Segment::Main {
@@ -678,23 +611,23 @@ impl Copier<'_> {
                 .iter()
                 .map(|&c| (c, self.instantiate(p, r, j, c)))
                 .collect();
-            let idx = j.node(&mut self.dst, r, 0);
+            let idx = j.node(&mut self.c.dst, r, 0);
             for (k, adds) in p.adds.iter().enumerate() {
                 let mut values = Vec::new();
                 for (c, m) in &maps {
                     for &(_, v) in adds.iter().filter(|(o, _)| o == c) {
-                        values.push(m.get(&v).copied().unwrap_or_else(|| self.get(v)));
+                        values.push(m.get(&v).copied().unwrap_or_else(|| self.c.get(v)));
                     }
                 }
                 if p.zero[k] {
                     let sum = values
                         .into_iter()
-                        .reduce(|acc, v| self.dst.bin(r, crate::ir::Bin::Add, acc, v));
+                        .reduce(|acc, v| self.c.dst.bin(r, crate::ir::Bin::Add, acc, v));
                     values = sum.into_iter().collect();
                 }
                 for v in values {
-                    let ty = self.dst.ty(arrays[k]);
-                    arrays[k] = self.dst.add(r, Op::AddAt, vec![arrays[k], idx, v], ty);
+                    let ty = self.c.dst.ty(arrays[k]);
+                    arrays[k] = self.c.dst.add(r, Op::AddAt, vec![arrays[k], idx, v], ty);
                 }
             }
             return arrays;
@@ -710,19 +643,19 @@ impl Copier<'_> {
                 self.add_offset(p, r, j, c, &mut arrays);
                 continue;
             };
-            let then = self.dst.new_region(r);
-            let els = self.dst.new_region(r);
+            let then = self.c.dst.new_region(r);
+            let els = self.c.dst.new_region(r);
             let mut updated = arrays.clone();
             self.add_offset(p, then, j, c, &mut updated);
             let outs = touched.iter().map(|&k| updated[k]).collect();
-            self.dst.set_outputs(then, outs);
+            self.c.dst.set_outputs(then, outs);
             let outs = touched.iter().map(|&k| arrays[k]).collect();
-            self.dst.set_outputs(els, outs);
+            self.c.dst.set_outputs(els, outs);
             let op = Op::If { then, els };
-            let node = self.dst.add(r, op, vec![cond], Ty::Other);
+            let node = self.c.dst.add(r, op, vec![cond], Ty::Other);
             for (pos, &k) in touched.iter().enumerate() {
-                let ty = self.dst.ty(arrays[k]);
-                arrays[k] = self.dst.add(r, Op::Proj(pos as u32), vec![node], ty);
+                let ty = self.c.dst.ty(arrays[k]);
+                arrays[k] = self.c.dst.add(r, Op::Proj(pos as u32), vec![node], ty);
             }
         }
         arrays
@@ -758,7 +691,7 @@ impl Copier<'_> {
             Segment::Prologue => p.cmax - c >= 2,
             Segment::Epilogue => c < p.cmax,
         };
-        let g = &mut self.dst;
+        let g = &mut self.c.dst;
         let mut conds = Vec::new();
         if lower {
             conds.push(if c >= 0 {
@@ -800,7 +733,7 @@ impl Copier<'_> {
         bounds: (NodeId, NodeId),
     ) -> NodeId {
         // The type of the values added.
-        let ty = self.src.ty(p.adds[0][0].1);
+        let ty = self.c.src.ty(p.adds[0][0].1);
         let mut terms = Vec::new();
         for &c in &p.order {
             let Some(guard) = self.guard(p, r, seg, j, c, bounds) else {
@@ -812,17 +745,20 @@ impl Copier<'_> {
             };
             // Each contribution a term of its own, so that the sum
             // associates as the source's one by one updates do.
-            let then = self.dst.new_region(r);
-            let els = self.dst.new_region(r);
+            let then = self.c.dst.new_region(r);
+            let els = self.c.dst.new_region(r);
             let vs = self.contributions(p, then, j, c);
-            let zero = self.dst.filler(els, ty);
+            let zero = self.c.dst.filler(els, ty);
             let zeros = vec![zero; vs.len()];
             let n = vs.len() as u32;
-            self.dst.set_outputs(then, vs);
-            self.dst.set_outputs(els, zeros);
-            let node = self.dst.add(r, Op::If { then, els }, vec![cond], Ty::Other);
+            self.c.dst.set_outputs(then, vs);
+            self.c.dst.set_outputs(els, zeros);
+            let node = self
+                .c
+                .dst
+                .add(r, Op::If { then, els }, vec![cond], Ty::Other);
             for k in 0..n {
-                terms.push(self.dst.add(r, Op::Proj(k), vec![node], ty));
+                terms.push(self.c.dst.add(r, Op::Proj(k), vec![node], ty));
             }
         }
         self.sum(r, terms)
@@ -835,7 +771,7 @@ impl Copier<'_> {
         p.adds[0]
             .iter()
             .filter(|&&(o, _)| o == c)
-            .map(|&(_, v)| m.get(&v).copied().unwrap_or_else(|| self.get(v)))
+            .map(|&(_, v)| m.get(&v).copied().unwrap_or_else(|| self.c.get(v)))
             .collect()
     }
 
@@ -843,19 +779,19 @@ impl Copier<'_> {
     fn sum(&mut self, r: RegionId, terms: Vec<NodeId>) -> NodeId {
         terms
             .into_iter()
-            .reduce(|acc, v| self.dst.bin(r, crate::ir::Bin::Add, acc, v))
+            .reduce(|acc, v| self.c.dst.bin(r, crate::ir::Bin::Add, acc, v))
             .unwrap_or(NodeId(u32::MAX))
     }
 
     /// The updates of offset `c` to element `j`, one by one, in region `r`.
     fn add_offset(&mut self, p: &Plan, r: RegionId, j: At, c: i64, arrays: &mut [NodeId]) {
         let m = self.instantiate(p, r, j, c);
-        let idx = j.node(&mut self.dst, r, 0);
+        let idx = j.node(&mut self.c.dst, r, 0);
         for (k, adds) in p.adds.iter().enumerate() {
             for &(_, v) in adds.iter().filter(|&&(o, _)| o == c) {
-                let v = m.get(&v).copied().unwrap_or_else(|| self.get(v));
-                let ty = self.dst.ty(arrays[k]);
-                arrays[k] = self.dst.add(r, Op::AddAt, vec![arrays[k], idx, v], ty);
+                let v = m.get(&v).copied().unwrap_or_else(|| self.c.get(v));
+                let ty = self.c.dst.ty(arrays[k]);
+                arrays[k] = self.c.dst.add(r, Op::AddAt, vec![arrays[k], idx, v], ty);
             }
         }
     }
@@ -863,26 +799,26 @@ impl Copier<'_> {
     /// The body of the planned loop in region `r` at the index `j - c`:
     /// source body node -> its copy.
     fn instantiate(&mut self, p: &Plan, r: RegionId, j: At, c: i64) -> HashMap<NodeId, NodeId> {
-        let src = self.src;
+        let src = self.c.src;
         let at = At {
             base: j.base,
             plus: j.plus - c,
         };
         let mut m: HashMap<NodeId, NodeId> = HashMap::new();
         for &n in &src.region(p.body).nodes {
-            if !self.live[n.0 as usize] || p.chain.contains(&n) {
+            if !self.c.live[n.0 as usize] || p.chain.contains(&n) {
                 continue;
             }
             let new = match p.shifted.get(&n) {
-                Some(&k) => at.node(&mut self.dst, r, k),
+                Some(&k) => at.node(&mut self.c.dst, r, k),
                 None => {
                     let node = src.node(n);
                     let args = node
                         .args
                         .iter()
-                        .map(|a| m.get(a).copied().unwrap_or_else(|| self.get(*a)))
+                        .map(|a| m.get(a).copied().unwrap_or_else(|| self.c.get(*a)))
                         .collect();
-                    self.dst.add(r, node.op.clone(), args, node.ty)
+                    self.c.dst.add(r, node.op.clone(), args, node.ty)
                 }
             };
             m.insert(n, new);

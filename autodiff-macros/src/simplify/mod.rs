@@ -9,6 +9,7 @@
 //! `ln(1 + exp(x)) -> softplus(x)`. There is no reassociation and no
 //! `x * 0 -> 0` on a runtime `x`.
 
+mod copy;
 mod fuse;
 pub mod gather;
 mod rules;
