@@ -482,6 +482,7 @@ pub fn check(c: &dyn Companions, seed: u64) -> Verdict {
     let n: usize = c.param_sizes().iter().sum();
     let mut rng = Points::new(seed);
     let mut points = 0;
+    let mut unconfirmed: Option<String> = None;
     for _attempt in 0..12 {
         if points == 2 {
             break;
@@ -600,7 +601,22 @@ pub fn check(c: &dyn Companions, seed: u64) -> Verdict {
             None => {}
         }
         if let Some(msg) = judge.mismatch {
-            return Verdict::Mismatch(format!("at {p:?}: {msg}"));
+            // In `f32`, differences at steps of 1e-2 can miss a derivative
+            // by a few percent where the function is ill-conditioned
+            // (`sin` of a value near 1e5, whose `f32` spacing is 0.008),
+            // while agreeing with each other: seed 30 cases 411 and 891
+            // and seed 31 case 217 each failed at one point and passed at
+            // others, and matched differences at small steps in `f64`. A
+            // mismatch there counts when a second point confirms it.
+            let first = format!("at {p:?}: {msg}");
+            if !single || unconfirmed.is_some() {
+                return Verdict::Mismatch(match unconfirmed {
+                    Some(earlier) => format!("{earlier}; and {first}"),
+                    None => first,
+                });
+            }
+            unconfirmed = Some(first);
+            continue;
         }
         points += 1;
     }
@@ -771,6 +787,16 @@ mod tests {
     /// switch to break one of them.
     struct Hand {
         wrong: &'static str,
+        single: bool,
+        jvp_calls: std::cell::Cell<u32>,
+    }
+
+    fn hand(wrong: &'static str, single: bool) -> Hand {
+        Hand {
+            wrong,
+            single,
+            jvp_calls: std::cell::Cell::new(0),
+        }
     }
 
     fn f(p: &[f64]) -> [f64; 2] {
@@ -787,6 +813,9 @@ mod tests {
         fn name(&self) -> &'static str {
             "hand"
         }
+        fn single(&self) -> bool {
+            self.single
+        }
         fn param_sizes(&self) -> Vec<usize> {
             vec![1, 1]
         }
@@ -796,8 +825,13 @@ mod tests {
         fn jvp(&self, p: &[f64], v: &[f64]) -> (Vec<f64>, Vec<f64>) {
             let j = jac(p);
             let mut t: Vec<f64> = j.iter().map(|r| r[0] * v[0] + r[1] * v[1]).collect();
-            if self.wrong == "jvp" {
-                t[1] += 1e-3;
+            let calls = self.jvp_calls.get();
+            self.jvp_calls.set(calls + 1);
+            match self.wrong {
+                "jvp" => t[1] += 1e-3,
+                "jvp_by_half" => t[1] += 0.5,
+                "jvp_once" if calls == 0 => t[1] += 0.5,
+                _ => {}
             }
             (f(p).to_vec(), t)
         }
@@ -825,23 +859,42 @@ mod tests {
 
     #[test]
     fn right_companions_pass() {
-        assert_eq!(check(&Hand { wrong: "" }, 1), Verdict::Ok { points: 2 });
+        assert_eq!(check(&hand("", false), 1), Verdict::Ok { points: 2 });
+        assert_eq!(check(&hand("", true), 1), Verdict::Ok { points: 2 });
     }
 
     #[test]
     fn a_wrong_tangent_or_layout_or_nan_is_found() {
         assert!(matches!(
-            check(&Hand { wrong: "jvp" }, 1),
+            check(&hand("jvp", false), 1),
             Verdict::Mismatch(_)
         ));
         assert!(matches!(
-            check(&Hand { wrong: "jacobian" }, 1),
+            check(&hand("jacobian", false), 1),
             Verdict::Mismatch(_)
         ));
         assert!(matches!(
-            check(&Hand { wrong: "nan" }, 1),
+            check(&hand("nan", false), 1),
             Verdict::NanGradient(_)
         ));
+        // In `f32` too, found at two points.
+        let Verdict::Mismatch(msg) = check(&hand("jvp_by_half", true), 1) else {
+            panic!("a wrong f32 tangent passed");
+        };
+        assert!(msg.contains("; and at"), "{msg}");
+        assert!(matches!(
+            check(&hand("jacobian", true), 1),
+            Verdict::Mismatch(_)
+        ));
+    }
+
+    #[test]
+    fn an_f32_mismatch_at_one_point_only_needs_confirming() {
+        assert!(matches!(
+            check(&hand("jvp_once", false), 1),
+            Verdict::Mismatch(_)
+        ));
+        assert_eq!(check(&hand("jvp_once", true), 1), Verdict::Ok { points: 2 });
     }
 
     /// g(x) = Σ x_i³ + x0 x1 with hand-written second-order companions.
