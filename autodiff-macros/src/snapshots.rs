@@ -502,3 +502,28 @@ fn overwritten_scratch_needs_no_forward_pass() {
     let grad = companion(item, "scores_grad");
     assert_eq!(grad.matches("for ").count(), 3, "{grad}");
 }
+
+/// Forward mode sums the terms that divide by the same value over one
+/// division: the quotient rule's `(ẋ - ẏ q) / y`, `hypot`'s `(ẋ x + ẏ y) /
+/// h` (0 at the origin), as by hand.
+#[test]
+fn terms_with_one_divisor_share_the_division() {
+    let quotient = companion(quote! { fn q(x: f64, y: f64) -> f64 { x / y } }, "q_jvp");
+    assert_eq!(quotient.matches(" / ").count(), 2, "{quotient}");
+    assert!(quotient.contains("(x_dot - y_dot * t0) / y"), "{quotient}");
+    let hypot = companion(
+        quote! { fn h(x: f64, y: f64) -> f64 { x.hypot(y) } },
+        "h_jvp",
+    );
+    assert_eq!(hypot.matches(" / ").count(), 1, "{hypot}");
+    assert!(hypot.contains("(x_dot * x + y_dot * y) / t0"), "{hypot}");
+    let grad = companion(
+        quote! { fn h(x: f64, y: f64) -> f64 { x.hypot(y) } },
+        "h_grad",
+    );
+    assert_eq!(
+        grad.matches("recip()").count() + grad.matches(" / ").count(),
+        1,
+        "{grad}"
+    );
+}

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::{accumulate, apply, one_hot, rules, Seed};
+use super::{one_hot, rules, tangent_sum, Seed};
 use crate::ir::{Function, Graph, NodeId, Op, Param, RegionId, Ty, ROOT};
 
 /// Seeds of one direction, per `(param index, tuple field)` of the source.
@@ -222,17 +222,15 @@ impl<'a> Forward<'a> {
         let out = self.dst.add(dr, node.op.clone(), args.clone(), node.ty);
         self.map[i] = out;
         for d in 0..self.dirs {
-            let mut sum = None;
+            let mut terms = Vec::new();
             for (k, a) in node.args.iter().enumerate() {
                 let Some(t) = self.tan[d][a.0 as usize] else {
                     continue;
                 };
                 let p = rules::partial(&mut self.dst, dr, &node.op, &args, out, k);
-                if let Some(c) = apply(&mut self.dst, dr, p, t) {
-                    sum = Some(accumulate(&mut self.dst, dr, sum, c));
-                }
+                terms.push((p, t));
             }
-            self.tan[d][i] = sum;
+            self.tan[d][i] = tangent_sum(&mut self.dst, dr, &terms);
         }
     }
 

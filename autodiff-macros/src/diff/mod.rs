@@ -80,6 +80,12 @@ fn apply(g: &mut Graph, r: RegionId, p: Partial, d: NodeId) -> Option<NodeId> {
             let zero = g.filler(r, g.ty(d));
             Some(g.select(r, cond, scaled, zero))
         }
+        Partial::GatedDivScale(cond, q, s) => {
+            let t = g.bin(r, Bin::Div, d, q);
+            let scaled = g.bin(r, Bin::Mul, t, s);
+            let zero = g.filler(r, g.ty(d));
+            Some(g.select(r, cond, scaled, zero))
+        }
         Partial::Gate(cond, when) => {
             let zero = g.filler(r, g.ty(d));
             Some(if when {
@@ -89,6 +95,58 @@ fn apply(g: &mut Graph, r: RegionId, p: Partial, d: NodeId) -> Option<NodeId> {
             })
         }
     }
+}
+
+/// `Σ dᵢ · partialᵢ`: the tangent of one node from its operands'
+/// tangents `dᵢ`. Terms that divide by the same node share one division:
+/// the quotient rule's `(ẋ - out · ẏ) / y` rather than `ẋ / y - ẏ / y ·
+/// out`, `hypot`'s `(x ẋ + y ẏ) / h`.
+fn tangent_sum(g: &mut Graph, r: RegionId, terms: &[(Partial, NodeId)]) -> Option<NodeId> {
+    let mut sum = None;
+    let mut done = vec![false; terms.len()];
+    for (i, &(p, d)) in terms.iter().enumerate() {
+        if done[i] {
+            continue;
+        }
+        done[i] = true;
+        let shared: Vec<usize> = match p.divisor() {
+            Some(key) => (i + 1..terms.len())
+                .filter(|&j| !done[j] && terms[j].0.divisor() == Some(key))
+                .collect(),
+            None => Vec::new(),
+        };
+        let term = match (p.divisor(), shared.is_empty()) {
+            (Some((q, cond)), false) => {
+                let mut num = None;
+                for &(pj, dj) in std::iter::once(&(p, d)).chain(shared.iter().map(|&j| &terms[j])) {
+                    let scaled = match pj {
+                        Partial::DivScale(_, s) | Partial::GatedDivScale(_, _, s) => {
+                            g.bin(r, Bin::Mul, dj, s)
+                        }
+                        _ => dj,
+                    };
+                    num = Some(accumulate(g, r, num, scaled));
+                }
+                for &j in &shared {
+                    done[j] = true;
+                }
+                let num = num?;
+                let v = g.bin(r, Bin::Div, num, q);
+                match cond {
+                    Some(c) => {
+                        let zero = g.filler(r, g.ty(v));
+                        Some(g.select(r, c, v, zero))
+                    }
+                    None => Some(v),
+                }
+            }
+            _ => apply(g, r, p, d),
+        };
+        if let Some(t) = term {
+            sum = Some(accumulate(g, r, sum, t));
+        }
+    }
+    sum
 }
 
 /// `acc + d`, where `None` is a structural zero.

@@ -276,6 +276,14 @@ impl<'a> Reverse<'a> {
                             gate: Some((c, true)),
                         }
                     }
+                    Partial::GatedDivScale(c, q, s) => {
+                        let b = bar.value(g, dr);
+                        let t = g.bin(dr, crate::ir::Bin::Div, b, q);
+                        Bar {
+                            node: g.bin(dr, crate::ir::Bin::Mul, t, s),
+                            gate: Some((c, true)),
+                        }
+                    }
                     p => match apply(g, dr, p, bar.node) {
                         Some(n) => Bar {
                             node: n,

@@ -27,6 +27,22 @@ pub enum Partial {
     /// Multiply by the second node where the condition holds, zero
     /// elsewhere (a slope that is NaN or infinite where it does not hold).
     GatedScale(NodeId, NodeId),
+    /// [`Partial::DivScale`] where the condition (the first node) holds,
+    /// zero elsewhere.
+    GatedDivScale(NodeId, NodeId, NodeId),
+}
+
+impl Partial {
+    /// The divisor and condition of a partial that divides (`Div`,
+    /// `DivScale`, `GatedDivScale`): terms with the same one can share
+    /// their division.
+    pub fn divisor(self) -> Option<(NodeId, Option<NodeId>)> {
+        match self {
+            Partial::Div(q) | Partial::DivScale(q, _) => Some((q, None)),
+            Partial::GatedDivScale(c, q, _) => Some((q, Some(c))),
+            _ => None,
+        }
+    }
 }
 
 /// Partial derivative of a node computing `op` with respect to operand `i`,
@@ -223,9 +239,17 @@ pub fn partial(
                 }
                 // x / h, and 0 at the origin (h = 0), where hypot is a
                 // cone: the value `abs` takes at 0 (|x| is hypot(x, 0)).
+                // As a division by h, which the two operands' terms share.
                 (Hypot, _) => {
-                    let slope = g.bin(r, Div, a[i], out);
-                    return unless_zero(g, r, out, slope);
+                    return match g.const_value(out) {
+                        Some(0.0) => Partial::Zero,
+                        Some(_) => Partial::DivScale(out, a[i]),
+                        None => {
+                            let zero = g.filler(r, g.ty(out));
+                            let nonzero = g.cmp(r, Cmp::Ne, out, zero);
+                            Partial::GatedDivScale(nonzero, out, a[i])
+                        }
+                    };
                 }
                 // log_y(x) = ln x / ln y
                 (Log, 0) => {
