@@ -10,7 +10,7 @@ use syn::Ident;
 use crate::context::Cx;
 use crate::ir::ops::UnForm;
 use crate::ir::IntOp;
-use crate::ir::{Bin, Cmp, FloatTy, Function, NodeId, Op, RegionId, ROOT};
+use crate::ir::{Bin, Cmp, FloatTy, Function, NodeId, Op, RegionId, Ty, ROOT};
 
 /// The index among `args[..n]` of the `k`-th float or array argument (the
 /// one whose tangent is `args[n + k]` of a `CallJvp`).
@@ -535,8 +535,14 @@ impl<'a> Emitter<'a> {
         // A tape is a fixed array when the trip count is a literal (up to
         // a size that is reasonable on the stack) and it holds scalars,
         // else one `Vec` (copies of arrays, which may be `Vec`s, included).
+        // A bounded loop writes floats, integers and booleans into a `Vec`
+        // of one slot per iteration, by position; other values are pushed.
         let scalars = outputs[carried..].iter().all(|&o| !g.ty(o).is_array());
         let unbounded = exit.is_some_and(|e| e.unbounded);
+        let slots = !unbounded
+            && outputs[carried..]
+                .iter()
+                .all(|&o| matches!(g.ty(o), Ty::Float(_) | Ty::Int | Ty::Bool));
         let fixed = match (g.op(args[0]), g.op(args[1])) {
             (Op::Int(a), Op::Int(b))
                 if scalars && !unbounded && (0..=MAX_FIXED_TAPE).contains(&(b - a)) =>
@@ -571,7 +577,14 @@ impl<'a> Emitter<'a> {
                 (None, _) if unbounded => quote! { let mut #t = ::std::vec::Vec::new(); },
                 (None, Some(frame)) => {
                     frame.push(quote! { let mut #t = ::std::vec::Vec::new(); });
-                    quote! { #private::retape(&mut #t, #start, #end); }
+                    if slots {
+                        quote! { #private::retape_slots(&mut #t, #start, #end, #empty); }
+                    } else {
+                        quote! { #private::retape(&mut #t, #start, #end); }
+                    }
+                }
+                (None, None) if slots => {
+                    quote! { let mut #t = #private::tape_slots(#start, #end, #empty); }
                 }
                 (None, None) => quote! { let mut #t = #private::tape(#start, #end); },
             });
@@ -601,6 +614,8 @@ impl<'a> Emitter<'a> {
         let pre = hoisted;
         let position = if rev {
             quote!(#end - 1 - #index)
+        } else if self.f.graph.op(args[0]) == &Op::Int(0) {
+            index.clone()
         } else {
             quote!(#index - #start)
         };
@@ -609,6 +624,7 @@ impl<'a> Emitter<'a> {
             .zip(&outs[carried..])
             .map(|(t, v)| match fixed {
                 Some(_) => quote! { #t[#position] = #v; },
+                None if slots => quote! { #t[#position] = #v; },
                 None => quote! { #t.push(#v); },
             });
         let (mut lhs, mut rhs) = (Vec::new(), Vec::new());

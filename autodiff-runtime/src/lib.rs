@@ -44,7 +44,8 @@ pub use num_traits;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::array::{
-        filled, retape, tape, zeros_like, AddAssign, Owned, SumAll, Zeros, ZerosLike,
+        filled, retape, retape_slots, tape, tape_slots, zeros_like, AddAssign, Owned, SumAll,
+        Zeros, ZerosLike,
     };
     pub use crate::fill::{ArrayFill, Fill, FillLike, VecFill};
     pub use crate::generated::{
