@@ -491,6 +491,13 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    /// Declares `decl` before the innermost enclosing loop.
+    fn hoist(&mut self, decl: TokenStream) {
+        if let Some(frame) = self.hoisted.last_mut() {
+            frame.push(decl);
+        }
+    }
+
     /// A loop: carried values are `let mut` variables (an array accumulator
     /// keeps its variable), stacked values are pushed on a tape.
     /// A loop with an early exit ends each iteration with `if !go {
@@ -557,37 +564,37 @@ impl<'a> Emitter<'a> {
             // Filled with zeros of the element type (a generic `T: Float`
             // has no `Default`), or the type's default.
             let empty = match g.ty(out) {
-                crate::ir::Ty::Float(f) => float_const(self.cx, 0.0, f),
+                Ty::Float(f) => float_const(self.cx, 0.0, f),
                 _ => quote!(::core::default::Default::default()),
             };
-            let private = &self.private;
+            let private = self.private.clone();
             let reused = projections
                 .iter()
                 .filter(|(j, _)| *j == k)
                 .all(|(_, proj)| self.only_read(*proj));
-            // The enclosing loop's declarations, if the tape can be one of
-            // them.
-            let frame = if reused {
-                self.hoisted.last_mut()
-            } else {
-                None
-            };
-            pre.push(match (&fixed, frame) {
-                (Some(n), _) => quote! { let mut #t = [#empty; #n]; },
-                (None, _) if unbounded => quote! { let mut #t = ::std::vec::Vec::new(); },
-                (None, Some(frame)) => {
-                    frame.push(quote! { let mut #t = ::std::vec::Vec::new(); });
-                    if slots {
-                        quote! { #private::retape_slots(&mut #t, #start, #end, #empty); }
-                    } else {
-                        quote! { #private::retape(&mut #t, #start, #end); }
-                    }
+            // In the enclosing loop's declarations, if the tape can be one
+            // of them.
+            let hoist = reused && !self.hoisted.is_empty();
+            let decl = match &fixed {
+                Some(n) => quote! { let mut #t = [#empty; #n]; },
+                None if unbounded => quote! { let mut #t = ::std::vec::Vec::new(); },
+                None if hoist && slots => {
+                    // The buffer lives in the enclosing loop's frame; the
+                    // tape is this iteration's slots of it.
+                    let buf = self.fresh();
+                    self.hoist(quote! { let mut #buf = ::std::vec::Vec::new(); });
+                    quote! { let #t = #private::retape_slots(&mut #buf, #start, #end, #empty); }
                 }
-                (None, None) if slots => {
+                None if hoist => {
+                    self.hoist(quote! { let mut #t = ::std::vec::Vec::new(); });
+                    quote! { #private::retape(&mut #t, #start, #end); }
+                }
+                None if slots => {
                     quote! { let mut #t = #private::tape_slots(#start, #end, #empty); }
                 }
-                (None, None) => quote! { let mut #t = #private::tape(#start, #end); },
-            });
+                None => quote! { let mut #t = #private::tape(#start, #end); },
+            };
+            pre.push(decl);
             tapes.push(t);
         }
         // An unbounded loop (which starts at 0) counts its iterations.

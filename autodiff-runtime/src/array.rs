@@ -280,16 +280,19 @@ pub fn tape_slots<T: Clone>(start: usize, end: usize, empty: T) -> Vec<T> {
 }
 
 /// `tape_slots` for a tape made in a loop body: one buffer for every
-/// iteration, refilled only when the trip count changes. Values of an
-/// earlier iteration left in it are never read: a loop writes every slot
-/// it runs before its reversal reads that slot.
+/// iteration, refilled only when the trip count changes, lent as the
+/// slots of this iteration's loop (a slice whose length the compiler
+/// sees, so that writing and reading by position checks no bounds).
+/// Values of an earlier iteration left in it are never read: a loop
+/// writes every slot it runs before its reversal reads that slot.
 #[inline]
-pub fn retape_slots<T: Clone>(tape: &mut Vec<T>, start: usize, end: usize, empty: T) {
+pub fn retape_slots<T: Clone>(tape: &mut Vec<T>, start: usize, end: usize, empty: T) -> &mut [T] {
     let n = end.saturating_sub(start);
     if tape.len() != n {
         tape.clear();
         tape.resize(n, empty);
     }
+    &mut tape[..n]
 }
 
 #[cfg(test)]
@@ -302,13 +305,10 @@ mod tests {
         assert_eq!(t, [0.0; 3]);
         t[1] = 4.0;
         // The same trip count keeps the buffer and what it holds ...
-        retape_slots(&mut t, 0, 3, 0.0);
-        assert_eq!(t, [0.0, 4.0, 0.0]);
+        assert_eq!(retape_slots(&mut t, 0, 3, 0.0), [0.0, 4.0, 0.0]);
         // ... another one refills it; an empty range empties it.
-        retape_slots(&mut t, 0, 4, 0.0);
-        assert_eq!(t, [0.0; 4]);
-        retape_slots(&mut t, 3, 1, 0.0);
-        assert!(t.is_empty());
+        assert_eq!(retape_slots(&mut t, 0, 4, 0.0), [0.0; 4]);
+        assert!(retape_slots(&mut t, 3, 1, 0.0).is_empty());
     }
 
     #[test]
