@@ -499,7 +499,7 @@ impl<'a> Emitter<'a> {
     }
 
     /// A loop: carried values are `let mut` variables (an array accumulator
-    /// keeps its variable), stacked values are pushed on a tape.
+    /// keeps its variable), stacked values are stored on a tape.
     /// A loop with an early exit ends each iteration with `if !go {
     /// break; }`; an unbounded one is a `loop`, its index the count of
     /// iterations run.
