@@ -10,7 +10,7 @@
 //! after the closure's reads) is rebuilt inside it instead.
 
 use crate::context::local;
-use crate::ir::{Function, Graph, NodeId, Op, Param, ROOT};
+use crate::ir::{Function, Graph, NodeId, Op, Param, Ty, ROOT};
 
 /// The two parts of a program.
 pub struct Split {
@@ -30,9 +30,10 @@ pub struct Layout {
     pub names: Vec<syn::Ident>,
     /// The captured values `outer` returns after the value, in order (by
     /// position in `names`): the floats and the like, then the last
-    /// `arrays` of them, arrays.
+    /// `moved` of them, values of types the macro cannot see (which may
+    /// not be `Copy`) and arrays.
     pub returned: Vec<usize>,
-    pub arrays: usize,
+    pub moved: usize,
     /// Captured arrays that are the value's output `k`: `(j, k)`, a copy
     /// of the value.
     pub aliases: Vec<(usize, usize)>,
@@ -126,9 +127,16 @@ pub fn split(f: &Function, seeds: &[usize], value: &[usize], derivs: &[usize]) -
             }
         }
     }
-    // Returned by the first part as one tuple, the values before the
-    // arrays they may read (a length written inline), each array once.
-    captured.sort_by_key(|c| g.ty(*c).is_array());
+    // Returned by the first part as one tuple, the values before what they
+    // may read and the tuple moves: values of unseen types (`cfg.k`
+    // written inline, before `cfg` moves; seed 34 case 3855), then arrays
+    // (a length), each once.
+    let moved = |c: NodeId| match g.ty(c) {
+        Ty::Other => 1,
+        Ty::Array(..) => 2,
+        _ => 0,
+    };
+    captured.sort_by_key(|&c| moved(c));
     let names: Vec<syn::Ident> = (0..captured.len())
         .map(|j| local(&format!("c{j}")))
         .collect();
@@ -158,17 +166,14 @@ pub fn split(f: &Function, seeds: &[usize], value: &[usize], derivs: &[usize]) -
         });
     }
     inner_f.outputs = derivs.iter().map(|&k| f.outputs[k]).collect();
-    let arrays = returned
-        .iter()
-        .filter(|&&j| g.ty(captured[j]).is_array())
-        .count();
+    let moved = returned.iter().filter(|&&j| moved(captured[j]) > 0).count();
     Some(Split {
         outer,
         inner: inner_f,
         layout: Layout {
             names,
             returned,
-            arrays,
+            moved,
             aliases,
         },
     })

@@ -112,9 +112,10 @@ impl Companions<'_> {
     }
 
     /// `let (c0, .., value, .., cn) = { first part }; (value, closure)`:
-    /// the captured floats, the value, then the captured arrays (a float
-    /// may read an array's length inline, before the array moves); a
-    /// captured array that is the value itself is a copy of it.
+    /// the captured floats, the value, then the captured values of unseen
+    /// types and arrays (a float or the value may read a field or a length
+    /// inline, before the tuple moves them); a captured array that is the
+    /// value itself is a copy of it.
     fn capture(
         &self,
         suffix: &str,
@@ -124,7 +125,7 @@ impl Companions<'_> {
     ) -> TokenStream {
         let nv = self.sig.out_shape.len();
         let value = crate::context::local("value");
-        let floats = s.returned.len() - s.arrays;
+        let floats = s.returned.len() - s.moved;
         let leaf = |t: usize| Tree::Leaf(nv + t);
         let mut items: Vec<Tree> = (0..floats).map(leaf).collect();
         items.push(self.out_tree(&flat(nv)));

@@ -701,6 +701,48 @@ fn a_value_of_unknown_type_read_twice_is_borrowed() {
 }
 
 // ---------------------------------------------------------------------------
+// A value of unseen type (not `Copy`) that the pullback's closure captures,
+// whose field the value also reads: the first part returns the captured
+// values as one tuple with the value, and the value is read before the
+// tuple moves `cfg` (the fuzzer's seed 34 case 3855: E0382 in the
+// expansion).
+// ---------------------------------------------------------------------------
+
+#[::autodiff::differentiate(linearize)]
+fn unseen_value_read_after_capture(total: f64, bias: bool, loss: f64) -> f64 {
+    let k: f64 = 0.9;
+    let cfg = NotCopy { k };
+    let beta = -k
+        .hypot(cfg.k + 0.5)
+        .mul_add((total.tanh() * 0.9).tan(), loss.max(loss));
+    let mut a: f64 = 0.0;
+    for idx in 0..4 {
+        if total + a >= ((idx as f64).abs() + 0.5).powf((idx as f64).tanh() * 0.9) {
+            a -= (cfg.k * total).abs();
+        }
+    }
+    let pos = (cfg.k.abs() + 0.5).log2();
+    let core = (pos * pos + 1.5).acosh();
+    let e = pos + core;
+    a += cfg.k.cos().cosh().atan2((e + 0.75).cbrt() + 2.0);
+    beta * core + (if bias { 2.5 } else { -0.5 }) * 4.0 + a * 0.05
+}
+
+#[test]
+fn a_captured_value_of_unseen_type_is_moved_last() {
+    let (total, loss) = (0.8, -0.3);
+    let f = |t: f64, l: f64| unseen_value_read_after_capture(t, true, l);
+    let (value, pull) = unseen_value_read_after_capture_pullback(total, true, loss);
+    assert_eq!(value, f(total, loss));
+    let (gt, gl) = pull(1.0);
+    let h = 1e-6;
+    let dt = (f(total + h, loss) - f(total - h, loss)) / (2.0 * h);
+    let dl = (f(total, loss + h) - f(total, loss - h)) / (2.0 * h);
+    assert!((gt - dt).abs() < 1e-6 * dt.abs().max(1.0), "{gt} vs {dt}");
+    assert!((gl - dl).abs() < 1e-6 * dl.abs().max(1.0), "{gl} vs {dl}");
+}
+
+// ---------------------------------------------------------------------------
 // A local named like a companion's parameter (`out_bar`), holding a value
 // of unseen type that the expansion emits under its own name: the
 // companion's cotangent takes another name (the fuzzer's seed 16 case
