@@ -131,12 +131,12 @@ pub fn split(f: &Function, seeds: &[usize], value: &[usize], derivs: &[usize]) -
     // may read and the tuple moves: values of unseen types (`cfg.k`
     // written inline, before `cfg` moves; seed 34 case 3855), then arrays
     // (a length), each once.
-    let moved = |c: NodeId| match g.ty(c) {
+    let order = |c: NodeId| match g.ty(c) {
         Ty::Other => 1,
         Ty::Array(..) => 2,
         _ => 0,
     };
-    captured.sort_by_key(|&c| moved(c));
+    captured.sort_by_key(|&c| order(c));
     let names: Vec<syn::Ident> = (0..captured.len())
         .map(|j| local(&format!("c{j}")))
         .collect();
@@ -166,7 +166,7 @@ pub fn split(f: &Function, seeds: &[usize], value: &[usize], derivs: &[usize]) -
         });
     }
     inner_f.outputs = derivs.iter().map(|&k| f.outputs[k]).collect();
-    let moved = returned.iter().filter(|&&j| moved(captured[j]) > 0).count();
+    let moved = returned.iter().filter(|&&j| order(captured[j]) > 0).count();
     Some(Split {
         outer,
         inner: inner_f,

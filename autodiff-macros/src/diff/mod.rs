@@ -75,14 +75,9 @@ fn apply(g: &mut Graph, r: RegionId, p: Partial, d: NodeId) -> Option<NodeId> {
             let t = g.bin(r, Bin::Div, d, q);
             Some(g.bin(r, Bin::Mul, t, s))
         }
-        Partial::GatedScale(cond, s) => {
-            let scaled = g.bin(r, Bin::Mul, d, s);
-            let zero = g.filler(r, g.ty(d));
-            Some(g.select(r, cond, scaled, zero))
-        }
-        Partial::GatedDivScale(cond, q, s) => {
-            let t = g.bin(r, Bin::Div, d, q);
-            let scaled = g.bin(r, Bin::Mul, t, s);
+        Partial::GatedScale(..) | Partial::GatedDivScale(..) => {
+            let (cond, slope) = p.gated()?;
+            let scaled = apply(g, r, slope, d)?;
             let zero = g.filler(r, g.ty(d));
             Some(g.select(r, cond, scaled, zero))
         }

@@ -263,25 +263,26 @@ impl<'a> Reverse<'a> {
                     continue;
                 }
                 let g = &mut self.g;
-                let contribution = match rules::partial(g, dr, &node.op, &args, out, k) {
+                let p = rules::partial(g, dr, &node.op, &args, out, k);
+                let contribution = match p {
                     Partial::Zero => continue,
                     Partial::Gate(c, when) => Bar {
                         node: bar.value(g, dr),
                         gate: Some((c, when)),
                     },
-                    Partial::GatedScale(c, s) => {
+                    // The slope where the condition holds, the gate kept
+                    // on the adjoint.
+                    Partial::GatedScale(..) | Partial::GatedDivScale(..) => {
+                        let Some((c, slope)) = p.gated() else {
+                            continue;
+                        };
                         let b = bar.value(g, dr);
-                        Bar {
-                            node: g.bin(dr, crate::ir::Bin::Mul, b, s),
-                            gate: Some((c, true)),
-                        }
-                    }
-                    Partial::GatedDivScale(c, q, s) => {
-                        let b = bar.value(g, dr);
-                        let t = g.bin(dr, crate::ir::Bin::Div, b, q);
-                        Bar {
-                            node: g.bin(dr, crate::ir::Bin::Mul, t, s),
-                            gate: Some((c, true)),
+                        match apply(g, dr, slope, b) {
+                            Some(n) => Bar {
+                                node: n,
+                                gate: Some((c, true)),
+                            },
+                            None => continue,
                         }
                     }
                     p => match apply(g, dr, p, bar.node) {

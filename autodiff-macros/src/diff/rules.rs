@@ -43,6 +43,15 @@ impl Partial {
             _ => None,
         }
     }
+
+    /// A gated slope as its condition and the slope where it holds.
+    pub fn gated(self) -> Option<(NodeId, Partial)> {
+        match self {
+            Partial::GatedScale(c, s) => Some((c, Partial::Scale(s))),
+            Partial::GatedDivScale(c, q, s) => Some((c, Partial::DivScale(q, s))),
+            _ => None,
+        }
+    }
 }
 
 /// Partial derivative of a node computing `op` with respect to operand `i`,

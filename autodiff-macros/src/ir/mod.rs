@@ -676,6 +676,11 @@ pub type BuildFast = std::hash::BuildHasherDefault<FastHasher>;
 /// such a node and the node in each.
 type Interned = HashMap<(Op, Vec<NodeId>, Ty), Vec<(RegionId, NodeId)>, BuildFast>;
 
+/// The node among interned copies `held` that region `region` holds.
+fn in_region(held: &[(RegionId, NodeId)], region: RegionId) -> Option<NodeId> {
+    held.iter().find(|(h, _)| *h == region).map(|&(_, id)| id)
+}
+
 /// The arena of nodes and regions.
 #[derive(Clone, Debug)]
 pub struct Graph {
@@ -772,15 +777,21 @@ impl Graph {
     /// The node computing `op` on `args` in `region` itself, if one was
     /// built.
     pub fn find(&self, region: RegionId, op: Op, args: Vec<NodeId>, ty: Ty) -> Option<NodeId> {
-        let held = self.interned.get(&(op, args, ty))?;
-        held.iter().find(|(h, _)| *h == region).map(|&(_, id)| id)
+        self.held(region, &(op, args, ty))
     }
 
+    /// The interned node `key` of `region` itself.
+    fn held(&self, region: RegionId, key: &(Op, Vec<NodeId>, Ty)) -> Option<NodeId> {
+        in_region(self.interned.get(key)?, region)
+    }
+
+    /// The interned node `key` of `region` or a region enclosing it (the
+    /// key hashed once, whatever the nesting).
     fn lookup(&self, region: RegionId, key: &(Op, Vec<NodeId>, Ty)) -> Option<NodeId> {
         let held = self.interned.get(key)?;
         let mut r = Some(region);
         while let Some(reg) = r {
-            if let Some(&(_, id)) = held.iter().find(|(h, _)| *h == reg) {
+            if let Some(id) = in_region(held, reg) {
                 return Some(id);
             }
             r = self.region(reg).parent;
@@ -798,8 +809,7 @@ impl Graph {
 
     /// The node `key` of `region` itself, built if there is none.
     fn intern(&mut self, region: RegionId, key: (Op, Vec<NodeId>, Ty)) -> NodeId {
-        let held = self.interned.get(&key).into_iter().flatten();
-        if let Some(&(_, id)) = held.into_iter().find(|(h, _)| *h == region) {
+        if let Some(id) = self.held(region, &key) {
             return id;
         }
         let id = self.push(region, key.0.clone(), key.1.clone(), key.2);

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use crate::ir::{Function, Graph, NodeId, Op, RegionId, Ty, ROOT};
 
 /// The copy under way.
-pub struct Copy<'a> {
+pub struct Copier<'a> {
     pub src: &'a Graph,
     pub dst: Graph,
     pub live: Vec<bool>,
@@ -19,14 +19,14 @@ pub struct Copy<'a> {
     pub bodies: HashMap<RegionId, (RegionId, u32)>,
 }
 
-impl<'a> Copy<'a> {
+impl<'a> Copier<'a> {
     /// An empty copy of `f`'s live part.
-    pub fn new(f: &'a Function) -> Copy<'a> {
+    pub fn new(f: &'a Function) -> Copier<'a> {
         let src = &f.graph;
         let mut dst = Graph::default();
         dst.opaques = src.opaques.clone();
         dst.calls = src.calls.clone();
-        Copy {
+        Copier {
             src,
             dst,
             live: src.live(&f.outputs),
@@ -60,7 +60,7 @@ impl<'a> Copy<'a> {
 
 /// A pass that copies a function, rewriting some nodes on the way.
 pub trait Pass<'a> {
-    fn copy(&mut self) -> &mut Copy<'a>;
+    fn copy(&mut self) -> &mut Copier<'a>;
 
     /// The copy of source node `id` if the pass rewrites it (in `dr`);
     /// `None` copies it as it is.
@@ -68,8 +68,7 @@ pub trait Pass<'a> {
 
     /// Whether source loop `id`, reversed (`rev`) in the source, runs
     /// reversed in the copy.
-    fn reversed(&self, id: NodeId, rev: bool) -> bool {
-        let _ = id;
+    fn reversed(&self, _id: NodeId, rev: bool) -> bool {
         rev
     }
 

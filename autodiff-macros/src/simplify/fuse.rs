@@ -40,13 +40,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::copy::{Copy, Pass};
+use super::copy::{Copier, Pass};
 use crate::ir::{Function, Graph, IntOp, NodeId, Op, RegionId, Ty, ROOT};
 
 /// `f` with every qualifying pair of loops fused, or `None` if no pair
 /// qualifies. The result needs [`super::simplify`] (dead tapes).
 pub fn fuse(f: &Function) -> Option<Function> {
-    let c = Copy::new(f);
+    let c = Copier::new(f);
     let (src, live) = (&f.graph, &c.live);
     // (The function comes simplified: a dead user, if any, only makes a
     // plan fail.)
@@ -362,7 +362,7 @@ fn movable(
 
 /// Copies the live part of a function, fusing the planned pairs.
 struct Fuse<'a> {
-    c: Copy<'a>,
+    c: Copier<'a>,
     pairs: HashMap<NodeId, Plan>,
     /// Reversed loops to run forward.
     flip: HashSet<NodeId>,
@@ -374,7 +374,7 @@ struct Fuse<'a> {
 }
 
 impl<'a> Pass<'a> for Fuse<'a> {
-    fn copy(&mut self) -> &mut Copy<'a> {
+    fn copy(&mut self) -> &mut Copier<'a> {
         &mut self.c
     }
 
@@ -440,17 +440,12 @@ impl Fuse<'_> {
         }
         self.region(rb, nb);
         let r_outs = src.region(rb).outputs.clone();
-        let mut outs: Vec<NodeId> = f_outs[..fc as usize]
-            .iter()
-            .map(|&o| self.c.get(o))
-            .collect();
-        outs.extend(r_outs.iter().map(|&o| self.c.get(o)));
-        outs.extend(f_outs[fc as usize..].iter().map(|&o| self.c.get(o)));
+        let (f_carried, f_stacked) = f_outs.split_at(fc as usize);
+        let outs = [f_carried, &r_outs, f_stacked].concat();
+        let outs = self.c.all(&outs);
         self.c.dst.set_outputs(nb, outs);
-        let fa = src.args(fwd);
-        let ra = src.args(p.reverse);
-        let mut args: Vec<NodeId> = fa.iter().map(|&a| self.c.get(a)).collect();
-        args.extend(ra[2..].iter().map(|&a| self.c.get(a)));
+        let args = [src.args(fwd), &src.args(p.reverse)[2..]].concat();
+        let args = self.c.all(&args);
         let op = Op::Loop {
             body: nb,
             carried: fc + rc,

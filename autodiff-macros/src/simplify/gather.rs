@@ -89,7 +89,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::copy::{Copy, Pass};
+use super::copy::{Copier, Pass};
 use crate::diff::reverse::costly;
 use crate::ir::IntOp;
 use crate::ir::{Cmp, Function, Graph, NodeId, Op, RegionId, Ty, ROOT};
@@ -106,7 +106,7 @@ pub const MAX_SPAN: i64 = 8;
 /// qualifies. The result needs [`super::simplify`]: the instantiated
 /// bodies hold dead nodes.
 pub fn gather(f: &Function) -> Option<Function> {
-    let c = Copy::new(f);
+    let c = Copier::new(f);
     let (src, live) = (&f.graph, &c.live);
     let uses = live_uses(src, live, &f.outputs);
     let plans: HashMap<NodeId, Plan> = (0..src.nodes.len())
@@ -444,7 +444,7 @@ enum Segment {
 
 /// Copies the live part of a function, gathering the planned loops.
 struct Gather<'a> {
-    c: Copy<'a>,
+    c: Copier<'a>,
     plans: HashMap<NodeId, Plan>,
     /// Source loop -> the values standing for its outputs (a filled
     /// array's `Finish`).
@@ -452,7 +452,7 @@ struct Gather<'a> {
 }
 
 impl<'a> Pass<'a> for Gather<'a> {
-    fn copy(&mut self) -> &mut Copy<'a> {
+    fn copy(&mut self) -> &mut Copier<'a> {
         &mut self.c
     }
 
@@ -473,7 +473,7 @@ impl Gather<'_> {
     /// Loop `id` gathered: `if s < e { prologue; main; epilogue }`, an
     /// `If` whose outputs are the loop's.
     fn gathered(&mut self, id: NodeId, p: &Plan, dr: RegionId) -> NodeId {
-        let args: Vec<NodeId> = self.c.src.args(id).iter().map(|&a| self.c.get(a)).collect();
+        let args = self.c.all(self.c.src.args(id));
         let (s, e, inits) = (args[0], args[1], args[2..].to_vec());
         let cond = self.c.dst.add(dr, Op::Cmp(Cmp::Lt), vec![s, e], Ty::Bool);
         let then = self.c.dst.new_region(dr);
