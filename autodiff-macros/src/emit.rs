@@ -3,6 +3,8 @@
 //! inline; every other node gets one `let`, so the code is linear in the
 //! size of the graph.
 
+use std::collections::HashMap;
+
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::Ident;
@@ -152,6 +154,29 @@ struct Emitter<'a> {
     /// tapes of loops nested in its body, which go before it (a tape
     /// reused by every iteration instead of allocated in each).
     hoisted: Vec<Vec<TokenStream>>,
+    /// `(inner loop, output)` -> the tape of the loop around it whose
+    /// rows hold that output's tape (see [`Emitter::row_of`]).
+    rows: HashMap<(NodeId, usize), TokenStream>,
+}
+
+/// How a loop stores the values it stacks (its outputs after the carried
+/// ones).
+enum Tape {
+    /// A fixed array on the stack (scalars, a literal trip count), written
+    /// by position.
+    Fixed(proc_macro2::Literal),
+    /// A `Vec` of one slot per iteration, written by position: the whole
+    /// tape, this iteration's slots of a buffer the enclosing loop reuses,
+    /// or a row of the enclosing loop's `Rows` tape.
+    Slots,
+    Reused,
+    Row(TokenStream),
+    /// The tapes of an inner loop's output, one row per iteration, in one
+    /// buffer: the inner loop writes them (it is `Row`). A grid when the
+    /// inner loop's range (given) is the same at every iteration.
+    Rows(Option<NodeId>),
+    /// A `Vec` pushed to.
+    Push,
 }
 
 impl<'a> Emitter<'a> {
@@ -223,6 +248,7 @@ impl<'a> Emitter<'a> {
             user_named: vec![false; g.nodes.len()],
             next: 0,
             hoisted: Vec::new(),
+            rows: HashMap::new(),
         }
     }
 
@@ -405,6 +431,92 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    /// How loop `id` stores its output `k` (a stacked value): see [`Tape`].
+    fn tape_kind(&self, id: NodeId, k: usize, projections: &[(usize, NodeId)]) -> Tape {
+        let g = &self.f.graph;
+        let Op::Loop { body, exit, .. } = *g.op(id) else {
+            return Tape::Push;
+        };
+        let outputs = &g.region(body).outputs;
+        let carried = g.args(id).len() - 2;
+        let scalar = matches!(g.ty(outputs[k]), Ty::Float(_) | Ty::Int | Ty::Bool);
+        if let Some(rows) = self.rows.get(&(id, k)) {
+            return Tape::Row(rows.clone());
+        }
+        let unbounded = exit.is_some_and(|e| e.unbounded);
+        let (start, end) = (g.op(g.args(id)[0]), g.op(g.args(id)[1]));
+        if let (Op::Int(a), Op::Int(b)) = (start, end) {
+            let scalars = outputs[carried..].iter().all(|&o| !g.ty(o).is_array());
+            if scalars && !unbounded && (0..=MAX_FIXED_TAPE).contains(&(b - a)) {
+                return Tape::Fixed(proc_macro2::Literal::usize_unsuffixed((b - a) as usize));
+            }
+        }
+        if let Some(inner) = self.holds_rows(id, k) {
+            let range = &g.args(inner)[..2];
+            let fixed = range
+                .iter()
+                .all(|&a| matches!(g.op(a), Op::Int(_)) || !g.within(g.node(a).region, body));
+            return Tape::Rows(fixed.then_some(inner));
+        }
+        match (unbounded, scalar, self.reused(k, projections)) {
+            (true, ..) | (_, false, _) => Tape::Push,
+            (_, true, true) => Tape::Reused,
+            (_, true, false) => Tape::Slots,
+        }
+    }
+
+    /// Is output `k` of loop `id` the tape of a scalar of a bounded loop
+    /// directly in `id`'s body, used by nothing else? Its tapes, one per
+    /// iteration of `id`, are then rows of one buffer that the inner loop
+    /// writes in place (a `Vec` per iteration would be an allocation each).
+    fn holds_rows(&self, id: NodeId, k: usize) -> Option<NodeId> {
+        let g = &self.f.graph;
+        let Op::Loop { body, .. } = *g.op(id) else {
+            return None;
+        };
+        let o = g.region(body).outputs[k];
+        let (Op::Proj(j), &[inner]) = (g.op(o), g.args(o)) else {
+            return None;
+        };
+        let Op::Loop {
+            body: inner_body,
+            carried,
+            exit,
+            ..
+        } = *g.op(inner)
+        else {
+            return None;
+        };
+        let value = g.region(inner_body).outputs[*j as usize];
+        let read = g
+            .nodes
+            .iter()
+            .enumerate()
+            .any(|(n, node)| self.live[n] && node.args.contains(&o));
+        let yielded = g
+            .regions
+            .iter()
+            .flat_map(|r| &r.outputs)
+            .filter(|&&x| x == o);
+        let rows = g.node(inner).region == body
+            && *j >= carried
+            && !exit.is_some_and(|e| e.unbounded)
+            && matches!(g.ty(value), Ty::Float(_) | Ty::Int | Ty::Bool)
+            && !read
+            && yielded.count() == 1;
+        rows.then_some(inner)
+    }
+
+    /// Can tape `k` of a loop be one buffer declared before the enclosing
+    /// loop (see [`Emitter::only_read`])?
+    fn reused(&self, k: usize, projections: &[(usize, NodeId)]) -> bool {
+        !self.hoisted.is_empty()
+            && projections
+                .iter()
+                .filter(|(j, _)| *j == k)
+                .all(|(_, proj)| self.only_read(*proj))
+    }
+
     /// Is `id` (a tape) only read, element by element, within the region
     /// its loop is in: never moved, carried or yielded, so one buffer can
     /// serve every iteration of an enclosing loop?
@@ -538,29 +650,13 @@ impl<'a> Emitter<'a> {
             };
             vars.push(var);
         }
-        let mut tapes = Vec::new();
-        // A tape is a fixed array when the trip count is a literal (up to
-        // a size that is reasonable on the stack) and it holds scalars,
-        // else one `Vec` (copies of arrays, which may be `Vec`s, included).
-        // A bounded loop writes floats, integers and booleans into a `Vec`
-        // of one slot per iteration, by position; other values are pushed.
-        let scalars = outputs[carried..].iter().all(|&o| !g.ty(o).is_array());
-        let unbounded = exit.is_some_and(|e| e.unbounded);
-        let slots = !unbounded
-            && outputs[carried..]
-                .iter()
-                .all(|&o| matches!(g.ty(o), Ty::Float(_) | Ty::Int | Ty::Bool));
-        let fixed = match (g.op(args[0]), g.op(args[1])) {
-            (Op::Int(a), Op::Int(b))
-                if scalars && !unbounded && (0..=MAX_FIXED_TAPE).contains(&(b - a)) =>
-            {
-                Some(proc_macro2::Literal::usize_unsuffixed((b - a) as usize))
-            }
-            _ => None,
-        };
         let projections = self.projections(id);
+        let unbounded = exit.is_some_and(|e| e.unbounded);
+        let mut tapes = Vec::new();
+        let mut kinds = Vec::new();
         for (k, &out) in outputs.iter().enumerate().skip(carried) {
             let t = self.fresh().into_token_stream();
+            let kind = self.tape_kind(id, k, &projections);
             // Filled with zeros of the element type (a generic `T: Float`
             // has no `Default`), or the type's default.
             let empty = match g.ty(out) {
@@ -568,34 +664,64 @@ impl<'a> Emitter<'a> {
                 _ => quote!(::core::default::Default::default()),
             };
             let private = self.private.clone();
-            let reused = projections
-                .iter()
-                .filter(|(j, _)| *j == k)
-                .all(|(_, proj)| self.only_read(*proj));
-            // In the enclosing loop's declarations, if the tape can be one
-            // of them.
-            let hoist = reused && !self.hoisted.is_empty();
-            let decl = match &fixed {
-                Some(n) => quote! { let mut #t = [#empty; #n]; },
-                None if unbounded => quote! { let mut #t = ::std::vec::Vec::new(); },
-                None if hoist && slots => {
+            let decl = match &kind {
+                Tape::Fixed(n) => quote! { let mut #t = [#empty; #n]; },
+                Tape::Row(rows) => {
+                    quote! { let #t = #private::tape_row(&mut #rows, #start, #end, #empty); }
+                }
+                Tape::Reused => {
                     // The buffer lives in the enclosing loop's frame; the
                     // tape is this iteration's slots of it.
                     let buf = self.fresh();
                     self.hoist(quote! { let mut #buf = ::std::vec::Vec::new(); });
                     quote! { let #t = #private::retape_slots(&mut #buf, #start, #end, #empty); }
                 }
-                None if hoist => {
+                Tape::Slots => quote! { let mut #t = #private::tape_slots(#start, #end, #empty); },
+                Tape::Rows(grid) => {
+                    let range = grid.map(|inner| {
+                        let a = self.f.graph.args(inner);
+                        (self.operand(a[0], Prec::If), self.operand(a[1], Prec::If))
+                    });
+                    let hoist = self.reused(k, &projections);
+                    let (new, decl) = match range {
+                        Some((from, to)) if hoist => (
+                            quote!(#private::TapeGrid::default()),
+                            quote! { #private::retape_grid(&mut #t, #start, #end, #from, #to); },
+                        ),
+                        Some((from, to)) => (
+                            quote!(#private::tape_grid(#start, #end, #from, #to)),
+                            quote!(),
+                        ),
+                        None if hoist => (
+                            quote!(#private::TapeRows::default()),
+                            quote! { #private::retape_rows(&mut #t, #start, #end); },
+                        ),
+                        None => (quote!(#private::tape_rows(#start, #end)), quote!()),
+                    };
+                    if hoist {
+                        self.hoist(quote! { let mut #t = #new; });
+                        decl
+                    } else {
+                        quote! { let mut #t = #new; #decl }
+                    }
+                }
+                Tape::Push if unbounded => quote! { let mut #t = ::std::vec::Vec::new(); },
+                Tape::Push if self.reused(k, &projections) => {
                     self.hoist(quote! { let mut #t = ::std::vec::Vec::new(); });
                     quote! { #private::retape(&mut #t, #start, #end); }
                 }
-                None if slots => {
-                    quote! { let mut #t = #private::tape_slots(#start, #end, #empty); }
-                }
-                None => quote! { let mut #t = #private::tape(#start, #end); },
+                Tape::Push => quote! { let mut #t = #private::tape(#start, #end); },
             };
+            if let Tape::Rows(_) = kind {
+                let inner = outputs[k];
+                let Op::Proj(j) = *g.op(inner) else {
+                    continue;
+                };
+                self.rows.insert((g.args(inner)[0], j as usize), t.clone());
+            }
             pre.push(decl);
             tapes.push(t);
+            kinds.push(kind);
         }
         // An unbounded loop (which starts at 0) counts its iterations.
         let index = match exit {
@@ -626,14 +752,16 @@ impl<'a> Emitter<'a> {
         } else {
             quote!(#index - #start)
         };
-        let pushes = tapes
-            .iter()
-            .zip(&outs[carried..])
-            .map(|(t, v)| match fixed {
-                Some(_) => quote! { #t[#position] = #v; },
-                None if slots => quote! { #t[#position] = #v; },
-                None => quote! { #t.push(#v); },
-            });
+        let pushes =
+            tapes
+                .iter()
+                .zip(&outs[carried..])
+                .zip(&kinds)
+                .map(|((t, v), kind)| match kind {
+                    Tape::Rows(_) => quote!(),
+                    Tape::Push => quote! { #t.push(#v); },
+                    _ => quote! { #t[#position] = #v; },
+                });
         let (mut lhs, mut rhs) = (Vec::new(), Vec::new());
         for (var, out) in vars.iter().zip(&outs[..carried]) {
             if var.to_string() != out.to_string() {
@@ -646,7 +774,7 @@ impl<'a> Emitter<'a> {
             1 => quote! { #(#lhs)* = #(#rhs)*; },
             _ => quote! { (#(#lhs),*) = (#(#rhs),*); },
         };
-        for (k, proj) in self.projections(id) {
+        for &(k, proj) in &projections {
             self.names[proj.0 as usize] = Some(if k < carried {
                 vars[k].clone()
             } else {

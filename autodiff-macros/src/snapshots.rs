@@ -527,3 +527,33 @@ fn terms_with_one_divisor_share_the_division() {
         "{grad}"
     );
 }
+
+/// A loop nested two deep in a reversed loop runs forward twice, not
+/// three times: its reversal inside the middle loop's reversal reads the
+/// values the middle loop's forward copy taped by row, one row per
+/// iteration of the middle loop, in one buffer (LSTM: the objective's
+/// `exp` and `tanh` once more, not twice more).
+#[test]
+fn a_doubly_nested_loop_is_taped_by_row() {
+    let item = quote! {
+        fn cells(w: &[f64], x: &[f64]) -> f64 {
+            let b = w.len();
+            let mut h = vec![0.0; b];
+            let mut total = 0.0;
+            for t in 0..x.len() {
+                for layer in 0..2 {
+                    for i in 0..b {
+                        h[i] = (h[i] * w[i] + x[t] + layer as f64).tanh();
+                    }
+                }
+                total += h[0];
+            }
+            total
+        }
+    };
+    let grad = companion(item, "cells_grad");
+    assert_eq!(grad.matches(".tanh()").count(), 2, "{grad}");
+    // The cell's input and output, each one grid reused by every `t`.
+    assert_eq!(grad.matches("retape_grid(").count(), 2, "{grad}");
+    assert_eq!(grad.matches("tape_row(").count(), 2, "{grad}");
+}

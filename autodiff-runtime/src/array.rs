@@ -295,6 +295,164 @@ pub fn retape_slots<T: Clone>(tape: &mut Vec<T>, start: usize, end: usize, empty
     &mut tape[..n]
 }
 
+/// The tapes of an inner loop, one row per iteration of the loop around
+/// it, in one buffer: the reversal of the inner loop inside the outer
+/// loop's reversal reads `rows[outer][inner]` instead of running the inner
+/// loop again. A `Vec` of `Vec`s would allocate once per row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TapeRows<T> {
+    data: Vec<T>,
+    /// Where each row starts in `data` (a row ends where the next starts).
+    starts: Vec<usize>,
+}
+
+// (Not derived: that would ask `T: Default`, which a generic `T: Float`
+// is not.)
+impl<T> Default for TapeRows<T> {
+    #[inline]
+    fn default() -> Self {
+        tape_rows(0, 0)
+    }
+}
+
+impl<T> Default for TapeGrid<T> {
+    #[inline]
+    fn default() -> Self {
+        tape_grid(0, 0, 0, 0)
+    }
+}
+
+impl<T> TapeRows<T> {
+    /// The number of rows.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// Whether there are no rows.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+}
+
+/// An empty [`TapeRows`] for an outer loop over `start..end`: room for
+/// its rows' starts now, for their slots at the first row.
+#[inline]
+pub fn tape_rows<T>(start: usize, end: usize) -> TapeRows<T> {
+    TapeRows {
+        data: Vec::new(),
+        starts: Vec::with_capacity(end.saturating_sub(start)),
+    }
+}
+
+/// `tape_rows` emptied for an outer loop over `start..end`, keeping its
+/// allocations (a tape made in a loop body is one buffer for every
+/// iteration).
+#[inline]
+pub fn retape_rows<T>(rows: &mut TapeRows<T>, start: usize, end: usize) {
+    rows.data.clear();
+    rows.starts.clear();
+    rows.starts.reserve(end.saturating_sub(start));
+}
+
+/// A tape of rows: [`TapeRows`], or [`TapeGrid`] when every row has the
+/// same length.
+pub trait RowTape<T> {
+    /// A new last row for an inner loop over `start..end`.
+    fn row(&mut self, start: usize, end: usize, empty: T) -> &mut [T];
+}
+
+/// A new last row of `rows` for an inner loop over `start..end`: one slot
+/// per iteration, each `empty` until the loop writes its value at its
+/// position (see [`tape_slots`]).
+#[inline]
+pub fn tape_row<T, R: RowTape<T>>(rows: &mut R, start: usize, end: usize, empty: T) -> &mut [T] {
+    rows.row(start, end, empty)
+}
+
+impl<T: Clone> RowTape<T> for TapeRows<T> {
+    /// When the buffer is full, room is made for every row still to come
+    /// at this row's length: one allocation when the rows are alike.
+    #[inline]
+    fn row(&mut self, start: usize, end: usize, empty: T) -> &mut [T] {
+        let at = self.data.len();
+        let n = end.saturating_sub(start);
+        if self.data.capacity() - at < n {
+            let to_come = self
+                .starts
+                .capacity()
+                .saturating_sub(self.starts.len())
+                .max(1);
+            self.data.reserve(n.saturating_mul(to_come));
+        }
+        self.starts.push(at);
+        self.data.resize(at + n, empty);
+        &mut self.data[at..at + n]
+    }
+}
+
+/// [`TapeRows`] whose rows all have one length (an inner loop over a range
+/// the outer loop does not change): row `r` starts at `r * width`, so
+/// no starts are stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TapeGrid<T> {
+    data: Vec<T>,
+    width: usize,
+}
+
+/// An empty [`TapeGrid`] for an outer loop over `start..end` whose inner
+/// loop runs over `from..to`, with room for all its rows.
+#[inline]
+pub fn tape_grid<T>(start: usize, end: usize, from: usize, to: usize) -> TapeGrid<T> {
+    let width = to.saturating_sub(from);
+    TapeGrid {
+        data: Vec::with_capacity(end.saturating_sub(start).saturating_mul(width)),
+        width,
+    }
+}
+
+/// `tape_grid` emptied, keeping its allocation.
+#[inline]
+pub fn retape_grid<T>(grid: &mut TapeGrid<T>, start: usize, end: usize, from: usize, to: usize) {
+    grid.data.clear();
+    grid.width = to.saturating_sub(from);
+    grid.data
+        .reserve(end.saturating_sub(start).saturating_mul(grid.width));
+}
+
+impl<T: Clone> RowTape<T> for TapeGrid<T> {
+    #[inline]
+    fn row(&mut self, start: usize, end: usize, empty: T) -> &mut [T] {
+        let n = end.saturating_sub(start);
+        debug_assert_eq!(n, self.width, "a grid's rows have one length");
+        let at = self.data.len();
+        self.data.resize(at + n, empty);
+        &mut self.data[at..at + n]
+    }
+}
+
+impl<T> core::ops::Index<usize> for TapeGrid<T> {
+    type Output = [T];
+
+    #[inline]
+    fn index(&self, row: usize) -> &[T] {
+        let start = row * self.width;
+        &self.data[start..start + self.width]
+    }
+}
+
+impl<T> core::ops::Index<usize> for TapeRows<T> {
+    type Output = [T];
+
+    #[inline]
+    fn index(&self, row: usize) -> &[T] {
+        let start = self.starts[row];
+        let end = self.starts.get(row + 1).copied().unwrap_or(self.data.len());
+        &self.data[start..end]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,6 +467,42 @@ mod tests {
         // ... another one refills it; an empty range empties it.
         assert_eq!(retape_slots(&mut t, 0, 4, 0.0), [0.0; 4]);
         assert!(retape_slots(&mut t, 3, 1, 0.0).is_empty());
+    }
+
+    #[test]
+    fn tape_rows_keep_each_row_apart() {
+        let mut rows = tape_rows(0, 3);
+        tape_row(&mut rows, 0, 3, 0.0_f64)[2] = 1.0;
+        // An empty row (an inner loop that ran no iteration) is a row.
+        assert!(tape_row(&mut rows, 4, 2, 0.0).is_empty());
+        let last = tape_row(&mut rows, 1, 3, 0.0);
+        last[0] = 5.0;
+        last[1] = 6.0;
+        // Room for the rows to come was made at the first.
+        assert!(rows.data.capacity() >= 9);
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0], [0.0, 0.0, 1.0]);
+        assert!(rows[1].is_empty());
+        assert_eq!(rows[2], [5.0, 6.0]);
+        retape_rows(&mut rows, 0, 1);
+        assert!(rows.is_empty());
+        assert_eq!(tape_row(&mut rows, 0, 2, 7.0), [7.0, 7.0]);
+        assert_eq!(rows[0], [7.0, 7.0]);
+    }
+
+    #[test]
+    fn tape_grids_have_rows_of_one_length() {
+        let mut grid = tape_grid(1, 4, 2, 4);
+        assert!(grid.data.capacity() >= 6);
+        for r in 0..3 {
+            let row = tape_row(&mut grid, 2, 4, 0.0_f64);
+            row[1] = r as f64;
+        }
+        assert_eq!(grid[0], [0.0, 0.0]);
+        assert_eq!(grid[2], [0.0, 2.0]);
+        retape_grid(&mut grid, 0, 1, 0, 3);
+        tape_row(&mut grid, 0, 3, 1.0)[0] = 5.0;
+        assert_eq!(grid[0], [5.0, 1.0, 1.0]);
     }
 
     #[test]

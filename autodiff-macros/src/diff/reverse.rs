@@ -85,6 +85,26 @@ struct Ctx {
     regions: HashMap<RegionId, CopiedRegion>,
     /// Source node -> its value exported to the copy's base region.
     exported: HashMap<NodeId, NodeId>,
+    /// For a loop body's copy: the source loop, and the node giving the
+    /// position on its tapes of the iteration being reversed.
+    looped: Option<(NodeId, NodeId)>,
+}
+
+/// Tapes of a loop `L2` nested directly in a loop `L1`, written by the
+/// forward copy of `L1` one context out and read by `L2`'s reversal inside
+/// `L1`'s: row `pos1` of a tape of `L1` holds `L2`'s tape for iteration
+/// `pos1` (see [`Reverse::stacked`]).
+#[derive(Clone, Copy)]
+struct Stacked {
+    /// The context holding the forward copies.
+    c: usize,
+    /// The forward copies of `L1` and `L2` (`l2` directly in `l1`'s body).
+    l1: NodeId,
+    l2: NodeId,
+    /// The source region holding `L1`.
+    l1_region: RegionId,
+    /// `L1`'s iteration being reversed.
+    pos1: NodeId,
 }
 
 struct Reverse<'a> {
@@ -97,6 +117,9 @@ struct Reverse<'a> {
     /// `(new loop, value in its body)` -> the tape of that value (a `Proj`
     /// of the loop).
     tapes: HashMap<(NodeId, NodeId), NodeId>,
+    /// `(new loop, value in its body)` -> the `Proj` stacking that value
+    /// per iteration, in the loop's region (see [`Reverse::stack`]).
+    stacks: HashMap<(NodeId, NodeId), NodeId>,
     /// Source nodes an adjoint may flow to (see [`super::activity`]).
     active: Vec<bool>,
 }
@@ -801,12 +824,22 @@ impl<'a> Reverse<'a> {
             self.g
                 .add(rb, Op::IntBin(IntOp::Sub), vec![idx, start], Ty::Int)
         };
+        let tp = Taping {
+            c,
+            dst_loop,
+            loop_region,
+            body,
+            rb,
+            pos,
+            stacked: if taping { self.stacked(id, c) } else { None },
+        };
         let mut presets = vec![];
         for (n, node) in src.nodes.iter().enumerate() {
             if !src.within(node.region, body) {
                 continue;
             }
             let n = NodeId(n as u32);
+            let copied = taping && (self.ctxs[c].map[n.0 as usize].0 as usize) < self.g.nodes.len();
             if let Op::RegionArg(r, k) = node.op {
                 if r == body {
                     let v = if k == 0 {
@@ -871,13 +904,7 @@ impl<'a> Reverse<'a> {
                         let op = if step < 0 { IntOp::Sub } else { IntOp::Add };
                         self.g.add(rb, Op::IntBin(op), vec![init, offset], Ty::Int)
                     } else {
-                        let Op::Loop { body: dst_body, .. } = *self.g.op(dst_loop) else {
-                            continue;
-                        };
-                        let value =
-                            self.g
-                                .add_local(dst_body, Op::RegionArg(dst_body, k), vec![], node.ty);
-                        self.tape_read(c, dst_loop, loop_region, value, rb, pos)
+                        self.taped(&tp, n)
                     };
                     presets.push((n, v));
                 }
@@ -888,25 +915,14 @@ impl<'a> Reverse<'a> {
             // a transcendental function (`tanh`, `exp`, ...): a store per
             // iteration is cheaper than computing it again. Tapes the
             // reversal does not read are pruned.
-            if costly(&node.op) && node.region == body && node.ty.float().is_some() {
-                let forward = self.ctxs[c].map[n.0 as usize];
-                if taping && (forward.0 as usize) < self.g.nodes.len() {
-                    let v = self.tape_read(c, dst_loop, loop_region, forward, rb, pos);
-                    presets.push((n, v));
-                }
-            }
-            if let Op::Proj(_) = node.op {
-                let inner = node.args[0];
-                if node.region == body
-                    && node.ty.float().is_some()
-                    && matches!(src.op(inner), Op::Loop { .. })
-                {
-                    let forward = self.ctxs[c].map[n.0 as usize];
-                    if taping && (forward.0 as usize) < self.g.nodes.len() {
-                        let v = self.tape_read(c, dst_loop, loop_region, forward, rb, pos);
-                        presets.push((n, v));
-                    }
-                }
+            let inner_result =
+                matches!(node.op, Op::Proj(_)) && matches!(src.op(node.args[0]), Op::Loop { .. });
+            if (costly(&node.op) || inner_result)
+                && node.region == body
+                && node.ty.float().is_some()
+                && copied
+            {
+                presets.push((n, self.taped(&tp, n)));
             }
             // An element of an array the loop may write is read back from a
             // tape of the values read, not from the array (which holds
@@ -918,15 +934,14 @@ impl<'a> Reverse<'a> {
                 matches!(src.op(a), Op::Param { .. })
                     || (!src.within(src.node(a).region, body) && !updated_later(src, a))
             });
-            if node.op == Op::Index && !unchanging && !in_inner_loop(src, node.region, body) {
-                let forward = self.ctxs[c].map[n.0 as usize];
-                // A read with no forward copy here cannot be taped; it is
-                // then recomputed (see the ignored `bug_nested_loop_*` tests).
-                if taping && (forward.0 as usize) < self.g.nodes.len() {
-                    let value = self.export(c, forward, node.region, node.ty, body);
-                    let v = self.tape_read(c, dst_loop, loop_region, value, rb, pos);
-                    presets.push((n, v));
-                }
+            // A read with no forward copy here cannot be taped; it is then
+            // recomputed (see the ignored `bug_nested_loop_*` tests).
+            if node.op == Op::Index
+                && !unchanging
+                && !in_inner_loop(src, node.region, body)
+                && copied
+            {
+                presets.push((n, self.taped(&tp, n)));
             }
             // Outer values the body reads: as operands, or yielded as they
             // are by a region in the body.
@@ -967,6 +982,7 @@ impl<'a> Reverse<'a> {
             map: fwd.map,
             regions: fwd.regions,
             exported: HashMap::new(),
+            looped: Some((id, pos)),
         });
         self.g = fwd.dst;
     }
@@ -987,21 +1003,11 @@ impl<'a> Reverse<'a> {
         let tape = match self.tapes.get(&(dst_loop, value)) {
             Some(&t) => t,
             None => {
-                let Op::Loop { body, .. } = *self.g.op(dst_loop) else {
+                let Some(proj) = self.stack(dst_loop, value) else {
                     return pos;
                 };
-                let mut outs = self.g.region(body).outputs.clone();
-                outs.push(value);
-                let index = outs.len() as u32 - 1;
-                self.g.set_outputs(body, outs);
-                let tape_ty = match ty {
-                    Ty::Float(f) => Ty::Array(f, 1),
-                    Ty::Array(f, rank) => Ty::Array(f, rank + 1),
-                    other => other,
-                };
-                let at = self.g.node(dst_loop).region;
-                let proj = self.g.add(at, Op::Proj(index), vec![dst_loop], tape_ty);
                 let base = self.ctxs[c].base;
+                let tape_ty = self.g.ty(proj);
                 let t = self.export(c, proj, loop_region, tape_ty, base);
                 self.tapes.insert((dst_loop, value), t);
                 t
@@ -1009,6 +1015,151 @@ impl<'a> Reverse<'a> {
         };
         self.g.add(rb, Op::Index, vec![tape, pos], ty)
     }
+
+    /// The values `value` (a node of new loop `dst_loop`'s body) takes,
+    /// one per iteration: a stacked output of the loop, read by a `Proj`
+    /// in the loop's region.
+    fn stack(&mut self, dst_loop: NodeId, value: NodeId) -> Option<NodeId> {
+        if let Some(&p) = self.stacks.get(&(dst_loop, value)) {
+            return Some(p);
+        }
+        let Op::Loop { body, .. } = *self.g.op(dst_loop) else {
+            return None;
+        };
+        let mut outs = self.g.region(body).outputs.clone();
+        outs.push(value);
+        let index = outs.len() as u32 - 1;
+        self.g.set_outputs(body, outs);
+        let tape_ty = match self.g.ty(value) {
+            Ty::Float(f) => Ty::Array(f, 1),
+            Ty::Array(f, rank) => Ty::Array(f, rank + 1),
+            other => other,
+        };
+        let at = self.g.node(dst_loop).region;
+        let proj = self.g.add(at, Op::Proj(index), vec![dst_loop], tape_ty);
+        self.stacks.insert((dst_loop, value), proj);
+        Some(proj)
+    }
+
+    /// Can the reversal of loop `id`, copied in context `c`, read its
+    /// tapes from the forward copy of the loop `L1` holding it one context
+    /// out? When `c` is the copy of `L1`'s body being reversed and `id`
+    /// sits directly in that body, the copy of `L1` that taped `L1`'s own
+    /// values ran `id` at each of its iterations: stacking `id`'s tapes by
+    /// `L1`'s iteration there means `id` need not run a third time inside
+    /// `L1`'s reversal (a loop nested `k` deep would otherwise run `k + 1`
+    /// times forward).
+    fn stacked(&self, id: NodeId, c: usize) -> Option<Stacked> {
+        let (l1, pos1) = self.ctxs[c].looped?;
+        let outer = c.checked_sub(1)?;
+        let Op::Loop { body, .. } = *self.src.op(l1) else {
+            return None;
+        };
+        if self.src.node(id).region != body {
+            return None;
+        }
+        let copy = |n: NodeId| {
+            let m = self.ctxs[outer].map[n.0 as usize];
+            ((m.0 as usize) < self.g.nodes.len() && matches!(self.g.op(m), Op::Loop { .. }))
+                .then_some(m)
+        };
+        let (f1, f2) = (copy(l1)?, copy(id)?);
+        let Op::Loop { body: f1_body, .. } = *self.g.op(f1) else {
+            return None;
+        };
+        (self.g.node(f2).region == f1_body).then_some(Stacked {
+            c: outer,
+            l1: f1,
+            l2: f2,
+            l1_region: self.src.node(l1).region,
+            pos1,
+        })
+    }
+
+    /// `tape[pos1][pos]`: the value `value` (a node of the body of
+    /// `st.l2`) at one iteration of `L2` within one of `L1`.
+    fn stacked_read(
+        &mut self,
+        st: Stacked,
+        value: NodeId,
+        rb: RegionId,
+        pos: NodeId,
+    ) -> Option<NodeId> {
+        let ty = self.g.ty(value);
+        let rows = self.stack(st.l2, value)?;
+        let tape = match self.tapes.get(&(st.l1, rows)) {
+            Some(&t) => t,
+            None => {
+                let stacked = self.stack(st.l1, rows)?;
+                let base = self.ctxs[st.c].base;
+                let tape_ty = self.g.ty(stacked);
+                let t = self.export(st.c, stacked, st.l1_region, tape_ty, base);
+                self.tapes.insert((st.l1, rows), t);
+                t
+            }
+        };
+        Some(self.g.add(rb, Op::Index, vec![tape, st.pos1, pos], ty))
+    }
+
+    /// The tape read of source node `n` (of loop body `body`) at the
+    /// iteration being reversed: from `L1`'s forward copy when `t.stacked`
+    /// allows (floats), else from the loop's own forward copy.
+    fn taped(&mut self, t: &Taping, n: NodeId) -> NodeId {
+        if let Some(st) = t.stacked.filter(|_| self.src.ty(n).float().is_some()) {
+            if let Some(v) = self.value_in(st.c, st.l2, t.body, n) {
+                if let Some(read) = self.stacked_read(st, v, t.rb, t.pos) {
+                    return read;
+                }
+            }
+        }
+        match self.value_in(t.c, t.dst_loop, t.body, n) {
+            Some(v) => self.tape_read(t.c, t.dst_loop, t.loop_region, v, t.rb, t.pos),
+            None => t.pos,
+        }
+    }
+
+    /// The value of source node `n` of loop body `body` in the copy
+    /// `dst_loop` of that loop in context `c` (yielded out of the branches
+    /// of the body it sits in), if the copy has it.
+    fn value_in(
+        &mut self,
+        c: usize,
+        dst_loop: NodeId,
+        body: RegionId,
+        n: NodeId,
+    ) -> Option<NodeId> {
+        let node = self.src.node(n);
+        if let Op::RegionArg(r, k) = node.op {
+            let Op::Loop { body: dst_body, .. } = *self.g.op(dst_loop) else {
+                return None;
+            };
+            return (r == body).then(|| {
+                self.g
+                    .add_local(dst_body, Op::RegionArg(dst_body, k), vec![], node.ty)
+            });
+        }
+        let forward = self.ctxs[c].map[n.0 as usize];
+        if (forward.0 as usize) >= self.g.nodes.len() {
+            return None;
+        }
+        Some(self.export(c, forward, node.region, node.ty, body))
+    }
+}
+
+/// Where the reversal of one loop reads its tapes (see
+/// [`Reverse::taped`]).
+struct Taping {
+    /// The context holding the loop's forward copy, and that copy.
+    c: usize,
+    dst_loop: NodeId,
+    /// The source region holding the loop, and its body.
+    loop_region: RegionId,
+    body: RegionId,
+    /// The reverse body and the position of its iteration on the tapes.
+    rb: RegionId,
+    pos: NodeId,
+    /// Tapes stacked in the enclosing loop's forward copy, where they can be.
+    stacked: Option<Stacked>,
 }
 
 /// Does the reversal of loop body `body` tape a copy of carried array `k`
@@ -1291,6 +1442,7 @@ pub fn vjp(
         map: fwd.map,
         regions: fwd.regions,
         exported: HashMap::new(),
+        looped: None,
     };
     let active = super::activity(&f.graph, &|index, field| wrt.contains(&(index, field)));
     let mut rev = Reverse {
@@ -1299,6 +1451,7 @@ pub fn vjp(
         ctxs: vec![root],
         projs,
         tapes: HashMap::new(),
+        stacks: HashMap::new(),
         active,
     };
     let mut outputs: Vec<NodeId> = f
