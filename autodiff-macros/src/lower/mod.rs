@@ -1957,11 +1957,7 @@ impl Lower<'_> {
         for (a, r) in args.iter().zip(&by_ref) {
             // (A float method of a constant, `cfg.k.atan()`, too: seed 19
             // case 1874 passed it without its zero tangent.)
-            let scalar_form = |e: &Expr| match e {
-                Expr::Call(_) | Expr::Path(_) | Expr::Field(_) | Expr::Paren(_) => true,
-                Expr::MethodCall(m) => crate::ir::ops::method(&m.method.to_string()).is_some(),
-                _ => false,
-            };
+            // (And its negation: seed 38 case 474 passed `-theta.k`.)
             let kept = self.g.ty(*a) == Ty::Other
                 && matches!(self.g.op(*a), Op::Opaque(k) if scalar_form(&self.g.opaques[*k as usize].expr));
             if kept && !r {
@@ -2452,6 +2448,18 @@ fn pure(e: &Expr) -> bool {
 fn assigned_names_in(e: &Expr) -> Vec<String> {
     let block: Block = syn::parse_quote!({ #e });
     assigned_names(&block)
+}
+
+/// Is `e` of a form that, passed by value to a differentiated function, is
+/// a float: a call, a path, a field, a float method, or the negation of
+/// one?
+fn scalar_form(e: &Expr) -> bool {
+    match e {
+        Expr::Call(_) | Expr::Path(_) | Expr::Field(_) | Expr::Paren(_) => true,
+        Expr::MethodCall(m) => crate::ir::ops::method(&m.method.to_string()).is_some(),
+        Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_)) => scalar_form(&u.expr),
+        _ => false,
+    }
 }
 
 /// The single name a path is, if it is one.

@@ -390,6 +390,25 @@ fn a_float_method_of_a_constant_as_an_argument() {
     assert!((through_method_grad(&w, x) - want).abs() < 1e-12);
 }
 
+// The negation of a constant passed to a differentiated function (the
+// fuzzer's seed 38 case 474: `layer(-theta.k, x)`, `theta` a struct made in
+// the body, went to `layer_jvp` without the constant's zero tangent).
+#[differentiate(wrt(x))]
+fn through_negation(x: f64) -> f64 {
+    let theta = Weights { k: 0.75 };
+    pair_cost(-theta.k, x) * x
+}
+
+#[test]
+fn a_negated_constant_as_an_argument() {
+    let (a, x) = (-0.75, 1.3);
+    let want = ((a * x).cos() * a - 2.0 * (a - x)) * x + pair_cost(a, x);
+    let (value, tangent) = through_negation_jvp(x, 1.0);
+    assert_eq!(value, through_negation(x));
+    assert!((tangent - want).abs() < 1e-12, "{tangent} vs {want}");
+    assert!((through_negation_grad(x) - want).abs() < 1e-12);
+}
+
 // ---------------------------------------------------------------------------
 // A call bound to a name that an earlier loop used for an array (the
 // fuzzer's seed 20 case 472: `let beta = g(bias);` was typed as an array
