@@ -175,6 +175,14 @@ enum Tape {
     /// buffer: the inner loop writes them (it is `Row`). A grid when the
     /// inner loop's range (given) is the same at every iteration.
     Rows(Option<NodeId>),
+    /// Pushed to the enclosing loop's `Rows` tape, after this loop starts
+    /// a row there (values that have no slot to fill: of an unbounded
+    /// loop, or of a type the macro cannot see).
+    PushRow(TokenStream),
+    /// Copies of an array (of floats, rank 1) at the end of each
+    /// iteration, one row each, in one buffer: the copy (the given value's
+    /// operand) is not made on its own.
+    Copies(NodeId),
     /// A `Vec` pushed to.
     Push,
 }
@@ -439,24 +447,30 @@ impl<'a> Emitter<'a> {
         };
         let outputs = &g.region(body).outputs;
         let carried = g.args(id).len() - 2;
-        let scalar = matches!(g.ty(outputs[k]), Ty::Float(_) | Ty::Int | Ty::Bool);
+        let scalar = self.scalar(outputs[k]);
         if let Some(rows) = self.rows.get(&(id, k)) {
-            return Tape::Row(rows.clone());
+            return match self.slot_row(id, k) {
+                true => Tape::Row(rows.clone()),
+                false => Tape::PushRow(rows.clone()),
+            };
         }
         let unbounded = exit.is_some_and(|e| e.unbounded);
         let (start, end) = (g.op(g.args(id)[0]), g.op(g.args(id)[1]));
         if let (Op::Int(a), Op::Int(b)) = (start, end) {
-            let scalars = outputs[carried..].iter().all(|&o| !g.ty(o).is_array());
+            let scalars = outputs[carried..].iter().all(|&o| self.scalar(o));
             if scalars && !unbounded && (0..=MAX_FIXED_TAPE).contains(&(b - a)) {
                 return Tape::Fixed(proc_macro2::Literal::usize_unsuffixed((b - a) as usize));
             }
         }
-        if let Some(inner) = self.holds_rows(id, k) {
+        if let Some(copied) = self.copied(id, k) {
+            return Tape::Copies(copied);
+        }
+        if let Some((inner, j)) = self.holds_rows(id, k) {
             let range = &g.args(inner)[..2];
             let fixed = range
                 .iter()
                 .all(|&a| matches!(g.op(a), Op::Int(_)) || !g.within(g.node(a).region, body));
-            return Tape::Rows(fixed.then_some(inner));
+            return Tape::Rows((fixed && self.slot_row(inner, j)).then_some(inner));
         }
         match (unbounded, scalar, self.reused(k, projections)) {
             (true, ..) | (_, false, _) => Tape::Push,
@@ -465,11 +479,30 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    /// Is stacked value `o` a float, an integer or a boolean? (A tape of
+    /// integers or booleans has their type: an inner loop's tape stacked
+    /// again is not a scalar.)
+    fn scalar(&self, o: NodeId) -> bool {
+        matches!(self.f.graph.ty(o), Ty::Float(_) | Ty::Int | Ty::Bool) && !self.inner_tape(o)
+    }
+
+    /// Is `o` the tape of a loop (a projection of one of its stacked
+    /// outputs)?
+    fn inner_tape(&self, o: NodeId) -> bool {
+        let g = &self.f.graph;
+        match (g.op(o), g.args(o)) {
+            (Op::Proj(j), &[l]) => {
+                matches!(g.op(l), Op::Loop { .. }) && *j as usize + 2 >= g.args(l).len()
+            }
+            _ => false,
+        }
+    }
+
     /// Is output `k` of loop `id` the tape of a scalar of a bounded loop
     /// directly in `id`'s body, used by nothing else? Its tapes, one per
     /// iteration of `id`, are then rows of one buffer that the inner loop
     /// writes in place (a `Vec` per iteration would be an allocation each).
-    fn holds_rows(&self, id: NodeId, k: usize) -> Option<NodeId> {
+    fn holds_rows(&self, id: NodeId, k: usize) -> Option<(NodeId, usize)> {
         let g = &self.f.graph;
         let Op::Loop { body, .. } = *g.op(id) else {
             return None;
@@ -481,13 +514,57 @@ impl<'a> Emitter<'a> {
         let Op::Loop {
             body: inner_body,
             carried,
-            exit,
             ..
         } = *g.op(inner)
         else {
             return None;
         };
         let value = g.region(inner_body).outputs[*j as usize];
+        let rows = g.node(inner).region == body
+            && *j >= carried
+            && !g.ty(value).is_array()
+            && !self.inner_tape(value)
+            && self.only_stacked(o);
+        rows.then_some((inner, *j as usize))
+    }
+
+    /// Does bounded loop `id` write its stacked output `k`, a float, an
+    /// integer or a boolean, by position (else it pushes it)?
+    fn slot_row(&self, id: NodeId, k: usize) -> bool {
+        let g = &self.f.graph;
+        let Op::Loop { body, exit, .. } = *g.op(id) else {
+            return false;
+        };
+        !exit.is_some_and(|e| e.unbounded) && self.scalar(g.region(body).outputs[k])
+    }
+
+    /// The array whose copy is output `k` of loop `id`, if nothing else
+    /// reads the copy, it is a rank-1 array of floats, and nothing updates
+    /// the array after the copy is made (its last contents in an
+    /// iteration): the copy is then written straight into a row of the
+    /// tape as the iteration ends.
+    fn copied(&self, id: NodeId, k: usize) -> Option<NodeId> {
+        let g = &self.f.graph;
+        let Op::Loop { body, .. } = *g.op(id) else {
+            return None;
+        };
+        let o = g.region(body).outputs[k];
+        let (Op::Owned, &[value], Ty::Array(_, 1)) = (g.op(o), g.args(o), g.ty(o)) else {
+            return None;
+        };
+        let only_read = g.nodes.iter().enumerate().all(|(n, node)| {
+            !self.live[n]
+                || !node.args.contains(&value)
+                || matches!(node.op, Op::Len | Op::Owned)
+                || (node.op == Op::Index && !node.args[1..].contains(&value))
+        });
+        (only_read && self.only_stacked(o)).then_some(value)
+    }
+
+    /// Is `o` read by nothing but one region's outputs (a stacked output
+    /// of a loop)?
+    fn only_stacked(&self, o: NodeId) -> bool {
+        let g = &self.f.graph;
         let read = g
             .nodes
             .iter()
@@ -498,13 +575,7 @@ impl<'a> Emitter<'a> {
             .iter()
             .flat_map(|r| &r.outputs)
             .filter(|&&x| x == o);
-        let rows = g.node(inner).region == body
-            && *j >= carried
-            && !exit.is_some_and(|e| e.unbounded)
-            && matches!(g.ty(value), Ty::Float(_) | Ty::Int | Ty::Bool)
-            && !read
-            && yielded.count() == 1;
-        rows.then_some(inner)
+        !read && yielded.count() == 1
     }
 
     /// Can tape `k` of a loop be one buffer declared before the enclosing
@@ -669,6 +740,7 @@ impl<'a> Emitter<'a> {
                 Tape::Row(rows) => {
                     quote! { let #t = #private::tape_row(&mut #rows, #start, #end, #empty); }
                 }
+                Tape::PushRow(rows) => quote! { #rows.start_row(); },
                 Tape::Reused => {
                     // The buffer lives in the enclosing loop's frame; the
                     // tape is this iteration's slots of it.
@@ -677,6 +749,11 @@ impl<'a> Emitter<'a> {
                     quote! { let #t = #private::retape_slots(&mut #buf, #start, #end, #empty); }
                 }
                 Tape::Slots => quote! { let mut #t = #private::tape_slots(#start, #end, #empty); },
+                Tape::Copies(_) if self.reused(k, &projections) => {
+                    self.hoist(quote! { let mut #t = #private::TapeRows::default(); });
+                    quote! { #private::retape_rows(&mut #t, #start, #end); }
+                }
+                Tape::Copies(_) => quote! { let mut #t = #private::tape_rows(#start, #end); },
                 Tape::Rows(grid) => {
                     let range = grid.map(|inner| {
                         let a = self.f.graph.args(inner);
@@ -712,6 +789,10 @@ impl<'a> Emitter<'a> {
                 }
                 Tape::Push => quote! { let mut #t = #private::tape(#start, #end); },
             };
+            if let Tape::Copies(_) = kind {
+                // Written into the tape, never made on its own.
+                self.inline[outputs[k].0 as usize] = true;
+            }
             if let Tape::Rows(_) = kind {
                 let inner = outputs[k];
                 let Op::Proj(j) = *g.op(inner) else {
@@ -750,18 +831,24 @@ impl<'a> Emitter<'a> {
         } else if self.f.graph.op(args[0]) == &Op::Int(0) {
             index.clone()
         } else {
+            // (The start as the right operand of `-`: `i - (j + 1)`.)
+            let start = self.operand(args[0], Prec::Mul);
             quote!(#index - #start)
         };
-        let pushes =
-            tapes
-                .iter()
-                .zip(&outs[carried..])
-                .zip(&kinds)
-                .map(|((t, v), kind)| match kind {
-                    Tape::Rows(_) => quote!(),
-                    Tape::Push => quote! { #t.push(#v); },
-                    _ => quote! { #t[#position] = #v; },
-                });
+        let mut pushes = Vec::new();
+        for ((t, v), kind) in tapes.iter().zip(&outs[carried..]).zip(&kinds) {
+            pushes.push(match kind {
+                Tape::Rows(_) => quote!(),
+                Tape::Push => quote! { #t.push(#v); },
+                Tape::PushRow(rows) => quote! { #rows.push(#v); },
+                Tape::Copies(value) => {
+                    let value = self.operand(*value, Prec::If);
+                    let private = &self.private;
+                    quote! { #private::tape_copy(&mut #t, &#value); }
+                }
+                _ => quote! { #t[#position] = #v; },
+            });
+        }
         let (mut lhs, mut rhs) = (Vec::new(), Vec::new());
         for (var, out) in vars.iter().zip(&outs[..carried]) {
             if var.to_string() != out.to_string() {

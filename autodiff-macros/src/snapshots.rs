@@ -557,3 +557,34 @@ fn a_doubly_nested_loop_is_taped_by_row() {
     assert_eq!(grad.matches("retape_grid(").count(), 2, "{grad}");
     assert_eq!(grad.matches("tape_row(").count(), 2, "{grad}");
 }
+
+/// A scratch vector an iteration fills and then only reads is copied into
+/// a row of one tape as the iteration ends: the reversal reads it there
+/// instead of filling it again (GMM's centred point).
+#[test]
+fn a_scratch_vector_is_read_back_from_its_last_contents() {
+    let item = quote! {
+        fn centred(x: &[f64], mu: &[f64]) -> f64 {
+            let d = mu.len();
+            let mut xc = vec![0.0; d];
+            let mut total = 0.0;
+            for i in 0..x.len() {
+                for c in 0..3 {
+                    for j in 0..d {
+                        xc[j] = x[i] - mu[j] * c as f64;
+                    }
+                    let mut s = 0.0;
+                    for j in 0..d {
+                        s += xc[j] * xc[j];
+                    }
+                    total += s.sqrt();
+                }
+            }
+            total
+        }
+    };
+    let grad = companion(item, "centred_grad");
+    assert_eq!(grad.matches("tape_copy(").count(), 1, "{grad}");
+    // `xc[j] = ..` runs in the forward loop over the components only.
+    assert_eq!(grad.matches("mu[").count(), 2, "{grad}");
+}

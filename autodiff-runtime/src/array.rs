@@ -323,6 +323,19 @@ impl<T> Default for TapeGrid<T> {
 }
 
 impl<T> TapeRows<T> {
+    /// Starts a new last row, empty (for [`TapeRows::push`]).
+    #[inline]
+    pub fn start_row(&mut self) {
+        self.starts.push(self.data.len());
+    }
+
+    /// Appends `value` to the last row (for a loop that pushes its values
+    /// instead of writing slots: a type with no value to fill slots with).
+    #[inline]
+    pub fn push(&mut self, value: T) {
+        self.data.push(value);
+    }
+
     /// The number of rows.
     #[inline]
     pub fn len(&self) -> usize {
@@ -390,6 +403,25 @@ impl<T: Clone> RowTape<T> for TapeRows<T> {
         self.data.resize(at + n, empty);
         &mut self.data[at..at + n]
     }
+}
+
+/// A copy of `value` as a new last row of `rows` (what an array holds at
+/// the end of an iteration, kept for the reversal without a `Vec` per
+/// copy).
+#[inline]
+pub fn tape_copy<T: Clone, A: AsRef<[T]> + ?Sized>(rows: &mut TapeRows<T>, value: &A) {
+    let value = value.as_ref();
+    let at = rows.data.len();
+    if rows.data.capacity() - at < value.len() {
+        let to_come = rows
+            .starts
+            .capacity()
+            .saturating_sub(rows.starts.len())
+            .max(1);
+        rows.data.reserve(value.len().saturating_mul(to_come));
+    }
+    rows.starts.push(at);
+    rows.data.extend_from_slice(value);
 }
 
 /// [`TapeRows`] whose rows all have one length (an inner loop over a range
@@ -488,6 +520,30 @@ mod tests {
         assert!(rows.is_empty());
         assert_eq!(tape_row(&mut rows, 0, 2, 7.0), [7.0, 7.0]);
         assert_eq!(rows[0], [7.0, 7.0]);
+    }
+
+    #[test]
+    fn pushed_rows_end_where_the_next_starts() {
+        let mut rows = tape_rows(0, 3);
+        rows.start_row();
+        rows.push("a");
+        rows.push("b");
+        rows.start_row();
+        rows.start_row();
+        rows.push("c");
+        assert_eq!(rows[0], ["a", "b"]);
+        assert!(rows[1].is_empty());
+        assert_eq!(rows[2], ["c"]);
+    }
+
+    #[test]
+    fn tape_copies_are_rows() {
+        let mut rows = tape_rows(0, 2);
+        let v = vec![1.0_f64, 2.0];
+        tape_copy(&mut rows, &v);
+        tape_copy(&mut rows, &[3.0, 4.0, 5.0]);
+        assert_eq!(rows[0], [1.0, 2.0]);
+        assert_eq!(rows[1], [3.0, 4.0, 5.0]);
     }
 
     #[test]

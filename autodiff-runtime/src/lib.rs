@@ -44,9 +44,9 @@ pub use num_traits;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::array::{
-        filled, retape, retape_grid, retape_rows, retape_slots, tape, tape_grid, tape_row,
-        tape_rows, tape_slots, zeros_like, AddAssign, Owned, SumAll, TapeGrid, TapeRows, Zeros,
-        ZerosLike,
+        filled, retape, retape_grid, retape_rows, retape_slots, tape, tape_copy, tape_grid,
+        tape_row, tape_rows, tape_slots, zeros_like, AddAssign, Owned, SumAll, TapeGrid, TapeRows,
+        Zeros, ZerosLike,
     };
     pub use crate::fill::{ArrayFill, Fill, FillLike, VecFill};
     pub use crate::generated::{

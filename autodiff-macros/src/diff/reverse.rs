@@ -867,7 +867,12 @@ impl<'a> Reverse<'a> {
                     } else if let Some((fill, len)) = fresh_stand_in(src, id, n) {
                         // Overwritten before it is read in every
                         // iteration: a fresh array of its length stands in
-                        // (the forward loop need not run for it).
+                        // (the forward loop need not run for it). What the
+                        // iteration leaves in it is read from a copy the
+                        // forward loop keeps.
+                        if let Some(snap) = self.last_contents(&tp, k) {
+                            presets.push(snap);
+                        }
                         let (fill, len) = (self.primal(fill), self.primal(len));
                         let outer = self.g.region(rb).parent.unwrap_or(ROOT);
                         self.g.add(outer, Op::FillVec, vec![fill, len], node.ty)
@@ -1103,9 +1108,11 @@ impl<'a> Reverse<'a> {
 
     /// The tape read of source node `n` (of loop body `body`) at the
     /// iteration being reversed: from `L1`'s forward copy when `t.stacked`
-    /// allows (floats), else from the loop's own forward copy.
+    /// allows (values that are not arrays), else from the loop's own
+    /// forward copy.
     fn taped(&mut self, t: &Taping, n: NodeId) -> NodeId {
-        if let Some(st) = t.stacked.filter(|_| self.src.ty(n).float().is_some()) {
+        let scalar = !self.src.ty(n).is_array();
+        if let Some(st) = t.stacked.filter(|_| scalar) {
             if let Some(v) = self.value_in(st.c, st.l2, t.body, n) {
                 if let Some(read) = self.stacked_read(st, v, t.rb, t.pos) {
                     return read;
@@ -1116,6 +1123,38 @@ impl<'a> Reverse<'a> {
             Some(v) => self.tape_read(t.c, t.dst_loop, t.loop_region, v, t.rb, t.pos),
             None => t.pos,
         }
+    }
+
+    /// A scratch vector's contents at the end of each iteration (carried
+    /// value `k`, a region argument from 1, of the loop being reversed),
+    /// copied by the forward loop into one row of a tape per iteration:
+    /// `(final version, its row)`. Only a rank-1 array of floats that the
+    /// body writes and then reads only by element or length (the row is a
+    /// slice): reading its last contents back, the reversal need not
+    /// compute it again (GMM's centred point and its product with the
+    /// Cholesky factor, read by the reversal of every inner loop).
+    fn last_contents(&mut self, t: &Taping, k: u32) -> Option<(NodeId, NodeId)> {
+        let src = self.src;
+        let last = *src.region(t.body).outputs.get(k as usize - 1)?;
+        let node = src.node(last);
+        let (Ty::Array(_, 1), true) = (node.ty, node.region == t.body) else {
+            return None;
+        };
+        if matches!(node.op, Op::RegionArg(..)) || !read_only_after(src, last) {
+            return None;
+        }
+        let forward = self.ctxs[t.c].map[last.0 as usize];
+        let Op::Loop { body, .. } = *self.g.op(t.dst_loop) else {
+            return None;
+        };
+        if (forward.0 as usize) >= self.g.nodes.len() || self.g.node(forward).region != body {
+            return None;
+        }
+        let copy = self.g.add(body, Op::Owned, vec![forward], node.ty);
+        Some((
+            last,
+            self.tape_read(t.c, t.dst_loop, t.loop_region, copy, t.rb, t.pos),
+        ))
     }
 
     /// The value of source node `n` of loop body `body` in the copy
@@ -1160,6 +1199,23 @@ struct Taping {
     pos: NodeId,
     /// Tapes stacked in the enclosing loop's forward copy, where they can be.
     stacked: Option<Stacked>,
+}
+
+/// Is array `a` only read after it is made: by element, for its length,
+/// or yielded by its own region (as a loop body's carried value)?
+fn read_only_after(src: &Graph, a: NodeId) -> bool {
+    let region = src.node(a).region;
+    let read = src.nodes.iter().all(|n| {
+        !n.args.contains(&a)
+            || (n.op == Op::Index && n.args[0] == a && !n.args[1..].contains(&a))
+            || n.op == Op::Len
+    });
+    let yielded = src
+        .regions
+        .iter()
+        .enumerate()
+        .all(|(r, reg)| r == region.0 as usize || !reg.outputs.contains(&a));
+    read && yielded
 }
 
 /// Does the reversal of loop body `body` tape a copy of carried array `k`
