@@ -165,15 +165,16 @@ enum Tape {
     /// A fixed array on the stack (scalars, a literal trip count), written
     /// by position.
     Fixed(proc_macro2::Literal),
-    /// A `Vec` of one slot per iteration, written by position: the whole
-    /// tape, this iteration's slots of a buffer the enclosing loop reuses,
-    /// or a row of the enclosing loop's `Rows` tape.
+    /// One slot per iteration, written by position: a `Vec` of its own ...
     Slots,
+    /// ... this iteration's slots of a buffer the enclosing loop reuses ...
     Reused,
+    /// ... or a new row of the enclosing loop's `Rows` tape (given).
     Row(TokenStream),
     /// The tapes of an inner loop's output, one row per iteration, in one
-    /// buffer: the inner loop writes them (it is `Row`). A grid when the
-    /// inner loop's range (given) is the same at every iteration.
+    /// buffer the inner loop writes (it is `Row` or `PushRow`): a grid
+    /// when the inner loop (given) has slots over a range that is the same
+    /// at every iteration.
     Rows(Option<NodeId>),
     /// Pushed to the enclosing loop's `Rows` tape, after this loop starts
     /// a row there (values that have no slot to fill: of an unbounded
@@ -183,8 +184,10 @@ enum Tape {
     /// iteration, one row each, in one buffer: the copy (the given value's
     /// operand) is not made on its own.
     Copies(NodeId),
-    /// A `Vec` pushed to.
+    /// A `Vec` pushed to, with room for the trip count.
     Push,
+    /// A `Vec` pushed to (an unbounded loop's).
+    Grow,
 }
 
 impl<'a> Emitter<'a> {
@@ -439,6 +442,79 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    /// The declaration of tape `t` (output `k`, the stacked value `out`) of
+    /// a loop over `start..end`, stored as `kind` says: in the loop's own
+    /// frame, or in the enclosing loop's (hoisted), then emptied here.
+    fn tape_decl(
+        &mut self,
+        t: &TokenStream,
+        kind: &Tape,
+        (k, out): (usize, NodeId),
+        (start, end): (&TokenStream, &TokenStream),
+        projections: &[(usize, NodeId)],
+    ) -> TokenStream {
+        // Filled with zeros of the element type (a generic `T: Float`
+        // has no `Default`), or the type's default.
+        let empty = match self.f.graph.ty(out) {
+            Ty::Float(f) => float_const(self.cx, 0.0, f),
+            _ => quote!(::core::default::Default::default()),
+        };
+        let private = self.private.clone();
+        match kind {
+            Tape::Fixed(n) => quote! { let mut #t = [#empty; #n]; },
+            Tape::Row(rows) => {
+                quote! { let #t = #private::tape_row(&mut #rows, #start, #end, #empty); }
+            }
+            Tape::PushRow(rows) => quote! { #rows.start_row(); },
+            Tape::Reused => {
+                // The buffer lives in the enclosing loop's frame; the
+                // tape is this iteration's slots of it.
+                let buf = self.fresh();
+                self.hoist(quote! { let mut #buf = ::std::vec::Vec::new(); });
+                quote! { let #t = #private::retape_slots(&mut #buf, #start, #end, #empty); }
+            }
+            Tape::Slots => quote! { let mut #t = #private::tape_slots(#start, #end, #empty); },
+            Tape::Copies(_) | Tape::Rows(_) => {
+                let grid = match kind {
+                    Tape::Rows(grid) => *grid,
+                    _ => None,
+                };
+                let range = grid.map(|inner| {
+                    let a = self.f.graph.args(inner);
+                    (self.operand(a[0], Prec::If), self.operand(a[1], Prec::If))
+                });
+                let hoist = self.reused(k, projections);
+                let (new, decl) = match range {
+                    Some((from, to)) if hoist => (
+                        quote!(#private::TapeGrid::default()),
+                        quote! { #private::retape_grid(&mut #t, #start, #end, #from, #to); },
+                    ),
+                    Some((from, to)) => (
+                        quote!(#private::tape_grid(#start, #end, #from, #to)),
+                        quote!(),
+                    ),
+                    None if hoist => (
+                        quote!(#private::TapeRows::default()),
+                        quote! { #private::retape_rows(&mut #t, #start, #end); },
+                    ),
+                    None => (quote!(#private::tape_rows(#start, #end)), quote!()),
+                };
+                if hoist {
+                    self.hoist(quote! { let mut #t = #new; });
+                    decl
+                } else {
+                    quote! { let mut #t = #new; #decl }
+                }
+            }
+            Tape::Grow => quote! { let mut #t = ::std::vec::Vec::new(); },
+            Tape::Push if self.reused(k, projections) => {
+                self.hoist(quote! { let mut #t = ::std::vec::Vec::new(); });
+                quote! { #private::retape(&mut #t, #start, #end); }
+            }
+            Tape::Push => quote! { let mut #t = #private::tape(#start, #end); },
+        }
+    }
+
     /// How loop `id` stores its output `k` (a stacked value): see [`Tape`].
     fn tape_kind(&self, id: NodeId, k: usize, projections: &[(usize, NodeId)]) -> Tape {
         let g = &self.f.graph;
@@ -473,7 +549,8 @@ impl<'a> Emitter<'a> {
             return Tape::Rows((fixed && self.slot_row(inner, j)).then_some(inner));
         }
         match (unbounded, scalar, self.reused(k, projections)) {
-            (true, ..) | (_, false, _) => Tape::Push,
+            (true, ..) => Tape::Grow,
+            (_, false, _) => Tape::Push,
             (_, true, true) => Tape::Reused,
             (_, true, false) => Tape::Slots,
         }
@@ -498,10 +575,11 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// Is output `k` of loop `id` the tape of a scalar of a bounded loop
-    /// directly in `id`'s body, used by nothing else? Its tapes, one per
-    /// iteration of `id`, are then rows of one buffer that the inner loop
-    /// writes in place (a `Vec` per iteration would be an allocation each).
+    /// Is output `k` of loop `id` the tape of a value that is not an array,
+    /// of a loop directly in `id`'s body (given, with the output), used by
+    /// nothing else? Its tapes, one per iteration of `id`, are then rows
+    /// of one buffer that the inner loop writes in place or pushes to (a
+    /// `Vec` per iteration would be an allocation each).
     fn holds_rows(&self, id: NodeId, k: usize) -> Option<(NodeId, usize)> {
         let g = &self.f.graph;
         let Op::Loop { body, .. } = *g.op(id) else {
@@ -722,83 +800,19 @@ impl<'a> Emitter<'a> {
             vars.push(var);
         }
         let projections = self.projections(id);
-        let unbounded = exit.is_some_and(|e| e.unbounded);
         let mut tapes = Vec::new();
         let mut kinds = Vec::new();
         for (k, &out) in outputs.iter().enumerate().skip(carried) {
             let t = self.fresh().into_token_stream();
             let kind = self.tape_kind(id, k, &projections);
-            // Filled with zeros of the element type (a generic `T: Float`
-            // has no `Default`), or the type's default.
-            let empty = match g.ty(out) {
-                Ty::Float(f) => float_const(self.cx, 0.0, f),
-                _ => quote!(::core::default::Default::default()),
-            };
-            let private = self.private.clone();
-            let decl = match &kind {
-                Tape::Fixed(n) => quote! { let mut #t = [#empty; #n]; },
-                Tape::Row(rows) => {
-                    quote! { let #t = #private::tape_row(&mut #rows, #start, #end, #empty); }
-                }
-                Tape::PushRow(rows) => quote! { #rows.start_row(); },
-                Tape::Reused => {
-                    // The buffer lives in the enclosing loop's frame; the
-                    // tape is this iteration's slots of it.
-                    let buf = self.fresh();
-                    self.hoist(quote! { let mut #buf = ::std::vec::Vec::new(); });
-                    quote! { let #t = #private::retape_slots(&mut #buf, #start, #end, #empty); }
-                }
-                Tape::Slots => quote! { let mut #t = #private::tape_slots(#start, #end, #empty); },
-                Tape::Copies(_) if self.reused(k, &projections) => {
-                    self.hoist(quote! { let mut #t = #private::TapeRows::default(); });
-                    quote! { #private::retape_rows(&mut #t, #start, #end); }
-                }
-                Tape::Copies(_) => quote! { let mut #t = #private::tape_rows(#start, #end); },
-                Tape::Rows(grid) => {
-                    let range = grid.map(|inner| {
-                        let a = self.f.graph.args(inner);
-                        (self.operand(a[0], Prec::If), self.operand(a[1], Prec::If))
-                    });
-                    let hoist = self.reused(k, &projections);
-                    let (new, decl) = match range {
-                        Some((from, to)) if hoist => (
-                            quote!(#private::TapeGrid::default()),
-                            quote! { #private::retape_grid(&mut #t, #start, #end, #from, #to); },
-                        ),
-                        Some((from, to)) => (
-                            quote!(#private::tape_grid(#start, #end, #from, #to)),
-                            quote!(),
-                        ),
-                        None if hoist => (
-                            quote!(#private::TapeRows::default()),
-                            quote! { #private::retape_rows(&mut #t, #start, #end); },
-                        ),
-                        None => (quote!(#private::tape_rows(#start, #end)), quote!()),
-                    };
-                    if hoist {
-                        self.hoist(quote! { let mut #t = #new; });
-                        decl
-                    } else {
-                        quote! { let mut #t = #new; #decl }
-                    }
-                }
-                Tape::Push if unbounded => quote! { let mut #t = ::std::vec::Vec::new(); },
-                Tape::Push if self.reused(k, &projections) => {
-                    self.hoist(quote! { let mut #t = ::std::vec::Vec::new(); });
-                    quote! { #private::retape(&mut #t, #start, #end); }
-                }
-                Tape::Push => quote! { let mut #t = #private::tape(#start, #end); },
-            };
+            let decl = self.tape_decl(&t, &kind, (k, out), (&start, &end), &projections);
             if let Tape::Copies(_) = kind {
                 // Written into the tape, never made on its own.
                 self.inline[outputs[k].0 as usize] = true;
             }
-            if let Tape::Rows(_) = kind {
-                let inner = outputs[k];
-                let Op::Proj(j) = *g.op(inner) else {
-                    continue;
-                };
-                self.rows.insert((g.args(inner)[0], j as usize), t.clone());
+            if let (Tape::Rows(_), &Op::Proj(j)) = (&kind, g.op(outputs[k])) {
+                self.rows
+                    .insert((g.args(outputs[k])[0], j as usize), t.clone());
             }
             pre.push(decl);
             tapes.push(t);
@@ -839,7 +853,7 @@ impl<'a> Emitter<'a> {
         for ((t, v), kind) in tapes.iter().zip(&outs[carried..]).zip(&kinds) {
             pushes.push(match kind {
                 Tape::Rows(_) => quote!(),
-                Tape::Push => quote! { #t.push(#v); },
+                Tape::Push | Tape::Grow => quote! { #t.push(#v); },
                 Tape::PushRow(rows) => quote! { #rows.push(#v); },
                 Tape::Copies(value) => {
                     let value = self.operand(*value, Prec::If);

@@ -120,6 +120,9 @@ struct Reverse<'a> {
     /// `(new loop, value in its body)` -> the `Proj` stacking that value
     /// per iteration, in the loop's region (see [`Reverse::stack`]).
     stacks: HashMap<(NodeId, NodeId), NodeId>,
+    /// An array's last version in a forward loop body -> its copy as the
+    /// iteration ends (see [`Reverse::last_contents`]).
+    copies: HashMap<NodeId, NodeId>,
     /// Source nodes an adjoint may flow to (see [`super::activity`]).
     active: Vec<bool>,
 }
@@ -908,8 +911,10 @@ impl<'a> Reverse<'a> {
                                 .add(rb, Op::IntBin(IntOp::Mul), vec![pos, step_node], Ty::Int);
                         let op = if step < 0 { IntOp::Sub } else { IntOp::Add };
                         self.g.add(rb, Op::IntBin(op), vec![init, offset], Ty::Int)
+                    } else if let Some(v) = self.taped(&tp, n) {
+                        v
                     } else {
-                        self.taped(&tp, n)
+                        continue;
                     };
                     presets.push((n, v));
                 }
@@ -927,7 +932,7 @@ impl<'a> Reverse<'a> {
                 && node.ty.float().is_some()
                 && copied
             {
-                presets.push((n, self.taped(&tp, n)));
+                presets.extend(self.taped(&tp, n).map(|v| (n, v)));
             }
             // An element of an array the loop may write is read back from a
             // tape of the values read, not from the array (which holds
@@ -946,7 +951,7 @@ impl<'a> Reverse<'a> {
                 && !in_inner_loop(src, node.region, body)
                 && copied
             {
-                presets.push((n, self.taped(&tp, n)));
+                presets.extend(self.taped(&tp, n).map(|v| (n, v)));
             }
             // Outer values the body reads: as operands, or yielded as they
             // are by a region in the body.
@@ -1110,19 +1115,17 @@ impl<'a> Reverse<'a> {
     /// iteration being reversed: from `L1`'s forward copy when `t.stacked`
     /// allows (values that are not arrays), else from the loop's own
     /// forward copy.
-    fn taped(&mut self, t: &Taping, n: NodeId) -> NodeId {
+    fn taped(&mut self, t: &Taping, n: NodeId) -> Option<NodeId> {
         let scalar = !self.src.ty(n).is_array();
         if let Some(st) = t.stacked.filter(|_| scalar) {
             if let Some(v) = self.value_in(st.c, st.l2, t.body, n) {
                 if let Some(read) = self.stacked_read(st, v, t.rb, t.pos) {
-                    return read;
+                    return Some(read);
                 }
             }
         }
-        match self.value_in(t.c, t.dst_loop, t.body, n) {
-            Some(v) => self.tape_read(t.c, t.dst_loop, t.loop_region, v, t.rb, t.pos),
-            None => t.pos,
-        }
+        let v = self.value_in(t.c, t.dst_loop, t.body, n)?;
+        Some(self.tape_read(t.c, t.dst_loop, t.loop_region, v, t.rb, t.pos))
     }
 
     /// A scratch vector's contents at the end of each iteration (carried
@@ -1150,7 +1153,15 @@ impl<'a> Reverse<'a> {
         if (forward.0 as usize) >= self.g.nodes.len() || self.g.node(forward).region != body {
             return None;
         }
-        let copy = self.g.add(body, Op::Owned, vec![forward], node.ty);
+        // (One copy, however often the reversal is built.)
+        let copy = match self.copies.get(&forward) {
+            Some(&copy) => copy,
+            None => {
+                let copy = self.g.add(body, Op::Owned, vec![forward], node.ty);
+                self.copies.insert(forward, copy);
+                copy
+            }
+        };
         Some((
             last,
             self.tape_read(t.c, t.dst_loop, t.loop_region, copy, t.rb, t.pos),
@@ -1508,6 +1519,7 @@ pub fn vjp(
         projs,
         tapes: HashMap::new(),
         stacks: HashMap::new(),
+        copies: HashMap::new(),
         active,
     };
     let mut outputs: Vec<NodeId> = f
