@@ -588,3 +588,28 @@ fn a_scratch_vector_is_read_back_from_its_last_contents() {
     // `xc[j] = ..` runs in the forward loop over the components only.
     assert_eq!(grad.matches("mu[").count(), 2, "{grad}");
 }
+
+/// What the reversal of an inner loop adds into an element the loop does
+/// not move along (`x_bar[i]` in a loop over `j`) is summed in a float
+/// and added once after the loop, if it ran; the element `x_bar[j]` the
+/// loop moves along is still added to in place.
+#[test]
+fn an_element_an_inner_loop_keeps_adding_into_is_summed_in_a_float() {
+    let item = quote! {
+        fn pairs(x: &[f64], m: &[[f64; 2]]) -> f64 {
+            let n = x.len();
+            let mut e = 0.0;
+            for i in 0..n {
+                for j in (i + 1)..n {
+                    e += (x[i] * x[j]).sin() + m[i][1] * x[j];
+                }
+            }
+            e
+        }
+    };
+    let grad = companion(item, "pairs_grad");
+    // Two floats, one per array, each added once after the inner loop.
+    assert_eq!(grad.matches("= 0.0_f64;").count(), 2, "{grad}");
+    assert_eq!(grad.matches("if t").count(), 2, "{grad}");
+    assert_eq!(grad.matches("] += ").count(), 3, "{grad}");
+}

@@ -1,4 +1,4 @@
-//! Two loop shapes of issue 13, each `_grad` against a hand-written
+//! Three loop shapes of issue 13, each `_grad` against a hand-written
 //! gradient, num-dual and the objective, timed in one criterion group:
 //!
 //! - `chebyquad/8`: the Chebyquad function of Moré, Garbow and Hillstrom
@@ -10,6 +10,11 @@
 //!   the numerically stable way, `m.max(0.0) + (-m.abs()).exp().ln_1p()`,
 //!   and beside it (`generated-helper`) the same loss through
 //!   `autodiff::softplus`. The target is `_grad` / hand ≤ 1.2.
+//! - `pairwise/200`: a pair potential over 200 points, `Σ_{i<j} ln(1 +
+//!   (x_i - x_j)²)`: the reversal of the inner loop adds into `x_bar[i]` at
+//!   every `j` (summed in a float by the sums pass, as by hand). num-dual
+//!   needs a pass per coordinate here (200 objectives): it is checked, not
+//!   timed.
 //!
 //! Before timing, `main` checks every variant against the generated
 //! gradient (1e-10 relative).
@@ -27,7 +32,7 @@ mod hand;
 
 use autodiff::differentiate;
 use criterion::Criterion;
-use num_dual::{gradient, DualNum, DualSVec64};
+use num_dual::{gradient, Dual64, DualNum, DualSVec64};
 
 /// Coordinates of Chebyquad.
 const CHEBY_N: usize = 8;
@@ -139,6 +144,82 @@ fn chebyquad_grad_dual(x: &[f64]) -> Vec<f64> {
         x.into(),
     );
     g.as_slice().to_vec()
+}
+
+// ---------------------------------------------------------------------------
+// A pair potential.
+// ---------------------------------------------------------------------------
+
+/// Points of the pair potential.
+const PAIRS_N: usize = 200;
+
+#[differentiate]
+fn pairwise(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut e = 0.0;
+    for i in 0..n {
+        for j in (i + 1)..n {
+            let d = x[i] - x[j];
+            e += (d * d + 1.0).ln();
+        }
+    }
+    e
+}
+
+/// By hand: each pair's slope added to both points, the first's summed
+/// in a register.
+#[inline(never)]
+fn pairwise_grad_hand(x: &[f64]) -> Vec<f64> {
+    let n = x.len();
+    let mut g = vec![0.0; n];
+    for i in 0..n {
+        let mut gi = 0.0;
+        for j in (i + 1)..n {
+            let d = x[i] - x[j];
+            let s = 2.0 * d / (d * d + 1.0);
+            gi += s;
+            g[j] -= s;
+        }
+        g[i] += gi;
+    }
+    g
+}
+
+/// num-dual, one coordinate per pass.
+fn pairwise_grad_dual(x: &[f64]) -> Vec<f64> {
+    (0..x.len())
+        .map(|k| {
+            let v: Vec<Dual64> = x
+                .iter()
+                .enumerate()
+                .map(|(i, &xi)| {
+                    if i == k {
+                        Dual64::from(xi).derivative()
+                    } else {
+                        Dual64::from(xi)
+                    }
+                })
+                .collect();
+            let mut e = Dual64::from(0.0);
+            for i in 0..v.len() {
+                for j in (i + 1)..v.len() {
+                    let d = v[i] - v[j];
+                    e += (d * d + 1.0).ln();
+                }
+            }
+            e.eps
+        })
+        .collect()
+}
+
+#[inline(never)]
+fn pairwise_grad_gen(x: &[f64]) -> Vec<f64> {
+    pairwise_grad(x)
+}
+
+#[inline(never)]
+fn pairwise_objective(x: &[f64]) -> f64 {
+    pairwise(x)
 }
 
 #[inline(never)]
@@ -260,6 +341,11 @@ fn check_agreement() {
         close(&what, &g, &logreg_grad_hand(&w, &x, &y), "hand");
         close(&what, &g, &logreg_grad_dual(&w, &x, &y), "num-dual");
         close(&what, &g, &logreg_helper_grad_gen(&w, &x, &y), "helper");
+        let x = point(PAIRS_N, seed, 2.0);
+        let what = format!("pairwise seed={seed}");
+        let g = pairwise_grad_gen(&x);
+        close(&what, &g, &pairwise_grad_hand(&x), "hand");
+        close(&what, &g, &pairwise_grad_dual(&x), "num-dual");
     }
 }
 
@@ -296,6 +382,15 @@ fn main() {
         g.bench_function("objective", |b| {
             b.iter(|| logreg_objective(bb(w), bb(x), bb(y)))
         });
+        g.finish();
+    }
+    {
+        let mut g = c.benchmark_group(format!("pairwise/{PAIRS_N}"));
+        let x = point(PAIRS_N, 7, 2.0);
+        let x = x.as_slice();
+        g.bench_function("generated", |b| b.iter(|| pairwise_grad_gen(black_box(x))));
+        g.bench_function("hand", |b| b.iter(|| pairwise_grad_hand(black_box(x))));
+        g.bench_function("objective", |b| b.iter(|| pairwise_objective(black_box(x))));
         g.finish();
     }
     c.final_summary();

@@ -13,6 +13,7 @@ mod copy;
 mod fuse;
 pub mod gather;
 mod rules;
+mod sums;
 
 use std::collections::HashMap;
 
@@ -37,7 +38,8 @@ pub fn simplify(f: &Function) -> Function {
 
 /// The program as the emitter gets it: simplified, its adjoint stencil
 /// loops gathered ([`gather`]), its accumulating reversals fused with their
-/// forward loops ([`fuse`]), and simplified again after each.
+/// forward loops ([`fuse`]), the elements its loops add into at one index
+/// summed in floats ([`sums`]), and simplified again after each.
 ///
 /// The pass runs last, on each companion's own program: the transforms
 /// (`jvp` over `vjp` for `_hvp`) never see a gathered loop, and the
@@ -49,7 +51,11 @@ pub fn finish(f: &Function) -> Function {
         Some(g) => simplify(&g),
         None => s,
     };
-    match fuse::fuse(&s) {
+    let s = match fuse::fuse(&s) {
+        Some(g) => simplify(&g),
+        None => s,
+    };
+    match sums::sums(&s) {
         Some(g) => simplify(&g),
         None => s,
     }

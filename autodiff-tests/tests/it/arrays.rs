@@ -1189,3 +1189,98 @@ fn row_loss_generic<T: autodiff::Float>(w: &[T], decay: T, x: &[T], y: &[T]) -> 
     }
     s
 }
+
+// ---- sums in registers: what an inner loop adds into one element ----
+//
+// The reversal of `x[i]` read in a loop over `j` adds into `x_bar[i]` at
+// every `j`; the sums pass adds into a float instead, and into the element
+// once after the loop, if it ran. Here: alone in its array (`m`'s rank-2
+// element), beside updates at the moving index (`x_bar[j]`), with inner
+// loops that run no iteration (`j > i` at the last `i`), a reversed inner
+// range, and a generic function in `f32` and `f64`.
+
+#[differentiate]
+fn pair_energy(x: &[f64], m: &[[f64; 2]]) -> f64 {
+    let n = x.len();
+    let mut e = 0.0;
+    for i in 0..n {
+        for j in (i + 1)..n {
+            e += (x[i] * x[j]).sin() + m[i][1] * x[j];
+        }
+        for j in (0..i).rev() {
+            e += (x[i] - x[j]).powi(2) * m[j][0];
+        }
+    }
+    e
+}
+
+fn pair_energy_ref<D: DualNum<f64> + Copy>(x: &[D], m: &[[D; 2]]) -> D {
+    let n = x.len();
+    let mut e = D::from(0.0);
+    for i in 0..n {
+        for j in (i + 1)..n {
+            e += (x[i] * x[j]).sin() + m[i][1] * x[j];
+        }
+        for j in (0..i).rev() {
+            e += (x[i] - x[j]).powi(2) * m[j][0];
+        }
+    }
+    e
+}
+
+#[differentiate]
+fn pair_generic<T: autodiff::Float>(x: &[T]) -> T {
+    let mut e = T::zero();
+    for i in 0..x.len() {
+        for j in 0..x.len() {
+            e = e + (x[i] * x[j]).cos() * x[i];
+        }
+    }
+    e
+}
+
+#[test]
+fn sums_of_an_element_an_inner_loop_keeps_adding_into() {
+    let x = [0.3, -0.8, 1.1, 0.5];
+    let m = [[0.2, -0.4], [0.7, 0.1], [-0.3, 0.9], [0.6, -0.5]];
+    let flat: Vec<f64> = x.iter().chain(m.iter().flatten()).copied().collect();
+    let want = dual_grad(
+        |v: &[Dual64]| {
+            let m: Vec<[Dual64; 2]> = v[4..].chunks(2).map(|c| [c[0], c[1]]).collect();
+            pair_energy_ref(&v[..4], &m)
+        },
+        &flat,
+    );
+    let (gx, gm) = pair_energy_grad(&x, &m);
+    let got: Vec<f64> = gx.iter().chain(gm.iter().flatten()).copied().collect();
+    for (g, w) in got.iter().zip(&want) {
+        assert!(
+            (g - w).abs() <= 1e-12 * (1.0 + w.abs()),
+            "{got:?} vs {want:?}"
+        );
+    }
+    let want = dual_grad(
+        |v: &[Dual64]| {
+            let mut e = Dual64::from(0.0);
+            for i in 0..4 {
+                for j in 0..4 {
+                    e += (v[i] * v[j]).cos() * v[i];
+                }
+            }
+            e
+        },
+        &x,
+    );
+    let got = pair_generic_grad(&x);
+    let got32 = pair_generic_grad(&x.map(|v| v as f32));
+    for ((g, g32), w) in got.iter().zip(&got32).zip(&want) {
+        assert!(
+            (g - w).abs() <= 1e-12 * (1.0 + w.abs()),
+            "{got:?} vs {want:?}"
+        );
+        assert!(
+            (f64::from(*g32) - w).abs() <= 1e-5 * (1.0 + w.abs()),
+            "{got32:?}"
+        );
+    }
+}
