@@ -47,6 +47,23 @@ struct Summed {
 /// `f` with every qualifying accumulation summed in a float, or `None`
 /// if none qualifies.
 pub fn sums(f: &Function) -> Option<Function> {
+    // (Most programs have no loop that adds into an array: no copy then.)
+    let adds = |r: RegionId| {
+        f.graph
+            .region(r)
+            .nodes
+            .iter()
+            .any(|&n| *f.graph.op(n) == Op::AddAt)
+    };
+    let candidate = f.graph.nodes.iter().any(|n| match n.op {
+        Op::Loop {
+            body, exit: None, ..
+        } => adds(body),
+        _ => false,
+    });
+    if !candidate {
+        return None;
+    }
     let c = Copier::new(f);
     let src = &f.graph;
     let users = src.users();
