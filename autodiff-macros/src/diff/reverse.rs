@@ -1010,20 +1010,31 @@ impl<'a> Reverse<'a> {
         pos: NodeId,
     ) -> NodeId {
         let ty = self.g.ty(value);
-        let tape = match self.tapes.get(&(dst_loop, value)) {
-            Some(&t) => t,
-            None => {
-                let Some(proj) = self.stack(dst_loop, value) else {
-                    return pos;
-                };
-                let base = self.ctxs[c].base;
-                let tape_ty = self.g.ty(proj);
-                let t = self.export(c, proj, loop_region, tape_ty, base);
-                self.tapes.insert((dst_loop, value), t);
-                t
-            }
+        let Some(tape) = self.tape(c, dst_loop, loop_region, value) else {
+            return pos;
         };
         self.g.add(rb, Op::Index, vec![tape, pos], ty)
+    }
+
+    /// The tape of `value` (a node of the forward loop `dst_loop`'s body,
+    /// the loop in source region `loop_region` of context `c`), usable in
+    /// the context's base region.
+    fn tape(
+        &mut self,
+        c: usize,
+        dst_loop: NodeId,
+        loop_region: RegionId,
+        value: NodeId,
+    ) -> Option<NodeId> {
+        if let Some(&t) = self.tapes.get(&(dst_loop, value)) {
+            return Some(t);
+        }
+        let proj = self.stack(dst_loop, value)?;
+        let base = self.ctxs[c].base;
+        let tape_ty = self.g.ty(proj);
+        let t = self.export(c, proj, loop_region, tape_ty, base);
+        self.tapes.insert((dst_loop, value), t);
+        Some(t)
     }
 
     /// The values `value` (a node of new loop `dst_loop`'s body) takes,
@@ -1097,17 +1108,7 @@ impl<'a> Reverse<'a> {
     ) -> Option<NodeId> {
         let ty = self.g.ty(value);
         let rows = self.stack(st.l2, value)?;
-        let tape = match self.tapes.get(&(st.l1, rows)) {
-            Some(&t) => t,
-            None => {
-                let stacked = self.stack(st.l1, rows)?;
-                let base = self.ctxs[st.c].base;
-                let tape_ty = self.g.ty(stacked);
-                let t = self.export(st.c, stacked, st.l1_region, tape_ty, base);
-                self.tapes.insert((st.l1, rows), t);
-                t
-            }
-        };
+        let tape = self.tape(st.c, st.l1, st.l1_region, rows)?;
         Some(self.g.add(rb, Op::Index, vec![tape, st.pos1, pos], ty))
     }
 
