@@ -7,7 +7,9 @@
 //! except the stability rewrites, which trade a value for a more accurate
 //! one: `ln(1 + x) -> ln_1p(x)`, `exp(x) - 1 -> exp_m1(x)`,
 //! `ln(1 + exp(x)) -> softplus(x)`. There is no reassociation and no
-//! `x * 0 -> 0` on a runtime `x`.
+//! `x * 0 -> 0` on a runtime `x`. The loop passes [`finish`] runs after
+//! the rules ([`fuse`], [`sums`]) do reorder the terms of a sum, as a
+//! gradient written by hand does; each says how under "Rounding".
 
 mod copy;
 mod fuse;
