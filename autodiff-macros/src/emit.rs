@@ -155,7 +155,7 @@ struct Emitter<'a> {
     /// reused by every iteration instead of allocated in each).
     hoisted: Vec<Vec<TokenStream>>,
     /// `(inner loop, output)` -> the tape of the loop around it whose
-    /// rows hold that output's tape (see [`Emitter::row_of`]).
+    /// rows hold that output's tape (see [`Emitter::holds_rows`]).
     rows: HashMap<(NodeId, usize), TokenStream>,
 }
 
