@@ -1132,9 +1132,12 @@ fn slot_tapes_of_every_element_type_and_loop_shape() {
 // Tapes stacked by row: a loop nested two deep in a reversed loop is
 // reversed from rows taped by the middle loop's forward copy. Rows of one
 // length (a grid) under a reversed middle loop; rows whose length changes
-// with the middle index, of an inner loop that breaks; an unbounded inner
-// loop; an inner loop in a branch of the middle loop (read from its own
-// copy); and a generic function in `f32` and `f64`.
+// with the middle index, of an inner loop that breaks, or that starts at
+// `j + 1` (its slots written at `i - (j + 1)`); an unbounded inner loop;
+// an inner loop in a branch of the middle loop (read from its own copy);
+// and a generic function in `f32` and `f64` whose scratch vector is read
+// back from its last contents. (GMM's shape, with an untyped counter
+// pushed by row, is `arrays::scratch_rows`.)
 // ---------------------------------------------------------------------------
 
 #[differentiate]
@@ -1158,6 +1161,11 @@ fn stacked_tapes(w: &[f64], x: &[f64]) -> f64 {
                 }
             }
             total += acc * x[t];
+        }
+        for j in 0..b {
+            for i in (j + 1)..b {
+                total += (h[i] * w[j]).sin() * 0.1;
+            }
         }
         for j in 0..2 {
             let mut v = h[j];
@@ -1201,6 +1209,11 @@ fn stacked_tapes_ref<D: DualNum<f64> + Copy>(w: &[D], x: &[D]) -> D {
             }
             total += acc * x[t];
         }
+        for j in 0..b {
+            for i in (j + 1)..b {
+                total += (h[i] * w[j]).sin() * 0.1;
+            }
+        }
         for j in 0..2 {
             let mut v = h[j];
             for _ in 0..j + 2 {
@@ -1221,78 +1234,22 @@ fn stacked_tapes_ref<D: DualNum<f64> + Copy>(w: &[D], x: &[D]) -> D {
     total
 }
 
-/// Points per row in [`scratch_rows`] (a constant of a type the macro
-/// does not see: its triangle counter `li` is of such a type too).
-const DIM: usize = 3;
-
-// GMM's shape: two scratch vectors every component overwrites, read by the
-// reversal of every inner loop from the copies the forward loop keeps of
-// their last contents; a packed-triangle counter of an untracked type,
-// pushed by row; an inner range starting at `a + 1`.
-#[differentiate]
-fn scratch_rows(mu: &[f64], l: &[f64], x: &[f64]) -> f64 {
-    let d = DIM;
-    let k = mu.len() / d;
-    let n = x.len() / d;
-    let mut xc = vec![0.0; d];
-    let mut qxc = vec![0.0; d];
-    let mut total = 0.0;
-    for i in 0..n {
-        for c in 0..k {
-            for j in 0..d {
-                xc[j] = x[i * d + j] - mu[c * d + j];
-            }
-            for j in 0..d {
-                qxc[j] = xc[j].tanh();
-            }
-            let mut li = c * d * (d - 1) / 2;
-            for a in 0..d {
-                for b in (a + 1)..d {
-                    qxc[b] += l[li] * xc[a].sin();
-                    li += 1;
-                }
-            }
-            let mut sq = 0.0;
-            for j in 0..d {
-                sq += qxc[j] * qxc[j] * xc[j];
-            }
-            total += (sq * 0.1).exp();
-        }
-    }
-    total
-}
-
-fn scratch_rows_ref<D: DualNum<f64> + Copy>(mu: &[D], l: &[D], x: &[D]) -> D {
-    let d = DIM;
-    let (k, n) = (mu.len() / d, x.len() / d);
-    let mut total = D::from(0.0);
-    for i in 0..n {
-        for c in 0..k {
-            let xc: Vec<D> = (0..d).map(|j| x[i * d + j] - mu[c * d + j]).collect();
-            let mut qxc: Vec<D> = xc.iter().map(|v| v.tanh()).collect();
-            let mut li = c * d * (d - 1) / 2;
-            for a in 0..d {
-                for b in (a + 1)..d {
-                    qxc[b] += l[li] * xc[a].sin();
-                    li += 1;
-                }
-            }
-            let sq = (0..d).fold(D::from(0.0), |s, j| s + qxc[j] * qxc[j] * xc[j]);
-            total += (sq * 0.1).exp();
-        }
-    }
-    total
-}
-
 #[differentiate]
 fn stacked_generic<T: autodiff::Float>(w: &[T], x: &[T]) -> T {
     let mut h = vec![T::zero(); w.len()];
+    let mut tmp = vec![T::zero(); w.len()];
     let mut total = T::zero();
     for t in 0..x.len() {
         for _ in 0..2 {
             for i in 0..w.len() {
                 h[i] = (h[i] * w[i] + x[t]).tanh();
             }
+        }
+        for i in 0..w.len() {
+            tmp[i] = h[i] * h[i];
+        }
+        for i in 0..w.len() {
+            total = total + tmp[i] * x[t];
         }
         total = total + h[0];
     }
@@ -1314,19 +1271,6 @@ fn tapes_stacked_by_row_in_every_loop_shape() {
         let got: Vec<f64> = gw.iter().chain(&gx).copied().collect();
         assert_close(&got, &want, 1e-12, "stacked_tapes");
     }
-    let (mu, l) = (
-        [0.1, -0.4, 0.7, 0.3, 0.2, -0.6],
-        [0.5, -0.3, 0.8, -0.2, 0.4, 0.9],
-    );
-    let x = [0.9, -0.1, 0.4, -0.5, 0.6, 0.2, 0.3, 0.8, -0.7];
-    let all: Vec<f64> = mu.iter().chain(&l).chain(&x).copied().collect();
-    let want = dual_grad(
-        |v: &[Dual64]| scratch_rows_ref(&v[..6], &v[6..12], &v[12..]),
-        &all,
-    );
-    let (gm, gl, gx) = scratch_rows_grad(&mu, &l, &x);
-    let got: Vec<f64> = gm.iter().chain(&gl).chain(&gx).copied().collect();
-    assert_close(&got, &want, 1e-12, "scratch_rows");
     let (w, x) = ([0.4_f64, -0.3, 0.8], [0.5_f64, -0.2]);
     let mut all = w.to_vec();
     all.extend(x);
@@ -1339,6 +1283,9 @@ fn tapes_stacked_by_row_in_every_loop_shape() {
                     for i in 0..3 {
                         h[i] = (h[i] * v[i] + v[t]).tanh();
                     }
+                }
+                for i in 0..3 {
+                    total += h[i] * h[i] * v[t];
                 }
                 total += h[0];
             }
