@@ -335,18 +335,6 @@ impl<T> TapeRows<T> {
     pub fn push(&mut self, value: T) {
         self.data.push(value);
     }
-
-    /// The number of rows.
-    #[inline]
-    pub fn len(&self) -> usize {
-        self.starts.len()
-    }
-
-    /// Whether there are no rows.
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.starts.is_empty()
-    }
 }
 
 /// An empty [`TapeRows`] for an outer loop over `start..end`: room for
@@ -512,12 +500,12 @@ mod tests {
         last[1] = 6.0;
         // Room for the rows to come was made at the first.
         assert!(rows.data.capacity() >= 9);
-        assert_eq!(rows.len(), 3);
+        assert_eq!(rows.starts.len(), 3);
         assert_eq!(rows[0], [0.0, 0.0, 1.0]);
         assert!(rows[1].is_empty());
         assert_eq!(rows[2], [5.0, 6.0]);
         retape_rows(&mut rows, 0, 1);
-        assert!(rows.is_empty());
+        assert!(rows.starts.is_empty() && rows.data.is_empty());
         assert_eq!(tape_row(&mut rows, 0, 2, 7.0), [7.0, 7.0]);
         assert_eq!(rows[0], [7.0, 7.0]);
     }

@@ -40,8 +40,6 @@ struct Summed {
     index: Vec<NodeId>,
     /// The element's type.
     ty: Ty,
-    /// The updates the float takes over.
-    updates: Vec<NodeId>,
 }
 
 /// `f` with every qualifying accumulation summed in a float, or `None`
@@ -68,6 +66,7 @@ pub fn sums(f: &Function) -> Option<Function> {
     let src = &f.graph;
     let users = src.users();
     let mut plans: HashMap<NodeId, Vec<Summed>> = HashMap::new();
+    let mut updates = HashMap::new();
     for (i, node) in src.nodes.iter().enumerate() {
         let Op::Loop {
             body,
@@ -81,25 +80,19 @@ pub fn sums(f: &Function) -> Option<Function> {
         if !c.live[i] {
             continue;
         }
-        let summed: Vec<Summed> = (0..carried)
-            .filter_map(|k| summed(src, &c.live, &users, body, k))
-            .collect();
-        if !summed.is_empty() {
-            plans.insert(NodeId(i as u32), summed);
+        let l = NodeId(i as u32);
+        for k in 0..carried {
+            let Some((s, taken)) = summed(src, &c.live, &users, body, k) else {
+                continue;
+            };
+            let plan = plans.entry(l).or_default();
+            updates.extend(taken.into_iter().map(|u| (u, (l, plan.len()))));
+            plan.push(s);
         }
     }
     if plans.is_empty() {
         return None;
     }
-    let updates = plans
-        .iter()
-        .flat_map(|(&l, summed)| {
-            summed
-                .iter()
-                .enumerate()
-                .flat_map(move |(p, s)| s.updates.iter().map(move |&u| (u, (l, p))))
-        })
-        .collect();
     let mut p = Sums {
         c,
         plans,
@@ -110,14 +103,15 @@ pub fn sums(f: &Function) -> Option<Function> {
     Some(p.c.finish(f))
 }
 
-/// Carried value `k` of loop body `body`, if it qualifies.
+/// Carried value `k` of loop body `body`, if it qualifies, and the
+/// updates its float takes over.
 fn summed(
     src: &Graph,
     live: &[bool],
     users: &[Vec<NodeId>],
     body: RegionId,
     k: u32,
-) -> Option<Summed> {
+) -> Option<(Summed, Vec<NodeId>)> {
     let arg = src.region_arg(body, k + 1)?;
     let ty = Ty::Float(src.ty(arg).elem()?);
     let out = *src.region(body).outputs.get(k as usize)?;
@@ -159,12 +153,8 @@ fn summed(
         })
     });
     let index = index?.to_vec();
-    (yielded && read_by(out).is_empty() && !updates.is_empty()).then_some(Summed {
-        slot: k,
-        index,
-        ty,
-        updates,
-    })
+    let summed = Summed { slot: k, index, ty };
+    (yielded && read_by(out).is_empty() && !updates.is_empty()).then_some((summed, updates))
 }
 
 struct Sums<'a> {
