@@ -613,3 +613,32 @@ fn an_element_an_inner_loop_keeps_adding_into_is_summed_in_a_float() {
     assert_eq!(grad.matches("if t").count(), 2, "{grad}");
     assert_eq!(grad.matches("] += ").count(), 3, "{grad}");
 }
+
+/// A vector filled once before a loop and filled whole again in each of
+/// its iterations is a scratch vector too (its length is the one it was
+/// made with): no copy as each iteration starts, one row of its last
+/// contents as it ends.
+#[test]
+fn a_vector_filled_before_the_loop_is_scratch_in_it() {
+    let item = quote! {
+        fn refill(input: &[f64], pos: f64) -> f64 {
+            let mut v = vec![0.0; input.len()];
+            for t in 0..input.len() {
+                v[t] = pos + t as f64;
+            }
+            let mut y = 0.75;
+            for _ in 0..3 {
+                for s in 0..input.len() {
+                    v[s] = y + input[s] * 0.1;
+                }
+                for s in 0..input.len() {
+                    y += v[s] * v[s] * 0.5;
+                }
+            }
+            y
+        }
+    };
+    let grad = companion(item, "refill_grad");
+    assert_eq!(grad.matches("Owned::owned").count(), 0, "{grad}");
+    assert_eq!(grad.matches("tape_copy(").count(), 1, "{grad}");
+}

@@ -1420,7 +1420,9 @@ fn array_len(src: &Graph, a: NodeId) -> Option<NodeId> {
     array_root(src, a).map(|root| src.args(root)[1])
 }
 
-/// The `vec![v; n]` array `a` is, directly or carried by enclosing loops.
+/// The `vec![v; n]` array `a` is, directly, carried by enclosing loops,
+/// or written element by element since (by earlier loops, `let mut v =
+/// vec![0.0; n]; for i in 0..n { v[i] = ..; }`): the length it has.
 fn array_root(src: &Graph, a: NodeId) -> Option<NodeId> {
     match *src.op(a) {
         Op::FillVec => Some(a),
@@ -1431,6 +1433,19 @@ fn array_root(src: &Graph, a: NodeId) -> Option<NodeId> {
                 .iter()
                 .position(|n| matches!(n.op, Op::Loop { body, .. } if body == r))?;
             array_root(src, src.args(NodeId(outer as u32))[1 + k as usize])
+        }
+        Op::Store | Op::AddAt => array_root(src, src.args(a)[0]),
+        Op::Proj(k) => {
+            // Carried out of an earlier loop that only writes elements.
+            let l = src.args(a)[0];
+            let Op::Loop { body, carried, .. } = *src.op(l) else {
+                return None;
+            };
+            let out = *src.region(body).outputs.get(k as usize)?;
+            let arg = src.region_arg(body, k + 1)?;
+            (k < carried && array_root(src, out) == array_root(src, arg))
+                .then(|| array_root(src, src.args(l)[2 + k as usize]))
+                .flatten()
         }
         _ => None,
     }

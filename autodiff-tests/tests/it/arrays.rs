@@ -1284,3 +1284,53 @@ fn sums_of_an_element_an_inner_loop_keeps_adding_into() {
         );
     }
 }
+
+/// A vector filled before the loop, then filled whole again and read in
+/// each iteration: reverse mode reads each iteration's contents back from
+/// a copy kept as the iteration ends.
+#[differentiate]
+fn refilled(input: &[f64], pos: f64) -> f64 {
+    let mut v = vec![0.0; input.len()];
+    for t in 0..input.len() {
+        v[t] = pos + t as f64;
+    }
+    let mut y = 0.75;
+    for k in 0..3 {
+        for s in 0..input.len() {
+            v[s] = (y * input[s]).sin() + k as f64;
+        }
+        for s in 0..input.len() {
+            y += v[s] * v[s] * 0.1;
+        }
+    }
+    y + v[0] * pos
+}
+
+#[test]
+fn a_vector_refilled_in_every_iteration() {
+    let (input, pos) = ([0.3, -0.6, 0.9], 0.4);
+    let want = dual_grad(
+        |p: &[Dual64]| {
+            let mut v = vec![Dual64::from(0.0); 3];
+            let mut y = Dual64::from(0.75);
+            for k in 0..3 {
+                for s in 0..3 {
+                    v[s] = (y * p[s]).sin() + k as f64;
+                }
+                for s in 0..3 {
+                    y += v[s] * v[s] * 0.1;
+                }
+            }
+            y + v[0] * p[3]
+        },
+        &[input[0], input[1], input[2], pos],
+    );
+    let (gi, gp) = refilled_grad(&input, pos);
+    let got: Vec<f64> = gi.iter().copied().chain([gp]).collect();
+    for (g, w) in got.iter().zip(&want) {
+        assert!(
+            (g - w).abs() <= 1e-12 * (1.0 + w.abs()),
+            "{got:?} vs {want:?}"
+        );
+    }
+}
