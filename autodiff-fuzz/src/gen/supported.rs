@@ -163,6 +163,8 @@ struct Var {
     dirty: bool,
     /// Written at least once (for `let mut`).
     mutated: bool,
+    /// For a local `vec!`, the length it was made with, as written.
+    made_len: Option<String>,
 }
 
 struct Scope {
@@ -347,6 +349,7 @@ impl<'r> Gen<'r> {
             used: false,
             dirty: false,
             mutated: false,
+            made_len: None,
         });
     }
 
@@ -1548,6 +1551,9 @@ impl<'r> Gen<'r> {
     fn loop_body(&mut self, at_c: (usize, usize)) {
         let n = self.rng.range(0, 2);
         self.scopes.push(Scope { vars: vec![] });
+        if self.rng.chance(0.3) {
+            self.refill_scratch(at_c);
+        }
         for _ in 0..n {
             if self.budget == 0 {
                 break;
@@ -1557,6 +1563,101 @@ impl<'r> Gen<'r> {
         }
         self.update(at_c, 2);
         self.close_scope(Some(at_c));
+    }
+
+    /// `for i in 0..lt { name[i] = ..; }`: every element of array `name`
+    /// written, each from an expression of `i`.
+    /// With `fresh`, no element is computed from the array itself (it is
+    /// then overwritten whole before it is read).
+    fn fill_loop(&mut self, name: &str, len: &Len, lt: &str, fresh: bool) {
+        let mut i = self.idx_name();
+        if i == name {
+            i = format!("{name}_i");
+        }
+        let saved = std::mem::take(&mut self.lines);
+        let indent0 = self.indent;
+        self.indent = 1;
+        self.scopes.push(Scope { vars: vec![] });
+        self.bind(
+            &i,
+            Ty::Idx {
+                len: Some(len.clone()),
+                lo: 0,
+                hi: 0,
+            },
+            false,
+        );
+        let mut e = self.scalar(2);
+        let reads = |e: &E| {
+            ["[", ".", ")"]
+                .iter()
+                .any(|c| e.show().contains(&format!("{name}{c}")))
+        };
+        for _ in 0..4 {
+            if !(fresh && reads(&e)) {
+                break;
+            }
+            e = self.scalar(2);
+        }
+        if fresh && reads(&e) {
+            e = self.lit_str("0.5");
+        }
+        // The element must depend on `i` (else clippy sees a fill).
+        let iv = E::atom(self.read((self.scopes.len() - 1, 0)));
+        let ie = match self.mode {
+            Mode::Concrete => E::Raw(format!("{} as {}", iv.show(), self.elem.ty()), Prec::Cast),
+            _ => E::atom(format!("T::from({}).unwrap()", iv.show())),
+        };
+        let rhs = E::bin(e, "+", E::bin(ie, "*", self.lit_str("0.1")));
+        self.emit(format!("{name}[{}] = {};", iv.show(), rhs.show()));
+        self.close_scope(None);
+        let body = std::mem::replace(&mut self.lines, saved);
+        self.indent = indent0;
+        self.emit(format!("for {} in 0..{lt} {{", iv.show()));
+        let pad = "    ".repeat(indent0);
+        for l in body {
+            self.lines.push(format!("{pad}{l}"));
+        }
+        self.emit("}");
+    }
+
+    /// At the start of a loop body, a `vec!` array of an enclosing scope
+    /// filled whole again, then read into the loop's carrier: GMM's
+    /// scratch vector, which reverse mode reads back from a copy of its
+    /// last contents (`tape_copy`).
+    fn refill_scratch(&mut self, at_c: (usize, usize)) {
+        let vecs = self.find(|v| v.mutable && v.made_len.is_some());
+        if vecs.is_empty() {
+            return;
+        }
+        let at = *self.rng.pick(&vecs);
+        // Over the length it was made with: overwritten whole.
+        let Some(lt) = self.var(at).made_len.clone() else {
+            return;
+        };
+        let name = self.var(at).name.clone();
+        self.fill_loop(&name, &Len::Slice, &lt, true);
+        self.write(at);
+        let mut i = self.idx_name();
+        if i == name || i == self.var(at_c).name {
+            i = format!("{name}_i");
+        }
+        let half = self.lit_str("0.5");
+        let arr = self.read(at);
+        let c = self.read(at_c);
+        // (A square: the reversal reads the element.)
+        let elem = E::atom(format!("{arr}[{i}]"));
+        let term = E::bin(E::bin(elem.clone(), "*", elem), "*", half);
+        self.emit(format!("for {i} in 0..{lt} {{"));
+        if self.assign_ops {
+            self.emit(format!("    {c} += {};", term.show()));
+        } else {
+            let rhs = E::bin(E::atom(c.clone()), "+", term);
+            self.emit(format!("    {c} = {};", rhs.show()));
+        }
+        self.emit("}");
+        self.write(at_c);
+        self.bit("scratch_refills");
     }
 
     /// `let mut y = [0.0; N]` (or `vec![0.0; x.len()]`) written element by
@@ -1582,45 +1683,13 @@ impl<'r> Gen<'r> {
             _ => format!("[{z}; {lt}]"),
         };
         self.emit(format!("let mut {name} = {init};"));
-        let mut i = self.idx_name();
-        if i == name {
-            i = format!("{name}_i");
-        }
-        let saved = std::mem::take(&mut self.lines);
-        let indent0 = self.indent;
-        self.indent = 1;
-        self.scopes.push(Scope { vars: vec![] });
-        self.bind(
-            &i,
-            Ty::Idx {
-                len: Some(len.clone()),
-                lo: 0,
-                hi: 0,
-            },
-            false,
-        );
-        let e = self.scalar(2);
-        // The element must depend on `i` (else clippy sees a fill).
-        let iv = E::atom(self.read((self.scopes.len() - 1, 0)));
-        let ie = match self.mode {
-            Mode::Concrete => E::Raw(format!("{} as {}", iv.show(), self.elem.ty()), Prec::Cast),
-            _ => E::atom(format!("T::from({}).unwrap()", iv.show())),
-        };
-        let rhs = E::bin(e, "+", E::bin(ie, "*", self.lit_str("0.1")));
-        self.emit(format!("{name}[{}] = {};", iv.show(), rhs.show()));
-        self.close_scope(None);
-        let body = std::mem::replace(&mut self.lines, saved);
-        self.indent = indent0;
-        self.emit(format!("for {} in 0..{lt} {{", iv.show()));
-        let pad = "    ".repeat(indent0);
-        for l in body {
-            self.lines.push(format!("{pad}{l}"));
-        }
-        self.emit("}");
+        self.fill_loop(&name, &len, &lt, false);
+        let made = matches!(len, Len::Slice).then(|| lt.clone());
         self.bind(&name, Ty::Arr { len, is_ref: false }, true);
         let top = self.scopes.len() - 1;
         let last = self.scopes[top].vars.len() - 1;
         self.scopes[top].vars[last].mutated = true;
+        self.scopes[top].vars[last].made_len = made;
         self.bit("local_arrays");
     }
 
@@ -2453,6 +2522,7 @@ pub fn generate(rng: &mut Rng) -> Case {
     }
     let mut class = String::from("ok");
     for b in [
+        "scratch_refills",
         "long",
         "call",
         "helpers",
