@@ -1311,7 +1311,7 @@ fn a_vector_refilled_in_every_iteration() {
     let (input, pos) = ([0.3, -0.6, 0.9], 0.4);
     let want = dual_grad(
         |p: &[Dual64]| {
-            let mut v = vec![Dual64::from(0.0); 3];
+            let mut v = [Dual64::from(0.0); 3];
             let mut y = Dual64::from(0.75);
             for k in 0..3 {
                 for s in 0..3 {
