@@ -109,6 +109,41 @@ fn shift_and_sum<T: Float>(x: &[T]) -> (T, T) {
     (m, sum)
 }
 
+/// Up to how many elements [`each_softmax`] keeps the exponentials on the
+/// stack rather than computing them twice.
+const KEPT: usize = 16;
+
+/// Calls `f(i, w)` with each softmax weight `w = exp(x[i] - m) / sum` of
+/// `x` in order (the values [`shift_and_sum`] describes). Each exponential
+/// is computed once for up to [`KEPT`] elements (a logsumexp over a few
+/// mixture components, per data point), twice beyond that; the weights
+/// are the same either way, bit for bit.
+#[inline]
+fn each_softmax<T: Float>(x: &[T], mut f: impl FnMut(usize, T)) {
+    if x.len() <= KEPT {
+        let mut m = T::neg_infinity();
+        for &v in x {
+            if v > m {
+                m = v;
+            }
+        }
+        let mut e = [T::zero(); KEPT];
+        let mut sum = T::zero();
+        for (ei, &v) in e.iter_mut().zip(x) {
+            *ei = (v - m).exp();
+            sum = sum + *ei;
+        }
+        for (i, &ei) in e[..x.len()].iter().enumerate() {
+            f(i, ei / sum);
+        }
+    } else {
+        let (m, sum) = shift_and_sum(x);
+        for (i, &v) in x.iter().enumerate() {
+            f(i, (v - m).exp() / sum);
+        }
+    }
+}
+
 /// Panics with `"{name}: {what} must have the same number of rows ({a} and
 /// {b})"` unless `a == b`.
 #[inline]
@@ -278,10 +313,7 @@ pub fn logsumexp_dot<T: Float, X: AsRef<[T]> + ?Sized, D: AsRef<[T]> + ?Sized>(
     if !lse.is_finite() {
         return s;
     }
-    let (m, sum) = shift_and_sum(x);
-    for (&xi, &xd) in x.iter().zip(xdot) {
-        s = s + (xi - m).exp() / sum * xd;
-    }
+    each_softmax(x, |i, w| s = s + w * xdot[i]);
     s
 }
 
@@ -751,10 +783,7 @@ pub fn acc_logsumexp_bar<T: Float, A: AsMut<[T]> + ?Sized, X: AsRef<[T]> + ?Size
     if !lse.is_finite() {
         return;
     }
-    let (m, sum) = shift_and_sum(x);
-    for (a, &xi) in acc.iter_mut().zip(x) {
-        *a = *a + ybar * ((xi - m).exp() / sum);
-    }
+    each_softmax(x, |i, w| acc[i] = acc[i] + ybar * w);
 }
 
 // ---------------------------------------------------------------------
@@ -975,12 +1004,7 @@ pub fn acc_logsumexp_bar_dot<
     if !lse.is_finite() {
         return;
     }
-    let (m, sum) = shift_and_sum(x);
     let mut d = T::zero();
-    for (&xi, &xd) in x.iter().zip(xdot) {
-        d = d + (xi - m).exp() / sum * xd;
-    }
-    for ((a, &xi), &xd) in acc.iter_mut().zip(x).zip(xdot) {
-        *a = *a + ybar * ((xi - m).exp() / sum) * (xd - d);
-    }
+    each_softmax(x, |i, w| d = d + w * xdot[i]);
+    each_softmax(x, |i, w| acc[i] = acc[i] + ybar * w * (xdot[i] - d));
 }

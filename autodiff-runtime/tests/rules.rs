@@ -703,6 +703,31 @@ fn logsumexp_rules_hold_at_large_inputs() {
     );
 }
 
+/// The logsumexp rules' softmax weights are `exp(x[i] - max) / sum`, bit
+/// for bit, whether the exponentials are kept (up to 16 elements) or
+/// computed again (beyond).
+#[test]
+fn logsumexp_weights_are_the_max_shifted_softmax_at_every_length() {
+    let mut rng = Lcg::new(11);
+    for n in [1, 2, 5, 15, 16, 17, 40] {
+        let x: Vec<f64> = rng.vec(n).iter().map(|v| 30.0 * v).collect();
+        let xdot = rng.vec(n);
+        let ybar = rng.moderate();
+        let m = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let sum = x.iter().fold(0.0, |s, v| s + (v - m).exp());
+        let w: Vec<f64> = x.iter().map(|v| (v - m).exp() / sum).collect();
+        let lse = r::logsumexp(&x);
+        let bar = from_zero(n, |acc| r::acc_logsumexp_bar(acc, ybar, &x, lse));
+        let want: Vec<f64> = w.iter().map(|wi| 0.0 + ybar * wi).collect();
+        same_all(&bar, &want);
+        let d = w.iter().zip(&xdot).fold(0.0, |s, (wi, xd)| s + wi * xd);
+        same(r::logsumexp_dot(&x, lse, &xdot), d);
+        let bar_dot = from_zero(n, |acc| r::acc_logsumexp_bar_dot(acc, ybar, &x, lse, &xdot));
+        let want: Vec<f64> = (0..n).map(|i| 0.0 + ybar * w[i] * (xdot[i] - d)).collect();
+        same_all(&bar_dot, &want);
+    }
+}
+
 #[test]
 fn softmax_family_rules_match_finite_differences() {
     let mut rng = Lcg::new(6);
