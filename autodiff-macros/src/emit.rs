@@ -617,10 +617,12 @@ impl<'a> Emitter<'a> {
     }
 
     /// The array whose copy is output `k` of loop `id`, if nothing else
-    /// reads the copy, it is a rank-1 array of floats, and nothing updates
+    /// reads the copy, it is a rank-1 `Vec` of floats, and nothing updates
     /// the array after the copy is made (its last contents in an
     /// iteration): the copy is then written straight into a row of the
-    /// tape as the iteration ends.
+    /// tape as the iteration ends. (A fixed-size array's copy is pushed
+    /// whole, no allocation either: its rows keep their length in their
+    /// type.)
     fn copied(&self, id: NodeId, k: usize) -> Option<NodeId> {
         let g = &self.f.graph;
         let Op::Loop { body, .. } = *g.op(id) else {
@@ -636,7 +638,10 @@ impl<'a> Emitter<'a> {
                 || matches!(node.op, Op::Len | Op::Owned)
                 || (node.op == Op::Index && !node.args[1..].contains(&value))
         });
-        (only_read && self.only_stacked(o)).then_some(value)
+        let fixed = g
+            .array_root(value)
+            .is_some_and(|root| matches!(g.op(root), Op::FillFixed(_)));
+        (only_read && !fixed && self.only_stacked(o)).then_some(value)
     }
 
     /// Is `o` read by nothing but one region's outputs (a stacked output

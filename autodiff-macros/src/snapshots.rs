@@ -589,6 +589,63 @@ fn a_scratch_vector_is_read_back_from_its_last_contents() {
     assert_eq!(grad.matches("mu[").count(), 2, "{grad}");
 }
 
+/// A fixed-size scratch array (`[0.0; N]`, `N` a literal or a constant the
+/// loops run to) is treated as a scratch `vec!` is: made fresh in the
+/// reversal, and read back from its last contents, never copied as each
+/// iteration starts. Its copy, pushed whole, keeps its length in its type.
+#[test]
+fn a_fixed_size_scratch_array_is_read_back_from_its_last_contents() {
+    let literal = quote! {
+        fn centred(x: &[f64], mu: &[f64; 3]) -> f64 {
+            let mut xc = [0.0; 3];
+            let mut total = 0.0;
+            for i in 0..x.len() {
+                for c in 0..2 {
+                    for j in 0..3 {
+                        xc[j] = x[i] - mu[j] * c as f64;
+                    }
+                    let mut s = 0.0;
+                    for j in 0..3 {
+                        s += xc[j] * xc[j];
+                    }
+                    total += s.sqrt();
+                }
+            }
+            total
+        }
+    };
+    let constant = quote! {
+        fn centred(x: &[f64], mu: &[f64]) -> f64 {
+            let d = D;
+            let mut xc = [0.0; D];
+            let mut total = 0.0;
+            for i in 0..x.len() {
+                for c in 0..2 {
+                    for j in 0..d {
+                        xc[j] = x[i] - mu[j] * c as f64;
+                    }
+                    let mut s = 0.0;
+                    for j in 0..d {
+                        s += xc[j] * xc[j];
+                    }
+                    total += s.sqrt();
+                }
+            }
+            total
+        }
+    };
+    for item in [literal, constant] {
+        let grad = companion(item, "centred_grad");
+        assert_eq!(grad.matches("tape_copy(").count(), 0, "{grad}");
+        assert_eq!(grad.matches("Owned::owned").count(), 1, "{grad}");
+        assert_eq!(grad.matches("mu[").count(), 2, "{grad}");
+        // The copy is made after the loop that reads the array, and pushed.
+        let copy = grad.find("Owned::owned").unwrap_or(0);
+        assert!(grad[..copy].contains("t9 = t9 + t11 * t11"), "{grad}");
+        assert!(grad[copy..].contains(".push("), "{grad}");
+    }
+}
+
 /// What the reversal of an inner loop adds into an element the loop does
 /// not move along (`x_bar[i]` in a loop over `j`) is summed in a float
 /// and added once after the loop, if it ran; the element `x_bar[j]` the

@@ -11,6 +11,7 @@ use super::rules::{self, Partial};
 use super::{accumulate, apply, Seed};
 use crate::ir::{Function, Graph, Kernel, NodeId, Op, Param, RegionId, Ty, ROOT};
 use crate::ir::{IntOp, IntTy};
+use quote::ToTokens;
 
 /// An adjoint, possibly valid only when a condition has a given value
 /// (and zero otherwise). Keeping the gate symbolic instead of multiplying
@@ -867,18 +868,18 @@ impl<'a> Reverse<'a> {
                         let copy = self.g.add_first(dst_body, Op::Owned, vec![value], node.ty);
                         let snap = self.tape_read(c, dst_loop, loop_region, copy, rb, pos);
                         self.g.add(rb, Op::Owned, vec![snap], node.ty)
-                    } else if let Some((fill, len)) = fresh_stand_in(src, id, n) {
+                    } else if let Some(root) = fresh_stand_in(src, id, n) {
                         // Overwritten before it is read in every
-                        // iteration: a fresh array of its length stands in
-                        // (the forward loop need not run for it). What the
-                        // iteration leaves in it is read from a copy the
-                        // forward loop keeps.
+                        // iteration: a fresh array made as it was made
+                        // stands in (the forward loop need not run for
+                        // it). What the iteration leaves in it is read from
+                        // a copy the forward loop keeps.
                         if let Some(snap) = self.last_contents(&tp, k) {
                             presets.push(snap);
                         }
-                        let (fill, len) = (self.primal(fill), self.primal(len));
+                        let args = src.args(root).iter().map(|&a| self.primal(a)).collect();
                         let outer = self.g.region(rb).parent.unwrap_or(ROOT);
-                        self.g.add(outer, Op::FillVec, vec![fill, len], node.ty)
+                        self.g.add(outer, src.op(root).clone(), args, node.ty)
                     } else if node.ty.is_array() {
                         // A carried array is updated in place, so it cannot
                         // be taped; its reads are (below). A copy of its
@@ -1374,16 +1375,16 @@ fn dead_on_entry(src: &Graph, users: &[Vec<NodeId>], id: NodeId, arg: NodeId) ->
     after.is_none() && carried_on && dead_on_entry(src, users, l, inner)
 }
 
-/// The fill value and length of a fresh array that can stand in for array
+/// The `vec![v; n]` or `[v; N]` that, made again, can stand in for array
 /// `arg` (a region argument of loop `id`'s body) in the loop's
 /// recomputation: `arg` is overwritten before it is read in every
-/// iteration, and starts from a `vec![v; n]`.
-fn fresh_stand_in(src: &Graph, id: NodeId, arg: NodeId) -> Option<(NodeId, NodeId)> {
+/// iteration, and starts from that array.
+fn fresh_stand_in(src: &Graph, id: NodeId, arg: NodeId) -> Option<NodeId> {
     let Op::RegionArg(_, k) = *src.op(arg) else {
         return None;
     };
-    let init = array_root(src, src.args(id)[1 + k as usize])?;
-    dead_on_entry(src, &src.users(), id, arg).then(|| (src.args(init)[0], src.args(init)[1]))
+    let root = src.array_root(src.args(id)[1 + k as usize])?;
+    dead_on_entry(src, &src.users(), id, arg).then_some(root)
 }
 
 /// Does loop `l`, carrying array `inner` (a region argument of its body)
@@ -1394,11 +1395,9 @@ fn overwrites(src: &Graph, users: &[Vec<NodeId>], l: NodeId, inner: NodeId, init
         return false;
     };
     let a = src.args(l);
-    let Some(len) = array_len(src, init) else {
-        return false;
-    };
-    let same_len =
-        a[1] == len || matches!((src.op(a[1]), src.op(len)), (Op::Int(x), Op::Int(y)) if x == y);
+    let same_len = src
+        .array_root(init)
+        .is_some_and(|root| made_with_len(src, root, a[1]));
     let (Op::Int(0), true, Some(i)) = (src.op(a[0]), same_len, src.region_arg(lb, 0)) else {
         return false;
     };
@@ -1414,40 +1413,19 @@ fn overwrites(src: &Graph, users: &[Vec<NodeId>], l: NodeId, inner: NodeId, init
         && src.region(lb).outputs.get(j as usize - 1) == Some(&store)
 }
 
-/// The length array `a` was made with, if it is a fresh `vec![v; n]`
-/// (directly, or carried by enclosing loops from one): its `n`.
-fn array_len(src: &Graph, a: NodeId) -> Option<NodeId> {
-    array_root(src, a).map(|root| src.args(root)[1])
-}
-
-/// The `vec![v; n]` array `a` is, directly, carried by enclosing loops,
-/// or written element by element since (by earlier loops, `let mut v =
-/// vec![0.0; n]; for i in 0..n { v[i] = ..; }`): the length it has.
-fn array_root(src: &Graph, a: NodeId) -> Option<NodeId> {
-    match *src.op(a) {
-        Op::FillVec => Some(a),
-        Op::RegionArg(r, k) if k > 0 => {
-            // Carried by an enclosing loop: the array it starts from.
-            let outer = src
-                .nodes
-                .iter()
-                .position(|n| matches!(n.op, Op::Loop { body, .. } if body == r))?;
-            array_root(src, src.args(NodeId(outer as u32))[1 + k as usize])
+/// Was `root` (a `vec![v; n]` or `[v; N]`) made with length `len`: `n`
+/// itself, or the same integer literal, or for `[v; N]` a binding of the
+/// same constant tokens (`let d = D;` then `[0.0; D]`)?
+fn made_with_len(src: &Graph, root: NodeId, len: NodeId) -> bool {
+    let tokens = |k: u32| src.opaques[k as usize].expr.to_token_stream().to_string();
+    match (src.op(root), src.op(len)) {
+        (Op::FillVec, _) => {
+            let n = src.args(root)[1];
+            n == len || matches!((src.op(n), src.op(len)), (Op::Int(x), Op::Int(y)) if x == y)
         }
-        Op::Store | Op::AddAt => array_root(src, src.args(a)[0]),
-        Op::Proj(k) => {
-            // Carried out of an earlier loop that only writes elements.
-            let l = src.args(a)[0];
-            let Op::Loop { body, carried, .. } = *src.op(l) else {
-                return None;
-            };
-            let out = *src.region(body).outputs.get(k as usize)?;
-            let arg = src.region_arg(body, k + 1)?;
-            (k < carried && array_root(src, out) == array_root(src, arg))
-                .then(|| array_root(src, src.args(l)[2 + k as usize]))
-                .flatten()
-        }
-        _ => None,
+        (&Op::FillFixed(k), &Op::Int(y)) => tokens(k) == y.to_string(),
+        (&Op::FillFixed(k), &Op::Opaque(j)) => src.args(len).is_empty() && tokens(k) == tokens(j),
+        _ => false,
     }
 }
 

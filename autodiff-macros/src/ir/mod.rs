@@ -906,7 +906,38 @@ impl Graph {
         uses
     }
 
-    /// Which nodes the `outputs` depend on (through regions too).
+    /// The `vec![v; n]` or `[v; N]` array `a` is, directly, carried by
+    /// enclosing loops, or written element by element since (by earlier loops,
+    /// `let mut v = vec![0.0; n]; for i in 0..n { v[i] = ..; }`): the length
+    /// it has.
+    pub fn array_root(&self, a: NodeId) -> Option<NodeId> {
+        match *self.op(a) {
+            Op::FillVec | Op::FillFixed(_) => Some(a),
+            Op::RegionArg(r, k) if k > 0 => {
+                // Carried by an enclosing loop: the array it starts from.
+                let outer = self
+                    .nodes
+                    .iter()
+                    .position(|n| matches!(n.op, Op::Loop { body, .. } if body == r))?;
+                self.array_root(self.args(NodeId(outer as u32))[1 + k as usize])
+            }
+            Op::Store | Op::AddAt => self.array_root(self.args(a)[0]),
+            Op::Proj(k) => {
+                // Carried out of an earlier loop that only writes elements.
+                let l = self.args(a)[0];
+                let Op::Loop { body, carried, .. } = *self.op(l) else {
+                    return None;
+                };
+                let out = *self.region(body).outputs.get(k as usize)?;
+                let arg = self.region_arg(body, k + 1)?;
+                (k < carried && self.array_root(out) == self.array_root(arg))
+                    .then(|| self.array_root(self.args(l)[2 + k as usize]))
+                    .flatten()
+            }
+            _ => None,
+        }
+    }
+
     /// The nodes that take each node as an operand, indexed by node.
     pub fn users(&self) -> Vec<Vec<NodeId>> {
         let mut out = vec![Vec::new(); self.nodes.len()];

@@ -1334,3 +1334,154 @@ fn a_vector_refilled_in_every_iteration() {
         );
     }
 }
+
+/// [`scratch_rows`] with its scratch vectors as fixed-size arrays (`[0.0;
+/// N]`, `N` the constant the loops run to): reverse mode makes them fresh
+/// and reads each iteration's contents back, as it does a `vec!`'s.
+#[differentiate(wrt(w))]
+fn scratch_rows_fixed(w: &[f64], x: &[f64]) -> f64 {
+    let d = SCRATCH_D;
+    let k = w.len() / (2 * d + d * (d - 1) / 2);
+    let stride = 2 * d + d * (d - 1) / 2;
+    let n = x.len() / d;
+    let mut xc = [0.0; SCRATCH_D];
+    let mut qxc = [0.0; SCRATCH_D];
+    let mut terms = vec![0.0; k];
+    let mut total = 0.0;
+    for ix in 0..n {
+        for ik in 0..k {
+            for id in 0..d {
+                xc[id] = x[ix * d + id] - w[ik * stride + id];
+            }
+            for id in 0..d {
+                qxc[id] = w[ik * stride + d + id].exp() * xc[id];
+            }
+            let mut li = ik * stride + 2 * d;
+            for i in 0..d {
+                for j in i + 1..d {
+                    qxc[j] += w[li] * xc[i];
+                    li += 1;
+                }
+            }
+            let mut sq = 0.0;
+            for id in 0..d {
+                sq += qxc[id] * qxc[id];
+            }
+            terms[ik] = -0.5 * sq;
+        }
+        total += autodiff::logsumexp(&terms);
+    }
+    total
+}
+
+/// Two components of three coordinates, the arrays' lengths literals.
+#[differentiate]
+fn two_centres(x: &[f64], mu: &[f64; 6]) -> f64 {
+    let mut xc = [0.0; 3];
+    let mut terms = [0.0; 2];
+    let mut total = 0.0;
+    for i in 0..x.len() / 3 {
+        for c in 0..2 {
+            for j in 0..3 {
+                xc[j] = x[i * 3 + j] - mu[c * 3 + j];
+            }
+            let mut s = 0.0;
+            for j in 0..3 {
+                s += xc[j] * xc[j];
+            }
+            terms[c] = -s;
+        }
+        total += autodiff::logsumexp(&terms);
+    }
+    total
+}
+
+fn two_centres_ref<D: DualNum<f64> + Copy>(p: &[D]) -> D {
+    let (x, mu) = p.split_at(p.len() - 6);
+    let mut total = D::zero();
+    for i in 0..x.len() / 3 {
+        let t: Vec<D> = (0..2)
+            .map(|c| {
+                (0..3).fold(D::zero(), |s, j| {
+                    let e = x[i * 3 + j] - mu[c * 3 + j];
+                    s + e * e
+                }) * -1.0
+            })
+            .collect();
+        let m = t[0].re().max(t[1].re());
+        total += ((t[0] - m).exp() + (t[1] - m).exp()).ln() + m;
+    }
+    total
+}
+
+/// Its innermost loop fills three of the four elements: `buf[3]` carries a
+/// value from one iteration to the next, so `buf` is not scratch.
+#[differentiate]
+fn partly_filled_fixed(x: &[f64]) -> f64 {
+    let mut buf = [0.5; 4];
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        for c in 0..2 {
+            for j in 0..3 {
+                buf[j] = (x[i] * (j + c + 1) as f64).sin();
+            }
+            for j in 0..4 {
+                s += buf[j] * buf[3];
+            }
+            buf[3] = buf[3] * buf[0] + x[i];
+        }
+    }
+    s
+}
+
+fn partly_filled_fixed_ref<D: DualNum<f64> + Copy>(x: &[D]) -> D {
+    let (mut last, mut s) = (D::from(0.5), D::zero());
+    for &xi in x {
+        for c in 0..2 {
+            for j in 0..3 {
+                s += (xi * (j + c + 1) as f64).sin() * last;
+            }
+            s += last * last;
+            last = last * (xi * (c + 1) as f64).sin() + xi;
+        }
+    }
+    s
+}
+
+#[test]
+fn fixed_size_scratch_arrays_against_num_dual() {
+    let d = SCRATCH_D;
+    let stride = 2 * d + d * (d - 1) / 2;
+    for (k, n) in [(1, 1), (2, 3), (3, 5)] {
+        let w: Vec<f64> = point(k * stride, 40 + k as u64)
+            .iter()
+            .map(|v| v * 0.3)
+            .collect();
+        let x = point(n * d, 50 + n as u64);
+        let grad = scratch_rows_fixed_grad(&w, &x);
+        for dir in 0..3 {
+            let v = point(w.len(), 60 + dir);
+            let want = dual_dir(|wd| scratch_rows_ref(wd, &x), &w, &v);
+            let got: f64 = grad.iter().zip(&v).map(|(g, v)| g * v).sum();
+            close(got, want, &format!("scratch_rows_fixed k={k} n={n}"));
+        }
+    }
+    for n in [0, 1, 3] {
+        let (x, mu) = (point(3 * n, 80 + n as u64), point(6, 90));
+        let (gx, gm) = two_centres_grad(&x, &mu.clone().try_into().unwrap());
+        let p: Vec<f64> = x.iter().chain(&mu).copied().collect();
+        for (k, g) in gx.iter().chain(&gm).enumerate() {
+            let e: Vec<f64> = (0..p.len()).map(|i| f64::from(i == k)).collect();
+            close(*g, dual_dir(two_centres_ref, &p, &e), "two_centres");
+        }
+        let g = partly_filled_fixed_grad(&x);
+        for k in 0..x.len() {
+            let e: Vec<f64> = (0..x.len()).map(|i| f64::from(i == k)).collect();
+            close(
+                g[k],
+                dual_dir(partly_filled_fixed_ref, &x, &e),
+                "partly_filled_fixed",
+            );
+        }
+    }
+}
