@@ -11,7 +11,9 @@
 //! - `gmm`: the Gaussian mixture objective, d = 10, k = 5, n = 1000
 //!   (ADBench's `gmm_objective`: log-diagonal plus lower-triangular
 //!   inverse covariance factors, a logsumexp over components per point,
-//!   the Wishart prior). Its `_grad` against the objective.
+//!   the Wishart prior). Its `_grad` against the objective and a
+//!   hand-written gradient; `gmm_fixed` is the same objective with its
+//!   scratch vectors as fixed-size arrays, against its own objective.
 //! - `lstm`: ADBench's LSTM objective, 2 layers, b = 14 (its hidden size
 //!   and character width), a sequence of 16 characters. Its `_grad`
 //!   against the objective.
@@ -420,9 +422,85 @@ fn gmm(alphas: &[f64], means: &[f64], icf: &[f64], x: &[f64], gamma: f64, m: f64
     slse - n as f64 * lse_alphas + prior
 }
 
+/// [`gmm`] with its two scratch vectors as fixed-size arrays (`[0.0;
+/// GMM_D]`, the dimension being a constant): the form a user who knows `d`
+/// at compile time writes, which reverse mode treats as it does `vec!`
+/// scratch. ADBench's `gmm_objective` up to its additive constants (the `ln 2π`
+/// term and the Wishart normaliser, which depend on no parameter). `icf`
+/// holds per component the `d` logs of the diagonal of the inverse
+/// covariance factor `Q`, then its `d (d - 1) / 2` entries below the
+/// diagonal, column by column; `x` is `n` points of `d` coordinates.
+#[differentiate(wrt(alphas, means, icf))]
+fn gmm_fixed(alphas: &[f64], means: &[f64], icf: &[f64], x: &[f64], gamma: f64, m: f64) -> f64 {
+    let d = GMM_D;
+    let k = alphas.len();
+    let n = x.len() / d;
+    let icf_sz = d * (d + 1) / 2;
+    let mut qdiags = vec![0.0; d * k];
+    let mut sum_qs = vec![0.0; k];
+    for ik in 0..k {
+        for id in 0..d {
+            let q = icf[ik * icf_sz + id];
+            sum_qs[ik] += q;
+            qdiags[ik * d + id] = q.exp();
+        }
+    }
+    let mut slse = 0.0;
+    let mut main_term = vec![0.0; k];
+    let mut xc = [0.0; GMM_D];
+    let mut qxc = [0.0; GMM_D];
+    for ix in 0..n {
+        for ik in 0..k {
+            for id in 0..d {
+                xc[id] = x[ix * d + id] - means[ik * d + id];
+            }
+            for id in 0..d {
+                qxc[id] = qdiags[ik * d + id] * xc[id];
+            }
+            let mut li = ik * icf_sz + d;
+            for i in 0..d {
+                for j in i + 1..d {
+                    qxc[j] += icf[li] * xc[i];
+                    li += 1;
+                }
+            }
+            let mut sq = 0.0;
+            for id in 0..d {
+                sq += qxc[id] * qxc[id];
+            }
+            main_term[ik] = alphas[ik] + sum_qs[ik] - 0.5 * sq;
+        }
+        slse += logsumexp(&main_term);
+    }
+    let lse_alphas = logsumexp(alphas);
+    // The Wishart prior.
+    let mut prior = 0.0;
+    for ik in 0..k {
+        let mut frobenius = 0.0;
+        for id in 0..d {
+            frobenius += qdiags[ik * d + id] * qdiags[ik * d + id];
+        }
+        for j in d..icf_sz {
+            frobenius += icf[ik * icf_sz + j] * icf[ik * icf_sz + j];
+        }
+        prior += 0.5 * gamma * gamma * frobenius - m * sum_qs[ik];
+    }
+    slse - n as f64 * lse_alphas + prior
+}
+
 #[inline(never)]
 fn gmm_grad_gen(alphas: &[f64], means: &[f64], icf: &[f64], x: &[f64]) -> GmmGrad {
     gmm_grad(alphas, means, icf, x, 1.0, 0.0)
+}
+
+#[inline(never)]
+fn gmm_fixed_grad_gen(alphas: &[f64], means: &[f64], icf: &[f64], x: &[f64]) -> GmmGrad {
+    gmm_fixed_grad(alphas, means, icf, x, 1.0, 0.0)
+}
+
+#[inline(never)]
+fn gmm_fixed_objective(alphas: &[f64], means: &[f64], icf: &[f64], x: &[f64]) -> f64 {
+    gmm_fixed(alphas, means, icf, x, 1.0, 0.0)
 }
 
 #[inline(never)]
@@ -431,6 +509,106 @@ fn gmm_objective(alphas: &[f64], means: &[f64], icf: &[f64], x: &[f64]) -> f64 {
 }
 
 type GmmGrad = (Vec<f64>, Vec<f64>, Vec<f64>);
+
+/// The gradient of `gmm` written by hand, as ADBench's "manual" tool
+/// writes it: per point, the forward pass keeps each component's centred
+/// point and `Q (x - mu)` in fixed-size arrays, then the softmax weights
+/// scatter into the three gradients through the triangle transposed. The
+/// baseline that says what a gradient of this objective costs.
+#[inline(never)]
+fn gmm_grad_hand(alphas: &[f64], means: &[f64], icf: &[f64], x: &[f64]) -> GmmGrad {
+    const D: usize = GMM_D;
+    let (gamma, m) = (1.0, 0.0);
+    let k = alphas.len();
+    let n = x.len() / D;
+    let icf_sz = D * (D + 1) / 2;
+    let mut qdiags = vec![0.0; D * k];
+    let mut sum_qs = vec![0.0; k];
+    for ik in 0..k {
+        for id in 0..D {
+            let q = icf[ik * icf_sz + id];
+            sum_qs[ik] += q;
+            qdiags[ik * D + id] = q.exp();
+        }
+    }
+    let (mut ga, mut gm, mut gi) = (vec![0.0; k], vec![0.0; k * D], vec![0.0; k * icf_sz]);
+    let mut xcs = vec![[0.0; D]; k];
+    let mut qxcs = vec![[0.0; D]; k];
+    let mut weights = vec![0.0; k];
+    for ix in 0..n {
+        let xi = &x[ix * D..(ix + 1) * D];
+        for ik in 0..k {
+            let (xc, qxc) = (&mut xcs[ik], &mut qxcs[ik]);
+            let (mu, ic) = (&means[ik * D..], &icf[ik * icf_sz..(ik + 1) * icf_sz]);
+            for id in 0..D {
+                xc[id] = xi[id] - mu[id];
+                qxc[id] = qdiags[ik * D + id] * xc[id];
+            }
+            let mut li = D;
+            for i in 0..D {
+                for j in i + 1..D {
+                    qxc[j] += ic[li] * xc[i];
+                    li += 1;
+                }
+            }
+            let sq: f64 = qxc.iter().map(|v| v * v).sum();
+            weights[ik] = alphas[ik] + sum_qs[ik] - 0.5 * sq;
+        }
+        // The softmax of the main terms: logsumexp's gradient.
+        let mx = weights.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let mut total = 0.0;
+        for w in weights.iter_mut() {
+            *w = (*w - mx).exp();
+            total += *w;
+        }
+        for ik in 0..k {
+            let w = weights[ik] / total;
+            ga[ik] += w;
+            let (xc, qxc) = (&xcs[ik], &qxcs[ik]);
+            let ic = &icf[ik * icf_sz..(ik + 1) * icf_sz];
+            let gic = &mut gi[ik * icf_sz..(ik + 1) * icf_sz];
+            // d main / d qxc = -qxc.
+            let mut qxc_bar = [0.0; D];
+            let mut xc_bar = [0.0; D];
+            for id in 0..D {
+                qxc_bar[id] = -w * qxc[id];
+                let qd = qdiags[ik * D + id];
+                gic[id] += w + qxc_bar[id] * qd * xc[id];
+                xc_bar[id] = qxc_bar[id] * qd;
+            }
+            let mut li = D;
+            for i in 0..D {
+                let mut acc = 0.0;
+                for j in i + 1..D {
+                    gic[li] += qxc_bar[j] * xc[i];
+                    acc += ic[li] * qxc_bar[j];
+                    li += 1;
+                }
+                xc_bar[i] += acc;
+            }
+            for id in 0..D {
+                gm[ik * D + id] -= xc_bar[id];
+            }
+        }
+    }
+    // `- n logsumexp(alphas)`.
+    let mx = alphas.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let total: f64 = alphas.iter().map(|a| (a - mx).exp()).sum();
+    for ik in 0..k {
+        ga[ik] -= n as f64 * (alphas[ik] - mx).exp() / total;
+    }
+    // The prior: `0.5 gamma^2 |Q|_F^2 - m sum_q`.
+    for ik in 0..k {
+        for id in 0..D {
+            let qd = qdiags[ik * D + id];
+            gi[ik * icf_sz + id] += gamma * gamma * qd * qd - m;
+        }
+        for j in D..icf_sz {
+            gi[ik * icf_sz + j] += gamma * gamma * icf[ik * icf_sz + j];
+        }
+    }
+    (ga, gm, gi)
+}
 
 /// The same objective over dual numbers, one parameter seeded at a time,
 /// for the agreement check only (330 parameters: too many for forward
@@ -514,6 +692,14 @@ fn check_gmm() {
     close("gmm alphas", &ga, &want_a, "num-dual");
     close("gmm means", &gm, &want_m, "num-dual");
     close("gmm icf", &gi, &want_i, "num-dual");
+    let (fa, fm, fi) = gmm_fixed_grad(&a, &mu, &icf, x, 1.0, 0.0);
+    close("gmm_fixed alphas", &fa, &want_a, "num-dual");
+    close("gmm_fixed means", &fm, &want_m, "num-dual");
+    close("gmm_fixed icf", &fi, &want_i, "num-dual");
+    let (ha, hm, hi) = gmm_grad_hand(&a, &mu, &icf, x);
+    close("gmm alphas", &ha, &want_a, "hand-written");
+    close("gmm means", &hm, &want_m, "hand-written");
+    close("gmm icf", &hi, &want_i, "hand-written");
     let v = gmm(&a, &mu, &icf, x, 1.0, 0.0);
     close(
         "gmm value",
@@ -531,6 +717,24 @@ fn bench_gmm(c: &mut Criterion) {
         b.iter(|| {
             let (a, mu, icf, x) = args();
             gmm_grad_gen(a, mu, icf, x)
+        })
+    });
+    g.bench_function("generated_fixed", |b| {
+        b.iter(|| {
+            let (a, mu, icf, x) = args();
+            gmm_fixed_grad_gen(a, mu, icf, x)
+        })
+    });
+    g.bench_function("objective_fixed", |b| {
+        b.iter(|| {
+            let (a, mu, icf, x) = args();
+            gmm_fixed_objective(a, mu, icf, x)
+        })
+    });
+    g.bench_function("hand", |b| {
+        b.iter(|| {
+            let (a, mu, icf, x) = args();
+            gmm_grad_hand(a, mu, icf, x)
         })
     });
     g.bench_function("objective", |b| {
