@@ -569,7 +569,7 @@ pub struct Region {
 /// mention to the argument (position in the node's `args`) that holds it;
 /// the emitter binds those names to the arguments' values around the
 /// tokens.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Opaque {
     pub expr: syn::Expr,
     pub refs: Vec<syn::Ident>,
@@ -579,6 +579,21 @@ pub struct Opaque {
     pub name: Option<syn::Ident>,
     /// The type a `let` declares for it: emitted with it.
     pub ty: Option<syn::Type>,
+}
+
+/// The tokens as written (syn's `Debug` for its syntax tree is a feature
+/// the macro does without: it costs every user's build).
+impl std::fmt::Debug for Opaque {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use quote::ToTokens;
+        let tokens = |t: &dyn ToTokens| t.to_token_stream().to_string();
+        f.debug_struct("Opaque")
+            .field("expr", &tokens(&self.expr))
+            .field("refs", &self.refs)
+            .field("name", &self.name)
+            .field("ty", &self.ty.as_ref().map(|t| tokens(t)))
+            .finish()
+    }
 }
 
 impl Opaque {
@@ -604,7 +619,7 @@ impl Opaque {
 /// A called function: its path, which arguments are passed by reference
 /// (`&x`), and whether it returns a `Vec` (whose cotangent is passed as a
 /// slice), if the caller wrote the output's type.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Callee {
     pub path: syn::Path,
     pub by_ref: Vec<bool>,
@@ -613,6 +628,19 @@ pub struct Callee {
     /// destructures it (`let (a, b) = g(x)`): the call is a tuple, read by
     /// [`Op::Field`], and each part's cotangent is an [`Op::TupleAt`].
     pub tuple_len: Option<u32>,
+}
+
+/// The path as written (see [`Opaque`]'s `Debug`).
+impl std::fmt::Debug for Callee {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use quote::ToTokens;
+        f.debug_struct("Callee")
+            .field("path", &self.path.to_token_stream().to_string())
+            .field("by_ref", &self.by_ref)
+            .field("vec_out", &self.vec_out)
+            .field("tuple_len", &self.tuple_len)
+            .finish()
+    }
 }
 
 impl Callee {

@@ -135,10 +135,18 @@ struct Window {
 }
 
 /// A closure and the bindings it sees, as they were where it was defined.
-#[derive(Debug)]
 struct Closure {
     expr: syn::ExprClosure,
     scopes: Vec<Scope>,
+}
+
+/// The closure as written (see [`crate::ir::Opaque`]'s `Debug`).
+impl std::fmt::Debug for Closure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Closure")
+            .field("expr", &self.expr.to_token_stream().to_string())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Two closures are the same closure only if they are one.
