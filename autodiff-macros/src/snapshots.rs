@@ -583,10 +583,33 @@ fn a_scratch_vector_is_read_back_from_its_last_contents() {
             total
         }
     };
-    let grad = companion(item, "centred_grad");
-    assert_eq!(grad.matches("tape_copy(").count(), 1, "{grad}");
-    // `xc[j] = ..` runs in the forward loop over the components only.
-    assert_eq!(grad.matches("mu[").count(), 2, "{grad}");
+    // The loops written over the vector's own length.
+    let own_len = quote! {
+        fn centred(x: &[f64], mu: &[f64]) -> f64 {
+            let mut xc = vec![0.0; mu.len()];
+            let mut total = 0.0;
+            for i in 0..x.len() {
+                for c in 0..3 {
+                    for j in 0..xc.len() {
+                        xc[j] = x[i] - mu[j] * c as f64;
+                    }
+                    let mut s = 0.0;
+                    for j in 0..xc.len() {
+                        s += xc[j] * xc[j];
+                    }
+                    total += s.sqrt();
+                }
+            }
+            total
+        }
+    };
+    for item in [item, own_len] {
+        let grad = companion(item, "centred_grad");
+        assert_eq!(grad.matches("tape_copy(").count(), 1, "{grad}");
+        assert_eq!(grad.matches("Owned::owned").count(), 0, "{grad}");
+        // `xc[j] = ..` runs in the forward loop over the components only.
+        assert_eq!(grad.matches("mu[").count(), 2, "{grad}");
+    }
 }
 
 /// A fixed-size scratch array (`[0.0; N]`, `N` a literal or a constant the

@@ -1413,11 +1413,15 @@ fn overwrites(src: &Graph, users: &[Vec<NodeId>], l: NodeId, inner: NodeId, init
         && src.region(lb).outputs.get(j as usize - 1) == Some(&store)
 }
 
-/// Was `root` (a `vec![v; n]` or `[v; N]`) made with length `len`: `n`
-/// itself, or the same integer literal, or for `[v; N]` a binding of the
-/// same constant tokens (`let d = D;` then `[0.0; D]`)?
+/// Was `root` (a `vec![v; n]` or `[v; N]`) made with length `len`: the
+/// length of an array made from it (`0..v.len()`), `n` itself, or the
+/// same integer literal, or for `[v; N]` a binding of the same constant
+/// tokens (`let d = D;` then `[0.0; D]`)?
 fn made_with_len(src: &Graph, root: NodeId, len: NodeId) -> bool {
     let tokens = |k: u32| src.opaques[k as usize].expr.to_token_stream().to_string();
+    if src.op(len) == &Op::Len && src.array_root(src.args(len)[0]) == Some(root) {
+        return true;
+    }
     match (src.op(root), src.op(len)) {
         (Op::FillVec, _) => {
             let n = src.args(root)[1];

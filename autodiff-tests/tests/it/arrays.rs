@@ -1374,7 +1374,8 @@ fn scratch_rows_fixed(w: &[f64], x: &[f64]) -> f64 {
     total
 }
 
-/// Two components of three coordinates, the arrays' lengths literals.
+/// Two components of three coordinates: the arrays' lengths literals, the
+/// loops over their lengths and elements.
 #[differentiate]
 fn two_centres(x: &[f64], mu: &[f64; 6]) -> f64 {
     let mut xc = [0.0; 3];
@@ -1382,12 +1383,12 @@ fn two_centres(x: &[f64], mu: &[f64; 6]) -> f64 {
     let mut total = 0.0;
     for i in 0..x.len() / 3 {
         for c in 0..2 {
-            for j in 0..3 {
+            for j in 0..xc.len() {
                 xc[j] = x[i * 3 + j] - mu[c * 3 + j];
             }
             let mut s = 0.0;
-            for j in 0..3 {
-                s += xc[j] * xc[j];
+            for xj in xc {
+                s += xj * xj;
             }
             terms[c] = -s;
         }
