@@ -163,10 +163,12 @@ struct Var {
     dirty: bool,
     /// Written at least once (for `let mut`).
     mutated: bool,
-    /// For a local `vec!`, the length it was made with, as written.
+    /// For a local array (`vec![0.0; n]`, `[0.0; N]`), the length it was
+    /// made with, as written.
     made_len: Option<String>,
 }
 
+#[derive(Clone)]
 struct Scope {
     vars: Vec<Var>,
 }
@@ -1587,6 +1589,9 @@ impl<'r> Gen<'r> {
             },
             false,
         );
+        // An expression set aside must not leave the names it read marked
+        // as read (a binding only it read would go unused).
+        let before = self.scopes.clone();
         let mut e = self.scalar(2);
         let reads = |e: &E| {
             ["[", ".", ")"]
@@ -1597,9 +1602,11 @@ impl<'r> Gen<'r> {
             if !(fresh && reads(&e)) {
                 break;
             }
+            self.scopes.clone_from(&before);
             e = self.scalar(2);
         }
         if fresh && reads(&e) {
+            self.scopes = before;
             e = self.lit_str("0.5");
         }
         // The element must depend on `i` (else clippy sees a fill).
@@ -1621,10 +1628,11 @@ impl<'r> Gen<'r> {
         self.emit("}");
     }
 
-    /// At the start of a loop body, a `vec!` array of an enclosing scope
-    /// filled whole again, then read into the loop's carrier: GMM's
-    /// scratch vector, which reverse mode reads back from a copy of its
-    /// last contents (`tape_copy`).
+    /// At the start of a loop body, a local array (`vec![0.0; n]` or
+    /// `[0.0; N]`) of an enclosing scope filled whole again, then read into
+    /// the loop's carrier: GMM's scratch vector, which reverse mode reads
+    /// back from a copy of its last contents (`tape_copy`, or a pushed
+    /// copy of a fixed-size array).
     fn refill_scratch(&mut self, at_c: (usize, usize)) {
         let vecs = self.find(|v| v.mutable && v.made_len.is_some());
         if vecs.is_empty() {
@@ -1684,7 +1692,7 @@ impl<'r> Gen<'r> {
         };
         self.emit(format!("let mut {name} = {init};"));
         self.fill_loop(&name, &len, &lt, false);
-        let made = matches!(len, Len::Slice).then(|| lt.clone());
+        let made = Some(lt.clone());
         self.bind(&name, Ty::Arr { len, is_ref: false }, true);
         let top = self.scopes.len() - 1;
         let last = self.scopes[top].vars.len() - 1;
