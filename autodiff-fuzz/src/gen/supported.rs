@@ -1367,7 +1367,10 @@ impl<'r> Gen<'r> {
                             false,
                         );
                     }
+                    // Borrowed by the loop: not refilled in it.
+                    let made = self.var_mut(at).made_len.take();
                     self.loop_body(at_c);
+                    self.var_mut(at).made_len = made;
                     let i_used = i_ok
                         && self
                             .scopes
@@ -1639,12 +1642,21 @@ impl<'r> Gen<'r> {
             return;
         }
         let at = *self.rng.pick(&vecs);
-        // Over the length it was made with: overwritten whole.
-        let Some(lt) = self.var(at).made_len.clone() else {
+        // Over the length it was made with, or its own `len()`:
+        // overwritten whole.
+        let Some(made) = self.var(at).made_len.clone() else {
             return;
         };
         let name = self.var(at).name.clone();
-        self.fill_loop(&name, &Len::Slice, &lt, true);
+        let lt = match self.rng.chance(0.5) {
+            true => format!("{name}.len()"),
+            false => made,
+        };
+        let len = match &self.var(at).ty {
+            Ty::Arr { len, .. } => len.clone(),
+            _ => Len::Slice,
+        };
+        self.fill_loop(&name, &len, &lt, true);
         self.write(at);
         let mut i = self.idx_name();
         if i == name || i == self.var(at_c).name {
