@@ -859,18 +859,46 @@ impl Lower<'_> {
                     self.bind_pat(p, item);
                 }
             }
-            // `&v` of a float read by an iterator: the float.
-            (Pat::Reference(r), Val::Node(n)) if self.g.ty(n).float().is_some() => {
+            // `&v` of a float read by an iterator: the float; `&[a, b]` of
+            // a float vector: its elements.
+            (Pat::Reference(r), Val::Node(n))
+                if self.g.ty(n).float().is_some() || self.g.ty(n).is_array() =>
+            {
                 self.bind_pat(&r.pat, Val::Node(n))
             }
+            (Pat::Slice(s), Val::Node(n)) if self.g.ty(n).is_array() => self.bind_elements(s, n),
             (_, Val::Node(n)) if self.destructurable(n) => self.destructure(pat, n),
             (Pat::Tuple(_), _) => self
                 .errors
                 .at(pat, "this tuple pattern does not match the value's shape"),
             (other, _) => self.errors.at(
                 other,
-                "#[differentiate] supports `let` patterns that are names, `_` or tuples of them, and any pattern on constant data",
+                "#[differentiate] supports `let` patterns that are names, `_`, tuples of them and arrays of floats (`[a, b]`, `[first, .., last]`), and any pattern on constant data",
             ),
+        }
+    }
+
+    /// `let [a, b, c] = *p;` (or `[first, .., last]`) of a float vector:
+    /// each name binds its element, counted from the end after a `..`.
+    /// (Rust has checked the pattern against the array's length.)
+    fn bind_elements(&mut self, s: &syn::PatSlice, arr: NodeId) {
+        let Ty::Array(f, 1) = self.g.ty(arr) else {
+            return self.errors.at(s, "#[differentiate] takes apart an array of floats, not the rows of a matrix; index its elements (`m[i][j]`)");
+        };
+        let rest = s.elems.iter().position(|p| matches!(p, Pat::Rest(_)));
+        let after = rest.map_or(0, |r| s.elems.len() - r - 1);
+        for (k, p) in s.elems.iter().enumerate() {
+            let at = match rest {
+                Some(r) if k == r => continue,
+                Some(r) if k > r => {
+                    let len = self.add(Op::Len, vec![arr], Ty::Int);
+                    let back = self.add(Op::Int((after - (k - r - 1)) as i64), vec![], Ty::Int);
+                    self.add(Op::IntBin(IntOp::Sub), vec![len, back], Ty::Int)
+                }
+                _ => self.add(Op::Int(k as i64), vec![], Ty::Int),
+            };
+            let v = self.add(Op::Index, vec![arr, at], Ty::Float(f));
+            self.bind_pat(p, Val::Node(v));
         }
     }
 

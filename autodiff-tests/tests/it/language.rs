@@ -1300,3 +1300,37 @@ fn tapes_stacked_by_row_in_every_loop_shape() {
     let got: Vec<f64> = gw.iter().chain(&gx).map(|&g| f64::from(g)).collect();
     assert_close(&got, &want, 1e-5, "stacked_generic f32");
 }
+
+// ---------------------------------------------------------------------------
+// Array patterns in `let`.
+
+/// `let [a, b, c] = *p;`, `let &[..] = q;` and `[first, .., last]`: each
+/// name is its element.
+#[differentiate]
+fn array_patterns(p: &[f64; 3], q: &[f64; 2], r: [f64; 4]) -> f64 {
+    let [a, b, c] = *p;
+    let &[u, _] = q;
+    let [first, .., second_last, last] = r;
+    let (k, [s, t]) = (2.0, *q);
+    (a * b).sin() + c * u + first.exp() * last + second_last * k + s / (1.0 + t * t)
+}
+
+#[test]
+fn array_patterns_bind_elements() {
+    let (p, q, r) = ([0.4, -0.7, 1.1], [0.3, -0.5], [0.2, 0.9, -0.4, 0.6]);
+    let all: Vec<f64> = p.iter().chain(&q).chain(&r).copied().collect();
+    let want = dual_grad(
+        |v: &[Dual64]| {
+            let (a, b, c, u, t) = (v[0], v[1], v[2], v[3], v[4]);
+            let (first, second_last, last) = (v[5], v[7], v[8]);
+            (a * b).sin() + c * u + first.exp() * last + second_last * 2.0 + u / (t * t + 1.0)
+        },
+        &all,
+    );
+    let (gp, gq, gr) = array_patterns_grad(&p, &q, r);
+    let got: Vec<f64> = gp.iter().chain(&gq).chain(&gr).copied().collect();
+    assert_close(&got, &want, 1e-12, "array_patterns");
+    let v = array_patterns(&p, &q, r);
+    let (v2, _) = array_patterns_value_and_grad(&p, &q, r);
+    assert_eq!(v.to_bits(), v2.to_bits());
+}
