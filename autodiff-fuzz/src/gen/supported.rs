@@ -1136,6 +1136,19 @@ impl<'r> Gen<'r> {
             5 => self.for_loop(),
             6 => self.local_array(),
             7 => {
+                let fixed = self.find(|v| {
+                    matches!(
+                        v.ty,
+                        Ty::Arr {
+                            len: Len::Fixed(_),
+                            ..
+                        }
+                    )
+                });
+                if !fixed.is_empty() && self.rng.chance(0.4) {
+                    let at = *self.rng.pick(&fixed);
+                    return self.let_array_pattern(at);
+                }
                 let (a, b) = (self.fresh(), self.fresh());
                 if a == b {
                     return self.let_scalar();
@@ -1711,6 +1724,55 @@ impl<'r> Gen<'r> {
         self.scopes[top].vars[last].mutated = true;
         self.scopes[top].vars[last].made_len = made;
         self.bit("local_arrays");
+    }
+
+    /// `let [a, _, c] = *x;` (or `= x;` of an array held by value, `let
+    /// &[a, b] = x;`, `let [first, .., last] = x;`): a literal-length array
+    /// taken apart into scalars.
+    fn let_array_pattern(&mut self, at: (usize, usize)) {
+        let Ty::Arr {
+            len: Len::Fixed(n),
+            is_ref,
+        } = self.var(at).ty.clone()
+        else {
+            return self.let_scalar();
+        };
+        let mut names: Vec<String> = Vec::new();
+        for _ in 0..n {
+            let name = self.fresh();
+            if names.contains(&name) || name == self.var(at).name {
+                return self.let_scalar();
+            }
+            names.push(name);
+        }
+        let rest = n >= 3 && self.rng.chance(0.3);
+        let mut pats: Vec<String> = Vec::new();
+        let mut bound: Vec<String> = Vec::new();
+        for (k, name) in names.iter().enumerate() {
+            if rest && k > 0 && k + 1 < n {
+                if k == 1 {
+                    pats.push("..".into());
+                }
+                continue;
+            }
+            if k > 0 && self.rng.chance(0.2) {
+                pats.push("_".into());
+            } else {
+                pats.push(name.clone());
+                bound.push(name.clone());
+            }
+        }
+        let arr = self.read(at);
+        let line = match (is_ref, self.rng.chance(0.5)) {
+            (true, true) => format!("let &[{}] = {arr};", pats.join(", ")),
+            (true, false) => format!("let [{}] = *{arr};", pats.join(", ")),
+            (false, _) => format!("let [{}] = {arr};", pats.join(", ")),
+        };
+        self.emit(line);
+        for name in &bound {
+            self.bind(name, Ty::Scalar, false);
+        }
+        self.bit("array_patterns");
     }
 
     /// `let p = autodiff::softmax(&x);` and friends, or `x.map(..)`.
@@ -2543,6 +2605,7 @@ pub fn generate(rng: &mut Rng) -> Case {
     let mut class = String::from("ok");
     for b in [
         "scratch_refills",
+        "array_patterns",
         "long",
         "call",
         "helpers",
