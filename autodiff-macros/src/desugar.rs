@@ -659,9 +659,14 @@ pub fn for_loop(g: &Gen, f: &syn::ExprForLoop) -> Option<Rewrite> {
         Expr::Range(_) => return None,
         Expr::Paren(p) if matches!(*p.expr, Expr::Range(_)) => return None,
         Expr::MethodCall(m) if m.method == "rev" => return None,
-        e @ (Expr::Path(_) | Expr::Reference(_) | Expr::Field(_)) => {
-            (Source::Elems(vec![array(e)]), false)
-        }
+        // By value (`for v in xs`): the items are those of a copy made as
+        // the loop starts, which a body writing `xs[i]` does not change
+        // (bound to a name of its own by `bound`).
+        e @ (Expr::Path(_) | Expr::Field(_)) => (
+            Source::Elems(vec![parse_quote_spanned!(span=> (#e))]),
+            false,
+        ),
+        e @ Expr::Reference(_) => (Source::Elems(vec![array(e)]), false),
         e => (source(e)?, false),
     };
     if matches!(source, Source::Range(..)) {

@@ -531,6 +531,12 @@ impl Lower<'_> {
         let mut inits = Vec::new();
         for n in &names {
             match self.lookup(n) {
+                // The body writes it in place: a parameter or a shared
+                // array is copied as the loop starts.
+                Some(Val::Node(v)) if self.g.ty(*v).is_array() => {
+                    let v = *v;
+                    inits.push(self.owned_for_writes(n, v));
+                }
                 Some(Val::Node(v)) => inits.push(*v),
                 _ => {
                     return self.error(

@@ -61,6 +61,7 @@ pub fn lower(cx: &Cx, sig: &Signature, block: &Block, errors: &mut Errors) -> Lo
         ret: None,
         closure_depth: 0,
         flow_names: 0,
+        borrowing: false,
     };
     let mut params = Vec::new();
     for (i, p) in sig.params.iter().enumerate() {
@@ -126,13 +127,20 @@ enum Val {
     Window(Window),
 }
 
-/// `len` elements of the float vector `arr` from `start`.
+/// `len` elements of the float vector `arr` from `start`; or, with a
+/// `row`, that row of the matrix `arr` (`for p in points`, `let p =
+/// m[i];`), read by its elements only (its length is not in the IR:
+/// `start` and `len` are unused).
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Window {
     arr: NodeId,
     start: NodeId,
     len: NodeId,
+    row: Option<NodeId>,
 }
+
+/// What a matrix row cannot be asked for, and what to write instead.
+const ROW_WHOLE: &str = "#[differentiate] reads a matrix row by its elements (`p[0]`, `p[j]`, `let [x, y] = *p;`), not as a whole (its length, a sub-slice, a copy); index the matrix instead (`m[i][j]`, `for j in 0..C`)";
 
 /// A closure and the bindings it sees, as they were where it was defined.
 struct Closure {
@@ -161,7 +169,7 @@ impl Val {
         match self {
             Val::Node(n) => out.push(*n),
             Val::Tuple(items) => items.iter().for_each(|v| v.leaves(out)),
-            Val::Window(w) => out.extend([w.arr, w.start, w.len]),
+            Val::Window(w) => out.extend([w.arr, w.start, w.len].into_iter().chain(w.row)),
             Val::Unit | Val::Closure(_) | Val::Never => {}
         }
     }
@@ -173,12 +181,13 @@ impl Val {
             Val::Tuple(items) => Val::Tuple(items.iter().map(|v| v.rebuild(leaves)).collect()),
             Val::Unit => Val::Unit,
             Val::Never => Val::Never,
-            Val::Window(_) => {
+            Val::Window(w) => {
                 let mut next = || leaves.next().unwrap_or(NodeId(0));
                 Val::Window(Window {
                     arr: next(),
                     start: next(),
                     len: next(),
+                    row: w.row.map(|_| next()),
                 })
             }
             Val::Closure(c) => Val::Closure(c.clone()),
@@ -187,9 +196,8 @@ impl Val {
 
     fn same_shape(&self, other: &Val) -> bool {
         match (self, other) {
-            (Val::Node(_), Val::Node(_))
-            | (Val::Unit, Val::Unit)
-            | (Val::Window(_), Val::Window(_)) => true,
+            (Val::Node(_), Val::Node(_)) | (Val::Unit, Val::Unit) => true,
+            (Val::Window(a), Val::Window(b)) => a.row.is_some() == b.row.is_some(),
             (Val::Tuple(a), Val::Tuple(b)) => {
                 a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_shape(y))
             }
@@ -241,6 +249,9 @@ struct Lower<'a> {
     /// [f64; 2] = f_grad(x);`), or an array of unknown kind when the body
     /// indexes the name. A called function returns a float otherwise.
     call_out: Option<CallOut>,
+    /// Lowering the operand of `&` (`&m[i]`: a row borrowed, which Rust
+    /// keeps unchanged while it is read).
+    borrowing: bool,
     /// The type the `let` being lowered declares.
     let_ty: Option<syn::Type>,
     /// Names the statements after the `let` being lowered index or take
@@ -860,13 +871,30 @@ impl Lower<'_> {
                 }
             }
             // `&v` of a float read by an iterator: the float; `&[a, b]` of
-            // a float vector: its elements.
+            // a float vector or a row: its elements.
             (Pat::Reference(r), Val::Node(n))
                 if self.g.ty(n).float().is_some() || self.g.ty(n).is_array() =>
             {
                 self.bind_pat(&r.pat, Val::Node(n))
             }
-            (Pat::Slice(s), Val::Node(n)) if self.g.ty(n).is_array() => self.bind_elements(s, n),
+            (Pat::Reference(r), Val::Window(w)) => self.bind_pat(&r.pat, Val::Window(w)),
+            (Pat::Slice(s), Val::Node(n)) if self.g.ty(n).is_array() => {
+                let Ty::Array(_, 1) = self.g.ty(n) else {
+                    return self.errors.at(s, "#[differentiate] takes apart an array of floats, not the rows of a matrix; index its elements (`m[i][j]`)");
+                };
+                let (start, len) = (
+                    self.add(Op::Int(0), vec![], Ty::Int),
+                    self.add(Op::Len, vec![n], Ty::Int),
+                );
+                let w = Window {
+                    arr: n,
+                    start,
+                    len,
+                    row: None,
+                };
+                self.bind_elements(s, w)
+            }
+            (Pat::Slice(s), Val::Window(w)) => self.bind_elements(s, w),
             (_, Val::Node(n)) if self.destructurable(n) => self.destructure(pat, n),
             (Pat::Tuple(_), _) => self
                 .errors
@@ -878,27 +906,27 @@ impl Lower<'_> {
         }
     }
 
-    /// `let [a, b, c] = *p;` (or `[first, .., last]`) of a float vector:
-    /// each name binds its element, counted from the end after a `..`.
-    /// (Rust has checked the pattern against the array's length.)
-    fn bind_elements(&mut self, s: &syn::PatSlice, arr: NodeId) {
-        let Ty::Array(f, 1) = self.g.ty(arr) else {
-            return self.errors.at(s, "#[differentiate] takes apart an array of floats, not the rows of a matrix; index its elements (`m[i][j]`)");
-        };
+    /// `let [a, b, c] = *p;` (or `[first, .., last]`) of a float vector, a
+    /// sub-slice or a matrix row: each name binds its element, counted from
+    /// the end after a `..`. (Rust has checked the pattern against the
+    /// length.)
+    fn bind_elements(&mut self, s: &syn::PatSlice, w: Window) {
         let rest = s.elems.iter().position(|p| matches!(p, Pat::Rest(_)));
         let after = rest.map_or(0, |r| s.elems.len() - r - 1);
+        if w.row.is_some() && after > 0 {
+            return self.errors.at(s, "#[differentiate] reads a matrix row's elements by their place from the start; name them all (`[x, y, z]`) or stop at the `..`");
+        }
         for (k, p) in s.elems.iter().enumerate() {
             let at = match rest {
                 Some(r) if k == r => continue,
                 Some(r) if k > r => {
-                    let len = self.add(Op::Len, vec![arr], Ty::Int);
                     let back = self.add(Op::Int((after - (k - r - 1)) as i64), vec![], Ty::Int);
-                    self.add(Op::IntBin(IntOp::Sub), vec![len, back], Ty::Int)
+                    self.g_int(IntOp::Sub, w.len, back)
                 }
                 _ => self.add(Op::Int(k as i64), vec![], Ty::Int),
             };
-            let v = self.add(Op::Index, vec![arr, at], Ty::Float(f));
-            self.bind_pat(p, Val::Node(v));
+            let v = self.window_at(w, at);
+            self.bind_pat(p, v);
         }
     }
 
@@ -944,9 +972,37 @@ impl Lower<'_> {
         }
         let v = self.expr(j);
         let j = self.node(v, j);
-        let at = self.g_int(IntOp::Add, w.start, j);
+        self.window_at(w, j)
+    }
+
+    /// Element `j` (an integer node) of window `w`.
+    fn window_at(&mut self, w: Window, j: NodeId) -> Val {
         let f = self.g.ty(w.arr).elem().unwrap_or(self.lit_ty);
-        Val::Node(self.add(Op::Index, vec![w.arr, at], Ty::Float(f)))
+        let args = match w.row {
+            Some(row) => vec![w.arr, row, j],
+            None => vec![w.arr, self.g_int(IntOp::Add, w.start, j)],
+        };
+        Val::Node(self.add(Op::Index, args, Ty::Float(f)))
+    }
+
+    /// Is `e` a row `m[i]` of a float matrix `m`?
+    fn row_of_matrix(&self, e: &Expr) -> bool {
+        let Expr::Index(ix) = e else { return false };
+        !matches!(*ix.index, Expr::Range(_))
+            && self
+                .array_binding(&ix.expr)
+                .is_some_and(|m| matches!(self.g.ty(m), Ty::Array(_, 2)))
+    }
+
+    /// Row `i` (an integer node) of matrix `arr`, as a window.
+    fn row_window(&mut self, arr: NodeId, i: NodeId) -> Val {
+        let zero = self.add(Op::Int(0), vec![], Ty::Int);
+        Val::Window(Window {
+            arr,
+            start: zero,
+            len: zero,
+            row: Some(i),
+        })
     }
 
     /// `__ad_item(&a, i)` of a rewritten iterator: the element of a float
@@ -964,12 +1020,12 @@ impl Lower<'_> {
             }
         }
         if let Some(arr) = self.array_binding(a) {
-            if let Ty::Array(f, 1) = self.g.ty(arr) {
-                let i = self.expr(i);
-                let i = self.node(i, e);
-                return Val::Node(self.add(Op::Index, vec![arr, i], Ty::Float(f)));
-            }
-            return self.error(a, "#[differentiate] reads the elements of float vectors; iterate over a matrix's rows by index (`for i in 0..m.len()`, `m[i][j]`)");
+            let i = self.expr(i);
+            let i = self.node(i, e);
+            return match self.g.ty(arr) {
+                Ty::Array(f, 1) => Val::Node(self.add(Op::Index, vec![arr, i], Ty::Float(f))),
+                _ => self.row_window(arr, i),
+            };
         }
         let item: Expr = syn::parse_quote_spanned!(a.span()=> &#a[#i]);
         self.opaque(&item, Ty::Other, "an iterator's item")
@@ -1129,21 +1185,25 @@ impl Lower<'_> {
             let v = self.expr(ix);
             idx.push(self.node(v, ix));
         }
-        // Arrays are updated in place: a parameter, or an array another
-        // name still holds (`let z = y;` copies a fixed array), is copied
-        // before the write.
+        let arr = self.owned_for_writes(&name, arr);
+        Some((name, arr, idx))
+    }
+
+    /// Array `arr` that `name` holds, made writable: arrays are updated in
+    /// place, so a parameter, or an array another name still holds (`let
+    /// z = y;` copies a fixed array), is copied first.
+    pub(super) fn owned_for_writes(&mut self, name: &str, arr: NodeId) -> NodeId {
         let aliased = self
             .scopes
             .iter()
             .flat_map(|s| s.iter())
-            .any(|(n, v)| *n != name && *v == Val::Node(arr));
-        let arr = if aliased || matches!(self.g.op(arr), Op::Param { .. }) {
+            .any(|(n, v)| n != name && *v == Val::Node(arr));
+        if aliased || matches!(self.g.op(arr), Op::Param { .. }) {
             let ty = self.g.ty(arr);
             self.add(Op::Owned, vec![arr], ty)
         } else {
             arr
-        };
-        Some((name, arr, idx))
+        }
     }
 
     fn assign_to(&mut self, target: &Expr, v: Val) {
@@ -1237,6 +1297,13 @@ impl Lower<'_> {
             // `&x`, `&x[a..b]` of an array: the array or the window.
             Expr::Reference(r) if r.mutability.is_none() && self.array_like(&r.expr) => {
                 self.expr(&r.expr)
+            }
+            // `&m[i]`: the row.
+            Expr::Reference(r) if r.mutability.is_none() && self.row_of_matrix(&r.expr) => {
+                let outer = std::mem::replace(&mut self.borrowing, true);
+                let v = self.expr(&r.expr);
+                self.borrowing = outer;
+                v
             }
             Expr::ForLoop(f) => self.for_loop(f),
             Expr::While(w) => self.while_loop(w),
@@ -1448,6 +1515,9 @@ impl Lower<'_> {
         if (name == "len" || name == "is_empty") && args.len() == 1 {
             let len = match (self.array_binding(args[0]), self.view(args[0])) {
                 (Some(arr), _) => Some(self.add(Op::Len, vec![arr], Ty::Int)),
+                (_, Some(Val::Window(w))) if w.row.is_some() => {
+                    return self.error(args[0], ROW_WHOLE)
+                }
                 (_, Some(Val::Window(w))) => Some(w.len),
                 (_, Some(other)) => return other,
                 _ => None,
@@ -2245,6 +2315,7 @@ impl Lower<'_> {
                 let zero = self.add(Op::Int(0), vec![], Ty::Int);
                 (a, zero, len)
             }
+            (_, Some(w)) if w.row.is_some() => return Some(self.error(e, ROW_WHOLE)),
             (_, Some(w)) => (w.arr, w.start, w.len),
             _ => return None,
         };
@@ -2274,7 +2345,12 @@ impl Lower<'_> {
         }
         let start = self.g_int(IntOp::Add, offset, a);
         let len = self.g_int(IntOp::Sub, b, a);
-        Some(Val::Window(Window { arr, start, len }))
+        Some(Val::Window(Window {
+            arr,
+            start,
+            len,
+            row: None,
+        }))
     }
 
     /// The array node a plain path names, if it names one.
@@ -2315,6 +2391,20 @@ impl Lower<'_> {
         let Ty::Array(f, rank) = self.g.ty(arr) else {
             return self.poison();
         };
+        if (indices.len(), rank) == (1, 2) {
+            // `&m[i]`, or `m[i]` of a parameter (never written in place):
+            // the row, read by its elements. A copy of a local matrix's row
+            // would be read after later writes to the matrix.
+            if !self.borrowing && !matches!(self.g.op(arr), Op::Param { .. }) {
+                return self.error(e, "#[differentiate] reads a row of a local matrix through a borrow (`let r = &m[i];`) or by its elements (`m[i][j]`), not as a copy (`let r = m[i];`)");
+            }
+            if self.mentions_active(indices[0]) {
+                return self.error(indices[0], "an index cannot depend on a differentiated value; compute indices from integers and loop variables");
+            }
+            let v = self.expr(indices[0]);
+            let i = self.node(v, indices[0]);
+            return self.row_window(arr, i);
+        }
         if indices.len() != rank as usize {
             return self.error(
                 e,

@@ -247,3 +247,162 @@ fn a_constant_collected_output_has_zero_tangents_of_its_length() {
     assert_eq!(dw, 0.5);
     assert_eq!(ddata, vec![0.0; 3]);
 }
+
+// ---- the rows of a matrix ----
+
+/// A line fitted to constant points, iterated as rows.
+#[differentiate(wrt(w))]
+fn fit_rows(w: &[f64; 2], data: &[[f64; 2]]) -> f64 {
+    let mut loss = 0.0;
+    for p in data {
+        loss += (w[0] * p[0] + w[1] - p[1]).powi(2);
+    }
+    loss / data.len() as f64
+}
+
+/// Rows of a differentiated matrix: by element, taken apart, with their
+/// index, zipped with weights, and one copied out by `m[i]`.
+#[differentiate]
+fn rows(pts: &[[f64; 3]], wt: &[f64]) -> f64 {
+    let mut e = 0.0;
+    for &[x, y, z] in pts {
+        e += x * (y * z).sin();
+    }
+    for (i, p) in pts.iter().enumerate() {
+        let [a, ..] = *p;
+        e += a * p[2] * (i as f64 + 1.0);
+    }
+    for (p, &c) in pts.iter().zip(wt) {
+        e += c * p[1] * p[1];
+    }
+    let q = pts[1];
+    e + q[0] * q[2]
+}
+
+/// A row of a matrix held by value (`m[0]` of a parameter, which is never
+/// written in place).
+#[differentiate]
+fn first_row(m: [[f64; 2]; 2]) -> f64 {
+    let row = m[0];
+    row[1] * row[0] + m[1][1]
+}
+
+/// A row of a local matrix borrowed (`let r = &m[0];`), read, then the
+/// matrix written: the reads are of the values before the write.
+#[differentiate]
+fn row_copy(x: &[f64; 2]) -> f64 {
+    let mut m = [[0.0; 2]; 2];
+    m[0][0] = x[0];
+    m[0][1] = x[1];
+    let r = &m[0];
+    let (a, b) = (r[0], r[1]);
+    m[0][0] = x[1] * 3.0;
+    a * m[0][0] + b * b
+}
+
+/// Iterated by value (`for v in xs`), an array the body writes yields the
+/// elements it had as the loop started, as in Rust.
+#[differentiate]
+fn by_value_iteration(x: &[f64; 3]) -> f64 {
+    let mut v = *x;
+    let mut s = 0.0;
+    for e in v {
+        v[2] += e;
+        s += e * v[2];
+    }
+    s
+}
+
+/// A loop writing an array that another name still holds (`let z = y;`
+/// copies a fixed array) or that is a parameter's copy (`*x`): the other
+/// name and the parameter keep their values.
+#[differentiate]
+fn written_in_a_loop(x: &[f64; 2]) -> f64 {
+    let mut y = [x[0], x[1]];
+    let z = y;
+    for i in 0..2 {
+        y[i] *= 2.0;
+    }
+    let mut w = *x;
+    for i in 0..2 {
+        w[1] += w[i];
+    }
+    z[0] + y[1] * z[1] + w[1] * x[1]
+}
+
+#[test]
+fn matrix_rows_read_by_element() {
+    let data = [[0.5, 1.2], [-0.3, 0.1], [1.5, 2.9]];
+    let w = [0.7, -0.2];
+    let g = fit_rows_grad(&w, &data);
+    let want = dual_grad(
+        |v| {
+            data.iter()
+                .map(|p| (v[0] * p[0] + v[1] - p[1]).powi(2))
+                .sum::<Dual64>()
+                / 3.0
+        },
+        &w,
+    );
+    close(g[0], want[0], "fit_rows d/dw0");
+    close(g[1], want[1], "fit_rows d/dw1");
+
+    let pts = [[0.4, -0.8, 1.1], [0.9, 0.3, -0.5]];
+    let wt = [1.5, -0.7];
+    let flat: Vec<f64> = pts.iter().flatten().chain(&wt).copied().collect();
+    let reference = |v: &[Dual64]| {
+        let p = |i: usize, j: usize| v[3 * i + j];
+        let mut e = Dual64::from(0.0);
+        for i in 0..2 {
+            e += p(i, 0) * (p(i, 1) * p(i, 2)).sin();
+        }
+        for i in 0..2 {
+            e += p(i, 0) * p(i, 2) * (i as f64 + 1.0);
+        }
+        for i in 0..2 {
+            e += v[6 + i] * p(i, 1) * p(i, 1);
+        }
+        e + p(1, 0) * p(1, 2)
+    };
+    let want = dual_grad(reference, &flat);
+    let (gp, gw) = rows_grad(&pts, &wt);
+    let got: Vec<f64> = gp.iter().flatten().chain(&gw).copied().collect();
+    for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+        close(*g, *w, &format!("rows component {k}"));
+    }
+    assert_eq!(
+        rows(&pts, &wt).to_bits(),
+        rows_value_and_grad(&pts, &wt).0.to_bits()
+    );
+
+    let x = [0.6, -1.3];
+    let g = row_copy_grad(&x);
+    let want = dual_grad(|v| v[0] * v[1] * 3.0 + v[1] * v[1], &x);
+    close(g[0], want[0], "row_copy d/dx0");
+    close(g[1], want[1], "row_copy d/dx1");
+    assert_eq!(row_copy(&x), x[0] * (x[1] * 3.0) + x[1] * x[1]);
+
+    let g = first_row_grad([[0.3, -0.8], [1.2, 0.5]]);
+    assert_eq!(g, [[-0.8, 0.3], [0.0, 1.0]]);
+
+    // s = a (c + a) + b (c + a + b) + c (2c + a + b).
+    let x = [1.0, 2.0, 3.0];
+    let r = |v: &[Dual64]| {
+        let (a, b, c) = (v[0], v[1], v[2]);
+        a * (c + a) + b * (c + a + b) + c * (c * 2.0 + a + b)
+    };
+    let (value, g) = by_value_iteration_value_and_grad(&x);
+    assert_eq!(value, by_value_iteration(&x));
+    for (k, w) in dual_grad(r, &x).iter().enumerate() {
+        close(g[k], *w, "by_value_iteration");
+    }
+
+    // z = x, y = 2x, w1 = x1 + x0 + (x1 + x0) = 2 (x0 + x1).
+    let x = [0.5, 1.5];
+    let r = |v: &[Dual64]| v[0] + v[1] * 2.0 * v[1] + (v[0] + v[1]) * 2.0 * v[1];
+    let (value, g) = written_in_a_loop_value_and_grad(&x);
+    assert_eq!(value, written_in_a_loop(&x));
+    for (k, w) in dual_grad(r, &x).iter().enumerate() {
+        close(g[k], *w, "written_in_a_loop");
+    }
+}
