@@ -1434,6 +1434,10 @@ impl<'r> Gen<'r> {
                     header = format!("for {} in {range} {{", if used { i.as_str() } else { "_" });
                 }
             }
+            1 if self.rng.chance(0.4) => {
+                let at = *self.rng.pick(&mats);
+                header = self.row_loop(at, at_c);
+            }
             1 => {
                 let at = *self.rng.pick(&mats);
                 let Ty::Mat(r, c) = self.var(at).ty.clone() else {
@@ -1553,6 +1557,67 @@ impl<'r> Gen<'r> {
             self.lines.push(format!("{pad}{l}"));
         }
         self.emit("}");
+    }
+
+    /// The head of a loop over the rows of matrix `at`, its body emitted:
+    /// `for &[a, _, c] in m.iter()` or `for p in m.iter()` starting with
+    /// `let v = p[k];`, sometimes with `.enumerate()`; the names bound are
+    /// scalars of the loop's scope.
+    fn row_loop(&mut self, at: (usize, usize), at_c: (usize, usize)) -> String {
+        let Ty::Mat(r, c) = self.var(at).ty.clone() else {
+            return "for _ in 0..1 {".into();
+        };
+        let name = self.read(at);
+        let mut taken = vec![name.clone()];
+        let mut fresh = |g: &mut Self| loop {
+            let n = g.fresh();
+            if !taken.contains(&n) && !n.starts_with("r#") {
+                taken.push(n.clone());
+                return n;
+            }
+        };
+        let item = if self.rng.chance(0.5) {
+            let mut pats = Vec::new();
+            for k in 0..c {
+                if k > 0 && self.rng.chance(0.25) {
+                    pats.push("_".to_string());
+                } else {
+                    let n = fresh(self);
+                    self.bind(&n, Ty::Scalar, false);
+                    pats.push(n);
+                }
+            }
+            format!("&[{}]", pats.join(", "))
+        } else {
+            let p = fresh(self);
+            let v = fresh(self);
+            let k = self.rng.below(c);
+            self.emit(format!("let {v} = {p}[{k}];"));
+            self.bind(&v, Ty::Scalar, false);
+            p
+        };
+        let index = self.rng.chance(0.3).then(|| fresh(self));
+        if let Some(i) = &index {
+            self.bind(
+                i,
+                Ty::Idx {
+                    len: Some(Len::Fixed(r)),
+                    lo: 0,
+                    hi: 0,
+                },
+                false,
+            );
+        }
+        self.loop_body(at_c);
+        self.bit("matrix_rows");
+        let top = self.scopes.len() - 1;
+        // (An index the body did not read is dropped, `.enumerate()` too.)
+        match index {
+            Some(i) if self.scopes[top].vars.iter().any(|v| v.name == i && v.used) => {
+                format!("for ({i}, {item}) in {name}.iter().enumerate() {{")
+            }
+            _ => format!("for {item} in {name}.iter() {{"),
+        }
     }
 
     fn idx_fresh_scalar(&mut self) -> String {
@@ -2606,6 +2671,7 @@ pub fn generate(rng: &mut Rng) -> Case {
     for b in [
         "scratch_refills",
         "array_patterns",
+        "matrix_rows",
         "long",
         "call",
         "helpers",
