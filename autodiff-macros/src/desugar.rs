@@ -33,6 +33,8 @@ enum Source {
     Enumerate(Box<Source>),
     /// `x.windows(k)` (`chunks`: `x.chunks(k)`): sub-slices of `x`.
     Windows(Box<Windows>),
+    /// A source's items last to first, `.rev()` (at the same indices).
+    Rev(Box<Source>),
 }
 
 /// `x.windows(k)` or `x.chunks(k)`.
@@ -47,11 +49,23 @@ impl Source {
     /// The source whose indices the items are at.
     fn base(&self) -> &Source {
         match self {
-            Source::Enumerate(s) => s.base(),
+            Source::Enumerate(s) | Source::Rev(s) => s.base(),
             other => other,
         }
     }
+
+    /// Are the items taken last to first?
+    fn reversed(&self) -> bool {
+        match self {
+            Source::Rev(_) => true,
+            Source::Enumerate(s) => s.reversed(),
+            _ => false,
+        }
+    }
 }
+
+/// What `.rev().enumerate()` gets.
+const REV_ENUMERATE: &str = "#[differentiate] does not read positions counted from the end (`.rev().enumerate()`); write `.enumerate().rev()`, whose positions are the elements' indices, or an index loop";
 
 /// `E.method(..)` chains this module reads; anything else is `None` (not an
 /// iterator chain: lowered as usual).
@@ -252,7 +266,7 @@ const ADAPTORS: &[&str] = &[
 fn unsupported(adaptor: &str) -> String {
     format!(
         "#[differentiate] does not read the iterator adaptor `{adaptor}` on differentiated values; \
-         it reads `x.iter()` / `.zip(..)` / `(a..b)`, one `.map(..)`, and `.sum()`, `.product()`, \
+         it reads `x.iter()` / `.zip(..)` / `(a..b)`, then `.rev()`, one `.map(..)`, and `.sum()`, `.product()`, \
          `.fold(..)` or `.collect::<Vec<_>>()`. Write an index loop instead: \
          `for i in 0..x.len() {{ let v = x[i]; ... }}`"
     )
@@ -310,7 +324,14 @@ fn source(e: &Expr) -> Option<Source> {
             Some(Source::Range(Box::new((a, b))))
         }
         Expr::MethodCall(m) if m.method == "enumerate" && m.args.is_empty() => {
-            Some(Source::Enumerate(Box::new(source(&m.receiver)?)))
+            match source(&m.receiver)? {
+                // (Positions counted in the reversed order: not read.)
+                Source::Rev(_) => None,
+                inner => Some(Source::Enumerate(Box::new(inner))),
+            }
+        }
+        Expr::MethodCall(m) if m.method == "rev" && m.args.is_empty() => {
+            Some(Source::Rev(Box::new(source(&m.receiver)?)))
         }
         Expr::MethodCall(m)
             if (m.method == "windows" || m.method == "chunks") && m.args.len() == 1 =>
@@ -415,6 +436,8 @@ fn bind_item(
         )
     };
     match source {
+        // The item at index `i`, whatever the order.
+        Source::Rev(inner) => bind_item(g, inner, pat, i, span),
         Source::Enumerate(inner) => {
             let Pat::Tuple(t) = strip_ref(pat) else {
                 return Err((pat.span(), ENUMERATE.into()));
@@ -484,9 +507,24 @@ fn strip_ref(p: &Pat) -> &Pat {
     }
 }
 
-/// `for i in a..b` over the source's indices, and the index expression
-/// into a buffer of its items (`i - a` for a range).
+/// `for i in a..b` over the source's indices (`(a..b).rev()` for a
+/// reversed source), and the index expression into a buffer of its items
+/// (`i - a` for a range; counted from the end when reversed).
 fn index_loop(g: &Gen, source: &Source, span: Span) -> (Expr, Expr, Expr) {
+    let (range, i, slot) = base_loop(g, source, span);
+    if !source.reversed() {
+        return (range, i, slot);
+    }
+    let n = count(source.base(), span);
+    (
+        parse_quote_spanned!(span=> (#range).rev()),
+        i,
+        parse_quote_spanned!(span=> (#n) - 1 - (#slot)),
+    )
+}
+
+/// [`index_loop`] in the base source's order.
+fn base_loop(g: &Gen, source: &Source, span: Span) -> (Expr, Expr, Expr) {
     let i: Expr = g.expr("i", span);
     match source.base() {
         Source::Range(r) => {
@@ -506,7 +544,7 @@ fn index_loop(g: &Gen, source: &Source, span: Span) -> (Expr, Expr, Expr) {
             let n = count(source.base(), span);
             (parse_quote_spanned!(span=> 0..#n), i.clone(), i)
         }
-        Source::Enumerate(_) => (parse_quote_spanned!(span=> 0..0), i.clone(), i),
+        Source::Enumerate(_) | Source::Rev(_) => (parse_quote_spanned!(span=> 0..0), i.clone(), i),
     }
 }
 
@@ -530,7 +568,7 @@ fn count(source: &Source, span: Span) -> Expr {
                 parse_quote_spanned!(span=> (#x.len() + 1).saturating_sub(#k))
             }
         }
-        Source::Enumerate(inner) => count(inner, span),
+        Source::Enumerate(inner) | Source::Rev(inner) => count(inner, span),
     }
 }
 
@@ -654,11 +692,19 @@ pub fn for_loop(g: &Gen, f: &syn::ExprForLoop) -> Option<Rewrite> {
     let span = f.expr.span();
     let (source, enumerate) = match &*f.expr {
         Expr::MethodCall(m) if m.method == "enumerate" && m.args.is_empty() => {
-            (source(&m.receiver)?, true)
+            let inner = source(&m.receiver)?;
+            if inner.reversed() {
+                return Some(Err((m.method.span(), REV_ENUMERATE.into())));
+            }
+            (inner, true)
         }
         Expr::Range(_) => return None,
         Expr::Paren(p) if matches!(*p.expr, Expr::Range(_)) => return None,
-        Expr::MethodCall(m) if m.method == "rev" => return None,
+        // `(a..b).rev()` is a range loop; `x.iter().rev()` a source.
+        Expr::MethodCall(m) if m.method == "rev" => match source(&f.expr) {
+            Some(s) if !matches!(s.base(), Source::Range(_)) => (s, false),
+            _ => return None,
+        },
         // By value (`for v in xs`): the items are those of a copy made as
         // the loop starts, which a body writing `xs[i]` does not change
         // (bound to a name of its own by `bound`).

@@ -406,3 +406,81 @@ fn matrix_rows_read_by_element() {
         close(g[k], *w, "written_in_a_loop");
     }
 }
+
+// ---- `.rev()` of elements ----
+
+/// Horner's rule, as a loop and as a fold over the coefficients reversed.
+#[differentiate]
+fn horner_rev(c: &[f64], t: f64) -> f64 {
+    let mut acc = 0.0;
+    for &ci in c.iter().rev() {
+        acc = acc * t + ci;
+    }
+    acc + c.iter().rev().fold(0.0, |a, &ci| a * t + ci)
+}
+
+/// Reversed pairs with their positions, and a reversed map collected.
+#[differentiate]
+fn reversed(x: &[f64], y: &[f64]) -> Vec<f64> {
+    let mut s = 0.0;
+    for (i, v) in x.iter().enumerate().rev() {
+        s = s * 0.5 + v * (i as f64 + 1.0);
+    }
+    for (a, b) in x.iter().zip(y).rev() {
+        s = (s + a * b).sin();
+    }
+    let mut out: Vec<f64> = x.iter().rev().map(|v| v * v).collect();
+    out[0] += s;
+    out
+}
+
+#[test]
+fn reversed_elements() {
+    let (c, t) = ([0.5, -1.2, 0.8, 2.0], 0.7);
+    let mut p = c.to_vec();
+    p.push(t);
+    let want = dual_grad(
+        |v| {
+            let horner = (0..4).rev().fold(Dual64::from(0.0), |a, k| a * v[4] + v[k]);
+            horner * 2.0
+        },
+        &p,
+    );
+    let (gc, gt) = horner_rev_grad(&c, t);
+    for k in 0..4 {
+        close(gc[k], want[k], "horner_rev d/dc");
+    }
+    close(gt, want[4], "horner_rev d/dt");
+
+    let (x, y) = ([0.3, -0.9, 1.4], [1.1, 0.2, -0.6]);
+    let reference = |v: &[Dual64]| -> Vec<Dual64> {
+        let (x, y) = (&v[..3], &v[3..]);
+        let mut s = Dual64::from(0.0);
+        for i in (0..3).rev() {
+            s = s * 0.5 + x[i] * (i as f64 + 1.0);
+        }
+        for i in (0..3).rev() {
+            s = (s + x[i] * y[i]).sin();
+        }
+        let mut out: Vec<Dual64> = (0..3).rev().map(|i| x[i] * x[i]).collect();
+        out[0] += s;
+        out
+    };
+    let p: Vec<f64> = x.iter().chain(&y).copied().collect();
+    let value = reversed(&x, &y);
+    let want_value: Vec<f64> = reference(&p.iter().map(|&v| Dual64::from(v)).collect::<Vec<_>>())
+        .iter()
+        .map(|d| d.re)
+        .collect();
+    for k in 0..3 {
+        close(value[k], want_value[k], "reversed value");
+    }
+    let (jx, jy) = reversed_jacobian(&x, &y);
+    for out in 0..3 {
+        let row = dual_grad(|v| reference(v)[out], &p);
+        for k in 0..3 {
+            close(jx[(out, k)], row[k], "reversed d/dx");
+            close(jy[(out, k)], row[3 + k], "reversed d/dy");
+        }
+    }
+}

@@ -7,10 +7,21 @@ fn f(x: &[f64]) -> f64 {
 
 #[differentiate]
 fn g(x: &[f64]) -> f64 {
-    x.iter().rev().fold(0.0, |a, v| a * 0.5 + v)
+    x.iter().skip(1).fold(0.0, |a, v| a * 0.5 + v)
+}
+
+// Positions counted from the end: not read.
+#[differentiate]
+fn h(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for (i, v) in x.iter().rev().enumerate() {
+        s += v * i as f64;
+    }
+    s
 }
 
 fn main() {
     let _: Vec<f64> = f_grad(&[1.0, 2.0]);
     let _: Vec<f64> = g_grad(&[1.0, 2.0]);
+    let _: Vec<f64> = h_grad(&[1.0, 2.0]);
 }
