@@ -898,10 +898,14 @@ impl<'r> Gen<'r> {
         } else {
             3
         };
+        // Items last to first, sometimes (`.rev()` after the source).
+        let rev = if self.rng.chance(0.25) { ".rev()" } else { "" };
         match kind {
             0 => {
                 let (v, body) = self.closure_body(1);
-                E::atom(format!("{name}.iter().map(|&{v}| {body}).sum::<{ty}>()"))
+                E::atom(format!(
+                    "{name}.iter(){rev}.map(|&{v}| {body}).sum::<{ty}>()"
+                ))
             }
             1 => E::atom(format!("{name}.iter().sum::<{ty}>()")),
             2 => {
@@ -918,7 +922,7 @@ impl<'r> Gen<'r> {
                 };
                 let (a, b, body) = self.closure_body2();
                 E::atom(format!(
-                    "{name}.iter().zip({src}).map(|(&{a}, &{b})| {body}).sum::<{ty}>()"
+                    "{name}.iter().zip({src}){rev}.map(|(&{a}, &{b})| {body}).sum::<{ty}>()"
                 ))
             }
             _ => {
@@ -935,7 +939,7 @@ impl<'r> Gen<'r> {
                 self.scopes.pop();
                 let scale = self.lit_str("0.5").show();
                 E::atom(format!(
-                    "{name}.iter().fold({init}, |{acc}, &{v}| {acc} * {scale} + {body})"
+                    "{name}.iter(){rev}.fold({init}, |{acc}, &{v}| {acc} * {scale} + {body})"
                 ))
             }
         }
