@@ -1177,7 +1177,10 @@ impl<'a> Emitter<'a> {
             }
             Op::Len => {
                 let arr = self.operand(a[0], Prec::Atom);
-                (quote!(#arr.len()), Prec::Atom)
+                // `[m, i]`: the length of row `i` of a matrix.
+                let row = a.get(1).map(|&i| self.operand(i, Prec::If));
+                let row = row.map(|i| quote!([#i]));
+                (quote!(#arr #row .len()), Prec::Atom)
             }
             Op::ZerosLike => {
                 let arr = self.operand(a[0], Prec::If);

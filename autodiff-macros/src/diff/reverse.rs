@@ -1419,7 +1419,10 @@ fn overwrites(src: &Graph, users: &[Vec<NodeId>], l: NodeId, inner: NodeId, init
 /// tokens (`let d = D;` then `[0.0; D]`)?
 fn made_with_len(src: &Graph, root: NodeId, len: NodeId) -> bool {
     let tokens = |k: u32| src.opaques[k as usize].expr.to_token_stream().to_string();
-    if src.op(len) == &Op::Len && src.array_root(src.args(len)[0]) == Some(root) {
+    if src.op(len) == &Op::Len
+        && src.args(len).len() == 1
+        && src.array_root(src.args(len)[0]) == Some(root)
+    {
         return true;
     }
     match (src.op(root), src.op(len)) {

@@ -449,7 +449,22 @@ impl<T: Scalar> Interp<'_, T> {
                     .cloned()
                     .map_err(|e| Error(format!("%{}: {}", id.0, e.0)))?
             }
-            Op::Len => Val::Int(arg(0)?.array()?.len() as i64),
+            Op::Len => {
+                let arr = arg(0)?;
+                let rows = arr.array()?;
+                let len = match node.args.get(1) {
+                    // `[m, i]`: the length of row `i`.
+                    Some(_) => {
+                        let i = ints(&node.args[1..2])?[0];
+                        rows.get(i as usize)
+                            .ok_or_else(|| Error(format!("%{}: row {i} out of bounds", id.0)))?
+                            .array()?
+                            .len()
+                    }
+                    None => rows.len(),
+                };
+                Val::Int(len as i64)
+            }
             Op::AddAt | Op::Store => {
                 if node.args.len() < 3 {
                     return err(format!(

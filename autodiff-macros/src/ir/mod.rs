@@ -339,7 +339,8 @@ pub enum Op {
     Proj(u32),
     /// Element `arr[i]` (or `arr[i][j]`): `[arr, i, (j)]`, integer indices.
     Index,
-    /// `arr.len()`: `[arr]`.
+    /// `arr.len()`: `[arr]`; `m[i].len()`, the length of a matrix's row:
+    /// `[m, i]`.
     Len,
     /// `arr` with `v` added at an index: `[arr, i, (j), v]`. The transforms
     /// use each array version once (an adjoint accumulator), so it is

@@ -128,9 +128,8 @@ enum Val {
 }
 
 /// `len` elements of the float vector `arr` from `start`; or, with a
-/// `row`, that row of the matrix `arr` (`for p in points`, `let p =
-/// m[i];`), read by its elements only (its length is not in the IR:
-/// `start` and `len` are unused).
+/// `row`, of that row of the matrix `arr` (`for p in points`, `let p =
+/// &m[i];`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Window {
     arr: NodeId,
@@ -138,9 +137,6 @@ struct Window {
     len: NodeId,
     row: Option<NodeId>,
 }
-
-/// What a matrix row cannot be asked for, and what to write instead.
-const ROW_WHOLE: &str = "#[differentiate] reads a matrix row by its elements (`p[0]`, `p[j]`, `let [x, y] = *p;`), not as a whole (its length, a sub-slice, a copy); index the matrix instead (`m[i][j]`, `for j in 0..C`)";
 
 /// A closure and the bindings it sees, as they were where it was defined.
 struct Closure {
@@ -913,9 +909,6 @@ impl Lower<'_> {
     fn bind_elements(&mut self, s: &syn::PatSlice, w: Window) {
         let rest = s.elems.iter().position(|p| matches!(p, Pat::Rest(_)));
         let after = rest.map_or(0, |r| s.elems.len() - r - 1);
-        if w.row.is_some() && after > 0 {
-            return self.errors.at(s, "#[differentiate] reads a matrix row's elements by their place from the start; name them all (`[x, y, z]`) or stop at the `..`");
-        }
         for (k, p) in s.elems.iter().enumerate() {
             let at = match rest {
                 Some(r) if k == r => continue,
@@ -978,9 +971,10 @@ impl Lower<'_> {
     /// Element `j` (an integer node) of window `w`.
     fn window_at(&mut self, w: Window, j: NodeId) -> Val {
         let f = self.g.ty(w.arr).elem().unwrap_or(self.lit_ty);
+        let at = self.g_int(IntOp::Add, w.start, j);
         let args = match w.row {
-            Some(row) => vec![w.arr, row, j],
-            None => vec![w.arr, self.g_int(IntOp::Add, w.start, j)],
+            Some(row) => vec![w.arr, row, at],
+            None => vec![w.arr, at],
         };
         Val::Node(self.add(Op::Index, args, Ty::Float(f)))
     }
@@ -996,11 +990,12 @@ impl Lower<'_> {
 
     /// Row `i` (an integer node) of matrix `arr`, as a window.
     fn row_window(&mut self, arr: NodeId, i: NodeId) -> Val {
-        let zero = self.add(Op::Int(0), vec![], Ty::Int);
+        let start = self.add(Op::Int(0), vec![], Ty::Int);
+        let len = self.add(Op::Len, vec![arr, i], Ty::Int);
         Val::Window(Window {
             arr,
-            start: zero,
-            len: zero,
+            start,
+            len,
             row: Some(i),
         })
     }
@@ -1515,9 +1510,6 @@ impl Lower<'_> {
         if (name == "len" || name == "is_empty") && args.len() == 1 {
             let len = match (self.array_binding(args[0]), self.view(args[0])) {
                 (Some(arr), _) => Some(self.add(Op::Len, vec![arr], Ty::Int)),
-                (_, Some(Val::Window(w))) if w.row.is_some() => {
-                    return self.error(args[0], ROW_WHOLE)
-                }
                 (_, Some(Val::Window(w))) => Some(w.len),
                 (_, Some(other)) => return other,
                 _ => None,
@@ -2045,8 +2037,13 @@ impl Lower<'_> {
                 {
                     (a, true)
                 }
-                other => (other, false),
+                // A window (`for w in x.windows(2) { g(w) }`) is a
+                // reference too: its copy is passed by reference.
+                other => (other, self.window_binding(other).is_some()),
             };
+            if self.window_binding(inner).is_some_and(|w| w.row.is_some()) {
+                return self.error(inner, "#[differentiate] does not pass a matrix's row to a function; pass the matrix and the row's index, or the elements");
+            }
             let v = self.expr(inner);
             args.push(self.node(v, inner));
             by_ref.push(r);
@@ -2315,10 +2312,10 @@ impl Lower<'_> {
                 let zero = self.add(Op::Int(0), vec![], Ty::Int);
                 (a, zero, len)
             }
-            (_, Some(w)) if w.row.is_some() => return Some(self.error(e, ROW_WHOLE)),
             (_, Some(w)) => (w.arr, w.start, w.len),
             _ => return None,
         };
+        let row = self.window_binding(base).and_then(|w| w.row);
         if [&r.start, &r.end]
             .into_iter()
             .flatten()
@@ -2349,7 +2346,7 @@ impl Lower<'_> {
             arr,
             start,
             len,
-            row: None,
+            row,
         }))
     }
 

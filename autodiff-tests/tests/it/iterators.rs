@@ -279,6 +279,36 @@ fn rows(pts: &[[f64; 3]], wt: &[f64]) -> f64 {
     e + q[0] * q[2]
 }
 
+/// A row's own elements iterated, its length, a sub-slice of it, and its
+/// last element counted from the end.
+#[differentiate]
+fn row_as_slice(m: &[[f64; 3]], x: &[f64; 3]) -> f64 {
+    let mut s = 0.0;
+    for row in m {
+        let z: f64 = row.iter().zip(x).map(|(w, xi)| w * xi).sum::<f64>();
+        s += z.tanh() * row.len() as f64;
+        let [.., last] = *row;
+        s += last * row[1..].iter().sum::<f64>();
+    }
+    s
+}
+
+/// A differentiated function that takes a slice.
+#[differentiate]
+fn pair_product(p: &[f64]) -> f64 {
+    p[0] * p[1].sin()
+}
+
+/// Windows passed on as they are (`g(w)`, a reference): by reference.
+#[differentiate]
+fn windows_passed(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for w in x.windows(2) {
+        s += pair_product(w);
+    }
+    s
+}
+
 /// A row of a matrix held by value (`m[0]` of a parameter, which is never
 /// written in place).
 #[differentiate]
@@ -381,6 +411,34 @@ fn matrix_rows_read_by_element() {
     close(g[0], want[0], "row_copy d/dx0");
     close(g[1], want[1], "row_copy d/dx1");
     assert_eq!(row_copy(&x), x[0] * (x[1] * 3.0) + x[1] * x[1]);
+
+    let (m, x) = ([[0.5, -1.0, 2.0], [1.5, 0.3, -0.7]], [0.4, 0.9, -0.2]);
+    let flat: Vec<f64> = m.iter().flatten().copied().collect();
+    let want = dual_grad(
+        |v| {
+            let mut s = Dual64::from(0.0);
+            for r in 0..2 {
+                let row = &v[3 * r..3 * r + 3];
+                let z = row[0] * x[0] + row[1] * x[1] + row[2] * x[2];
+                s += z.tanh() * 3.0 + row[2] * (row[1] + row[2]);
+            }
+            s
+        },
+        &flat,
+    );
+    let (gm, _) = row_as_slice_grad(&m, &x);
+    for (k, g) in gm.iter().flatten().enumerate() {
+        close(*g, want[k], "row_as_slice");
+    }
+    let x = [0.3, -0.7, 1.1, 0.4];
+    let want = dual_grad(
+        |v| (0..3).map(|i| v[i] * v[i + 1].sin()).sum::<Dual64>(),
+        &x,
+    );
+    let g = windows_passed_grad(&x);
+    for k in 0..4 {
+        close(g[k], want[k], "windows_passed");
+    }
 
     let g = first_row_grad([[0.3, -0.8], [1.2, 0.5]]);
     assert_eq!(g, [[-0.8, 0.3], [0.0, 1.0]]);
