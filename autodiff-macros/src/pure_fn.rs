@@ -267,6 +267,77 @@ enum Use {
     Cast,
 }
 
+/// Methods that read their receiver as an array.
+const VECTOR_METHODS: &[&str] = &[
+    "len", "is_empty", "iter", "windows", "chunks", "to_vec", "first", "last",
+];
+
+/// The array a `for` loop walks: `x` of `x.iter()`, `&x`, `x.iter().enumerate()`.
+fn iterated(e: &Expr) -> Option<&Expr> {
+    match e {
+        Expr::MethodCall(m)
+            if m.args.is_empty()
+                && ["iter", "into_iter", "enumerate", "rev", "copied"]
+                    .iter()
+                    .any(|n| m.method == n) =>
+        {
+            iterated(&m.receiver)
+        }
+        Expr::Reference(r) => iterated(&r.expr),
+        Expr::Paren(p) => iterated(&p.expr),
+        Expr::Field(_) => Some(e),
+        _ => None,
+    }
+}
+
+/// Is a loop's item, bound by `pat`, a row: taken apart (`&[a, b]`) or a
+/// name the body reads as an array (`row[j]`, `row.iter()`, `row.len()`)?
+/// (For `enumerate`, the pair's item.)
+fn item_is_row(pat: &Pat, body: &syn::Block) -> bool {
+    match pat {
+        Pat::Reference(r) => item_is_row(&r.pat, body),
+        Pat::Tuple(t) if t.elems.len() == 2 => item_is_row(&t.elems[1], body),
+        Pat::Slice(_) => true,
+        Pat::Ident(i) => {
+            let tokens: Vec<proc_macro2::TokenTree> = body.to_token_stream().into_iter().collect();
+            indexes(&tokens, &i.ident)
+        }
+        _ => false,
+    }
+}
+
+/// Does a loop's pattern take its item, a row, apart (`&[a, b]`, `(i,
+/// [a, b])`)?
+fn row_pattern(pat: &Pat) -> bool {
+    match pat {
+        Pat::Reference(r) => row_pattern(&r.pat),
+        Pat::Tuple(t) if t.elems.len() == 2 => row_pattern(&t.elems[1]),
+        p => matches!(p, Pat::Slice(_)),
+    }
+}
+
+/// Do `tokens` (searched through groups) hold `name[..]` or `name.iter()`
+/// (or another of [`VECTOR_METHODS`])?
+fn indexes(tokens: &[proc_macro2::TokenTree], name: &Ident) -> bool {
+    use proc_macro2::{Delimiter, TokenTree};
+    let array_read = |rest: &[TokenTree]| match rest {
+        [TokenTree::Group(g), ..] => g.delimiter() == Delimiter::Bracket,
+        [TokenTree::Punct(p), TokenTree::Ident(m), ..] => {
+            p.as_char() == '.' && VECTOR_METHODS.iter().any(|v| m == v)
+        }
+        _ => false,
+    };
+    (0..tokens.len()).any(|k| {
+        matches!(&tokens[k], TokenTree::Ident(i) if i == name) && array_read(&tokens[k + 1..])
+    }) || tokens.iter().any(|t| match t {
+        TokenTree::Group(g) => {
+            let inner: Vec<TokenTree> = g.stream().into_iter().collect();
+            indexes(&inner, name)
+        }
+        _ => false,
+    })
+}
+
 /// `p.a.b` as `[a, b]`, if `e` is such a chain of named fields of `name`.
 fn chain(e: &Expr, name: &Ident) -> Option<Vec<Ident>> {
     let mut path = Vec::new();
@@ -297,6 +368,8 @@ fn struct_leaves(block: &syn::Block, name: &Ident, errors: &mut Errors) -> Vec<L
         name: &'a Ident,
         uses: Vec<(Vec<Ident>, Use, Span)>,
         bare: Vec<Span>,
+        /// Rows of a field taken apart by a loop's pattern.
+        row_patterns: Vec<Span>,
         int_context: bool,
     }
     impl Uses<'_> {
@@ -320,9 +393,6 @@ fn struct_leaves(block: &syn::Block, name: &Ident, errors: &mut Errors) -> Vec<L
             }
         }
     }
-    const VECTOR_METHODS: &[&str] = &[
-        "len", "is_empty", "iter", "windows", "chunks", "to_vec", "first", "last",
-    ];
     impl<'ast> Visit<'ast> for Uses<'_> {
         fn visit_expr(&mut self, e: &'ast Expr) {
             match e {
@@ -379,6 +449,16 @@ fn struct_leaves(block: &syn::Block, name: &Ident, errors: &mut Errors) -> Vec<L
                         self.visit_expr(a);
                     }
                 }
+                // `for row in p.w.iter()` whose item is a row (taken apart,
+                // or indexed): a field of rows.
+                Expr::ForLoop(f) if item_is_row(&f.pat, &f.body) => {
+                    if let Some(field) = iterated(&f.expr) {
+                        if self.record(field, Use::Rows) && row_pattern(&f.pat) {
+                            self.row_patterns.push(syn::spanned::Spanned::span(&f.pat));
+                        }
+                    }
+                    syn::visit::visit_expr(self, e);
+                }
                 Expr::Cast(c) => self.operand(&c.expr, Use::Cast),
                 Expr::Range(r) => {
                     for b in r.start.iter().chain(r.end.iter()) {
@@ -399,9 +479,13 @@ fn struct_leaves(block: &syn::Block, name: &Ident, errors: &mut Errors) -> Vec<L
         name,
         uses: Vec::new(),
         bare: Vec::new(),
+        row_patterns: Vec::new(),
         int_context: false,
     };
     uses.visit_block(block);
+    for span in uses.row_patterns {
+        errors.push(syn::Error::new(span, format!("#[differentiate] reads the rows of a field of `{name}` by index (`row[0]`, `row.iter()`), not through a pattern: their length is not in the function's signature")));
+    }
     for span in uses.bare {
         errors.push(syn::Error::new(span, format!("`{name}` is differentiated field by field: read its fields (`{name}.field`) here; passing the whole struct on is not differentiated yet")));
     }

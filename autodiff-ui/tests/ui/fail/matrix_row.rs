@@ -1,4 +1,4 @@
-use autodiff::differentiate;
+use autodiff::{differentiate, Tangent};
 
 // A copy of a local matrix's row.
 #[differentiate]
@@ -24,7 +24,23 @@ fn row_passed(pts: &[[f64; 2]]) -> f64 {
     s
 }
 
+#[derive(Clone, Tangent)]
+struct Rows {
+    w: Vec<[f64; 2]>,
+}
+
+// A struct field's rows taken apart by the loop's pattern.
+#[differentiate(wrt(r))]
+fn field_rows(r: &Rows) -> f64 {
+    let mut s = 0.0;
+    for &[a, b] in r.w.iter() {
+        s += a * b;
+    }
+    s
+}
+
 fn main() {
     let _ = row_copy_grad(1.0);
     let _ = row_passed_grad(&[[1.0, 2.0]]);
+    let _ = field_rows_grad(&Rows { w: vec![[1.0, 2.0]] });
 }
