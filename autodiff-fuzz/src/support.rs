@@ -474,6 +474,16 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// What the check of every companion at one point found.
+enum AtPoint {
+    /// Not a point to judge at (values not finite or huge, differences
+    /// that disagree, a NaN partial of a documented edge case).
+    Skip,
+    Pass,
+    Nan(String),
+    Mismatch(String),
+}
+
 /// Checks every companion of `c` at up to two smooth points drawn from
 /// `seed`.
 pub fn check(c: &dyn Companions, seed: u64) -> Verdict {
@@ -493,137 +503,168 @@ pub fn check(c: &dyn Companions, seed: u64) -> Verdict {
                 *v = *v as f32 as f64;
             }
         }
-        let y = c.value(&p);
-        // Where values are huge, a step of finite differences crosses so
-        // many jumps of `round`, `floor` or `ceil` that the staircase looks
-        // like a slope, while the derivative is 0 (seed 16 case 1580:
-        // values of 1e11 to 9e15, past 2^52 where they are the identity).
-        if y.iter().any(|v| !v.is_finite() || v.abs() > 1e8) {
-            continue;
-        }
-        let Some(jac) = fd_jacobian(&|q| c.value(q), &p, single, tol) else {
-            continue;
+        let directions = rng.clone();
+        let msg = match at_point(c, &p, &mut rng, single, tol) {
+            AtPoint::Skip => continue,
+            AtPoint::Pass => {
+                points += 1;
+                continue;
+            }
+            AtPoint::Nan(msg) => return Verdict::NanGradient(format!("at {p:?}: {msg}")),
+            AtPoint::Mismatch(msg) => msg,
         };
-        let m = y.len();
-        let mut judge = Judge {
-            tol,
-            nan: None,
-            mismatch: None,
-        };
-        let v: Vec<f64> = (0..n).map(|_| rng.uniform(-1.0, 1.0)).collect();
-        let w: Vec<f64> = (0..m).map(|_| rng.uniform(-1.0, 1.0)).collect();
-
-        // Forward mode: the value, and J·v.
-        let (jy, jt) = c.jvp(&p, &v);
-        judge.value("jvp value", &jy, &y);
-        if judge.length("jvp tangent", jt.len(), m) {
-            for (i, &t) in jt.iter().enumerate() {
-                let want = jac.contract(|k| (i, k, v[k]), n);
-                judge.derivative(&format!("jvp tangent[{i}]"), t, want);
+        let first = format!("at {p:?}: {msg}");
+        if !single {
+            // A branch whose condition rounding decides at the point
+            // (`phase + (y - phase) <= y`: seed 54 case 136) can take the
+            // other side than at every point around it, where the
+            // differences are taken. A derivative that is wrong is wrong
+            // a relative 1e-9 away as well; a mismatch that passes there
+            // came from the point.
+            let moved = [1e-9, -1e-9].iter().any(|e| {
+                let q: Vec<f64> = p.iter().map(|x| x * (1.0 + e)).collect();
+                matches!(
+                    at_point(c, &q, &mut directions.clone(), single, tol),
+                    AtPoint::Pass
+                )
+            });
+            if moved {
+                continue;
             }
+            return Verdict::Mismatch(first);
         }
-        // Reverse mode: the value, wᵀJ, and ⟨w, J v⟩ = ⟨wᵀJ, v⟩.
-        let (vy, vb) = c.vjp(&p, &w);
-        judge.value("vjp value", &vy, &y);
-        if judge.length("vjp adjoints", vb.len(), n) {
-            for (k, &b) in vb.iter().enumerate() {
-                let want = jac.contract(|i| (i, k, w[i]), m);
-                judge.derivative(&format!("vjp adjoint[{k}]"), b, want);
-            }
-            if jt.len() == m {
-                let (lhs, rhs) = (dot(&w, &jt), dot(&vb, &v));
-                let scale: f64 = w.iter().zip(&jt).map(|(a, b)| (a * b).abs()).sum();
-                judge.derivative(
-                    "⟨w, J v⟩ against ⟨wᵀJ, v⟩",
-                    rhs,
-                    Want {
-                        scale,
-                        ..Want::exact(lhs)
-                    },
-                );
-            }
+        // In `f32`, differences at steps of 1e-2 can miss a derivative
+        // by a few percent where the function is ill-conditioned
+        // (`sin` of a value near 1e5, whose `f32` spacing is 0.008),
+        // while agreeing with each other: seed 30 cases 411 and 891
+        // and seed 31 case 217 each failed at one point and passed at
+        // others, and matched differences at small steps in `f64`. A
+        // mismatch there counts when a second point confirms it.
+        match unconfirmed {
+            Some(earlier) => return Verdict::Mismatch(format!("{earlier}; and {first}")),
+            None => unconfirmed = Some(first),
         }
-        // The closures at the point: the same products.
-        if let Some((ly, lt)) = c.linearize(&p, &v) {
-            judge.value("linearize value", &ly, &y);
-            if judge.length("linearize tangent", lt.len(), m) {
-                for (i, &t) in lt.iter().enumerate() {
-                    let want = jac.contract(|k| (i, k, v[k]), n);
-                    judge.derivative(&format!("linearize tangent[{i}]"), t, want);
-                }
-            }
-        }
-        if let Some((py, pb)) = c.pullback(&p, &w) {
-            judge.value("pullback value", &py, &y);
-            if judge.length("pullback adjoints", pb.len(), n) {
-                for (k, &b) in pb.iter().enumerate() {
-                    let want = jac.contract(|i| (i, k, w[i]), m);
-                    judge.derivative(&format!("pullback adjoint[{k}]"), b, want);
-                }
-            }
-        }
-        // The gradient and value_and_grad (scalar outputs).
-        if let Some(g) = c.grad(&p) {
-            if judge.length("grad", g.len(), n) {
-                for (k, &gk) in g.iter().enumerate() {
-                    judge.derivative(&format!("grad[{k}]"), gk, jac.want(0, k));
-                }
-            }
-        }
-        if let Some((vy, g)) = c.value_and_grad(&p) {
-            judge.value("value_and_grad value", &vy, &y);
-            if judge.length("value_and_grad gradient", g.len(), n) {
-                for (k, &gk) in g.iter().enumerate() {
-                    judge.derivative(&format!("value_and_grad gradient[{k}]"), gk, jac.want(0, k));
-                }
-            }
-        }
-        // The dense Jacobian in its documented layout.
-        if let Some(j) = c.jacobian(&p) {
-            let layout = jacobian_layout(&c.param_sizes(), &c.out_blocks(&p));
-            if judge.length("jacobian", j.len(), layout.len()) {
-                for (t, &(i, k)) in layout.iter().enumerate() {
-                    judge.derivative(
-                        &format!("jacobian entry {t} (∂out[{i}]/∂in[{k}])"),
-                        j[t],
-                        jac.want(i, k),
-                    );
-                }
-            }
-        }
-        if m == 1 && (judge.nan.is_none() && judge.mismatch.is_none()) {
-            second_order(c, &p, &v, &w, &jac, single, tol, &mut judge);
-        }
-        match judge.nan {
-            // A NaN partial of an edge case: the point says nothing.
-            Some(_) if c.nan_edges() => continue,
-            Some(msg) => return Verdict::NanGradient(format!("at {p:?}: {msg}")),
-            None => {}
-        }
-        if let Some(msg) = judge.mismatch {
-            // In `f32`, differences at steps of 1e-2 can miss a derivative
-            // by a few percent where the function is ill-conditioned
-            // (`sin` of a value near 1e5, whose `f32` spacing is 0.008),
-            // while agreeing with each other: seed 30 cases 411 and 891
-            // and seed 31 case 217 each failed at one point and passed at
-            // others, and matched differences at small steps in `f64`. A
-            // mismatch there counts when a second point confirms it.
-            let first = format!("at {p:?}: {msg}");
-            if !single || unconfirmed.is_some() {
-                return Verdict::Mismatch(match unconfirmed {
-                    Some(earlier) => format!("{earlier}; and {first}"),
-                    None => first,
-                });
-            }
-            unconfirmed = Some(first);
-            continue;
-        }
-        points += 1;
     }
     if points == 0 {
         Verdict::NoSmoothPoint
     } else {
         Verdict::Ok { points }
+    }
+}
+
+/// Every companion of `c` at point `p`, against finite differences; the
+/// directions of the products are drawn from `rng`.
+fn at_point(c: &dyn Companions, p: &[f64], rng: &mut Points, single: bool, tol: Tol) -> AtPoint {
+    let n = p.len();
+    let y = c.value(p);
+    // Where values are huge, a step of finite differences crosses so
+    // many jumps of `round`, `floor` or `ceil` that the staircase looks
+    // like a slope, while the derivative is 0 (seed 16 case 1580:
+    // values of 1e11 to 9e15, past 2^52 where they are the identity).
+    if y.iter().any(|v| !v.is_finite() || v.abs() > 1e8) {
+        return AtPoint::Skip;
+    }
+    let Some(jac) = fd_jacobian(&|q| c.value(q), p, single, tol) else {
+        return AtPoint::Skip;
+    };
+    let m = y.len();
+    let mut judge = Judge {
+        tol,
+        nan: None,
+        mismatch: None,
+    };
+    let v: Vec<f64> = (0..n).map(|_| rng.uniform(-1.0, 1.0)).collect();
+    let w: Vec<f64> = (0..m).map(|_| rng.uniform(-1.0, 1.0)).collect();
+
+    // Forward mode: the value, and J·v.
+    let (jy, jt) = c.jvp(p, &v);
+    judge.value("jvp value", &jy, &y);
+    if judge.length("jvp tangent", jt.len(), m) {
+        for (i, &t) in jt.iter().enumerate() {
+            let want = jac.contract(|k| (i, k, v[k]), n);
+            judge.derivative(&format!("jvp tangent[{i}]"), t, want);
+        }
+    }
+    // Reverse mode: the value, wᵀJ, and ⟨w, J v⟩ = ⟨wᵀJ, v⟩.
+    let (vy, vb) = c.vjp(p, &w);
+    judge.value("vjp value", &vy, &y);
+    if judge.length("vjp adjoints", vb.len(), n) {
+        for (k, &b) in vb.iter().enumerate() {
+            let want = jac.contract(|i| (i, k, w[i]), m);
+            judge.derivative(&format!("vjp adjoint[{k}]"), b, want);
+        }
+        if jt.len() == m {
+            let (lhs, rhs) = (dot(&w, &jt), dot(&vb, &v));
+            let scale: f64 = w.iter().zip(&jt).map(|(a, b)| (a * b).abs()).sum();
+            judge.derivative(
+                "⟨w, J v⟩ against ⟨wᵀJ, v⟩",
+                rhs,
+                Want {
+                    scale,
+                    ..Want::exact(lhs)
+                },
+            );
+        }
+    }
+    // The closures at the point: the same products.
+    if let Some((ly, lt)) = c.linearize(p, &v) {
+        judge.value("linearize value", &ly, &y);
+        if judge.length("linearize tangent", lt.len(), m) {
+            for (i, &t) in lt.iter().enumerate() {
+                let want = jac.contract(|k| (i, k, v[k]), n);
+                judge.derivative(&format!("linearize tangent[{i}]"), t, want);
+            }
+        }
+    }
+    if let Some((py, pb)) = c.pullback(p, &w) {
+        judge.value("pullback value", &py, &y);
+        if judge.length("pullback adjoints", pb.len(), n) {
+            for (k, &b) in pb.iter().enumerate() {
+                let want = jac.contract(|i| (i, k, w[i]), m);
+                judge.derivative(&format!("pullback adjoint[{k}]"), b, want);
+            }
+        }
+    }
+    // The gradient and value_and_grad (scalar outputs).
+    if let Some(g) = c.grad(p) {
+        if judge.length("grad", g.len(), n) {
+            for (k, &gk) in g.iter().enumerate() {
+                judge.derivative(&format!("grad[{k}]"), gk, jac.want(0, k));
+            }
+        }
+    }
+    if let Some((vy, g)) = c.value_and_grad(p) {
+        judge.value("value_and_grad value", &vy, &y);
+        if judge.length("value_and_grad gradient", g.len(), n) {
+            for (k, &gk) in g.iter().enumerate() {
+                judge.derivative(&format!("value_and_grad gradient[{k}]"), gk, jac.want(0, k));
+            }
+        }
+    }
+    // The dense Jacobian in its documented layout.
+    if let Some(j) = c.jacobian(p) {
+        let layout = jacobian_layout(&c.param_sizes(), &c.out_blocks(p));
+        if judge.length("jacobian", j.len(), layout.len()) {
+            for (t, &(i, k)) in layout.iter().enumerate() {
+                judge.derivative(
+                    &format!("jacobian entry {t} (∂out[{i}]/∂in[{k}])"),
+                    j[t],
+                    jac.want(i, k),
+                );
+            }
+        }
+    }
+    if m == 1 && (judge.nan.is_none() && judge.mismatch.is_none()) {
+        second_order(c, p, &v, &w, &jac, single, tol, &mut judge);
+    }
+    match judge.nan {
+        // A NaN partial of an edge case: the point says nothing.
+        Some(_) if c.nan_edges() => AtPoint::Skip,
+        Some(msg) => AtPoint::Nan(msg),
+        None => match judge.mismatch {
+            Some(msg) => AtPoint::Mismatch(msg),
+            None => AtPoint::Pass,
+        },
     }
 }
 
@@ -888,12 +929,17 @@ mod tests {
         ));
     }
 
+    /// A tangent wrong at the first point checked only: in `f64` it is
+    /// right a relative 1e-9 away (a branch rounding decided at the
+    /// point), in `f32` no second point confirms it; either way the
+    /// point says nothing. (A tangent wrong everywhere is still found,
+    /// above.)
     #[test]
-    fn an_f32_mismatch_at_one_point_only_needs_confirming() {
-        assert!(matches!(
+    fn a_mismatch_at_one_point_only_is_not_a_failure() {
+        assert_eq!(
             check(&hand("jvp_once", false), 1),
-            Verdict::Mismatch(_)
-        ));
+            Verdict::Ok { points: 2 }
+        );
         assert_eq!(check(&hand("jvp_once", true), 1), Verdict::Ok { points: 2 });
     }
 
