@@ -359,134 +359,92 @@ const GMM_K: usize = 5;
 /// Points.
 const GMM_N: usize = 1000;
 
-/// ADBench's `gmm_objective` up to its additive constants (the `ln 2π`
-/// term and the Wishart normaliser, which depend on no parameter). `icf`
-/// holds per component the `d` logs of the diagonal of the inverse
-/// covariance factor `Q`, then its `d (d - 1) / 2` entries below the
-/// diagonal, column by column; `x` is `n` points of `d` coordinates.
-#[differentiate(wrt(alphas, means, icf))]
-fn gmm(alphas: &[f64], means: &[f64], icf: &[f64], x: &[f64], gamma: f64, m: f64) -> f64 {
-    let d = GMM_D;
-    let k = alphas.len();
-    let n = x.len() / d;
-    let icf_sz = d * (d + 1) / 2;
-    let mut qdiags = vec![0.0; d * k];
-    let mut sum_qs = vec![0.0; k];
-    for ik in 0..k {
-        for id in 0..d {
-            let q = icf[ik * icf_sz + id];
-            sum_qs[ik] += q;
-            qdiags[ik * d + id] = q.exp();
-        }
-    }
-    let mut slse = 0.0;
-    let mut main_term = vec![0.0; k];
-    let mut xc = vec![0.0; d];
-    let mut qxc = vec![0.0; d];
-    for ix in 0..n {
-        for ik in 0..k {
-            for id in 0..d {
-                xc[id] = x[ix * d + id] - means[ik * d + id];
-            }
-            for id in 0..d {
-                qxc[id] = qdiags[ik * d + id] * xc[id];
-            }
-            let mut li = ik * icf_sz + d;
-            for i in 0..d {
-                for j in i + 1..d {
-                    qxc[j] += icf[li] * xc[i];
-                    li += 1;
+/// The GMM objective with its two scratch vectors (the centred point and
+/// its product with the factor) made by `$scratch`, which may read the
+/// dimension `$d`: `gmm` and `gmm_fixed` differ only there.
+macro_rules! gmm_objective {
+    ($(#[$doc:meta])* $name:ident, $d:ident, $($scratch:tt)*) => {
+        $(#[$doc])*
+        #[differentiate(wrt(alphas, means, icf))]
+        fn $name(alphas: &[f64], means: &[f64], icf: &[f64], x: &[f64], gamma: f64, m: f64) -> f64 {
+            let $d = GMM_D;
+            let k = alphas.len();
+            let n = x.len() / $d;
+            let icf_sz = $d * ($d + 1) / 2;
+            let mut qdiags = vec![0.0; $d * k];
+            let mut sum_qs = vec![0.0; k];
+            for ik in 0..k {
+                for id in 0..$d {
+                    let q = icf[ik * icf_sz + id];
+                    sum_qs[ik] += q;
+                    qdiags[ik * $d + id] = q.exp();
                 }
             }
-            let mut sq = 0.0;
-            for id in 0..d {
-                sq += qxc[id] * qxc[id];
+            let mut slse = 0.0;
+            let mut main_term = vec![0.0; k];
+            let mut xc = $($scratch)*;
+            let mut qxc = $($scratch)*;
+            for ix in 0..n {
+                for ik in 0..k {
+                    for id in 0..$d {
+                        xc[id] = x[ix * $d + id] - means[ik * $d + id];
+                    }
+                    for id in 0..$d {
+                        qxc[id] = qdiags[ik * $d + id] * xc[id];
+                    }
+                    let mut li = ik * icf_sz + $d;
+                    for i in 0..$d {
+                        for j in i + 1..$d {
+                            qxc[j] += icf[li] * xc[i];
+                            li += 1;
+                        }
+                    }
+                    let mut sq = 0.0;
+                    for id in 0..$d {
+                        sq += qxc[id] * qxc[id];
+                    }
+                    main_term[ik] = alphas[ik] + sum_qs[ik] - 0.5 * sq;
+                }
+                slse += logsumexp(&main_term);
             }
-            main_term[ik] = alphas[ik] + sum_qs[ik] - 0.5 * sq;
+            let lse_alphas = logsumexp(alphas);
+            // The Wishart prior.
+            let mut prior = 0.0;
+            for ik in 0..k {
+                let mut frobenius = 0.0;
+                for id in 0..$d {
+                    frobenius += qdiags[ik * $d + id] * qdiags[ik * $d + id];
+                }
+                for j in $d..icf_sz {
+                    frobenius += icf[ik * icf_sz + j] * icf[ik * icf_sz + j];
+                }
+                prior += 0.5 * gamma * gamma * frobenius - m * sum_qs[ik];
+            }
+            slse - n as f64 * lse_alphas + prior
         }
-        slse += logsumexp(&main_term);
-    }
-    let lse_alphas = logsumexp(alphas);
-    // The Wishart prior.
-    let mut prior = 0.0;
-    for ik in 0..k {
-        let mut frobenius = 0.0;
-        for id in 0..d {
-            frobenius += qdiags[ik * d + id] * qdiags[ik * d + id];
-        }
-        for j in d..icf_sz {
-            frobenius += icf[ik * icf_sz + j] * icf[ik * icf_sz + j];
-        }
-        prior += 0.5 * gamma * gamma * frobenius - m * sum_qs[ik];
-    }
-    slse - n as f64 * lse_alphas + prior
+    };
 }
 
-/// [`gmm`] with its two scratch vectors as fixed-size arrays (`[0.0;
-/// GMM_D]`, the dimension being a constant): the form a user who knows `d`
-/// at compile time writes, which reverse mode treats as it does `vec!`
-/// scratch. ADBench's `gmm_objective` up to its additive constants (the `ln 2π`
-/// term and the Wishart normaliser, which depend on no parameter). `icf`
-/// holds per component the `d` logs of the diagonal of the inverse
-/// covariance factor `Q`, then its `d (d - 1) / 2` entries below the
-/// diagonal, column by column; `x` is `n` points of `d` coordinates.
-#[differentiate(wrt(alphas, means, icf))]
-fn gmm_fixed(alphas: &[f64], means: &[f64], icf: &[f64], x: &[f64], gamma: f64, m: f64) -> f64 {
-    let d = GMM_D;
-    let k = alphas.len();
-    let n = x.len() / d;
-    let icf_sz = d * (d + 1) / 2;
-    let mut qdiags = vec![0.0; d * k];
-    let mut sum_qs = vec![0.0; k];
-    for ik in 0..k {
-        for id in 0..d {
-            let q = icf[ik * icf_sz + id];
-            sum_qs[ik] += q;
-            qdiags[ik * d + id] = q.exp();
-        }
-    }
-    let mut slse = 0.0;
-    let mut main_term = vec![0.0; k];
-    let mut xc = [0.0; GMM_D];
-    let mut qxc = [0.0; GMM_D];
-    for ix in 0..n {
-        for ik in 0..k {
-            for id in 0..d {
-                xc[id] = x[ix * d + id] - means[ik * d + id];
-            }
-            for id in 0..d {
-                qxc[id] = qdiags[ik * d + id] * xc[id];
-            }
-            let mut li = ik * icf_sz + d;
-            for i in 0..d {
-                for j in i + 1..d {
-                    qxc[j] += icf[li] * xc[i];
-                    li += 1;
-                }
-            }
-            let mut sq = 0.0;
-            for id in 0..d {
-                sq += qxc[id] * qxc[id];
-            }
-            main_term[ik] = alphas[ik] + sum_qs[ik] - 0.5 * sq;
-        }
-        slse += logsumexp(&main_term);
-    }
-    let lse_alphas = logsumexp(alphas);
-    // The Wishart prior.
-    let mut prior = 0.0;
-    for ik in 0..k {
-        let mut frobenius = 0.0;
-        for id in 0..d {
-            frobenius += qdiags[ik * d + id] * qdiags[ik * d + id];
-        }
-        for j in d..icf_sz {
-            frobenius += icf[ik * icf_sz + j] * icf[ik * icf_sz + j];
-        }
-        prior += 0.5 * gamma * gamma * frobenius - m * sum_qs[ik];
-    }
-    slse - n as f64 * lse_alphas + prior
-}
+gmm_objective!(
+    /// ADBench's `gmm_objective` up to its additive constants (the `ln 2π`
+    /// term and the Wishart normaliser, which depend on no parameter). `icf`
+    /// holds per component the `d` logs of the diagonal of the inverse
+    /// covariance factor `Q`, then its `d (d - 1) / 2` entries below the
+    /// diagonal, column by column; `x` is `n` points of `d` coordinates.
+    gmm,
+    d,
+    vec![0.0; d]
+);
+
+gmm_objective!(
+    /// [`gmm`] with its two scratch vectors as fixed-size arrays (`[0.0;
+    /// GMM_D]`, the dimension being a constant): the form a user who knows
+    /// `d` at compile time writes, which reverse mode treats as it does
+    /// `vec!` scratch.
+    gmm_fixed,
+    d,
+    [0.0; GMM_D]
+);
 
 #[inline(never)]
 fn gmm_grad_gen(alphas: &[f64], means: &[f64], icf: &[f64], x: &[f64]) -> GmmGrad {
