@@ -883,44 +883,67 @@ fn gather_through_an_index_array() {
 
 const SCRATCH_D: usize = 4;
 
-/// ADBench's GMM in small: per point, `xc` and `qxc` are overwritten per
-/// component, `qxc` then updated along a packed triangle indexed by a
-/// counter, and `terms` overwritten per point.
-#[differentiate(wrt(w))]
-fn scratch_rows(w: &[f64], x: &[f64]) -> f64 {
-    let d = SCRATCH_D;
-    let k = w.len() / (2 * d + d * (d - 1) / 2);
-    let stride = 2 * d + d * (d - 1) / 2;
-    let n = x.len() / d;
-    let mut xc = vec![0.0; d];
-    let mut qxc = vec![0.0; d];
-    let mut terms = vec![0.0; k];
-    let mut total = 0.0;
-    for ix in 0..n {
-        for ik in 0..k {
-            for id in 0..d {
-                xc[id] = x[ix * d + id] - w[ik * stride + id];
-            }
-            for id in 0..d {
-                qxc[id] = w[ik * stride + d + id].exp() * xc[id];
-            }
-            let mut li = ik * stride + 2 * d;
-            for i in 0..d {
-                for j in i + 1..d {
-                    qxc[j] += w[li] * xc[i];
-                    li += 1;
+/// ADBench's GMM in small, its scratch vectors `xc` and `qxc` made by
+/// `$scratch` (which may read the dimension `$d`).
+macro_rules! scratch_rows {
+    ($(#[$doc:meta])* $name:ident, $d:ident, $($scratch:tt)*) => {
+        $(#[$doc])*
+        #[differentiate(wrt(w))]
+        fn $name(w: &[f64], x: &[f64]) -> f64 {
+            let $d = SCRATCH_D;
+            let k = w.len() / (2 * $d + $d * ($d - 1) / 2);
+            let stride = 2 * $d + $d * ($d - 1) / 2;
+            let n = x.len() / $d;
+            let mut xc = $($scratch)*;
+            let mut qxc = $($scratch)*;
+            let mut terms = vec![0.0; k];
+            let mut total = 0.0;
+            for ix in 0..n {
+                for ik in 0..k {
+                    for id in 0..$d {
+                        xc[id] = x[ix * $d + id] - w[ik * stride + id];
+                    }
+                    for id in 0..$d {
+                        qxc[id] = w[ik * stride + $d + id].exp() * xc[id];
+                    }
+                    let mut li = ik * stride + 2 * $d;
+                    for i in 0..$d {
+                        for j in i + 1..$d {
+                            qxc[j] += w[li] * xc[i];
+                            li += 1;
+                        }
+                    }
+                    let mut sq = 0.0;
+                    for id in 0..$d {
+                        sq += qxc[id] * qxc[id];
+                    }
+                    terms[ik] = -0.5 * sq;
                 }
+                total += autodiff::logsumexp(&terms);
             }
-            let mut sq = 0.0;
-            for id in 0..d {
-                sq += qxc[id] * qxc[id];
-            }
-            terms[ik] = -0.5 * sq;
+            total
         }
-        total += autodiff::logsumexp(&terms);
-    }
-    total
+    };
 }
+
+scratch_rows!(
+    /// ADBench's GMM in small: per point, `xc` and `qxc` are overwritten per
+    /// component, `qxc` then updated along a packed triangle indexed by a
+    /// counter, and `terms` overwritten per point.
+    scratch_rows,
+    d,
+    vec![0.0; d]
+);
+
+scratch_rows!(
+    /// [`scratch_rows`] with its scratch vectors as fixed-size arrays
+    /// (`[0.0; N]`, `N` the constant the loops run to): reverse mode makes
+    /// them fresh and reads each iteration's contents back, as it does a
+    /// `vec!`'s.
+    scratch_rows_fixed,
+    d,
+    [0.0; SCRATCH_D]
+);
 
 fn scratch_rows_ref<D: DualNum<f64> + Copy>(w: &[D], x: &[f64]) -> D {
     let d = SCRATCH_D;
@@ -1333,45 +1356,6 @@ fn a_vector_refilled_in_every_iteration() {
             "{got:?} vs {want:?}"
         );
     }
-}
-
-/// [`scratch_rows`] with its scratch vectors as fixed-size arrays (`[0.0;
-/// N]`, `N` the constant the loops run to): reverse mode makes them fresh
-/// and reads each iteration's contents back, as it does a `vec!`'s.
-#[differentiate(wrt(w))]
-fn scratch_rows_fixed(w: &[f64], x: &[f64]) -> f64 {
-    let d = SCRATCH_D;
-    let k = w.len() / (2 * d + d * (d - 1) / 2);
-    let stride = 2 * d + d * (d - 1) / 2;
-    let n = x.len() / d;
-    let mut xc = [0.0; SCRATCH_D];
-    let mut qxc = [0.0; SCRATCH_D];
-    let mut terms = vec![0.0; k];
-    let mut total = 0.0;
-    for ix in 0..n {
-        for ik in 0..k {
-            for id in 0..d {
-                xc[id] = x[ix * d + id] - w[ik * stride + id];
-            }
-            for id in 0..d {
-                qxc[id] = w[ik * stride + d + id].exp() * xc[id];
-            }
-            let mut li = ik * stride + 2 * d;
-            for i in 0..d {
-                for j in i + 1..d {
-                    qxc[j] += w[li] * xc[i];
-                    li += 1;
-                }
-            }
-            let mut sq = 0.0;
-            for id in 0..d {
-                sq += qxc[id] * qxc[id];
-            }
-            terms[ik] = -0.5 * sq;
-        }
-        total += autodiff::logsumexp(&terms);
-    }
-    total
 }
 
 /// Two components of three coordinates: the arrays' lengths literals, the
