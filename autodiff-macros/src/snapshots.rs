@@ -3,6 +3,7 @@
 //! Regenerate with `UPDATE_EXPECT=1 cargo test -p autodiff-macros`.
 
 use expect_test::{expect, Expect};
+use proc_macro2::TokenStream;
 use quote::quote;
 
 use crate::args::Args;
@@ -563,52 +564,47 @@ fn a_doubly_nested_loop_is_taped_by_row() {
 /// instead of filling it again (GMM's centred point).
 #[test]
 fn a_scratch_vector_is_read_back_from_its_last_contents() {
-    let item = quote! {
-        fn centred(x: &[f64], mu: &[f64]) -> f64 {
-            let d = mu.len();
-            let mut xc = vec![0.0; d];
-            let mut total = 0.0;
-            for i in 0..x.len() {
-                for c in 0..3 {
-                    for j in 0..d {
-                        xc[j] = x[i] - mu[j] * c as f64;
-                    }
-                    let mut s = 0.0;
-                    for j in 0..d {
-                        s += xc[j] * xc[j];
-                    }
-                    total += s.sqrt();
-                }
-            }
-            total
-        }
-    };
+    let over_d = centred(
+        quote!(&[f64]),
+        quote!(let d = mu.len(); let mut xc = vec![0.0; d];),
+        quote!(d),
+    );
     // The loops written over the vector's own length.
-    let own_len = quote! {
-        fn centred(x: &[f64], mu: &[f64]) -> f64 {
-            let mut xc = vec![0.0; mu.len()];
-            let mut total = 0.0;
-            for i in 0..x.len() {
-                for c in 0..3 {
-                    for j in 0..xc.len() {
-                        xc[j] = x[i] - mu[j] * c as f64;
-                    }
-                    let mut s = 0.0;
-                    for j in 0..xc.len() {
-                        s += xc[j] * xc[j];
-                    }
-                    total += s.sqrt();
-                }
-            }
-            total
-        }
-    };
-    for item in [item, own_len] {
+    let own_len = centred(
+        quote!(&[f64]),
+        quote!(let mut xc = vec![0.0; mu.len()];),
+        quote!(xc.len()),
+    );
+    for item in [over_d, own_len] {
         let grad = companion(item, "centred_grad");
         assert_eq!(grad.matches("tape_copy(").count(), 1, "{grad}");
         assert_eq!(grad.matches("Owned::owned").count(), 0, "{grad}");
         // `xc[j] = ..` runs in the forward loop over the components only.
         assert_eq!(grad.matches("mu[").count(), 2, "{grad}");
+    }
+}
+
+/// `fn centred(x, mu)`: per point and component, `xc` (made by `setup`)
+/// filled over `0..len`, then read in a second loop over `0..len`.
+fn centred(mu: TokenStream, setup: TokenStream, len: TokenStream) -> TokenStream {
+    quote! {
+        fn centred(x: &[f64], mu: #mu) -> f64 {
+            #setup
+            let mut total = 0.0;
+            for i in 0..x.len() {
+                for c in 0..3 {
+                    for j in 0..#len {
+                        xc[j] = x[i] - mu[j] * c as f64;
+                    }
+                    let mut s = 0.0;
+                    for j in 0..#len {
+                        s += xc[j] * xc[j];
+                    }
+                    total += s.sqrt();
+                }
+            }
+            total
+        }
     }
 }
 
@@ -618,45 +614,12 @@ fn a_scratch_vector_is_read_back_from_its_last_contents() {
 /// iteration starts. Its copy, pushed whole, keeps its length in its type.
 #[test]
 fn a_fixed_size_scratch_array_is_read_back_from_its_last_contents() {
-    let literal = quote! {
-        fn centred(x: &[f64], mu: &[f64; 3]) -> f64 {
-            let mut xc = [0.0; 3];
-            let mut total = 0.0;
-            for i in 0..x.len() {
-                for c in 0..2 {
-                    for j in 0..3 {
-                        xc[j] = x[i] - mu[j] * c as f64;
-                    }
-                    let mut s = 0.0;
-                    for j in 0..3 {
-                        s += xc[j] * xc[j];
-                    }
-                    total += s.sqrt();
-                }
-            }
-            total
-        }
-    };
-    let constant = quote! {
-        fn centred(x: &[f64], mu: &[f64]) -> f64 {
-            let d = D;
-            let mut xc = [0.0; D];
-            let mut total = 0.0;
-            for i in 0..x.len() {
-                for c in 0..2 {
-                    for j in 0..d {
-                        xc[j] = x[i] - mu[j] * c as f64;
-                    }
-                    let mut s = 0.0;
-                    for j in 0..d {
-                        s += xc[j] * xc[j];
-                    }
-                    total += s.sqrt();
-                }
-            }
-            total
-        }
-    };
+    let literal = centred(quote!(&[f64; 3]), quote!(let mut xc = [0.0; 3];), quote!(3));
+    let constant = centred(
+        quote!(&[f64]),
+        quote!(let d = D; let mut xc = [0.0; D];),
+        quote!(d),
+    );
     for item in [literal, constant] {
         let grad = companion(item, "centred_grad");
         assert_eq!(grad.matches("tape_copy(").count(), 0, "{grad}");
