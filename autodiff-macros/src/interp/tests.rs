@@ -417,3 +417,21 @@ fn dual_numbers_through_arrays() {
     // s = x (a0 + a1): ds = (a0 + a1) dx + x da0.
     assert_eq!((s.re, s.eps), (8.0, 4.0 + 2.0 * 0.5));
 }
+
+/// `m[i].len()` (`Len [m, i]`): the length of row `i`; a row out of range
+/// is an error, not a panic.
+#[test]
+fn the_length_of_a_row() {
+    const MAT: Ty = Ty::Array(FloatTy::F64, 2);
+    let mut g = Graph::default();
+    let m = p(&mut g, 0, MAT);
+    let (i0, i2) = (int(&mut g, ROOT, 0), int(&mut g, ROOT, 2));
+    let rows = g.add(ROOT, Op::Len, vec![m], Ty::Int);
+    let cols = g.add(ROOT, Op::Len, vec![m, i0], Ty::Int);
+    let f = function(&[("m", MAT)], g.clone(), vec![rows, cols]);
+    let mat = Val::Array(vec![floats(&[1.0, 2.0, 3.0]), floats(&[4.0, 5.0, 6.0])]);
+    assert_eq!(run(&f, &[mat.clone()]), vec![Val::Int(2), Val::Int(3)]);
+    let beyond = g.add(ROOT, Op::Len, vec![m, i2], Ty::Int);
+    let f = function(&[("m", MAT)], g, vec![beyond]);
+    assert!(try_run(&f, &[mat]).is_err());
+}

@@ -935,10 +935,10 @@ impl Graph {
         uses
     }
 
-    /// The `vec![v; n]` or `[v; N]` array `a` is, directly, carried by
-    /// enclosing loops, or written element by element since (by earlier loops,
-    /// `let mut v = vec![0.0; n]; for i in 0..n { v[i] = ..; }`): the length
-    /// it has.
+    /// The `vec![v; n]` or `[v; N]` that made array `a`: `a` itself, or
+    /// the array enclosing loops carry `a` from, or one written element by
+    /// element since (by earlier loops, `let mut v = vec![0.0; n]; for i in
+    /// 0..n { v[i] = ..; }`). Its length is `a`'s.
     pub fn array_root(&self, a: NodeId) -> Option<NodeId> {
         match *self.op(a) {
             Op::FillVec | Op::FillFixed(_) => Some(a),
