@@ -430,7 +430,10 @@ fn the_length_of_a_row() {
     let cols = g.add(ROOT, Op::Len, vec![m, i0], Ty::Int);
     let f = function(&[("m", MAT)], g.clone(), vec![rows, cols]);
     let mat = Val::Array(vec![floats(&[1.0, 2.0, 3.0]), floats(&[4.0, 5.0, 6.0])]);
-    assert_eq!(run(&f, std::slice::from_ref(&mat)), vec![Val::Int(2), Val::Int(3)]);
+    assert_eq!(
+        run(&f, std::slice::from_ref(&mat)),
+        vec![Val::Int(2), Val::Int(3)]
+    );
     let beyond = g.add(ROOT, Op::Len, vec![m, i2], Ty::Int);
     let f = function(&[("m", MAT)], g, vec![beyond]);
     assert!(try_run(&f, &[mat]).is_err());
