@@ -1396,10 +1396,12 @@ impl<'r> Gen<'r> {
                             .vars
                             .iter()
                             .any(|x| x.name == i && x.used);
+                    // Last to first, sometimes.
+                    let rev = if self.rng.chance(0.2) { ".rev()" } else { "" };
                     header = if i_used {
-                        format!("for ({i}, &{v}) in {name}.iter().enumerate() {{")
+                        format!("for ({i}, &{v}) in {name}.iter().enumerate(){rev} {{")
                     } else {
-                        format!("for &{v} in {name}.iter() {{")
+                        format!("for &{v} in {name}.iter(){rev} {{")
                     };
                 } else {
                     let lt = self.len_text(&len).expect("a length");

@@ -375,3 +375,73 @@ fn a_constant_output_of_a_generic_function() {
     let (_, t32) = constant_output_jvp(1.5_f32, 2, 1.0);
     assert_eq!(t32, (3.0, 0.0));
 }
+
+/// This session's forms in a generic function: a matrix's rows taken
+/// apart and read as slices, `.rev()` of elements, an array pattern, and
+/// an array iterated by value while the body writes it.
+#[differentiate]
+fn forms<T: Float, const N: usize>(pts: &[[T; 2]], c: &[T; N], t: T) -> T {
+    let mut e = T::zero();
+    for &[x, y] in pts {
+        e = e + x * (y * t).sin();
+    }
+    for (i, p) in pts.iter().enumerate() {
+        let (q, n) = (&pts[i], p.len());
+        e = e + p[0] * q[1] * T::from(n).unwrap_or(T::one());
+    }
+    let [a, b] = pts[0];
+    let mut v = *c;
+    for w in v {
+        v[0] = v[0] + w * a;
+    }
+    e + c.iter().rev().fold(T::zero(), |s, &ci| s * t + ci) * b + v[0]
+}
+
+fn forms_ref<D: DualNum<f64> + Copy>(z: &[D]) -> D {
+    // [p00, p01, p10, p11, c0, c1, c2, t]
+    let (pts, c, t) = (&z[..4], &z[4..7], z[7]);
+    let mut e = D::zero();
+    for r in 0..2 {
+        e += pts[2 * r] * (pts[2 * r + 1] * t).sin();
+        e += pts[2 * r] * pts[2 * r + 1] * 2.0;
+    }
+    let (a, b) = (pts[0], pts[1]);
+    let v0 = c[0] + (c[0] + c[1] + c[2]) * a;
+    e + (c[0] + t * (c[1] + t * c[2])) * b + v0
+}
+
+#[test]
+fn this_sessions_forms_at_f64_and_f32() {
+    let (pts, c, t) = ([[0.3, -0.7], [1.1, 0.4]], [0.5, -1.2, 0.8], 0.9);
+    let z: Vec<f64> = pts
+        .iter()
+        .flatten()
+        .chain(&c)
+        .chain([&t])
+        .copied()
+        .collect();
+    let want = dual_grad(forms_ref, &z);
+    let (gp, gc, gt) = forms_grad(&pts, &c, t);
+    let got: Vec<f64> = gp
+        .iter()
+        .flatten()
+        .chain(&gc)
+        .chain([&gt])
+        .copied()
+        .collect();
+    for (g, w) in got.iter().zip(&want) {
+        close(*g, *w, 1e-12, "forms f64");
+    }
+    let pts32 = pts.map(|r| r.map(|v| v as f32));
+    let (gp, gc, gt) = forms_grad(&pts32, &c.map(|v| v as f32), t as f32);
+    let got: Vec<f64> = gp
+        .iter()
+        .flatten()
+        .chain(&gc)
+        .chain([&gt])
+        .map(|&g| f64::from(g))
+        .collect();
+    for (g, w) in got.iter().zip(&want) {
+        close(*g, *w, 1e-4, "forms f32");
+    }
+}
