@@ -25,8 +25,9 @@ type Mapped = (Source, Option<ExprClosure>);
 
 /// Where the items come from.
 enum Source {
-    /// Elements of one array, or of two zipped arrays, at each index.
-    Elems(Vec<Expr>),
+    /// Elements of one array, or of zipped arrays, at each index; the
+    /// items nest as the `zip`s were written.
+    Elems(Vec<Expr>, Nest),
     /// The integers `a..b`.
     Range(Box<(Expr, Expr)>),
     /// The items of a source with their positions, `(i, item)`.
@@ -35,6 +36,30 @@ enum Source {
     Windows(Box<Windows>),
     /// A source's items last to first, `.rev()` (at the same indices).
     Rev(Box<Source>),
+}
+
+/// How the items of zipped arrays nest: `a.zip(b).zip(c)` gives `((a, b),
+/// c)`, `a.zip(b.zip(c))` gives `(a, (b, c))`; a leaf is an index into the
+/// source's arrays.
+#[derive(Clone)]
+enum Nest {
+    Array(usize),
+    Pair(Box<Nest>, Box<Nest>),
+}
+
+impl Nest {
+    /// The same nesting over arrays `by` places further on.
+    fn shifted(self, by: usize) -> Nest {
+        match self {
+            Nest::Array(k) => Nest::Array(k + by),
+            Nest::Pair(a, b) => Nest::Pair(Box::new(a.shifted(by)), Box::new(b.shifted(by))),
+        }
+    }
+}
+
+/// The elements of one array.
+fn elems(x: Expr) -> Source {
+    Source::Elems(vec![x], Nest::Array(0))
 }
 
 /// `x.windows(k)` or `x.chunks(k)`.
@@ -161,10 +186,10 @@ fn fold(
 
 /// `a.map(|v| body)` on a fixed array: elementwise into zeros like `a`.
 fn array_map(g: &Gen, e: &ExprMethodCall, c: &ExprClosure, span: Span) -> Rewrite {
-    let array = Source::Elems(vec![(*e.receiver).clone()]);
+    let array = elems((*e.receiver).clone());
     let f = g.id("zeros_like", span);
     let zeros = move |source: &Source| -> Expr {
-        let Source::Elems(a) = source else {
+        let Source::Elems(a, _) = source else {
             return parse_quote_spanned!(span=> ());
         };
         let a = &a[0];
@@ -345,7 +370,7 @@ fn source(e: &Expr) -> Option<Source> {
         Expr::MethodCall(m)
             if (m.method == "iter" || m.method == "into_iter") && m.args.is_empty() =>
         {
-            Some(Source::Elems(vec![array(&m.receiver)]))
+            Some(elems(array(&m.receiver)))
         }
         // Items are copied floats anyway.
         Expr::MethodCall(m)
@@ -354,19 +379,20 @@ fn source(e: &Expr) -> Option<Source> {
             source(&m.receiver)
         }
         Expr::MethodCall(m) if m.method == "zip" && m.args.len() == 1 => {
-            let Source::Elems(mut arrays) = source(&m.receiver)? else {
+            let Source::Elems(mut arrays, left) = source(&m.receiver)? else {
                 return None;
             };
-            if arrays.len() != 1 {
-                return None;
-            }
-            let other = match source(&m.args[0]) {
-                Some(Source::Elems(a)) if a.len() == 1 => a[0].clone(),
+            let (others, right) = match source(&m.args[0]) {
+                Some(Source::Elems(a, nest)) => (a, nest),
                 Some(_) => return None,
-                None => array(&m.args[0]),
+                None => (vec![array(&m.args[0])], Nest::Array(0)),
             };
-            arrays.push(other);
-            Some(Source::Elems(arrays))
+            let right = right.shifted(arrays.len());
+            arrays.extend(others);
+            Some(Source::Elems(
+                arrays,
+                Nest::Pair(Box::new(left), Box::new(right)),
+            ))
         }
         _ => None,
     }
@@ -429,12 +455,6 @@ fn bind_item(
         let f = g.id("item", span);
         parse_quote_spanned!(span=> #f(&#a, #i))
     };
-    let pairs = || {
-        (
-            pat.span(),
-            "the items of `zip` are pairs: write `|(a, b)| ...`".to_string(),
-        )
-    };
     match source {
         // The item at index `i`, whatever the order.
         Source::Rev(inner) => bind_item(g, inner, pat, i, span),
@@ -455,10 +475,6 @@ fn bind_item(
             let pat = value_pat(pat);
             Ok(vec![parse_quote_spanned!(span=> let #pat = #i;)])
         }
-        Source::Elems(arrays) if arrays.len() == 1 => {
-            let a = item(&arrays[0]);
-            Ok(vec![parse_quote_spanned!(span=> let #pat = #a;)])
-        }
         Source::Windows(w) => {
             let Windows { x, k, chunks } = &**w;
             let (start, end): (Expr, Expr) = if *chunks {
@@ -477,21 +493,42 @@ fn bind_item(
                 parse_quote_spanned!(span=> let #pat = &#x[#start..#end];),
             ])
         }
-        Source::Elems(arrays) => {
-            let Pat::Tuple(t) = strip_ref(pat) else {
-                return Err(pairs());
-            };
-            if t.elems.len() != arrays.len() {
-                return Err(pairs());
-            }
-            Ok(t.elems
-                .iter()
-                .zip(arrays)
-                .map(|(p, a)| {
-                    let a = item(a);
-                    parse_quote_spanned!(span=> let #p = #a;)
-                })
-                .collect())
+        Source::Elems(arrays, nest) => {
+            let mut stmts = Vec::new();
+            bind_nest(nest, pat, &|k| item(&arrays[k]), &mut |p, v| {
+                stmts.push(parse_quote_spanned!(span=> let #p = #v;));
+            });
+            Ok(stmts)
+        }
+    }
+}
+
+/// Walks a pattern along the nesting of zipped items, calling `bind` with
+/// each part of the pattern and the item it binds: an array's element
+/// (`item(k)` of the `k`th array), or a pair of them for a name that holds
+/// a pair whole.
+fn bind_nest(
+    nest: &Nest,
+    pat: &Pat,
+    item: &impl Fn(usize) -> Expr,
+    bind: &mut impl FnMut(&Pat, Expr),
+) {
+    match (nest, strip_ref(pat)) {
+        (Nest::Pair(a, b), Pat::Tuple(t)) if t.elems.len() == 2 => {
+            bind_nest(a, &t.elems[0], item, bind);
+            bind_nest(b, &t.elems[1], item, bind);
+        }
+        _ => bind(pat, nest_value(nest, item)),
+    }
+}
+
+/// The item of zipped arrays as a value: nested pairs of elements.
+fn nest_value(nest: &Nest, item: &impl Fn(usize) -> Expr) -> Expr {
+    match nest {
+        Nest::Array(k) => item(*k),
+        Nest::Pair(a, b) => {
+            let (a, b) = (nest_value(a, item), nest_value(b, item));
+            syn::parse_quote!((#a, #b))
         }
     }
 }
@@ -536,9 +573,9 @@ fn base_loop(g: &Gen, source: &Source, span: Span) -> (Expr, Expr, Expr) {
             };
             (parse_quote_spanned!(span=> (#a)..(#b)), i, slot)
         }
-        Source::Elems(arrays) => {
-            let x = &arrays[0];
-            (parse_quote_spanned!(span=> 0..#x.len()), i.clone(), i)
+        Source::Elems(..) => {
+            let n = count(source.base(), span);
+            (parse_quote_spanned!(span=> 0..#n), i.clone(), i)
         }
         Source::Windows(_) => {
             let n = count(source.base(), span);
@@ -556,9 +593,14 @@ fn count(source: &Source, span: Span) -> Expr {
             let (a, b) = &**r;
             parse_quote_spanned!(span=> (#b) - (#a))
         }
-        Source::Elems(arrays) => {
+        // `zip` stops at the shortest.
+        Source::Elems(arrays, _) => {
             let x = &arrays[0];
-            parse_quote_spanned!(span=> #x.len())
+            let mut n: Expr = parse_quote_spanned!(span=> #x.len());
+            for y in &arrays[1..] {
+                n = parse_quote_spanned!(span=> #n.min(#y.len()));
+            }
+            n
         }
         Source::Windows(w) => {
             let (x, k) = (&w.x, &w.k);
@@ -624,8 +666,8 @@ fn reduce(
 /// once to a name first, so that it is not computed again at every index:
 /// the bindings and the new source.
 fn bound(g: &Gen, source: Source, span: Span) -> (Vec<syn::Stmt>, Source) {
-    let arrays = match source {
-        Source::Elems(arrays) => arrays,
+    let (arrays, nest) = match source {
+        Source::Elems(arrays, nest) => (arrays, nest),
         Source::Enumerate(inner) => {
             let (lets, inner) = bound(g, *inner, span);
             return (lets, Source::Enumerate(Box::new(inner)));
@@ -645,7 +687,7 @@ fn bound(g: &Gen, source: Source, span: Span) -> (Vec<syn::Stmt>, Source) {
             }
         })
         .collect();
-    (lets, Source::Elems(arrays))
+    (lets, Source::Elems(arrays, nest))
 }
 
 fn is_zero(e: &Expr) -> bool {
@@ -708,11 +750,8 @@ pub fn for_loop(g: &Gen, f: &syn::ExprForLoop) -> Option<Rewrite> {
         // By value (`for v in xs`): the items are those of a copy made as
         // the loop starts, which a body writing `xs[i]` does not change
         // (bound to a name of its own by `bound`).
-        e @ (Expr::Path(_) | Expr::Field(_)) => (
-            Source::Elems(vec![parse_quote_spanned!(span=> (#e))]),
-            false,
-        ),
-        e @ Expr::Reference(_) => (Source::Elems(vec![array(e)]), false),
+        e @ (Expr::Path(_) | Expr::Field(_)) => (elems(parse_quote_spanned!(span=> (#e))), false),
+        e @ Expr::Reference(_) => (elems(array(e)), false),
         e => (source(e)?, false),
     };
     if matches!(source, Source::Range(..)) {

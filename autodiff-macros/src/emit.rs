@@ -1074,6 +1074,16 @@ impl<'a> Emitter<'a> {
                     Prec::Atom,
                 )
             }
+            Op::IntBin(op @ (IntOp::Min | IntOp::Max)) => {
+                let x = self.operand(a[0], Prec::If);
+                let y = self.operand(a[1], Prec::If);
+                let f = if op == IntOp::Min {
+                    quote!(min)
+                } else {
+                    quote!(max)
+                };
+                (quote!(::core::cmp::Ord::#f(#x, #y)), Prec::Atom)
+            }
             // `0 - x` is `-x`; `x + -m` (a rewrite's offset) is `x - m`.
             Op::IntBin(IntOp::Sub) if matches!(g.op(a[0]), Op::Int(0)) => {
                 let x = self.operand(a[1], Prec::Unary);

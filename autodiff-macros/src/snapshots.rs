@@ -376,7 +376,7 @@ fn idioms_become_loops_and_kernels() {
                 &x,
                 ::autodiff::__private::rules::logsumexp(&x),
             );
-            for t2 in 0..x.len() {
+            for t2 in 0..::core::cmp::Ord::min(x.len(), w.len()) {
                 let t3 = x[t2];
                 t1[t2] += t3 * t3;
                 t0[t2] += 2.0_f64 * (w[t2] * t3);

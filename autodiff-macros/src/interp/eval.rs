@@ -415,6 +415,8 @@ impl<T: Scalar> Interp<'_, T> {
                     IntOp::Mul => a.checked_mul(b),
                     IntOp::Div => a.checked_div(b),
                     IntOp::Rem => a.checked_rem(b),
+                    IntOp::Min => Some(a.min(b)),
+                    IntOp::Max => Some(a.max(b)),
                     IntOp::WrappingSubI32 => Some((a as i32).wrapping_sub(b as i32) as i64),
                     IntOp::Add | IntOp::Sub => None,
                 };

@@ -150,6 +150,10 @@ pub enum IntOp {
     Mul,
     Div,
     Rem,
+    /// `Ord::min`: the length of a `zip` (it stops at the shortest).
+    Min,
+    /// `Ord::max`.
+    Max,
     /// `a.wrapping_sub(b)` on an `i32`: the exponent `n - 1` of a `powi`
     /// derivative, which must not overflow at `i32::MIN`.
     WrappingSubI32,

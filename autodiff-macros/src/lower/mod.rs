@@ -1497,6 +1497,19 @@ impl Lower<'_> {
         }
     }
 
+    /// The length `x.len()` of an array or a window as a node.
+    fn length(&mut self, e: &Expr) -> Option<NodeId> {
+        let Expr::MethodCall(m) = e else { return None };
+        if m.method != "len" || !m.args.is_empty() {
+            return None;
+        }
+        match (self.array_binding(&m.receiver), self.view(&m.receiver)) {
+            (Some(arr), _) => Some(self.add(Op::Len, vec![arr], Ty::Int)),
+            (_, Some(Val::Window(w))) => Some(w.len),
+            _ => None,
+        }
+    }
+
     /// `recv.name(args)` or `f64::name(recv, args)`: `args[0]` is the
     /// receiver.
     fn method(
@@ -1613,7 +1626,19 @@ impl Lower<'_> {
             );
         }
         if !self.mentions_active(e) && float_of_expr(self, args[0]).is_none() {
-            // e.g. `n.max(3)` on integers, or `PI.sin()`: a constant.
+            // `n.min(m)` on lengths (a `zip`'s length, which may be a
+            // row's); else, e.g. `n.max(3)` on integers, or `PI.sin()`: a
+            // constant.
+            if let (MethodOp::Bin(b @ (Bin::Min | Bin::Max)), [x, y]) = (m, args) {
+                if let (Some(x), Some(y)) = (self.length(x), self.length(y)) {
+                    let op = if b == Bin::Min {
+                        IntOp::Min
+                    } else {
+                        IntOp::Max
+                    };
+                    return Val::Node(self.g_int(op, x, y));
+                }
+            }
             return self.opaque(e, Ty::Other, "a method call");
         }
         let vals: Vec<NodeId> = args

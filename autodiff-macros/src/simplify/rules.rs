@@ -82,6 +82,8 @@ fn fold(g: &mut Graph, r: RegionId, op: &Op, args: &[NodeId], ty: Ty) -> Option<
                 IntOp::Mul => a.checked_mul(b),
                 IntOp::Div => a.checked_div(b),
                 IntOp::Rem => a.checked_rem(b),
+                IntOp::Min => Some(a.min(b)),
+                IntOp::Max => Some(a.max(b)),
                 IntOp::WrappingSubI32 => {
                     let (a, b) = (i32::try_from(a).ok()?, i32::try_from(b).ok()?);
                     Some(i64::from(a.wrapping_sub(b)))

@@ -542,3 +542,89 @@ fn reversed_elements() {
         }
     }
 }
+
+// ---- zips of three arrays, and of unequal lengths ----
+
+/// Three arrays zipped both ways, in loops (one walked backwards, one
+/// binding a pair whole) and in a chain; `y` may be longer than `c`.
+#[differentiate]
+fn zipped_three(c: &[f64; 2], b: &[f64], y: &[f64]) -> f64 {
+    let mut l = 0.0;
+    for ((ci, bi), yi) in c.iter().zip(b).zip(y) {
+        l += ci * (bi - yi).powi(2);
+    }
+    let s: f64 = c
+        .iter()
+        .zip(b.iter().zip(y))
+        .map(|(ci, (bi, yi))| ci * bi * yi)
+        .sum();
+    let mut r = 0.0;
+    for (ci, pair) in c.iter().zip(b.iter().zip(y)).rev() {
+        r = r * 0.5 + ci * pair.0 * pair.1;
+    }
+    l + s + r
+}
+
+/// `zip` stops at the shorter array, as in Rust: here `x` may be longer
+/// or shorter than `w`.
+#[differentiate]
+fn zipped_unequal(x: &[f64], w: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for (a, b) in x.iter().zip(w) {
+        s += a * b.sin();
+    }
+    s + x.iter().zip(w).map(|(a, b)| a * a * b).sum::<f64>()
+}
+
+#[test]
+fn zips_of_three_and_of_unequal_lengths() {
+    // The pairs run over the two first elements: `c` has two.
+    let reference = |v: &[Dual64]| {
+        let (c, b, y) = (&v[..2], &v[2..5], &v[5..]);
+        let mut l = Dual64::from(0.0);
+        let mut s = Dual64::from(0.0);
+        for i in 0..2 {
+            l += c[i] * (b[i] - y[i]).powi(2);
+            s += c[i] * b[i] * y[i];
+        }
+        let mut r = Dual64::from(0.0);
+        for i in (0..2).rev() {
+            r = r * 0.5 + c[i] * b[i] * y[i];
+        }
+        l + s + r
+    };
+    let (c, b, y) = ([0.7, -1.3], [0.4, 2.1, 9.0], [1.5, -0.2, 3.0, 4.0]);
+    let p: Vec<f64> = c.iter().chain(&b).chain(&y).copied().collect();
+    let (value, (gc, gb, gy)) = zipped_three_value_and_grad(&c, &b, &y);
+    assert_eq!(value, zipped_three(&c, &b, &y));
+    let want = dual_grad(reference, &p);
+    let got: Vec<f64> = gc.iter().chain(&gb).chain(&gy).copied().collect();
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        close(*g, *w, "zipped_three");
+    }
+    // The elements past the shorter length have no influence.
+    assert_eq!((gb[2], gy[2], gy[3]), (0.0, 0.0, 0.0));
+
+    for (x, w) in [
+        (vec![0.5, -1.0, 2.0], vec![0.3, 0.9]),
+        (vec![0.5], vec![0.3, 0.9, 1.1]),
+    ] {
+        let n = x.len().min(w.len());
+        let reference = |v: &[Dual64]| {
+            let (a, b) = (&v[..x.len()], &v[x.len()..]);
+            (0..n)
+                .map(|i| a[i] * b[i].sin() + a[i] * a[i] * b[i])
+                .fold(Dual64::from(0.0), |s, t| s + t)
+        };
+        let p: Vec<f64> = x.iter().chain(&w).copied().collect();
+        let (value, (gx, gw)) = zipped_unequal_value_and_grad(&x, &w);
+        assert_eq!(value, zipped_unequal(&x, &w));
+        let got: Vec<f64> = gx.iter().chain(&gw).copied().collect();
+        for (g, want) in got.iter().zip(dual_grad(reference, &p)) {
+            close(*g, want, "zipped_unequal");
+        }
+        let (_, tangent) = zipped_unequal_jvp(&x, &w, &vec![1.0; x.len()], &vec![0.0; w.len()]);
+        close(tangent, gx.iter().sum(), "zipped_unequal jvp");
+    }
+}
