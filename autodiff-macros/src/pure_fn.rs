@@ -224,6 +224,7 @@ pub fn expand(
         return Ok(expanded);
     };
     hide(&mut file, &item.sig.ident, &pure.sig.ident, &groups);
+    let failed = reports_errors(&file);
     let wrappers = Wrappers {
         cx,
         item,
@@ -235,6 +236,13 @@ pub fn expand(
         file: &file,
     };
     let companions = wrappers.all();
+    if failed {
+        stub_bodies(&mut file);
+        if let Ok(mut wrappers) = syn::parse2::<syn::File>(companions.clone()) {
+            stub_bodies(&mut wrappers);
+            return Ok(quote!(#file #wrappers));
+        }
+    }
     Ok(quote!(#file #companions))
 }
 
@@ -272,31 +280,51 @@ const VECTOR_METHODS: &[&str] = &[
     "len", "is_empty", "iter", "windows", "chunks", "to_vec", "first", "last",
 ];
 
-/// The array a `for` loop walks: `x` of `x.iter()`, `&x`, `x.iter().enumerate()`.
-fn iterated(e: &Expr) -> Option<&Expr> {
+/// The arrays a `for` loop walks, each with the pattern that binds its
+/// items: `x` of `x.iter()` and `&x`, with the item's pattern of
+/// `.enumerate()`'s pair, and each array of a `zip`, its pattern nested as
+/// the `zip`s are.
+fn loop_items<'a>(e: &'a Expr, pat: &'a Pat, out: &mut Vec<(&'a Expr, &'a Pat)>) {
+    let pair = |p: &'a Pat| match p {
+        Pat::Reference(r) => match &*r.pat {
+            Pat::Tuple(t) if t.elems.len() == 2 => Some((&t.elems[0], &t.elems[1])),
+            _ => None,
+        },
+        Pat::Tuple(t) if t.elems.len() == 2 => Some((&t.elems[0], &t.elems[1])),
+        _ => None,
+    };
     match e {
         Expr::MethodCall(m)
             if m.args.is_empty()
-                && ["iter", "into_iter", "enumerate", "rev", "copied"]
+                && ["iter", "into_iter", "rev", "copied", "cloned"]
                     .iter()
                     .any(|n| m.method == n) =>
         {
-            iterated(&m.receiver)
+            loop_items(&m.receiver, pat, out)
         }
-        Expr::Reference(r) => iterated(&r.expr),
-        Expr::Paren(p) => iterated(&p.expr),
-        Expr::Field(_) => Some(e),
-        _ => None,
+        Expr::MethodCall(m) if m.args.is_empty() && m.method == "enumerate" => {
+            if let Some((_, item)) = pair(pat) {
+                loop_items(&m.receiver, item, out);
+            }
+        }
+        Expr::MethodCall(m) if m.args.len() == 1 && m.method == "zip" => {
+            if let Some((a, b)) = pair(pat) {
+                loop_items(&m.receiver, a, out);
+                loop_items(&m.args[0], b, out);
+            }
+        }
+        Expr::Reference(r) => loop_items(&r.expr, pat, out),
+        Expr::Paren(p) => loop_items(&p.expr, pat, out),
+        Expr::Field(_) => out.push((e, pat)),
+        _ => {}
     }
 }
 
 /// Is a loop's item, bound by `pat`, a row: taken apart (`&[a, b]`) or a
 /// name the body reads as an array (`row[j]`, `row.iter()`, `row.len()`)?
-/// (For `enumerate`, the pair's item.)
 fn item_is_row(pat: &Pat, body: &syn::Block) -> bool {
     match pat {
         Pat::Reference(r) => item_is_row(&r.pat, body),
-        Pat::Tuple(t) if t.elems.len() == 2 => item_is_row(&t.elems[1], body),
         Pat::Slice(_) => true,
         Pat::Ident(i) => {
             let tokens: Vec<proc_macro2::TokenTree> = body.to_token_stream().into_iter().collect();
@@ -306,12 +334,10 @@ fn item_is_row(pat: &Pat, body: &syn::Block) -> bool {
     }
 }
 
-/// Does a loop's pattern take its item, a row, apart (`&[a, b]`, `(i,
-/// [a, b])`)?
+/// Does a loop's pattern take its item, a row, apart (`&[a, b]`)?
 fn row_pattern(pat: &Pat) -> bool {
     match pat {
         Pat::Reference(r) => row_pattern(&r.pat),
-        Pat::Tuple(t) if t.elems.len() == 2 => row_pattern(&t.elems[1]),
         p => matches!(p, Pat::Slice(_)),
     }
 }
@@ -451,10 +477,15 @@ fn struct_leaves(block: &syn::Block, name: &Ident, errors: &mut Errors) -> Vec<L
                 }
                 // `for row in p.w.iter()` whose item is a row (taken apart,
                 // or indexed): a field of rows.
-                Expr::ForLoop(f) if item_is_row(&f.pat, &f.body) => {
-                    if let Some(field) = iterated(&f.expr) {
-                        if self.record(field, Use::Rows) && row_pattern(&f.pat) {
-                            self.row_patterns.push(syn::spanned::Spanned::span(&f.pat));
+                Expr::ForLoop(f) => {
+                    let mut items = Vec::new();
+                    loop_items(&f.expr, &f.pat, &mut items);
+                    for (field, pat) in items {
+                        if item_is_row(pat, &f.body)
+                            && self.record(field, Use::Rows)
+                            && row_pattern(pat)
+                        {
+                            self.row_patterns.push(syn::spanned::Spanned::span(pat));
                         }
                     }
                     syn::visit::visit_expr(self, e);
@@ -799,8 +830,11 @@ impl VisitMut for Rewrite<'_> {
             {
                 *e = (*u.expr).clone();
             }
+            // The pure parameter at the field's place, so that errors about
+            // what reads it point there.
             Expr::Field(_) if self.leaf(e).is_some() => {
-                if let Some(name) = self.leaf(e) {
+                if let Some(mut name) = self.leaf(e) {
+                    name.set_span(syn::spanned::Spanned::span(e));
                     *e = syn::parse_quote!(#name);
                 }
             }
@@ -814,7 +848,11 @@ impl VisitMut for Rewrite<'_> {
                     _ => None,
                 };
                 match field {
-                    Some(name) => *e = syn::parse_quote!(#name),
+                    Some(name) => {
+                        let mut name = name.clone();
+                        name.set_span(syn::spanned::Spanned::span(e));
+                        *e = syn::parse_quote!(#name);
+                    }
                     None => syn::visit_mut::visit_expr_mut(self, e),
                 }
             }
@@ -1058,6 +1096,27 @@ fn hide(file: &mut syn::File, name: &Ident, pure: &Ident, groups: &[Group]) {
                 syn::parse_quote!(#[allow(dead_code, unused_assignments, unused_mut, unused_variables, clippy::all)]),
             );
             messages.visit_item_fn_mut(f);
+        }
+    }
+}
+
+/// Did the pipeline report errors (`compile_error!` items)?
+fn reports_errors(file: &syn::File) -> bool {
+    file.items.iter().any(|i| {
+        matches!(i, syn::Item::Macro(m)
+            if m.mac.path.segments.last().is_some_and(|s| s.ident == "compile_error"))
+    })
+}
+
+/// After errors, no body is kept, the pure function's included: it reads
+/// struct fields in the types their uses suggest (a field's type is not in
+/// the method's tokens), and a body the pipeline refused may use them
+/// otherwise, which would add type errors inside the expansion to the
+/// ones that name the cause. The signatures stay, for the call sites.
+fn stub_bodies(file: &mut syn::File) {
+    for it in &mut file.items {
+        if let syn::Item::Fn(f) = it {
+            *f.block = syn::parse_quote!({ ::core::unreachable!() });
         }
     }
 }

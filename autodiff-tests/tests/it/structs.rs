@@ -286,6 +286,18 @@ fn dense_rows(p: &Dense, x: &[f64; 3]) -> f64 {
     s
 }
 
+/// [`dense`] with the field's rows zipped with the biases, the pair
+/// zipped again (the rows are read as rows through the nesting).
+#[differentiate(wrt(p, x))]
+fn dense_zipped(p: &Dense, x: &[f64; 3]) -> f64 {
+    let mut s = 0.0;
+    for (row, (bi, _)) in p.w.iter().zip(p.b.iter().zip(x)) {
+        let z = row.iter().zip(x).map(|(w, xi)| w * xi).sum::<f64>() + bi;
+        s += z.tanh();
+    }
+    s
+}
+
 #[test]
 fn a_field_indexed_twice_or_iterated_by_rows_is_differentiated() {
     let p = Dense {
@@ -298,7 +310,11 @@ fn a_field_indexed_twice_or_iterated_by_rows_is_differentiated() {
     z.extend(x);
     let want = dual_grad(dense_dual, &z);
     // Indexed twice, and iterated by rows.
-    for (gp, gx) in [dense_grad(&p, &x), dense_rows_grad(&p, &x)] {
+    for (gp, gx) in [
+        dense_grad(&p, &x),
+        dense_rows_grad(&p, &x),
+        dense_zipped_grad(&p, &x),
+    ] {
         for i in 0..2 {
             for j in 0..3 {
                 assert!(close(gp.w[i][j], want[3 * i + j], 1e-14), "w[{i}][{j}]");
