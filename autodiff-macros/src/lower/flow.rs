@@ -13,7 +13,7 @@ use quote::ToTokens;
 use syn::visit::Visit;
 use syn::{Block, Expr, ExprIf, Pat, Stmt};
 
-use super::{compound, desugar, target_name, Lower, Scope, Val};
+use super::{compound, desugar, target_name, Lower, Scope, Val, IN_PLACE};
 use crate::ir::{Exit, IntOp, NodeId, Op, OutShape, RegionId, Ty};
 
 /// The flags of the loop being lowered (binding names).
@@ -983,11 +983,18 @@ fn carried_ty(init: Ty, out: Ty) -> Ty {
     }
 }
 
-/// Names a block assigns (`name = ...`, `name += ...`), nested blocks
-/// included.
+/// Names a block assigns (`name = ...`, `name += ...`, and the in-place
+/// writes `name.swap(i, j)`, `name.fill(v)`, `name.copy_from_slice(s)`),
+/// nested blocks included.
 pub(super) fn assigned_names(block: &Block) -> Vec<String> {
     struct Assigned(Vec<String>);
     impl<'ast> Visit<'ast> for Assigned {
+        fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
+            if IN_PLACE.iter().any(|n| m.method == n) {
+                self.0.extend(target_name(&m.receiver));
+            }
+            syn::visit::visit_expr_method_call(self, m);
+        }
         fn visit_expr_assign(&mut self, a: &'ast syn::ExprAssign) {
             self.0.extend(target_name(&a.left));
             syn::visit::visit_expr_assign(self, a);

@@ -2610,6 +2610,10 @@ fn scalar_form(e: &Expr) -> bool {
     }
 }
 
+/// The methods that change a float array in place (`v.swap(i, j);`):
+/// element writes, like `v[i] = ..`.
+const IN_PLACE: &[&str] = &["copy_from_slice", "swap", "fill"];
+
 /// The single name a path is, if it is one.
 fn path_name(e: &Expr) -> Option<String> {
     match e {

@@ -1470,3 +1470,75 @@ fn fixed_size_scratch_arrays_against_num_dual() {
         }
     }
 }
+
+// ---- in-place methods inside loops ----
+
+/// A trimmed mean: bubble sort of a copy by `swap` (in an `if` in nested
+/// loops), then the mean of the middle elements.
+#[differentiate]
+fn trimmed_mean(x: &[f64]) -> f64 {
+    let mut v = x.to_vec();
+    let n = v.len();
+    for i in 0..n {
+        for j in 0..n - 1 - i {
+            if v[j] > v[j + 1] {
+                v.swap(j, j + 1);
+            }
+        }
+    }
+    let mut s = 0.0;
+    for k in 1..n - 1 {
+        s += v[k];
+    }
+    s / (n - 2) as f64
+}
+
+/// `copy_from_slice` and `fill` in loops, and a rotation by `swap` of a
+/// fixed array. (A `Vec` on purpose: its copy is a slice's.)
+#[allow(clippy::useless_vec)]
+#[differentiate]
+fn refilled_in_loops(x: &[f64; 3]) -> f64 {
+    let mut v = vec![0.0; 2];
+    let mut s = 0.0;
+    for k in 0..3 {
+        v.copy_from_slice(&x[..2]);
+        s += v[0] * k as f64;
+        v[1] *= x[2];
+    }
+    let mut w = [x[0], x[1], x[2]];
+    for j in 0..2 {
+        w.swap(j, j + 1);
+    }
+    let mut u = *x;
+    for _ in 0..2 {
+        s += u[0] * u[2];
+        u.fill(x[1]);
+    }
+    s + v[1] + 10.0 * w[0] + w[2] * u[2]
+}
+
+#[test]
+fn in_place_methods_inside_loops_change_the_array() {
+    let x = [0.9, -0.3, 2.5, 0.1, 1.7];
+    let (value, g) = trimmed_mean_value_and_grad(&x);
+    assert_eq!(value, trimmed_mean(&x));
+    // The middle three of the sorted values: -0.3 and 2.5 are trimmed.
+    close(value, (0.9 + 0.1 + 1.7) / 3.0, "trimmed_mean value");
+    let third = 1.0 / 3.0;
+    for (k, want) in [third, 0.0, 0.0, third, third].iter().enumerate() {
+        close(g[k], *want, "trimmed_mean");
+    }
+
+    let x = [0.8, -1.2, 1.5];
+    let reference = |p: &[Dual64]| {
+        let s = p[0] * 3.0 + p[1] * p[2] + p[0] * p[2] + p[1] * p[1];
+        s + p[1] * 10.0 + p[0] * p[1]
+    };
+    let (value, g) = refilled_in_loops_value_and_grad(&x);
+    assert_eq!(value, refilled_in_loops(&x));
+    for (k, want) in dual_grad(reference, &x).iter().enumerate() {
+        close(g[k], *want, "refilled_in_loops");
+    }
+    let (_, tangent) = refilled_in_loops_jvp(&x, &[0.0, 1.0, 0.0]);
+    close(tangent, g[1], "refilled_in_loops jvp");
+}
