@@ -1684,6 +1684,16 @@ impl Lower<'_> {
         }
         if let Expr::Path(p) = &*c.func {
             let segs = desugar::segments(&p.path);
+            // `f64::from(x)`: the lossless widening, a cast.
+            if let ([owner, from], None, [x]) =
+                (&segs[..], &p.qself, &c.args.iter().collect::<Vec<_>>()[..])
+            {
+                if (owner == "f64" || owner == "f32") && from == "from" {
+                    let ty = syn::Ident::new(owner, p.path.segments[0].ident.span());
+                    let cast: syn::ExprCast = syn::parse_quote!((#x) as #ty);
+                    return self.cast(e, &cast);
+                }
+            }
             if let Some(last) = p.path.segments.last().filter(|_| self.float_fn_path(p)) {
                 let name = last.ident.to_string();
                 if ops::method(&name).is_some() && !c.args.is_empty() {

@@ -772,6 +772,25 @@ fn degrees_and_radians_are_the_standard_library_products() {
     }
 }
 
+/// `f64::from`, the lossless widening clippy's `cast_lossless` asks for,
+/// of an `f32`, of an `f64` and of an integer: casts.
+#[allow(clippy::useless_conversion)]
+#[differentiate]
+fn widened(x: f32, y: f64, n: u32) -> f64 {
+    f64::from(x) * y + f64::from(n) * f64::from(y).sin()
+}
+
+#[test]
+fn f64_from_is_a_cast() {
+    let (x, y, n) = (1.5f32, 0.7, 3);
+    assert_eq!(widened(x, y, n), 1.5 * y + 3.0 * y.sin());
+    let (gx, gy) = widened_grad(x, y, n);
+    assert_eq!(gx, 0.7f64 as f32);
+    assert!(close(gy, 1.5 + 3.0 * y.cos(), 1e-15));
+    let (_, t) = widened_jvp(x, y, n, 2.0, 0.0);
+    assert_eq!(t, 2.0 * y);
+}
+
 // ---------------------------------------------------------------------------
 // `stop_gradient`, copies, `sin_cos`.
 // ---------------------------------------------------------------------------
