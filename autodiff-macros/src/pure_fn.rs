@@ -893,6 +893,20 @@ impl Rewrite<'_> {
 /// back to its name; each `&mut` parameter an input of its value on entry,
 /// bound mutably to its name, and returned after what the function
 /// returns.
+/// A struct parameter as the pure function takes it: by reference (the
+/// wrapper passes it beside reads of its fields, so it cannot be moved).
+fn by_reference(arg: &FnArg) -> FnArg {
+    match arg {
+        FnArg::Typed(pt) if !matches!(*pt.ty, Type::Reference(_)) => {
+            let mut pt = pt.clone();
+            let ty = &pt.ty;
+            pt.ty = Box::new(syn::parse_quote!(&#ty));
+            FnArg::Typed(pt)
+        }
+        other => other.clone(),
+    }
+}
+
 fn pure_item(item: &ItemFn, groups: &[Group], any_mut: bool, ret: Option<&Type>) -> ItemFn {
     let mut pure = item.clone();
     pure.sig.ident = format_ident!("__{}_pure", item.sig.ident);
@@ -905,7 +919,7 @@ fn pure_item(item: &ItemFn, groups: &[Group], any_mut: bool, ret: Option<&Type>)
         match &g.kind {
             Kind::Plain => inputs.push(arg.clone()),
             Kind::Struct { leaves, elem, .. } => {
-                inputs.push(arg.clone());
+                inputs.push(by_reference(arg));
                 for l in leaves {
                     let n = &l.name;
                     inputs.push(if let Some(c) = &l.cols {
@@ -1278,7 +1292,10 @@ impl Wrappers<'_> {
             match &g.kind {
                 Kind::Plain => args.push(quote!(#name)),
                 Kind::Struct { leaves, .. } => {
-                    args.push(quote!(#name));
+                    args.push(match &g.ty {
+                        Type::Reference(_) => quote!(#name),
+                        _ => quote!(&#name),
+                    });
                     for l in leaves {
                         let path = &l.path;
                         args.push(if l.vector || l.cols.is_some() {

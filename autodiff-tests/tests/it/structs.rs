@@ -189,6 +189,33 @@ fn a_method_differentiated_in_self() {
     assert!(close(t, gx, 1e-15));
 }
 
+/// A struct that is not `Copy`, passed by value (the companions take it
+/// by value too, and read its fields beside it).
+#[differentiate(wrt(layer, x))]
+fn owned_layer(layer: Layer, x: f64) -> f64 {
+    layer.w.iter().map(|w| w * x).sum::<f64>() + layer.b * x * x
+}
+
+#[test]
+fn a_struct_passed_by_value() {
+    let layer = Layer {
+        w: vec![0.5, -2.0, 1.25],
+        b: 0.75,
+    };
+    let x = 1.5;
+    let (g, gx): (Layer, f64) = owned_layer_grad(layer.clone(), x);
+    assert_eq!(g.w, vec![x; 3]);
+    assert!(close(g.b, x * x, 1e-15));
+    assert!(close(gx, -0.25 + 2.0 * 0.75 * x, 1e-15));
+    let dot = Layer {
+        w: vec![1.0, 0.0, 2.0],
+        b: -1.0,
+    };
+    let (v, t) = owned_layer_jvp(layer.clone(), x, dot, 0.5);
+    assert_eq!(v, owned_layer(layer, x));
+    assert!(close(t, 3.0 * x - x * x + 0.5 * gx, 1e-15));
+}
+
 /// Integer fields read through integer methods and in range bounds stay
 /// data; `powi(2)` of a float field is a float (the fuzzer's struct case).
 #[derive(Clone, Tangent)]
