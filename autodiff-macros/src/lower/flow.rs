@@ -983,6 +983,16 @@ fn carried_ty(init: Ty, out: Ty) -> Ty {
     }
 }
 
+/// The variables an assignment target writes: `a`, `y` of `y[i]`, and
+/// each of a tuple's (`(a, b) = ..`).
+fn target_names(e: &Expr) -> Vec<String> {
+    match e {
+        Expr::Tuple(t) => t.elems.iter().flat_map(target_names).collect(),
+        Expr::Paren(p) => target_names(&p.expr),
+        other => target_name(other).into_iter().collect(),
+    }
+}
+
 /// Names a block assigns (`name = ...`, `name += ...`, and the in-place
 /// writes `name.swap(i, j)`, `name.fill(v)`, `name.copy_from_slice(s)`),
 /// nested blocks included.
@@ -996,7 +1006,7 @@ pub(super) fn assigned_names(block: &Block) -> Vec<String> {
             syn::visit::visit_expr_method_call(self, m);
         }
         fn visit_expr_assign(&mut self, a: &'ast syn::ExprAssign) {
-            self.0.extend(target_name(&a.left));
+            self.0.extend(target_names(&a.left));
             syn::visit::visit_expr_assign(self, a);
         }
         fn visit_expr_binary(&mut self, b: &'ast syn::ExprBinary) {

@@ -1216,6 +1216,20 @@ impl Lower<'_> {
             }
             return;
         }
+        // `(a, b) = (b, a + b)`: each part to its target (`_` to none).
+        if let (Expr::Tuple(t), Val::Tuple(parts)) = (target, &v) {
+            if t.elems.len() == parts.len() {
+                for (target, part) in t.elems.iter().zip(parts.clone()) {
+                    if !matches!(target, Expr::Infer(_)) {
+                        self.assign_to(target, part);
+                    }
+                }
+                return;
+            }
+        }
+        if let Expr::Paren(p) = target {
+            return self.assign_to(&p.expr, v);
+        }
         if let Expr::Path(p) = target {
             if let Some(id) = p.path.get_ident() {
                 if self.assign(&id.to_string(), v) {

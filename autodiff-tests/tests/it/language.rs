@@ -772,6 +772,44 @@ fn degrees_and_radians_are_the_standard_library_products() {
     }
 }
 
+/// A destructuring assignment carried by a loop (a three-term
+/// recurrence), one that skips a part (`_`), and one in parentheses.
+#[allow(unused_parens)]
+#[differentiate]
+fn recurrence(x: f64, n: usize) -> f64 {
+    let (mut a, mut b) = (1.0, x);
+    for _ in 0..n {
+        (a, b) = (b, a + 0.5 * b * x);
+    }
+    let (mut p, mut q) = (x, 2.0 * x);
+    if x > 0.0 {
+        (p, _) = (q * q, p);
+    }
+    (q) = p + q;
+    a + b + p + q
+}
+
+#[test]
+fn tuples_assigned_whole() {
+    let reference = |v: &[Dual64]| {
+        let x = v[0];
+        let (mut a, mut b) = (Dual64::from(1.0), x);
+        for _ in 0..4 {
+            let next = a + b * x * 0.5;
+            a = b;
+            b = next;
+        }
+        let q = x * 2.0;
+        let p = if x.re > 0.0 { q * q } else { x };
+        a + b + p + (p + q)
+    };
+    for x in [0.7, -0.4] {
+        let (value, g) = recurrence_value_and_grad(x, 4);
+        assert_eq!(value, recurrence(x, 4));
+        assert!(close(g, dual_grad(reference, &[x])[0], 1e-14), "{x}");
+    }
+}
+
 /// `f64::from`, the lossless widening clippy's `cast_lossless` asks for,
 /// of an `f32`, of an `f64` and of an integer: casts.
 #[allow(clippy::useless_conversion)]
