@@ -439,11 +439,14 @@ impl Lower<'_> {
         self.lower_loop(head, &f.body)
     }
 
-    /// Does `name` hold an array: a float array, or a parameter of a
-    /// slice, array or `Vec` type?
+    /// Does `name` hold an array: a float array, a sub-slice or row bound
+    /// to a name, or a parameter of a slice, array or `Vec` type?
     fn indexable(&self, name: &str) -> bool {
-        if matches!(self.lookup(name), Some(Val::Node(v)) if self.g.ty(*v).is_array()) {
-            return true;
+        match self.lookup(name) {
+            Some(Val::Node(v)) if self.g.ty(*v).is_array() => return true,
+            // `let tail = &x[1..];`, a row `&m[i]`.
+            Some(Val::Window(_)) => return true,
+            _ => {}
         }
         let param = self.sig.params.iter().find(|p| p.ident == name);
         let unref = |t: &syn::Type| match t {

@@ -628,3 +628,53 @@ fn zips_of_three_and_of_unequal_lengths() {
         close(tangent, gx.iter().sum(), "zipped_unequal jvp");
     }
 }
+
+// ---- loops over a sub-slice or a row bound to a name ----
+
+/// `let tail = &x[1..];` and `let row = &m[1];` walked by `for` loops
+/// (by element, enumerated and reversed, zipped).
+#[differentiate]
+fn named_windows(x: &[f64], m: &[[f64; 2]]) -> f64 {
+    let tail = &x[1..];
+    let mut s = x[0];
+    for v in tail.iter() {
+        s = s * 0.5 + v;
+    }
+    for (i, v) in tail.iter().enumerate().rev() {
+        s += v * i as f64;
+    }
+    for &v in tail {
+        s += v.sin();
+    }
+    let row = &m[1];
+    for (a, b) in row.iter().zip(tail) {
+        s += a * b;
+    }
+    s
+}
+
+#[test]
+fn loops_over_named_windows() {
+    let (x, m) = ([0.5, 1.0, -2.0, 0.25], [[1.0, 2.0], [3.0, 4.0]]);
+    let reference = |v: &[Dual64]| {
+        let (x, m1) = (&v[..4], &v[6..]);
+        let mut s = x[0];
+        for k in 1..4 {
+            s = s * 0.5 + x[k];
+        }
+        for k in (1..4).rev() {
+            s += x[k] * (k - 1) as f64;
+        }
+        for k in 1..4 {
+            s += x[k].sin();
+        }
+        s + m1[0] * x[1] + m1[1] * x[2]
+    };
+    let p: Vec<f64> = x.iter().chain(m.iter().flatten()).copied().collect();
+    let (value, (gx, gm)) = named_windows_value_and_grad(&x, &m);
+    assert_eq!(value, named_windows(&x, &m));
+    let got: Vec<f64> = gx.iter().chain(gm.iter().flatten()).copied().collect();
+    for (g, w) in got.iter().zip(dual_grad(reference, &p)) {
+        close(*g, w, "named_windows");
+    }
+}
