@@ -680,7 +680,7 @@ impl Lower<'_> {
             // function only: companions compute values, not effects.
             Stmt::Macro(_) => Val::Unit,
             Stmt::Expr(Expr::MethodCall(m), semi)
-                if (semi.is_some() || !last) && self.local_receiver(&m.receiver) =>
+                if (semi.is_some() || !last) && self.local_receiver(m) =>
             {
                 self.in_place(m)
             }
@@ -695,10 +695,15 @@ impl Lower<'_> {
         }
     }
 
-    /// Is `e` a name the body binds (not a parameter)?
-    fn local_receiver(&self, e: &Expr) -> bool {
-        match path_name(e).and_then(|n| self.lookup(&n)) {
-            Some(Val::Node(n)) => !matches!(self.g.op(*n), Op::Param { .. }),
+    /// Is `m`'s receiver a name the body binds (not a parameter), or is
+    /// `m` a change in place of an array's elements (`v.swap(i, j)`, of a
+    /// copy of a parameter too: `let mut v = x;`)?
+    fn local_receiver(&self, m: &syn::ExprMethodCall) -> bool {
+        match path_name(&m.receiver).and_then(|n| self.lookup(&n)) {
+            Some(Val::Node(n)) => {
+                !matches!(self.g.op(*n), Op::Param { .. })
+                    || IN_PLACE.iter().any(|name| m.method == name)
+            }
             Some(Val::Tuple(_) | Val::Window(_)) => true,
             _ => false,
         }

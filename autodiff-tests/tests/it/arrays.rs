@@ -1517,6 +1517,18 @@ fn refilled_in_loops(x: &[f64; 3]) -> f64 {
     s + v[1] + 10.0 * w[0] + w[2] * u[2]
 }
 
+/// In-place methods on a parameter's copy and on a parameter held by
+/// value.
+#[differentiate]
+fn in_place_on_copies(x: [f64; 2], mut y: [f64; 3], z: &[f64; 2]) -> f64 {
+    let mut v = x;
+    v.swap(0, 1);
+    y.swap(0, 2);
+    let mut w = *z;
+    w.fill(x[0]);
+    v[0] * 10.0 + v[1] + y[0] * 3.0 + x[0] + w[1] * z[0]
+}
+
 #[test]
 fn in_place_methods_inside_loops_change_the_array() {
     let x = [0.9, -0.3, 2.5, 0.1, 1.7];
@@ -1541,4 +1553,13 @@ fn in_place_methods_inside_loops_change_the_array() {
     }
     let (_, tangent) = refilled_in_loops_jvp(&x, &[0.0, 1.0, 0.0]);
     close(tangent, g[1], "refilled_in_loops jvp");
+
+    let (x, y, z) = ([1.5, -2.0], [3.0, 4.0, 5.0], [6.0, 7.0]);
+    let (value, (gx, gy, gz)) = in_place_on_copies_value_and_grad(x, y, &z);
+    assert_eq!(value, in_place_on_copies(x, y, &z));
+    assert_eq!(value, -20.0 + 1.5 + 15.0 + 1.5 + 1.5 * 6.0);
+    assert_eq!(
+        (gx, gy, gz),
+        ([1.0 + 1.0 + 6.0, 10.0], [0.0, 0.0, 3.0], [1.5, 0.0])
+    );
 }
