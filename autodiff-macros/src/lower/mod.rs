@@ -677,7 +677,10 @@ impl Lower<'_> {
                 Val::Unit
             }
             // Statement macros (`assert!`, `println!`) run in the original
-            // function only: companions compute values, not effects.
+            // function only: companions compute values, not effects. A
+            // panic ends its block, whose value is then the other branch's
+            // shape (see `diverges`).
+            Stmt::Macro(m) if diverges(&m.mac) => Val::Never,
             Stmt::Macro(_) => Val::Unit,
             Stmt::Expr(Expr::MethodCall(m), semi)
                 if (semi.is_some() || !last) && self.local_receiver(m) =>
@@ -1066,6 +1069,7 @@ impl Lower<'_> {
             Expr::While(w) => self.while_loop(w),
             Expr::Loop(l) => self.forever(l),
             Expr::Macro(m) if m.mac.path.is_ident("vec") => self.expr(e),
+            Expr::Macro(m) if diverges(&m.mac) => Val::Never,
             Expr::Macro(_) => Val::Unit,
             _ if self.is_value_expr(e) => self.expr(e),
             _ => {
@@ -1307,6 +1311,7 @@ impl Lower<'_> {
             Expr::Repeat(r) => self.repeat(e, r),
             Expr::Array(a) => self.array_lit(e, a),
             Expr::Macro(m) if m.mac.path.is_ident("vec") => self.vec_macro(e, &m.mac),
+            Expr::Macro(m) if diverges(&m.mac) => Val::Never,
             Expr::Return(_) | Expr::Break(_) | Expr::Continue(_) => self.exit(e),
             // `&x`, `&x[a..b]` of an array: the array or the window.
             Expr::Reference(r) if r.mutability.is_none() && self.array_like(&r.expr) => {
@@ -2642,6 +2647,19 @@ fn scalar_form(e: &Expr) -> bool {
 /// The methods that change a float array in place (`v.swap(i, j);`):
 /// element writes, like `v[i] = ..`.
 const IN_PLACE: &[&str] = &["copy_from_slice", "swap", "fill"];
+
+/// Does a macro call never return (`panic!`, `unreachable!`, `todo!`,
+/// `unimplemented!`)? Like a `return`, its branch gives no value, and the
+/// other branch's decides the shape (`_ => unreachable!()` in a `match`).
+/// Companions compute values, not effects, as for statement macros: where
+/// the function panics, they do not.
+fn diverges(m: &syn::Macro) -> bool {
+    m.path.segments.last().is_some_and(|s| {
+        ["panic", "unreachable", "todo", "unimplemented"]
+            .iter()
+            .any(|n| s.ident == n)
+    })
+}
 
 /// The single name a path is, if it is one.
 fn path_name(e: &Expr) -> Option<String> {

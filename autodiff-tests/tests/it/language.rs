@@ -810,6 +810,46 @@ fn tuples_assigned_whole() {
     }
 }
 
+/// Branches that panic give no value (`unreachable!()` in a `match`,
+/// `panic!` in an `else`, `todo!();` ending a block of an array's branch).
+#[differentiate]
+fn diverging_arms(x: [f64; 2], mode: u8) -> [f64; 2] {
+    let y = match mode {
+        0 => [x[0], x[1] * 2.0],
+        1 => [x[1], x[0]],
+        _ => unreachable!("bad mode"),
+    };
+    let z = if y[0] > 0.0 {
+        y[0].ln()
+    } else {
+        panic!("y[0] must be positive")
+    };
+    let w = if mode < 5 {
+        y[1] * z
+    } else {
+        todo!();
+    };
+    [z, w]
+}
+
+#[test]
+fn panicking_branches_give_no_value() {
+    let x = [2.0, 3.0];
+    // mode 0: z = ln x0, w = 2 x1 ln x0; mode 1: z = ln x1, w = x0 ln x1.
+    let wants = [
+        [[0.5, 0.0], [3.0, 2.0 * 2.0f64.ln()]],
+        [[0.0, 1.0 / 3.0], [3.0f64.ln(), 2.0 / 3.0]],
+    ];
+    for (mode, want) in wants.iter().enumerate() {
+        let j = diverging_arms_jacobian(x, mode as u8);
+        for (row, want_row) in j.iter().zip(want) {
+            for (got, want) in row.iter().zip(want_row) {
+                assert!(close(*got, *want, 1e-15), "mode {mode}: {got} vs {want}");
+            }
+        }
+    }
+}
+
 /// `f64::from`, the lossless widening clippy's `cast_lossless` asks for,
 /// of an `f32`, of an `f64` and of an integer: casts.
 #[allow(clippy::useless_conversion)]
