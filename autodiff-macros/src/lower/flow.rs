@@ -798,6 +798,26 @@ impl Lower<'_> {
         )
     }
 
+    /// What a branch's value is, for messages.
+    fn kind(&self, v: &Val) -> String {
+        let kind = match v {
+            Val::Node(n) => match self.g.ty(*n) {
+                Ty::Float(_) => "a float",
+                Ty::Array(_, 1) => "an array",
+                Ty::Array(..) => "a matrix",
+                Ty::Int => "an integer",
+                Ty::Bool => "a `bool`",
+                _ => "a value",
+            },
+            Val::Tuple(items) => return format!("a tuple of {}", items.len()),
+            Val::Window(w) if w.row.is_some() => "a row of a matrix",
+            Val::Window(_) => "a sub-slice",
+            Val::Closure(_) => "a closure",
+            Val::Unit | Val::Never => "no value",
+        };
+        kind.to_string()
+    }
+
     /// A structured conditional: an `If` region for each branch, yielding
     /// the value and every outer binding a branch changes. A branch that
     /// ends in an exit (its value is [`Val::Never`]) yields fillers.
@@ -828,9 +848,10 @@ impl Lower<'_> {
         self.region = outer;
 
         if !then_val.same_shape(&els_val) {
+            let (t, e) = (self.kind(&then_val), self.kind(&els_val));
             return self.error(
                 at,
-                "the branches of this `if` give values of different shapes",
+                format!("the branches here give {t} and {e}; #[differentiate] reads a value of one kind from every branch of an `if` or a `match`: make them alike (a sub-slice in both, `x[..]` for the whole array, or an owned copy in both, `.to_vec()`)"),
             );
         }
         // Outer bindings either branch changed, in a fixed order.
