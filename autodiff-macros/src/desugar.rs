@@ -111,7 +111,15 @@ pub fn chain(g: &Gen, e: &ExprMethodCall) -> Option<Rewrite> {
             let (span, name) = first_adaptor(&Expr::MethodCall(e.clone()))?;
             return Some(Err((span, unsupported(&name))));
         }
-        _ => false,
+        // `x.iter().max_by(..).unwrap()`: the adaptor is the cause (not
+        // in `x.iter().sum::<f64>().sqrt()`, read as `sqrt` of a sum).
+        _ => {
+            let (span, adaptor) = first_adaptor(&e.receiver)?;
+            if CONSUMERS.contains(&adaptor.as_str()) {
+                return None;
+            }
+            return Some(Err((span, unsupported(&adaptor))));
+        }
     };
     if !consumes {
         return None;
@@ -251,6 +259,9 @@ impl Gen {
 }
 
 /// Iterator adaptors and consumers this module does not rewrite.
+/// The methods that end a chain this module reads.
+const CONSUMERS: &[&str] = &["sum", "product", "fold", "collect"];
+
 const ADAPTORS: &[&str] = &[
     "filter",
     "filter_map",
@@ -289,6 +300,12 @@ const ADAPTORS: &[&str] = &[
 ];
 
 fn unsupported(adaptor: &str) -> String {
+    if adaptor.starts_with("max") || adaptor.starts_with("min") || adaptor == "reduce" {
+        return format!(
+            "#[differentiate] does not read the iterator adaptor `{adaptor}` on differentiated values; \
+             for a maximum or minimum, fold: `x.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v))`"
+        );
+    }
     format!(
         "#[differentiate] does not read the iterator adaptor `{adaptor}` on differentiated values; \
          it reads `x.iter()` / `.zip(..)` / `(a..b)`, then `.rev()`, one `.map(..)`, and `.sum()`, `.product()`, \
@@ -327,13 +344,25 @@ fn mapped(e: &Expr) -> Option<Result<Mapped, (Span, String)>> {
 }
 
 /// The first adaptor after the source of a chain this module does not
-/// read (`filter` in `x.iter().filter(..).map(..)`), if `e` is a chain.
+/// read (`filter` in `x.iter().filter(..).map(..)`, `max_by` in
+/// `x.iter().map(..).max_by(..).unwrap()`), if `e` is a chain.
 fn first_adaptor(e: &Expr) -> Option<(Span, String)> {
-    let Expr::MethodCall(m) = e else { return None };
-    if source(&m.receiver).is_some() {
-        return Some((m.method.span(), m.method.to_string()));
+    let methods = after_source(e)?;
+    let skip = usize::from(methods.first().is_some_and(|m| m.method == "map"));
+    let m = methods.get(skip)?;
+    Some((m.method.span(), m.method.to_string()))
+}
+
+/// The method calls of a chain after its source, innermost first; `None`
+/// if `e` is no chain over a source.
+fn after_source(e: &Expr) -> Option<Vec<&ExprMethodCall>> {
+    if source(e).is_some() {
+        return Some(Vec::new());
     }
-    first_adaptor(&m.receiver)
+    let Expr::MethodCall(m) = e else { return None };
+    let mut methods = after_source(&m.receiver)?;
+    methods.push(m);
+    Some(methods)
 }
 
 /// `x.iter()`, `x.into_iter()`, `x.iter().zip(..)`, `(a..b)`.

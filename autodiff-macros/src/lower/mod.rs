@@ -1632,7 +1632,14 @@ impl Lower<'_> {
                 return self.differentiable_call(args.iter().copied(), &path);
             }
             let receiver_active = self.mentions_active(args[0]);
-            let msg = if receiver_active {
+            // `x.first().unwrap()`: the cause is `first`, not `unwrap`.
+            if let Some((at, msg)) = unread_option(args[0]).filter(|_| receiver_active) {
+                self.errors.at(at, msg);
+                return self.poison();
+            }
+            let msg = if receiver_active && ITERATORS.contains(&name) {
+                format!("#[differentiate] reads an iterator where it is consumed: a `for` loop over it (`for v in x.{name}()`) or a chain ending in `sum`, `product`, `fold` or `collect`; it does not keep one in a variable or step it with `next()`")
+            } else if receiver_active {
                 format!("method `{name}` has no derivative rule; rewrite it with the supported float methods (`sin`, `exp`, `powi`, ...; the list is in the autodiff docs), or make its receiver a constant")
             } else {
                 format!("method `{name}` of a value that is not a float is called with a differentiated argument, and #[differentiate] cannot see through it; compute the value with float operations, or make the argument constant")
@@ -2647,6 +2654,37 @@ fn scalar_form(e: &Expr) -> bool {
 /// The methods that change a float array in place (`v.swap(i, j);`):
 /// element writes, like `v[i] = ..`.
 const IN_PLACE: &[&str] = &["copy_from_slice", "swap", "fill"];
+
+/// The methods that make an iterator of an array.
+const ITERATORS: &[&str] = &[
+    "iter",
+    "into_iter",
+    "iter_mut",
+    "windows",
+    "chunks",
+    "chunks_exact",
+];
+
+/// `x.first()`, `x.last()`, `x.get(i)` in a receiver: an `Option` of an
+/// element, which is not read; where and what to write instead.
+fn unread_option(e: &Expr) -> Option<(syn::Ident, String)> {
+    let Expr::MethodCall(m) = e else { return None };
+    let x = m.receiver.to_token_stream().to_string().replace(' ', "");
+    let index = match (m.method.to_string().as_str(), m.args.len()) {
+        ("first", 0) => format!("{x}[0]"),
+        ("last", 0) => format!("{x}[{x}.len() - 1]"),
+        ("get", 1) => format!(
+            "{x}[{}]",
+            m.args[0].to_token_stream().to_string().replace(' ', "")
+        ),
+        _ => return unread_option(&m.receiver),
+    };
+    let method = &m.method;
+    Some((
+        method.clone(),
+        format!("`{method}` gives an `Option`, which #[differentiate] does not read; index the element instead: `{index}`"),
+    ))
+}
 
 /// Does a macro call never return (`panic!`, `unreachable!`, `todo!`,
 /// `unimplemented!`)? Like a `return`, its branch gives no value, and the
