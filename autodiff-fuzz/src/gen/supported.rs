@@ -1643,6 +1643,9 @@ impl<'r> Gen<'r> {
         if self.rng.chance(0.3) {
             self.refill_scratch(at_c);
         }
+        if self.rng.chance(0.25) {
+            self.in_place();
+        }
         for _ in 0..n {
             if self.budget == 0 {
                 break;
@@ -1762,6 +1765,48 @@ impl<'r> Gen<'r> {
         self.emit("}");
         self.write(at_c);
         self.bit("scratch_refills");
+    }
+
+    /// A local array changed in place inside a loop: rotated by `swap`s,
+    /// or `fill`ed with a value (the loop carries it; a loop that dropped
+    /// these writes gave wrong values).
+    fn in_place(&mut self) {
+        let arrays = self.find(|v| v.mutable && v.made_len.is_some());
+        if arrays.is_empty() {
+            return;
+        }
+        let at = *self.rng.pick(&arrays);
+        let name = self.var(at).name.clone();
+        if self.rng.chance(0.5) {
+            let mut k = self.idx_name();
+            if k == name {
+                k = format!("{name}_k");
+            }
+            let arr = self.read(at);
+            self.emit(format!("for {k} in 1..{arr}.len() {{"));
+            self.emit(format!("    {arr}.swap({k} - 1, {k});"));
+            self.emit("}");
+        } else {
+            // A value that does not read the array (it is borrowed
+            // mutably by the call).
+            let before = self.scopes.clone();
+            let mut e = self.scalar(1);
+            for _ in 0..4 {
+                if !e.show().contains(&name) {
+                    break;
+                }
+                self.scopes.clone_from(&before);
+                e = self.scalar(1);
+            }
+            if e.show().contains(&name) {
+                self.scopes = before;
+                e = self.lit_str("0.25");
+            }
+            let arr = self.read(at);
+            self.emit(format!("{arr}.fill({});", e.show()));
+        }
+        self.write(at);
+        self.bit("in_place");
     }
 
     /// `let mut y = [0.0; N]` (or `vec![0.0; x.len()]`) written element by
@@ -2675,6 +2720,7 @@ pub fn generate(rng: &mut Rng) -> Case {
     }
     let mut class = String::from("ok");
     for b in [
+        "in_place",
         "scratch_refills",
         "array_patterns",
         "matrix_rows",
