@@ -394,8 +394,20 @@ impl Lower<'_> {
             return self.error(l, LABELED);
         }
         let Some(range) = loop_range(&f.expr) else {
+            // Over a `Vec::new()` whose `push` was an error: that one.
+            let pushed = self.empty_vecs.iter().any(|(n, _)| {
+                self.mentions(f.expr.to_token_stream())
+                    .iter()
+                    .any(|m| m == n)
+            });
+            if pushed && !self.errors.is_empty() {
+                return self.poison();
+            }
             return self.error(&f.expr, "#[differentiate] supports `for` loops over `a..b`, `a..=b`, `.rev()`, `.step_by(k)`, and the elements of a float array (`x.iter()`, `&x`, `.enumerate()`, `.zip(..)`); write the loop over an index range");
         };
+        if let Some(filled) = self.pushed_loop(f, &range) {
+            return self.expr(&filled);
+        }
         let index_name = match &*f.pat {
             Pat::Ident(pi) => Some(pi.ident.to_string()),
             Pat::Wild(_) => None,
@@ -437,6 +449,102 @@ impl Lower<'_> {
             },
         };
         self.lower_loop(head, &f.body)
+    }
+
+    /// `for i in a..b { ..; v.push(e); .. }` filling `v`, a name still
+    /// bound to an empty `Vec` (`Vec::new()`), by one `push` at the top of
+    /// each iteration: `v` made with the loop's trip count, and the push a
+    /// write at a counter,
+    /// `{ v = vec![0.0; n]; let mut k = 0; for i in a..b { ..; { v[k] = e; k += 1; } .. } }`.
+    /// Only for a loop with no exit (every iteration pushes once) that
+    /// reads `v` by index only (its length is not yet the final one).
+    fn pushed_loop(&mut self, f: &syn::ExprForLoop, range: &LoopRange) -> Option<Expr> {
+        if range.step.is_some() {
+            return None;
+        }
+        let (path, push) = top_push(&f.body)?;
+        let name = super::path_name(&push.receiver)?;
+        let (_, empty) = self.empty_vecs.iter().find(|(n, _)| *n == name)?;
+        if self.lookup(&name) != Some(empty) {
+            return None;
+        }
+        let (exits, labeled) = exits_of_block(&f.body);
+        if exits.brk || exits.cont || exits.ret || labeled.is_some() {
+            return None;
+        }
+        if !indexed_only(&f.body, &name) || !self.pushes_float(&push.args[0], &f.body) {
+            return None;
+        }
+        let span = push.method.span();
+        let (v, k) = (&push.receiver, self.gen.id("pushed", span));
+        let (a, b) = (range.start, range.end);
+        let end: Expr = if range.inclusive {
+            syn::parse_quote_spanned!(span=> (#b) + 1)
+        } else {
+            syn::parse_quote_spanned!(span=> (#b))
+        };
+        let e = &push.args[0];
+        let write: Stmt = syn::parse_quote_spanned!(span=> { #v[#k] = #e; #k += 1; });
+        let mut filling = f.clone();
+        let mut block = &mut filling.body;
+        for &at in &path[..path.len() - 1] {
+            let Stmt::Expr(Expr::Block(inner), _) = &mut block.stmts[at] else {
+                return None;
+            };
+            block = &mut inner.block;
+        }
+        block.stmts[path[path.len() - 1]] = write;
+        Some(syn::parse_quote_spanned! {span=> {
+            #v = vec![0.0; ((#end).max(#a) - (#a)) as usize];
+            let mut #k = 0;
+            #filling
+        }})
+    }
+
+    /// Is the value `e` a loop body pushes a float (the `Vec` is made of
+    /// floats; one of indices stays an error)? Known from its form, or from
+    /// the item of a float array it reads (`v` of `for v in x.iter()`,
+    /// bound at the top of the body by the rewritten loop).
+    fn pushes_float(&self, e: &Expr, body: &Block) -> bool {
+        if super::float_of_expr(self, e).is_some() {
+            return true;
+        }
+        let item = self
+            .gen
+            .id("item", proc_macro2::Span::call_site())
+            .to_string();
+        match e {
+            Expr::Paren(p) => self.pushes_float(&p.expr, body),
+            Expr::Unary(u) => self.pushes_float(&u.expr, body),
+            Expr::MethodCall(m) => self.pushes_float(&m.receiver, body),
+            Expr::Binary(b) => self.pushes_float(&b.left, body) || self.pushes_float(&b.right, body),
+            Expr::Path(_) => body.stmts.iter().any(|s| match s {
+                Stmt::Local(l) => {
+                    let pat = match &l.pat {
+                        Pat::Reference(r) => &*r.pat,
+                        other => other,
+                    };
+                    let named = matches!(pat, Pat::Ident(pi) if super::path_name(e).is_some_and(|n| pi.ident == n));
+                    let float_item = l.init.as_ref().is_some_and(|i| match &*i.expr {
+                        Expr::Call(c) => {
+                            super::path_name(&c.func).as_deref() == Some(item.as_str())
+                                && c.args.first().is_some_and(|a| {
+                                    let a = match a {
+                                        Expr::Reference(r) => &*r.expr,
+                                        other => other,
+                                    };
+                                    self.array_binding(a)
+                                        .is_some_and(|n| matches!(self.g.ty(n), Ty::Array(_, 1)))
+                                })
+                        }
+                        _ => false,
+                    });
+                    named && float_item
+                }
+                _ => false,
+            }),
+            _ => false,
+        }
     }
 
     /// Does `name` hold an array: a float array, a sub-slice or row bound
@@ -1015,6 +1123,67 @@ fn target_names(e: &Expr) -> Vec<String> {
         Expr::Paren(p) => target_names(&p.expr),
         other => target_name(other).into_iter().collect(),
     }
+}
+
+/// The one `v.push(e);` that runs once each time `block` does (a
+/// statement of it, or of a plain block in it), with the path of statement
+/// indices to it; `None` if there is not exactly one.
+fn top_push(block: &Block) -> Option<(Vec<usize>, &syn::ExprMethodCall)> {
+    let mut found = None;
+    for (k, stmt) in block.stmts.iter().enumerate() {
+        let here = match stmt {
+            Stmt::Expr(Expr::MethodCall(m), Some(_)) if m.method == "push" && m.args.len() == 1 => {
+                Some((vec![k], m))
+            }
+            Stmt::Expr(Expr::Block(b), _) if b.label.is_none() => {
+                top_push(&b.block).map(|(mut p, m)| {
+                    p.insert(0, k);
+                    (p, m)
+                })
+            }
+            _ => None,
+        };
+        if here.is_some() {
+            if found.is_some() {
+                return None;
+            }
+            found = here;
+        }
+    }
+    found
+}
+
+/// Does `block` read `name` only by index (`v[j]`), besides one `push` to
+/// it?
+fn indexed_only(block: &Block, name: &str) -> bool {
+    struct Reads<'a> {
+        name: &'a str,
+        pushes: usize,
+        other: bool,
+    }
+    impl<'ast> Visit<'ast> for Reads<'_> {
+        fn visit_expr(&mut self, e: &'ast Expr) {
+            let named = |e: &Expr| super::path_name(e).as_deref() == Some(self.name);
+            match e {
+                Expr::Index(ix) if named(&ix.expr) => self.visit_expr(&ix.index),
+                Expr::MethodCall(m) if m.method == "push" && named(&m.receiver) => {
+                    self.pushes += 1;
+                    m.args.iter().for_each(|a| self.visit_expr(a));
+                }
+                Expr::Path(_) if named(e) => self.other = true,
+                // Tokens of a macro may name it in any way.
+                Expr::Macro(m) if m.mac.tokens.to_string().contains(self.name) => self.other = true,
+                _ => syn::visit::visit_expr(self, e),
+            }
+        }
+    }
+    let mut reads = Reads {
+        name,
+        pushes: 0,
+        other: false,
+    };
+    reads.visit_block(block);
+    reads.pushes == 1 && !reads.other
 }
 
 /// Names a block assigns (`name = ...`, `name += ...`, and the in-place

@@ -62,6 +62,7 @@ pub fn lower(cx: &Cx, sig: &Signature, block: &Block, errors: &mut Errors) -> Lo
         closure_depth: 0,
         flow_names: 0,
         borrowing: false,
+        empty_vecs: Vec::new(),
     };
     let mut params = Vec::new();
     for (i, p) in sig.params.iter().enumerate() {
@@ -257,6 +258,9 @@ struct Lower<'a> {
     /// Opaque values of pure tokens (see [`pure`]) and a known type, by
     /// their tokens, the names they read and their type.
     pure_opaques: HashMap<String, u32>,
+    /// Names bound to an empty `Vec` (`Vec::new()`), with that value: a
+    /// loop may fill one by `push` (see `Lower::pushed_loop`).
+    empty_vecs: Vec<(String, Val)>,
 }
 
 /// The output of a call, as the `let` that binds it tells.
@@ -685,7 +689,8 @@ impl Lower<'_> {
             Stmt::Expr(Expr::MethodCall(m), semi)
                 if (semi.is_some() || !last) && self.local_receiver(m) =>
             {
-                self.in_place(m)
+                self.in_place(m);
+                Val::Unit
             }
             Stmt::Expr(e, semi) => {
                 let v = self.expr_stmt(e);
@@ -761,6 +766,10 @@ impl Lower<'_> {
             Some(w) => {
                 self.expr(&w);
                 Val::Unit
+            }
+            None if m.method == "push" => {
+                let name = v.to_token_stream().to_string();
+                self.error(m, format!("#[differentiate] reads `{name}.push(..)` where it fills a `Vec::new()` with floats, once in each iteration of a `for` loop with no `break` or `continue`, the loop reading `{name}` only by index (`{name}[j]`); else write the elements of a `vec![0.0; n]` (`{name}[i] = ..`)"))
             }
             None => {
                 let name = v.to_token_stream().to_string();
@@ -840,6 +849,9 @@ impl Lower<'_> {
             if n.0 as usize >= nodes_before {
                 self.annotate(*n, &pt.ty);
             }
+        }
+        if let (Pat::Ident(pi), true) = (pat, empty_vec(&init.expr)) {
+            self.empty_vecs.push((pi.ident.to_string(), v.clone()));
         }
         self.bind_pat(&local.pat, v);
     }
@@ -1521,19 +1533,6 @@ impl Lower<'_> {
         }
     }
 
-    /// The length `x.len()` of an array or a window as a node.
-    fn length(&mut self, e: &Expr) -> Option<NodeId> {
-        let Expr::MethodCall(m) = e else { return None };
-        if m.method != "len" || !m.args.is_empty() {
-            return None;
-        }
-        match (self.array_binding(&m.receiver), self.view(&m.receiver)) {
-            (Some(arr), _) => Some(self.add(Op::Len, vec![arr], Ty::Int)),
-            (_, Some(Val::Window(w))) => Some(w.len),
-            _ => None,
-        }
-    }
-
     /// `recv.name(args)` or `f64::name(recv, args)`: `args[0]` is the
     /// receiver.
     fn method(
@@ -1657,17 +1656,18 @@ impl Lower<'_> {
             );
         }
         if !self.mentions_active(e) && float_of_expr(self, args[0]).is_none() {
-            // `n.min(m)` on lengths (a `zip`'s length, which may be a
-            // row's); else, e.g. `n.max(3)` on integers, or `PI.sin()`: a
-            // constant.
+            // `n.min(m)` on integers (a `zip`'s length, which may be a
+            // row's); else, e.g. `PI.sin()`: a constant.
             if let (MethodOp::Bin(b @ (Bin::Min | Bin::Max)), [x, y]) = (m, args) {
-                if let (Some(x), Some(y)) = (self.length(x), self.length(y)) {
-                    let op = if b == Bin::Min {
-                        IntOp::Min
-                    } else {
-                        IntOp::Max
-                    };
-                    return Val::Node(self.g_int(op, x, y));
+                if let (Val::Node(x), Val::Node(y)) = (self.expr(x), self.expr(y)) {
+                    if self.g.ty(x) == Ty::Int && self.g.ty(y) == Ty::Int {
+                        let op = if b == Bin::Min {
+                            IntOp::Min
+                        } else {
+                            IntOp::Max
+                        };
+                        return Val::Node(self.g_int(op, x, y));
+                    }
                 }
             }
             return self.opaque(e, Ty::Other, "a method call");
@@ -2684,6 +2684,21 @@ fn unread_option(e: &Expr) -> Option<(syn::Ident, String)> {
         method.clone(),
         format!("`{method}` gives an `Option`, which #[differentiate] does not read; index the element instead: `{index}`"),
     ))
+}
+
+/// `Vec::new()`, `Vec::with_capacity(n)`, `vec![]`: an empty `Vec`.
+fn empty_vec(e: &Expr) -> bool {
+    match e {
+        Expr::Call(c) => {
+            let segs = desugar::segments(match &*c.func {
+                Expr::Path(p) => &p.path,
+                _ => return false,
+            });
+            matches!(&segs[..], [v, f] if v == "Vec" && (f == "new" || f == "with_capacity"))
+        }
+        Expr::Macro(m) => m.mac.path.is_ident("vec") && m.mac.tokens.is_empty(),
+        _ => false,
+    }
 }
 
 /// Does a macro call never return (`panic!`, `unreachable!`, `todo!`,

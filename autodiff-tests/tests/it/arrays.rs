@@ -1563,3 +1563,85 @@ fn in_place_methods_inside_loops_change_the_array() {
         ([1.0 + 1.0 + 6.0, 10.0], [0.0, 0.0, 3.0], [1.5, 0.0])
     );
 }
+
+// ---- `Vec::new()` filled by `push` in a loop ----
+
+/// A hidden layer pushed element by element, then iterated.
+#[differentiate]
+fn pushed_layer(x: &[f64], w: &[f64]) -> f64 {
+    let mut h = Vec::new();
+    for i in 0..x.len() {
+        h.push((x[i] * w[i]).tanh());
+    }
+    let mut s = 0.0;
+    for v in &h {
+        s += v * v;
+    }
+    s + h.len() as f64
+}
+
+/// An exponential moving average pushed over `enumerate`, reading the
+/// elements pushed before: a `Vec` output.
+#[differentiate]
+fn pushed_average(x: &[f64], a: f64) -> Vec<f64> {
+    let mut out = Vec::with_capacity(x.len());
+    for (i, v) in x.iter().enumerate() {
+        let prev = if i == 0 { *v } else { out[i - 1] };
+        out.push(a * v + (1.0 - a) * prev);
+    }
+    out
+}
+
+/// Pushed over a reversed inclusive range of `i32` (empty for `n < 1`).
+#[differentiate]
+fn pushed_backwards(x: &[f64; 3], n: i32) -> f64 {
+    let mut out: Vec<f64> = vec![];
+    for k in (1..=n).rev() {
+        out.push(x[(k % 3) as usize] * k as f64);
+    }
+    out.iter().sum::<f64>() + out.len() as f64
+}
+
+#[test]
+fn vecs_filled_by_push_in_loops() {
+    let (x, w) = ([0.5, -1.0, 2.0], [0.3, 0.2, 0.1]);
+    let p: Vec<f64> = x.iter().chain(&w).copied().collect();
+    let reference = |v: &[Dual64]| {
+        (0..3)
+            .map(|i| (v[i] * v[3 + i]).tanh().powi(2))
+            .fold(Dual64::from(3.0), |s, t| s + t)
+    };
+    let (value, (gx, gw)) = pushed_layer_value_and_grad(&x, &w);
+    assert_eq!(value, pushed_layer(&x, &w));
+    let got: Vec<f64> = gx.iter().chain(&gw).copied().collect();
+    for (g, want) in got.iter().zip(dual_grad(reference, &p)) {
+        close(*g, want, "pushed_layer");
+    }
+
+    let a = 0.3;
+    let mut p = x.to_vec();
+    p.push(a);
+    let reference = |v: &[Dual64]| {
+        let mut out: Vec<Dual64> = Vec::new();
+        for i in 0..3 {
+            let prev = if i == 0 { v[0] } else { out[i - 1] };
+            out.push(v[3] * v[i] + (-v[3] + 1.0) * prev);
+        }
+        out
+    };
+    let (jx, ja) = pushed_average_jacobian(&x, a);
+    assert_eq!(pushed_average(&x, a).len(), 3);
+    for (row, want) in dual_jacobian(reference, &p).iter().enumerate() {
+        for k in 0..3 {
+            close(jx[(row, k)], want[k], "pushed_average d/dx");
+        }
+        close(ja[row], want[3], "pushed_average d/da");
+    }
+
+    // k = 4, 3, 2, 1 reads x[1], x[0], x[2], x[1].
+    let x = [0.5, -1.0, 2.0];
+    let (value, g) = pushed_backwards_value_and_grad(&x, 4);
+    assert_eq!(value, pushed_backwards(&x, 4));
+    assert_eq!(g, [3.0, 5.0, 2.0]);
+    assert_eq!(pushed_backwards_value_and_grad(&x, -2), (0.0, [0.0; 3]));
+}
