@@ -142,6 +142,21 @@ impl<'a> Reverse<'a> {
             .unwrap_or(0)
     }
 
+    /// The forward value of `a`, from outside the loop body context `c`
+    /// copies, as that copy reads it where `at` can see it: the value it
+    /// was given (the copy of an array updated in place after an enclosing
+    /// loop, say), else the primal. (A loop nested in that body must read
+    /// the same value: the primal is the array's later contents by then.)
+    fn as_read_in(&mut self, c: usize, a: NodeId, at: RegionId) -> NodeId {
+        let v = self.ctxs[c].map[a.0 as usize];
+        if c > 0 && (v.0 as usize) < self.g.nodes.len() && self.g.within(at, self.g.node(v).region)
+        {
+            v
+        } else {
+            self.primal(a)
+        }
+    }
+
     /// The forward value of source node `id`, usable anywhere in the
     /// reverse code of its context: values of the context's base region
     /// directly, branch values through `If` outputs.
@@ -969,7 +984,7 @@ impl<'a> Reverse<'a> {
                         // loop ends, not the array's later contents.
                         let at = self.g.node(dst_loop).region;
                         let ty = src.ty(a);
-                        let forward = self.primal(a);
+                        let forward = self.as_read_in(c, a, at);
                         let copy = self.g.add_after(at, dst_loop, Op::Owned, vec![forward], ty);
                         let base = self.ctxs[c].base;
                         self.export(c, copy, loop_region, ty, base)

@@ -1645,3 +1645,49 @@ fn vecs_filled_by_push_in_loops() {
     assert_eq!(g, [3.0, 5.0, 2.0]);
     assert_eq!(pushed_backwards_value_and_grad(&x, -2), (0.0, [0.0; 3]));
 }
+
+// ---- a loop nested in a loop reads an array written after both ----
+
+/// The inner loop reads `step` whole (`norm`), and `step` is written after
+/// the outer loop: the reversal of the inner loop must read the copy made
+/// before the write (fuzzer seed 57 case 676: it read the later contents).
+#[differentiate(wrt(w))]
+fn read_before_a_later_write(w: f64, c: f64) -> f64 {
+    let mut step = [0.0; 4];
+    for j in 0..4 {
+        step[j] = w * (j as f64 + 1.0) + c;
+    }
+    let mut phase = 0.0;
+    for &r in step.iter() {
+        let mut q = [0.0; 4];
+        for k in 0..4 {
+            q[k] = autodiff::norm(&step) + (k as f64) * 0.1;
+        }
+        phase += r * r;
+        phase += q[1] * 0.5;
+    }
+    step[0] = 1.0;
+    phase + step[0]
+}
+
+#[test]
+fn an_inner_loop_reads_the_array_as_it_was_before_a_later_write() {
+    for (w, c) in [(-0.6356, 4.2), (0.8, -1.0)] {
+        let reference = |v: &[Dual64]| {
+            let step: Vec<Dual64> = (0..4).map(|j| v[0] * (j as f64 + 1.0) + c).collect();
+            let norm = step
+                .iter()
+                .map(|s| *s * *s)
+                .fold(Dual64::from(0.0), |a, b| a + b)
+                .sqrt();
+            step.iter()
+                .fold(Dual64::from(1.0), |p, r| p + *r * *r + (norm + 0.1) * 0.5)
+        };
+        let want = dual_grad(reference, &[w])[0];
+        let (value, g) = read_before_a_later_write_vjp(w, c, 1.0);
+        assert_eq!(value, read_before_a_later_write(w, c));
+        close(g, want, "vjp");
+        close(read_before_a_later_write_grad(w, c), want, "grad");
+        close(read_before_a_later_write_jvp(w, c, 1.0).1, want, "jvp");
+    }
+}
