@@ -99,8 +99,67 @@ fn pipeline(args: TokenStream, item: TokenStream) -> TokenStream {
     let companions = Companions::new(&cx, &item, &sig, &lowered, hessian)
         .with_linearize(args.linearize.clone())
         .all();
+    let checks = bare_helper_checks(&cx, &item);
     let item = original(&cx, item);
-    quote! { #item #companions }
+    quote! { #item #companions #checks }
+}
+
+/// A bare call named like an array helper (`norm(&x)`) is read as the
+/// helper. A hidden function checks that each such name is the helper
+/// (see the runtime's `bare_helper_name_calls_the_helper`): a function of
+/// the user's with that name is then a compile error at the call, not a
+/// derivative of another function. (Not when the body has items of its own
+/// or binds the name: the check would not see the same names.)
+fn bare_helper_checks(cx: &Cx, item: &ItemFn) -> TokenStream {
+    #[derive(Default)]
+    struct Calls {
+        called: Vec<syn::Ident>,
+        bound: Vec<syn::Ident>,
+        items: bool,
+    }
+    impl<'ast> syn::visit::Visit<'ast> for Calls {
+        fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
+            if let syn::Expr::Path(p) = &*c.func {
+                if let (Some(id), None) = (p.path.get_ident(), &p.qself) {
+                    let known = crate::ir::ops::helper_named(&id.to_string()).is_some();
+                    if known && !self.called.iter().any(|c| c == id) {
+                        self.called.push(id.clone());
+                    }
+                }
+            }
+            syn::visit::visit_expr_call(self, c);
+        }
+        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+            self.bound.push(p.ident.clone());
+        }
+        fn visit_item(&mut self, _: &'ast syn::Item) {
+            self.items = true;
+        }
+    }
+    let mut calls = Calls::default();
+    syn::visit::Visit::visit_block(&mut calls, &item.block);
+    calls.called.retain(|c| !calls.bound.contains(c));
+    if calls.items || calls.called.is_empty() {
+        return TokenStream::new();
+    }
+    let private = cx.private();
+    let checks = calls.called.iter().map(|name| {
+        let instance = crate::ir::ops::helper_named(&name.to_string())
+            .map_or("", |h| h.instance);
+        let instance: TokenStream = instance.parse().unwrap_or_default();
+        let span = name.span();
+        quote::quote_spanned! {span=>
+            #private::bare_helper_name_calls_the_helper(#private::helpers::#name::<#instance>, #name);
+        }
+    });
+    let check = quote::format_ident!("__{}_bare_helpers", item.sig.ident);
+    quote! {
+        #[doc(hidden)]
+        #[allow(dead_code, non_snake_case)]
+        fn #check() {
+            #(#checks)*
+        }
+    }
 }
 
 /// The function as the user wrote it, but: unused, it does not warn (its

@@ -122,6 +122,17 @@ pub trait ThirdDerivativesNotGenerated {}
 )]
 pub trait NoJacobianOfRows {}
 
+/// `bare_helper_name_calls_the_helper(helper, name)` compiles only when
+/// `name`, a bare call in a differentiated function, is the helper that
+/// `#[differentiate]` reads it as (a function item has a type of its own):
+/// a function of the user's with a helper's name fails to compile here,
+/// at that call ("expected fn item `autodiff::norm`, found `norm`"),
+/// rather than being differentiated as the helper. The fix: call it by a
+/// path (`self::norm(..)`), which reads it through its own companions, or
+/// rename it. Does nothing.
+#[inline(always)]
+pub fn bare_helper_name_calls_the_helper<H>(_helper: H, _called: H) {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

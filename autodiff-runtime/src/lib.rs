@@ -50,8 +50,9 @@ pub mod __private {
     };
     pub use crate::fill::{ArrayFill, Fill, FillLike, VecFill};
     pub use crate::generated::{
-        check_len, Cotangent, GradientNeedsScalarOutput, HessianNeedsScalarOutput,
-        NeedsHessianOption, NoJacobianOfRows, ThirdDerivativesNotGenerated,
+        bare_helper_name_calls_the_helper, check_len, Cotangent, GradientNeedsScalarOutput,
+        HessianNeedsScalarOutput, NeedsHessianOption, NoJacobianOfRows,
+        ThirdDerivativesNotGenerated,
     };
     // The traits in the helpers' bounds: public so that the helpers are,
     // never called by name.
@@ -67,6 +68,15 @@ pub mod __private {
     /// gradients.
     #[cfg(feature = "ndarray")]
     pub use ndarray::{Array1, Array2};
+
+    /// The array helpers, by name: what a bare call must be (see
+    /// [`bare_helper_name_calls_the_helper`]).
+    pub mod helpers {
+        pub use crate::helpers::{
+            dot, log_softmax, logsumexp, matmul, matvec, mean, norm, outer, sigmoid, softmax,
+            softplus, sum, transpose, vecmat,
+        };
+    }
 
     /// Derivative rules for the array helpers: the JVP and VJP kernels
     /// generated code calls for `sum`, `dot`, `matvec`, `softmax`, ...

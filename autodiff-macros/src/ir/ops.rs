@@ -294,6 +294,10 @@ pub struct Helper {
     pub ranks: &'static [&'static [u8]],
     pub out: HelperOut,
     pub usage: &'static str,
+    /// The generic arguments of one instance of the runtime's function
+    /// (any one: a bare call is checked to be that function, and only its
+    /// identity matters).
+    pub instance: &'static str,
 }
 
 const V: &[u8] = &[1];
@@ -306,6 +310,7 @@ const fn helper(
     ranks: &'static [&'static [u8]],
     out: HelperOut,
     usage: &'static str,
+    instance: &'static str,
 ) -> Helper {
     Helper {
         name,
@@ -313,6 +318,7 @@ const fn helper(
         ranks,
         out,
         usage,
+        instance,
     }
 }
 
@@ -324,6 +330,7 @@ pub const HELPERS: &[Helper] = &[
         &[VM],
         HelperOut::Float,
         "`sum(&x)` (x a vector or a matrix)",
+        "f64, [f64]",
     ),
     helper(
         "mean",
@@ -331,6 +338,7 @@ pub const HELPERS: &[Helper] = &[
         &[V],
         HelperOut::Float,
         "`mean(&x)` (x a vector)",
+        "f64, [f64]",
     ),
     helper(
         "dot",
@@ -338,6 +346,7 @@ pub const HELPERS: &[Helper] = &[
         &[V, V],
         HelperOut::Float,
         "`dot(&x, &y)` (x, y vectors)",
+        "f64, [f64], [f64]",
     ),
     helper(
         "norm",
@@ -345,6 +354,7 @@ pub const HELPERS: &[Helper] = &[
         &[V],
         HelperOut::Float,
         "`norm(&x)` (x a vector)",
+        "f64, [f64]",
     ),
     helper(
         "logsumexp",
@@ -352,6 +362,7 @@ pub const HELPERS: &[Helper] = &[
         &[V],
         HelperOut::Float,
         "`logsumexp(&x)` (x a vector)",
+        "f64, [f64]",
     ),
     helper(
         "softmax",
@@ -359,6 +370,7 @@ pub const HELPERS: &[Helper] = &[
         &[V],
         HelperOut::SameRank,
         "`softmax(&x)` (x a vector)",
+        "f64, [f64]",
     ),
     helper(
         "log_softmax",
@@ -366,6 +378,7 @@ pub const HELPERS: &[Helper] = &[
         &[V],
         HelperOut::SameRank,
         "`log_softmax(&x)` (x a vector)",
+        "f64, [f64]",
     ),
     helper(
         "sigmoid",
@@ -373,6 +386,7 @@ pub const HELPERS: &[Helper] = &[
         &[VM],
         HelperOut::SameRank,
         "`sigmoid(&x)` (x a float, a vector or a matrix)",
+        "f64, f64",
     ),
     helper(
         "softplus",
@@ -380,6 +394,7 @@ pub const HELPERS: &[Helper] = &[
         &[VM],
         HelperOut::SameRank,
         "`softplus(&x)` (x a float, a vector or a matrix)",
+        "f64, f64",
     ),
     helper(
         "matvec",
@@ -387,6 +402,7 @@ pub const HELPERS: &[Helper] = &[
         &[M, V],
         HelperOut::Rank(1),
         "`matvec(&a, &x)` (a a matrix, x a vector)",
+        "f64, 1, [[f64; 1]], [f64]",
     ),
     helper(
         "vecmat",
@@ -394,6 +410,7 @@ pub const HELPERS: &[Helper] = &[
         &[V, M],
         HelperOut::Rank(1),
         "`vecmat(&x, &a)` (x a vector, a a matrix)",
+        "f64, 1, [f64], [[f64; 1]]",
     ),
     helper(
         "matmul",
@@ -401,6 +418,7 @@ pub const HELPERS: &[Helper] = &[
         &[M, M],
         HelperOut::Rank(2),
         "`matmul(&a, &b)` (a, b matrices)",
+        "f64, 1, 1, [[f64; 1]], [[f64; 1]]",
     ),
     helper(
         "transpose",
@@ -408,6 +426,7 @@ pub const HELPERS: &[Helper] = &[
         &[M],
         HelperOut::Rank(2),
         "`transpose(&a)` (a a matrix)",
+        "f64, 1, 1",
     ),
     helper(
         "outer",
@@ -415,6 +434,7 @@ pub const HELPERS: &[Helper] = &[
         &[V, V],
         HelperOut::Rank(2),
         "`outer(&x, &y)` (x, y vectors)",
+        "f64, 1, [f64]",
     ),
 ];
 

@@ -515,7 +515,8 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 
 #[differentiate]
 fn head_and_tail(x: &[f64], y: &[f64], k: usize) -> f64 {
-    dot(&x[..k], &y[..k]) + x[k..].iter().map(|v| v.sin()).sum::<f64>()
+    // `self::`: a bare `dot` is autodiff's helper.
+    self::dot(&x[..k], &y[..k]) + x[k..].iter().map(|v| v.sin()).sum::<f64>()
 }
 
 #[test]
@@ -714,10 +715,10 @@ fn rotated_distance(a: f64, x: &[f64; 2], c: &[f64; 2]) -> f64 {
 fn table_dots(w: &[f64], xs: &[Vec<f64>], a: f64) -> f64 {
     let mut s = 0.0;
     for k in 0..xs.len() {
-        s += dot(w, &xs[k]) + autodiff::dot(w, &xs[k]);
+        s += self::dot(w, &xs[k]) + autodiff::dot(w, &xs[k]);
     }
     let lit = [a, 2.0 * a];
-    s + autodiff::dot(w, &lit) * dot(&lit, w)
+    s + autodiff::dot(w, &lit) * self::dot(&lit, w)
 }
 
 #[test]
