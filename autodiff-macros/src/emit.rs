@@ -969,6 +969,12 @@ impl<'a> Emitter<'a> {
                 }
             }
             Op::Bool(b) => (quote!(#b), Prec::Atom),
+            // An array of a generic `T` has no `Default` (`[T; N]` needs
+            // `T: Default`).
+            Op::Default if node.ty.elem() == Some(FloatTy::Generic) => {
+                let (private, t) = (&self.private, self.cx.float(FloatTy::Generic));
+                (quote!(<_ as #private::Filler<#t>>::filler()), Prec::Atom)
+            }
             Op::Default => (quote!(::core::default::Default::default()), Prec::Atom),
             Op::Opaque(k) => {
                 let opaque = g.opaques[k as usize].clone();

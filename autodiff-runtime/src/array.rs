@@ -28,6 +28,56 @@ impl<T: Float, const C: usize, const R: usize> Zeros<T> for [[T; C]; R] {
     }
 }
 
+/// The value a branch yields for an array of a generic float `T` that it
+/// does not compute (the other branch's value is used): `Default` for
+/// `[T; N]` needs `T: Default`, which `T: Float` does not give.
+pub trait Filler<T> {
+    /// Zeros, or an empty `Vec` or slice.
+    fn filler() -> Self;
+}
+
+impl<T: Float, const N: usize> Filler<T> for [T; N] {
+    #[inline]
+    fn filler() -> Self {
+        [T::zero(); N]
+    }
+}
+
+impl<T: Float, const C: usize, const R: usize> Filler<T> for [[T; C]; R] {
+    #[inline]
+    fn filler() -> Self {
+        [[T::zero(); C]; R]
+    }
+}
+
+impl<T: Float> Filler<T> for Vec<T> {
+    #[inline]
+    fn filler() -> Self {
+        Vec::new()
+    }
+}
+
+impl<T: Float, const C: usize> Filler<T> for Vec<[T; C]> {
+    #[inline]
+    fn filler() -> Self {
+        Vec::new()
+    }
+}
+
+impl<T: Float> Filler<T> for &[T] {
+    #[inline]
+    fn filler() -> Self {
+        &[]
+    }
+}
+
+impl<T: Float, const C: usize> Filler<T> for &[[T; C]] {
+    #[inline]
+    fn filler() -> Self {
+        &[]
+    }
+}
+
 /// The gradient shape of an array parameter: `[T; N]` and `[[T; C]; R]`
 /// give themselves, a slice `[T]` (or `Vec<T>`) gives `Vec<T>`;
 /// references see through.

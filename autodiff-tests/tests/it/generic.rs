@@ -445,3 +445,48 @@ fn this_sessions_forms_at_f64_and_f32() {
         close(*g, *w, 1e-4, "forms f32");
     }
 }
+
+/// A branch that does not compute an array the other branch yields (a
+/// copy the reverse sweep reads, of `a` written later; an array from a
+/// branch that panics) gives a filler: for `[T; N]` not `Default`, which
+/// `T: Float` lacks (fuzzer seed 58 case 279: the expansion did not
+/// compile).
+#[differentiate]
+fn branch_fillers<T: Float>(x: [T; 2], c: T) -> T {
+    let mut a = [x[0] * c, x[1]];
+    let v = if c > T::zero() {
+        a[0]
+    } else {
+        autodiff::norm(&a)
+    };
+    a[0] = x[1];
+    let y = if c < T::from(10.0).unwrap() {
+        [x[0], v]
+    } else {
+        unreachable!()
+    };
+    v * a[0] + y[0] * y[1]
+}
+
+#[test]
+fn branch_fillers_of_generic_arrays() {
+    for c in [0.5, -0.5] {
+        let reference = |p: &[Dual64]| {
+            let a0 = p[0] * p[2];
+            let v = if c > 0.0 {
+                a0
+            } else {
+                (a0 * a0 + p[1] * p[1]).sqrt()
+            };
+            v * p[1] + p[0] * v
+        };
+        let x = [0.8, -1.3];
+        let (gx, gc) = branch_fillers_grad(x, c);
+        let want = dual_grad(reference, &[x[0], x[1], c]);
+        close(gx[0], want[0], 1e-14, "x0");
+        close(gx[1], want[1], 1e-14, "x1");
+        close(gc, want[2], 1e-14, "c");
+        let (gx, _) = branch_fillers_grad([0.8f32, -1.3], c as f32);
+        close(gx[0] as f64, want[0], 1e-5, "x0 f32");
+    }
+}
