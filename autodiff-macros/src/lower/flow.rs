@@ -395,7 +395,7 @@ impl Lower<'_> {
         }
         let Some(range) = loop_range(&f.expr) else {
             // Over a `Vec::new()` whose `push` was an error: that one.
-            let pushed = self.empty_vecs.iter().any(|(n, _)| {
+            let pushed = self.empty_vecs.iter().any(|(n, ..)| {
                 self.mentions(f.expr.to_token_stream())
                     .iter()
                     .any(|m| m == n)
@@ -464,8 +464,10 @@ impl Lower<'_> {
         }
         let (path, push) = top_push(&f.body)?;
         let name = super::path_name(&push.receiver)?;
-        let (_, empty) = self.empty_vecs.iter().find(|(n, _)| *n == name)?;
-        if self.lookup(&name) != Some(empty) {
+        // The latest binding of the name, made at this loop depth (a loop
+        // nested deeper would push once per iteration of the outer one).
+        let (_, empty, depth) = self.empty_vecs.iter().rev().find(|(n, ..)| *n == name)?;
+        if self.lookup(&name) != Some(empty) || *depth != self.frames.len() {
             return None;
         }
         let (exits, labeled) = exits_of_block(&f.body);

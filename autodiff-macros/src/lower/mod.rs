@@ -258,9 +258,10 @@ struct Lower<'a> {
     /// Opaque values of pure tokens (see [`pure`]) and a known type, by
     /// their tokens, the names they read and their type.
     pure_opaques: HashMap<String, u32>,
-    /// Names bound to an empty `Vec` (`Vec::new()`), with that value: a
-    /// loop may fill one by `push` (see `Lower::pushed_loop`).
-    empty_vecs: Vec<(String, Val)>,
+    /// Names bound to an empty `Vec` (`Vec::new()`), with that value and
+    /// the depth of loops around the binding: a loop at that depth may
+    /// fill one by `push` (see `Lower::pushed_loop`).
+    empty_vecs: Vec<(String, Val, usize)>,
 }
 
 /// The output of a call, as the `let` that binds it tells.
@@ -769,7 +770,7 @@ impl Lower<'_> {
             }
             None if m.method == "push" => {
                 let name = v.to_token_stream().to_string();
-                self.error(m, format!("#[differentiate] reads `{name}.push(..)` where it fills a `Vec::new()` with floats, once in each iteration of a `for` loop with no `break` or `continue`, the loop reading `{name}` only by index (`{name}[j]`); else write the elements of a `vec![0.0; n]` (`{name}[i] = ..`)"))
+                self.error(m, format!("#[differentiate] reads `{name}.push(..)` where it fills a `Vec::new()` with floats, once in each iteration of a `for` loop beside the `let` (not in a loop nested in that one) with no `break` or `continue`, the loop reading `{name}` only by index (`{name}[j]`); else write the elements of a `vec![0.0; n]` (`{name}[i] = ..`)"))
             }
             None => {
                 let name = v.to_token_stream().to_string();
@@ -851,7 +852,9 @@ impl Lower<'_> {
             }
         }
         if let (Pat::Ident(pi), true) = (pat, empty_vec(&init.expr)) {
-            self.empty_vecs.push((pi.ident.to_string(), v.clone()));
+            let depth = self.frames.len();
+            self.empty_vecs
+                .push((pi.ident.to_string(), v.clone(), depth));
         }
         self.bind_pat(&local.pat, v);
     }

@@ -1691,3 +1691,27 @@ fn an_inner_loop_reads_the_array_as_it_was_before_a_later_write() {
         close(read_before_a_later_write_jvp(w, c, 1.0).1, want, "jvp");
     }
 }
+
+/// A `Vec::new()` made in a `while` body and filled by a `for` loop
+/// there: the pushes are per iteration of the `while`.
+#[differentiate]
+fn pushed_in_while(x: &[f64]) -> f64 {
+    let mut k = 0;
+    let mut s = 0.0;
+    while k < 2 {
+        let mut h = Vec::new();
+        for j in 0..x.len() {
+            h.push(x[j] * (k + 1) as f64);
+        }
+        s += h[0] * h[1];
+        k += 1;
+    }
+    s
+}
+
+#[test]
+fn a_vec_pushed_in_a_while_body() {
+    let x = [1.0, 2.0];
+    // s = x0 x1 + 4 x0 x1.
+    assert_eq!(pushed_in_while_value_and_grad(&x), (10.0, vec![10.0, 5.0]));
+}
