@@ -1536,6 +1536,35 @@ impl Lower<'_> {
         }
     }
 
+    /// Is `e` (a name, or a reference to one) a fixed-size float array:
+    /// a parameter of a `[T; N]` type, or a local made by `[v; N]` or an
+    /// array literal?
+    fn fixed_size(&self, e: &Expr) -> bool {
+        let e = match e {
+            Expr::Reference(r) => &*r.expr,
+            Expr::Paren(p) => &*p.expr,
+            other => other,
+        };
+        let Some(arr) = self.array_binding(e) else {
+            return false;
+        };
+        match self.g.op(arr) {
+            Op::Param { index, field: None } => {
+                let ty = &self.sig.params[*index as usize].ty;
+                let ty = match ty {
+                    syn::Type::Reference(r) => &*r.elem,
+                    other => other,
+                };
+                matches!(ty, syn::Type::Array(_))
+            }
+            Op::ArrayLit => true,
+            _ => matches!(
+                self.g.array_root(arr).map(|r| self.g.op(r)),
+                Some(Op::FillFixed(_))
+            ),
+        }
+    }
+
     /// `recv.name(args)` or `f64::name(recv, args)`: `args[0]` is the
     /// receiver.
     fn method(
@@ -1559,6 +1588,20 @@ impl Lower<'_> {
                 }
                 let zero = self.add(Op::Int(0), vec![], Ty::Int);
                 return Val::Node(self.add(Op::Cmp(Cmp::Eq), vec![len, zero], Ty::Bool));
+            }
+        }
+        // `x.to_vec()` of a fixed-size array is a `Vec` (a copy would keep
+        // the array's type): a `vec!` with the elements copied in.
+        if let ("to_vec", [x]) = (name, args) {
+            if self.fixed_size(x) {
+                let span = e.span();
+                let v = self.gen.id("to_vec", span);
+                let vec: Expr = syn::parse_quote_spanned! {span=> {
+                    let mut #v = vec![0.0; #x.len()];
+                    #v.copy_from_slice(&#x);
+                    #v
+                }};
+                return self.expr(&vec);
             }
         }
         // Copies of a differentiated value are the value (arrays are

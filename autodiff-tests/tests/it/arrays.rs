@@ -1715,3 +1715,59 @@ fn a_vec_pushed_in_a_while_body() {
     // s = x0 x1 + 4 x0 x1.
     assert_eq!(pushed_in_while_value_and_grad(&x), (10.0, vec![10.0, 5.0]));
 }
+
+// ---- `to_vec` of a fixed-size array ----
+
+/// `to_vec()` of a fixed-size parameter, by value and by reference, and of
+/// local fixed arrays: `Vec`s (power iteration starts from one).
+#[differentiate(wrt(v0))]
+fn power_iteration(a: &[[f64; 3]], v0: [f64; 3], w0: &[f64; 2]) -> Vec<f64> {
+    let mut v = v0.to_vec();
+    for _ in 0..5 {
+        let mut w = vec![0.0; 3];
+        for i in 0..3 {
+            for j in 0..3 {
+                w[i] += a[i][j] * v[j];
+            }
+        }
+        let nrm = (w[0] * w[0] + w[1] * w[1] + w[2] * w[2]).sqrt();
+        for i in 0..3 {
+            w[i] /= nrm;
+        }
+        v = w;
+    }
+    let tail = w0.to_vec();
+    let lit = [v0[0], 1.0].to_vec();
+    v[0] += tail[1] * lit[0];
+    v
+}
+
+#[test]
+fn to_vec_of_fixed_arrays_is_a_vec() {
+    let a = [[2.0, 0.5, 0.0], [0.5, 1.0, 0.2], [0.0, 0.2, 0.5]];
+    let (v0, w0) = ([1.0, 0.3, -0.2], [0.0, 0.7]);
+    let reference = |p: &[Dual64]| {
+        let mut v: Vec<Dual64> = p.to_vec();
+        for _ in 0..5 {
+            let mut w = [Dual64::from(0.0); 3];
+            for i in 0..3 {
+                for j in 0..3 {
+                    w[i] += v[j] * a[i][j];
+                }
+            }
+            let nrm = (w[0] * w[0] + w[1] * w[1] + w[2] * w[2]).sqrt();
+            v = w.iter().map(|x| *x / nrm).collect();
+        }
+        v[0] += p[0] * w0[1];
+        v
+    };
+    let got: Vec<f64> = power_iteration(&a, v0, &w0);
+    let want = dual_jacobian(reference, &v0);
+    let j = power_iteration_jacobian(&a, v0, &w0);
+    for (row, want_row) in want.iter().enumerate() {
+        assert_eq!(got.len(), 3);
+        for k in 0..3 {
+            close(j[(row, k)], want_row[k], "power_iteration");
+        }
+    }
+}
