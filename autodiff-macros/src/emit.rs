@@ -641,7 +641,14 @@ impl<'a> Emitter<'a> {
         let fixed = g
             .array_root(value)
             .is_some_and(|root| matches!(g.op(root), Op::FillFixed(_)));
-        (only_read && !fixed && self.only_stacked(o)).then_some(value)
+        // Yielded by a branch in the body (`else { x }`), it is moved
+        // before the iteration ends.
+        let moved = g
+            .regions
+            .iter()
+            .enumerate()
+            .any(|(r, region)| RegionId(r as u32) != body && region.outputs.contains(&value));
+        (only_read && !fixed && !moved && self.only_stacked(o)).then_some(value)
     }
 
     /// Is `o` read by nothing but one region's outputs (a stacked output

@@ -199,7 +199,14 @@ impl<'a> Reverse<'a> {
                 break;
             };
             let g = &mut self.g;
-            let filler = g.filler(copied.sibling, ty);
+            // A loop's tape (a `Vec` of its values) is an empty one.
+            let tape = matches!((g.op(v), g.args(v)), (Op::Proj(j), &[l])
+                if matches!(g.op(l), Op::Loop { carried, .. } if *j >= *carried));
+            let filler = if tape {
+                g.add_local(copied.sibling, Op::Default, vec![], ty)
+            } else {
+                g.filler(copied.sibling, ty)
+            };
             let mut this = g.region(copied.this).outputs.clone();
             let mut sib = g.region(copied.sibling).outputs.clone();
             this.push(v);

@@ -1432,3 +1432,113 @@ fn array_patterns_bind_elements() {
     let (v2, _) = array_patterns_value_and_grad(&p, &q, r);
     assert_eq!(v.to_bits(), v2.to_bits());
 }
+
+// ---- `while` and `loop` nested in each other, with arrays replaced ----
+
+/// A `Vec` replaced whole in each iteration of a `while` (a Jacobi-style
+/// sweep), in a `while` nested in a `while`, and updated in place in a
+/// `loop` nested in a `loop`. Their reverse sweeps did not compile (a
+/// branch moved the array before its tape copy; an inner unbounded loop's
+/// tape had an integer for a filler).
+#[differentiate]
+fn replaced_in_while(b: &[f64]) -> f64 {
+    let mut x = b.to_vec();
+    let mut i = 0;
+    while i < 3 {
+        let mut y = vec![0.0; x.len()];
+        for k in 0..x.len() {
+            y[k] = (x[k] * b[k]).sin();
+        }
+        x = y;
+        i += 1;
+    }
+    x[0]
+}
+
+#[differentiate]
+fn replaced_in_nested_whiles(b: &[f64]) -> f64 {
+    let mut x = b.to_vec();
+    let mut i = 0;
+    while i < 3 {
+        let mut j = 0;
+        while j < 2 {
+            let mut y = vec![0.0; x.len()];
+            for k in 0..x.len() {
+                y[k] = (x[k] * b[k]).sin();
+            }
+            x = y;
+            j += 1;
+        }
+        i += 1;
+    }
+    x[0]
+}
+
+#[differentiate]
+fn updated_in_nested_loops(b: &[f64]) -> f64 {
+    let mut x = b.to_vec();
+    let mut i = 0;
+    loop {
+        if i >= 3 {
+            break;
+        }
+        let mut j = 0;
+        loop {
+            if j >= 2 {
+                break;
+            }
+            for k in 1..x.len() {
+                x[k] = x[k - 1] * x[k] + b[k];
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    x[x.len() - 1]
+}
+
+#[test]
+fn whiles_and_loops_nested_with_arrays() {
+    let b = [0.3, -0.4, 0.6];
+    let sweep = |x: &mut Vec<Dual64>, b: &[Dual64]| {
+        *x = x.iter().zip(b).map(|(x, b)| (*x * *b).sin()).collect();
+    };
+    let reference = |b: &[Dual64]| {
+        let mut x = b.to_vec();
+        for _ in 0..3 {
+            sweep(&mut x, b);
+        }
+        x[0]
+    };
+    let (value, g) = replaced_in_while_value_and_grad(&b);
+    assert_eq!(value, replaced_in_while(&b));
+    for (got, want) in g.iter().zip(dual_grad(reference, &b)) {
+        assert!(close(*got, want, 1e-14), "replaced_in_while");
+    }
+    let reference = |b: &[Dual64]| {
+        let mut x = b.to_vec();
+        for _ in 0..6 {
+            sweep(&mut x, b);
+        }
+        x[0]
+    };
+    let (value, g) = replaced_in_nested_whiles_value_and_grad(&b);
+    assert_eq!(value, replaced_in_nested_whiles(&b));
+    for (got, want) in g.iter().zip(dual_grad(reference, &b)) {
+        assert!(close(*got, want, 1e-14), "replaced_in_nested_whiles");
+    }
+    let reference = |b: &[Dual64]| {
+        let mut x = b.to_vec();
+        for _ in 0..6 {
+            for k in 1..3 {
+                x[k] = x[k - 1] * x[k] + b[k];
+            }
+        }
+        x[2]
+    };
+    let (value, g) = updated_in_nested_loops_value_and_grad(&b);
+    assert_eq!(value, updated_in_nested_loops(&b));
+    for (got, want) in g.iter().zip(dual_grad(reference, &b)) {
+        assert!(close(*got, want, 1e-13), "updated_in_nested_loops");
+    }
+}
