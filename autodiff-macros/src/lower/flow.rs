@@ -1188,12 +1188,18 @@ fn indexed_only(block: &Block, name: &str) -> bool {
     reads.pushes == 1 && !reads.other
 }
 
-/// Names a block assigns (`name = ...`, `name += ...`, and the in-place
-/// writes `name.swap(i, j)`, `name.fill(v)`, `name.copy_from_slice(s)`),
-/// nested blocks included.
+/// Names a block assigns (`name = ...`, `name += ...`, the in-place writes
+/// `name.swap(i, j)`, `name.fill(v)`, `name.copy_from_slice(s)`, and
+/// `std::mem::swap(&mut a, &mut b)`), nested blocks included.
 pub(super) fn assigned_names(block: &Block) -> Vec<String> {
     struct Assigned(Vec<String>);
     impl<'ast> Visit<'ast> for Assigned {
+        fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
+            if let Some((a, b)) = super::mem_swap(&Expr::Call(c.clone())) {
+                self.0.extend([a, b]);
+            }
+            syn::visit::visit_expr_call(self, c);
+        }
         fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
             if IN_PLACE.iter().any(|n| m.method == n) {
                 self.0.extend(target_name(&m.receiver));

@@ -1050,6 +1050,14 @@ impl Lower<'_> {
     }
 
     fn expr_stmt(&mut self, e: &Expr) -> Val {
+        if let Some((a, b)) = mem_swap(e) {
+            // `std::mem::swap(&mut a, &mut b)`: `(a, b) = (b, a)`.
+            if let (Some(va), Some(vb)) = (self.lookup(&a).cloned(), self.lookup(&b).cloned()) {
+                self.assign(&a, vb);
+                self.assign(&b, va);
+                return Val::Unit;
+            }
+        }
         match e {
             Expr::Assign(a) => {
                 let v = self.expr(&a.right);
@@ -2744,6 +2752,26 @@ fn empty_vec(e: &Expr) -> bool {
         }
         Expr::Macro(m) => m.mac.path.is_ident("vec") && m.mac.tokens.is_empty(),
         _ => false,
+    }
+}
+
+/// The two names of `std::mem::swap(&mut a, &mut b)` (also through
+/// `core::`, `mem::` or a bare `swap` of two `&mut` names).
+fn mem_swap(e: &Expr) -> Option<(String, String)> {
+    let Expr::Call(c) = e else { return None };
+    let Expr::Path(p) = &*c.func else { return None };
+    let segs = desugar::segments(&p.path);
+    let named = matches!(
+        segs.iter().map(String::as_str).collect::<Vec<_>>()[..],
+        ["std" | "core", "mem", "swap"] | ["mem", "swap"] | ["swap"]
+    );
+    let name = |a: &Expr| match a {
+        Expr::Reference(r) if r.mutability.is_some() => path_name(&r.expr),
+        _ => None,
+    };
+    match (named, &c.args.iter().collect::<Vec<_>>()[..]) {
+        (true, [a, b]) => Some((name(a)?, name(b)?)),
+        _ => None,
     }
 }
 

@@ -1771,3 +1771,47 @@ fn to_vec_of_fixed_arrays_is_a_vec() {
         }
     }
 }
+
+// ---- `std::mem::swap` ----
+
+/// Double buffering: the heat equation steps into `next`, then swaps the
+/// buffers (`std::mem::swap(&mut u, &mut next)` is `(u, next) = (next,
+/// u)`); also two floats swapped.
+#[differentiate]
+fn heat_double_buffered(u0: &[f64], steps: usize) -> f64 {
+    let n = u0.len();
+    let mut u = u0.to_vec();
+    let mut next = vec![0.0; n];
+    for _ in 0..steps {
+        for i in 1..n - 1 {
+            next[i] = u[i] + 0.1 * (u[i - 1] - 2.0 * u[i] + u[i + 1]);
+        }
+        next[0] = u[0];
+        next[n - 1] = u[n - 1];
+        std::mem::swap(&mut u, &mut next);
+    }
+    let (mut a, mut b) = (u[0], u[1]);
+    core::mem::swap(&mut a, &mut b);
+    u.iter().map(|v| v * v).sum::<f64>() + 3.0 * a + b
+}
+
+#[test]
+fn mem_swap_exchanges_the_values() {
+    let u0 = [0.1, 0.5, -0.3, 0.8, 0.2];
+    let reference = |p: &[Dual64]| {
+        let mut u = p.to_vec();
+        for _ in 0..4 {
+            let mut next = u.clone();
+            for i in 1..4 {
+                next[i] = u[i] + (u[i - 1] - u[i] * 2.0 + u[i + 1]) * 0.1;
+            }
+            u = next;
+        }
+        u.iter().fold(Dual64::from(0.0), |s, v| s + *v * *v) + u[1] * 3.0 + u[0]
+    };
+    let (value, g) = heat_double_buffered_value_and_grad(&u0, 4);
+    assert_eq!(value, heat_double_buffered(&u0, 4));
+    for (got, want) in g.iter().zip(dual_grad(reference, &u0)) {
+        close(*got, want, "heat_double_buffered");
+    }
+}
