@@ -384,6 +384,17 @@ impl Lower<'_> {
     }
 
     fn val_active(&self, v: &Val) -> bool {
+        if let Val::Closure(c) = v {
+            // A closure is active if it reads an active value where it was
+            // made (`let g = |s| (-k * s).exp();` with `k` differentiated).
+            let mut active = false;
+            self.walk_mentions(c.expr.body.to_token_stream(), &mut |name, value_use| {
+                let name = name.to_string();
+                let captured = c.scopes.iter().rev().find_map(|s| s.get(&name));
+                active |= value_use && captured.is_some_and(|v| self.val_active(v));
+            });
+            return active;
+        }
         let mut leaves = Vec::new();
         v.leaves(&mut leaves);
         leaves.iter().any(|n| self.is_active(*n))

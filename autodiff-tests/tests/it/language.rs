@@ -1542,3 +1542,27 @@ fn whiles_and_loops_nested_with_arrays() {
         assert!(close(*got, want, 1e-13), "updated_in_nested_loops");
     }
 }
+
+/// A `let` closure that captures a differentiated value, called inside a
+/// chain over constant data (the trapezoidal rule over sample times).
+#[differentiate(wrt(k))]
+fn trapezoid(k: f64, t: &[f64]) -> f64 {
+    let g = |s: f64| (-k * s * s).exp();
+    t.windows(2)
+        .map(|w| 0.5 * (w[1] - w[0]) * (g(w[0]) + g(w[1])))
+        .sum::<f64>()
+}
+
+#[test]
+fn a_capturing_closure_in_a_chain_over_data() {
+    let t = [0.0, 0.3, 0.7, 1.2];
+    let reference = |p: &[Dual64]| {
+        let g = |s: f64| (-p[0] * s * s).exp();
+        t.windows(2)
+            .map(|w| (g(w[0]) + g(w[1])) * (0.5 * (w[1] - w[0])))
+            .fold(Dual64::from(0.0), |a, b| a + b)
+    };
+    let (value, g) = trapezoid_value_and_grad(0.8, &t);
+    assert_eq!(value, trapezoid(0.8, &t));
+    assert!(close(g, dual_grad(reference, &[0.8])[0], 1e-14));
+}
