@@ -976,10 +976,12 @@ impl<'a> Emitter<'a> {
                 }
             }
             Op::Bool(b) => (quote!(#b), Prec::Atom),
-            // An array of a generic `T` has no `Default` (`[T; N]` needs
-            // `T: Default`).
-            Op::Default if node.ty.elem() == Some(FloatTy::Generic) => {
-                let (private, t) = (&self.private, self.cx.float(FloatTy::Generic));
+            // An array of floats may have no `Default`: `[T; N]` of a
+            // generic `T` (it needs `T: Default`), or of a const-generic `N`
+            // (the standard library has it up to 32).
+            Op::Default if node.ty.is_array() => {
+                let elem = node.ty.elem().unwrap_or(FloatTy::F64);
+                let (private, t) = (&self.private, self.cx.float(elem));
                 (quote!(<_ as #private::Filler<#t>>::filler()), Prec::Atom)
             }
             Op::Default => (quote!(::core::default::Default::default()), Prec::Atom),

@@ -28,9 +28,10 @@ impl<T: Float, const C: usize, const R: usize> Zeros<T> for [[T; C]; R] {
     }
 }
 
-/// The value a branch yields for an array of a generic float `T` that it
-/// does not compute (the other branch's value is used): `Default` for
-/// `[T; N]` needs `T: Default`, which `T: Float` does not give.
+/// The value a branch yields for an array of floats `T` that it does not
+/// compute (the other branch's value is used). `Default` would not do:
+/// `[T; N]` has it only for `T: Default` (which `T: Float` does not give)
+/// and, in the standard library, for `N` up to 32.
 pub trait Filler<T> {
     /// Zeros, or an empty `Vec` or slice.
     fn filler() -> Self;
@@ -50,31 +51,31 @@ impl<T: Float, const C: usize, const R: usize> Filler<T> for [[T; C]; R] {
     }
 }
 
-impl<T: Float> Filler<T> for Vec<T> {
+impl<T, V> Filler<T> for Vec<V> {
     #[inline]
     fn filler() -> Self {
         Vec::new()
     }
 }
 
-impl<T: Float, const C: usize> Filler<T> for Vec<[T; C]> {
-    #[inline]
-    fn filler() -> Self {
-        Vec::new()
-    }
-}
-
-impl<T: Float> Filler<T> for &[T] {
+impl<T, V> Filler<T> for &[V] {
     #[inline]
     fn filler() -> Self {
         &[]
     }
 }
 
-impl<T: Float, const C: usize> Filler<T> for &[[T; C]] {
+impl<T, V> Filler<T> for TapeRows<V> {
     #[inline]
     fn filler() -> Self {
-        &[]
+        TapeRows::default()
+    }
+}
+
+impl<T, V> Filler<T> for TapeGrid<V> {
+    #[inline]
+    fn filler() -> Self {
+        TapeGrid::default()
     }
 }
 

@@ -490,3 +490,29 @@ fn branch_fillers_of_generic_arrays() {
         close(gx[0] as f64, want[0], 1e-5, "x0 f32");
     }
 }
+
+/// [`branch_fillers`] over a const-generic length: `[f64; N]` has no
+/// `Default` either (the standard library's stops at 32; fuzzer seed 60
+/// case 142).
+#[differentiate(wrt(x))]
+fn branch_fillers_n<const N: usize>(x: [f64; N], c: f64) -> f64 {
+    let mut a = x;
+    let v = if c > 0.0 { a[0] } else { autodiff::norm(&a) };
+    a[0] = c;
+    v * a[0]
+}
+
+#[test]
+fn branch_fillers_of_const_generic_arrays() {
+    let x = [0.6, -0.8, 0.0];
+    // c < 0: v = |x| = 1, d(v c)/dx = c x / |x|.
+    let g = branch_fillers_n_grad(x, -2.0);
+    for k in 0..3 {
+        close(g[k], -2.0 * x[k], 1e-15, "x");
+    }
+    assert_eq!(branch_fillers_n_grad(x, 3.0), [3.0, 0.0, 0.0]);
+    // Past the standard library's `Default` for arrays (32).
+    let mut y = [0.0; 40];
+    y[0] = 1.0;
+    assert_eq!(branch_fillers_n_grad(y, -2.0)[0], -2.0);
+}
