@@ -745,8 +745,47 @@ fn pure_wrt(
 }
 
 /// Does `block` read `name` (its values, not only its length, and not
-/// only as the target of `=`)?
+/// only as the target of `=`)? Not when its first statement that names it
+/// overwrites it whole first (`*e = 0.0;` before `*e += ..` in a loop;
+/// `out.fill(0.0);`).
 fn reads(block: &syn::Block, name: &Ident) -> bool {
+    let first = block
+        .stmts
+        .iter()
+        .find(|s| mentions(&s.to_token_stream(), name));
+    if first.is_some_and(|s| overwrites(s, name)) {
+        return false;
+    }
+    reads_any(block, name)
+}
+
+/// Does any token of `tokens` (through groups) name `name`?
+fn mentions(tokens: &TokenStream, name: &Ident) -> bool {
+    tokens.clone().into_iter().any(|t| match t {
+        proc_macro2::TokenTree::Ident(i) => i == *name,
+        proc_macro2::TokenTree::Group(g) => mentions(&g.stream(), name),
+        _ => false,
+    })
+}
+
+/// `*name = v;` or `name.fill(v);` with `v` not reading `name`: its value
+/// on entry is overwritten whole, unread.
+fn overwrites(stmt: &Stmt, name: &Ident) -> bool {
+    let is_name = |e: &Expr| matches!(e, Expr::Path(p) if p.path.is_ident(name));
+    match stmt {
+        Stmt::Expr(Expr::Assign(a), Some(_)) => {
+            matches!(&*a.left, Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) && is_name(&u.expr))
+                && !mentions(&a.right.to_token_stream(), name)
+        }
+        Stmt::Expr(Expr::MethodCall(m), Some(_)) => {
+            m.method == "fill" && is_name(&m.receiver) && !mentions(&m.args.to_token_stream(), name)
+        }
+        _ => false,
+    }
+}
+
+/// [`reads`], anywhere in `block`.
+fn reads_any(block: &syn::Block, name: &Ident) -> bool {
     struct Reads<'a> {
         name: &'a Ident,
         found: bool,

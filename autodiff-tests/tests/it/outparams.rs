@@ -205,3 +205,33 @@ fn a_tangent_of_the_wrong_length_names_the_companion_and_the_argument() {
     let mut buf = vec![0.0; 4];
     accumulate_jvp(&[1.0, 2.0], &mut buf, 1, &[1.0, 1.0], &mut vec![0.0; 3]);
 }
+
+/// Reset, then accumulate: the out-parameter's value on entry is
+/// overwritten before anything reads it, so it is an output only (with a
+/// gradient), not read and written.
+#[differentiate]
+fn reset_then_accumulate(x: &[f64], e: &mut f64) {
+    *e = 0.0;
+    for i in 0..x.len() {
+        *e += x[i] * x[i];
+    }
+}
+
+/// The same with a slice filled first.
+#[differentiate]
+fn filled_then_added(x: &[f64], out: &mut [f64]) {
+    out.fill(1.0);
+    for i in 0..x.len() {
+        out[i] += x[i] * x[i];
+    }
+}
+
+#[test]
+fn an_out_parameter_overwritten_first_is_not_read() {
+    let mut e = 7.0;
+    let g: Vec<f64> = reset_then_accumulate_grad(&[1.0, 2.0], &mut e);
+    assert_eq!((g, e), (vec![2.0, 4.0], 5.0));
+    let mut out = [9.0, 9.0];
+    let g: Vec<f64> = filled_then_added_vjp(&[1.0, 2.0], &mut out, &[1.0, 0.5]);
+    assert_eq!((g, out), (vec![2.0, 2.0], [2.0, 5.0]));
+}
