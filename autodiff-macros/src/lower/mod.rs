@@ -698,6 +698,29 @@ impl Lower<'_> {
             // shape (see `diverges`).
             Stmt::Macro(m) if diverges(&m.mac) => Val::Never,
             Stmt::Macro(_) => Val::Unit,
+            // `m[k].copy_from_slice(&row)`: a row write.
+            Stmt::Expr(Expr::MethodCall(m), _)
+                if m.method == "copy_from_slice" && m.args.len() == 1 =>
+            {
+                match self.row_write(&m.receiver, &m.args[0]) {
+                    Some(rows) => {
+                        self.expr(&rows);
+                        Val::Unit
+                    }
+                    None if self.local_receiver(m) => {
+                        self.in_place(m);
+                        Val::Unit
+                    }
+                    None => {
+                        let v = self.expr_stmt(&Expr::MethodCall(m.clone()));
+                        if last {
+                            v
+                        } else {
+                            Val::Unit
+                        }
+                    }
+                }
+            }
             Stmt::Expr(Expr::MethodCall(m), semi)
                 if (semi.is_some() || !last) && self.local_receiver(m) =>
             {
@@ -727,6 +750,37 @@ impl Lower<'_> {
             Some(Val::Tuple(_) | Val::Window(_)) => true,
             _ => false,
         }
+    }
+
+    /// `m[k] = row;` (or `m[k].copy_from_slice(&row)`) of a local matrix
+    /// `m`: its elements written one by one,
+    /// `{ let r = row; let k = k; for j in 0..r.len() { m[k][j] = r[j]; } }`.
+    fn row_write(&self, target: &Expr, row: &Expr) -> Option<Expr> {
+        let Expr::Index(ix) = target else { return None };
+        let m = path_name(&ix.expr)?;
+        let arr = self.array_binding(&ix.expr)?;
+        if !matches!(self.g.ty(arr), Ty::Array(_, 2)) || !self.local_receiver_name(&m) {
+            return None;
+        }
+        let span = target.span();
+        let (r, k, j) = (
+            self.gen.id("row", span),
+            self.gen.id("k", span),
+            self.gen.id("j", span),
+        );
+        let (base, index) = (&ix.expr, &ix.index);
+        Some(syn::parse_quote_spanned! {span=> {
+            let #r = #row;
+            let #k = #index;
+            for #j in 0..#r.len() {
+                #base[#k][#j] = #r[#j];
+            }
+        }})
+    }
+
+    /// Is `name` bound by the body (not a parameter)?
+    fn local_receiver_name(&self, name: &str) -> bool {
+        matches!(self.lookup(name), Some(Val::Node(n)) if !matches!(self.g.op(*n), Op::Param { .. }))
     }
 
     /// `v.method(..);` on a binding of the body: a change in place.
@@ -1071,6 +1125,9 @@ impl Lower<'_> {
         }
         match e {
             Expr::Assign(a) => {
+                if let Some(rows) = self.row_write(&a.left, &a.right) {
+                    return self.expr(&rows);
+                }
                 let v = self.expr(&a.right);
                 self.assign_to(&a.left, v);
                 Val::Unit

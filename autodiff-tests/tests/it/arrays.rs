@@ -1815,3 +1815,36 @@ fn mem_swap_exchanges_the_values() {
         close(*got, want, "heat_double_buffered");
     }
 }
+
+// ---- whole rows written into a local matrix ----
+
+/// Trajectory snapshots: a row of a local matrix written whole, from an
+/// array variable, an array literal and by `copy_from_slice`.
+#[differentiate]
+fn snapshots(y0: [f64; 2]) -> [[f64; 2]; 3] {
+    let mut out = [[0.0; 2]; 3];
+    let mut y = y0;
+    for k in 0..3 {
+        y[0] *= y[1];
+        out[k] = y;
+    }
+    let mut lit = [[0.0; 2]; 2];
+    lit[1] = [y0[0] * 2.0, y0[1]];
+    lit[0].copy_from_slice(&y0);
+    out[0][1] += lit[1][0] + lit[0][1];
+    out
+}
+
+#[test]
+fn rows_of_a_local_matrix_written_whole() {
+    let (a, b) = (0.5, 1.5);
+    let j = snapshots_jacobian([a, b]);
+    // out[k][0] = a b^(k+1); out[k][1] = b, and out[0][1] = b + 2a + b.
+    for k in 0..3 {
+        let p = b.powi(k as i32 + 1);
+        let dp = (k as f64 + 1.0) * b.powi(k as i32);
+        assert!((j[k][0][0] - p).abs() < 1e-14 && (j[k][0][1] - a * dp).abs() < 1e-14);
+    }
+    assert_eq!(j[0][1], [2.0, 2.0]);
+    assert_eq!(j[2][1], [0.0, 1.0]);
+}
