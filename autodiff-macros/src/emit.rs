@@ -982,7 +982,7 @@ impl<'a> Emitter<'a> {
             Op::Default if node.ty.is_array() => {
                 let elem = node.ty.elem().unwrap_or(FloatTy::F64);
                 let (private, t) = (&self.private, self.cx.float(elem));
-                (quote!(<_ as #private::Filler<#t>>::filler()), Prec::Atom)
+                (quote!(#private::filler::<#t, _>()), Prec::Atom)
             }
             Op::Default => (quote!(::core::default::Default::default()), Prec::Atom),
             Op::Opaque(k) => {

@@ -37,6 +37,12 @@ pub trait Filler<T> {
     fn filler() -> Self;
 }
 
+/// `A::filler()`, as generated code writes it (`filler::<T, _>()`).
+#[inline]
+pub fn filler<T, A: Filler<T>>() -> A {
+    A::filler()
+}
+
 impl<T: Float, const N: usize> Filler<T> for [T; N] {
     #[inline]
     fn filler() -> Self {

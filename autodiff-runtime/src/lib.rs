@@ -44,7 +44,7 @@ pub use num_traits;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::array::{
-        filled, retape, retape_grid, retape_rows, retape_slots, tape, tape_copy, tape_grid,
+        filled, filler, retape, retape_grid, retape_rows, retape_slots, tape, tape_copy, tape_grid,
         tape_row, tape_rows, tape_slots, zeros_like, AddAssign, Filler, Owned, SumAll, TapeGrid,
         TapeRows, Zeros, ZerosLike,
     };
