@@ -1503,28 +1503,24 @@ fn whiles_and_loops_nested_with_arrays() {
     let sweep = |x: &mut Vec<Dual64>, b: &[Dual64]| {
         *x = x.iter().zip(b).map(|(x, b)| (*x * *b).sin()).collect();
     };
-    let reference = |b: &[Dual64]| {
-        let mut x = b.to_vec();
-        for _ in 0..3 {
-            sweep(&mut x, b);
+    // `sweeps` sweeps of `x`, from `b`: the reference of the first two.
+    let swept = |sweeps: usize| {
+        move |b: &[Dual64]| {
+            let mut x = b.to_vec();
+            for _ in 0..sweeps {
+                sweep(&mut x, b);
+            }
+            x[0]
         }
-        x[0]
     };
     let (value, g) = replaced_in_while_value_and_grad(&b);
     assert_eq!(value, replaced_in_while(&b));
-    for (got, want) in g.iter().zip(dual_grad(reference, &b)) {
+    for (got, want) in g.iter().zip(dual_grad(swept(3), &b)) {
         assert!(close(*got, want, 1e-14), "replaced_in_while");
     }
-    let reference = |b: &[Dual64]| {
-        let mut x = b.to_vec();
-        for _ in 0..6 {
-            sweep(&mut x, b);
-        }
-        x[0]
-    };
     let (value, g) = replaced_in_nested_whiles_value_and_grad(&b);
     assert_eq!(value, replaced_in_nested_whiles(&b));
-    for (got, want) in g.iter().zip(dual_grad(reference, &b)) {
+    for (got, want) in g.iter().zip(dual_grad(swept(6), &b)) {
         assert!(close(*got, want, 1e-14), "replaced_in_nested_whiles");
     }
     let reference = |b: &[Dual64]| {
