@@ -1661,7 +1661,7 @@ impl<'r> Gen<'r> {
     /// written, each from an expression of `i`.
     /// With `fresh`, no element is computed from the array itself (it is
     /// then overwritten whole before it is read).
-    fn fill_loop(&mut self, name: &str, len: &Len, lt: &str, fresh: bool) {
+    fn fill_loop(&mut self, name: &str, len: &Len, lt: &str, fresh: bool, push: bool) {
         let mut i = self.idx_name();
         if i == name {
             i = format!("{name}_i");
@@ -1706,7 +1706,11 @@ impl<'r> Gen<'r> {
             _ => E::atom(format!("T::from({}).unwrap()", iv.show())),
         };
         let rhs = E::bin(e, "+", E::bin(ie, "*", self.lit_str("0.1")));
-        self.emit(format!("{name}[{}] = {};", iv.show(), rhs.show()));
+        if push {
+            self.emit(format!("{name}.push({});", rhs.show()));
+        } else {
+            self.emit(format!("{name}[{}] = {};", iv.show(), rhs.show()));
+        }
         self.close_scope(None);
         let body = std::mem::replace(&mut self.lines, saved);
         self.indent = indent0;
@@ -1743,7 +1747,7 @@ impl<'r> Gen<'r> {
             Ty::Arr { len, .. } => len.clone(),
             _ => Len::Slice,
         };
-        self.fill_loop(&name, &len, &lt, true);
+        self.fill_loop(&name, &len, &lt, true, false);
         self.write(at);
         let mut i = self.idx_name();
         if i == name || i == self.var(at_c).name {
@@ -1827,12 +1831,19 @@ impl<'r> Gen<'r> {
         };
         let name = self.fresh();
         let z = self.zero();
+        // A `Vec` is sometimes pushed to, once per iteration, from
+        // `Vec::new()` (its elements then read nothing of it).
+        let push = matches!(len, Len::Slice) && self.rng.chance(0.3);
         let init = match &len {
+            _ if push => "Vec::new()".to_string(),
             Len::Slice => format!("vec![{z}; {lt}]"),
             _ => format!("[{z}; {lt}]"),
         };
         self.emit(format!("let mut {name} = {init};"));
-        self.fill_loop(&name, &len, &lt, false);
+        self.fill_loop(&name, &len, &lt, push, push);
+        if push {
+            self.bit("pushes");
+        }
         let made = Some(lt.clone());
         self.bind(&name, Ty::Arr { len, is_ref: false }, true);
         let top = self.scopes.len() - 1;
@@ -2720,6 +2731,7 @@ pub fn generate(rng: &mut Rng) -> Case {
     }
     let mut class = String::from("ok");
     for b in [
+        "pushes",
         "in_place",
         "scratch_refills",
         "array_patterns",
