@@ -107,14 +107,11 @@ pub fn chain(g: &Gen, e: &ExprMethodCall) -> Option<Rewrite> {
             };
             return Some(array_map(g, e, c, span));
         }
-        _ if ADAPTORS.contains(&name.as_str()) => {
-            let (span, name) = first_adaptor(&Expr::MethodCall(e.clone()))?;
-            return Some(Err((span, unsupported(&name))));
-        }
-        // `x.iter().max_by(..).unwrap()`: the adaptor is the cause (not
-        // in `x.iter().sum::<f64>().sqrt()`, read as `sqrt` of a sum).
+        // `x.iter().filter(..)`, `x.iter().max_by(..).unwrap()`: the first
+        // adaptor is the cause. (Not in `x.iter().sum::<f64>().min(1.0)`,
+        // read as the `min` of a sum.)
         _ => {
-            let (span, adaptor) = first_adaptor(&e.receiver)?;
+            let (span, adaptor) = first_adaptor(&Expr::MethodCall(e.clone()))?;
             if CONSUMERS.contains(&adaptor.as_str()) {
                 return None;
             }
@@ -258,46 +255,8 @@ impl Gen {
     }
 }
 
-/// Iterator adaptors and consumers this module does not rewrite.
 /// The methods that end a chain this module reads.
 const CONSUMERS: &[&str] = &["sum", "product", "fold", "collect"];
-
-const ADAPTORS: &[&str] = &[
-    "filter",
-    "filter_map",
-    "enumerate",
-    "rev",
-    "skip",
-    "take",
-    "step_by",
-    "chain",
-    "cycle",
-    "flat_map",
-    "flatten",
-    "scan",
-    "take_while",
-    "skip_while",
-    "map_while",
-    "inspect",
-    "peekable",
-    "max",
-    "min",
-    "max_by",
-    "min_by",
-    "max_by_key",
-    "min_by_key",
-    "reduce",
-    "count",
-    "last",
-    "nth",
-    "position",
-    "find",
-    "any",
-    "all",
-    "for_each",
-    "zip",
-    "map",
-];
 
 fn unsupported(adaptor: &str) -> String {
     if adaptor.starts_with("max") || adaptor.starts_with("min") || adaptor == "reduce" {

@@ -678,3 +678,26 @@ fn loops_over_named_windows() {
         close(*g, w, "named_windows");
     }
 }
+
+/// A float method after a chain's consumer (`.sum::<f64>().min(10.0)`):
+/// the `min` of a sum, not an iterator adaptor (the fuzzer's push class,
+/// seed 63 case 134, found it refused).
+#[differentiate]
+fn method_of_a_sum(x: &[f64]) -> f64 {
+    x.iter().map(|v| v * v).sum::<f64>().min(10.0) + x.iter().sum::<f64>().max(0.0).sqrt()
+}
+
+#[test]
+fn float_methods_after_a_consumer() {
+    let x = [0.5, 1.5, 2.0];
+    let reference = |v: &[Dual64]| {
+        let sq = v.iter().fold(Dual64::from(0.0), |s, t| s + *t * *t);
+        let s = v.iter().fold(Dual64::from(0.0), |s, t| s + *t);
+        sq + s.sqrt()
+    };
+    let (value, g) = method_of_a_sum_value_and_grad(&x);
+    assert_eq!(value, method_of_a_sum(&x));
+    for (got, want) in g.iter().zip(dual_grad(reference, &x)) {
+        close(*got, want, "method_of_a_sum");
+    }
+}
