@@ -2570,6 +2570,18 @@ impl Lower<'_> {
             base = &ix.expr;
         }
         indices.reverse();
+        // An element of a computed array (`log_softmax(&z)[k]`): the array
+        // bound to a name first, `{ let t = log_softmax(&z); t[k] }`.
+        if !matches!(base, Expr::Path(_) | Expr::Field(_)) && self.mentions_active(base) {
+            let span = base.span();
+            let t = self.gen.id("indexed", span);
+            let mut element: Expr = syn::parse_quote_spanned!(span=> #t);
+            for i in &indices {
+                element = syn::parse_quote_spanned!(span=> #element[#i]);
+            }
+            let block: Expr = syn::parse_quote_spanned!(span=> { let #t = #base; #element });
+            return self.expr(&block);
+        }
         let Some(arr) = self.array_binding(base) else {
             return self.opaque(e, Ty::Other, "indexing");
         };
@@ -2949,7 +2961,7 @@ fn hint(what: &str) -> &'static str {
     } else if what.contains("macro") {
         "macros are kept as written and cannot be differentiated; compute the value with plain expressions"
     } else if what.contains("indexing") || what.contains("array") {
-        "index array parameters in every dimension (`x[i]`, `m[i][j]`); local arrays and array literals are not supported yet"
+        "index an array bound to a name (a parameter, or `let t = ...;`) in every dimension (`x[i]`, `m[i][j]`)"
     } else {
         "rewrite it with the supported operations: arithmetic, float methods, `let`, and `if`/`else`"
     }

@@ -635,3 +635,32 @@ fn helpers_at_f32() {
         assert!((gw[i] - (s[i] + 2.0 * w[i])).abs() < 1e-5);
     }
 }
+
+/// An element of a computed array: the cross-entropy idiom
+/// `-log_softmax(&z)[k]`, and `to_vec()` or `map` results indexed.
+#[differentiate]
+fn indexed_results(z: &[f64], x: [f64; 3], k: usize) -> f64 {
+    let b = [x[0]; 3];
+    -autodiff::log_softmax(z)[k]
+        + autodiff::softmax(z)[0] * 0.1
+        + b.to_vec()[2] * x[1]
+        + (x.map(|v| v * v))[2]
+}
+
+#[test]
+fn elements_of_computed_arrays() {
+    let (z, x) = ([0.3, -1.2, 2.0], [1.0, 2.0, 3.0]);
+    let reference = |p: &[Dual64]| {
+        let (z, x) = (&p[..3], &p[3..]);
+        let m = z[2];
+        let lse = (z.iter().fold(Dual64::from(0.0), |s, v| s + (*v - m).exp())).ln() + m;
+        -(z[2] - lse) + (z[0] - lse).exp() * 0.1 + x[0] * x[1] + x[2] * x[2]
+    };
+    let (value, (gz, gx)) = indexed_results_value_and_grad(&z, x, 2);
+    assert_eq!(value, indexed_results(&z, x, 2));
+    let p: Vec<f64> = z.iter().chain(&x).copied().collect();
+    let got: Vec<f64> = gz.iter().chain(&gx).copied().collect();
+    for (g, w) in got.iter().zip(dual_grad(reference, &p)) {
+        assert!((g - w).abs() < 1e-13 * (1.0 + w.abs()), "{g} vs {w}");
+    }
+}
