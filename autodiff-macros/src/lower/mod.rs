@@ -752,14 +752,15 @@ impl Lower<'_> {
         }
     }
 
-    /// `m[k] = row;` (or `m[k].copy_from_slice(&row)`) of a local matrix
-    /// `m`: its elements written one by one,
+    /// `m[k] = row;` (or `m[k].copy_from_slice(&row)`) of a matrix `m` (a
+    /// local, or a parameter held by value: a copy): its elements written
+    /// one by one,
     /// `{ let r = row; let k = k; for j in 0..r.len() { m[k][j] = r[j]; } }`.
     fn row_write(&self, target: &Expr, row: &Expr) -> Option<Expr> {
         let Expr::Index(ix) = target else { return None };
-        let m = path_name(&ix.expr)?;
+        path_name(&ix.expr)?;
         let arr = self.array_binding(&ix.expr)?;
-        if !matches!(self.g.ty(arr), Ty::Array(_, 2)) || !self.local_receiver_name(&m) {
+        if !matches!(self.g.ty(arr), Ty::Array(_, 2)) {
             return None;
         }
         let span = target.span();
@@ -776,11 +777,6 @@ impl Lower<'_> {
                 #base[#k][#j] = #r[#j];
             }
         }})
-    }
-
-    /// Is `name` bound by the body (not a parameter)?
-    fn local_receiver_name(&self, name: &str) -> bool {
-        matches!(self.lookup(name), Some(Val::Node(n)) if !matches!(self.g.op(*n), Op::Param { .. }))
     }
 
     /// `v.method(..);` on a binding of the body: a change in place.
