@@ -516,3 +516,88 @@ fn branch_fillers_of_const_generic_arrays() {
     y[0] = 1.0;
     assert_eq!(branch_fillers_n_grad(y, -2.0)[0], -2.0);
 }
+
+/// Session 10's forms in one generic function (a generic float, a
+/// const-generic length, a matrix parameter held by value): a `Vec` filled
+/// by `push`, a zip of three of unequal lengths, a tuple assignment,
+/// `to_vec` of a fixed array, `std::mem::swap`, a branch that panics, a
+/// row of the matrix written whole, a named sub-slice iterated, and an
+/// element of a computed array.
+#[differentiate]
+fn session_ten_forms<T: Float, const N: usize>(x: [T; N], w: &[T], mut m: [[T; 2]; 2]) -> T {
+    let mut h = Vec::new();
+    for i in 0..N {
+        h.push(x[i] * w[i]);
+    }
+    let mut s = T::zero();
+    for ((a, b), c) in x.iter().zip(w).zip(h.iter()) {
+        s = s + *a * *b + *c;
+    }
+    let (mut p, mut q) = (x[0], T::one());
+    for _ in 0..3 {
+        (p, q) = (q, p + q * 0.5);
+    }
+    let mut u = x.to_vec();
+    let mut v = vec![0.0; N];
+    v[0] = x[1];
+    std::mem::swap(&mut u, &mut v);
+    let y = if s > -1e9 { s } else { panic!("out of range") };
+    m[1] = [p, q];
+    let tail = &w[1..];
+    for t in tail.iter() {
+        s = s + *t * p;
+    }
+    s + autodiff::softmax(&x)[0] + m[1][0] * m[0][1] + v[N - 1] + u[0] + y
+}
+
+fn session_ten_ref<D: DualNum<f64> + Copy>(p: &[D]) -> D {
+    let (x, w, m01) = (&p[..3], &p[3..7], p[8]);
+    let s0 = (0..3).fold(D::from(0.0), |s, i| s + x[i] * w[i] * 2.0);
+    let (mut a, mut b) = (x[0], D::from(1.0));
+    for _ in 0..3 {
+        (a, b) = (b, a + b * 0.5);
+    }
+    let tail = (1..4).fold(D::from(0.0), |s, j| s + w[j] * a);
+    let total = (0..3).fold(D::from(0.0), |s, i| s + x[i].exp());
+    s0 + tail + x[0].exp() / total + a * m01 + x[2] + x[1] + s0
+}
+
+#[test]
+fn session_ten_forms_at_f64_and_f32() {
+    let (x, w, m) = (
+        [0.4, -0.7, 1.1],
+        [0.3, 0.9, -0.5, 0.2],
+        [[1.5, -0.6], [0.8, 2.0]],
+    );
+    let p: Vec<f64> = x
+        .iter()
+        .chain(&w)
+        .chain(m.iter().flatten())
+        .copied()
+        .collect();
+    let want = dual_grad(session_ten_ref, &p);
+    let (value, (gx, gw, gm)) = session_ten_forms_value_and_grad(x, &w, m);
+    assert_eq!(value, session_ten_forms(x, &w, m));
+    close(
+        value,
+        session_ten_ref(&p.iter().map(|&v| Dual64::from(v)).collect::<Vec<_>>()).re,
+        1e-14,
+        "value",
+    );
+    let got: Vec<f64> = gx
+        .iter()
+        .chain(&gw)
+        .chain(gm.iter().flatten())
+        .copied()
+        .collect();
+    for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+        close(*g, *w, 1e-13, &format!("f64 [{k}]"));
+    }
+    let xf = x.map(|v| v as f32);
+    let wf: Vec<f32> = w.iter().map(|&v| v as f32).collect();
+    let mf = m.map(|r| r.map(|v| v as f32));
+    let (gx, gw, _) = session_ten_forms_grad(xf, &wf, mf);
+    for (k, g) in gx.iter().chain(&gw).enumerate() {
+        close(*g as f64, want[k], 1e-5, &format!("f32 [{k}]"));
+    }
+}
