@@ -1646,6 +1646,9 @@ impl<'r> Gen<'r> {
         if self.rng.chance(0.25) {
             self.in_place();
         }
+        if self.rng.chance(0.15) {
+            self.exchange(at_c);
+        }
         for _ in 0..n {
             if self.budget == 0 {
                 break;
@@ -1769,6 +1772,22 @@ impl<'r> Gen<'r> {
         self.emit("}");
         self.write(at_c);
         self.bit("scratch_refills");
+    }
+
+    /// The loop's carrier exchanged with another mutable float,
+    /// `std::mem::swap(&mut c, &mut b);` (both then carried).
+    fn exchange(&mut self, at_c: (usize, usize)) {
+        let others = self.find(|v| v.mutable && matches!(v.ty, Ty::Scalar));
+        let others: Vec<(usize, usize)> = others.into_iter().filter(|&o| o != at_c).collect();
+        if others.is_empty() || !matches!(self.var(at_c).ty, Ty::Scalar) {
+            return;
+        }
+        let at = *self.rng.pick(&others);
+        let (c, b) = (self.read(at_c), self.read(at));
+        self.emit(format!("std::mem::swap(&mut {c}, &mut {b});"));
+        self.write(at_c);
+        self.write(at);
+        self.bit("exchanges");
     }
 
     /// A local array changed in place inside a loop: rotated by `swap`s,
@@ -2731,6 +2750,7 @@ pub fn generate(rng: &mut Rng) -> Case {
     }
     let mut class = String::from("ok");
     for b in [
+        "exchanges",
         "pushes",
         "in_place",
         "scratch_refills",
