@@ -562,12 +562,16 @@ impl Lower<'_> {
             (k >= 2 && colon(tts.get(k - 1)) && colon(tts.get(k - 2)))
                 || (colon(tts.get(k + 1)) && colon(tts.get(k + 2)))
         };
+        // Nor is a name before a lone `:`: a field of a struct literal
+        // (`Cfg { n: 2 }`) or a new binding given a type (`|n: f64|`).
+        let named = |k: usize| colon(tts.get(k + 1)) && !colon(tts.get(k + 2));
         for (k, tt) in tts.iter().enumerate() {
             match tt {
                 TokenTree::Group(g) => self.walk_mentions(g.stream(), f),
                 TokenTree::Ident(i) => {
                     if (k == 0 || !dot(tts.get(k - 1)))
                         && !segment(k)
+                        && !named(k)
                         && self.lookup(&i.to_string()).is_some()
                     {
                         // `x.len()`, `x[a..b].len()`: the length only.

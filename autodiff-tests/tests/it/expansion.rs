@@ -229,6 +229,13 @@ fn field_shorthand(x: f64, n: usize) -> f64 {
     x * scale(Cfg { k })
 }
 
+/// A field named like a differentiated binding (`k: 2`) reads nothing of it.
+#[differentiate]
+fn field_named_like_a_binding(x: f64, n: usize) -> f64 {
+    let k = x * x;
+    k * scale(Cfg { k: n + 1 })
+}
+
 #[differentiate]
 fn shadowing_closure(x: f64, n: usize) -> f64 {
     let k = 3;
@@ -239,6 +246,8 @@ fn shadowing_closure(x: f64, n: usize) -> f64 {
 fn opaque_code_as_written() {
     assert_eq!(field_shorthand_grad(1.0, 4), 8.0);
     assert_eq!(shadowing_closure_grad(1.0, 4), 18.0);
+    // d/dx (x² (n + 1)) = 2 x (n + 1).
+    assert_eq!(field_named_like_a_binding_grad(1.5, 3), 12.0);
 }
 
 /// A vector of unknown type read twice: it is not moved by the first read.
