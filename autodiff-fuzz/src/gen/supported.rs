@@ -732,6 +732,18 @@ impl<'r> Gen<'r> {
                 };
                 E::method(p, "log", vec![base])
             }
+            "sin" | "cos" | "tanh" | "atan"
+                if self.mode == Mode::Concrete
+                    && self.elem == Elem::F32
+                    && self.rng.chance(0.7) =>
+            {
+                // Widened, computed in f64 and narrowed again.
+                self.bit("widens");
+                E::Raw(
+                    format!("f64::from({}).{name}() as f32", a.show()),
+                    Prec::Cast,
+                )
+            }
             "floor" | "ceil" | "round" | "trunc" | "fract" | "signum" => {
                 self.bit("piecewise");
                 let m = E::method(a, name, vec![]);
@@ -1110,7 +1122,7 @@ impl<'r> Gen<'r> {
             if self.straight { 1 } else { 5 },    // if expression
             if loopy { 12 } else { 0 },           // for loop
             if loopy { 5 } else { 0 },            // local array
-            3,                                    // tuple
+            if muts.len() >= 2 { 6 } else { 3 },  // tuple
             3,                                    // block
             5,                                    // shadowing
             if arrays && loopy { 4 } else { 0 },  // array helper let
@@ -1152,6 +1164,9 @@ impl<'r> Gen<'r> {
                 if !fixed.is_empty() && self.rng.chance(0.4) {
                     let at = *self.rng.pick(&fixed);
                     return self.let_array_pattern(at);
+                }
+                if muts.len() >= 2 && self.rng.chance(0.5) {
+                    return self.tuple_assign(&muts);
                 }
                 let (a, b) = (self.fresh(), self.fresh());
                 if a == b {
@@ -1200,6 +1215,21 @@ impl<'r> Gen<'r> {
                 self.bit("struct");
             }
         }
+    }
+
+    /// `(a, b) = (b, a + e);` over two mutable floats: both written from
+    /// their old values at once.
+    fn tuple_assign(&mut self, muts: &[(usize, usize)]) {
+        let at_a = *self.rng.pick(muts);
+        let others: Vec<(usize, usize)> = muts.iter().copied().filter(|&m| m != at_a).collect();
+        let at_b = *self.rng.pick(&others);
+        let e = self.recv(2);
+        let (a, b) = (self.read(at_a), self.read(at_b));
+        let second = E::bin(E::atom(a.clone()), "+", self.bounded(e));
+        self.emit(format!("({a}, {b}) = ({b}, {});", second.show()));
+        self.write(at_a);
+        self.write(at_b);
+        self.bit("tuple_assign");
     }
 
     fn let_scalar(&mut self) {
@@ -1269,6 +1299,11 @@ impl<'r> Gen<'r> {
     }
 
     fn if_expression(&mut self) {
+        let ints = self.find(|v| matches!(v.ty, Ty::Int | Ty::Idx { .. }));
+        if !ints.is_empty() && self.rng.chance(0.25) {
+            let at = *self.rng.pick(&ints);
+            return self.match_expression(at);
+        }
         let name = self.fresh();
         let c = self.cond();
         let t0 = self.typed;
@@ -1285,6 +1320,27 @@ impl<'r> Gen<'r> {
         ));
         self.bind(&name, Ty::Scalar, false);
         self.bit("if");
+    }
+
+    /// `let y = match n % 3 { 0 => a, 1 | 2 => b, _ => unreachable!() };`:
+    /// an arm that panics gives no value, the others decide it.
+    fn match_expression(&mut self, at_n: (usize, usize)) {
+        let name = self.fresh();
+        let n = self.read(at_n);
+        let t0 = self.typed;
+        let a = self.scalar(2);
+        let mut b = self.scalar(2);
+        if a.show() == b.show() {
+            b = E::bin(b, "+", self.lit());
+        }
+        let head = self.let_head(&name, t0);
+        self.emit(format!("let {head} = match {n} % 3 {{"));
+        self.emit(format!("    0 => {},", a.show()));
+        self.emit(format!("    1 | 2 => {},", b.show()));
+        self.emit("    _ => unreachable!(),");
+        self.emit("};");
+        self.bind(&name, Ty::Scalar, false);
+        self.bit("panics");
     }
 
     /// A carried accumulator for a loop: an existing `let mut` or a new one.
@@ -1360,14 +1416,26 @@ impl<'r> Gen<'r> {
         self.indent = 1;
         self.scopes.push(Scope { vars: vec![] });
         let header: String;
+        // A line before the loop's head (a sub-slice it iterates).
+        let mut pre_header: Option<String> = None;
         match kind {
             0 | 4 if !arrays.is_empty() => {
                 let at = *self.rng.pick(&arrays);
                 let Ty::Arr { len, .. } = self.var(at).ty.clone() else {
                     unreachable!()
                 };
-                if kind == 4 && self.mode != Mode::GenericBare {
-                    // Over the elements.
+                let others: Vec<(usize, usize)> =
+                    arrays.iter().copied().filter(|&o| o != at).collect();
+                if kind == 4
+                    && self.mode != Mode::GenericBare
+                    && !others.is_empty()
+                    && self.rng.chance(0.25)
+                {
+                    header = self.zip_loop(at, &others, at_c);
+                } else if kind == 4 && self.mode != Mode::GenericBare {
+                    // Over the elements, or over all but the first of them
+                    // through a named sub-slice.
+                    let sub = Self::min_len(&len) >= 2 && self.rng.chance(0.25);
                     let name = self.read(at);
                     let v = self.idx_fresh_scalar();
                     self.bind(&v, Ty::Scalar, false);
@@ -1379,11 +1447,19 @@ impl<'r> Gen<'r> {
                             Ty::Idx {
                                 len: Some(len.clone()),
                                 lo: 0,
-                                hi: 0,
+                                hi: usize::from(sub),
                             },
                             false,
                         );
                     }
+                    let slice = self.fresh();
+                    let src = if sub && slice != v && slice != i {
+                        pre_header = Some(format!("let {slice} = &{name}[1..];"));
+                        self.bit("sub_slices");
+                        slice
+                    } else {
+                        name
+                    };
                     // Borrowed by the loop: not refilled in it.
                     let made = self.var_mut(at).made_len.take();
                     self.loop_body(at_c);
@@ -1399,9 +1475,9 @@ impl<'r> Gen<'r> {
                     // Last to first, sometimes.
                     let rev = if self.rng.chance(0.2) { ".rev()" } else { "" };
                     header = if i_used {
-                        format!("for ({i}, &{v}) in {name}.iter().enumerate(){rev} {{")
+                        format!("for ({i}, &{v}) in {src}.iter().enumerate(){rev} {{")
                     } else {
-                        format!("for &{v} in {name}.iter(){rev} {{")
+                        format!("for &{v} in {src}.iter(){rev} {{")
                     };
                 } else {
                     let lt = self.len_text(&len).expect("a length");
@@ -1557,12 +1633,78 @@ impl<'r> Gen<'r> {
         self.scopes.pop();
         let body = std::mem::replace(&mut self.lines, saved);
         self.indent = indent0;
+        if let Some(line) = pre_header {
+            self.emit(line);
+        }
         self.emit(header);
         let pad = "    ".repeat(indent0);
         for l in body {
             self.lines.push(format!("{pad}{l}"));
         }
         self.emit("}");
+    }
+
+    /// The head of a loop over array `at` zipped with one or two others
+    /// (of any length: the loop stops at the shortest), its body emitted:
+    /// `for (&v, &w) in a.iter().zip(b.iter())`, or
+    /// `for ((&v, &w), &u) in a.iter().zip(b).zip(c.iter())`.
+    fn zip_loop(
+        &mut self,
+        at: (usize, usize),
+        others: &[(usize, usize)],
+        at_c: (usize, usize),
+    ) -> String {
+        let mut srcs = vec![at, *self.rng.pick(others)];
+        let third: Vec<(usize, usize)> = others.iter().copied().filter(|&o| o != srcs[1]).collect();
+        if !third.is_empty() && self.rng.chance(0.4) {
+            srcs.push(*self.rng.pick(&third));
+        }
+        let mut names: Vec<String> = Vec::new();
+        for _ in &srcs {
+            let v = self.idx_fresh_scalar();
+            if names.contains(&v) {
+                names.push(format!("{v}{}", names.len()));
+            } else {
+                names.push(v);
+            }
+        }
+        for v in &names {
+            self.bind(v, Ty::Scalar, false);
+        }
+        // Borrowed by the loop: not refilled in it.
+        let made: Vec<Option<String>> = srcs
+            .iter()
+            .map(|&a| self.var_mut(a).made_len.take())
+            .collect();
+        self.loop_body(at_c);
+        for (&a, m) in srcs.iter().zip(made) {
+            self.var_mut(a).made_len = m;
+        }
+        let texts: Vec<String> = srcs.iter().map(|&a| self.read(a)).collect();
+        // `zip` takes any `IntoIterator`: a reference held is passed as
+        // it is, an array or `Vec` held by value is borrowed.
+        let zipped = |g: &mut Self, k: usize| {
+            let t = &texts[k];
+            match (g.rng.chance(0.5), &g.var(srcs[k]).ty) {
+                (true, Ty::Arr { is_ref: true, .. }) => t.clone(),
+                (true, _) => format!("&{t}"),
+                _ => format!("{t}.iter()"),
+            }
+        };
+        let second = zipped(self, 1);
+        self.bit("zips");
+        if srcs.len() == 3 {
+            let third = zipped(self, 2);
+            format!(
+                "for ((&{}, &{}), &{}) in {}.iter().zip({second}).zip({third}) {{",
+                names[0], names[1], names[2], texts[0]
+            )
+        } else {
+            format!(
+                "for (&{}, &{}) in {}.iter().zip({second}) {{",
+                names[0], names[1], texts[0]
+            )
+        }
     }
 
     /// The head of a loop over the rows of matrix `at`, its body emitted:
@@ -1985,6 +2127,14 @@ impl<'r> Gen<'r> {
                 },
                 false,
             );
+        } else if self.rng.chance(0.3) {
+            // One element of the computed array: the cross-entropy idiom.
+            let h = *self.rng.pick(&["softmax", "log_softmax"]);
+            let p = path(self, h);
+            let k = self.index_for(&len);
+            self.emit(format!("let {name} = -{p}({arg})[{k}];"));
+            self.bind(&name, Ty::Scalar, false);
+            self.bit("computed_index");
         } else {
             let h = *self.rng.pick(&["softmax", "log_softmax"]);
             let p = path(self, h);
@@ -2750,6 +2900,12 @@ pub fn generate(rng: &mut Rng) -> Case {
     }
     let mut class = String::from("ok");
     for b in [
+        "zips",
+        "sub_slices",
+        "tuple_assign",
+        "computed_index",
+        "panics",
+        "widens",
         "exchanges",
         "pushes",
         "in_place",
