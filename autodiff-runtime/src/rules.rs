@@ -40,7 +40,7 @@
 //! | `softplus(x)`      | [`acc_softplus_bar`]`(ydot, xdot, x)`        | [`acc_softplus_bar`]`(xbar, ybar, x)`              |
 //! | `softmax(x)`       | [`acc_softmax_bar`]`(ydot, xdot, s)`         | [`acc_softmax_bar`]`(xbar, ybar, s)`               |
 //! | `log_softmax(x)`   | [`acc_log_softmax_dot`]`(ydot, xdot, l)`     | [`acc_log_softmax_bar`]`(xbar, ybar, l)`           |
-//! | `logsumexp(x)`     | [`logsumexp_dot`]`(x, lse, xdot)`            | [`acc_logsumexp_bar`]`(xbar, ybar, x, lse)`        |
+//! | `logsumexp(x)`     | [`logsumexp_dot`]`(x, lse, xdot)`            | [`acc_logsumexp_bar`]`(xbar, ybar, x)`             |
 //!
 //! (`s = sigmoid(x)` or `softmax(x)`, `l = log_softmax(x)`,
 //! `lse = logsumexp(x)`; `_2` variants for matrices.) The `*_bar_dot`
@@ -114,10 +114,12 @@ fn shift_and_sum<T: Float>(x: &[T]) -> (T, T) {
 const KEPT: usize = 16;
 
 /// Calls `f(i, w)` with each softmax weight `w = exp(x[i] - m) / sum` of
-/// `x` in order (the values [`shift_and_sum`] describes). Each exponential
-/// is computed once for up to [`KEPT`] elements (a logsumexp over a few
-/// mixture components, per data point), twice beyond that; the weights
-/// are the same either way, bit for bit.
+/// `x` in order (the values [`shift_and_sum`] describes), or never when
+/// `logsumexp(x) = m + ln(sum)` is not finite (an empty or all `-inf` `x`,
+/// a `+inf` element, a NaN: there are then no weights, and no NaN from
+/// `-inf - -inf`). Each exponential is computed once for up to [`KEPT`]
+/// elements (a logsumexp over a few mixture components, per data point),
+/// twice beyond that; the weights are the same either way, bit for bit.
 #[inline]
 fn each_softmax<T: Float>(x: &[T], mut f: impl FnMut(usize, T)) {
     if x.len() <= KEPT {
@@ -127,17 +129,26 @@ fn each_softmax<T: Float>(x: &[T], mut f: impl FnMut(usize, T)) {
                 m = v;
             }
         }
+        if !m.is_finite() {
+            return;
+        }
         let mut e = [T::zero(); KEPT];
         let mut sum = T::zero();
         for (ei, &v) in e.iter_mut().zip(x) {
             *ei = (v - m).exp();
             sum = sum + *ei;
         }
+        if !sum.is_finite() {
+            return;
+        }
         for (i, &ei) in e[..x.len()].iter().enumerate() {
             f(i, ei / sum);
         }
     } else {
         let (m, sum) = shift_and_sum(x);
+        if !(m.is_finite() && sum.is_finite()) {
+            return;
+        }
         for (i, &v) in x.iter().enumerate() {
             f(i, (v - m).exp() / sum);
         }
@@ -766,8 +777,10 @@ pub fn acc_log_softmax_dot<
 }
 
 /// `acc[i] += ybar softmax(x)[i]` (`= ybar exp(x[i] - lse)` with `lse =
-/// logsumexp(x)`, computed max-shifted): the VJP of `logsumexp`. Adds nothing when `lse` is not finite (empty or all `-inf`
-/// `x`, a `+inf` element, NaN), so there is no NaN from `-inf - -inf`.
+/// logsumexp(x)`, computed max-shifted): the VJP of `logsumexp`. Adds
+/// nothing when `lse` is not finite (empty or all `-inf` `x`, a `+inf`
+/// element, NaN), so there is no NaN from `-inf - -inf`. It needs no `lse`:
+/// a gradient that does not use the value does not compute it.
 ///
 /// # Panics
 /// If `acc` and `x` have different lengths.
@@ -776,13 +789,9 @@ pub fn acc_logsumexp_bar<T: Float, A: AsMut<[T]> + ?Sized, X: AsRef<[T]> + ?Size
     acc: &mut A,
     ybar: T,
     x: &X,
-    lse: T,
 ) {
     let (acc, x) = (acc.as_mut(), x.as_ref());
     same_len("acc_logsumexp_bar", "acc and x", acc.len(), x.len());
-    if !lse.is_finite() {
-        return;
-    }
     each_softmax(x, |i, w| acc[i] = acc[i] + ybar * w);
 }
 
@@ -979,8 +988,8 @@ pub fn acc_log_softmax_bar_dot<
 
 /// `acc[i] += ybar s[i] (xdot[i] - Σ_j s[j] xdot[j])` with `s =
 /// softmax(x)` (max-shifted): the tangent of [`acc_logsumexp_bar`]'s term
-/// along `xdot`. `lse` only gates, as in [`acc_logsumexp_bar`]: nothing is
-/// added when it is not finite.
+/// along `xdot`. Nothing is added where `logsumexp(x)` is not finite, as
+/// in [`acc_logsumexp_bar`].
 ///
 /// # Panics
 /// If `acc`, `x` and `xdot` have different lengths.
@@ -994,16 +1003,12 @@ pub fn acc_logsumexp_bar_dot<
     acc: &mut A,
     ybar: T,
     x: &X,
-    lse: T,
     xdot: &D,
 ) {
     let (acc, x, xdot) = (acc.as_mut(), x.as_ref(), xdot.as_ref());
     let name = "acc_logsumexp_bar_dot";
     same_len(name, "acc and x", acc.len(), x.len());
     same_len(name, "acc and xdot", acc.len(), xdot.len());
-    if !lse.is_finite() {
-        return;
-    }
     let mut d = T::zero();
     each_softmax(x, |i, w| d = d + w * xdot[i]);
     each_softmax(x, |i, w| acc[i] = acc[i] + ybar * w * (xdot[i] - d));

@@ -382,20 +382,24 @@ fn logsumexp_dot_is_zero_when_lse_is_not_finite() {
 #[test]
 fn logsumexp_bar_adds_nothing_when_lse_is_not_finite() {
     let inf = f64::INFINITY;
-    for x in [&[][..], &[-inf, -inf][..], &[inf, 1.0][..]] {
-        let lse = r::logsumexp(&x);
+    // Short and past the kept length (two paths), NaN among them.
+    let (long_low, mut long_nan) = (vec![-inf; 20], vec![1.0; 20]);
+    long_nan[7] = f64::NAN;
+    let short: [&[f64]; 4] = [&[], &[-inf, -inf], &[inf, 1.0], &[2.0, f64::NAN]];
+    for x in short.into_iter().chain([&long_low[..], &long_nan[..]]) {
+        assert!(!r::logsumexp(&x).is_finite(), "{x:?}");
         let acc0 = vec![0.25; x.len()];
         let mut acc = acc0.clone();
-        r::acc_logsumexp_bar(&mut acc, 2.0, &x, lse);
+        r::acc_logsumexp_bar(&mut acc, 2.0, &x);
         same_all(&acc, &acc0);
         let xdot = vec![1.0; x.len()];
-        r::acc_logsumexp_bar_dot(&mut acc, 2.0, &x, lse, &xdot);
+        r::acc_logsumexp_bar_dot(&mut acc, 2.0, &x, &xdot);
         same_all(&acc, &acc0);
     }
     // A -inf element gets 0 and no NaN.
     let x = [-inf, 0.0];
     let mut acc = [1.0, 1.0];
-    r::acc_logsumexp_bar(&mut acc, 3.0, &x, r::logsumexp(&x));
+    r::acc_logsumexp_bar(&mut acc, 3.0, &x);
     assert_eq!(acc, [1.0, 4.0]);
 }
 
@@ -462,7 +466,7 @@ fn rank1_accumulators_add_their_term() {
 
         let term: Vec<f64> = sm.iter().map(|s| yb * s).collect();
         check_adds(&acc0, &term, "acc_logsumexp_bar", |acc| {
-            r::acc_logsumexp_bar(acc, yb, &x, lse)
+            r::acc_logsumexp_bar(acc, yb, &x)
         });
 
         let term: Vec<f64> = idx()
@@ -501,7 +505,7 @@ fn rank1_accumulators_add_their_term() {
         let sx: f64 = idx().map(|j| sm[j] * xdot[j]).sum();
         let term: Vec<f64> = idx().map(|i| yb * sm[i] * (xdot[i] - sx)).collect();
         check_adds(&acc0, &term, "acc_logsumexp_bar_dot", |acc| {
-            r::acc_logsumexp_bar_dot(acc, yb, &x, lse, &xdot)
+            r::acc_logsumexp_bar_dot(acc, yb, &x, &xdot)
         });
     }
 }
@@ -667,7 +671,7 @@ fn reductions_vjps_match_finite_differences() {
         close_all(&got, &fd_grad(|x| yb * r::norm(&x), &x), TOL, "norm");
 
         let lse = r::logsumexp(&x);
-        let got = from_zero(n, |acc| r::acc_logsumexp_bar(acc, yb, &x, lse));
+        let got = from_zero(n, |acc| r::acc_logsumexp_bar(acc, yb, &x));
         close_all(
             &got,
             &fd_grad(|x| yb * r::logsumexp(&x), &x),
@@ -689,7 +693,7 @@ fn logsumexp_rules_hold_at_large_inputs() {
     let ybar = 1.5;
     let lse = r::logsumexp(&x);
     let mut acc = [0.0; 3];
-    r::acc_logsumexp_bar(&mut acc, ybar, &x, lse);
+    r::acc_logsumexp_bar(&mut acc, ybar, &x);
     let shifted: Vec<f64> = x.iter().map(|v| v - 800.0).collect();
     let want = fd_grad(|x| ybar * r::logsumexp(&x), &shifted);
     close_all(&acc, &want, TOL, "logsumexp vjp at 800");
@@ -717,12 +721,12 @@ fn logsumexp_weights_are_the_max_shifted_softmax_at_every_length() {
         let sum = x.iter().fold(0.0, |s, v| s + (v - m).exp());
         let w: Vec<f64> = x.iter().map(|v| (v - m).exp() / sum).collect();
         let lse = r::logsumexp(&x);
-        let bar = from_zero(n, |acc| r::acc_logsumexp_bar(acc, ybar, &x, lse));
+        let bar = from_zero(n, |acc| r::acc_logsumexp_bar(acc, ybar, &x));
         let want: Vec<f64> = w.iter().map(|wi| 0.0 + ybar * wi).collect();
         same_all(&bar, &want);
         let d = w.iter().zip(&xdot).fold(0.0, |s, (wi, xd)| s + wi * xd);
         same(r::logsumexp_dot(&x, lse, &xdot), d);
-        let bar_dot = from_zero(n, |acc| r::acc_logsumexp_bar_dot(acc, ybar, &x, lse, &xdot));
+        let bar_dot = from_zero(n, |acc| r::acc_logsumexp_bar_dot(acc, ybar, &x, &xdot));
         let want: Vec<f64> = (0..n).map(|i| 0.0 + ybar * w[i] * (xdot[i] - d)).collect();
         same_all(&bar_dot, &want);
     }
@@ -966,10 +970,9 @@ fn bar_dots_are_the_tangents_of_their_accumulators() {
         let got = from_zero(n, |acc| r::acc_log_softmax_bar_dot(acc, &ybar, &l, &sdot));
         close_all(&got, &fd_jvp(f, &l, &sdot), TOL, "acc_log_softmax_bar_dot");
 
-        // In x (lse only gates).
-        let lse = r::logsumexp(&x);
-        let f = |x: &[f64]| from_zero(n, |acc| r::acc_logsumexp_bar(acc, yb, &x, lse));
-        let got = from_zero(n, |acc| r::acc_logsumexp_bar_dot(acc, yb, &x, lse, &xdot));
+        // In x.
+        let f = |x: &[f64]| from_zero(n, |acc| r::acc_logsumexp_bar(acc, yb, &x));
+        let got = from_zero(n, |acc| r::acc_logsumexp_bar_dot(acc, yb, &x, &xdot));
         close_all(&got, &fd_jvp(f, &x, &xdot), TOL, "acc_logsumexp_bar_dot");
     }
 }
@@ -1007,10 +1010,8 @@ fn bar_dots_compose_into_hessian_vector_products() {
         };
         close_all(&got, &fd_jvp(vjp, &x, &xdot), TOL, "log_softmax hvp");
 
-        let lse = r::logsumexp(&x);
-        let got = from_zero(n, |acc| r::acc_logsumexp_bar_dot(acc, yb, &x, lse, &xdot));
-        let vjp =
-            |x: &[f64]| from_zero(n, |acc| r::acc_logsumexp_bar(acc, yb, &x, r::logsumexp(&x)));
+        let got = from_zero(n, |acc| r::acc_logsumexp_bar_dot(acc, yb, &x, &xdot));
+        let vjp = |x: &[f64]| from_zero(n, |acc| r::acc_logsumexp_bar(acc, yb, &x));
         close_all(&got, &fd_jvp(vjp, &x, &xdot), TOL, "logsumexp hvp");
     }
 }
@@ -1184,7 +1185,7 @@ fn mismatched_lengths_panic_naming_the_function() {
         r::acc_log_softmax_dot(&mut a2, &v2, &v3)
     });
     panics_naming("acc_logsumexp_bar", || {
-        r::acc_logsumexp_bar(&mut a2, 1.0, &v3, 1.0)
+        r::acc_logsumexp_bar(&mut a2, 1.0, &v3)
     });
     panics_naming("acc_sigmoid_bar_dot", || {
         r::acc_sigmoid_bar_dot(&mut a2, &v2, &v2, &v3)
@@ -1205,7 +1206,7 @@ fn mismatched_lengths_panic_naming_the_function() {
         r::acc_log_softmax_bar_dot(&mut a2, &v2, &v2, &v3)
     });
     panics_naming("acc_logsumexp_bar_dot", || {
-        r::acc_logsumexp_bar_dot(&mut a2, 1.0, &v2, 1.0, &v3)
+        r::acc_logsumexp_bar_dot(&mut a2, 1.0, &v2, &v3)
     });
     // A zero-width matrix still has its rows counted.
     let mut z2 = [[0.0_f64; 0]; 2];
@@ -1399,7 +1400,6 @@ fn call_forms_of_rank1_accumulators() {
     let z0 = [0.3, 0.2, -0.1];
     let s0 = h::softmax(&x0);
     let l0 = h::log_softmax(&x0);
-    let lse = h::logsumexp(&x0);
     // The results from fixed arrays, to compare every form with.
     let want = |f: &dyn Fn(&mut [f64; 3])| {
         let mut acc = acc0;
@@ -1413,12 +1413,12 @@ fn call_forms_of_rank1_accumulators() {
     let sm = want(&|acc| r::acc_softmax_bar(acc, &y0, &s0));
     let lsm = want(&|acc| r::acc_log_softmax_bar(acc, &y0, &l0));
     let lsm_dot = want(&|acc| r::acc_log_softmax_dot(acc, &y0, &l0));
-    let lse_bar = want(&|acc| r::acc_logsumexp_bar(acc, 1.5, &x0, lse));
+    let lse_bar = want(&|acc| r::acc_logsumexp_bar(acc, 1.5, &x0));
     let sig_dot = want(&|acc| r::acc_sigmoid_bar_dot(acc, &y0, &z0, &x0));
     let sp_dot = want(&|acc| r::acc_softplus_bar_dot(acc, &y0, &x0, &z0));
     let sm_dot = want(&|acc| r::acc_softmax_bar_dot(acc, &y0, &s0, &z0));
     let lsm_bar_dot = want(&|acc| r::acc_log_softmax_bar_dot(acc, &y0, &l0, &z0));
-    let lse_dot = want(&|acc| r::acc_logsumexp_bar_dot(acc, 1.5, &x0, lse, &z0));
+    let lse_dot = want(&|acc| r::acc_logsumexp_bar_dot(acc, 1.5, &x0, &z0));
 
     vec_forms!(_k; x = x0, y = y0, z = z0, s = s0, l = l0; {
         acc_forms!(acc = acc0; {
@@ -1450,7 +1450,7 @@ fn call_forms_of_rank1_accumulators() {
             same_all(el(&acc), &lsm_dot);
         });
         acc_forms!(acc = acc0; {
-            r::acc_logsumexp_bar(&mut acc, 1.5, &x, lse);
+            r::acc_logsumexp_bar(&mut acc, 1.5, &x);
             same_all(el(&acc), &lse_bar);
         });
         acc_forms!(acc = acc0; {
@@ -1470,7 +1470,7 @@ fn call_forms_of_rank1_accumulators() {
             same_all(el(&acc), &lsm_bar_dot);
         });
         acc_forms!(acc = acc0; {
-            r::acc_logsumexp_bar_dot(&mut acc, 1.5, &x, lse, &z);
+            r::acc_logsumexp_bar_dot(&mut acc, 1.5, &x, &z);
             same_all(el(&acc), &lse_dot);
         });
     });

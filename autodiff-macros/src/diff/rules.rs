@@ -507,8 +507,8 @@ fn acc_tangent(
             (AccSoftplusBar, _) => (AccSoftplusBarDot, vec![a[1], a[2], d]),
             (AccSoftmaxBar, _) => (AccSoftmaxBarDot, vec![a[1], a[2], d]),
             (AccLogSoftmaxBar, _) => (AccLogSoftmaxBarDot, vec![a[1], a[2], d]),
-            // [acc, ȳ, x, lse]: the term is ȳ·softmax(x); lse only gates.
-            (AccLogsumexpBar, 2) => (AccLogsumexpBarDot, vec![a[1], a[2], a[3], d]),
+            // [acc, ȳ, x]: the term is ȳ·softmax(x).
+            (AccLogsumexpBar, 2) => (AccLogsumexpBarDot, vec![a[1], a[2], d]),
             _ => continue,
         };
         cur = Some(acc_kernel(g, r, kk, acc, &rest));
@@ -543,7 +543,8 @@ pub fn kernel_adjoint(
         (Dot, 0) => (AccScaled, vec![bar, a[1]]),
         (Dot, _) => (AccScaled, vec![bar, a[0]]),
         (Norm, _) => (AccScaled, vec![over_nonzero(g, r, bar, out), x]),
-        (Logsumexp, _) => (AccLogsumexpBar, vec![bar, x, out]),
+        // (Not the value: a gradient that does not use it does not compute it.)
+        (Logsumexp, _) => (AccLogsumexpBar, vec![bar, x]),
         (Softmax, _) => (AccSoftmaxBar, vec![bar, out]),
         (LogSoftmax, _) => (AccLogSoftmaxBar, vec![bar, out]),
         (Sigmoid, _) => (AccSigmoidBar, vec![bar, out]),

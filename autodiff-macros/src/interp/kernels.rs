@@ -156,6 +156,12 @@ fn softmax<T: Scalar>(ar: &Ar, x: &[T]) -> Vec<T> {
     e.iter().map(|ei| ar.bin(Bin::Div, ei, &s)).collect()
 }
 
+/// Whether `logsumexp(x)` is finite: the gate of its adjoints, which add
+/// nothing where it is not.
+fn lse_finite<T: Scalar>(ar: &Ar, x: &[T]) -> bool {
+    max_shift(x).is_finite() && shifted_exp(ar, x).1.re().is_finite()
+}
+
 /// The value of kernel `k` on `args`.
 pub fn eval<T: Scalar>(ty: FloatTy, k: Kernel, args: &[Val<T>]) -> Result<Val<T>, Error> {
     use Kernel::*;
@@ -310,8 +316,8 @@ fn acc_term<T: Scalar>(ar: &Ar, k: Kernel, args: &[Val<T>]) -> Result<Val<T>, Er
             vector(xd.iter().map(|x| ar.sub(x, &d)).collect())
         }
         AccLogsumexpBar => {
-            let (yb, x, lse) = (f(1)?, v(2)?, f(3)?);
-            if !lse.re().is_finite() {
+            let (yb, x) = (f(1)?, v(2)?);
+            if !lse_finite(ar, &x) {
                 return zip_map(&[&args[0]], &|_| ar.c(0.0));
             }
             vector(softmax(ar, &x).iter().map(|si| ar.mul(&yb, si)).collect())
@@ -348,8 +354,8 @@ fn acc_term<T: Scalar>(ar: &Ar, k: Kernel, args: &[Val<T>]) -> Result<Val<T>, Er
             )
         }
         AccLogsumexpBarDot => {
-            let (yb, x, lse, xd) = (f(1)?, v(2)?, f(3)?, v(4)?);
-            if !lse.re().is_finite() {
+            let (yb, x, xd) = (f(1)?, v(2)?, v(3)?);
+            if !lse_finite(ar, &x) {
                 return zip_map(&[&args[0]], &|_| ar.c(0.0));
             }
             let s = softmax(ar, &x);
