@@ -11,8 +11,8 @@ use syn::Ident;
 
 use crate::context::Cx;
 use crate::ir::ops::UnForm;
-use crate::ir::IntOp;
 use crate::ir::{Bin, Cmp, FloatTy, Function, NodeId, Op, RegionId, Ty, ROOT};
+use crate::ir::{IntOp, IntTy};
 
 /// The index among `args[..n]` of the `k`-th float or array argument (the
 /// one whose tangent is `args[n + k]` of a `CallJvp`).
@@ -563,6 +563,34 @@ impl<'a> Emitter<'a> {
         matches!(self.f.graph.ty(o), Ty::Float(_) | Ty::Int | Ty::Bool) && !self.inner_tape(o)
     }
 
+    /// Does loop `id` count in `usize` for certain (its bounds literals,
+    /// lengths, or `usize` arithmetic on them)? A parameter or a value kept
+    /// as written may be of any integer type (`0..n` with `n: u32` counts
+    /// in `u32`), so its tapes are written and read at positions converted
+    /// with `as usize`.
+    fn counts_in_usize(&self, id: NodeId) -> bool {
+        let g = &self.f.graph;
+        g.args(id)[..2].iter().all(|&b| self.known_usize(b))
+    }
+
+    /// Is integer node `n` a `usize` for certain (see
+    /// [`Emitter::counts_in_usize`])?
+    fn known_usize(&self, n: NodeId) -> bool {
+        let g = &self.f.graph;
+        match *g.op(n) {
+            Op::Int(_) | Op::Len => true,
+            Op::IntCast(t) => t == IntTy::Usize,
+            Op::IntBin(_) => g.args(n).iter().all(|&a| self.known_usize(a)),
+            // The index of a loop (the reversal's loops included).
+            Op::RegionArg(r, 0) => g
+                .nodes
+                .iter()
+                .position(|l| matches!(l.op, Op::Loop { body, .. } if body == r))
+                .is_some_and(|l| self.counts_in_usize(NodeId(l as u32))),
+            _ => false,
+        }
+    }
+
     /// Is `o` the tape of a loop (a projection of one of its stacked
     /// outputs)?
     fn inner_tape(&self, o: NodeId) -> bool {
@@ -860,6 +888,15 @@ impl<'a> Emitter<'a> {
             // (The start as the right operand of `-`: `i - (j + 1)`.)
             let start = self.operand(args[0], Prec::Mul);
             quote!(#index - #start)
+        };
+        // A loop counting in another integer type writes its tapes at a
+        // `usize` position.
+        let position = match self.counts_in_usize(id) {
+            true => position,
+            false if rev || self.f.graph.op(args[0]) != &Op::Int(0) => {
+                quote!((#position) as ::core::primitive::usize)
+            }
+            false => quote!(#position as ::core::primitive::usize),
         };
         let mut pushes = Vec::new();
         for ((t, v), kind) in tapes.iter().zip(&outs[carried..]).zip(&kinds) {
@@ -1190,8 +1227,18 @@ impl<'a> Emitter<'a> {
             }
             Op::Index => {
                 let arr = self.operand(a[0], Prec::Atom);
-                let idx: Vec<TokenStream> =
-                    a[1..].iter().map(|i| self.operand(*i, Prec::If)).collect();
+                // A tape is read at loop positions, `usize` ones.
+                let tape = self.inner_tape(a[0]);
+                let idx: Vec<TokenStream> = a[1..]
+                    .iter()
+                    .map(|&i| match tape && !self.known_usize(i) {
+                        true => {
+                            let i = self.operand(i, Prec::Cast);
+                            quote!(#i as ::core::primitive::usize)
+                        }
+                        false => self.operand(i, Prec::If),
+                    })
+                    .collect();
                 if node.ty.is_array() {
                     // An array read from a tape of copies: borrowed (it
                     // may be a `Vec`), and copied where it is updated.

@@ -311,19 +311,52 @@ pub fn filled<T: Clone>(v: T, n: usize) -> Vec<T> {
     vec![v; n]
 }
 
+/// A loop bound: a loop over `start..end` of any primitive integer type
+/// (`for i in 0..n` with `n: u32` counts in `u32`) runs
+/// [`Bound::trips`]`(start, end)` times, which sizes its tapes.
+pub trait Bound: Copy {
+    /// The trip count of `start..end`: 0 when `end <= start`.
+    fn trips(start: Self, end: Self) -> usize;
+}
+
+macro_rules! bounds {
+    ($($t:ty),*) => {$(
+        impl Bound for $t {
+            #[inline]
+            fn trips(start: Self, end: Self) -> usize {
+                // (Through `i128`: `-100_i8..100` counts 200.)
+                if end > start {
+                    (end as i128 - start as i128) as usize
+                } else {
+                    0
+                }
+            }
+        }
+    )*};
+}
+
+bounds!(u8, u16, u32, u64, usize, i8, i16, i32, i64, i128, isize);
+
+impl Bound for u128 {
+    #[inline]
+    fn trips(start: Self, end: Self) -> usize {
+        end.saturating_sub(start) as usize
+    }
+}
+
 /// An empty tape for a loop over `start..end`: one allocation per call,
 /// sized to the trip count.
 #[inline]
-pub fn tape<T>(start: usize, end: usize) -> Vec<T> {
-    Vec::with_capacity(end.saturating_sub(start))
+pub fn tape<T, I: Bound>(start: I, end: I) -> Vec<T> {
+    Vec::with_capacity(I::trips(start, end))
 }
 
 /// `tape` emptied for a loop over `start..end`, keeping its allocation: a
 /// tape made in a loop body is one buffer for every iteration.
 #[inline]
-pub fn retape<T>(tape: &mut Vec<T>, start: usize, end: usize) {
+pub fn retape<T, I: Bound>(tape: &mut Vec<T>, start: I, end: I) {
     tape.clear();
-    tape.reserve(end.saturating_sub(start));
+    tape.reserve(I::trips(start, end));
 }
 
 /// A tape of one slot per iteration of a loop over `start..end`, each
@@ -332,8 +365,8 @@ pub fn retape<T>(tape: &mut Vec<T>, start: usize, end: usize) {
 /// loop's own dependency chain is all it waits for (Chebyquad's gradient:
 /// 1.4 times faster).
 #[inline]
-pub fn tape_slots<T: Clone>(start: usize, end: usize, empty: T) -> Vec<T> {
-    vec![empty; end.saturating_sub(start)]
+pub fn tape_slots<T: Clone, I: Bound>(start: I, end: I, empty: T) -> Vec<T> {
+    vec![empty; I::trips(start, end)]
 }
 
 /// `tape_slots` for a tape made in a loop body: one buffer for every
@@ -343,8 +376,8 @@ pub fn tape_slots<T: Clone>(start: usize, end: usize, empty: T) -> Vec<T> {
 /// Values of an earlier iteration left in it are never read: a loop
 /// writes every slot it runs before its reversal reads that slot.
 #[inline]
-pub fn retape_slots<T: Clone>(tape: &mut Vec<T>, start: usize, end: usize, empty: T) -> &mut [T] {
-    let n = end.saturating_sub(start);
+pub fn retape_slots<T: Clone, I: Bound>(tape: &mut Vec<T>, start: I, end: I, empty: T) -> &mut [T] {
+    let n = I::trips(start, end);
     if tape.len() != n {
         tape.clear();
         tape.resize(n, empty);
@@ -368,14 +401,14 @@ pub struct TapeRows<T> {
 impl<T> Default for TapeRows<T> {
     #[inline]
     fn default() -> Self {
-        tape_rows(0, 0)
+        tape_rows(0_usize, 0)
     }
 }
 
 impl<T> Default for TapeGrid<T> {
     #[inline]
     fn default() -> Self {
-        tape_grid(0, 0, 0, 0)
+        tape_grid(0_usize, 0, 0_usize, 0)
     }
 }
 
@@ -397,10 +430,10 @@ impl<T> TapeRows<T> {
 /// An empty [`TapeRows`] for an outer loop over `start..end`: room for
 /// its rows' starts now, for their slots at the first row.
 #[inline]
-pub fn tape_rows<T>(start: usize, end: usize) -> TapeRows<T> {
+pub fn tape_rows<T, I: Bound>(start: I, end: I) -> TapeRows<T> {
     TapeRows {
         data: Vec::new(),
-        starts: Vec::with_capacity(end.saturating_sub(start)),
+        starts: Vec::with_capacity(I::trips(start, end)),
     }
 }
 
@@ -408,24 +441,24 @@ pub fn tape_rows<T>(start: usize, end: usize) -> TapeRows<T> {
 /// allocations (a tape made in a loop body is one buffer for every
 /// iteration).
 #[inline]
-pub fn retape_rows<T>(rows: &mut TapeRows<T>, start: usize, end: usize) {
+pub fn retape_rows<T, I: Bound>(rows: &mut TapeRows<T>, start: I, end: I) {
     rows.data.clear();
     rows.starts.clear();
-    rows.starts.reserve(end.saturating_sub(start));
+    rows.starts.reserve(I::trips(start, end));
 }
 
 /// A tape of rows: [`TapeRows`], or [`TapeGrid`] when every row has the
 /// same length.
 pub trait RowTape<T> {
     /// A new last row for an inner loop over `start..end`.
-    fn row(&mut self, start: usize, end: usize, empty: T) -> &mut [T];
+    fn row<I: Bound>(&mut self, start: I, end: I, empty: T) -> &mut [T];
 }
 
 /// A new last row of `rows` for an inner loop over `start..end`: one slot
 /// per iteration, each `empty` until the loop writes its value at its
 /// position (see [`tape_slots`]).
 #[inline]
-pub fn tape_row<T, R: RowTape<T>>(rows: &mut R, start: usize, end: usize, empty: T) -> &mut [T] {
+pub fn tape_row<T, R: RowTape<T>, I: Bound>(rows: &mut R, start: I, end: I, empty: T) -> &mut [T] {
     rows.row(start, end, empty)
 }
 
@@ -433,9 +466,9 @@ impl<T: Clone> RowTape<T> for TapeRows<T> {
     /// When the buffer is full, room is made for every row still to come
     /// at this row's length: one allocation when the rows are alike.
     #[inline]
-    fn row(&mut self, start: usize, end: usize, empty: T) -> &mut [T] {
+    fn row<I: Bound>(&mut self, start: I, end: I, empty: T) -> &mut [T] {
         let at = self.data.len();
-        let n = end.saturating_sub(start);
+        let n = I::trips(start, end);
         if self.data.capacity() - at < n {
             let to_come = self
                 .starts
@@ -481,27 +514,33 @@ pub struct TapeGrid<T> {
 /// An empty [`TapeGrid`] for an outer loop over `start..end` whose inner
 /// loop runs over `from..to`, with room for all its rows.
 #[inline]
-pub fn tape_grid<T>(start: usize, end: usize, from: usize, to: usize) -> TapeGrid<T> {
-    let width = to.saturating_sub(from);
+pub fn tape_grid<T, I: Bound, J: Bound>(start: I, end: I, from: J, to: J) -> TapeGrid<T> {
+    let width = J::trips(from, to);
     TapeGrid {
-        data: Vec::with_capacity(end.saturating_sub(start).saturating_mul(width)),
+        data: Vec::with_capacity(I::trips(start, end).saturating_mul(width)),
         width,
     }
 }
 
 /// `tape_grid` emptied, keeping its allocation.
 #[inline]
-pub fn retape_grid<T>(grid: &mut TapeGrid<T>, start: usize, end: usize, from: usize, to: usize) {
+pub fn retape_grid<T, I: Bound, J: Bound>(
+    grid: &mut TapeGrid<T>,
+    start: I,
+    end: I,
+    from: J,
+    to: J,
+) {
     grid.data.clear();
-    grid.width = to.saturating_sub(from);
+    grid.width = J::trips(from, to);
     grid.data
-        .reserve(end.saturating_sub(start).saturating_mul(grid.width));
+        .reserve(I::trips(start, end).saturating_mul(grid.width));
 }
 
 impl<T: Clone> RowTape<T> for TapeGrid<T> {
     #[inline]
-    fn row(&mut self, start: usize, end: usize, empty: T) -> &mut [T] {
-        let n = end.saturating_sub(start);
+    fn row<I: Bound>(&mut self, start: I, end: I, empty: T) -> &mut [T] {
+        let n = I::trips(start, end);
         debug_assert_eq!(n, self.width, "a grid's rows have one length");
         let at = self.data.len();
         self.data.resize(at + n, empty);

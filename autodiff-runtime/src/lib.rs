@@ -45,8 +45,8 @@ pub use num_traits;
 pub mod __private {
     pub use crate::array::{
         filled, filler, retape, retape_grid, retape_rows, retape_slots, tape, tape_copy, tape_grid,
-        tape_row, tape_rows, tape_slots, zeros_like, AddAssign, Filler, Owned, SumAll, TapeGrid,
-        TapeRows, Zeros, ZerosLike,
+        tape_row, tape_rows, tape_slots, zeros_like, AddAssign, Bound, Filler, Owned, SumAll,
+        TapeGrid, TapeRows, Zeros, ZerosLike,
     };
     pub use crate::fill::{ArrayFill, Fill, FillLike, VecFill};
     pub use crate::generated::{

@@ -1562,3 +1562,83 @@ fn a_capturing_closure_in_a_chain_over_data() {
     assert_eq!(value, trapezoid(0.8, &t));
     assert!(close(g, dual_grad(reference, &[0.8])[0], 1e-14));
 }
+
+// ---------------------------------------------------------------------------
+// Loops counting in any integer type: their tapes are written and read at
+// `usize` positions (`0..n` with `n: u32` did not compile in reverse mode).
+// ---------------------------------------------------------------------------
+
+/// Slots over `u32`, a reversed inclusive `i32` range, rows of an inner
+/// `u32` loop in a `u64` loop, a negative `i32` range, a suffixed literal,
+/// and `step_by` over `u16`.
+#[differentiate(hessian)]
+fn counters(x: &[f64], n: u32, m: i32, k: u64, p: u16) -> f64 {
+    let mut s = 1.0;
+    for i in 0..n {
+        s *= (x[i as usize] + 0.5).sin();
+    }
+    for i in (1..=m).rev() {
+        s = (s * x[(i - 1) as usize]).sin() + 0.5;
+    }
+    for i in 0..k {
+        let mut t = 1.0;
+        for j in 0..n {
+            t = (t * x[(i as usize + j as usize) % x.len()]).cos();
+        }
+        s = s * t + (s * x[i as usize]).sin();
+    }
+    for d in -2_i32..=2 {
+        s = (s * 0.5 + d as f64 * x[0]).tanh();
+    }
+    for j in 0..3u8 {
+        s = (s + x[j as usize]).cos();
+    }
+    for j in (0..p).step_by(2) {
+        s = s * x[j as usize] + s.sin();
+    }
+    s
+}
+
+fn counters_ref<D: DualNum<f64> + Copy>(x: &[D], n: u32, m: i32, k: u64, p: u16) -> D {
+    let mut s = D::one();
+    for i in 0..n {
+        s *= (x[i as usize] + 0.5).sin();
+    }
+    for i in (1..=m).rev() {
+        s = (s * x[(i - 1) as usize]).sin() + 0.5;
+    }
+    for i in 0..k {
+        let mut t = D::one();
+        for j in 0..n {
+            t = (t * x[(i as usize + j as usize) % x.len()]).cos();
+        }
+        s = s * t + (s * x[i as usize]).sin();
+    }
+    for d in -2_i32..=2 {
+        s = (s * 0.5 + x[0] * d as f64).tanh();
+    }
+    for j in 0..3u8 {
+        s = (s + x[j as usize]).cos();
+    }
+    for j in (0..p).step_by(2) {
+        s = s * x[j as usize] + s.sin();
+    }
+    s
+}
+
+#[test]
+fn loops_counting_in_any_integer_type() {
+    let x = [0.4, -0.7, 1.1, 0.3];
+    for (n, m, k, p) in [(3, 4, 2, 4), (0, 0, 0, 0), (4, 1, 3, 3)] {
+        let want = dual_grad(|x| counters_ref(x, n, m, k, p), &x);
+        assert_close(&counters_grad(&x, n, m, k, p), &want, 1e-12, "grad");
+        let v = [0.5, -1.0, 0.25, 2.0];
+        let jvp: f64 = want.iter().zip(&v).map(|(g, d)| g * d).sum();
+        assert!(close(counters_jvp(&x, n, m, k, p, &v).1, jvp, 1e-12));
+        let h = hyper_hessian(|x| counters_ref(x, n, m, k, p), &x);
+        let got = counters_hessian(&x, n, m, k, p);
+        for (row, want) in got.rows().zip(&h) {
+            assert_close(row, want, 1e-10, "hessian");
+        }
+    }
+}
