@@ -504,49 +504,92 @@ impl Lower<'_> {
     }
 
     /// Is the value `e` a loop body pushes a float (the `Vec` is made of
-    /// floats; one of indices stays an error)? Known from its form, or from
-    /// the item of a float array it reads (`v` of `for v in x.iter()`,
-    /// bound at the top of the body by the rewritten loop).
+    /// floats; one of indices stays an error)? Known from its form, an
+    /// element of a float array, a float binding, or a `let` of the body
+    /// that binds one: `let a = 2.0 * x[i]; v.push(a);`, or `v` of
+    /// `for v in x.iter()`, bound at the top of the body by the rewritten
+    /// loop.
     fn pushes_float(&self, e: &Expr, body: &Block) -> bool {
+        self.float_in(e, body, 4)
+    }
+
+    /// [`Self::pushes_float`], following at most `depth` more `let`s.
+    fn float_in(&self, e: &Expr, body: &Block, depth: usize) -> bool {
         if super::float_of_expr(self, e).is_some() {
             return true;
+        }
+        match e {
+            Expr::Paren(p) => self.float_in(&p.expr, body, depth),
+            Expr::Unary(u) => self.float_in(&u.expr, body, depth),
+            Expr::MethodCall(m) => self.float_in(&m.receiver, body, depth),
+            Expr::Binary(b) => {
+                self.float_in(&b.left, body, depth) || self.float_in(&b.right, body, depth)
+            }
+            Expr::Index(ix) => {
+                let mut base = &*ix.expr;
+                while let Expr::Index(inner) = base {
+                    base = &inner.expr;
+                }
+                self.array_binding(base)
+                    .is_some_and(|n| self.g.ty(n).elem().is_some())
+            }
+            Expr::Path(_) => {
+                let Some(name) = super::path_name(e) else {
+                    return false;
+                };
+                // The body's `let` of the name, or else the binding seen
+                // from the loop.
+                let mut lets = Vec::new();
+                locals(body, &mut lets);
+                match lets.into_iter().rev().find_map(|l| self.let_of(l, &name)) {
+                    Some(l) => depth > 0 && self.local_float(l, body, depth - 1),
+                    None => {
+                        matches!(self.lookup(&name), Some(Val::Node(n)) if self.g.ty(*n).float().is_some())
+                    }
+                }
+            }
+            _ => false,
+        }
+    }
+
+    /// `l` if it is `let name ..`.
+    fn let_of<'s>(&self, l: &'s syn::Local, name: &str) -> Option<&'s syn::Local> {
+        let mut pat = &l.pat;
+        loop {
+            match pat {
+                Pat::Reference(r) => pat = &r.pat,
+                Pat::Type(t) => pat = &t.pat,
+                Pat::Ident(pi) if pi.ident == name => return Some(l),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Does `let` `l` bind a float: typed as one, an item of a float
+    /// array, or a float value?
+    fn local_float(&self, l: &syn::Local, body: &Block, depth: usize) -> bool {
+        if let Pat::Type(t) = &l.pat {
+            if self.cx.float_of(&t.ty).is_some() {
+                return true;
+            }
         }
         let item = self
             .gen
             .id("item", proc_macro2::Span::call_site())
             .to_string();
-        match e {
-            Expr::Paren(p) => self.pushes_float(&p.expr, body),
-            Expr::Unary(u) => self.pushes_float(&u.expr, body),
-            Expr::MethodCall(m) => self.pushes_float(&m.receiver, body),
-            Expr::Binary(b) => self.pushes_float(&b.left, body) || self.pushes_float(&b.right, body),
-            Expr::Path(_) => body.stmts.iter().any(|s| match s {
-                Stmt::Local(l) => {
-                    let pat = match &l.pat {
-                        Pat::Reference(r) => &*r.pat,
+        l.init.as_ref().is_some_and(|i| match &*i.expr {
+            Expr::Call(c) if super::path_name(&c.func).as_deref() == Some(item.as_str()) => {
+                c.args.first().is_some_and(|a| {
+                    let a = match a {
+                        Expr::Reference(r) => &*r.expr,
                         other => other,
                     };
-                    let named = matches!(pat, Pat::Ident(pi) if super::path_name(e).is_some_and(|n| pi.ident == n));
-                    let float_item = l.init.as_ref().is_some_and(|i| match &*i.expr {
-                        Expr::Call(c) => {
-                            super::path_name(&c.func).as_deref() == Some(item.as_str())
-                                && c.args.first().is_some_and(|a| {
-                                    let a = match a {
-                                        Expr::Reference(r) => &*r.expr,
-                                        other => other,
-                                    };
-                                    self.array_binding(a)
-                                        .is_some_and(|n| matches!(self.g.ty(n), Ty::Array(_, 1)))
-                                })
-                        }
-                        _ => false,
-                    });
-                    named && float_item
-                }
-                _ => false,
-            }),
-            _ => false,
-        }
+                    self.array_binding(a)
+                        .is_some_and(|n| matches!(self.g.ty(n), Ty::Array(_, 1)))
+                })
+            }
+            init => self.float_in(init, body, depth),
+        })
     }
 
     /// Does `name` hold an array: a float array, a sub-slice or row bound
@@ -1220,4 +1263,16 @@ pub(super) fn assigned_names(block: &Block) -> Vec<String> {
     let mut v = Assigned(Vec::new());
     v.visit_block(block);
     v.0
+}
+
+/// The `let`s of `block` and of the blocks it holds as statements (a
+/// rewritten loop's body is the user's, nested), in order.
+fn locals<'b>(block: &'b Block, out: &mut Vec<&'b syn::Local>) {
+    for s in &block.stmts {
+        match s {
+            Stmt::Local(l) => out.push(l),
+            Stmt::Expr(Expr::Block(b), _) => locals(&b.block, out),
+            _ => {}
+        }
+    }
 }

@@ -591,6 +591,14 @@ impl Lower<'_> {
         }
     }
 
+    /// Does `e` mention a binding of a window (which tokens kept as
+    /// written cannot hold)?
+    fn mentions_window(&self, e: &Expr) -> bool {
+        self.mentions(e.to_token_stream())
+            .iter()
+            .any(|n| matches!(self.lookup(&n.to_string()), Some(Val::Window(_))))
+    }
+
     /// Bindings holding active values that the tokens read (not just the
     /// length of).
     fn active_mentions(&self, tokens: TokenStream) -> Vec<String> {
@@ -2381,10 +2389,11 @@ impl Lower<'_> {
             });
             return self.expr(&fill);
         }
-        let floats = a
-            .elems
-            .iter()
-            .any(|x| float_of_expr(self, x).is_some() || self.mentions_active(x));
+        // (A window's elements are floats, and a window cannot be kept as
+        // written: `[b[0], b[1]]` of a row `b = &m[i]`.)
+        let floats = a.elems.iter().any(|x| {
+            float_of_expr(self, x).is_some() || self.mentions_active(x) || self.mentions_window(x)
+        });
         if !floats || a.elems.is_empty() {
             return self.opaque(e, Ty::Other, "an array");
         }
@@ -2588,6 +2597,15 @@ impl Lower<'_> {
         let Ty::Array(f, rank) = self.g.ty(arr) else {
             return self.poison();
         };
+        if let (1, 2, Expr::Range(_)) = (indices.len(), rank, indices[0]) {
+            // `&m[a..b]` (a window of `m.windows(k)`): rows of constant
+            // data kept as written, borrowed.
+            if self.is_active(arr) {
+                return self.error(e, "#[differentiate] reads a range of rows of a differentiated matrix (`&m[a..b]`, `m.windows(k)`, `m.chunks(k)`) only through its elements: loop over the row indices and read `m[i][j]`");
+            }
+            let rows: Expr = syn::parse_quote_spanned!(e.span()=> &#e);
+            return self.opaque(&rows, Ty::Other, "a range of a matrix's rows");
+        }
         if (indices.len(), rank) == (1, 2) {
             // `&m[i]`, or `m[i]` of a parameter (never written in place):
             // the row, read by its elements. A copy of a local matrix's row

@@ -1602,6 +1602,47 @@ fn pushed_backwards(x: &[f64; 3], n: i32) -> f64 {
     out.iter().sum::<f64>() + out.len() as f64
 }
 
+/// The pushed value bound first in the body, by a `let` (typed or not),
+/// the way a convolution pushes its accumulator.
+#[differentiate]
+fn pushed_bindings(x: &[f64]) -> f64 {
+    const K: [f64; 3] = [0.25, 0.5, 0.25];
+    let mut y = Vec::with_capacity(x.len());
+    for i in 1..x.len() - 1 {
+        let mut acc = 0.0;
+        for j in 0..3 {
+            acc += K[j] * x[i + j - 1];
+        }
+        y.push(acc);
+    }
+    let mut z = Vec::new();
+    for &v in y.iter() {
+        let t: f64 = v.tanh();
+        let u = 2.0 * t;
+        z.push(u);
+    }
+    z.iter().map(|v| v * v).sum()
+}
+
+#[test]
+fn pushed_values_bound_by_let() {
+    let x = [0.5, -1.0, 2.0, 0.25, 1.5];
+    let reference = |v: &[Dual64]| {
+        let k = [0.25, 0.5, 0.25];
+        (1..4)
+            .map(|i| {
+                let acc = (0..3).fold(Dual64::from(0.0), |a, j| a + v[i + j - 1] * k[j]);
+                (acc.tanh() * 2.0).powi(2)
+            })
+            .fold(Dual64::from(0.0), |s, t| s + t)
+    };
+    let (value, g) = pushed_bindings_value_and_grad(&x);
+    assert_eq!(value, pushed_bindings(&x));
+    for (g, want) in g.iter().zip(dual_grad(reference, &x)) {
+        close(*g, want, "pushed_bindings");
+    }
+}
+
 #[test]
 fn vecs_filled_by_push_in_loops() {
     let (x, w) = ([0.5, -1.0, 2.0], [0.3, 0.2, 0.1]);

@@ -629,6 +629,49 @@ fn zips_of_three_and_of_unequal_lengths() {
     }
 }
 
+// ---- windows of a constant matrix's rows ----
+
+/// A polyline's length scaled by `p`: `windows(2)` of constant points
+/// (`&[[f64; 2]]`), each window's rows copied and indexed, in a loop and
+/// in a chain; and a row's elements in an array literal. (Two copies of a
+/// window's rows expanded into code that moved a range twice.)
+#[differentiate(wrt(p))]
+fn polyline(p: f64, pts: &[[f64; 2]]) -> f64 {
+    let mut s = 0.0;
+    for w in pts.windows(2) {
+        let a = w[0];
+        let b = w[1];
+        s += (p * (b[0] - a[0])).hypot(b[1] - a[1]);
+    }
+    let chain = pts
+        .windows(2)
+        .map(|w| (w[1][0] - w[0][0]).hypot(w[1][1] - w[0][1]))
+        .sum::<f64>();
+    let b = &pts[1];
+    let ab = [b[0], b[1]];
+    s + p * chain + p * p * (ab[0] + ab[1])
+}
+
+#[test]
+fn windows_of_a_constant_matrix() {
+    let pts = [[0.0, 0.0], [2.0, 1.0], [3.0, 3.0]];
+    let p = 1.5;
+    let reference = |p: Dual64| {
+        let mut s = Dual64::from(0.0);
+        let mut chain = 0.0;
+        for k in 0..2 {
+            let (dx, dy) = (pts[k + 1][0] - pts[k][0], pts[k + 1][1] - pts[k][1]);
+            s += ((p * dx).powi(2) + dy * dy).sqrt();
+            chain += dx.hypot(dy);
+        }
+        s + p * chain + p * p * 3.0
+    };
+    let (value, g) = polyline_value_and_grad(p, &pts);
+    assert_eq!(value, polyline(p, &pts));
+    close(value, reference(Dual64::from(p)).re, "polyline value");
+    close(g, reference(Dual64::new(p, 1.0)).eps, "polyline");
+}
+
 // ---- loops over a sub-slice or a row bound to a name ----
 
 /// `let tail = &x[1..];` and `let row = &m[1];` walked by `for` loops

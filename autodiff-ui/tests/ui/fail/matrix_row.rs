@@ -44,3 +44,13 @@ fn main() {
     let _ = row_passed_grad(&[[1.0, 2.0]]);
     let _ = field_rows_grad(&Rows { w: vec![[1.0, 2.0]] });
 }
+
+// Windows of a differentiated matrix's rows.
+#[differentiate]
+fn row_windows(pts: &[[f64; 2]]) -> f64 {
+    let mut s = 0.0;
+    for w in pts.windows(2) {
+        s += w[0][0] * w[1][1];
+    }
+    s
+}
