@@ -9,6 +9,7 @@
 //! of iterations run (an [`Exit`]), which reverse mode reverses. Branches
 //! and loops carry the flags as they carry any binding they change.
 
+use proc_macro2::{TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::visit::Visit;
 use syn::{Block, Expr, ExprIf, Pat, Stmt};
@@ -384,7 +385,8 @@ impl Lower<'_> {
         let over_arrays = self
             .mentions(f.expr.to_token_stream())
             .iter()
-            .any(|n| self.indexable(&n.to_string()));
+            .any(|n| self.indexable(&n.to_string()))
+            || self.names_a_table(f.expr.to_token_stream());
         match desugar::for_loop(&self.gen, f).filter(|_| over_arrays) {
             Some(Ok(Expr::ForLoop(index_loop))) => return self.for_loop(&index_loop),
             Some(other) => return self.rewritten(other),
@@ -402,6 +404,14 @@ impl Lower<'_> {
             });
             if pushed && !self.errors.is_empty() {
                 return self.poison();
+            }
+            if let Some(m) = unread_adaptor(&f.expr) {
+                let name = &m.method;
+                let instead = match name.to_string().as_str() {
+                    "chunks_exact" => "`.chunks(k)`, which it reads, or an index range",
+                    _ => "an index range (`for i in a..b`), reading the elements `x[i]`",
+                };
+                return self.error(&m.method, format!("#[differentiate] does not read `.{name}(..)` in a `for` loop's source; loop over {instead}"));
             }
             return self.error(&f.expr, "#[differentiate] supports `for` loops over `a..b`, `a..=b`, `.rev()`, `.step_by(k)`, and the elements of a float array (`x.iter()`, `&x`, `.enumerate()`, `.zip(..)`); write the loop over an index range");
         };
@@ -592,6 +602,30 @@ impl Lower<'_> {
         })
     }
 
+    /// Do the tokens name a `const` or `static` table (`for c in
+    /// COEF.iter()`, `for &c in &TABLE`): a name in capitals, bound by no
+    /// `let` or parameter, not a path's segment or a field?
+    fn names_a_table(&self, tokens: TokenStream) -> bool {
+        let tts: Vec<TokenTree> = tokens.into_iter().collect();
+        let punct = |t: Option<&TokenTree>, c: char| matches!(t, Some(TokenTree::Punct(p)) if p.as_char() == c);
+        tts.iter().enumerate().any(|(k, tt)| match tt {
+            TokenTree::Group(g) => self.names_a_table(g.stream()),
+            TokenTree::Ident(i) => {
+                let name = i.to_string();
+                let after_dot_or_path =
+                    k > 0 && (punct(tts.get(k - 1), '.') || punct(tts.get(k - 1), ':'));
+                !after_dot_or_path
+                    && !punct(tts.get(k + 1), ':')
+                    && name.chars().any(|c| c.is_ascii_uppercase())
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                    && self.lookup(&name).is_none()
+            }
+            _ => false,
+        })
+    }
+
     /// Does `name` hold an array: a float array, a sub-slice or row bound
     /// to a name, or a parameter of a slice, array or `Vec` type?
     fn indexable(&self, name: &str) -> bool {
@@ -602,13 +636,9 @@ impl Lower<'_> {
             _ => {}
         }
         let param = self.sig.params.iter().find(|p| p.ident == name);
-        let unref = |t: &syn::Type| match t {
-            syn::Type::Reference(r) => (*r.elem).clone(),
-            other => other.clone(),
-        };
         param.is_some_and(|p| {
-            let ty = unref(&p.ty);
-            matches!(ty, syn::Type::Slice(_) | syn::Type::Array(_)) || crate::signature::is_vec(&ty)
+            let ty = super::unref(&p.ty);
+            matches!(ty, syn::Type::Slice(_) | syn::Type::Array(_)) || crate::signature::is_vec(ty)
         }) && self
             .lookup(name)
             .is_some_and(|v| matches!(v, Val::Node(n) if matches!(self.g.op(*n), Op::Param { .. })))
@@ -1263,6 +1293,30 @@ pub(super) fn assigned_names(block: &Block) -> Vec<String> {
     let mut v = Assigned(Vec::new());
     v.visit_block(block);
     v.0
+}
+
+/// The first method of a loop's source chain that no loop form reads
+/// (`.skip(1)`, `.filter(..)`, `.chunks_exact(k)`), from the source out.
+fn unread_adaptor(e: &Expr) -> Option<&syn::ExprMethodCall> {
+    const READ: &[&str] = &[
+        "iter",
+        "into_iter",
+        "enumerate",
+        "zip",
+        "rev",
+        "windows",
+        "chunks",
+        "copied",
+        "cloned",
+        "step_by",
+    ];
+    match e {
+        Expr::MethodCall(m) => unread_adaptor(&m.receiver)
+            .or_else(|| (!READ.contains(&m.method.to_string().as_str())).then_some(m)),
+        Expr::Paren(p) => unread_adaptor(&p.expr),
+        Expr::Reference(r) => unread_adaptor(&r.expr),
+        _ => None,
+    }
 }
 
 /// The `let`s of `block` and of the blocks it holds as statements (a

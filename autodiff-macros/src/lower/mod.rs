@@ -921,7 +921,8 @@ impl Lower<'_> {
         self.call_out = None;
         if let (Pat::Type(pt), Val::Node(n)) = (&local.pat, &v) {
             if n.0 as usize >= nodes_before {
-                self.annotate(*n, &pt.ty);
+                let fixed = matches!(&*pt.pat, Pat::Ident(pi) if pi.mutability.is_none());
+                self.annotate(*n, &pt.ty, fixed);
             }
         }
         if let (Pat::Ident(pi), true) = (pat, empty_vec(&init.expr)) {
@@ -934,8 +935,10 @@ impl Lower<'_> {
 
     /// `let name: Type = <kept as written>;`: the value keeps the declared
     /// type (`collect()` needs it), and a float or integer type tells the
-    /// IR what it is.
-    fn annotate(&mut self, n: NodeId, ty: &syn::Type) {
+    /// IR what it is; so does a float array type, for a binding that is
+    /// not `mut` (`fixed`: a kept `Vec` written in place would need its
+    /// `mut`).
+    fn annotate(&mut self, n: NodeId, ty: &syn::Type, fixed: bool) {
         let Op::Opaque(k) = *self.g.op(n) else {
             return;
         };
@@ -945,6 +948,12 @@ impl Lower<'_> {
                 self.g.nodes[n.0 as usize].ty = Ty::Float(f);
             } else if crate::signature::int_of(ty).is_some() {
                 self.g.nodes[n.0 as usize].ty = Ty::Int;
+            } else if let (true, Some(a @ Ty::Array(..))) =
+                (fixed, crate::signature::out_ir_ty(self.cx, unref(ty)))
+            {
+                // A constant array (`let t: [f64; 3] = TABLE;`), read by
+                // index and walked by loops like any float array.
+                self.g.nodes[n.0 as usize].ty = a;
             }
         }
     }
@@ -2982,6 +2991,14 @@ fn hint(what: &str) -> &'static str {
         "index an array bound to a name (a parameter, or `let t = ...;`) in every dimension (`x[i]`, `m[i][j]`)"
     } else {
         "rewrite it with the supported operations: arithmetic, float methods, `let`, and `if`/`else`"
+    }
+}
+
+/// `T` of `&T` (and `&mut T`), else `ty`.
+fn unref(ty: &syn::Type) -> &syn::Type {
+    match ty {
+        syn::Type::Reference(r) => &r.elem,
+        other => other,
     }
 }
 

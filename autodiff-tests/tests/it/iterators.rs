@@ -744,3 +744,67 @@ fn float_methods_after_a_consumer() {
         close(*got, want, "method_of_a_sum");
     }
 }
+
+// ---- loops over constant tables ----
+
+const COEF: [f64; 4] = [1.0, -0.5, 0.25, 0.125];
+static TABLE: &[f64] = &[0.1, 0.2, 0.3];
+
+/// `const` and `static` tables walked by `for` loops: reversed (Horner),
+/// borrowed, enumerated, zipped with a parameter, and copied into a typed
+/// local first. (Refused before, by a message that listed the form.)
+#[differentiate]
+fn tables(x: f64, y: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for c in COEF.iter().rev() {
+        s = s * x + c;
+    }
+    for &c in &COEF {
+        s = (s + c * x).sin();
+    }
+    for (k, c) in TABLE.iter().enumerate() {
+        s += c * x.powi(k as i32);
+    }
+    for (a, c) in y.iter().zip(COEF.iter()) {
+        s += (a * c).sin();
+    }
+    let t: [f64; 4] = COEF;
+    for c in t.iter() {
+        s += c * x * t[1];
+    }
+    s
+}
+
+fn tables_ref<D: DualNum<f64> + Copy>(v: &[D]) -> D {
+    let (x, y) = (v[0], &v[1..]);
+    let mut s = D::from(0.0);
+    for c in COEF.iter().rev() {
+        s = s * x + *c;
+    }
+    for &c in &COEF {
+        s = (s + x * c).sin();
+    }
+    for (k, c) in TABLE.iter().enumerate() {
+        s += x.powi(k as i32) * *c;
+    }
+    for (a, c) in y.iter().zip(COEF.iter()) {
+        s += (*a * *c).sin();
+    }
+    for c in COEF.iter() {
+        s += x * (c * COEF[1]);
+    }
+    s
+}
+
+#[test]
+fn loops_over_constant_tables() {
+    for v in [[0.7, 0.5, -1.0], [-1.3, 2.0, 0.25]] {
+        let (value, (gx, gy)) = tables_value_and_grad(v[0], &v[1..]);
+        assert_eq!(value, tables(v[0], &v[1..]));
+        close(value, tables_ref::<f64>(&v), "tables value");
+        let want = dual_grad(tables_ref, &v);
+        close(gx, want[0], "tables d/dx");
+        close(gy[0], want[1], "tables d/dy0");
+        close(gy[1], want[2], "tables d/dy1");
+    }
+}

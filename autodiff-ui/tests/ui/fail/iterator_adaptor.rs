@@ -20,6 +20,19 @@ fn h(x: &[f64]) -> f64 {
     s
 }
 
+// Adaptors a loop's source cannot have.
+#[differentiate]
+fn k(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for (i, v) in x.iter().enumerate().skip(1) {
+        s += v * i as f64;
+    }
+    for c in x.chunks_exact(2) {
+        s += c[0] * c[1];
+    }
+    s
+}
+
 fn main() {
     let _: Vec<f64> = f_grad(&[1.0, 2.0]);
     let _: Vec<f64> = g_grad(&[1.0, 2.0]);
