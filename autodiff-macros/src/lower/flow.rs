@@ -725,10 +725,11 @@ impl Lower<'_> {
                 }
                 Some(Val::Node(v)) => inits.push(*v),
                 _ => {
+                    let at = assignment_of(body, n).unwrap_or_else(|| body.to_token_stream());
                     return self.error(
-                        body,
-                        format!("`{n}` is a tuple; a loop can carry only single values"),
-                    )
+                        at,
+                        format!("`{n}` is a tuple; a loop can carry only single values: carry its parts in `let mut` variables of their own"),
+                    );
                 }
             }
         }
@@ -1293,6 +1294,22 @@ pub(super) fn assigned_names(block: &Block) -> Vec<String> {
     let mut v = Assigned(Vec::new());
     v.visit_block(block);
     v.0
+}
+
+/// The first assignment `name = ..` in `block` (its tokens, to point at).
+fn assignment_of(block: &Block, name: &str) -> Option<TokenStream> {
+    struct First<'n>(&'n str, Option<TokenStream>);
+    impl<'ast> Visit<'ast> for First<'_> {
+        fn visit_expr_assign(&mut self, a: &'ast syn::ExprAssign) {
+            if self.1.is_none() && target_names(&a.left).iter().any(|t| t == self.0) {
+                self.1 = Some(a.to_token_stream());
+            }
+            syn::visit::visit_expr_assign(self, a);
+        }
+    }
+    let mut v = First(name, None);
+    v.visit_block(block);
+    v.1
 }
 
 /// The first method of a loop's source chain that no loop form reads
