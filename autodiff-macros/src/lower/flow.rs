@@ -405,6 +405,13 @@ impl Lower<'_> {
             if pushed && !self.errors.is_empty() {
                 return self.poison();
             }
+            // A binding kept as written, of a type the attribute cannot see.
+            let kept = self.mentions(f.expr.to_token_stream()).into_iter().find(|n| {
+                matches!(self.lookup(&n.to_string()), Some(Val::Node(v)) if self.g.ty(*v) == Ty::Other)
+            });
+            if let (Some(n), None) = (&kept, unread_adaptor(&f.expr)) {
+                return self.error(n, format!("#[differentiate] cannot see the type of `{n}` (it is kept as written), so it cannot walk its elements; give it its type where it is bound (`let {n}: [f64; 3] = ..;`, `let {n}: &[f64] = ..;`) or loop over an index range"));
+            }
             if let Some(m) = unread_adaptor(&f.expr) {
                 let name = &m.method;
                 let instead = match name.to_string().as_str() {

@@ -948,13 +948,20 @@ impl Lower<'_> {
                 self.g.nodes[n.0 as usize].ty = Ty::Float(f);
             } else if crate::signature::int_of(ty).is_some() {
                 self.g.nodes[n.0 as usize].ty = Ty::Int;
-            } else if let (true, Some(a @ Ty::Array(..))) =
-                (fixed, crate::signature::out_ir_ty(self.cx, unref(ty)))
-            {
+            } else if let (true, Some(a @ Ty::Array(..))) = (fixed, self.array_ty(unref(ty))) {
                 // A constant array (`let t: [f64; 3] = TABLE;`), read by
                 // index and walked by loops like any float array.
                 self.g.nodes[n.0 as usize].ty = a;
             }
+        }
+    }
+
+    /// The IR type of a float array type: `[T; N]`, `[[T; C]; R]`,
+    /// `Vec<T>`, or a slice `[T]`.
+    fn array_ty(&self, ty: &syn::Type) -> Option<Ty> {
+        match ty {
+            syn::Type::Slice(s) => self.cx.float_of(&s.elem).map(|f| Ty::Array(f, 1)),
+            other => crate::signature::out_ir_ty(self.cx, other).filter(|t| t.is_array()),
         }
     }
 

@@ -772,6 +772,10 @@ fn tables(x: f64, y: &[f64]) -> f64 {
     for c in t.iter() {
         s += c * x * t[1];
     }
+    let tail: &[f64] = &TABLE[1..];
+    for c in tail {
+        s += (c * x).exp();
+    }
     s
 }
 
@@ -792,6 +796,9 @@ fn tables_ref<D: DualNum<f64> + Copy>(v: &[D]) -> D {
     }
     for c in COEF.iter() {
         s += x * (c * COEF[1]);
+    }
+    for c in &TABLE[1..] {
+        s += (x * *c).exp();
     }
     s
 }
