@@ -560,7 +560,7 @@ impl<'a> Emitter<'a> {
     /// integers or booleans has their type: an inner loop's tape stacked
     /// again is not a scalar.)
     fn scalar(&self, o: NodeId) -> bool {
-        matches!(self.f.graph.ty(o), Ty::Float(_) | Ty::Int | Ty::Bool) && !self.inner_tape(o)
+        matches!(self.f.graph.ty(o), Ty::Float(_) | Ty::Int | Ty::Bool) && !self.f.graph.is_tape(o)
     }
 
     /// Does loop `id` count in `usize` for certain (its bounds literals,
@@ -580,6 +580,9 @@ impl<'a> Emitter<'a> {
         match *g.op(n) {
             Op::Int(_) | Op::Len => true,
             Op::IntCast(t) => t == IntTy::Usize,
+            Op::Param { index, field: None } => {
+                self.f.params.get(index as usize).is_some_and(|p| p.usize)
+            }
             Op::IntBin(_) => g.args(n).iter().all(|&a| self.known_usize(a)),
             // The index of a loop (the reversal's loops included).
             Op::RegionArg(r, 0) => g
@@ -591,13 +594,11 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// Is `o` the tape of a loop (a projection of one of its stacked
-    /// outputs)?
-    fn inner_tape(&self, o: NodeId) -> bool {
-        let g = &self.f.graph;
-        match (g.op(o), g.args(o)) {
-            (Op::Proj(j), &[l]) => {
-                matches!(g.op(l), Op::Loop { .. }) && *j as usize + 2 >= g.args(l).len()
+    /// Is `a` a loop's tape that a pullback captured?
+    fn captured_tape(&self, a: NodeId) -> bool {
+        match *self.f.graph.op(a) {
+            Op::Param { index, field: None } => {
+                self.f.params.get(index as usize).is_some_and(|p| p.tape)
             }
             _ => false,
         }
@@ -629,7 +630,7 @@ impl<'a> Emitter<'a> {
         let rows = g.node(inner).region == body
             && *j >= carried
             && !g.ty(value).is_array()
-            && !self.inner_tape(value)
+            && !self.f.graph.is_tape(value)
             && self.only_stacked(o);
         rows.then_some((inner, *j as usize))
     }
@@ -1227,8 +1228,9 @@ impl<'a> Emitter<'a> {
             }
             Op::Index => {
                 let arr = self.operand(a[0], Prec::Atom);
-                // A tape is read at loop positions, `usize` ones.
-                let tape = self.inner_tape(a[0]);
+                // A tape (a pullback's captured one too) is read at loop
+                // positions, `usize` ones.
+                let tape = self.f.graph.is_tape(a[0]) || self.captured_tape(a[0]);
                 let idx: Vec<TokenStream> = a[1..]
                     .iter()
                     .map(|&i| match tape && !self.known_usize(i) {

@@ -148,6 +148,8 @@ impl<'a> Plan<'a> {
             let out_bar = Param {
                 name: self.names.out_bar.clone(),
                 fields: self.sig.outs.iter().map(|(_, t)| *t).collect(),
+                usize: false,
+                tape: false,
             };
             reverse(self.f, self.sig, vec![out_bar], |k| Seed::Param {
                 index,
@@ -236,6 +238,8 @@ impl<'a> Plan<'a> {
             .map(|(i, name)| Param {
                 name: name.clone(),
                 fields: base.params[*i].fields.clone(),
+                usize: false,
+                tape: false,
             })
             .collect();
         let seeds = |_d: usize, index: u32, field: Option<u32>| match seeded

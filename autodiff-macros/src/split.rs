@@ -154,6 +154,7 @@ pub fn split(f: &Function, seeds: &[usize], value: &[usize], derivs: &[usize]) -
     let mut inner_f = f.clone();
     let first = f.params.len() as u32;
     for (j, (&c, name)) in captured.iter().zip(&names).enumerate() {
+        let tape = g.is_tape(c);
         let node = &mut inner_f.graph.nodes[c.0 as usize];
         node.op = Op::Param {
             index: first + j as u32,
@@ -163,6 +164,8 @@ pub fn split(f: &Function, seeds: &[usize], value: &[usize], derivs: &[usize]) -
         inner_f.params.push(Param {
             name: name.clone(),
             fields: vec![node.ty],
+            usize: false,
+            tape,
         });
     }
     inner_f.outputs = derivs.iter().map(|&k| f.outputs[k]).collect();

@@ -1585,6 +1585,12 @@ impl<'r> Gen<'r> {
                         let at = *self.rng.pick(&ints);
                         self.read(at)
                     }
+                } else if self.rng.chance(0.3) {
+                    // Counting in another integer type (its tapes are
+                    // written at `usize` positions).
+                    self.bit("int_counters");
+                    let t = *self.rng.pick(&["u32", "i32", "u64", "u8"]);
+                    format!("{}_{t}", self.rng.range(2, 4))
                 } else {
                     self.rng.range(2, 4).to_string()
                 };
@@ -2900,6 +2906,7 @@ pub fn generate(rng: &mut Rng) -> Case {
     }
     let mut class = String::from("ok");
     for b in [
+        "int_counters",
         "zips",
         "sub_slices",
         "tuple_assign",

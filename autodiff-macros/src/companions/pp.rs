@@ -63,6 +63,8 @@ impl Companions<'_> {
                 vec![Param {
                     name: self.names.out_bar.clone(),
                     fields: vec![self.sig.outs[k].1],
+                    usize: false,
+                    tape: false,
                 }]
             } else {
                 vec![]

@@ -8,6 +8,8 @@ use crate::ir::{
 
 fn param(name: &str) -> Param {
     Param {
+        usize: false,
+        tape: false,
         name: syn::Ident::new(name, proc_macro2::Span::call_site()),
         fields: vec![Ty::Float(FloatTy::F64)],
     }
@@ -125,6 +127,8 @@ fn tuple_params_and_fields() {
     let d = g.bin(ROOT, Bin::Sub, a, b);
     let f = Function {
         params: vec![Param {
+            usize: false,
+            tape: false,
             name: syn::Ident::new("t", proc_macro2::Span::call_site()),
             fields: vec![f64t, f64t],
         }],
@@ -143,6 +147,8 @@ const ARR: Ty = Ty::Array(FloatTy::F64, 1);
 
 fn typed(name: &str, ty: Ty) -> Param {
     Param {
+        usize: false,
+        tape: false,
         name: syn::Ident::new(name, proc_macro2::Span::call_site()),
         fields: vec![ty],
     }

@@ -1014,6 +1014,12 @@ pub struct Param {
     pub name: syn::Ident,
     /// Element types: one for a scalar parameter, one per field for a tuple.
     pub fields: Vec<Ty>,
+    /// Declared `usize`: a loop up to it counts in `usize` (an integer
+    /// parameter of another type, or of a type not seen, may not).
+    pub usize: bool,
+    /// A loop's tape captured by a pullback (see [`crate::split`]): read at
+    /// the loop's positions, `usize` whatever the loop counts in.
+    pub tape: bool,
 }
 
 /// The shape of a function's result, read from its flat output list.
@@ -1060,6 +1066,17 @@ impl Function {
 impl Graph {
     pub fn konst(&mut self, r: RegionId, ty: FloatTy, v: f64) -> NodeId {
         self.add(r, Op::Const(ty.round(v).to_bits()), vec![], Ty::Float(ty))
+    }
+
+    /// Is `id` the tape of a loop: one of its stacked outputs (a
+    /// projection past the carried ones)?
+    pub fn is_tape(&self, id: NodeId) -> bool {
+        match (self.op(id), self.args(id)) {
+            (Op::Proj(j), &[l]) => {
+                matches!(self.op(l), Op::Loop { carried, .. } if *j >= *carried)
+            }
+            _ => false,
+        }
     }
 
     pub fn float_ty(&self, id: NodeId) -> FloatTy {

@@ -79,6 +79,8 @@ pub fn lower(cx: &Cx, sig: &Signature, block: &Block, errors: &mut Errors) -> Lo
         params.push(Param {
             name: p.ident.clone(),
             fields: vec![ty],
+            usize: crate::signature::int_of(&p.ty) == Some(crate::ir::IntTy::Usize),
+            tape: false,
         });
     }
     if flow::returns_early(block) {

@@ -840,6 +840,8 @@ fn abuild(p: &AProg, n: usize, avoid: Avoid) -> Function {
             b.scope.push(node);
         }
         params.push(Param {
+            usize: false,
+            tape: false,
             name: ident(&name),
             fields: vec![ty],
         });

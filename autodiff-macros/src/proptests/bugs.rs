@@ -96,6 +96,8 @@ fn function(
         params: params
             .iter()
             .map(|(name, ty)| Param {
+                usize: false,
+                tape: false,
                 name: ident(name),
                 fields: vec![*ty],
             })

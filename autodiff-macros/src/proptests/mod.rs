@@ -152,6 +152,8 @@ fn ident(s: &str) -> syn::Ident {
 
 fn float_param(name: &str, fields: usize) -> Param {
     Param {
+        usize: false,
+        tape: false,
         name: ident(name),
         fields: vec![F64; fields],
     }

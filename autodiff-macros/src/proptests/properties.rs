@@ -25,6 +25,8 @@ fn jvp_dir(f: &Function) -> Function {
         .params
         .iter()
         .map(|p| Param {
+            usize: false,
+            tape: false,
             name: ident(&format!("{}_dot", p.name)),
             fields: p.fields.clone(),
         })
@@ -62,6 +64,8 @@ pub(super) fn vjp_bar(f: &Function) -> Function {
         .collect();
     let wrt: Vec<(u32, Option<u32>)> = (0..n).map(|i| (i, None)).collect();
     let out_bar = Param {
+        usize: false,
+        tape: false,
         name: ident("out_bar"),
         fields: f.outputs.iter().map(|&o| f.graph.ty(o)).collect(),
     };
@@ -284,6 +288,8 @@ fn forward_over_reverse(vf: &Function, k: usize) -> Function {
     let extra = vf.params[..k as usize]
         .iter()
         .map(|q| Param {
+            usize: false,
+            tape: false,
             name: ident(&format!("{}_dot", q.name)),
             fields: q.fields.clone(),
         })

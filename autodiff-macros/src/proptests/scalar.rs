@@ -813,6 +813,8 @@ fn powi_zero_exponent_at_zero() {
         params: vec![
             float_param("x", 1),
             Param {
+                usize: false,
+                tape: false,
                 name: ident("n"),
                 fields: vec![Ty::Other],
             },

@@ -156,6 +156,8 @@ fn sbuild(p: &SProg, n: usize) -> Function {
         let node = param_node(&mut b.g, k as u32, arr);
         arrays.push(node);
         params.push(Param {
+            usize: false,
+            tape: false,
             name: ident(&format!("a{k}")),
             fields: vec![arr],
         });

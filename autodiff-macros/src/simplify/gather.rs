@@ -963,6 +963,8 @@ mod tests {
         let extra = vec![Param {
             name: syn::parse_str("x_dot").unwrap(),
             fields: vec![ARR],
+            usize: false,
+            tape: false,
         }];
         let h = simplify(&jvp(&g, extra, 1, &|_, index, _| match index {
             0 => Seed::Param {
@@ -1028,6 +1030,8 @@ mod tests {
             params: vec![Param {
                 name: syn::parse_str("a").unwrap(),
                 fields: vec![ARR],
+                usize: false,
+                tape: false,
             }],
             graph: g,
             outputs: vec![p],

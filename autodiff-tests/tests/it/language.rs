@@ -1571,7 +1571,7 @@ fn a_capturing_closure_in_a_chain_over_data() {
 /// Slots over `u32`, a reversed inclusive `i32` range, rows of an inner
 /// `u32` loop in a `u64` loop, a negative `i32` range, a suffixed literal,
 /// and `step_by` over `u16`.
-#[differentiate(hessian)]
+#[differentiate(hessian, linearize)]
 fn counters(x: &[f64], n: u32, m: i32, k: u64, p: u16) -> f64 {
     let mut s = 1.0;
     for i in 0..n {
@@ -1635,6 +1635,12 @@ fn loops_counting_in_any_integer_type() {
         let v = [0.5, -1.0, 0.25, 2.0];
         let jvp: f64 = want.iter().zip(&v).map(|(g, d)| g * d).sum();
         assert!(close(counters_jvp(&x, n, m, k, p, &v).1, jvp, 1e-12));
+        // The pullback reads the tapes it captured at the same positions.
+        let (value, pull) = counters_pullback(&x, n, m, k, p);
+        assert_eq!(value, counters(&x, n, m, k, p));
+        assert_close(&pull(1.0), &want, 1e-12, "pullback");
+        let (_, push) = counters_linearize(&x, n, m, k, p);
+        assert!(close(push(&v), jvp, 1e-12));
         let h = hyper_hessian(|x| counters_ref(x, n, m, k, p), &x);
         let got = counters_hessian(&x, n, m, k, p);
         for (row, want) in got.rows().zip(&h) {
