@@ -1292,7 +1292,7 @@ pub(super) fn assigned_names(block: &Block) -> Vec<String> {
             syn::visit::visit_expr_assign(self, a);
         }
         fn visit_expr_binary(&mut self, b: &'ast syn::ExprBinary) {
-            if compound(&b.op).is_some() {
+            if compound(&b.op).is_some() || super::other_compound(&b.op).is_some() {
                 self.0.extend(target_name(&b.left));
             }
             syn::visit::visit_expr_binary(self, b);

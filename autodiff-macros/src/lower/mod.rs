@@ -1180,6 +1180,14 @@ impl Lower<'_> {
                 self.assign_to(&b.left, v);
                 Val::Unit
             }
+            // `n %= 3`, `n >>= 1`, ...: `n = (n) % (3)`, an assignment
+            // like any (of integers, or of floats kept as written).
+            Expr::Binary(b) if other_compound(&b.op).is_some() => {
+                let (l, r, span) = (&b.left, &b.right, b.op.span());
+                let value = other_compound(&b.op).map(|f| f(l, r, span));
+                let assign: Expr = syn::parse_quote_spanned!(span=> #l = #value);
+                self.expr_stmt(&assign)
+            }
             Expr::Return(_) | Expr::Break(_) | Expr::Continue(_) => self.exit(e),
             Expr::If(_) | Expr::Match(_) | Expr::Block(_) | Expr::Paren(_) => self.expr(e),
             Expr::ForLoop(f) => self.for_loop(f),
@@ -2929,6 +2937,22 @@ fn compound(op: &BinOp) -> Option<Bin> {
         BinOp::DivAssign(_) => Some(Bin::Div),
         _ => None,
     }
+}
+
+/// The value `l op r` of a compound assignment `l op= r` other than the
+/// arithmetic ones [`compound`] reads (`%=`, `<<=`, `>>=`, `&=`, `|=`,
+/// `^=`), built by the function returned.
+#[allow(clippy::type_complexity)]
+fn other_compound(op: &BinOp) -> Option<fn(&Expr, &Expr, proc_macro2::Span) -> Expr> {
+    Some(match op {
+        BinOp::RemAssign(_) => |l, r, s| syn::parse_quote_spanned!(s=> (#l) % (#r)),
+        BinOp::ShlAssign(_) => |l, r, s| syn::parse_quote_spanned!(s=> (#l) << (#r)),
+        BinOp::ShrAssign(_) => |l, r, s| syn::parse_quote_spanned!(s=> (#l) >> (#r)),
+        BinOp::BitAndAssign(_) => |l, r, s| syn::parse_quote_spanned!(s=> (#l) & (#r)),
+        BinOp::BitOrAssign(_) => |l, r, s| syn::parse_quote_spanned!(s=> (#l) | (#r)),
+        BinOp::BitXorAssign(_) => |l, r, s| syn::parse_quote_spanned!(s=> (#l) ^ (#r)),
+        _ => return None,
+    })
 }
 
 /// A short name of an expression's kind, for messages.

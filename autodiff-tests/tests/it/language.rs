@@ -1648,3 +1648,47 @@ fn loops_counting_in_any_integer_type() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Compound assignments of integers and constants: `%=`, `<<=`, `>>=`, `&=`,
+// `|=`, `^=` (they were dropped: wrong values, and a `while` that never
+// ended).
+// ---------------------------------------------------------------------------
+
+/// Exponentiation by squaring (`n >>= 1` ends the loop), the other
+/// operators on a counter, and `%=` of a constant float.
+#[differentiate(wrt(b0))]
+fn bit_ops(b0: f64, e: u32, p0: f64) -> f64 {
+    let (mut r, mut b, mut n) = (1.0, b0, e);
+    while n > 0 {
+        if n & 1 == 1 {
+            r *= b;
+        }
+        b *= b;
+        n >>= 1;
+    }
+    let mut m = e;
+    m %= 5;
+    m <<= 2;
+    m &= 13;
+    m |= 16;
+    m ^= 1;
+    let mut p = p0;
+    p %= 1.0;
+    r + b0 * (m as f64 + p)
+}
+
+#[test]
+fn compound_assignments_of_integers_and_constants() {
+    for (b0, e, p0) in [(1.5, 5, 2.25), (0.7, 12, -3.5), (2.0, 0, 0.0)] {
+        let m = ((((e % 5) << 2) & 13) | 16) ^ 1;
+        let p: f64 = p0 % 1.0;
+        let value = b0.powi(e as i32) + b0 * (m as f64 + p);
+        let slope = e as f64 * b0.powi(e as i32 - 1) + m as f64 + p;
+        assert!(close(bit_ops(b0, e, p0), value, 1e-12));
+        let (v, g) = bit_ops_value_and_grad(b0, e, p0);
+        assert_eq!(v, bit_ops(b0, e, p0));
+        assert!(close(g, slope, 1e-12), "{g} vs {slope}");
+        assert!(close(bit_ops_jvp(b0, e, p0, 1.0).1, slope, 1e-12));
+    }
+}
