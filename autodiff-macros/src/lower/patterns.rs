@@ -216,6 +216,14 @@ impl Lower<'_> {
                 p.ident = inner;
                 syn::visit_mut::visit_pat_ident_mut(self, p);
             }
+            fn visit_field_pat_mut(&mut self, f: &mut syn::FieldPat) {
+                // A shorthand field (`Quantile { tau }`) keeps its field's
+                // name: `Quantile { tau: <new name> }`.
+                if f.colon_token.is_none() {
+                    f.colon_token = Some(Default::default());
+                }
+                syn::visit_mut::visit_field_pat_mut(self, f);
+            }
         }
         let mut pat = pat.clone();
         let mut r = Rename(&self.gen, Vec::new());

@@ -1692,3 +1692,59 @@ fn compound_assignments_of_integers_and_constants() {
         assert!(close(bit_ops_jvp(b0, e, p0, 1.0).1, slope, 1e-12));
     }
 }
+
+// ---------------------------------------------------------------------------
+// Shorthand field patterns (`Quantile { tau }`) in `match` and `if let`:
+// the expansion renamed the binding and lost the field's name.
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Copy)]
+enum Loss {
+    Quantile { tau: f64 },
+    Huber { delta: f64 },
+    Square,
+}
+
+#[derive(Clone, Copy)]
+struct Scale {
+    a: f64,
+    #[allow(dead_code)]
+    b: f64,
+}
+
+#[differentiate(wrt(r))]
+fn pinball(r: f64, kind: Loss, s: Option<Scale>) -> f64 {
+    let loss = match kind {
+        Loss::Quantile { tau } => {
+            if r > 0.0 {
+                tau * r
+            } else {
+                (tau - 1.0) * r
+            }
+        }
+        Loss::Huber { delta: d } => {
+            if r.abs() < d {
+                0.5 * r * r
+            } else {
+                d * (r.abs() - 0.5 * d)
+            }
+        }
+        Loss::Square => r * r,
+    };
+    if let Some(Scale { a, .. }) = s {
+        a * loss
+    } else {
+        loss
+    }
+}
+
+#[test]
+fn shorthand_field_patterns() {
+    let q = Loss::Quantile { tau: 0.3 };
+    assert_eq!(pinball_grad(1.5, q, None), 0.3);
+    assert!(close(pinball_grad(-1.5, q, None), -0.7, 1e-15));
+    assert_eq!(pinball_grad(0.5, Loss::Huber { delta: 1.0 }, None), 0.5);
+    assert_eq!(pinball_grad(-2.0, Loss::Huber { delta: 1.0 }, None), -1.0);
+    let s = Some(Scale { a: 3.0, b: 1.0 });
+    assert_eq!(pinball_value_and_grad(1.5, Loss::Square, s), (6.75, 9.0));
+}
