@@ -328,6 +328,71 @@ pub fn logsumexp_dot<T: Float, X: AsRef<[T]> + ?Sized, D: AsRef<[T]> + ?Sized>(
     s
 }
 
+/// A zero shaped like `c`: the tangent of a constant passed to a
+/// differentiated function whose type the attribute does not see (a
+/// float, or an array: `g(W, x)` with `const W: [f64; 2]`).
+pub trait ZeroOf {
+    /// The zero's type (`Self`, or `Vec<T>` for a slice).
+    type Out;
+    /// A zero shaped like `self`.
+    fn zero_of(&self) -> Self::Out;
+}
+
+impl ZeroOf for f64 {
+    type Out = f64;
+    #[inline]
+    fn zero_of(&self) -> f64 {
+        0.0
+    }
+}
+
+impl ZeroOf for f32 {
+    type Out = f32;
+    #[inline]
+    fn zero_of(&self) -> f32 {
+        0.0
+    }
+}
+
+impl<Z: ZeroOf, const N: usize> ZeroOf for [Z; N] {
+    type Out = [Z::Out; N];
+    #[inline]
+    fn zero_of(&self) -> [Z::Out; N] {
+        core::array::from_fn(|i| self[i].zero_of())
+    }
+}
+
+impl<Z: ZeroOf> ZeroOf for Vec<Z> {
+    type Out = Vec<Z::Out>;
+    #[inline]
+    fn zero_of(&self) -> Vec<Z::Out> {
+        self.iter().map(ZeroOf::zero_of).collect()
+    }
+}
+
+impl<Z: ZeroOf> ZeroOf for [Z] {
+    type Out = Vec<Z::Out>;
+    #[inline]
+    fn zero_of(&self) -> Vec<Z::Out> {
+        self.iter().map(ZeroOf::zero_of).collect()
+    }
+}
+
+impl<Z: ZeroOf + ?Sized> ZeroOf for &Z {
+    type Out = Z::Out;
+    #[inline]
+    fn zero_of(&self) -> Z::Out {
+        (**self).zero_of()
+    }
+}
+
+/// [`ZeroOf::zero_of`] of `c` (passed as the call it is the tangent of
+/// passes it).
+#[inline]
+pub fn zero_of<Z: ZeroOf>(c: Z) -> Z::Out {
+    c.zero_of()
+}
+
 // ---------------------------------------------------------------------
 // Accumulators
 // ---------------------------------------------------------------------

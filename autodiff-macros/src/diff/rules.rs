@@ -471,7 +471,7 @@ pub fn kernel_tangent(
                 (Some(f), Some(d)) => Some(acc_kernel(g, r, acc, f, &with(1, d))),
             }
         }
-        LogsumexpDot => None,
+        LogsumexpDot | ZeroOf => None,
         _ => acc_tangent(g, r, k, a, t),
     }
 }

@@ -195,6 +195,7 @@ pub fn eval<T: Scalar>(ty: FloatTy, k: Kernel, args: &[Val<T>]) -> Result<Val<T>
                 Val::F(ar.add(&ar.c(top), &ar.un(Un::Ln, &s)))
             }
         }
+        ZeroOf => Val::F(ar.c(0.0)),
         LogsumexpDot => {
             let (x, lse, xd) = (v(0)?, f(1)?, v(2)?);
             if lse.re().is_finite() {

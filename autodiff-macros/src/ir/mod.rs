@@ -494,6 +494,10 @@ pub enum Kernel {
     Logsumexp,
     /// `[x, lse, ẋ]`: Σ exp(x − lse)·ẋ (0 unless `lse` is finite).
     LogsumexpDot,
+    /// `[c]`: the zero tangent of a constant kept as written, of a type
+    /// lowering cannot see (a float, or an array: `g(W, x)` with `const
+    /// W: [f64; 2]`), as the argument of a call.
+    ZeroOf,
     /// `[x]`, elementwise or shift-invariant maps of a vector (sigmoid and
     /// softplus of a matrix too).
     Softmax,
@@ -584,6 +588,9 @@ pub struct Opaque {
     pub name: Option<syn::Ident>,
     /// The type a `let` declares for it: emitted with it.
     pub ty: Option<syn::Type>,
+    /// A constant of a type lowering cannot see, passed to a call as a
+    /// float: its tangent is [`Kernel::ZeroOf`] it, whatever it is.
+    pub unseen: bool,
 }
 
 /// The tokens as written (syn's `Debug` for its syntax tree is a feature
@@ -609,6 +616,7 @@ impl Opaque {
             refs,
             name: None,
             ty: None,
+            unseen: false,
         }
     }
 
@@ -1116,6 +1124,11 @@ impl Graph {
     /// A zero of type `ty` in `r`: zeros shaped like `like` for an array,
     /// else [`Graph::filler`].
     pub fn zero_like(&mut self, r: RegionId, ty: Ty, like: NodeId) -> NodeId {
+        if let Op::Opaque(k) = *self.op(like) {
+            if self.opaques[k as usize].unseen {
+                return self.add(r, Op::Kernel(Kernel::ZeroOf), vec![like], ty);
+            }
+        }
         // Zeros like a branch's filler are a filler too (of a type the
         // other branch gives).
         if ty.is_array() && *self.op(like) != Op::Default {

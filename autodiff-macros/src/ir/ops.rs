@@ -213,6 +213,7 @@ const KERNELS: &[KernelRow] = &[
     value(Kernel::Norm, "norm", false, false),
     value(Kernel::Logsumexp, "logsumexp", false, false),
     value(Kernel::LogsumexpDot, "logsumexp_dot", false, false),
+    value(Kernel::ZeroOf, "zero_of", false, false),
     value(Kernel::Softmax, "softmax", true, false),
     value(Kernel::LogSoftmax, "log_softmax", true, false),
     value(Kernel::Sigmoid, "sigmoid", true, true),
@@ -459,7 +460,7 @@ mod tests {
                 row.runtime
             );
         }
-        assert_eq!(KERNELS.len(), 35);
+        assert_eq!(KERNELS.len(), 36);
     }
 
     #[test]

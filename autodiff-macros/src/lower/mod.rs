@@ -2287,6 +2287,10 @@ impl Lower<'_> {
                 && matches!(self.g.op(*a), Op::Opaque(k) if scalar_form(&self.g.opaques[*k as usize].expr));
             if kept && !r {
                 self.g.nodes[a.0 as usize].ty = Ty::Float(f);
+                // (Unless a float, its tangent is a zero of its own type.)
+                if let (&Op::Opaque(k), false) = (self.g.op(*a), f == FloatTy::Generic) {
+                    self.g.opaques[k as usize].unseen = true;
+                }
             }
         }
         let (ty, vec_out) = match declared {

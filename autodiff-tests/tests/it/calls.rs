@@ -458,3 +458,43 @@ fn a_name_reused_for_a_call_after_an_array() {
         close(grad[k], reused_name_dual(&seeded).eps, "gradient");
     }
 }
+
+// ---- constants of unseen types as arguments ----
+
+const W2: [f64; 2] = [1.0, 2.0];
+const SCALE3: f64 = 3.0;
+
+#[differentiate(hessian)]
+fn dot_sq(a: [f64; 2], b: [f64; 2]) -> f64 {
+    a[0] * b[0] + a[1] * b[1] * b[1]
+}
+
+/// A `const` array and a `const` float passed to a differentiated
+/// function: the tangent of each is a zero of its own type (an array's
+/// was a float zero, an expansion that did not compile).
+#[differentiate(hessian)]
+fn scored(x: [f64; 2]) -> f64 {
+    dot_sq(W2, x) * SCALE3
+}
+
+struct Weighted {
+    w: [f64; 2],
+}
+
+impl Weighted {
+    /// A field of a constant `self` passed by value.
+    #[differentiate]
+    fn eval(&self, x: [f64; 2]) -> f64 {
+        dot_sq(self.w, x)
+    }
+}
+
+#[test]
+fn constant_arrays_as_arguments() {
+    let x = [3.0, 4.0];
+    // 3 (x0 + 2 x1²): gradient 3 [1, 4 x1], Hessian [[0, 0], [0, 12]].
+    assert_eq!(scored_grad(x), [3.0, 48.0]);
+    assert_eq!(scored_jvp(x, [1.0, 0.5]).1, 3.0 + 24.0);
+    assert_eq!(scored_hessian(x), [[0.0, 0.0], [0.0, 12.0]]);
+    assert_eq!(Weighted { w: [1.0, 2.0] }.eval_grad(x), [1.0, 16.0]);
+}
