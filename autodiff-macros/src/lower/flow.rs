@@ -412,6 +412,9 @@ impl Lower<'_> {
             if let (Some(n), None) = (&kept, unread_adaptor(&f.expr)) {
                 return self.error(n, format!("#[differentiate] cannot see the type of `{n}` (it is kept as written), so it cannot walk its elements; give it its type where it is bound (`let {n}: [f64; 3] = ..;`, `let {n}: &[f64] = ..;`) or loop over an index range"));
             }
+            if let Some(m) = steps_from_the_end(&f.expr) {
+                return self.error(&m.method, "#[differentiate] does not read `.rev().step_by(k)` (stepping down from the end); loop over the steps and compute the index: `for j in 0..(b - a).div_ceil(k) { let i = b - 1 - j * k; .. }`");
+            }
             if let Some(m) = unread_adaptor(&f.expr) {
                 let name = &m.method;
                 let instead = match name.to_string().as_str() {
@@ -619,15 +622,16 @@ impl Lower<'_> {
             TokenTree::Group(g) => self.names_a_table(g.stream()),
             TokenTree::Ident(i) => {
                 let name = i.to_string();
-                let after_dot_or_path =
-                    k > 0 && (punct(tts.get(k - 1), '.') || punct(tts.get(k - 1), ':'));
-                !after_dot_or_path
+                // (The last segment of a path counts: `Self::WEIGHTS`.)
+                let path_end = k > 0 && punct(tts.get(k - 1), ':');
+                let after_dot = k > 0 && punct(tts.get(k - 1), '.');
+                !after_dot
                     && !punct(tts.get(k + 1), ':')
                     && name.chars().any(|c| c.is_ascii_uppercase())
                     && name
                         .chars()
                         .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-                    && self.lookup(&name).is_none()
+                    && (path_end || self.lookup(&name).is_none())
             }
             _ => false,
         })
@@ -1301,6 +1305,18 @@ pub(super) fn assigned_names(block: &Block) -> Vec<String> {
     let mut v = Assigned(Vec::new());
     v.visit_block(block);
     v.0
+}
+
+/// `(a..b).rev().step_by(k)`: its `step_by`.
+fn steps_from_the_end(e: &Expr) -> Option<&syn::ExprMethodCall> {
+    match e {
+        Expr::MethodCall(m) if m.method == "step_by" => match &*m.receiver {
+            Expr::MethodCall(r) if r.method == "rev" => Some(m),
+            _ => None,
+        },
+        Expr::Paren(p) => steps_from_the_end(&p.expr),
+        _ => None,
+    }
 }
 
 /// The first assignment `name = ..` in `block` (its tokens, to point at).

@@ -815,3 +815,27 @@ fn loops_over_constant_tables() {
         close(gy[1], want[2], "tables d/dy1");
     }
 }
+
+/// An associated constant walked by a method's loop (`Self::WS`).
+struct Horner;
+
+impl Horner {
+    const WS: [f64; 3] = [0.5, -1.0, 2.0];
+
+    #[differentiate]
+    fn eval(&self, x: f64) -> f64 {
+        let mut s = 0.0;
+        for w in Self::WS.iter() {
+            s = s * x + w;
+        }
+        s
+    }
+}
+
+#[test]
+fn a_loop_over_an_associated_constant() {
+    // 0.5 x² - x + 2: derivative x - 1.
+    for x in [2.0, -0.5] {
+        assert_eq!(Horner.eval_value_and_grad(x), (Horner.eval(x), x - 1.0));
+    }
+}

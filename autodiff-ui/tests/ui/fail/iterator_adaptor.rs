@@ -30,6 +30,9 @@ fn k(x: &[f64]) -> f64 {
     for c in x.chunks_exact(2) {
         s += c[0] * c[1];
     }
+    for i in (0..x.len()).rev().step_by(2) {
+        s += x[i];
+    }
     s
 }
 
