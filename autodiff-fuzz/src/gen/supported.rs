@@ -1168,6 +1168,11 @@ impl<'r> Gen<'r> {
                 if muts.len() >= 2 && self.rng.chance(0.5) {
                     return self.tuple_assign(&muts);
                 }
+                let ints = self.find(|v| v.ty == Ty::Int);
+                if !ints.is_empty() && self.rng.chance(0.4) {
+                    let at = *self.rng.pick(&ints);
+                    return self.int_ops(at);
+                }
                 let (a, b) = (self.fresh(), self.fresh());
                 if a == b {
                     return self.let_scalar();
@@ -1230,6 +1235,28 @@ impl<'r> Gen<'r> {
         self.write(at_a);
         self.write(at_b);
         self.bit("tuple_assign");
+    }
+
+    /// `let mut m = n; m %= 3; m ^= 1; ..` then a float of `m`: compound
+    /// assignments of an integer (the ones other than `+=`.. were dropped
+    /// from the companions).
+    fn int_ops(&mut self, at: (usize, usize)) {
+        let (m, v) = (self.fresh(), self.fresh());
+        if m == v {
+            return self.let_scalar();
+        }
+        let n = self.read(at);
+        self.emit(format!("let mut {m} = {n};"));
+        for _ in 0..self.rng.range(1, 3) {
+            let op = *self
+                .rng
+                .pick(&["%= 3", "^= 1", "<<= 1", ">>= 1", "|= 2", "&= 5"]);
+            self.emit(format!("{m} {op};"));
+        }
+        let e = self.int_as_float(&m);
+        self.emit(format!("let {v} = {};", e.show()));
+        self.bind(&v, Ty::Scalar, false);
+        self.bit("int_ops");
     }
 
     fn let_scalar(&mut self) {
@@ -2906,6 +2933,7 @@ pub fn generate(rng: &mut Rng) -> Case {
     }
     let mut class = String::from("ok");
     for b in [
+        "int_ops",
         "int_counters",
         "zips",
         "sub_slices",
