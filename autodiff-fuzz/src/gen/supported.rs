@@ -1334,11 +1334,7 @@ impl<'r> Gen<'r> {
         let name = self.fresh();
         let c = self.cond();
         let t0 = self.typed;
-        let a = self.scalar(2);
-        let mut b = self.scalar(2);
-        if a.show() == b.show() {
-            b = E::bin(b, "+", self.lit());
-        }
+        let (a, b) = self.two_values();
         let head = self.let_head(&name, t0);
         self.emit(format!(
             "let {head} = if {c} {{ {} }} else {{ {} }};",
@@ -1349,17 +1345,23 @@ impl<'r> Gen<'r> {
         self.bit("if");
     }
 
+    /// Two different values, for the two arms of a branch.
+    fn two_values(&mut self) -> (E, E) {
+        let a = self.scalar(2);
+        let mut b = self.scalar(2);
+        if a.show() == b.show() {
+            b = E::bin(b, "+", self.lit());
+        }
+        (a, b)
+    }
+
     /// `let y = match n % 3 { 0 => a, 1 | 2 => b, _ => unreachable!() };`:
     /// an arm that panics gives no value, the others decide it.
     fn match_expression(&mut self, at_n: (usize, usize)) {
         let name = self.fresh();
         let n = self.read(at_n);
         let t0 = self.typed;
-        let a = self.scalar(2);
-        let mut b = self.scalar(2);
-        if a.show() == b.show() {
-            b = E::bin(b, "+", self.lit());
-        }
+        let (a, b) = self.two_values();
         let head = self.let_head(&name, t0);
         self.emit(format!("let {head} = match {n} % 3 {{"));
         self.emit(format!("    0 => {},", a.show()));

@@ -718,9 +718,21 @@ impl Lower<'_> {
                 flow.extend(ret.values.iter().cloned());
             }
         }
+        // (A name the body binds anew, shadowing a tuple or a window of
+        // the same name, is the body's own: `let mut y = ..; y += ..`.)
+        let mut own = std::collections::HashSet::new();
+        let mut lets = Vec::new();
+        locals(body, &mut lets);
+        for l in lets {
+            super::pat_names(&l.pat, &mut own);
+        }
         let mut names: Vec<String> = assigned_names(body)
             .into_iter()
-            .filter(|n| self.lookup(n).is_some())
+            .filter(|n| match self.lookup(n) {
+                Some(Val::Node(_)) => true,
+                Some(_) => !own.contains(n),
+                None => false,
+            })
             .chain(flow)
             .collect();
         names.sort();

@@ -839,3 +839,33 @@ fn a_loop_over_an_associated_constant() {
         assert_eq!(Horner.eval_value_and_grad(x), (Horner.eval(x), x - 1.0));
     }
 }
+
+/// A loop body binding anew (`let mut y`) the name of a window it walks:
+/// the body's own `y`, not the window, is written (it was refused as a
+/// tuple a loop cannot carry; fuzzer seed 76 case 23).
+#[differentiate]
+fn shadowed_window(x: &[f64]) -> f64 {
+    let y = &x[1..];
+    let mut s = 0.0;
+    for (k, &v) in y.iter().enumerate() {
+        let mut y = v * v;
+        y += k as f64;
+        s += y.sin();
+    }
+    s
+}
+
+#[test]
+fn a_body_shadowing_the_window_it_walks() {
+    let x = [0.5, -1.0, 2.0];
+    let reference = |d: &[Dual64]| {
+        (1..3).fold(Dual64::from(0.0), |s, k| {
+            s + (d[k] * d[k] + (k - 1) as f64).sin()
+        })
+    };
+    let (value, g) = shadowed_window_value_and_grad(&x);
+    assert_eq!(value, shadowed_window(&x));
+    for (g, want) in g.iter().zip(dual_grad(reference, &x)) {
+        close(*g, want, "shadowed_window");
+    }
+}
