@@ -747,11 +747,16 @@ impl Lower<'_> {
                     inits.push(self.owned_for_writes(n, v));
                 }
                 Some(Val::Node(v)) => inits.push(*v),
-                _ => {
+                other => {
                     let at = assignment_of(body, n).unwrap_or_else(|| body.to_token_stream());
+                    let (what, instead) = match other {
+                        Some(Val::Window(_)) => ("a sub-slice", "carry its start index in a `let mut` integer and slice where it is read"),
+                        Some(Val::Closure(_)) => ("a closure", "define the closure inside the loop"),
+                        _ => ("a tuple", "carry its parts in `let mut` variables of their own"),
+                    };
                     return self.error(
                         at,
-                        format!("`{n}` is a tuple; a loop can carry only single values: carry its parts in `let mut` variables of their own"),
+                        format!("`{n}` is {what}; a loop can carry only single values: {instead}"),
                     );
                 }
             }
