@@ -1042,6 +1042,8 @@ impl Lower<'_> {
     fn destructurable(&self, n: NodeId) -> bool {
         match self.g.op(n) {
             Op::Opaque(k) => !self.is_active(n) && pure(&self.g.opaques[*k as usize].expr),
+            // A constant parameter of a type the attribute does not see.
+            Op::Param { field: None, .. } => !self.is_active(n) && self.g.ty(n) == Ty::Other,
             _ => false,
         }
     }
@@ -1050,14 +1052,29 @@ impl Lower<'_> {
     /// value's expression taken apart by `PAT` as written,
     /// `{ let PAT = <value>; name }`.
     fn destructure(&mut self, pat: &Pat, n: NodeId) {
-        let Op::Opaque(k) = *self.g.op(n) else {
-            return;
+        let (value, args, borrowed) = match *self.g.op(n) {
+            Op::Opaque(k) => (
+                self.g.opaques[k as usize].clone(),
+                self.g.args(n).to_vec(),
+                false,
+            ),
+            // A parameter is taken apart through a borrow, each part
+            // cloned (it may not be `Copy`).
+            Op::Param { index, .. } => {
+                let name = self.sig.params[index as usize].ident.clone();
+                let e: Expr = syn::parse_quote!(#name);
+                (crate::ir::Opaque::new(e, vec![name]), vec![n], true)
+            }
+            _ => return,
         };
-        let value = self.g.opaques[k as usize].clone();
-        let args = self.g.args(n).to_vec();
         for name in pattern_names(pat) {
             let (e, tokens) = (&value.expr, pat);
-            let expr: Expr = syn::parse_quote!({ let #tokens = #e; #name });
+            let expr: Expr = match borrowed {
+                true => {
+                    syn::parse_quote!({ let #tokens = &#e; ::core::clone::Clone::clone(#name) })
+                }
+                false => syn::parse_quote!({ let #tokens = #e; #name }),
+            };
             let mut part = value.clone();
             part.expr = expr;
             part.name = None;

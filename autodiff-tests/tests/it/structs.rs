@@ -470,3 +470,44 @@ fn rows_in_a_method_and_in_a_generic_function() {
         assert!(close(g.b[i] as f64, a1 * x[1], 1e-6), "b[{i}]");
     }
 }
+
+// ---- a constant struct taken apart by `let` ----
+
+#[derive(Clone, Copy)]
+struct Pair {
+    a: f64,
+    b: f64,
+}
+
+struct Table {
+    w: Vec<f64>,
+    k: f64,
+}
+
+/// `let Pair { a, b } = c;` of constant parameters, by value (`Copy` or
+/// not) and by reference (it was refused by a message saying that any
+/// pattern on constant data is read).
+#[differentiate(wrt(x))]
+fn taken_apart(x: f64, c: Pair, d: &Table, e: Table) -> f64 {
+    let Pair { a, b } = c;
+    let Table { w, k } = d;
+    let Table { w: w2, .. } = e;
+    a * x + b + w[0] * x * x + k + w2[1] * x
+}
+
+#[test]
+fn constant_structs_taken_apart_by_let() {
+    let d = Table {
+        w: vec![2.0, 3.0],
+        k: 1.0,
+    };
+    let e = || Table {
+        w: vec![2.0, 5.0],
+        k: 0.0,
+    };
+    let c = Pair { a: 3.0, b: 1.0 };
+    let (value, g) = taken_apart_value_and_grad(1.5, c, &d, e());
+    assert_eq!(value, taken_apart(1.5, c, &d, e()));
+    // a + 2 w0 x + w2[1] at x = 1.5.
+    assert_eq!(g, 3.0 + 2.0 * 2.0 * 1.5 + 5.0);
+}
