@@ -2133,8 +2133,17 @@ impl Lower<'_> {
                     _ => "a matrix (rows `[T; C]`: `[[T; C]; R]`, `&[[T; C]]`)",
                 };
                 let which = ["first", "second"][k.min(1)];
-                let msg =
-                    format!("the {which} argument of `{name}` must be {want} here: write {usage}");
+                let field = match &c.args[k] {
+                    Expr::Reference(r) => matches!(*r.expr, Expr::Field(_)),
+                    other => matches!(other, Expr::Field(_)),
+                };
+                let why = match field {
+                    true => " (#[differentiate] does not see a field's type: bind the field with its type first, `let w: [[f64; C]; R] = p.w;`, or write the product as a loop)",
+                    false => "",
+                };
+                let msg = format!(
+                    "the {which} argument of `{name}` must be {want} here{why}: write {usage}"
+                );
                 return self.error(&c.args[k], msg);
             }
         }

@@ -19,6 +19,17 @@ fn not_an_array(t: f64) -> f64 {
     sum(&softmax(&t))
 }
 
+pub struct Net {
+    pub w1: [[f64; 3]; 2],
+}
+
+// A matrix held in a field: its type is not seen.
+#[differentiate(wrt(x))]
+fn field_matrix(net: &Net, x: [f64; 3]) -> f64 {
+    let h = matvec(&net.w1, &x);
+    h[0] + h[1]
+}
+
 fn main() {
     let _: Vec<f64> = arity_grad(&[1.0]);
     let _: f64 = not_an_array_grad(1.0);
