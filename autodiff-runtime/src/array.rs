@@ -43,17 +43,18 @@ pub fn filler<T, A: Filler<T>>() -> A {
     A::filler()
 }
 
+// (A fixed array's filler is its zeros.)
 impl<T: Float, const N: usize> Filler<T> for [T; N] {
     #[inline]
     fn filler() -> Self {
-        [T::zero(); N]
+        Zeros::zeros()
     }
 }
 
 impl<T: Float, const C: usize, const R: usize> Filler<T> for [[T; C]; R] {
     #[inline]
     fn filler() -> Self {
-        [[T::zero(); C]; R]
+        Zeros::zeros()
     }
 }
 

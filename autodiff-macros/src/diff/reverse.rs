@@ -200,9 +200,7 @@ impl<'a> Reverse<'a> {
             };
             let g = &mut self.g;
             // A loop's tape (a `Vec` of its values) is an empty one.
-            let tape = matches!((g.op(v), g.args(v)), (Op::Proj(j), &[l])
-                if matches!(g.op(l), Op::Loop { carried, .. } if *j >= *carried));
-            let filler = if tape {
+            let filler = if g.is_tape(v) {
                 g.add_local(copied.sibling, Op::Default, vec![], ty)
             } else {
                 g.filler(copied.sibling, ty)

@@ -405,25 +405,7 @@ impl Lower<'_> {
             if pushed && !self.errors.is_empty() {
                 return self.poison();
             }
-            // A binding kept as written, of a type the attribute cannot see.
-            let kept = self.mentions(f.expr.to_token_stream()).into_iter().find(|n| {
-                matches!(self.lookup(&n.to_string()), Some(Val::Node(v)) if self.g.ty(*v) == Ty::Other)
-            });
-            if let (Some(n), None) = (&kept, unread_adaptor(&f.expr)) {
-                return self.error(n, format!("#[differentiate] cannot see the type of `{n}` (it is kept as written), so it cannot walk its elements; give it its type where it is bound (`let {n}: [f64; 3] = ..;`, `let {n}: &[f64] = ..;`) or loop over an index range"));
-            }
-            if let Some(m) = steps_from_the_end(&f.expr) {
-                return self.error(&m.method, "#[differentiate] does not read `.rev().step_by(k)` (stepping down from the end); loop over the steps and compute the index: `for j in 0..(b - a).div_ceil(k) { let i = b - 1 - j * k; .. }`");
-            }
-            if let Some(m) = unread_adaptor(&f.expr) {
-                let name = &m.method;
-                let instead = match name.to_string().as_str() {
-                    "chunks_exact" => "`.chunks(k)`, which it reads, or an index range",
-                    _ => "an index range (`for i in a..b`), reading the elements `x[i]`",
-                };
-                return self.error(&m.method, format!("#[differentiate] does not read `.{name}(..)` in a `for` loop's source; loop over {instead}"));
-            }
-            return self.error(&f.expr, "#[differentiate] supports `for` loops over `a..b`, `a..=b`, `.rev()`, `.step_by(k)`, and the elements of a float array (`x.iter()`, `&x`, `.enumerate()`, `.zip(..)`); write the loop over an index range");
+            return self.unread_source(&f.expr);
         };
         if let Some(filled) = self.pushed_loop(f, &range) {
             return self.expr(&filled);
@@ -469,6 +451,31 @@ impl Lower<'_> {
             },
         };
         self.lower_loop(head, &f.body)
+    }
+
+    /// The error for a loop source that is neither a range nor an array's
+    /// elements, naming its cause.
+    fn unread_source(&mut self, source: &Expr) -> Val {
+        let adaptor = unread_adaptor(source);
+        // A binding kept as written, of a type the attribute cannot see.
+        let kept = self.mentions(source.to_token_stream()).into_iter().find(|n| {
+            matches!(self.lookup(&n.to_string()), Some(Val::Node(v)) if self.g.ty(*v) == Ty::Other)
+        });
+        if let (Some(n), None) = (&kept, adaptor) {
+            return self.error(n, format!("#[differentiate] cannot see the type of `{n}` (it is kept as written), so it cannot walk its elements; give it its type where it is bound (`let {n}: [f64; 3] = ..;`, `let {n}: &[f64] = ..;`) or loop over an index range"));
+        }
+        if let Some(m) = steps_from_the_end(source) {
+            return self.error(&m.method, "#[differentiate] does not read `.rev().step_by(k)` (stepping down from the end); loop over the steps and compute the index: `for j in 0..(b - a).div_ceil(k) { let i = b - 1 - j * k; .. }`");
+        }
+        if let Some(m) = adaptor {
+            let name = &m.method;
+            let instead = match name.to_string().as_str() {
+                "chunks_exact" => "`.chunks(k)`, which it reads, or an index range",
+                _ => "an index range (`for i in a..b`), reading the elements `x[i]`",
+            };
+            return self.error(&m.method, format!("#[differentiate] does not read `.{name}(..)` in a `for` loop's source; loop over {instead}"));
+        }
+        self.error(source, "#[differentiate] supports `for` loops over `a..b`, `a..=b`, `.rev()`, `.step_by(k)`, and the elements of a float array (`x.iter()`, `&x`, `.enumerate()`, `.zip(..)`); write the loop over an index range")
     }
 
     /// `for i in a..b { ..; v.push(e); .. }` filling `v`, a name still
@@ -561,7 +568,7 @@ impl Lower<'_> {
                 // from the loop.
                 let mut lets = Vec::new();
                 locals(body, &mut lets);
-                match lets.into_iter().rev().find_map(|l| self.let_of(l, &name)) {
+                match lets.into_iter().rev().find(|l| binds(l, &name)) {
                     Some(l) => depth > 0 && self.local_float(l, body, depth - 1),
                     None => {
                         matches!(self.lookup(&name), Some(Val::Node(n)) if self.g.ty(*n).float().is_some())
@@ -569,19 +576,6 @@ impl Lower<'_> {
                 }
             }
             _ => false,
-        }
-    }
-
-    /// `l` if it is `let name ..`.
-    fn let_of<'s>(&self, l: &'s syn::Local, name: &str) -> Option<&'s syn::Local> {
-        let mut pat = &l.pat;
-        loop {
-            match pat {
-                Pat::Reference(r) => pat = &r.pat,
-                Pat::Type(t) => pat = &t.pat,
-                Pat::Ident(pi) if pi.ident == name => return Some(l),
-                _ => return None,
-            }
         }
     }
 
@@ -1322,6 +1316,19 @@ pub(super) fn assigned_names(block: &Block) -> Vec<String> {
     let mut v = Assigned(Vec::new());
     v.visit_block(block);
     v.0
+}
+
+/// Does `let` `l` bind `name` whole (`let name`, `let name: T`, `let &name`)?
+fn binds(l: &syn::Local, name: &str) -> bool {
+    let mut pat = &l.pat;
+    loop {
+        match pat {
+            Pat::Reference(r) => pat = &r.pat,
+            Pat::Type(t) => pat = &t.pat,
+            Pat::Ident(pi) => return pi.ident == name,
+            _ => return false,
+        }
+    }
 }
 
 /// `(a..b).rev().step_by(k)`: its `step_by`.

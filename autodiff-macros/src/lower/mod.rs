@@ -950,20 +950,12 @@ impl Lower<'_> {
                 self.g.nodes[n.0 as usize].ty = Ty::Float(f);
             } else if crate::signature::int_of(ty).is_some() {
                 self.g.nodes[n.0 as usize].ty = Ty::Int;
-            } else if let (true, Some(a @ Ty::Array(..))) = (fixed, self.array_ty(unref(ty))) {
+            } else if let (true, Some((f, rank))) = (fixed, crate::signature::array_of(self.cx, ty))
+            {
                 // A constant array (`let t: [f64; 3] = TABLE;`), read by
                 // index and walked by loops like any float array.
-                self.g.nodes[n.0 as usize].ty = a;
+                self.g.nodes[n.0 as usize].ty = Ty::Array(f, rank);
             }
-        }
-    }
-
-    /// The IR type of a float array type: `[T; N]`, `[[T; C]; R]`,
-    /// `Vec<T>`, or a slice `[T]`.
-    fn array_ty(&self, ty: &syn::Type) -> Option<Ty> {
-        match ty {
-            syn::Type::Slice(s) => self.cx.float_of(&s.elem).map(|f| Ty::Array(f, 1)),
-            other => crate::signature::out_ir_ty(self.cx, other).filter(|t| t.is_array()),
         }
     }
 
@@ -1200,9 +1192,8 @@ impl Lower<'_> {
             // `n %= 3`, `n >>= 1`, ...: `n = (n) % (3)`, an assignment
             // like any (of integers, or of floats kept as written).
             Expr::Binary(b) if other_compound(&b.op).is_some() => {
-                let (l, r, span) = (&b.left, &b.right, b.op.span());
-                let value = other_compound(&b.op).map(|f| f(l, r, span));
-                let assign: Expr = syn::parse_quote_spanned!(span=> #l = #value);
+                let (l, r, op) = (&b.left, &b.right, other_compound(&b.op));
+                let assign: Expr = syn::parse_quote_spanned!(b.op.span()=> #l = (#l) #op (#r));
                 self.expr_stmt(&assign)
             }
             Expr::Return(_) | Expr::Break(_) | Expr::Continue(_) => self.exit(e),
@@ -1677,12 +1668,10 @@ impl Lower<'_> {
         };
         match self.g.op(arr) {
             Op::Param { index, field: None } => {
-                let ty = &self.sig.params[*index as usize].ty;
-                let ty = match ty {
-                    syn::Type::Reference(r) => &*r.elem,
-                    other => other,
-                };
-                matches!(ty, syn::Type::Array(_))
+                matches!(
+                    unref(&self.sig.params[*index as usize].ty),
+                    syn::Type::Array(_)
+                )
             }
             Op::ArrayLit => true,
             _ => matches!(
@@ -2969,18 +2958,17 @@ fn compound(op: &BinOp) -> Option<Bin> {
     }
 }
 
-/// The value `l op r` of a compound assignment `l op= r` other than the
+/// The operator `op` of a compound assignment `l op= r` other than the
 /// arithmetic ones [`compound`] reads (`%=`, `<<=`, `>>=`, `&=`, `|=`,
-/// `^=`), built by the function returned.
-#[allow(clippy::type_complexity)]
-fn other_compound(op: &BinOp) -> Option<fn(&Expr, &Expr, proc_macro2::Span) -> Expr> {
-    Some(match op {
-        BinOp::RemAssign(_) => |l, r, s| syn::parse_quote_spanned!(s=> (#l) % (#r)),
-        BinOp::ShlAssign(_) => |l, r, s| syn::parse_quote_spanned!(s=> (#l) << (#r)),
-        BinOp::ShrAssign(_) => |l, r, s| syn::parse_quote_spanned!(s=> (#l) >> (#r)),
-        BinOp::BitAndAssign(_) => |l, r, s| syn::parse_quote_spanned!(s=> (#l) & (#r)),
-        BinOp::BitOrAssign(_) => |l, r, s| syn::parse_quote_spanned!(s=> (#l) | (#r)),
-        BinOp::BitXorAssign(_) => |l, r, s| syn::parse_quote_spanned!(s=> (#l) ^ (#r)),
+/// `^=`): `l = (l) op (r)`.
+fn other_compound(op: &BinOp) -> Option<BinOp> {
+    Some(match *op {
+        BinOp::RemAssign(t) => BinOp::Rem(syn::Token![%](t.spans[0])),
+        BinOp::ShlAssign(t) => BinOp::Shl(syn::Token![<<](t.spans[0])),
+        BinOp::ShrAssign(t) => BinOp::Shr(syn::Token![>>](t.spans[0])),
+        BinOp::BitAndAssign(t) => BinOp::BitAnd(syn::Token![&](t.spans[0])),
+        BinOp::BitOrAssign(t) => BinOp::BitOr(syn::Token![|](t.spans[0])),
+        BinOp::BitXorAssign(t) => BinOp::BitXor(syn::Token![^](t.spans[0])),
         _ => return None,
     })
 }
