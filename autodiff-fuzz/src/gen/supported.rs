@@ -1887,7 +1887,14 @@ impl<'r> Gen<'r> {
         };
         let rhs = E::bin(e, "+", E::bin(ie, "*", self.lit_str("0.1")));
         if push {
-            self.emit(format!("{name}.push({});", rhs.show()));
+            if self.rng.chance(0.4) {
+                // The value bound by a `let` of the body first.
+                let v = format!("{name}_v");
+                self.emit(format!("let {v} = {};", rhs.show()));
+                self.emit(format!("{name}.push({v});"));
+            } else {
+                self.emit(format!("{name}.push({});", rhs.show()));
+            }
         } else {
             self.emit(format!("{name}[{}] = {};", iv.show(), rhs.show()));
         }
